@@ -1,0 +1,96 @@
+/**
+ * What a dataset is, in the user's own units: the types every stage from import to export shares.
+ */
+
+/** What kind of values a column holds. */
+export type ColumnKind = 'continuous' | 'categorical' | 'time' | 'id';
+
+/** What a column means for the model. Attributes are constant within a series; features vary over time. */
+export type ColumnRole = 'attribute' | 'feature' | 'id' | 'time' | 'ignore';
+
+export interface ColumnSchema {
+  name: string;
+  kind: ColumnKind;
+  role: ColumnRole;
+  /** Categorical only: the known labels, in encoding order. */
+  categories?: string[];
+  /** Continuous only: the observed range in the training data (encoding scales by it). */
+  min?: number;
+  max?: number;
+  /**
+   * Wide layout only, for features: the source columns holding time steps 0..T-1 of this feature
+   * (for example traffic_0, traffic_1, ...).
+   */
+  wideColumns?: string[];
+}
+
+/** How rows become series. */
+export type Layout =
+  | { kind: 'long'; idColumn: string; timeColumn?: string }
+  | { kind: 'long-chunked'; chunkSize: number; timeColumn?: string }
+  | { kind: 'wide'; idColumn?: string };
+
+/** The full description of a dataset; a schema JSON file written by `dg inspect --write-schema` is one of these. */
+export interface Schema {
+  version: 1;
+  layout: Layout;
+  columns: ColumnSchema[];
+  /** Longest series the model handles (T). */
+  maxLength: number;
+  /** What happens to series longer than maxLength. */
+  longSeries: 'split' | 'truncate';
+  /** What happens to missing feature values. */
+  missing: 'interpolate' | 'drop';
+}
+
+/** A value in the user's units: a number for continuous columns, a label for categorical ones. */
+export type Value = number | string;
+
+export interface Series {
+  id: string;
+  /** One value per attribute column, in `Dataset.attributes` order. */
+  attributes: Value[];
+  /** features[t][f]: time step t, feature column f (in `Dataset.features` order). Length is the series length. */
+  features: Value[][];
+  /** Original time stamps (long layout with a time column), one per step, as read. */
+  times?: Value[];
+}
+
+export interface Dataset {
+  schema: Schema;
+  /** Attribute columns, in order. */
+  attributes: ColumnSchema[];
+  /** Feature columns, in order. */
+  features: ColumnSchema[];
+  series: Series[];
+}
+
+/** What import reports besides the data: counts of repairs, so the user knows what was changed. */
+export interface ImportReport {
+  file: string;
+  rows: number;
+  series: number;
+  /** Missing feature values filled by interpolation, or rows dropped, per the schema's policy. */
+  missingInterpolated: number;
+  missingRowsDropped: number;
+  /** Series longer than maxLength that were split or truncated. */
+  seriesSplit: number;
+  seriesTruncated: number;
+  warnings: string[];
+}
+
+/**
+ * An input problem the user can fix. The message names the file, row (1-based, counting the header as
+ * row 1 for CSV), column and what to do.
+ */
+export class DataError extends Error {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly row?: number,
+    readonly column?: string,
+  ) {
+    super(message);
+    this.name = 'DataError';
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The contract every engine (TF.js reference, native CPU, CUDA) implements. The training loop, data
+ * pipeline and privacy code only ever talk to this.
+ */
+import type { ModelConfig } from './config.ts';
+
+/** A named float32 tensor, row-major. */
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** One batch of real, encoded series. */
+export interface RealBatch {
+  size: number;
+  /** [size, attributeDim] */
+  attributes: Float32Array;
+  /** [size, additionalDim] */
+  additionalAttributes: Float32Array;
+  /** [size, T, featureDim] */
+  features: Float32Array;
+}
+
+export interface StepLosses {
+  /** Main critic loss including its gradient penalty. */
+  critic: number;
+  /** Auxiliary critic loss including its gradient penalty (0 without an auxiliary critic). */
+  auxCritic: number;
+  /** Gradient penalty terms alone, for monitoring. */
+  gradientPenalty: number;
+  auxGradientPenalty: number;
+  /** Generator loss. */
+  generator: number;
+  /** E[D(real)] - E[D(fake)]: the Wasserstein estimate. */
+  wassersteinDistance: number;
+}
+
+/** Generated, still encoded data (same layout as `RealBatch`, features already masked after each end). */
+export interface GeneratedBatch extends RealBatch {
+  lengths: Int32Array;
+}
+
+export interface GenerateOptions {
+  /** Encoded attributes to condition on, [n, attributeDim]; the engine then generates only the rest. */
+  givenAttributes?: Float32Array;
+  /** Encoded additional attributes to condition on too (only with givenAttributes). */
+  givenAdditionalAttributes?: Float32Array;
+}
+
+/** Everything that makes training resumable exactly: parameters, optimizer moments, RNG position. */
+export interface EngineState {
+  /** Parameters then optimizer slots, in a fixed order the engine defines. */
+  tensors: NamedTensor[];
+  /** Adam step counts per network and the RNG counter. */
+  counters: Record<string, number>;
+}
+
+export interface Engine {
+  readonly name: string;
+  readonly config: ModelConfig;
+  /** One iteration: `criticSteps` critic updates (one batch each) then one generator update. */
+  trainStep(realBatches: RealBatch[]): Promise<StepLosses>;
+  generate(n: number, options?: GenerateOptions): Promise<GeneratedBatch>;
+  /** Main critic output D(x) per example (for the membership-inference review). */
+  criticScores(batch: RealBatch): Promise<Float32Array>;
+  getState(): Promise<EngineState>;
+  setState(state: EngineState): Promise<void>;
+  dispose(): void;
+}
+
+export interface EngineOptions {
+  config: ModelConfig;
+  seed: number;
+}
