@@ -1,0 +1,290 @@
+/**
+ * DoppelGANger's encoding: global scaling, one-hot categoricals, auto-normalization (per-series min/max
+ * as additional attributes), generation flags and padding to a multiple of S. `decode(encode(x))` gives
+ * x back up to float32 rounding.
+ */
+import type { ColumnSchema, Dataset, Schema, Series, Value } from '../data/types.ts';
+import type { EncodedDataset, EncodedLayout, EncodedVariable } from './types.ts';
+import { widthOf } from './types.ts';
+
+export interface EncoderOptions {
+  /** S: the padded length is a multiple of it. */
+  sampleLen: number;
+  /** Per-series min/max of continuous features as additional attributes (the paper's fix for wide ranges). */
+  autoNormalize?: boolean;
+  /** Output range of continuous variables: sigmoid [0,1] or tanh [-1,1]. */
+  continuousActivation?: 'sigmoid' | 'tanh';
+  /** Generation flags; default: only when series lengths differ. */
+  genFlags?: boolean;
+}
+
+/** Everything needed to encode new data and decode generated data; saved in every checkpoint. */
+export interface EncoderState {
+  version: 1;
+  schema: Schema;
+  attributes: ColumnSchema[];
+  features: ColumnSchema[];
+  sampleLen: number;
+  autoNormalize: boolean;
+  continuousActivation: 'sigmoid' | 'tanh';
+  genFlags: boolean;
+  /** Longest real series length. Without gen flags every generated series has this length. */
+  maxLength: number;
+  layout: EncodedLayout;
+}
+
+const isContinuous = (c: ColumnSchema) => c.kind === 'continuous';
+
+function variableOf(column: ColumnSchema, activation: 'sigmoid' | 'tanh'): EncodedVariable {
+  if (isContinuous(column)) return { name: column.name, kind: 'continuous', dim: 1, activation };
+  const dim = column.categories?.length ?? 0;
+  if (dim === 0) throw new Error(`column '${column.name}' is categorical but has no categories in the schema`);
+  return { name: column.name, kind: 'categorical', dim, activation: 'softmax' };
+}
+
+/** Range of a continuous column from the data, so a schema without min/max still encodes. */
+function withRange(column: ColumnSchema, values: () => Iterable<Value>): ColumnSchema {
+  if (!isContinuous(column) || (column.min !== undefined && column.max !== undefined)) return column;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values()) {
+    const x = v as number;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (!Number.isFinite(min)) throw new Error(`column '${column.name}' has no values to take a range from`);
+  return { ...column, min, max };
+}
+
+export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderState {
+  const { sampleLen } = options;
+  if (!Number.isInteger(sampleLen) || sampleLen < 1) throw new Error(`sample length must be a positive integer, got ${sampleLen}`);
+  if (dataset.series.length === 0) throw new Error('cannot fit an encoder on an empty dataset');
+  const continuousActivation = options.continuousActivation ?? 'sigmoid';
+  const attributes = dataset.attributes.map((c, a) => withRange(c, () => dataset.series.map((s) => s.attributes[a])));
+  const features = dataset.features.map((c, f) =>
+    withRange(c, function* () {
+      for (const s of dataset.series) for (const step of s.features) yield step[f];
+    }),
+  );
+  const lengths = dataset.series.map((s) => s.features.length);
+  const maxLength = Math.max(...lengths);
+  const genFlags = options.genFlags ?? lengths.some((l) => l !== maxLength);
+  const autoNormalize = (options.autoNormalize ?? true) && features.some(isContinuous);
+  const featureVars = features.map((c) => variableOf(c, continuousActivation));
+  if (genFlags) featureVars.push({ name: '__gen_flag', kind: 'categorical', dim: 2, activation: 'softmax' });
+  const additional: EncodedVariable[] = autoNormalize
+    ? features.filter(isContinuous).flatMap((c) => [
+        { name: `${c.name}__mid`, kind: 'continuous' as const, dim: 1, activation: continuousActivation },
+        { name: `${c.name}__half`, kind: 'continuous' as const, dim: 1, activation: continuousActivation },
+      ])
+    : [];
+  const layout: EncodedLayout = {
+    maxLength: Math.ceil(maxLength / sampleLen) * sampleLen,
+    attributes: attributes.map((c) => variableOf(c, continuousActivation)),
+    additionalAttributes: additional,
+    features: featureVars,
+    genFlags,
+  };
+  return { version: 1, schema: dataset.schema, attributes, features, sampleLen, autoNormalize, continuousActivation, genFlags, maxLength, layout };
+}
+
+/** Global scaling of a continuous value into the activation's range. */
+function scale(state: EncoderState, column: ColumnSchema, x: number): number {
+  const range = column.max! - column.min!;
+  const unit = range > 0 ? (x - column.min!) / range : 0.5;
+  return state.continuousActivation === 'tanh' ? 2 * unit - 1 : unit;
+}
+
+function unscale(state: EncoderState, column: ColumnSchema, y: number): number {
+  const unit = state.continuousActivation === 'tanh' ? (y + 1) / 2 : y;
+  return column.min! + unit * (column.max! - column.min!);
+}
+
+/** The low end of the activation's range: auto-normalization maps a series' min there. */
+const low = (state: EncoderState) => (state.continuousActivation === 'tanh' ? -1 : 0);
+
+function categoryIndex(column: ColumnSchema, value: Value, where: string): number {
+  const index = column.categories!.indexOf(String(value));
+  if (index < 0) {
+    throw new Error(`${where}: '${value}' is not a known category of '${column.name}' (known: ${column.categories!.slice(0, 20).join(', ')}${column.categories!.length > 20 ? ', ...' : ''})`);
+  }
+  return index;
+}
+
+/** Writes one attribute row into out[offset..]. */
+function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Array, offset: number, where: string): void {
+  let o = offset;
+  state.attributes.forEach((column, a) => {
+    const value = values[a];
+    if (isContinuous(column)) {
+      if (typeof value !== 'number' || Number.isNaN(value)) throw new Error(`${where}: attribute '${column.name}' must be a number, got '${value}'`);
+      out[o++] = scale(state, column, value);
+    } else {
+      out[o + categoryIndex(column, value, where)] = 1;
+      o += column.categories!.length;
+    }
+  });
+}
+
+/** Encodes attribute rows alone (for conditional generation from user-given attributes). */
+export function encodeAttributes(state: EncoderState, rows: Value[][]): Float32Array {
+  const width = widthOf(state.layout.attributes);
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((row, i) => encodeAttributeRow(state, row, out, i * width, `given attributes row ${i + 1}`));
+  return out;
+}
+
+export function encode(state: EncoderState, dataset: Dataset): EncodedDataset {
+  const { layout } = state;
+  const n = dataset.series.length;
+  const T = layout.maxLength;
+  const aDim = widthOf(layout.attributes);
+  const mDim = widthOf(layout.additionalAttributes);
+  const fDim = widthOf(layout.features);
+  const attributes = new Float32Array(n * aDim);
+  const additionalAttributes = new Float32Array(n * mDim);
+  const features = new Float32Array(n * T * fDim);
+  const lengths = new Int32Array(n);
+  const offsets = featureOffsets(state);
+  const continuousFeatures = state.features.map((c, f) => ({ c, f })).filter(({ c }) => isContinuous(c));
+  dataset.series.forEach((series, i) => {
+    const where = `series '${series.id}'`;
+    const len = series.features.length;
+    if (len > state.maxLength) throw new Error(`${where} has ${len} steps, more than the ${state.maxLength} the model was trained for`);
+    if (!state.genFlags && len !== state.maxLength) {
+      throw new Error(`${where} has ${len} steps but this encoder has fixed-length series of ${state.maxLength} steps (no generation flags)`);
+    }
+    lengths[i] = len;
+    encodeAttributeRow(state, series.attributes, attributes, i * aDim, where);
+    // Auto-normalization: per-series range of each continuous feature, in scaled units.
+    const mid = new Float64Array(state.features.length);
+    const half = new Float64Array(state.features.length);
+    if (state.autoNormalize) {
+      continuousFeatures.forEach(({ c, f }, k) => {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const step of series.features) {
+          const y = scale(state, c, step[f] as number);
+          if (y < lo) lo = y;
+          if (y > hi) hi = y;
+        }
+        mid[f] = (hi + lo) / 2;
+        half[f] = (hi - lo) / 2;
+        additionalAttributes[i * mDim + 2 * k] = mid[f];
+        additionalAttributes[i * mDim + 2 * k + 1] = half[f];
+      });
+    }
+    for (let t = 0; t < len; t++) {
+      const base = (i * T + t) * fDim;
+      const step = series.features[t];
+      state.features.forEach((c, f) => {
+        const o = base + offsets[f];
+        if (isContinuous(c)) {
+          const x = step[f];
+          if (typeof x !== 'number' || Number.isNaN(x)) throw new Error(`${where}, step ${t}: feature '${c.name}' must be a number, got '${x}'`);
+          const y = scale(state, c, x);
+          features[o] = state.autoNormalize ? normalize(state, y, mid[f], half[f]) : y;
+        } else {
+          features[o + categoryIndex(c, step[f], `${where}, step ${t}`)] = 1;
+        }
+      });
+      if (state.genFlags) features[base + fDim - 2 + (t === len - 1 ? 1 : 0)] = 1;
+    }
+  });
+  return { layout, n, attributes, additionalAttributes, features, lengths, ids: dataset.series.map((s) => s.id) };
+}
+
+/** Maps y in [mid-half, mid+half] onto the activation's full range; a flat series maps to its middle. */
+function normalize(state: EncoderState, y: number, mid: number, half: number): number {
+  const centred = half > 0 ? (y - mid) / half : 0; // in [-1, 1]
+  return state.continuousActivation === 'tanh' ? centred : (centred + 1) / 2;
+}
+
+function denormalize(state: EncoderState, z: number, mid: number, half: number): number {
+  const centred = state.continuousActivation === 'tanh' ? z : 2 * z - 1;
+  return mid + centred * half;
+}
+
+/** Start of each feature column's slice within one encoded time step. */
+function featureOffsets(state: EncoderState): number[] {
+  let o = 0;
+  return state.features.map((c) => {
+    const start = o;
+    o += isContinuous(c) ? 1 : c.categories!.length;
+    return start;
+  });
+}
+
+function argmax(values: Float32Array, start: number, dim: number): number {
+  let best = 0;
+  for (let k = 1; k < dim; k++) if (values[start + k] > values[start + best]) best = k;
+  return best;
+}
+
+/** Clamps a generated continuous value into the activation's range (generators can overshoot by rounding). */
+function clampToRange(state: EncoderState, y: number): number {
+  return Math.min(1, Math.max(low(state), y));
+}
+
+export interface DecodeInput {
+  n: number;
+  attributes: Float32Array;
+  additionalAttributes: Float32Array;
+  features: Float32Array;
+  /** Lengths from the generator's flags; without gen flags every series has state.maxLength steps. */
+  lengths?: Int32Array;
+  ids?: string[];
+}
+
+/** Back to the user's units and labels. Generated series get ids `synthetic-<i>` unless given. */
+export function decode(state: EncoderState, input: DecodeInput): Dataset {
+  const { layout } = state;
+  const T = layout.maxLength;
+  const aDim = widthOf(layout.attributes);
+  const mDim = widthOf(layout.additionalAttributes);
+  const fDim = widthOf(layout.features);
+  const offsets = featureOffsets(state);
+  const series: Series[] = [];
+  for (let i = 0; i < input.n; i++) {
+    const attributes: Value[] = [];
+    let o = i * aDim;
+    for (const c of state.attributes) {
+      if (isContinuous(c)) attributes.push(unscale(state, c, clampToRange(state, input.attributes[o++])));
+      else {
+        attributes.push(c.categories![argmax(input.attributes, o, c.categories!.length)]);
+        o += c.categories!.length;
+      }
+    }
+    const len = state.genFlags ? Math.min(input.lengths?.[i] ?? T, state.maxLength) : state.maxLength;
+    const mid = new Float64Array(state.features.length);
+    const half = new Float64Array(state.features.length);
+    if (state.autoNormalize) {
+      let k = 0;
+      state.features.forEach((c, f) => {
+        if (!isContinuous(c)) return;
+        const m = clampToRange(state, input.additionalAttributes[i * mDim + 2 * k]);
+        const h = Math.max(0, input.additionalAttributes[i * mDim + 2 * k + 1]);
+        // Keep [mid - half, mid + half] inside the range the global scaling allows.
+        mid[f] = m;
+        half[f] = Math.min(h, m - low(state), 1 - m);
+        k++;
+      });
+    }
+    const features: Value[][] = [];
+    for (let t = 0; t < len; t++) {
+      const base = (i * T + t) * fDim;
+      features.push(
+        state.features.map((c, f) => {
+          const o = base + offsets[f];
+          if (!isContinuous(c)) return c.categories![argmax(input.features, o, c.categories!.length)];
+          const z = input.features[o];
+          const y = state.autoNormalize ? denormalize(state, clampToRange(state, z), mid[f], half[f]) : clampToRange(state, z);
+          return unscale(state, c, y);
+        }),
+      );
+    }
+    series.push({ id: input.ids?.[i] ?? `synthetic-${i}`, attributes, features });
+  }
+  return { schema: state.schema, attributes: state.attributes, features: state.features, series };
+}

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ColumnSchema, Dataset, Series } from '../core/data/types.ts';
+import { decode, encode, encodeAttributes, fitEncoder } from '../core/encoding/encoder.ts';
+import { widthOf } from '../core/encoding/types.ts';
+import { Rng } from '../core/util/rng.ts';
+
+const columns: ColumnSchema[] = [
+  { name: 'isp', kind: 'categorical', role: 'attribute', categories: ['A', 'B', 'C'] },
+  { name: 'plan_mbps', kind: 'continuous', role: 'attribute' },
+  { name: 'bandwidth', kind: 'continuous', role: 'feature' },
+  { name: 'state', kind: 'categorical', role: 'feature', categories: ['up', 'down'] },
+  { name: 'loss', kind: 'continuous', role: 'feature' },
+];
+
+function makeDataset(lengths: number[], seed = 7): Dataset {
+  const rng = new Rng(seed);
+  const series: Series[] = lengths.map((len, i) => ({
+    id: `s${i}`,
+    attributes: [['A', 'B', 'C'][i % 3], 10 + 990 * rng.uniform()],
+    features: Array.from({ length: len }, () => [
+      // A wide dynamic range across series, the case auto-normalization exists for.
+      Math.pow(10, i % 4) * rng.uniform(),
+      rng.uniform() < 0.2 ? 'down' : 'up',
+      // A flat series (all zeros) exercises the zero-range branch.
+      i === 1 ? 0 : rng.uniform() * 0.01,
+    ]),
+  }));
+  return {
+    schema: { version: 1, layout: { kind: 'long', idColumn: 'id' }, columns, maxLength: Math.max(...lengths), longSeries: 'split', missing: 'interpolate' },
+    attributes: [columns[0], columns[1]],
+    features: [columns[2], columns[3], columns[4]],
+    series,
+  };
+}
+
+function assertRoundTrip(original: Dataset, decoded: Dataset, state: ReturnType<typeof fitEncoder>) {
+  assert.equal(decoded.series.length, original.series.length);
+  original.series.forEach((s, i) => {
+    const d = decoded.series[i];
+    assert.equal(d.id, s.id);
+    assert.equal(d.features.length, s.features.length, `length of ${s.id}`);
+    s.attributes.forEach((v, a) => {
+      const c = state.attributes[a];
+      if (typeof v === 'string') assert.equal(d.attributes[a], v);
+      else assert.ok(Math.abs((d.attributes[a] as number) - v) <= 1e-6 * (c.max! - c.min!), `attribute ${c.name} of ${s.id}`);
+    });
+    s.features.forEach((step, t) =>
+      step.forEach((v, f) => {
+        const c = state.features[f];
+        if (typeof v === 'string') assert.equal(d.features[t][f], v);
+        // float32 keeps ~7 digits of the scaled value: the error bound is relative to the column range.
+        else assert.ok(Math.abs((d.features[t][f] as number) - v) <= 2e-6 * (c.max! - c.min!), `${c.name} of ${s.id} at ${t}: ${d.features[t][f]} vs ${v}`);
+      }),
+    );
+  });
+}
+
+for (const continuousActivation of ['sigmoid', 'tanh'] as const) {
+  for (const autoNormalize of [true, false]) {
+    test(`decode(encode(x)) == x: variable lengths, ${continuousActivation}, autoNormalize ${autoNormalize}`, () => {
+      const data = makeDataset([7, 12, 3, 12, 9, 1]);
+      const state = fitEncoder(data, { sampleLen: 5, autoNormalize, continuousActivation });
+      const enc = encode(state, data);
+      assert.equal(state.genFlags, true);
+      assert.equal(enc.layout.maxLength, 15, 'padded to a multiple of S');
+      assert.deepEqual([...enc.lengths], [7, 12, 3, 12, 9, 1]);
+      assertRoundTrip(data, decode(state, enc), state);
+    });
+  }
+}
+
+test('encoded layout: one-hot widths, additional attributes, gen flags, zero padding', () => {
+  const data = makeDataset([4, 2]);
+  const state = fitEncoder(data, { sampleLen: 2 });
+  const enc = encode(state, data);
+  assert.equal(widthOf(enc.layout.attributes), 3 + 1);
+  assert.deepEqual(enc.layout.additionalAttributes.map((v) => v.name), ['bandwidth__mid', 'bandwidth__half', 'loss__mid', 'loss__half']);
+  const fDim = widthOf(enc.layout.features);
+  assert.equal(fDim, 1 + 2 + 1 + 2);
+  // Series 1 has 2 steps: flags [1,0] then [0,1], then zeros everywhere.
+  const T = enc.layout.maxLength;
+  const step = (i: number, t: number) => [...enc.features.slice((i * T + t) * fDim, (i * T + t + 1) * fDim)];
+  assert.deepEqual(step(1, 0).slice(-2), [1, 0]);
+  assert.deepEqual(step(1, 1).slice(-2), [0, 1]);
+  assert.deepEqual(step(1, 2), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(step(1, 3), [0, 0, 0, 0, 0, 0]);
+  // One-hot attribute of series 1 ('B').
+  assert.deepEqual([...enc.attributes.slice(4, 7)], [0, 1, 0]);
+  // Auto-normalized continuous feature spans exactly [0, 1] within series 0.
+  const values = [0, 1, 2, 3].map((t) => step(0, t)[0]);
+  assert.ok(Math.abs(Math.min(...values)) < 1e-7 && Math.abs(Math.max(...values) - 1) < 1e-7);
+  // The flat series (loss of series 1 is all zero) has half range 0.
+  assert.equal(enc.additionalAttributes[1 * 4 + 3], 0);
+});
+
+test('equal lengths need no gen flags; padding beyond the real length is cut on decode', () => {
+  const data = makeDataset([6, 6, 6]);
+  const state = fitEncoder(data, { sampleLen: 4 });
+  assert.equal(state.genFlags, false);
+  const enc = encode(state, data);
+  assert.equal(enc.layout.maxLength, 8);
+  const decoded = decode(state, { ...enc, lengths: undefined });
+  assert.ok(decoded.series.every((s) => s.features.length === 6));
+  assertRoundTrip(data, decoded, state);
+});
+
+test('encodeAttributes matches encode and rejects unknown labels with the row', () => {
+  const data = makeDataset([3, 3]);
+  const state = fitEncoder(data, { sampleLen: 1 });
+  const enc = encode(state, data);
+  const given = encodeAttributes(state, data.series.map((s) => s.attributes));
+  assert.deepEqual([...given], [...enc.attributes]);
+  assert.throws(() => encodeAttributes(state, [['A', 5], ['Z', 5]]), /row 2: 'Z' is not a known category of 'isp'/);
+});
+
+test('decode clamps generator overshoot into the training range', () => {
+  const data = makeDataset([3, 3]);
+  const state = fitEncoder(data, { sampleLen: 1, autoNormalize: false });
+  const enc = encode(state, data);
+  enc.features.fill(1.5);
+  const out = decode(state, enc);
+  const bandwidth = state.features[0];
+  for (const s of out.series) for (const step of s.features) assert.equal(step[0], bandwidth.max);
+});
