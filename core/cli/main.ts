@@ -1,0 +1,286 @@
+/**
+ * `dg`: the headless face of the project (inspect, train, resume, generate, evaluate, demo).
+ * Results go to stdout, progress and notes to stderr.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DataError } from '../data/types.ts';
+import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts';
+import { engineKinds, type EngineKind } from '../model/engines.ts';
+import { formatSeconds, progressBar } from './progress.ts';
+import { generateFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
+import { writeDataset } from '../export/index.ts';
+import { readGivenAttributes } from './given-attributes.ts';
+import { runDemo } from './demo.ts';
+
+const HELP = `dg: DoppelGANger synthetic time series, offline
+
+Usage:
+  dg demo [--out DIR] [--epochs E] [--seed N]        train briefly on built-in broadband demo data
+  dg inspect FILE [layout options] [--write-schema s.json] [--json]
+  dg train FILE [layout options] [training options] --out RUN_DIR
+  dg train --resume RUN_DIR [--iterations N]
+  dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] --out FILE.(csv|parquet|arrow)
+
+Layout options (how rows become series; inferred when left out):
+  --id COL --time COL      long format: one row per time step, series id and time columns
+  --chunk N                long format without an id: every N consecutive rows are one series
+  --schema s.json          a schema file (from dg inspect --write-schema) overriding inference
+  --attributes a,b         columns constant within a series (metadata)
+  --features x,y           columns that vary over time
+  --max-length T           longest series; longer ones are split (default) or truncated: --long-series split|truncate
+  --missing interpolate|drop   what to do with missing feature values (default interpolate)
+
+Training options:
+  --sample-len S           time steps emitted per LSTM step (default: keeps <= 50 LSTM steps)
+  --epochs E               passes over the data (default 400); --iterations N overrides
+  --batch B                batch size (default 100)
+  --seed N                 seed of every random draw (default 0)
+  --engine auto|native|reference   (default auto: native if built, else reference)
+  --holdout-fraction F     keep a random share of series out of training for evaluation (default 0)
+  --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
+  --no-auto-normalize      turn off per-series min/max normalization
+
+Ctrl-C during training writes a checkpoint and stops; \`dg train --resume RUN_DIR\` continues exactly.`;
+
+const layoutOptions = {
+  id: { type: 'string' },
+  time: { type: 'string' },
+  chunk: { type: 'string' },
+  schema: { type: 'string' },
+  attributes: { type: 'string' },
+  features: { type: 'string' },
+  'max-length': { type: 'string' },
+  'long-series': { type: 'string' },
+  missing: { type: 'string' },
+  delimiter: { type: 'string' },
+} as const;
+
+class UsageError extends Error {}
+
+function integer(value: string | undefined, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got '${value}'`);
+  return n;
+}
+
+function fraction(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (!(x >= 0 && x < 1)) throw new UsageError(`--${flag} must be a number in [0, 1), got '${value}'`);
+  return x;
+}
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
+
+function readOptionsFrom(values: Record<string, string | boolean | undefined>): ReadOptions {
+  const s = (k: string) => values[k] as string | undefined;
+  const options: ReadOptions = {
+    schema: s('schema') ? loadSchemaFile(s('schema')!) : undefined,
+    idColumn: s('id'),
+    timeColumn: s('time'),
+    chunkSize: integer(s('chunk'), 'chunk'),
+    attributes: list(s('attributes')),
+    features: list(s('features')),
+    maxLength: integer(s('max-length'), 'max-length'),
+    longSeries: oneOf(s('long-series'), 'long-series', ['split', 'truncate'] as const),
+    missing: oneOf(s('missing'), 'missing', ['interpolate', 'drop'] as const),
+    delimiter: s('delimiter'),
+  };
+  if (options.chunkSize !== undefined && options.idColumn !== undefined) throw new UsageError('give either --id (series id column) or --chunk (fixed-size series), not both');
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ReadOptions;
+}
+
+/** Hooks that draw a progress bar and turn the first Ctrl-C into a checkpointed stop. */
+function trainingHooks(): { hooks: RunHooks; finish: () => void } {
+  const bar = progressBar('training');
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    bar.log('stopping after this iteration and writing a checkpoint (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  return {
+    hooks: {
+      signal: controller.signal,
+      onLog: (m) => bar.log(m),
+      onProgress: (p) =>
+        bar.update(
+          p.iteration,
+          p.totalIterations,
+          `epoch ${p.epoch} D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${formatSeconds(p.etaSeconds)}`,
+        ),
+    },
+    finish: () => {
+      bar.finish();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    },
+  };
+}
+
+function reportRun(summary: RunSummary, runArg: string): void {
+  if (summary.status === 'cancelled') {
+    process.stderr.write(`stopped at iteration ${summary.iteration}/${summary.totalIterations}; continue with: dg train --resume ${runArg}\n`);
+  } else {
+    process.stderr.write(`trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`);
+  }
+  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine }) + '\n');
+}
+
+async function inspectCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...layoutOptions, 'write-schema': { type: 'string' }, json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new UsageError('dg inspect takes one FILE');
+  const result = await inspectFile(positionals[0], readOptionsFrom(values));
+  if (values['write-schema']) {
+    fs.writeFileSync(values['write-schema'], JSON.stringify(result.schema, null, 2) + '\n');
+    process.stderr.write(`schema written to ${values['write-schema']}: edit kinds/roles there and pass it with --schema\n`);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
+  const rows = result.stats.map((s) =>
+    [s.name, s.kind, s.role, String(s.distinct), String(s.missing), s.min !== undefined ? `${s.min} .. ${s.max}` : (s.topCategories ?? []).slice(0, 3).map((c) => c.label).join(', ')],
+  );
+  const header = ['column', 'kind', 'role', 'distinct', 'missing', 'range / top values'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  process.stdout.write(`${positionals[0]}: ${result.series} series, length ${result.lengths.min}..${result.lengths.max} (mean ${result.lengths.mean.toFixed(1)}), layout ${result.schema.layout.kind}\n`);
+  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  for (const w of result.warnings) process.stdout.write(`warning: ${w}\n`);
+  return 0;
+}
+
+async function trainCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...layoutOptions,
+      resume: { type: 'string' },
+      out: { type: 'string' },
+      'sample-len': { type: 'string' },
+      epochs: { type: 'string' },
+      iterations: { type: 'string' },
+      batch: { type: 'string' },
+      seed: { type: 'string' },
+      engine: { type: 'string' },
+      'holdout-fraction': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'no-auto-normalize': { type: 'boolean' },
+    },
+  });
+  const engine = oneOf(values.engine, 'engine', engineKinds) as EngineKind | undefined;
+  const { hooks, finish } = trainingHooks();
+  try {
+    if (values.resume) {
+      if (positionals.length > 0) throw new UsageError('dg train --resume RUN_DIR takes no data file: the run keeps its own copy of the training data');
+      const summary = await resumeTraining(values.resume, hooks, { iterations: integer(values.iterations, 'iterations'), engine });
+      finish();
+      reportRun(summary, values.resume);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('dg train takes one data FILE (or --resume RUN_DIR)');
+    if (!values.out) throw new UsageError('dg train needs --out RUN_DIR (where checkpoints and the model go)');
+    const summary = await startTraining(
+      {
+        data: { file: positionals[0], options: readOptionsFrom(values) },
+        runDir: values.out,
+        sampleLen: integer(values['sample-len'], 'sample-len'),
+        epochs: integer(values.epochs, 'epochs'),
+        iterations: integer(values.iterations, 'iterations'),
+        batchSize: integer(values.batch, 'batch'),
+        seed: integer(values.seed, 'seed', 0),
+        engine,
+        holdoutFraction: fraction(values['holdout-fraction'], 'holdout-fraction'),
+        checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
+        autoNormalize: values['no-auto-normalize'] ? false : undefined,
+      },
+      hooks,
+    );
+    finish();
+    reportRun(summary, values.out);
+    return 0;
+  } finally {
+    finish();
+  }
+}
+
+async function generateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { n: { type: 'string', short: 'n' }, out: { type: 'string' }, seed: { type: 'string' }, 'given-attributes': { type: 'string' }, layout: { type: 'string' }, engine: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('dg generate takes one RUN_DIR');
+  if (!values.out) throw new UsageError('dg generate needs --out FILE.csv|.parquet|.arrow');
+  const runDir = positionals[0];
+  const { checkpoint } = readRun(runDir);
+  const given = values['given-attributes'] ? await readGivenAttributes(values['given-attributes'], checkpoint.encoder.attributes) : undefined;
+  const n = given ? given.length : integer(values.n, 'n');
+  if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
+  const started = performance.now();
+  const dataset = await generateFromRun({
+    runDir,
+    n,
+    seed: integer(values.seed, 'seed', 0),
+    givenAttributes: given,
+    engine: oneOf(values.engine, 'engine', engineKinds),
+    onLog: (m) => process.stderr.write(m + '\n'),
+  });
+  const written = await writeDataset(dataset, values.out, { layout: oneOf(values.layout, 'layout', ['long', 'wide'] as const) });
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`generated ${n} series (${written.rows} rows) in ${seconds.toFixed(1)}s -> ${written.file}\n`);
+  process.stdout.write(JSON.stringify({ file: written.file, series: n, rows: written.rows, format: written.format }) + '\n');
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'inspect':
+        return await inspectCommand(rest);
+      case 'train':
+        return await trainCommand(rest);
+      case 'generate':
+        return await generateCommand(rest);
+      case 'demo':
+        return await runDemo(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`dg: ${(error as Error).message}\nRun 'dg help' for usage.\n`);
+      return 2;
+    }
+    if (error instanceof DataError) {
+      process.stderr.write(`dg: ${error.message}\n`);
+      return 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`dg: ${message}\n`);
+    if (process.env.DG_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+export { UsageError };

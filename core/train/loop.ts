@@ -1,0 +1,120 @@
+/**
+ * The training loop: seeded batches, engine steps, progress, cancel, periodic checkpoints. It knows
+ * nothing of files or engines' insides: the caller decides what a checkpoint writes.
+ */
+import type { EncodedDataset } from '../encoding/types.ts';
+import { widthOf } from '../encoding/types.ts';
+import type { Engine, RealBatch, StepLosses } from '../model/engine.ts';
+import { Rng } from '../util/rng.ts';
+import type { TrainingPlan } from './checkpoint.ts';
+
+export interface Progress {
+  iteration: number;
+  totalIterations: number;
+  epoch: number;
+  losses: StepLosses;
+  examplesPerSecond: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+}
+
+export interface LoopOptions {
+  engine: Engine;
+  data: EncodedDataset;
+  plan: TrainingPlan;
+  /** Iterations already done (resume). */
+  startIteration: number;
+  /** Seconds spent before this session (resume), for progress figures. */
+  previousSeconds?: number;
+  onProgress?: (progress: Progress) => void;
+  /** Called every plan.checkpointEvery iterations, on cancel and at the end. */
+  onCheckpoint: (iteration: number, status: 'running' | 'cancelled' | 'complete', elapsedSeconds: number) => Promise<void> | void;
+  signal?: AbortSignal;
+}
+
+export interface LoopResult {
+  iteration: number;
+  status: 'complete' | 'cancelled';
+  losses?: StepLosses;
+  elapsedSeconds: number;
+}
+
+/** Stream of the batch order of one epoch: derived from (seed, epoch) so resume needs no sampler state. */
+const epochStream = (epoch: number) => 0x10000 + epoch;
+
+export function iterationsPerEpoch(n: number, batchSize: number): number {
+  return Math.max(1, Math.floor(n / batchSize));
+}
+
+/** Gathers the real examples of iteration `iteration` into one batch. */
+export function batchFor(data: EncodedDataset, plan: TrainingPlan, iteration: number, permutationCache?: Map<number, Int32Array>): RealBatch {
+  const epoch = Math.floor(iteration / plan.iterationsPerEpoch);
+  const k = iteration % plan.iterationsPerEpoch;
+  let permutation = permutationCache?.get(epoch);
+  if (!permutation) {
+    permutation = new Rng(plan.seed, epochStream(epoch)).permutation(data.n);
+    permutationCache?.clear();
+    permutationCache?.set(epoch, permutation);
+  }
+  const B = plan.batchSize;
+  const aDim = widthOf(data.layout.attributes);
+  const mDim = widthOf(data.layout.additionalAttributes);
+  const fSize = data.layout.maxLength * widthOf(data.layout.features);
+  const batch: RealBatch = {
+    size: B,
+    attributes: new Float32Array(B * aDim),
+    additionalAttributes: new Float32Array(B * mDim),
+    features: new Float32Array(B * fSize),
+  };
+  for (let b = 0; b < B; b++) {
+    const i = permutation[(k * B + b) % data.n];
+    batch.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
+    batch.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
+    batch.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
+  }
+  return batch;
+}
+
+/** Lets signal handlers (Ctrl-C) and other events run between synchronous engine steps. */
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function runLoop(options: LoopOptions): Promise<LoopResult> {
+  const { engine, data, plan, signal } = options;
+  const previous = options.previousSeconds ?? 0;
+  const started = performance.now();
+  const elapsed = () => previous + (performance.now() - started) / 1000;
+  const cache = new Map<number, Int32Array>();
+  let iteration = options.startIteration;
+  let losses: StepLosses | undefined;
+  // Throughput over this session only, so a resume does not inherit a stale rate.
+  let sessionIterations = 0;
+  while (iteration < plan.totalIterations) {
+    if (signal?.aborted) {
+      await options.onCheckpoint(iteration, 'cancelled', elapsed());
+      return { iteration, status: 'cancelled', losses, elapsedSeconds: elapsed() };
+    }
+    const batch = batchFor(data, plan, iteration, cache);
+    const batches = Array.from({ length: engine.config.criticSteps }, () => batch);
+    losses = await engine.trainStep(batches);
+    if (!Number.isFinite(losses.critic) || !Number.isFinite(losses.generator)) {
+      throw new Error(`training diverged at iteration ${iteration + 1} (critic loss ${losses.critic}, generator loss ${losses.generator}); resume from the last checkpoint with a lower learning rate`);
+    }
+    iteration++;
+    sessionIterations++;
+    const sessionSeconds = (performance.now() - started) / 1000;
+    const rate = sessionIterations / Math.max(sessionSeconds, 1e-9);
+    options.onProgress?.({
+      iteration,
+      totalIterations: plan.totalIterations,
+      epoch: Math.floor((iteration - 1) / plan.iterationsPerEpoch) + 1,
+      losses,
+      examplesPerSecond: rate * plan.batchSize,
+      elapsedSeconds: elapsed(),
+      etaSeconds: (plan.totalIterations - iteration) / rate,
+    });
+    if (iteration % plan.checkpointEvery === 0 && iteration < plan.totalIterations) await options.onCheckpoint(iteration, 'running', elapsed());
+    await yieldToEvents();
+  }
+  await options.onCheckpoint(iteration, 'complete', elapsed());
+  return { iteration, status: 'complete', losses, elapsedSeconds: elapsed() };
+}

@@ -1,0 +1,304 @@
+/**
+ * A training run on disk: start (import -> encode -> train), resume, and generate from it.
+ *
+ * RUN_DIR/
+ *   run.json        what was trained on and how, status, progress (human-readable, rewritten atomically)
+ *   checkpoint.dgc  model + encoder + engine state + loop position (see checkpoint.ts)
+ *   train.dgt       the encoded training series, so resume needs no re-import and continues exactly
+ *   holdout.dgt     encoded real series kept out of training (when a holdout fraction is set)
+ *   progress.jsonl  one line of losses per logged iteration (the training curve)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset, ImportReport, Value } from '../data/types.ts';
+import { readDataset, type ReadOptions } from '../data/index.ts';
+import { decode, encode, encodeAttributes, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
+import type { EncodedDataset } from '../encoding/types.ts';
+import { modelConfig, type ModelConfig } from '../model/config.ts';
+import type { StepLosses } from '../model/engine.ts';
+import { createEngine, type EngineKind } from '../model/engines.ts';
+import { Rng } from '../util/rng.ts';
+import { readTensorFile, writeFileAtomic, writeTensorFile } from '../util/tensor-file.ts';
+import { readCheckpoint, writeCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
+import { iterationsPerEpoch, runLoop, type Progress } from './loop.ts';
+
+export const RUN_FILES = {
+  run: 'run.json',
+  checkpoint: 'checkpoint.dgc',
+  train: 'train.dgt',
+  holdout: 'holdout.dgt',
+  progress: 'progress.jsonl',
+} as const;
+
+export interface TrainRequest {
+  /** A file to import, or a dataset already in memory (demo data, the app's store). */
+  data: { file: string; options?: ReadOptions } | { dataset: Dataset; label: string };
+  runDir: string;
+  /** S; default: the smallest S that keeps the LSTM at <= 50 steps. */
+  sampleLen?: number;
+  autoNormalize?: boolean;
+  epochs?: number;
+  /** Overrides epochs when given. */
+  iterations?: number;
+  batchSize?: number;
+  seed?: number;
+  engine?: EngineKind;
+  checkpointEvery?: number;
+  /** Share of series kept out of training as unseen real data for evaluation and the privacy review. */
+  holdoutFraction?: number;
+  model?: Partial<Omit<ModelConfig, 'layout'>>;
+}
+
+export interface RunHooks {
+  onProgress?: (progress: Progress) => void;
+  /** Human-readable notes (engine choice, import repairs, checkpoints). */
+  onLog?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunSummary {
+  runDir: string;
+  status: 'complete' | 'cancelled';
+  iteration: number;
+  totalIterations: number;
+  elapsedSeconds: number;
+  losses?: StepLosses;
+  engine: string;
+}
+
+interface RunInfo {
+  source: string;
+  readOptions?: ReadOptions;
+  importReport?: ImportReport;
+  trainSeries: number;
+  holdoutSeries: number;
+  holdoutIds: string[];
+  plan: TrainingPlan;
+  engine: string;
+  status: Checkpoint['status'];
+  iteration: number;
+  startedAt: string;
+  updatedAt: string;
+  elapsedSeconds: number;
+}
+
+export const defaultSampleLen = (maxLength: number) => Math.max(1, Math.ceil(maxLength / 50));
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
+}
+
+function saveEncoded(file: string, data: EncodedDataset): void {
+  writeTensorFile(file, { layout: data.layout, ids: data.ids, n: data.n }, [
+    { name: 'attributes', shape: [data.n, data.attributes.length / Math.max(data.n, 1)], data: data.attributes },
+    { name: 'additionalAttributes', shape: [data.n, data.additionalAttributes.length / Math.max(data.n, 1)], data: data.additionalAttributes },
+    { name: 'features', shape: [data.n, data.features.length / Math.max(data.n, 1)], data: data.features },
+    { name: 'lengths', shape: [data.n], data: data.lengths },
+  ]);
+}
+
+export function loadEncoded(file: string): EncodedDataset {
+  const { meta, arrays } = readTensorFile<Pick<EncodedDataset, 'layout' | 'ids' | 'n'>>(file);
+  const get = (name: string) => arrays.get(name)!.data;
+  return {
+    ...meta,
+    attributes: get('attributes') as Float32Array,
+    additionalAttributes: get('additionalAttributes') as Float32Array,
+    features: get('features') as Float32Array,
+    lengths: get('lengths') as Int32Array,
+  };
+}
+
+/** Splits series into train and holdout with a seeded shuffle. */
+function splitHoldout(dataset: Dataset, fraction: number, seed: number): { train: Dataset; holdout?: Dataset } {
+  if (!(fraction > 0)) return { train: dataset };
+  if (fraction >= 1) throw new Error(`holdout fraction must be below 1, got ${fraction}`);
+  const n = dataset.series.length;
+  const holdoutCount = Math.round(n * fraction);
+  if (holdoutCount < 1 || n - holdoutCount < 2) throw new Error(`a holdout fraction of ${fraction} leaves no usable split of ${n} series`);
+  const order = new Rng(seed, 4).permutation(n);
+  const holdoutIndex = new Set(Array.from(order.subarray(0, holdoutCount)));
+  const pick = (keep: boolean) => ({ ...dataset, series: dataset.series.filter((_, i) => holdoutIndex.has(i) === keep) });
+  return { train: pick(false), holdout: pick(true) };
+}
+
+async function runTraining(runDir: string, checkpoint: Checkpoint, data: EncodedDataset, info: RunInfo, hooks: RunHooks, fresh: boolean): Promise<RunSummary> {
+  const { engine, note } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
+  try {
+    if (note) hooks.onLog?.(note);
+    hooks.onLog?.(`engine: ${engine.name}`);
+    if (!fresh) await engine.setState(checkpoint.engineState);
+    const progressFile = path.join(runDir, RUN_FILES.progress);
+    const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
+    const result = await runLoop({
+      engine,
+      data,
+      plan: checkpoint.plan,
+      startIteration: checkpoint.iteration,
+      previousSeconds: checkpoint.elapsedSeconds,
+      signal: hooks.signal,
+      onProgress: (p) => {
+        if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
+          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses }) + '\n');
+        }
+        hooks.onProgress?.(p);
+      },
+      onCheckpoint: async (iteration, status, elapsedSeconds) => {
+        const state = await engine.getState();
+        writeCheckpoint(path.join(runDir, RUN_FILES.checkpoint), {
+          ...checkpoint,
+          createdAt: new Date().toISOString(),
+          engineName: engine.name,
+          iteration,
+          status,
+          elapsedSeconds,
+          engineState: state,
+        });
+        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() });
+        writeJson(path.join(runDir, RUN_FILES.run), info);
+        if (status !== 'running') hooks.onLog?.(`checkpoint written at iteration ${iteration} (${status})`);
+      },
+    });
+    return { runDir, status: result.status, iteration: result.iteration, totalIterations: checkpoint.plan.totalIterations, elapsedSeconds: result.elapsedSeconds, losses: result.losses, engine: engine.name };
+  } finally {
+    engine.dispose();
+  }
+}
+
+export async function startTraining(request: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+  const runDir = path.resolve(request.runDir);
+  if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
+    throw new Error(`${runDir} already holds a training run: continue it with \`dg train --resume ${request.runDir}\` or choose another --out`);
+  }
+  const seed = request.seed ?? 0;
+  let dataset: Dataset;
+  let importReport: ImportReport | undefined;
+  let source: string;
+  if ('file' in request.data) {
+    const read = await readDataset(request.data.file, request.data.options);
+    dataset = read.dataset;
+    importReport = read.report;
+    source = path.resolve(request.data.file);
+    for (const warning of read.report.warnings) hooks.onLog?.(`warning: ${warning}`);
+  } else {
+    dataset = request.data.dataset;
+    source = request.data.label;
+  }
+  const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? 0, seed);
+  const longest = Math.max(...train.series.map((s) => s.features.length));
+  const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize: request.autoNormalize });
+  const data = encode(encoder, train);
+  const model = modelConfig(encoder.layout, { ...request.model, sampleLen });
+  const batchSize = Math.min(request.batchSize ?? 100, data.n);
+  if (batchSize < (request.batchSize ?? 100)) hooks.onLog?.(`batch size lowered to ${batchSize}: the training set has only ${data.n} series`);
+  const perEpoch = iterationsPerEpoch(data.n, batchSize);
+  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? 400);
+  if (!(totalIterations > 0)) throw new Error(`nothing to train: ${totalIterations} iterations`);
+  const plan: TrainingPlan = {
+    seed,
+    batchSize,
+    iterationsPerEpoch: perEpoch,
+    totalIterations,
+    checkpointEvery: request.checkpointEvery ?? Math.max(50, Math.min(1000, Math.round(totalIterations / 10))),
+    engine: request.engine ?? 'auto',
+  };
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.rmSync(path.join(runDir, RUN_FILES.progress), { force: true });
+  saveEncoded(path.join(runDir, RUN_FILES.train), data);
+  if (holdout) saveEncoded(path.join(runDir, RUN_FILES.holdout), encode(encoder, holdout));
+  const now = new Date().toISOString();
+  const info: RunInfo = {
+    source,
+    readOptions: 'file' in request.data ? request.data.options : undefined,
+    importReport,
+    trainSeries: data.n,
+    holdoutSeries: holdout?.series.length ?? 0,
+    holdoutIds: holdout?.series.map((s) => s.id) ?? [],
+    plan,
+    engine: plan.engine,
+    status: 'running',
+    iteration: 0,
+    startedAt: now,
+    updatedAt: now,
+    elapsedSeconds: 0,
+  };
+  const checkpoint: Checkpoint = {
+    format: 'dg-checkpoint',
+    version: 1,
+    createdAt: now,
+    engineName: plan.engine,
+    model,
+    encoder,
+    plan,
+    iteration: 0,
+    status: 'running',
+    elapsedSeconds: 0,
+    engineState: { tensors: [], counters: {} },
+  };
+  hooks.onLog?.(
+    `training on ${data.n} series (${holdout ? `${holdout.series.length} held out, ` : ''}T=${encoder.layout.maxLength}, S=${sampleLen}), ` +
+      `batch ${batchSize}, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
+  );
+  return runTraining(runDir, checkpoint, data, info, hooks, true);
+}
+
+export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo } {
+  const file = path.join(runDir, RUN_FILES.checkpoint);
+  if (!fs.existsSync(file)) throw new Error(`${runDir} holds no checkpoint (${RUN_FILES.checkpoint}): train first with \`dg train FILE --out ${runDir}\``);
+  const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8')) as RunInfo;
+  return { checkpoint: readCheckpoint(file), info };
+}
+
+export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overrides: { iterations?: number; engine?: EngineKind } = {}): Promise<RunSummary> {
+  const dir = path.resolve(runDir);
+  const { checkpoint, info } = readRun(dir);
+  const plan = { ...checkpoint.plan, ...(overrides.iterations ? { totalIterations: overrides.iterations } : {}), ...(overrides.engine ? { engine: overrides.engine } : {}) };
+  if (checkpoint.iteration >= plan.totalIterations) {
+    hooks.onLog?.(`run is already complete (${checkpoint.iteration}/${plan.totalIterations} iterations)`);
+    return { runDir: dir, status: 'complete', iteration: checkpoint.iteration, totalIterations: plan.totalIterations, elapsedSeconds: checkpoint.elapsedSeconds, engine: checkpoint.engineName };
+  }
+  hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
+  const data = loadEncoded(path.join(dir, RUN_FILES.train));
+  return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
+}
+
+export interface GenerateRequest {
+  runDir: string;
+  n: number;
+  seed?: number;
+  /** Attribute rows in the schema's attribute order (user units/labels): one generated series per row. */
+  givenAttributes?: Value[][];
+  engine?: EngineKind;
+  onLog?: (message: string) => void;
+}
+
+/** Generates n series from a run's latest checkpoint, decoded into the user's units. */
+export async function generateFromRun(request: GenerateRequest): Promise<Dataset> {
+  const { checkpoint } = readRun(path.resolve(request.runDir));
+  const seed = request.seed ?? checkpoint.plan.seed + 1;
+  const { engine, note } = await createEngine(request.engine ?? checkpoint.plan.engine, { config: checkpoint.model, seed });
+  try {
+    if (note) request.onLog?.(note);
+    // A fresh noise stream from the generation seed: the same seed gives the same synthetic data.
+    await engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } });
+    const given = request.givenAttributes ? encodeAttributes(checkpoint.encoder, request.givenAttributes) : undefined;
+    const n = request.givenAttributes ? request.givenAttributes.length : request.n;
+    const out = await engine.generate(n, given ? { givenAttributes: given } : {});
+    return decode(checkpoint.encoder, { n, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths });
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** The run's real series (training and holdout) decoded back to user units, for evaluation. */
+export function runDatasets(runDir: string): { encoder: EncoderState; train: Dataset; holdout?: Dataset } {
+  const dir = path.resolve(runDir);
+  const { checkpoint } = readRun(dir);
+  const load = (file: string) => {
+    const e = loadEncoded(file);
+    return decode(checkpoint.encoder, { ...e, ids: e.ids });
+  };
+  const holdoutFile = path.join(dir, RUN_FILES.holdout);
+  return { encoder: checkpoint.encoder, train: load(path.join(dir, RUN_FILES.train)), holdout: fs.existsSync(holdoutFile) ? load(holdoutFile) : undefined };
+}

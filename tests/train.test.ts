@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { demoDataset } from '../core/data/demo.ts';
+import { readCheckpoint } from '../core/train/checkpoint.ts';
+import { generateFromRun, loadEncoded, resumeTraining, RUN_FILES, runDatasets, startTraining, type TrainRequest } from '../core/train/run.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-train-'));
+
+const small = { lstmUnits: 12, criticHidden: [24, 24], auxCriticHidden: [16, 16], attributeHidden: [16], minMaxHidden: [16] };
+
+function request(runDir: string, overrides: Partial<TrainRequest> = {}): TrainRequest {
+  return {
+    data: { dataset: demoDataset({ series: 30, length: 12, seed: 3 }), label: 'demo' },
+    runDir,
+    sampleLen: 4,
+    batchSize: 8,
+    iterations: 8,
+    seed: 11,
+    engine: 'reference',
+    checkpointEvery: 3,
+    model: small,
+    ...overrides,
+  };
+}
+
+const tensors = (runDir: string) => readCheckpoint(path.join(runDir, RUN_FILES.checkpoint)).engineState.tensors;
+
+test('cancel writes a checkpoint; resume continues exactly as an uninterrupted run', async () => {
+  const straight = path.join(tmp(), 'straight');
+  const done = await startTraining(request(straight));
+  assert.equal(done.status, 'complete');
+  assert.equal(done.iteration, 8);
+
+  const interrupted = path.join(tmp(), 'interrupted');
+  const controller = new AbortController();
+  const first = await startTraining(request(interrupted), {
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.iteration === 5) controller.abort();
+    },
+  });
+  assert.equal(first.status, 'cancelled');
+  assert.equal(first.iteration, 5);
+  const saved = readCheckpoint(path.join(interrupted, RUN_FILES.checkpoint));
+  assert.equal(saved.status, 'cancelled');
+  assert.equal(saved.iteration, 5);
+  assert.ok(!fs.readdirSync(interrupted).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
+
+  const second = await resumeTraining(interrupted);
+  assert.equal(second.status, 'complete');
+  assert.equal(second.iteration, 8);
+
+  const a = tensors(straight);
+  const b = tensors(interrupted);
+  assert.deepEqual(a.map((t) => t.name), b.map((t) => t.name));
+  a.forEach((t, i) => assert.deepEqual(b[i].data, t.data, `tensor ${t.name} differs after resume`));
+  // Both include optimizer slots, so the equality covers Adam state too.
+  assert.ok(a.some((t) => t.name.endsWith('.adam.m')));
+
+  const genA = await generateFromRun({ runDir: straight, n: 5, seed: 4 });
+  const genB = await generateFromRun({ runDir: interrupted, n: 5, seed: 4 });
+  assert.deepEqual(genA.series, genB.series);
+});
+
+test('a run refuses to overwrite another; the progress log and holdout are written', async () => {
+  const runDir = path.join(tmp(), 'run');
+  await startTraining(request(runDir, { iterations: 4, holdoutFraction: 0.2 }));
+  await assert.rejects(startTraining(request(runDir)), /already holds a training run.*--resume/);
+  const lines = fs.readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.length >= 1 && Number.isFinite(lines.at(-1).critic));
+  const train = loadEncoded(path.join(runDir, RUN_FILES.train));
+  const holdout = loadEncoded(path.join(runDir, RUN_FILES.holdout));
+  assert.equal(train.n + holdout.n, 30);
+  assert.equal(holdout.n, 6);
+  assert.ok(!holdout.ids.some((id) => train.ids.includes(id)), 'holdout series are not trained on');
+  const { holdout: decodedHoldout } = runDatasets(runDir);
+  assert.equal(decodedHoldout?.series.length, 6);
+});
+
+test('generation: seeded, decoded to known labels, conditional on given attributes', async () => {
+  const runDir = path.join(tmp(), 'run');
+  await startTraining(request(runDir, { iterations: 3 }));
+  const a = await generateFromRun({ runDir, n: 7, seed: 1 });
+  const b = await generateFromRun({ runDir, n: 7, seed: 1 });
+  const c = await generateFromRun({ runDir, n: 7, seed: 2 });
+  assert.deepEqual(a.series, b.series);
+  assert.notDeepEqual(a.series, c.series);
+  const real = demoDataset({ series: 30, length: 12, seed: 3 });
+  real.attributes.forEach((column, k) => {
+    if (column.kind === 'categorical') for (const s of a.series) assert.ok(column.categories!.includes(s.attributes[k] as string));
+  });
+  const given = [real.series[0].attributes, real.series[1].attributes, real.series[0].attributes];
+  const conditional = await generateFromRun({ runDir, n: 0, seed: 1, givenAttributes: given });
+  assert.deepEqual(conditional.series.map((s) => s.attributes), given);
+});
