@@ -1,12 +1,90 @@
 /** Builds an apache-arrow Table from the export rows and writes it as an Arrow IPC file. */
-import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeBuilder, makeData, tableToIPC, type DataType } from 'apache-arrow';
+import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData, tableToIPC, type Data } from 'apache-arrow';
 import type { FileHandle } from 'node:fs/promises';
-import type { CellType, RowTable } from './columns.ts';
+import type { Cell, CellType, RowTable } from './columns.ts';
 
-function arrowType(type: CellType): DataType {
-  if (type === 'float64') return new Float64();
-  if (type === 'int32') return new Int32();
-  return new Utf8();
+/**
+ * Column buffers filled directly: apache-arrow's generic builders cost about 10x more per cell, and ids
+ * and attributes repeat on every row of a long table, so their UTF-8 bytes are encoded once and reused.
+ */
+interface ColumnBuffer {
+  append(cell: Cell): void;
+  finish(): Data;
+}
+
+function validityBuffer(rows: number) {
+  const bitmap = new Uint8Array(Math.ceil(rows / 8));
+  let nullCount = 0;
+  return {
+    set(row: number, valid: boolean) {
+      if (valid) bitmap[row >> 3] |= 1 << (row & 7);
+      else nullCount++;
+    },
+    get nullCount() {
+      return nullCount;
+    },
+    bitmap,
+  };
+}
+
+function numberColumn(type: Float64 | Int32, rows: number): ColumnBuffer {
+  const values = type instanceof Float64 ? new Float64Array(rows) : new Int32Array(rows);
+  const validity = validityBuffer(rows);
+  let row = 0;
+  return {
+    append(cell) {
+      const valid = typeof cell === 'number';
+      if (valid) values[row] = cell;
+      validity.set(row++, valid);
+    },
+    finish() {
+      const props = { length: rows, nullCount: validity.nullCount, nullBitmap: validity.bitmap };
+      return type instanceof Float64
+        ? makeData({ type, ...props, data: values as Float64Array })
+        : makeData({ type, ...props, data: values as Int32Array });
+    },
+  };
+}
+
+function utf8Column(rows: number): ColumnBuffer {
+  const encoder = new TextEncoder();
+  const encoded = new Map<string, Uint8Array>();
+  const offsets = new Int32Array(rows + 1);
+  let bytes = new Uint8Array(1024);
+  let used = 0;
+  const validity = validityBuffer(rows);
+  let row = 0;
+  return {
+    append(cell) {
+      const valid = cell !== null;
+      if (valid) {
+        const text = String(cell);
+        let utf8 = encoded.get(text);
+        if (!utf8) {
+          utf8 = encoder.encode(text);
+          // Only short, repeated labels are worth remembering; a cache of every distinct string would not be.
+          if (encoded.size < 65536) encoded.set(text, utf8);
+        }
+        if (used + utf8.length > bytes.length) {
+          const grown = new Uint8Array(Math.max(bytes.length * 2, used + utf8.length));
+          grown.set(bytes.subarray(0, used));
+          bytes = grown;
+        }
+        bytes.set(utf8, used);
+        used += utf8.length;
+      }
+      validity.set(row, valid);
+      offsets[++row] = used;
+    },
+    finish: () =>
+      makeData({ type: new Utf8(), length: rows, nullCount: validity.nullCount, nullBitmap: validity.bitmap, valueOffsets: offsets, data: bytes.subarray(0, used) }),
+  };
+}
+
+function columnBuffer(type: CellType, rows: number): ColumnBuffer {
+  if (type === 'float64') return numberColumn(new Float64(), rows);
+  if (type === 'int32') return numberColumn(new Int32(), rows);
+  return utf8Column(rows);
 }
 
 /**
@@ -14,15 +92,14 @@ function arrowType(type: CellType): DataType {
  * reorders integer-like keys and export column names are the user's.
  */
 export function arrowTable(table: RowTable): Table {
-  const fields = table.columns.map((c) => new Field(c.name, arrowType(c.type), true));
-  const builders = fields.map((f) => makeBuilder({ type: f.type, nullValues: [null] }));
+  const buffers = table.columns.map((c) => columnBuffer(c.type, table.rowCount));
   for (const row of table.rows()) {
-    for (let i = 0; i < builders.length; i++) builders[i].append(row[i]);
+    for (let i = 0; i < buffers.length; i++) buffers[i].append(row[i]);
   }
-  const children = builders.map((b) => b.finish().flush());
-  const schema = new Schema(fields);
+  const children = buffers.map((b) => b.finish());
+  const fields = table.columns.map((c, i) => new Field(c.name, children[i].type, true));
   const data = makeData({ type: new Struct(fields), length: table.rowCount, nullCount: 0, children });
-  return new Table([new RecordBatch(schema, data)]);
+  return new Table([new RecordBatch(new Schema(fields), data)]);
 }
 
 export async function writeArrowFile(handle: FileHandle, table: RowTable): Promise<void> {
