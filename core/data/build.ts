@@ -1,0 +1,350 @@
+/**
+ * Series out of stored columns: attributes checked constant, missing feature values repaired per policy
+ * (interpolate: linear between the neighbouring known steps, the nearest known value copied at the edges,
+ * categorical features carry the previous label forward; drop: the step goes), long series split or
+ * truncated, and the schema the Dataset carries.
+ */
+import type { ColumnStore } from './columns.ts';
+import { sortedCategories, type ResolvedVariable } from './infer.ts';
+import type { Structure, Variable } from './structure.ts';
+import type { ColumnTable } from './table.ts';
+import { DataError, type ColumnSchema, type Dataset, type ImportReport, type Schema, type Series, type Value } from './types.ts';
+import { quote } from './values.ts';
+
+export interface Policies {
+  /** Undefined: the longest series. */
+  maxLength?: number;
+  longSeries: 'split' | 'truncate';
+  missing: 'interpolate' | 'drop';
+}
+
+/** A variable ready to read values from: its categories settled, its range being tracked. */
+export interface Column {
+  v: ResolvedVariable;
+  categorical: boolean;
+  categories?: string[];
+  min: number;
+  max: number;
+}
+
+const seriesName = (structure: Structure, s: number) => quote(structure.ids[s]);
+
+export function buildDataset(
+  table: ColumnTable,
+  structure: Structure,
+  variables: ResolvedVariable[],
+  policies: Policies,
+  warnings: string[],
+): { dataset: Dataset; report: ImportReport } {
+  const file = table.file;
+  const attributes = variables.filter((v) => v.role === 'attribute').map((v) => settle(table, v));
+  const features = variables.filter((v) => v.role === 'feature').map((v) => settle(table, v));
+  if (features.length === 0) {
+    throw new DataError(
+      `${file}: no feature columns (values that vary over time within a series). ` +
+        `Columns found: ${variables.map((v) => `${v.name} (${v.role})`).join(', ')}. ` +
+        'Name the features (--features) or check the layout (--id / --chunk)',
+      file,
+    );
+  }
+  const report: ImportReport = {
+    file,
+    rows: table.rows,
+    series: 0,
+    missingInterpolated: 0,
+    missingRowsDropped: 0,
+    seriesSplit: 0,
+    seriesTruncated: 0,
+    warnings,
+  };
+
+  const whole: Series[] = [];
+  for (let s = 0; s < structure.ids.length; s++) {
+    const attributeValues = attributes.map((c) => attributeValue(table, structure, s, c));
+    const series = featureSteps(table, structure, s, features, policies, report);
+    if (!series) continue;
+    whole.push({ id: structure.ids[s], attributes: attributeValues, ...series });
+  }
+  if (whole.length === 0) throw new DataError(`${file}: no series left after dropping rows with missing values`, file);
+
+  const longest = whole.reduce((m, x) => Math.max(m, x.features.length), 0);
+  const maxLength = policies.maxLength ?? longest;
+  const out = limitLengths(whole, maxLength, policies.longSeries, report);
+  report.series = out.length;
+
+  for (const series of out) {
+    series.attributes.forEach((x, i) => track(attributes[i], x));
+    for (const step of series.features) step.forEach((x, f) => track(features[f], x));
+  }
+  const schema: Schema = {
+    version: 1,
+    layout: structure.layout,
+    columns: schemaColumns(table, structure, variables, [...attributes, ...features], warnings),
+    maxLength,
+    longSeries: policies.longSeries,
+    missing: policies.missing,
+  };
+  const byName = new Map(schema.columns.map((c) => [c.name, c]));
+  return {
+    dataset: {
+      schema,
+      attributes: attributes.map((c) => byName.get(c.v.name)!),
+      features: features.map((c) => byName.get(c.v.name)!),
+      series: out,
+    },
+    report,
+  };
+}
+
+/** Categories fixed up front (declared ones checked against the data); the range starts empty. */
+export function settle(table: ColumnTable, v: ResolvedVariable): Column {
+  if (v.kind === 'continuous') return { v, categorical: false, min: Infinity, max: -Infinity };
+  const declared = v.declared?.categories;
+  if (declared) {
+    const known = new Set(declared);
+    for (const c of v.columns) {
+      const store = table.stores[c];
+      const unknown = store.labels.findIndex((label) => !known.has(label));
+      if (unknown < 0) continue;
+      const row = store.codes!.indexOf(unknown);
+      throw new DataError(
+        `${table.file}, ${table.where(row)}, column '${table.names[c]}': ${quote(store.labels[unknown])} is not one of the ` +
+          `schema's categories (${declared.slice(0, 20).map(quote).join(', ')}${declared.length > 20 ? ', ...' : ''}); ` +
+          'add it to the categories in the schema or fix the value',
+        table.file,
+        table.rowNumber(row),
+        table.names[c],
+      );
+    }
+  }
+  return { v, categorical: true, categories: declared ?? sortedCategories(table, v), min: Infinity, max: -Infinity };
+}
+
+function track(c: Column, x: Value): void {
+  if (c.categorical) return;
+  const n = x as number;
+  if (n < c.min) c.min = n;
+  if (n > c.max) c.max = n;
+}
+
+const valueAt = (c: Column, store: ColumnStore, row: number): Value =>
+  c.categorical ? store.labelAt(row) : store.numbers![row];
+
+/** The one value an attribute has in series s; missing or varying values are errors. */
+function attributeValue(table: ColumnTable, structure: Structure, s: number, c: Column): Value {
+  const column = c.v.columns[0];
+  const name = table.names[column];
+  const store = table.stores[column];
+  const { start, order } = structure;
+  let first = -1;
+  let value: Value = '';
+  for (let i = start[s]; i < start[s + 1]; i++) {
+    const r = order[i];
+    if (store.isMissing(r)) {
+      throw new DataError(
+        `${table.file}, ${table.where(r)}, column '${name}' (series ${seriesName(structure, s)}): the attribute value is missing; ` +
+          'every row of a series must carry its attributes: fill it in, or make the column a feature',
+        table.file,
+        table.rowNumber(r),
+        name,
+      );
+    }
+    const x = valueAt(c, store, r);
+    if (first < 0) {
+      first = r;
+      value = x;
+    } else if (x !== value) {
+      throw new DataError(
+        `${table.file}: column '${name}' is an attribute and must be constant within a series, but series ` +
+          `${seriesName(structure, s)} has ${quote(value)} on ${table.where(first)} and ${quote(x)} on ${table.where(r)}; ` +
+          'fix the value, or make the column a feature',
+        table.file,
+        table.rowNumber(r),
+        name,
+      );
+    }
+  }
+  return value;
+}
+
+/** Where step t of series s of variable v is: (store, row). */
+function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number, t: number): [ColumnStore, number] {
+  if (v.group) return [table.stores[v.columns[t]], s];
+  return [table.stores[v.columns[0]], structure.order[structure.start[s] + t]];
+}
+
+/** Feature steps (and times) of series s with missing values repaired; null when no step is left. */
+function featureSteps(
+  table: ColumnTable,
+  structure: Structure,
+  s: number,
+  features: Column[],
+  policies: Policies,
+  report: ImportReport,
+): { features: Value[][]; times?: Value[] } | null {
+  const F = features.length;
+  let length = structure.wideSteps ?? structure.start[s + 1] - structure.start[s];
+  if (structure.wideSteps !== undefined) {
+    // Wide rows end where every feature's remaining cells are empty: that series is shorter.
+    while (length > 0 && features.every((c) => cellOf(table, structure, c.v, s, length - 1)[0].isMissing(s))) length--;
+  }
+  const steps: Value[][] = new Array(length);
+  const missing = new Uint8Array(length * F);
+  let anyMissing = false;
+  for (let t = 0; t < length; t++) {
+    const step: Value[] = new Array(F);
+    for (let f = 0; f < F; f++) {
+      const [store, row] = cellOf(table, structure, features[f].v, s, t);
+      if (store.isMissing(row)) {
+        missing[t * F + f] = 1;
+        anyMissing = true;
+        step[f] = features[f].categorical ? '' : NaN;
+      } else {
+        step[f] = valueAt(features[f], store, row);
+      }
+    }
+    steps[t] = step;
+  }
+  let times: Value[] | undefined;
+  if (structure.timeColumn !== undefined) {
+    const store = table.stores[structure.timeColumn];
+    times = new Array(length);
+    for (let t = 0; t < length; t++) {
+      const row = structure.order[structure.start[s] + t];
+      times[t] = structure.timeIsDate ? store.labelAt(row) : store.numbers![row];
+    }
+  }
+  if (length === 0) {
+    report.warnings.push(`series ${seriesName(structure, s)} has no feature values; left out`);
+    return null;
+  }
+  if (!anyMissing) return { features: steps, ...(times ? { times } : {}) };
+
+  if (policies.missing === 'drop') {
+    const keep: number[] = [];
+    for (let t = 0; t < length; t++) if (!missing.subarray(t * F, (t + 1) * F).includes(1)) keep.push(t);
+    report.missingRowsDropped += length - keep.length;
+    if (keep.length === 0) {
+      report.warnings.push(`series ${seriesName(structure, s)}: every step had a missing feature value; the series was left out`);
+      return null;
+    }
+    return { features: keep.map((t) => steps[t]), ...(times ? { times: keep.map((t) => times![t]) } : {}) };
+  }
+
+  for (let f = 0; f < F; f++) {
+    const known: number[] = [];
+    for (let t = 0; t < length; t++) if (!missing[t * F + f]) known.push(t);
+    if (known.length === length) continue;
+    if (known.length === 0) {
+      throw new DataError(
+        `${table.file}: series ${seriesName(structure, s)} has no value at all for feature '${features[f].v.name}', ` +
+          'so there is nothing to interpolate from; fill some values, or use the drop policy for missing values',
+        table.file,
+        undefined,
+        features[f].v.name,
+      );
+    }
+    report.missingInterpolated += length - known.length;
+    fillGaps(steps, f, known, features[f].categorical);
+  }
+  return { features: steps, ...(times ? { times } : {}) };
+}
+
+/** Fill the unknown steps of feature f from the known steps `known` (ascending). */
+function fillGaps(steps: Value[][], f: number, known: number[], categorical: boolean): void {
+  const first = known[0];
+  const last = known[known.length - 1];
+  for (let t = 0; t < first; t++) steps[t][f] = steps[first][f];
+  for (let t = last + 1; t < steps.length; t++) steps[t][f] = steps[last][f];
+  for (let k = 0; k + 1 < known.length; k++) {
+    const a = known[k];
+    const b = known[k + 1];
+    for (let t = a + 1; t < b; t++) {
+      if (categorical) steps[t][f] = steps[a][f];
+      else {
+        const x = steps[a][f] as number;
+        const y = steps[b][f] as number;
+        steps[t][f] = x + ((y - x) * (t - a)) / (b - a);
+      }
+    }
+  }
+}
+
+/** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
+function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
+  const out: Series[] = [];
+  let pieces = 0;
+  for (const x of series) {
+    if (x.features.length <= maxLength) {
+      out.push(x);
+      continue;
+    }
+    if (mode === 'truncate') {
+      report.seriesTruncated++;
+      out.push({ ...x, features: x.features.slice(0, maxLength), ...(x.times ? { times: x.times.slice(0, maxLength) } : {}) });
+      continue;
+    }
+    report.seriesSplit++;
+    for (let k = 0; k * maxLength < x.features.length; k++) {
+      const a = k * maxLength;
+      const b = a + maxLength;
+      out.push({
+        id: `${x.id}#${k}`,
+        attributes: x.attributes.slice(),
+        features: x.features.slice(a, b),
+        ...(x.times ? { times: x.times.slice(a, b) } : {}),
+      });
+      pieces++;
+    }
+  }
+  if (report.seriesSplit) {
+    report.warnings.push(`${report.seriesSplit} series longer than ${maxLength} steps were split into ${pieces} pieces (ids <id>#0, <id>#1, ...)`);
+  }
+  if (report.seriesTruncated) {
+    report.warnings.push(`${report.seriesTruncated} series longer than ${maxLength} steps were truncated to their first ${maxLength} steps`);
+  }
+  return out;
+}
+
+/**
+ * The schema's column list: id, time, attributes and features in Dataset order, then ignored columns.
+ * Continuous ranges are the declared ones, widened (with a warning) if the data goes beyond them.
+ */
+export function schemaColumns(
+  table: ColumnTable,
+  structure: Structure,
+  variables: ResolvedVariable[],
+  used: Column[],
+  warnings: string[],
+): ColumnSchema[] {
+  const columns: ColumnSchema[] = [];
+  if (structure.idColumn !== undefined) columns.push({ name: table.names[structure.idColumn], kind: 'id', role: 'id' });
+  if (structure.timeColumn !== undefined) columns.push({ name: table.names[structure.timeColumn], kind: 'time', role: 'time' });
+  for (const c of used) {
+    const column: ColumnSchema = { name: c.v.name, kind: c.v.kind, role: c.v.role };
+    if (c.categorical) column.categories = c.categories;
+    else {
+      let min = c.min;
+      let max = c.max;
+      const declared = c.v.declared;
+      if (declared?.min !== undefined && declared.max !== undefined) {
+        if (min < declared.min || max > declared.max) {
+          warnings.push(
+            `column '${c.v.name}': values span [${min}, ${max}], beyond the schema's range [${declared.min}, ${declared.max}]; the range was widened`,
+          );
+        }
+        min = Math.min(min, declared.min);
+        max = Math.max(max, declared.max);
+      }
+      column.min = min;
+      column.max = max;
+    }
+    if (c.v.group) column.wideColumns = c.v.columns.map((j) => table.names[j]);
+    columns.push(column);
+  }
+  for (const v of variables) {
+    if (v.role !== 'ignore') continue;
+    columns.push({ name: v.name, kind: v.kind, role: 'ignore', ...(v.group ? { wideColumns: v.columns.map((j) => table.names[j]) } : {}) });
+  }
+  return columns;
+}

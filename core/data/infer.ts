@@ -1,0 +1,248 @@
+/**
+ * Kinds and roles of the variables (inferred, forced by options, or declared by a schema), and the
+ * per-column statistics `dg inspect` shows.
+ *
+ * Inference rules:
+ * - kind: continuous when every non-missing cell is a plain decimal number; categorical when cells are
+ *   text. Integer codes stay continuous (a warning suggests declaring them categorical when there are few).
+ *   A mostly numeric column with a few text cells (under 5% of its cells, or any text once it has more
+ *   than LABEL_CAP distinct numbers) is taken as a numeric column with bad cells: an error naming the first.
+ * - role: attribute when the value is constant within every series (missing cells aside), feature when it
+ *   varies in at least one. In wide data numbered groups are features and the other columns attributes.
+ *   A column with no values at all is ignored (with a warning).
+ */
+import type { ColumnStore } from './columns.ts';
+import type { ColumnStats } from './options.ts';
+import type { HeaderPlan } from './plan.ts';
+import type { Structure, Variable } from './structure.ts';
+import type { ColumnTable } from './table.ts';
+import { DataError, type ColumnRole } from './types.ts';
+import { compareLabels, quote } from './values.ts';
+
+export interface ResolvedVariable extends Variable {
+  kind: 'continuous' | 'categorical';
+  role: ColumnRole;
+}
+
+/** Share of text cells under which a numeric column's text is taken for typos rather than labels. */
+const TYPO_SHARE = 0.05;
+/** Categorical columns with more labels than this get a warning (one-hot width). */
+const MANY_CATEGORIES = 150;
+
+const storesOf = (table: ColumnTable, v: Variable): ColumnStore[] => v.columns.map((c) => table.stores[c]);
+
+function notANumberError(table: ColumnTable, v: Variable, declared: boolean): DataError | null {
+  for (const c of v.columns) {
+    const store = table.stores[c];
+    const bad = store.firstText ?? store.firstDate;
+    if (!bad) continue;
+    const column = table.names[c];
+    const fix = declared
+      ? 'fix the value, or declare the column categorical in the schema'
+      : 'fix the value, or declare the column categorical in a schema (dg inspect --write-schema, then edit its kind)';
+    return new DataError(
+      `${table.file}, ${table.where(bad.row)}, column '${column}': ${quote(bad.value)} is not a number; ${fix}`,
+      table.file,
+      table.rowNumber(bad.row),
+      column,
+    );
+  }
+  return null;
+}
+
+/** Kind of a variable from its cells; `strict` throws on a numeric column with text typos, else warns. */
+function inferKind(table: ColumnTable, v: Variable, strict: boolean, warnings: string[]): 'continuous' | 'categorical' {
+  const stores = storesOf(table, v);
+  const sum = (f: (s: ColumnStore) => number) => stores.reduce((acc, s) => acc + f(s), 0);
+  const numeric = sum((s) => s.numeric);
+  const dates = sum((s) => s.dates);
+  const text = sum((s) => s.text);
+  if (text === 0 && dates === 0) return 'continuous';
+  if (numeric === 0) {
+    if (text === 0) warnings.push(`column '${v.name}' holds dates; it is treated as categorical (use it as the time column with --time ${v.name})`);
+    return 'categorical';
+  }
+  const dropped = stores.some((s) => s.labelsDropped);
+  if (dropped || text + dates <= TYPO_SHARE * (numeric + text + dates)) {
+    const error = notANumberError(table, v, false)!;
+    if (strict) throw error;
+    warnings.push(`${error.message} (the column is taken as continuous)`);
+    return 'continuous';
+  }
+  return 'categorical';
+}
+
+function isConstantWithinSeries(table: ColumnTable, structure: Structure, v: Variable): boolean {
+  if (v.group) return false;
+  const store = table.stores[v.columns[0]];
+  const codes = store.codes;
+  const numbers = store.numbers;
+  const { start, order } = structure;
+  for (let s = 0; s + 1 < start.length; s++) {
+    let first = -1;
+    for (let i = start[s]; i < start[s + 1]; i++) {
+      const r = order[i];
+      if (store.isMissing(r)) continue;
+      if (first < 0) first = r;
+      else if (codes && store.mode !== 'time' ? codes[r] !== codes[first] : numbers![r] !== numbers![first]) return false;
+    }
+  }
+  return true;
+}
+
+export function resolveVariables(
+  table: ColumnTable,
+  structure: Structure,
+  plan: HeaderPlan,
+  strict: boolean,
+  warnings: string[],
+): ResolvedVariable[] {
+  const resolved = structure.variables.map((v): ResolvedVariable => {
+    if (v.declared) {
+      const kind = v.declared.kind === 'continuous' ? 'continuous' : 'categorical';
+      if (kind === 'continuous' && v.declared.role !== 'ignore') {
+        const error = notANumberError(table, v, true);
+        if (error) throw error;
+      }
+      return { ...v, kind, role: v.declared.role };
+    }
+    const stores = storesOf(table, v);
+    const empty = stores.every((s) => s.rows === s.missing);
+    const forced = plan.forced;
+    let role: ColumnRole;
+    if (forced) {
+      role = forced.attributes.includes(v.name) ? 'attribute' : forced.features.includes(v.name) ? 'feature' : 'ignore';
+    } else if (empty) {
+      role = 'ignore';
+      warnings.push(`column '${v.name}' has no values; ignored`);
+    } else if (structure.layout.kind === 'wide') {
+      role = v.group ? 'feature' : 'attribute';
+    } else {
+      role = isConstantWithinSeries(table, structure, v) ? 'attribute' : 'feature';
+    }
+    if (role !== 'ignore' && empty) {
+      throw new DataError(`${table.file}: column '${v.name}' has no values at all; fill it or leave it out`, table.file, undefined, v.name);
+    }
+    const kind = stores[0].mode === 'count' && role === 'ignore' ? countKind(stores) : inferKind(table, v, strict && role !== 'ignore', warnings);
+    return { ...v, kind, role };
+  });
+  if (plan.forced) {
+    // Forced roles keep the order the user listed them in.
+    const rank = new Map([...plan.forced.attributes, ...plan.forced.features].map((n, i) => [n, i]));
+    const listed = resolved.filter((v) => rank.has(v.name)).sort((a, b) => rank.get(a.name)! - rank.get(b.name)!);
+    return [...listed, ...resolved.filter((v) => !rank.has(v.name))];
+  }
+  return resolved;
+}
+
+/** An ignored column stored as counts only: name its kind from the counts. */
+function countKind(stores: ColumnStore[]): 'continuous' | 'categorical' {
+  return stores.every((s) => s.text === 0 && s.dates === 0) ? 'continuous' : 'categorical';
+}
+
+/** Labels of a categorical variable with their cell counts, across its columns. */
+export function labelCounts(table: ColumnTable, v: Variable): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of v.columns) {
+    const store = table.stores[c];
+    if (store.mode === 'time') continue;
+    store.labels.forEach((label, i) => counts.set(label, (counts.get(label) ?? 0) + store.labelCounts[i]));
+  }
+  return counts;
+}
+
+export function sortedCategories(table: ColumnTable, v: Variable): string[] {
+  return [...labelCounts(table, v).keys()].sort(compareLabels);
+}
+
+/** min/max/mean/std of the numbers of a variable's columns. */
+export function numericSummary(table: ColumnTable, v: Variable) {
+  let n = 0;
+  let mean = 0;
+  let m2 = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const c of v.columns) {
+    const numbers = table.stores[c].numbers;
+    if (!numbers) continue;
+    for (let r = 0; r < numbers.length; r++) {
+      const x = numbers[r];
+      if (Number.isNaN(x)) continue;
+      n++;
+      const delta = x - mean; // Welford: stable for long columns
+      mean += delta / n;
+      m2 += delta * (x - mean);
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+  }
+  return n === 0 ? null : { min, max, mean, std: Math.sqrt(m2 / n) };
+}
+
+export function columnStats(table: ColumnTable, v: Variable, kind: ColumnStats['kind'], role: ColumnRole): ColumnStats {
+  const stores = storesOf(table, v);
+  const missing = stores.reduce((a, s) => a + s.missing, 0);
+  const count = stores.reduce((a, s) => a + s.rows - s.missing, 0);
+  const stats: ColumnStats = { name: v.name, kind, role, count, missing, distinct: 0 };
+  if (kind === 'categorical' || kind === 'id') {
+    const counts = labelCounts(table, v);
+    stats.distinct = counts.size;
+    stats.topCategories = [...counts]
+      .sort((a, b) => b[1] - a[1] || compareLabels(a[0], b[0]))
+      .slice(0, 10)
+      .map(([label, n]) => ({ label, count: n }));
+  } else {
+    stats.distinct = stores.length === 1 ? stores[0].distinct() : distinctNumbers(stores);
+    const summary = numericSummary(table, v);
+    if (summary) Object.assign(stats, summary);
+  }
+  return stats;
+}
+
+function distinctNumbers(stores: ColumnStore[]): number {
+  const seen = new Set<number>();
+  for (const s of stores) for (const x of s.numbers ?? []) if (!Number.isNaN(x)) seen.add(x);
+  return seen.size;
+}
+
+/** Warnings a person should look at before training: near-duplicate labels, very many labels, integer codes. */
+export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]): string[] {
+  const warnings: string[] = [];
+  for (const v of variables) {
+    if (v.role === 'ignore') continue;
+    if (v.kind === 'categorical') {
+      const counts = labelCounts(table, v);
+      const byKey = new Map<string, string[]>();
+      for (const label of counts.keys()) {
+        const key = label.trim().toLowerCase();
+        byKey.set(key, [...(byKey.get(key) ?? []), label]);
+      }
+      const clashes = [...byKey.values()]
+        .filter((labels) => labels.length > 1)
+        .map((labels) => labels.sort(compareLabels))
+        .sort((a, b) => compareLabels(a[0], b[0]));
+      if (clashes.length) {
+        const list = clashes
+          .map((labels) => labels.map((l) => `${quote(l)} (${counts.get(l)} rows)`).join(' / '))
+          .join('; ');
+        warnings.push(
+          `column '${v.name}': categories that differ only by case or spaces: ${list}. They are kept apart; ` +
+            'if they mean the same, fix the spelling in the file',
+        );
+      }
+      if (counts.size > MANY_CATEGORIES) {
+        warnings.push(`column '${v.name}' has ${counts.size} categories; its one-hot encoding will be wide: consider grouping rare values`);
+      }
+    } else {
+      const store = table.stores[v.columns[0]];
+      const distinct = store.distinct();
+      const numbers = store.numbers;
+      if (!v.group && numbers && distinct > 1 && distinct <= 10 && numbers.every((x) => Number.isNaN(x) || Number.isInteger(x))) {
+        warnings.push(
+          `column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, declare it categorical in the schema`,
+        );
+      }
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,96 @@
+/**
+ * A file read into column stores, with the way back from a data row to where it sits in the file.
+ */
+import { ColumnStore, GrowableI32, type StoreMode } from './columns.ts';
+import { DataError } from './types.ts';
+
+export type FileFormat = 'csv' | 'parquet' | 'arrow';
+
+export interface ColumnTable {
+  file: string;
+  format: FileFormat;
+  /** Every column of the file, in file order. */
+  names: string[];
+  /** One store per column, same order. */
+  stores: ColumnStore[];
+  /** Data rows read (the header is not a row). */
+  rows: number;
+  /** What DataError.row holds for data row `r`: the 1-based line for CSV, the 0-based record index otherwise. */
+  rowNumber(r: number): number;
+  /** Data row `r` in words: "line 18" for CSV, "record 17 (0-based)" for Parquet/Arrow. */
+  where(r: number): string;
+  /** Things noticed while reading (renamed blank headers...). */
+  warnings: string[];
+  /** CSV only: the delimiter used. */
+  delimiter?: string;
+}
+
+/** Decides, from the header alone, what to keep of each column. */
+export type StorePlan = (names: string[]) => StoreMode[];
+
+/** The file's format, from its extension. */
+export function formatOf(file: string): FileFormat {
+  const lower = file.toLowerCase();
+  if (/\.(csv|tsv|txt)$/.test(lower)) return 'csv';
+  if (/\.parquet$/.test(lower)) return 'parquet';
+  if (/\.(arrow|feather|ipc|arrows)$/.test(lower)) return 'arrow';
+  throw new DataError(
+    `${file}: unknown file type; use .csv/.tsv/.txt (CSV), .parquet (Parquet) or .arrow/.feather/.ipc (Arrow IPC)`,
+    file,
+  );
+}
+
+/** Check header names: blank ones get a made-up name (with a warning), duplicates are an error. */
+export function checkHeader(file: string, raw: string[], warnings: string[], where: string): string[] {
+  const names = raw.map((name, i) => {
+    const trimmed = name.trim();
+    if (trimmed !== '') return trimmed;
+    warnings.push(`column ${i + 1} has no name in the header; it is called 'column_${i + 1}'`);
+    return `column_${i + 1}`;
+  });
+  const seen = new Map<string, number>();
+  names.forEach((name, i) => {
+    const before = seen.get(name);
+    if (before !== undefined) {
+      throw new DataError(
+        `${file}, ${where}: column name '${name}' appears twice (columns ${before + 1} and ${i + 1}); rename one of them`,
+        file,
+        undefined,
+        name,
+      );
+    }
+    seen.set(name, i);
+  });
+  return names;
+}
+
+export function makeStores(modes: StoreMode[]): ColumnStore[] {
+  return modes.map((mode) => new ColumnStore(mode));
+}
+
+/** Row -> line for CSV: consecutive rows sit on consecutive lines except after multi-line records or blank lines. */
+export class LineMap {
+  private rowsAt = new GrowableI32();
+  private linesAt = new GrowableI32();
+
+  /** Record that data row `row` starts on `line`; stores a breakpoint only where the simple rule fails. */
+  note(row: number, line: number): void {
+    if (this.rowsAt.length === 0 || this.lineOf(row) !== line) {
+      this.rowsAt.push(row);
+      this.linesAt.push(line);
+    }
+  }
+
+  lineOf(row: number): number {
+    const rows = this.rowsAt.data;
+    let lo = 0;
+    let hi = this.rowsAt.length - 1;
+    if (hi < 0) return row + 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (rows[mid] <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.linesAt.data[lo] + (row - rows[lo]);
+  }
+}
