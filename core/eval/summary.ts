@@ -1,0 +1,169 @@
+/**
+ * Turns Metrics into verdicts and a plain-language paragraph. The thresholds are judgement calls,
+ * documented here so a user can see why an aspect was called faithful:
+ * - a metric is "faithful" at or below its `good` threshold, or within 1.25x of the same metric between
+ *   the real training data and a real holdout (two real samples differ by that much too);
+ * - "approximate" at or below `poor`, or within 2x of the holdout's value;
+ * - "unfaithful" otherwise. For the TSTR ratio (higher is better) only the thresholds apply.
+ * The metadata dependence gap is judged against its sampling-noise floor at the synthetic data's size
+ * instead of the holdout (per-category means of a small holdout are too noisy to be a useful yardstick).
+ * An aspect takes the worst verdict of its metrics.
+ * The holdout yardstick has its own noise: with fewer series than the synthetic data (MBA: 120 vs 480)
+ * its histogram- and per-category numbers are larger than a same-size sample's would be.
+ */
+
+import type { Comparison, Metrics } from './metrics.ts';
+
+export type Verdict = 'faithful' | 'approximate' | 'unfaithful';
+
+export interface HeadlineMetric {
+  key: string;
+  aspect: string;
+  label: string;
+  /** What the number means, for tables and tooltips. */
+  description: string;
+  good: number;
+  poor: number;
+  higherIsBetter: boolean;
+  read: (comparison: Comparison, metrics: Metrics) => number | null;
+  /** The yardstick for this metric when it is not the holdout's value of the same metric. */
+  reference?: { name: string; read: (comparison: Comparison) => number | null };
+}
+
+export const HEADLINE_METRICS: HeadlineMetric[] = [
+  { key: 'acfRelativeGap', aspect: 'temporal structure', label: 'ACF gap (relative)', description: 'sum |ACF real - ACF synthetic| / sum |ACF real| over lags and features (DoppelGANger per-series ACF)', good: 0.2, poor: 0.5, higherIsBetter: false, read: (c) => c.autocorrelation.relativeGap },
+  { key: 'acfMse', aspect: 'temporal structure', label: 'ACF MSE', description: 'mean squared difference of the per-series ACF curves over lags', good: 0.005, poor: 0.03, higherIsBetter: false, read: (c) => c.autocorrelation.mse },
+  { key: 'acd', aspect: 'temporal structure', label: 'ACD', description: 'TSGBench autocorrelation difference: L2 distance of dataset-level ACF vectors, mean over features', good: 0.3, poor: 1, higherIsBetter: false, read: (c) => c.autocorrelation.acd },
+  { key: 'attributeJs', aspect: 'attribute distribution', label: 'Attribute JS distance', description: 'Jensen-Shannon distance per categorical attribute (0 to 0.83), mean', good: 0.05, poor: 0.15, higherIsBetter: false, read: (c) => c.attributes.jsDistance },
+  { key: 'attributePairTvd', aspect: 'attribute distribution', label: 'Attribute pair TVD', description: 'total variation distance of the joint of each pair of categorical attributes (0 to 1), mean', good: 0.1, poor: 0.3, higherIsBetter: false, read: (c) => c.attributes.pairwiseTvd },
+  { key: 'featureWasserstein', aspect: 'value distribution', label: 'Feature Wasserstein-1', description: 'Wasserstein-1 of all values of a feature over the real range, mean over features', good: 0.01, poor: 0.05, higherIsBetter: false, read: (c) => c.features.wasserstein },
+  { key: 'mdd', aspect: 'value distribution', label: 'MDD', description: 'TSGBench marginal distribution difference per time step (50-bin densities), mean over features', good: 0.3, poor: 1, higherIsBetter: false, read: (c) => c.features.mdd },
+  { key: 'seriesStatisticsKs', aspect: 'value distribution', label: 'Per-series stats KS', description: 'KS statistic of per-series mean/std/min/max distributions (1 - KS is the KS complement), mean', good: 0.1, poor: 0.25, higherIsBetter: false, read: (c) => c.seriesStatistics.ks },
+  { key: 'skewnessDifference', aspect: 'distribution shape', label: 'Skewness difference', description: 'TSGBench SD: |skewness synthetic - skewness real|, mean over features', good: 0.5, poor: 2, higherIsBetter: false, read: (c) => c.features.skewnessDifference },
+  { key: 'kurtosisDifference', aspect: 'distribution shape', label: 'Kurtosis difference', description: 'TSGBench KD: |excess kurtosis difference|, mean over features (unstable for heavy tails)', good: 1, poor: 10, higherIsBetter: false, read: (c) => c.features.kurtosisDifference },
+  { key: 'dependenceGap', aspect: 'attribute-feature dependence', label: 'Metadata dependence gap', description: 'per attribute value, |mean of per-series means synthetic - real| in std of per-series means, frequency-weighted, mean over attribute x feature', good: 0.1, poor: 0.25, higherIsBetter: false, read: (c) => c.dependence.gap, reference: { name: 'sampling noise', read: (c) => c.dependence.noiseFloor } },
+  { key: 'crossCorrelation', aspect: 'cross-feature correlation', label: 'Cross-correlation Wasserstein-1', description: 'Wasserstein-1 between distributions of per-series correlation of each feature pair, mean', good: 0.1, poor: 0.25, higherIsBetter: false, read: (c) => c.crossCorrelation.wasserstein },
+  { key: 'length', aspect: 'series lengths', label: 'Length Wasserstein-1 (relative)', description: 'Wasserstein-1 of series lengths over the longest real series', good: 0.02, poor: 0.1, higherIsBetter: false, read: (c) => c.length.normalised },
+  { key: 'discriminative', aspect: 'distinguishability', label: 'Discriminative score', description: '|accuracy - 0.5| of an MLP telling real from synthetic series on a held-out 30% (0 = indistinguishable, 0.5 = separable)', good: 0.1, poor: 0.3, higherIsBetter: false, read: (c) => c.discriminative.score },
+  { key: 'tstrRatio', aspect: 'downstream usefulness', label: 'TSTR / TRTR', description: 'accuracy predicting the target attribute when trained on synthetic vs on real data, both tested on real series', good: 0.9, poor: 0.7, higherIsBetter: true, read: (_c, m) => m.tstr?.ratio ?? null },
+];
+
+export const VERDICT_ORDER: Verdict[] = ['faithful', 'approximate', 'unfaithful'];
+
+export function verdictOf(metric: HeadlineMetric, value: number, reference: number | null): Verdict {
+  if (metric.higherIsBetter) return value >= metric.good ? 'faithful' : value >= metric.poor ? 'approximate' : 'unfaithful';
+  if (value <= metric.good || (reference !== null && value <= 1.25 * reference)) return 'faithful';
+  if (value <= metric.poor || (reference !== null && value <= 2 * reference)) return 'approximate';
+  return 'unfaithful';
+}
+
+export interface HeadlineRow {
+  key: string;
+  aspect: string;
+  label: string;
+  description: string;
+  value: number | null;
+  /** The same metric for the real holdout vs the training data; null without a holdout. */
+  holdout: number | null;
+  /** What the verdict measured the value against besides the thresholds: the holdout's value, or the
+   * metric's sampling-noise level (referenceName says which); null when there is none. */
+  reference: number | null;
+  referenceName: string | null;
+  good: number;
+  poor: number;
+  verdict: Verdict | null;
+}
+
+export function headlines(metrics: Metrics): HeadlineRow[] {
+  return HEADLINE_METRICS.map((metric) => {
+    const value = metric.read(metrics.synthetic, metrics);
+    const holdout = metrics.holdout && !metric.higherIsBetter ? metric.read(metrics.holdout, metrics) : null;
+    const reference = metric.reference ? metric.reference.read(metrics.synthetic) : holdout;
+    const referenceName = metric.reference ? metric.reference.name : holdout !== null ? 'holdout' : null;
+    return {
+      key: metric.key,
+      aspect: metric.aspect,
+      label: metric.label,
+      description: metric.description,
+      value,
+      holdout,
+      reference,
+      referenceName,
+      good: metric.good,
+      poor: metric.poor,
+      verdict: value === null ? null : verdictOf(metric, value, reference),
+    };
+  });
+}
+
+/** Each aspect with the worst verdict among its metrics (aspects without any number are left out). */
+export function aspectVerdicts(rows: HeadlineRow[]): Array<{ aspect: string; verdict: Verdict }> {
+  const aspects = new Map<string, Verdict>();
+  for (const row of rows) {
+    if (row.verdict === null) continue;
+    const current = aspects.get(row.aspect);
+    if (!current || VERDICT_ORDER.indexOf(row.verdict) > VERDICT_ORDER.indexOf(current)) aspects.set(row.aspect, row.verdict);
+  }
+  return [...aspects].map(([aspect, verdict]) => ({ aspect, verdict }));
+}
+
+function list(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+function percent(value: number): string {
+  return `${(value * 100).toFixed(0)}%`;
+}
+
+/** One paragraph, generated from the numbers, for readers who will not read the table. */
+export function summarize(metrics: Metrics): string {
+  const rows = headlines(metrics);
+  const aspects = aspectVerdicts(rows);
+  const named = (verdict: Verdict) => aspects.filter((a) => a.verdict === verdict).map((a) => a.aspect);
+  const sentences: string[] = [];
+  sentences.push(
+    `Compared with the ${metrics.sizes.real} real training series, the ${metrics.sizes.synthetic} synthetic series` +
+      (metrics.holdout ? ` (judged against how much a real holdout of ${metrics.sizes.holdout} series differs from the training data)` : '') +
+      ':',
+  );
+  const parts: string[] = [];
+  if (named('faithful').length) parts.push(`faithful in ${list(named('faithful'))}`);
+  if (named('approximate').length) parts.push(`approximate in ${list(named('approximate'))}`);
+  if (named('unfaithful').length) parts.push(`not faithful in ${list(named('unfaithful'))}`);
+  sentences[0] += ` they are ${list(parts)}.`;
+
+  const discriminative = metrics.synthetic.discriminative;
+  sentences.push(
+    `A small neural network tells synthetic from real series apart ${percent(discriminative.accuracy)} of the time on series it did not train on (50% would mean indistinguishable` +
+      (metrics.holdout ? `; two real samples: ${percent(metrics.holdout.discriminative.accuracy)}` : '') +
+      ').',
+  );
+  if (discriminative.accuracy < 0.4) {
+    sentences.push(
+      'That is worse than guessing, which happens when synthetic series copy training series (the classifier learns a series as real and then meets its copy labelled synthetic): check the privacy report for copies.',
+    );
+  }
+  const tstr = metrics.tstr;
+  if (tstr) {
+    sentences.push(
+      `For predicting ${tstr.target} from the series, a model trained on synthetic data is right ${percent(tstr.tstr)} of the time on real test series, against ${percent(tstr.trtr)} for a model trained on real data` +
+        (tstr.ratio !== null ? ` (ratio ${tstr.ratio.toFixed(2)})` : '') +
+        `; always guessing the most common value gives ${percent(tstr.majority)}.`,
+    );
+  }
+  const worst = rows
+    .filter((row) => row.verdict === 'unfaithful' && row.value !== null)
+    .map((row) => `${row.label} ${formatNumber(row.value!)}${row.reference !== null ? ` (${row.referenceName} ${formatNumber(row.reference)})` : ''}`);
+  if (worst.length) sentences.push(`The largest departures: ${list(worst.slice(0, 4))}.`);
+  else sentences.push('No metric is beyond its "unfaithful" threshold.');
+  return sentences.join(' ');
+}
+
+export function formatNumber(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return 'n/a';
+  if (value === 0) return '0';
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1000 || magnitude < 0.001) return value.toExponential(2);
+  return String(Number(value.toPrecision(3)));
+}
