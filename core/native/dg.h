@@ -1,0 +1,167 @@
+/*
+ * dg: the native DoppelGANger training core (CPU). Plain C, one model object per training run.
+ *
+ * The math is core/model/README.md, the parameter layout and initialization core/model/params.ts, the
+ * random numbers core/util/rng.ts (Philox4x32-10). Tensor names match params.ts exactly, so weights and
+ * checkpoints move between this core and the TF.js reference engine unchanged.
+ *
+ * Every function returns DG_OK or an error code; dg_error_message() then says what went wrong (the
+ * message is per thread: read it on the thread that made the failing call). Nothing here aborts.
+ * One model must not be used from two threads at once; different models are independent.
+ */
+#ifndef DG_H
+#define DG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  DG_OK = 0,
+  DG_ERR_CONFIG = 1,  /* the configuration is inconsistent (sizes, S not dividing T, ...) */
+  DG_ERR_ALLOC = 2,   /* out of memory */
+  DG_ERR_ARG = 3,     /* a bad argument (batch size, tensor index, NULL pointer, ...) */
+  DG_ERR_NUMERIC = 4, /* a loss or gradient became NaN/Inf: training diverged */
+  DG_ERR_IO = 5,      /* a file could not be read or written, or is malformed */
+};
+
+/* Output activation of one encoded variable (a contiguous slice of `dim` floats). */
+enum { DG_SOFTMAX = 0, DG_SIGMOID = 1, DG_TANH = 2 };
+
+#define DG_MAX_LAYERS 16
+
+typedef struct {
+  int dim;
+  int activation; /* DG_SOFTMAX, DG_SIGMOID or DG_TANH */
+} dg_var;
+
+/* Mirrors ModelConfig (core/model/config.ts) and its EncodedLayout. */
+typedef struct {
+  int max_length; /* T */
+  int n_attributes;
+  const dg_var *attributes;
+  int n_additional; /* auto-normalization's (max+min)/2, (max-min)/2 per continuous feature; 0 when off */
+  const dg_var *additional;
+  int n_features; /* the last one is the gen-flag pair [continues, ends] when gen_flags is set */
+  const dg_var *features;
+  int gen_flags;
+  int sample_len; /* S; must divide T */
+  int attribute_noise_dim;
+  int minmax_noise_dim;
+  int feature_noise_dim;
+  int n_attribute_hidden;
+  int attribute_hidden[DG_MAX_LAYERS];
+  int n_minmax_hidden;
+  int minmax_hidden[DG_MAX_LAYERS];
+  int lstm_units;
+  int n_critic_hidden;
+  int critic_hidden[DG_MAX_LAYERS];
+  int n_aux_hidden; /* 0 disables the auxiliary critic */
+  int aux_hidden[DG_MAX_LAYERS];
+  float aux_critic_weight;      /* alpha */
+  float gradient_penalty_weight; /* lambda */
+  float generator_lr;
+  float critic_lr;
+  float aux_critic_lr;
+  float adam_beta1;
+  float adam_beta2;
+  int critic_steps;
+  float batch_norm_momentum;
+  int threads; /* worker threads for the GEMMs and noise; 0 = every online CPU */
+} dg_config;
+
+typedef struct dg_model dg_model;
+
+/* One batch of real, encoded series: attributes [size, A], additional [size, M], features [size, T, F]. */
+typedef struct {
+  int size;
+  const float *attributes;
+  const float *additional;
+  const float *features;
+} dg_batch;
+
+/* Same meaning as StepLosses (core/model/engine.ts). With several critic steps the critic-side values
+ * are the last critic step's. */
+typedef struct {
+  float critic;
+  float aux_critic;
+  float gradient_penalty;     /* gp alone (mean (|g|-1)^2), without lambda */
+  float aux_gradient_penalty;
+  float generator;
+  float wasserstein_distance; /* mean D(real) - mean D(fake) */
+} dg_losses;
+
+typedef struct {
+  int attribute;  /* A: encoded attribute width */
+  int additional; /* M */
+  int feature;    /* F */
+  int T, S, steps;
+  int lstm_input;
+  int critic_input;
+  int aux_input;
+  int has_aux;
+} dg_dims;
+
+/* What a state tensor is: a parameter, a batch-norm buffer, or one of a parameter's two Adam slots. */
+enum { DG_TENSOR_PARAM = 0, DG_TENSOR_BUFFER = 1, DG_TENSOR_ADAM_M = 2, DG_TENSOR_ADAM_V = 3 };
+enum { DG_NET_GENERATOR = 0, DG_NET_CRITIC = 1, DG_NET_AUX = 2 };
+
+typedef struct {
+  const char *name; /* e.g. "critic.dense0.kernel", "gen.attr.bn0.movingMean", "gen.feat.out.bias.adam.m" */
+  int ndim;         /* 1 or 2 */
+  int shape[2];
+  size_t size;
+  int kind;         /* DG_TENSOR_* */
+  int network;      /* DG_NET_* (buffers: generator) */
+} dg_tensor_info;
+
+typedef struct {
+  int64_t generator_step;
+  int64_t critic_step;
+  int64_t aux_critic_step;
+  uint64_t noise_position; /* draws taken from Rng(seed, stream 2) */
+} dg_counters;
+
+const char *dg_error_message(void);
+
+/* Builds the model with parameters from initialParameters(config, seed) and zeroed optimizer state. */
+int dg_create(const dg_config *config, uint32_t seed, dg_model **out);
+void dg_destroy(dg_model *model);
+
+int dg_get_dims(const dg_model *model, dg_dims *out);
+
+/* One iteration: config.critic_steps critic updates (batches[0..critic_steps-1], one each), then one
+ * generator update with a fresh fake batch of batches[0].size rows. */
+int dg_train_step(dg_model *model, const dg_batch *batches, int n_batches, dg_losses *out);
+
+/* n generated series (running batch-norm statistics). given_attributes [n, A] / given_additional
+ * [n, M] may be NULL (given_additional only together with given_attributes). Outputs: attributes
+ * [n, A], additional [n, M] (may be NULL when M = 0), features [n, T, F] masked after each end,
+ * lengths [n]. */
+int dg_generate(dg_model *model, int n, const float *given_attributes, const float *given_additional,
+                float *attributes, float *additional, float *features, int32_t *lengths);
+
+/* Main critic output D(x) per example of a real batch, into scores[batch->size]. */
+int dg_critic_scores(dg_model *model, const dg_batch *batch, float *scores);
+
+/* State: parameters (canonical order), buffers, then per parameter its Adam m and v. */
+int dg_tensor_count(const dg_model *model);
+int dg_tensor_info_at(const dg_model *model, int index, dg_tensor_info *out);
+/* Index of the tensor with this name, or -1. */
+int dg_tensor_find(const dg_model *model, const char *name);
+/* Direct access to a state tensor's storage (size floats); writes take effect on the next call. */
+float *dg_tensor_data(dg_model *model, int index);
+int dg_get_counters(const dg_model *model, dg_counters *out);
+int dg_set_counters(dg_model *model, const dg_counters *counters);
+
+/* Which GEMM kernel runs ("avx2-fma" or "portable") and how many threads. */
+const char *dg_kernel_name(void);
+int dg_thread_count(const dg_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

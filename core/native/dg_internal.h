@@ -1,0 +1,163 @@
+/*
+ * Internals shared by the CPU core, its tests and its benchmark: the RNG, the thread pool, the GEMM,
+ * the vector kernels and each layer's forward/backward. Not part of the public API (dg.h).
+ */
+#ifndef DG_INTERNAL_H
+#define DG_INTERNAL_H
+
+#include "dg.h"
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* ---------------------------------------------------------------- errors */
+
+int dg_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- Philox RNG (core/util/rng.ts) */
+
+enum { DG_STREAM_INIT = 1, DG_STREAM_NOISE = 2, DG_STREAM_BATCHES = 3 };
+
+void dg_philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1, uint32_t out[4]);
+/* Draw number `position` of Rng(seed, stream). */
+uint32_t dg_rng_u32_at(uint32_t seed, uint32_t stream, uint64_t position);
+/* Rng.uniform() / Rng.normal() whose first draw is `position` (normal takes two draws). */
+double dg_rng_uniform_at(uint32_t seed, uint32_t stream, uint64_t position);
+double dg_rng_normal_at(uint32_t seed, uint32_t stream, uint64_t position);
+/* out[i] = the i-th of n consecutive normals (or uniforms) starting at draw `position`. */
+void dg_rng_fill_normal(uint32_t seed, uint32_t stream, uint64_t position, float *out, size_t n);
+void dg_rng_fill_uniform(uint32_t seed, uint32_t stream, uint64_t position, float *out, size_t n);
+
+/* ---------------------------------------------------------------- thread pool */
+
+typedef struct dg_pool dg_pool;
+/* fn(ctx, thread, n_threads) runs once on each thread; thread 0 is the caller. */
+typedef void (*dg_task_fn)(void *ctx, int thread, int n_threads);
+
+dg_pool *dg_pool_create(int n_threads);
+void dg_pool_destroy(dg_pool *pool);
+int dg_pool_size(const dg_pool *pool);
+void dg_pool_run(dg_pool *pool, dg_task_fn fn, void *ctx);
+/* Per-thread scratch memory for the GEMM's packed panels (grown on demand, owned by the pool). */
+float *dg_pool_scratch(dg_pool *pool, int thread, size_t floats);
+
+/* ---------------------------------------------------------------- GEMM and vector kernels */
+
+/* Row-major C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C. op(A) = A^T when trans_a (A stored
+ * [K, M]), likewise B. beta = 0 never reads C. Splits the work over the pool (NULL: serial). */
+void dg_gemm(dg_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+
+typedef struct {
+  const char *name;
+  /* MR x NR micro-kernel on packed panels: C[mr, nr] = alpha * acc + beta * C. */
+  void (*ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr);
+  /* x[i] = exp(x[i]) */
+  void (*vexp)(float *x, size_t n);
+  /* One LSTM step's cell on rows x [i|f|g|o] pre-activations: activates the gates in place and writes
+   * c, tanh(c), h. c_prev NULL means zeros. */
+  void (*lstm_cell)(int rows, int H, float *gates, const float *c_prev, float *c, float *tanh_c, float *h);
+} dg_kernels;
+
+#define DG_MR 6
+#define DG_NR 16
+#define DG_MC 144
+#define DG_KC 256
+#define DG_NC 3072
+#define DG_GEMM_SCRATCH_FLOATS ((size_t)DG_MC * DG_KC + (size_t)DG_KC * DG_NC)
+
+const dg_kernels *dg_kernels_get(void);
+const dg_kernels *dg_kernels_portable(void);
+const dg_kernels *dg_kernels_avx2(void); /* NULL when not compiled in or the CPU lacks AVX2/FMA */
+/* Force a kernel set (tests compare the two); NULL restores the automatic choice. */
+void dg_kernels_force(const dg_kernels *k);
+
+/* ---------------------------------------------------------------- layers (forward and backward) */
+
+/* out[rows, out] = in[rows, in] W[in, out] + b */
+void dg_dense_forward(dg_pool *pool, float *out, const float *in, const float *W, const float *b, int rows, int in_dim, int out_dim);
+/* dW += in^T dout, db += colsum(dout), din = dout W^T (din may be NULL) */
+void dg_dense_backward(dg_pool *pool, float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+                       int rows, int in_dim, int out_dim);
+
+void dg_relu_forward(float *x, size_t n);
+/* d[i] *= (act[i] > 0), act = relu output */
+void dg_relu_backward(float *d, const float *act, size_t n);
+
+/* Training-mode batch norm, in place: x [rows, C] becomes xhat; y = gamma*xhat + beta into out.
+ * mean/var (biased) and invstd [C] are kept for backward and the running statistics. */
+void dg_batchnorm_forward(float *out, float *x_to_xhat, float *mean, float *var, float *invstd, const float *gamma,
+                          const float *beta, int rows, int C);
+void dg_batchnorm_inference(float *out, const float *x, const float *moving_mean, const float *moving_var, const float *gamma,
+                            const float *beta, int rows, int C);
+/* dx from dy; dgamma += , dbeta += */
+void dg_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat, const float *invstd,
+                           const float *gamma, int rows, int C);
+
+/* Output heads: per row of width sum(vars.dim) * groups, each variable's slice gets its activation. */
+void dg_heads_forward(float *x, int rows, const dg_var *vars, int n_vars, int groups);
+/* dx = d act / d logits applied to dy, y = activated output; dx may alias dy. */
+void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, const dg_var *vars, int n_vars, int groups);
+
+/* LSTM over `steps` steps of `rows` examples. pre [steps, rows, 4H] holds the input part of the gates
+ * (x_j K_x + b); on return it holds the activated gates. c, tanh_c, h: [steps, rows, H]. Kh: [H, 4H]. */
+void dg_lstm_forward(dg_pool *pool, float *gates, float *c, float *tanh_c, float *h, const float *Kh, int steps, int rows, int H);
+/* BPTT. dh [steps, rows, H]: gradient reaching each h_j from outside the recurrence (the heads).
+ * On return gates holds d(pre-activation gates) [steps, rows, 4H]; dKh += sum h_{j-1}^T dgates_j.
+ * Scratch: dh_rec, dc: [rows, H]. */
+void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *h, const float *dh,
+                      const float *Kh, float *dKh, float *dh_rec, float *dc, int steps, int rows, int H);
+
+/* A ReLU MLP critic's parameters and one pass's activations. */
+typedef struct {
+  int n_hidden;
+  int width[DG_MAX_LAYERS + 2]; /* width[0] = input, width[1..n_hidden] = hidden, width[n_hidden+1] = 1 */
+  const float *W[DG_MAX_LAYERS + 1];
+  const float *b[DG_MAX_LAYERS + 1];
+  float *dW[DG_MAX_LAYERS + 1];
+  float *db[DG_MAX_LAYERS + 1];
+} dg_critic_net;
+
+typedef struct {
+  int max_rows;
+  float *act[DG_MAX_LAYERS + 1];   /* act[0] = input X [rows, width0]; act[l] = relu output of layer l */
+  float *delta[DG_MAX_LAYERS + 1]; /* delta[l] [rows, width l]: dD/dz_l scaled by the row's coefficient */
+  float *out;                      /* D [rows] */
+  float *dout;                     /* row coefficients [rows] */
+  float *g;                        /* [rows, width0]: input gradients */
+  float *tmp;                      /* [rows, max hidden width] */
+  float *norm;                     /* [rows] */
+} dg_critic_ws;
+
+/* D for rows of act[0]. */
+void dg_critic_forward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int rows);
+/* After forward: delta for coefficients dout[rows]; when want_input_grad, g = dD/dx * dout per row. */
+void dg_critic_backward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int rows, int want_input_grad);
+/* The WGAN-GP critic update for act[0] = [real (B rows); fake (B); x_hat (B)], already forwarded:
+ * accumulates into dW/db the gradient of mean D(fake) - mean D(real) + lambda * mean (|g_b|-1)^2.
+ * Returns through the pointers mean D(real), mean D(fake) and gp. */
+void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, double *mean_real,
+                             double *mean_fake, double *gp);
+
+void dg_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, int64_t t);
+
+/* ---------------------------------------------------------------- model internals for tests */
+
+/* Critic-step gradients without the update (grads of the critic and aux networks into dg_grads()).
+ * Uses the noise at the current position without advancing it. */
+int dg_debug_critic_grads(dg_model *model, const dg_batch *batch, dg_losses *losses);
+/* Generator-step gradients without the update or running-statistic change. */
+int dg_debug_generator_grads(dg_model *model, int B, dg_losses *losses);
+/* The gradient buffer, laid out like the parameters (tensor i's gradient at the same offset). */
+float *dg_grads(dg_model *model);
+/* After dg_debug_critic_grads: the main critic's input rows [real B; fake B; (overwritten) x_hat B] and
+ * the interpolation weights a (aux: a_aux). */
+const float *dg_debug_critic_input(const dg_model *model);
+/* Tests only: the values the generator's stop-gradient copies of A and M take (NULL: the live ones). */
+void dg_debug_freeze_stopgrad(dg_model *model, const float *attributes, const float *additional);
+const float *dg_debug_interpolation(const dg_model *model, int aux);
+float *dg_params(dg_model *model);
+size_t dg_param_floats(const dg_model *model);
+size_t dg_param_offset(const dg_model *model, int index);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * AVX2/FMA kernels: the GEMM micro-kernel, a vector exp, and the LSTM cell. This file alone is
+ * compiled with -mavx2 -mfma; dg_kernels_avx2() hands them out only when the running CPU has both,
+ * so the same binary still runs (on the portable kernels) on an older x86 or elsewhere.
+ */
+#include "dg_internal.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#include <string.h>
+
+static void ukernel_avx2(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b);
+    __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 ak;
+    ak = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(ak, b0, c00);
+    c01 = _mm256_fmadd_ps(ak, b1, c01);
+    ak = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(ak, b0, c10);
+    c11 = _mm256_fmadd_ps(ak, b1, c11);
+    ak = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(ak, b0, c20);
+    c21 = _mm256_fmadd_ps(ak, b1, c21);
+    ak = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(ak, b0, c30);
+    c31 = _mm256_fmadd_ps(ak, b1, c31);
+    ak = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(ak, b0, c40);
+    c41 = _mm256_fmadd_ps(ak, b1, c41);
+    ak = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(ak, b0, c50);
+    c51 = _mm256_fmadd_ps(ak, b1, c51);
+    a += DG_MR;
+    b += DG_NR;
+  }
+  __m256 acc[DG_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (mr == DG_MR && nr == DG_NR) {
+    for (int i = 0; i < DG_MR; i++) {
+      float *ci = c + (size_t)i * ldc;
+      for (int h = 0; h < 2; h++) {
+        __m256 r = _mm256_mul_ps(va, acc[i][h]);
+        if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * h), r);
+        _mm256_storeu_ps(ci + 8 * h, r);
+      }
+    }
+    return;
+  }
+  float tile[DG_MR][DG_NR];
+  for (int i = 0; i < DG_MR; i++) {
+    _mm256_storeu_ps(tile[i], _mm256_mul_ps(va, acc[i][0]));
+    _mm256_storeu_ps(tile[i] + 8, _mm256_mul_ps(va, acc[i][1]));
+  }
+  for (int i = 0; i < mr; i++) {
+    float *ci = c + (size_t)i * ldc;
+    if (beta == 0.0f)
+      for (int j = 0; j < nr; j++) ci[j] = tile[i][j];
+    else
+      for (int j = 0; j < nr; j++) ci[j] = tile[i][j] + beta * ci[j];
+  }
+}
+
+/* exp with a degree-6 polynomial after range reduction by ln 2 (Cephes expf), about 1-2 ulp. */
+static inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 sigmoid256(__m256 x) {
+  __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+/* tanh(x) = 2 sigmoid(2x) - 1 */
+static inline __m256 tanh256(__m256 x) {
+  __m256 two = _mm256_set1_ps(2.0f);
+  return _mm256_fmsub_ps(two, sigmoid256(_mm256_mul_ps(two, x)), _mm256_set1_ps(1.0f));
+}
+
+static void vexp_avx2(float *x, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    float t[8] = {0};
+    memcpy(t, x + i, sizeof(float) * (n - i));
+    _mm256_storeu_ps(t, exp256(_mm256_loadu_ps(t)));
+    memcpy(x + i, t, sizeof(float) * (n - i));
+  }
+}
+
+/* Eight units of one row. */
+static inline void cell8(float *g, int H, const float *cp, float *c, float *tc, float *h) {
+  __m256 i = sigmoid256(_mm256_loadu_ps(g));
+  __m256 f = sigmoid256(_mm256_loadu_ps(g + H));
+  __m256 gg = tanh256(_mm256_loadu_ps(g + 2 * H));
+  __m256 o = sigmoid256(_mm256_loadu_ps(g + 3 * H));
+  __m256 cprev = cp ? _mm256_loadu_ps(cp) : _mm256_setzero_ps();
+  __m256 cn = _mm256_fmadd_ps(f, cprev, _mm256_mul_ps(i, gg));
+  __m256 t = tanh256(cn);
+  _mm256_storeu_ps(g, i);
+  _mm256_storeu_ps(g + H, f);
+  _mm256_storeu_ps(g + 2 * H, gg);
+  _mm256_storeu_ps(g + 3 * H, o);
+  _mm256_storeu_ps(c, cn);
+  _mm256_storeu_ps(tc, t);
+  _mm256_storeu_ps(h, _mm256_mul_ps(o, t));
+}
+
+static void lstm_cell_avx2(int rows, int H, float *gates, const float *c_prev, float *c, float *tanh_c, float *h) {
+  for (int r = 0; r < rows; r++) {
+    float *g = gates + (size_t)r * 4 * H;
+    const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
+    float *cr = c + (size_t)r * H, *tr = tanh_c + (size_t)r * H, *hr = h + (size_t)r * H;
+    int u = 0;
+    for (; u + 8 <= H; u += 8) cell8(g + u, H, cp ? cp + u : NULL, cr + u, tr + u, hr + u);
+    if (u < H) {
+      /* The tail goes through a padded copy so every unit sees the same arithmetic. */
+      int n = H - u;
+      float tg[4 * 8] = {0}, tcp[8] = {0}, tcn[8], ttc[8], th[8];
+      for (int k = 0; k < 4; k++) memcpy(tg + 8 * k, g + k * H + u, sizeof(float) * n);
+      if (cp) memcpy(tcp, cp + u, sizeof(float) * n);
+      cell8(tg, 8, tcp, tcn, ttc, th);
+      for (int k = 0; k < 4; k++) memcpy(g + k * H + u, tg + 8 * k, sizeof(float) * n);
+      memcpy(cr + u, tcn, sizeof(float) * n);
+      memcpy(tr + u, ttc, sizeof(float) * n);
+      memcpy(hr + u, th, sizeof(float) * n);
+    }
+  }
+}
+
+static const dg_kernels avx2 = {"avx2-fma", ukernel_avx2, vexp_avx2, lstm_cell_avx2};
+
+const dg_kernels *dg_kernels_avx2(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2;
+  return NULL;
+}
+
+#else
+
+const dg_kernels *dg_kernels_avx2(void) { return NULL; }
+
+#endif

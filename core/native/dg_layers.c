@@ -1,0 +1,353 @@
+/*
+ * The layers, each forward next to its backward: dense, ReLU, batch norm, output heads, the LSTM over
+ * a sequence, the ReLU critic (with the gradient penalty's double backward) and Adam. Shapes are
+ * row-major [rows, width]; the math is core/model/README.md.
+ */
+#include "dg_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- dense */
+
+void dg_dense_forward(dg_pool *pool, float *out, const float *in, const float *W, const float *b, int rows, int in_dim, int out_dim) {
+  dg_gemm(pool, 0, 0, rows, out_dim, in_dim, 1.0f, in, in_dim, W, out_dim, 0.0f, out, out_dim);
+  if (b)
+    for (int r = 0; r < rows; r++) {
+      float *o = out + (size_t)r * out_dim;
+      for (int j = 0; j < out_dim; j++) o[j] += b[j];
+    }
+}
+
+static void column_sums_add(float *acc, const float *x, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * cols;
+    for (int j = 0; j < cols; j++) acc[j] += xr[j];
+  }
+}
+
+void dg_dense_backward(dg_pool *pool, float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int rows,
+                       int in_dim, int out_dim) {
+  if (dW) dg_gemm(pool, 1, 0, in_dim, out_dim, rows, 1.0f, in, in_dim, dout, out_dim, 1.0f, dW, out_dim);
+  if (db) column_sums_add(db, dout, rows, out_dim);
+  if (din) dg_gemm(pool, 0, 1, rows, in_dim, out_dim, 1.0f, dout, out_dim, W, out_dim, 0.0f, din, in_dim);
+}
+
+/* ---------------------------------------------------------------- ReLU */
+
+void dg_relu_forward(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void dg_relu_backward(float *d, const float *act, size_t n) {
+  for (size_t i = 0; i < n; i++) d[i] = act[i] > 0.0f ? d[i] : 0.0f;
+}
+
+/* ---------------------------------------------------------------- batch norm */
+
+#define BN_EPSILON 1e-5
+
+void dg_batchnorm_forward(float *out, float *x, float *mean, float *var, float *invstd, const float *gamma, const float *beta, int rows,
+                          int C) {
+  for (int c = 0; c < C; c++) {
+    double s = 0.0;
+    for (int r = 0; r < rows; r++) s += x[(size_t)r * C + c];
+    double mu = s / rows;
+    double q = 0.0;
+    for (int r = 0; r < rows; r++) {
+      double d = x[(size_t)r * C + c] - mu;
+      q += d * d;
+    }
+    double v = q / rows;
+    mean[c] = (float)mu;
+    var[c] = (float)v;
+    invstd[c] = (float)(1.0 / sqrt(v + BN_EPSILON));
+  }
+  for (int r = 0; r < rows; r++) {
+    float *xr = x + (size_t)r * C, *o = out + (size_t)r * C;
+    for (int c = 0; c < C; c++) {
+      float xh = (xr[c] - mean[c]) * invstd[c];
+      xr[c] = xh;
+      o[c] = gamma[c] * xh + beta[c];
+    }
+  }
+}
+
+void dg_batchnorm_inference(float *out, const float *x, const float *moving_mean, const float *moving_var, const float *gamma,
+                            const float *beta, int rows, int C) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * C;
+    float *o = out + (size_t)r * C;
+    for (int c = 0; c < C; c++) o[c] = gamma[c] * (xr[c] - moving_mean[c]) / sqrtf(moving_var[c] + (float)BN_EPSILON) + beta[c];
+  }
+}
+
+void dg_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat, const float *invstd,
+                           const float *gamma, int rows, int C) {
+  for (int c = 0; c < C; c++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int r = 0; r < rows; r++) {
+      double d = dy[(size_t)r * C + c];
+      sdy += d;
+      sdyx += d * xhat[(size_t)r * C + c];
+    }
+    dbeta[c] += (float)sdy;
+    dgamma[c] += (float)sdyx;
+    /* dxhat = dy * gamma; dx = invstd/N (N dxhat - sum dxhat - xhat sum(dxhat xhat)) */
+    float k = gamma[c] * invstd[c] / rows;
+    float m1 = (float)sdy, m2 = (float)sdyx;
+    for (int r = 0; r < rows; r++) {
+      size_t i = (size_t)r * C + c;
+      dx[i] = k * (rows * dy[i] - m1 - xhat[i] * m2);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- output heads */
+
+/* All three activations go through one vectorised exp over the whole block:
+ * softmax: exp(x - max) / sum; sigmoid: 1 / (1 + exp(-x)); tanh: 2 / (1 + exp(-2x)) - 1. */
+void dg_heads_forward(float *x, int rows, const dg_var *vars, int n_vars, int groups) {
+  int width = 0;
+  for (int v = 0; v < n_vars; v++) width += vars[v].dim;
+  width *= groups;
+  for (int r = 0; r < rows; r++) {
+    float *xr = x + (size_t)r * width;
+    for (int g = 0; g < groups; g++)
+      for (int v = 0; v < n_vars; v++) {
+        int d = vars[v].dim;
+        if (vars[v].activation == DG_SOFTMAX) {
+          float mx = xr[0];
+          for (int k = 1; k < d; k++) mx = xr[k] > mx ? xr[k] : mx;
+          for (int k = 0; k < d; k++) xr[k] -= mx;
+        } else if (vars[v].activation == DG_SIGMOID) {
+          for (int k = 0; k < d; k++) xr[k] = -xr[k];
+        } else {
+          for (int k = 0; k < d; k++) xr[k] = -2.0f * xr[k];
+        }
+        xr += d;
+      }
+  }
+  dg_kernels_get()->vexp(x, (size_t)rows * width);
+  for (int r = 0; r < rows; r++) {
+    float *xr = x + (size_t)r * width;
+    for (int g = 0; g < groups; g++)
+      for (int v = 0; v < n_vars; v++) {
+        int d = vars[v].dim;
+        if (vars[v].activation == DG_SOFTMAX) {
+          float s = 0.0f;
+          for (int k = 0; k < d; k++) s += xr[k];
+          for (int k = 0; k < d; k++) xr[k] /= s;
+        } else if (vars[v].activation == DG_SIGMOID) {
+          for (int k = 0; k < d; k++) xr[k] = 1.0f / (1.0f + xr[k]);
+        } else {
+          for (int k = 0; k < d; k++) xr[k] = 2.0f / (1.0f + xr[k]) - 1.0f;
+        }
+        xr += d;
+      }
+  }
+}
+
+void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, const dg_var *vars, int n_vars, int groups) {
+  int width = 0;
+  for (int v = 0; v < n_vars; v++) width += vars[v].dim;
+  width *= groups;
+  for (int r = 0; r < rows; r++) {
+    size_t o = (size_t)r * width;
+    for (int g = 0; g < groups; g++)
+      for (int v = 0; v < n_vars; v++) {
+        int d = vars[v].dim;
+        const float *yr = y + o, *dyr = dy + o;
+        float *dxr = dx + o;
+        if (vars[v].activation == DG_SOFTMAX) {
+          float s = 0.0f;
+          for (int k = 0; k < d; k++) s += dyr[k] * yr[k];
+          for (int k = 0; k < d; k++) dxr[k] = yr[k] * (dyr[k] - s);
+        } else if (vars[v].activation == DG_SIGMOID) {
+          for (int k = 0; k < d; k++) dxr[k] = dyr[k] * yr[k] * (1.0f - yr[k]);
+        } else {
+          for (int k = 0; k < d; k++) dxr[k] = dyr[k] * (1.0f - yr[k] * yr[k]);
+        }
+        o += d;
+      }
+  }
+}
+
+/* ---------------------------------------------------------------- LSTM */
+
+void dg_lstm_forward(dg_pool *pool, float *gates, float *c, float *tanh_c, float *h, const float *Kh, int steps, int rows, int H) {
+  const dg_kernels *k = dg_kernels_get();
+  size_t gstep = (size_t)rows * 4 * H, hstep = (size_t)rows * H;
+  for (int j = 0; j < steps; j++) {
+    float *g = gates + j * gstep;
+    if (j > 0) dg_gemm(pool, 0, 0, rows, 4 * H, H, 1.0f, h + (j - 1) * hstep, H, Kh, 4 * H, 1.0f, g, 4 * H);
+    k->lstm_cell(rows, H, g, j > 0 ? c + (j - 1) * hstep : NULL, c + j * hstep, tanh_c + j * hstep, h + j * hstep);
+  }
+}
+
+void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *h, const float *dh, const float *Kh,
+                      float *dKh, float *dh_rec, float *dc, int steps, int rows, int H) {
+  size_t gstep = (size_t)rows * 4 * H, hstep = (size_t)rows * H;
+  memset(dh_rec, 0, sizeof(float) * hstep);
+  memset(dc, 0, sizeof(float) * hstep);
+  for (int j = steps - 1; j >= 0; j--) {
+    float *g = gates + j * gstep;
+    const float *cprev = j > 0 ? c + (j - 1) * hstep : NULL;
+    const float *tc = tanh_c + j * hstep, *dhj = dh + j * hstep;
+    for (int r = 0; r < rows; r++) {
+      float *gi = g + (size_t)r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+      const float *tcr = tc + (size_t)r * H, *dhr = dhj + (size_t)r * H;
+      const float *cpr = cprev ? cprev + (size_t)r * H : NULL;
+      float *dhrec = dh_rec + (size_t)r * H, *dcr = dc + (size_t)r * H;
+      for (int u = 0; u < H; u++) {
+        float i = gi[u], f = gf[u], gv = gg[u], o = go[u], t = tcr[u];
+        float dht = dhr[u] + dhrec[u];
+        float dct = dcr[u] + dht * o * (1.0f - t * t);
+        float cp = cpr ? cpr[u] : 0.0f;
+        gi[u] = dct * gv * i * (1.0f - i);
+        gf[u] = dct * cp * f * (1.0f - f);
+        gg[u] = dct * i * (1.0f - gv * gv);
+        go[u] = dht * t * o * (1.0f - o);
+        dcr[u] = dct * f;
+      }
+    }
+    if (j > 0) dg_gemm(pool, 0, 1, rows, H, 4 * H, 1.0f, g, 4 * H, Kh, 4 * H, 0.0f, dh_rec, H);
+  }
+  /* dKh += sum_j h_{j-1}^T dgates_j, as one product over all steps (h_{-1} = 0). */
+  if (steps > 1) dg_gemm(pool, 1, 0, H, 4 * H, (steps - 1) * rows, 1.0f, h, H, gates + gstep, 4 * H, 1.0f, dKh, 4 * H);
+}
+
+/* ---------------------------------------------------------------- critic */
+
+void dg_critic_forward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int rows) {
+  int L = net->n_hidden;
+  for (int l = 0; l < L; l++) {
+    dg_dense_forward(pool, ws->act[l + 1], ws->act[l], net->W[l], net->b[l], rows, net->width[l], net->width[l + 1]);
+    dg_relu_forward(ws->act[l + 1], (size_t)rows * net->width[l + 1]);
+  }
+  int w = net->width[L];
+  const float *wl = net->W[L];
+  for (int r = 0; r < rows; r++) {
+    const float *x = ws->act[L] + (size_t)r * w;
+    float s = 0.0f;
+    for (int k = 0; k < w; k++) s += x[k] * wl[k];
+    ws->out[r] = s + net->b[L][0];
+  }
+}
+
+/* delta[l] for l = L..1 (delta[L] = dout * w_out masked); g = delta[1] W0^T when asked. */
+static void critic_deltas(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int rows) {
+  int L = net->n_hidden;
+  if (L == 0) return;
+  int w = net->width[L];
+  const float *wl = net->W[L];
+  for (int r = 0; r < rows; r++) {
+    float *d = ws->delta[L] + (size_t)r * w;
+    const float *a = ws->act[L] + (size_t)r * w;
+    for (int k = 0; k < w; k++) d[k] = a[k] > 0.0f ? ws->dout[r] * wl[k] : 0.0f;
+  }
+  for (int l = L - 1; l >= 1; l--) {
+    dg_gemm(pool, 0, 1, rows, net->width[l], net->width[l + 1], 1.0f, ws->delta[l + 1], net->width[l + 1], net->W[l], net->width[l + 1], 0.0f,
+            ws->delta[l], net->width[l]);
+    dg_relu_backward(ws->delta[l], ws->act[l], (size_t)rows * net->width[l]);
+  }
+}
+
+/* g[rows, width0] = input gradient for the rows of delta[1] starting at `first`. */
+static void critic_input_grad(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int first, int rows) {
+  int L = net->n_hidden, w0 = net->width[0];
+  if (L == 0) {
+    for (int r = 0; r < rows; r++)
+      for (int k = 0; k < w0; k++) ws->g[(size_t)r * w0 + k] = ws->dout[first + r] * net->W[0][k];
+    return;
+  }
+  dg_gemm(pool, 0, 1, rows, w0, net->width[1], 1.0f, ws->delta[1] + (size_t)first * net->width[1], net->width[1], net->W[0], net->width[1], 0.0f,
+          ws->g, w0);
+}
+
+void dg_critic_backward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int rows, int want_input_grad) {
+  critic_deltas(pool, net, ws, rows);
+  if (want_input_grad) critic_input_grad(pool, net, ws, 0, rows);
+}
+
+void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, double *mean_real,
+                             double *mean_fake, double *gp) {
+  int L = net->n_hidden, w0 = net->width[0];
+  int rows = 3 * B;
+  double sr = 0.0, sf = 0.0;
+  for (int b = 0; b < B; b++) {
+    sr += ws->out[b];
+    sf += ws->out[B + b];
+  }
+  *mean_real = sr / B;
+  *mean_fake = sf / B;
+  /* Row coefficients: the WGAN loss for real and fake rows, plain input gradients for x_hat rows. */
+  for (int b = 0; b < B; b++) {
+    ws->dout[b] = -1.0f / B;
+    ws->dout[B + b] = 1.0f / B;
+    ws->dout[2 * B + b] = 1.0f;
+  }
+  critic_deltas(pool, net, ws, rows);
+  critic_input_grad(pool, net, ws, 2 * B, B);
+
+  /* Per-example norms; dgp/dg_b = lambda * 2 (|g_b| - 1) g_b / |g_b| / B becomes u_0, stored over x_hat. */
+  double gsum = 0.0;
+  float *u0 = ws->act[0] + (size_t)2 * B * w0;
+  for (int b = 0; b < B; b++) {
+    const float *g = ws->g + (size_t)b * w0;
+    double q = 0.0;
+    for (int k = 0; k < w0; k++) q += (double)g[k] * g[k];
+    double norm = sqrt(q);
+    gsum += (norm - 1.0) * (norm - 1.0);
+    float coef = norm > 0.0 ? (float)(2.0 * lambda * (norm - 1.0) / norm / B) : 0.0f;
+    ws->norm[b] = (float)norm;
+    float *u = u0 + (size_t)b * w0;
+    for (int k = 0; k < w0; k++) u[k] = coef * g[k];
+  }
+  *gp = gsum / B;
+
+  /* u_l = m_l * (u_{l-1} W_l): dg pushed forward through the critic with its masks frozen, no biases.
+   * Each u_l replaces layer l's x_hat activations, which nothing needs any more. */
+  for (int l = 1; l <= L; l++) {
+    float *prev = ws->act[l - 1] + (size_t)2 * B * net->width[l - 1];
+    float *cur = ws->act[l] + (size_t)2 * B * net->width[l];
+    size_t n = (size_t)B * net->width[l];
+    dg_gemm(pool, 0, 0, B, net->width[l], net->width[l - 1], 1.0f, prev, net->width[l - 1], net->W[l - 1], net->width[l], 0.0f, ws->tmp,
+            net->width[l]);
+    for (size_t i = 0; i < n; i++) cur[i] = cur[i] > 0.0f ? ws->tmp[i] : 0.0f;
+  }
+
+  /* Weight gradients over all 3B rows at once: real/fake rows carry h_{l-1} and the WGAN deltas,
+   * x_hat rows carry u_{l-1} and v_l, which is the penalty's dW_l += u_{l-1}^T v_l. */
+  for (int l = 0; l < L; l++) {
+    dg_gemm(pool, 1, 0, net->width[l], net->width[l + 1], rows, 1.0f, ws->act[l], net->width[l], ws->delta[l + 1], net->width[l + 1], 1.0f,
+            net->dW[l], net->width[l + 1]);
+    column_sums_add(net->db[l], ws->delta[l + 1], 2 * B, net->width[l + 1]);
+  }
+  int w = net->width[L];
+  float *dw = net->dW[L];
+  for (int r = 0; r < rows; r++) {
+    const float *a = ws->act[L] + (size_t)r * w;
+    float c = ws->dout[r];
+    for (int k = 0; k < w; k++) dw[k] += c * a[k];
+  }
+  float dbias = 0.0f;
+  for (int r = 0; r < 2 * B; r++) dbias += ws->dout[r];
+  net->db[L][0] += dbias;
+}
+
+/* ---------------------------------------------------------------- Adam */
+
+void dg_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, int64_t t) {
+  float c1 = (float)(1.0 - pow(beta1, (double)t));
+  float c2 = (float)(1.0 - pow(beta2, (double)t));
+  float b1 = beta1, b2 = beta2;
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= lr * (mi / c1) / (sqrtf(vi / c2) + 1e-8f);
+  }
+}

@@ -1,0 +1,913 @@
+/*
+ * Standalone tests of the native core:
+ *   - Philox against the Random123 known-answer vectors, and the uniform/normal transforms;
+ *   - the GEMM against a naive product for every transpose combination and ragged sizes, on both
+ *     kernel sets;
+ *   - every layer's backward against central finite differences of its forward (dense, batch norm,
+ *     heads, LSTM with BPTT, the WGAN-GP critic with its hand-written double backward);
+ *   - Adam against its formula;
+ *   - a full iteration's critic and generator gradients against finite differences on a tiny model;
+ *   - state round trips, generation invariants, error reporting;
+ *   - the tensor dump format (write, read back).
+ * Usage: test_dg                      run the tests
+ *        test_dg --write-dump FILE    dump one iteration of a tiny model (README.md, "Dump contents")
+ *        test_dg --compare FILE       rebuild the model from a dump, rerun its iteration, compare
+ */
+#include "dg_dump.h"
+#include "dg_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures = 0, checks = 0;
+
+#define CHECK(cond, ...)                                      \
+  do {                                                        \
+    checks++;                                                 \
+    if (!(cond)) {                                            \
+      failures++;                                             \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
+      fprintf(stderr, __VA_ARGS__);                           \
+      fprintf(stderr, "\n");                                  \
+    }                                                         \
+  } while (0)
+
+/* A test-local deterministic generator (xorshift), independent of the code under test. */
+static uint64_t test_state = 0x9e3779b97f4a7c15ull;
+static double test_uniform(void) {
+  test_state ^= test_state << 13;
+  test_state ^= test_state >> 7;
+  test_state ^= test_state << 17;
+  return (double)(test_state >> 11) / 9007199254740992.0;
+}
+static float test_symmetric(float scale) { return (float)((2.0 * test_uniform() - 1.0) * scale); }
+static void fill_random(float *x, size_t n, float scale) {
+  for (size_t i = 0; i < n; i++) x[i] = test_symmetric(scale);
+}
+static float *random_array(size_t n, float scale) {
+  float *x = malloc(sizeof(float) * (n ? n : 1));
+  fill_random(x, n, scale);
+  return x;
+}
+static double dot(const float *a, const float *b, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+/* Compares an analytic gradient with a central difference, tolerance atol + rtol * scale. Losses with
+ * ReLU masks or the gen-flag mask are only piecewise smooth (the gradient penalty even jumps where a
+ * mask flips), so probes whose second difference shows a kink or jump inside [-eps, eps] are skipped
+ * and counted: at most a third may be. */
+typedef double (*loss_fn)(void *ctx);
+static int fd_check(const char *what, loss_fn f, void *ctx, float *param, const float *grad, size_t n, size_t max_probes, float eps, double atol,
+                    double rtol) {
+  size_t stride = n > max_probes ? n / max_probes : 1;
+  int bad = 0, probes = 0, skipped = 0;
+  double worst = 0.0;
+  double l0 = f(ctx);
+  for (size_t i = (size_t)(test_uniform() * stride) % (stride ? stride : 1); i < n; i += stride) {
+    float saved = param[i];
+    param[i] = saved + eps;
+    double lp = f(ctx);
+    param[i] = saved - eps;
+    double lm = f(ctx);
+    param[i] = saved;
+    probes++;
+    double second = fabs(lp - 2.0 * l0 + lm);
+    if (second > 2e-5 + 0.02 * fabs(lp - lm)) {
+      skipped++;
+      continue;
+    }
+    double fd = (lp - lm) / (2.0 * eps);
+    double err = fabs(fd - grad[i]);
+    double tol = atol + rtol * fmax(fabs(fd), fabs(grad[i]));
+    if (err / tol > worst) worst = err / tol;
+    if (err > tol && bad < 5) {
+      fprintf(stderr, "  %s[%zu]: analytic %.6g, finite difference %.6g\n", what, i, grad[i], fd);
+      bad++;
+    }
+  }
+  f(ctx); /* leave the context evaluated at the unperturbed point */
+  CHECK(bad == 0, "%s: gradient disagrees with finite differences (worst error/tolerance %.2f)", what, worst);
+  CHECK(skipped * 3 <= probes, "%s: %d of %d probes hit a non-smooth point", what, skipped, probes);
+  return bad;
+}
+
+/* ---------------------------------------------------------------- RNG */
+
+static void test_philox(void) {
+  /* Random123's known-answer vectors for philox4x32-10. */
+  uint32_t out[4];
+  dg_philox4x32(0, 0, 0, 0, 0, 0, out);
+  CHECK(out[0] == 0x6627e8d5u && out[1] == 0xe169c58du && out[2] == 0xbc57ac4cu && out[3] == 0x9b00dbd8u, "philox KAT zeros");
+  dg_philox4x32(~0u, ~0u, ~0u, ~0u, ~0u, ~0u, out);
+  CHECK(out[0] == 0x408f276du && out[1] == 0x41c83b0eu && out[2] == 0xa20bc7c6u && out[3] == 0x6d5451fdu, "philox KAT ones");
+  dg_philox4x32(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u, out);
+  CHECK(out[0] == 0xd16cfe09u && out[1] == 0x94fdccebu && out[2] == 0x5001e420u && out[3] == 0x24126ea1u, "philox KAT pi");
+
+  /* Draw i is lane i % 4 of block i / 4, counter [i/4 low, i/4 high, stream, 0], key [seed, 0x5eed]. */
+  uint64_t big = (5ull << 32) * 4 + 6;
+  dg_philox4x32((uint32_t)(big / 4), (uint32_t)((big / 4) >> 32), 2, 0, 77, 0x5eed, out);
+  CHECK(dg_rng_u32_at(77, 2, big) == out[2], "draw position -> counter mapping above 2^32 blocks");
+
+  float u[1000], z[20000];
+  dg_rng_fill_uniform(3, 1, 0, u, 1000);
+  int in_range = 1;
+  for (int i = 0; i < 1000; i++) in_range &= u[i] > 0.0f && u[i] < 1.0f;
+  CHECK(in_range, "uniforms lie in (0, 1)");
+  CHECK(u[7] == (float)dg_rng_uniform_at(3, 1, 7), "fill_uniform matches uniform_at");
+  dg_rng_fill_normal(3, 2, 10, z, 20000);
+  CHECK(z[5] == (float)dg_rng_normal_at(3, 2, 20), "the 6th normal from position 10 uses draws 20 and 21");
+  double s = 0, q = 0;
+  for (int i = 0; i < 20000; i++) {
+    s += z[i];
+    q += (double)z[i] * z[i];
+  }
+  CHECK(fabs(s / 20000) < 0.03 && fabs(q / 20000 - 1.0) < 0.05, "normals have mean 0, variance 1 (got %g, %g)", s / 20000, q / 20000);
+}
+
+/* ---------------------------------------------------------------- GEMM */
+
+static void test_gemm_with(const dg_kernels *k, dg_pool *pool) {
+  dg_kernels_force(k);
+  int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {6, 16, 8}, {13, 37, 300}, {100, 400, 100}, {150, 33, 600}, {5, 1666, 20}, {300, 7, 1}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        float *A = random_array((size_t)M * K, 1), *B = random_array((size_t)K * N, 1);
+        float *C = random_array((size_t)M * N, 1), *C0 = malloc(sizeof(float) * M * N);
+        memcpy(C0, C, sizeof(float) * M * N);
+        float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
+        int lda = ta ? M : K, ldb = tb ? K : N;
+        dg_gemm(pool, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+        double worst = 0;
+        for (int i = 0; i < M; i++)
+          for (int j = 0; j < N; j++) {
+            double ref = 0;
+            for (int kk = 0; kk < K; kk++) ref += (double)(ta ? A[kk * lda + i] : A[i * lda + kk]) * (tb ? B[j * ldb + kk] : B[kk * ldb + j]);
+            ref = alpha * ref + beta * C0[i * N + j];
+            double e = fabs(ref - C[i * N + j]) / (1e-3 + sqrt((double)K));
+            worst = e > worst ? e : worst;
+          }
+        CHECK(worst < 1e-5, "gemm %s %dx%dx%d ta=%d tb=%d pool=%d: error %g", k->name, M, N, K, ta, tb, dg_pool_size(pool), worst);
+        free(A);
+        free(B);
+        free(C);
+        free(C0);
+      }
+  }
+  /* beta = 0 must not read C (NaN there must not leak). */
+  float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4] = {NAN, NAN, NAN, NAN};
+  dg_gemm(pool, 0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
+  CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "gemm with beta = 0 ignores C");
+  dg_kernels_force(NULL);
+}
+
+static void test_gemm(void) {
+  dg_pool *pool = dg_pool_create(3);
+  test_gemm_with(dg_kernels_portable(), NULL);
+  test_gemm_with(dg_kernels_portable(), pool);
+  if (dg_kernels_avx2()) {
+    test_gemm_with(dg_kernels_avx2(), NULL);
+    test_gemm_with(dg_kernels_avx2(), pool);
+  } else {
+    printf("  (no AVX2/FMA on this CPU: only the portable kernels were tested)\n");
+  }
+  dg_pool_destroy(pool);
+}
+
+static void test_vector_kernels(void) {
+  const dg_kernels *k = dg_kernels_avx2();
+  if (!k) return;
+  float x[37], y[37];
+  for (int i = 0; i < 37; i++) x[i] = y[i] = -30.0f + 1.7f * i;
+  k->vexp(x, 37);
+  double worst = 0;
+  for (int i = 0; i < 37; i++) worst = fmax(worst, fabs(x[i] - expf(y[i])) / expf(y[i]));
+  CHECK(worst < 5e-7, "vector exp relative error %g", worst);
+  /* LSTM cells: the AVX2 and portable kernels agree (H = 13 exercises the vector tail). */
+  int rows = 3, H = 13;
+  float *g1 = random_array(rows * 4 * H, 4), *g2 = malloc(sizeof(float) * rows * 4 * H), *cp = random_array(rows * H, 2);
+  memcpy(g2, g1, sizeof(float) * rows * 4 * H);
+  float c1[39], c2[39], t1[39], t2[39], h1[39], h2[39];
+  k->lstm_cell(rows, H, g1, cp, c1, t1, h1);
+  dg_kernels_portable()->lstm_cell(rows, H, g2, cp, c2, t2, h2);
+  worst = 0;
+  for (int i = 0; i < rows * H; i++) worst = fmax(worst, fabs(h1[i] - h2[i]) + fabs(c1[i] - c2[i]) + fabs(t1[i] - t2[i]));
+  for (int i = 0; i < rows * 4 * H; i++) worst = fmax(worst, fabs(g1[i] - g2[i]));
+  CHECK(worst < 1e-6, "AVX2 and portable LSTM cells differ by %g", worst);
+  free(g1);
+  free(g2);
+  free(cp);
+}
+
+/* ---------------------------------------------------------------- layers */
+
+typedef struct {
+  int rows, in, out;
+  float *x, *W, *b, *R, *y;
+} dense_ctx;
+
+static double dense_loss(void *p) {
+  dense_ctx *c = p;
+  dg_dense_forward(NULL, c->y, c->x, c->W, c->b, c->rows, c->in, c->out);
+  return dot(c->y, c->R, (size_t)c->rows * c->out);
+}
+
+static void test_dense(void) {
+  dense_ctx c = {5, 7, 4};
+  c.x = random_array(c.rows * c.in, 1);
+  c.W = random_array(c.in * c.out, 1);
+  c.b = random_array(c.out, 1);
+  c.R = random_array(c.rows * c.out, 1);
+  c.y = malloc(sizeof(float) * c.rows * c.out);
+  float *dx = malloc(sizeof(float) * c.rows * c.in), *dW = calloc(c.in * c.out, 4), *db = calloc(c.out, 4);
+  dg_dense_backward(NULL, dx, dW, db, c.R, c.x, c.W, c.rows, c.in, c.out);
+  fd_check("dense dx", dense_loss, &c, c.x, dx, c.rows * c.in, 100, 1e-2f, 1e-4, 1e-3);
+  fd_check("dense dW", dense_loss, &c, c.W, dW, c.in * c.out, 100, 1e-2f, 1e-4, 1e-3);
+  fd_check("dense db", dense_loss, &c, c.b, db, c.out, 100, 1e-2f, 1e-4, 1e-3);
+  free(c.x), free(c.W), free(c.b), free(c.R), free(c.y), free(dx), free(dW), free(db);
+}
+
+typedef struct {
+  int rows, C;
+  float *x, *gamma, *beta, *R, *xh, *y, mean[16], var[16], invstd[16];
+} bn_ctx;
+
+static double bn_loss(void *p) {
+  bn_ctx *c = p;
+  memcpy(c->xh, c->x, sizeof(float) * c->rows * c->C);
+  dg_batchnorm_forward(c->y, c->xh, c->mean, c->var, c->invstd, c->gamma, c->beta, c->rows, c->C);
+  /* A nonlinear read-out so the loss is not invariant to everything batch norm removes. */
+  double s = 0;
+  for (int i = 0; i < c->rows * c->C; i++) s += c->R[i] * c->y[i] + 0.3 * c->y[i] * c->y[i] * c->y[i];
+  return s;
+}
+
+static void test_batchnorm(void) {
+  bn_ctx c = {6, 5};
+  c.x = random_array(c.rows * c.C, 2);
+  c.gamma = random_array(c.C, 1);
+  c.beta = random_array(c.C, 1);
+  c.R = random_array(c.rows * c.C, 1);
+  c.xh = malloc(sizeof(float) * c.rows * c.C);
+  c.y = malloc(sizeof(float) * c.rows * c.C);
+  bn_loss(&c);
+  float *dy = malloc(sizeof(float) * c.rows * c.C), *dx = malloc(sizeof(float) * c.rows * c.C), *dg = calloc(c.C, 4), *db = calloc(c.C, 4);
+  for (int i = 0; i < c.rows * c.C; i++) dy[i] = c.R[i] + 0.9f * c.y[i] * c.y[i];
+  dg_batchnorm_backward(dx, dg, db, dy, c.xh, c.invstd, c.gamma, c.rows, c.C);
+  fd_check("batchnorm dx", bn_loss, &c, c.x, dx, c.rows * c.C, 100, 1e-3f, 1e-3, 2e-3);
+  fd_check("batchnorm dgamma", bn_loss, &c, c.gamma, dg, c.C, 100, 1e-3f, 1e-3, 2e-3);
+  fd_check("batchnorm dbeta", bn_loss, &c, c.beta, db, c.C, 100, 1e-3f, 1e-3, 2e-3);
+  /* Inference with running stats equal to the batch's reproduces the training output. */
+  bn_loss(&c);
+  float *yi = malloc(sizeof(float) * c.rows * c.C);
+  dg_batchnorm_inference(yi, c.x, c.mean, c.var, c.gamma, c.beta, c.rows, c.C);
+  double worst = 0;
+  for (int i = 0; i < c.rows * c.C; i++) worst = fmax(worst, fabs(yi[i] - c.y[i]));
+  CHECK(worst < 1e-5, "batchnorm inference with the batch statistics differs by %g", worst);
+  free(c.x), free(c.gamma), free(c.beta), free(c.R), free(c.xh), free(c.y), free(dy), free(dx), free(dg), free(db), free(yi);
+}
+
+typedef struct {
+  int rows, groups, n_vars, width;
+  const dg_var *vars;
+  float *x, *y, *R;
+} heads_ctx;
+
+static double heads_loss(void *p) {
+  heads_ctx *c = p;
+  memcpy(c->y, c->x, sizeof(float) * c->rows * c->width);
+  dg_heads_forward(c->y, c->rows, c->vars, c->n_vars, c->groups);
+  return dot(c->y, c->R, (size_t)c->rows * c->width);
+}
+
+static void test_heads_with(const dg_kernels *k) {
+  dg_kernels_force(k);
+  static const dg_var vars[] = {{3, DG_SOFTMAX}, {1, DG_SIGMOID}, {1, DG_TANH}, {2, DG_SOFTMAX}, {2, DG_TANH}};
+  heads_ctx c = {4, 3, 5, 0, vars};
+  c.width = 9 * c.groups;
+  c.x = random_array(c.rows * c.width, 3);
+  c.x[0] = 60.0f; /* saturated logits stay finite */
+  c.x[3] = -95.0f;
+  c.y = malloc(sizeof(float) * c.rows * c.width);
+  c.R = random_array(c.rows * c.width, 1);
+  heads_loss(&c);
+  int ok = 1;
+  for (int r = 0; r < c.rows; r++)
+    for (int g = 0; g < c.groups; g++) {
+      const float *y = c.y + r * c.width + g * 9;
+      ok &= fabsf(y[0] + y[1] + y[2] - 1.0f) < 1e-6f && y[3] >= 0 && y[3] <= 1 && fabsf(y[4]) <= 1 && fabsf(y[5] + y[6] - 1.0f) < 1e-6f;
+      ok &= fabsf(y[4] - tanhf(c.x[r * c.width + g * 9 + 4])) < 2e-7f;
+      ok &= fabsf(y[3] - 1.0f / (1.0f + expf(-c.x[r * c.width + g * 9 + 3]))) < 2e-7f;
+    }
+  CHECK(ok, "%s heads: softmax sums to 1, sigmoid and tanh match libm", k->name);
+  float *dx = malloc(sizeof(float) * c.rows * c.width);
+  dg_heads_backward(dx, c.R, c.y, c.rows, vars, 5, c.groups);
+  fd_check("heads dx", heads_loss, &c, c.x, dx, c.rows * c.width, 200, 1e-3f, 2e-4, 5e-3);
+  free(c.x), free(c.y), free(c.R), free(dx);
+  dg_kernels_force(NULL);
+}
+
+static void test_heads(void) {
+  test_heads_with(dg_kernels_portable());
+  if (dg_kernels_avx2()) test_heads_with(dg_kernels_avx2());
+}
+
+typedef struct {
+  int steps, rows, H;
+  float *pre, *gates, *c, *tc, *h, *Kh, *R;
+  dg_pool *pool;
+} lstm_ctx;
+
+static double lstm_loss(void *p) {
+  lstm_ctx *c = p;
+  size_t ng = (size_t)c->steps * c->rows * 4 * c->H, nh = (size_t)c->steps * c->rows * c->H;
+  memcpy(c->gates, c->pre, sizeof(float) * ng);
+  dg_lstm_forward(c->pool, c->gates, c->c, c->tc, c->h, c->Kh, c->steps, c->rows, c->H);
+  return dot(c->h, c->R, nh);
+}
+
+static void test_lstm_with(const dg_kernels *k, dg_pool *pool) {
+  dg_kernels_force(k);
+  lstm_ctx c = {4, 3, 10};
+  c.pool = pool;
+  size_t ng = (size_t)c.steps * c.rows * 4 * c.H, nh = (size_t)c.steps * c.rows * c.H;
+  c.pre = random_array(ng, 1.5f);
+  c.gates = malloc(sizeof(float) * ng);
+  c.c = malloc(sizeof(float) * nh);
+  c.tc = malloc(sizeof(float) * nh);
+  c.h = malloc(sizeof(float) * nh);
+  c.Kh = random_array(c.H * 4 * c.H, 0.5f);
+  c.R = random_array(nh, 1);
+  lstm_loss(&c);
+  float *dKh = calloc(c.H * 4 * c.H, 4), *dhr = malloc(sizeof(float) * c.rows * c.H), *dc = malloc(sizeof(float) * c.rows * c.H);
+  dg_lstm_backward(pool, c.gates, c.c, c.tc, c.h, c.R, c.Kh, dKh, dhr, dc, c.steps, c.rows, c.H);
+  float *dpre = malloc(sizeof(float) * ng);
+  memcpy(dpre, c.gates, sizeof(float) * ng);
+  fd_check("lstm d(pre-activation gates)", lstm_loss, &c, c.pre, dpre, ng, 150, 1e-3f, 5e-4, 5e-3);
+  fd_check("lstm dKh", lstm_loss, &c, c.Kh, dKh, c.H * 4 * c.H, 150, 1e-3f, 5e-4, 5e-3);
+  free(c.pre), free(c.gates), free(c.c), free(c.tc), free(c.h), free(c.Kh), free(c.R), free(dKh), free(dhr), free(dc), free(dpre);
+  dg_kernels_force(NULL);
+}
+
+static void test_lstm(void) {
+  test_lstm_with(dg_kernels_portable(), NULL);
+  if (dg_kernels_avx2()) {
+    dg_pool *pool = dg_pool_create(2);
+    test_lstm_with(dg_kernels_avx2(), pool);
+    dg_pool_destroy(pool);
+  }
+}
+
+/* The critic's WGAN-GP loss as a function of its weights, for finite differences. */
+typedef struct {
+  int B, n_hidden, widths[4];
+  float lambda;
+  float *X; /* [3B, w0]: real, fake, x_hat (kept pristine; the GP pass overwrites x_hat rows) */
+  float *params, *grads;
+  dg_critic_net net;
+  dg_critic_ws ws;
+  double mean_real, mean_fake, gp;
+} critic_ctx;
+
+static double critic_loss(void *p) {
+  critic_ctx *c = p;
+  memcpy(c->ws.act[0], c->X, sizeof(float) * 3 * c->B * c->widths[0]);
+  dg_critic_forward(NULL, &c->net, &c->ws, 3 * c->B);
+  dg_critic_wgan_gp_grads(NULL, &c->net, &c->ws, c->B, c->lambda, &c->mean_real, &c->mean_fake, &c->gp);
+  return c->mean_fake - c->mean_real + c->lambda * c->gp;
+}
+
+static void test_critic_gp(int n_hidden) {
+  critic_ctx c;
+  memset(&c, 0, sizeof c);
+  c.B = 5;
+  c.n_hidden = n_hidden;
+  int w[4] = {9, 12, 8, 1};
+  c.lambda = 10.0f;
+  c.net.n_hidden = n_hidden;
+  for (int l = 0; l <= n_hidden; l++) c.widths[l] = w[l];
+  c.widths[n_hidden + 1] = 1;
+  size_t total = 0;
+  for (int l = 0; l <= n_hidden; l++) total += (size_t)c.widths[l] * c.widths[l + 1] + c.widths[l + 1];
+  c.params = random_array(total, 0.6f);
+  c.grads = calloc(total, 4);
+  size_t off = 0;
+  for (int l = 0; l <= n_hidden + 1; l++) c.net.width[l] = c.widths[l];
+  for (int l = 0; l <= n_hidden; l++) {
+    c.net.W[l] = c.params + off;
+    c.net.dW[l] = c.grads + off;
+    off += (size_t)c.widths[l] * c.widths[l + 1];
+    c.net.b[l] = c.params + off;
+    c.net.db[l] = c.grads + off;
+    off += c.widths[l + 1];
+  }
+  int rows = 3 * c.B;
+  c.ws.max_rows = rows;
+  for (int l = 0; l <= n_hidden; l++) {
+    c.ws.act[l] = malloc(sizeof(float) * rows * c.widths[l]);
+    if (l) c.ws.delta[l] = malloc(sizeof(float) * rows * c.widths[l]);
+  }
+  c.ws.out = malloc(sizeof(float) * rows);
+  c.ws.dout = malloc(sizeof(float) * rows);
+  c.ws.g = malloc(sizeof(float) * rows * c.widths[0]);
+  c.ws.tmp = malloc(sizeof(float) * rows * 16);
+  c.ws.norm = malloc(sizeof(float) * rows);
+  c.X = random_array((size_t)rows * c.widths[0], 1);
+  for (int b = 0; b < c.B; b++) {
+    float a = (float)test_uniform();
+    for (int k = 0; k < c.widths[0]; k++)
+      c.X[(2 * c.B + b) * c.widths[0] + k] = a * c.X[b * c.widths[0] + k] + (1 - a) * c.X[(c.B + b) * c.widths[0] + k];
+  }
+  critic_loss(&c);
+  CHECK(c.gp > 1e-3, "the penalty is active in this test (gp = %g)", c.gp);
+  memset(c.grads, 0, sizeof(float) * total);
+  critic_loss(&c);
+  float *analytic = malloc(sizeof(float) * total);
+  memcpy(analytic, c.grads, sizeof(float) * total);
+  char what[64];
+  snprintf(what, sizeof what, "critic WGAN-GP (%d hidden) weights", n_hidden);
+  fd_check(what, critic_loss, &c, c.params, analytic, total, 400, 1e-3f, 2e-3, 1e-2);
+
+  /* The penalty's own input gradients: g from the backward equals finite differences of D. */
+  critic_loss(&c);
+  for (int l = 0; l <= n_hidden; l++) free(c.ws.act[l]), free(c.ws.delta[l]);
+  free(c.ws.out), free(c.ws.dout), free(c.ws.g), free(c.ws.tmp), free(c.ws.norm), free(c.X), free(c.params), free(c.grads), free(analytic);
+}
+
+/* Input gradient of D for the generator step: g = dD/dx * dout. */
+typedef struct {
+  dg_critic_net net;
+  dg_critic_ws ws;
+  float *x;
+  int w0;
+} critic_in_ctx;
+
+static double critic_in_loss(void *p) {
+  critic_in_ctx *c = p;
+  memcpy(c->ws.act[0], c->x, sizeof(float) * 2 * c->w0);
+  dg_critic_forward(NULL, &c->net, &c->ws, 2);
+  return 0.7 * c->ws.out[0] - 0.2 * c->ws.out[1];
+}
+
+static void test_critic_input_grad(void) {
+  critic_in_ctx c;
+  memset(&c, 0, sizeof c);
+  int w[4] = {7, 10, 6, 1};
+  c.w0 = 7;
+  c.net.n_hidden = 2;
+  for (int l = 0; l < 4; l++) c.net.width[l] = w[l];
+  for (int l = 0; l <= 2; l++) {
+    c.net.W[l] = random_array(w[l] * w[l + 1], 0.7f);
+    c.net.b[l] = random_array(w[l + 1], 0.3f);
+    c.ws.act[l] = malloc(sizeof(float) * 2 * w[l]);
+    if (l) c.ws.delta[l] = malloc(sizeof(float) * 2 * w[l]);
+  }
+  c.ws.out = malloc(8), c.ws.dout = malloc(8), c.ws.g = malloc(sizeof(float) * 2 * c.w0);
+  c.x = random_array(2 * c.w0, 1);
+  critic_in_loss(&c);
+  c.ws.dout[0] = 0.7f;
+  c.ws.dout[1] = -0.2f;
+  dg_critic_backward(NULL, &c.net, &c.ws, 2, 1);
+  float g[14];
+  memcpy(g, c.ws.g, sizeof g);
+  fd_check("critic input gradient", critic_in_loss, &c, c.x, g, 14, 100, 1e-3f, 1e-4, 5e-3);
+  for (int l = 0; l <= 2; l++) free((void *)c.net.W[l]), free((void *)c.net.b[l]), free(c.ws.act[l]), free(c.ws.delta[l]);
+  free(c.ws.out), free(c.ws.dout), free(c.ws.g), free(c.x);
+}
+
+static void test_adam(void) {
+  float p[3] = {1, -2, 0.5f}, g[3] = {0.3f, -1e-3f, 0}, m[3] = {0}, v[3] = {0};
+  double P[3] = {1, -2, 0.5}, Mm[3] = {0}, V[3] = {0};
+  for (int t = 1; t <= 3; t++) {
+    dg_adam_update(p, g, m, v, 3, 1e-3f, 0.5f, 0.999f, t);
+    for (int i = 0; i < 3; i++) {
+      Mm[i] = 0.5 * Mm[i] + 0.5 * g[i];
+      V[i] = 0.999 * V[i] + 0.001 * (double)g[i] * g[i];
+      double mh = Mm[i] / (1 - pow(0.5, t)), vh = V[i] / (1 - pow(0.999, t));
+      P[i] -= 1e-3 * mh / (sqrt(vh) + 1e-8);
+    }
+  }
+  int ok = 1;
+  for (int i = 0; i < 3; i++) ok &= fabs(p[i] - P[i]) < 1e-6;
+  CHECK(ok, "adam matches its formula (%g %g %g vs %g %g %g)", p[0], p[1], p[2], P[0], P[1], P[2]);
+}
+
+/* ---------------------------------------------------------------- the whole model */
+
+static const dg_var tiny_attrs[] = {{3, DG_SOFTMAX}, {1, DG_SIGMOID}, {1, DG_TANH}};
+static const dg_var tiny_add[] = {{1, DG_SIGMOID}, {1, DG_SIGMOID}};
+static const dg_var tiny_feats[] = {{1, DG_SIGMOID}, {1, DG_TANH}, {2, DG_SOFTMAX}};
+
+static dg_config tiny_config(int gen_flags, int aux, int additional) {
+  dg_config c;
+  memset(&c, 0, sizeof c);
+  c.max_length = 6;
+  c.sample_len = 2;
+  c.attributes = tiny_attrs;
+  c.n_attributes = 3;
+  c.additional = additional ? tiny_add : NULL;
+  c.n_additional = additional ? 2 : 0;
+  c.features = tiny_feats;
+  c.n_features = 3;
+  c.gen_flags = gen_flags;
+  c.attribute_noise_dim = 3;
+  c.minmax_noise_dim = 2;
+  c.feature_noise_dim = 3;
+  c.n_attribute_hidden = 2;
+  c.attribute_hidden[0] = 8;
+  c.attribute_hidden[1] = 7;
+  c.n_minmax_hidden = 1;
+  c.minmax_hidden[0] = 6;
+  c.lstm_units = 10;
+  c.n_critic_hidden = 2;
+  c.critic_hidden[0] = 16;
+  c.critic_hidden[1] = 12;
+  c.n_aux_hidden = aux ? 1 : 0;
+  c.aux_hidden[0] = 9;
+  c.aux_critic_weight = 0.7f;
+  c.gradient_penalty_weight = 10.0f;
+  c.generator_lr = 1e-3f;
+  c.critic_lr = 2e-3f;
+  c.aux_critic_lr = 5e-4f;
+  c.adam_beta1 = 0.5f;
+  c.adam_beta2 = 0.999f;
+  c.critic_steps = 1;
+  c.batch_norm_momentum = 0.9f;
+  c.threads = 2;
+  return c;
+}
+
+/* A real batch in the encoded ranges: one-hot attributes, [0,1] / [-1,1] values, gen flags. */
+typedef struct {
+  int B;
+  float *attributes, *additional, *features;
+  dg_batch batch;
+} real_batch;
+
+static void make_real_batch(real_batch *rb, const dg_model *m, const dg_config *c, int B) {
+  dg_dims d;
+  dg_get_dims(m, &d);
+  rb->B = B;
+  rb->attributes = calloc((size_t)B * d.attribute, 4);
+  rb->additional = calloc((size_t)B * (d.additional ? d.additional : 1), 4);
+  rb->features = calloc((size_t)B * d.T * d.feature, 4);
+  for (int b = 0; b < B; b++) {
+    float *a = rb->attributes + (size_t)b * d.attribute;
+    for (int v = 0, o = 0; v < c->n_attributes; o += c->attributes[v].dim, v++) {
+      const dg_var *var = &c->attributes[v];
+      if (var->activation == DG_SOFTMAX)
+        a[o + (int)(test_uniform() * var->dim)] = 1.0f;
+      else
+        a[o] = var->activation == DG_SIGMOID ? (float)test_uniform() : test_symmetric(1);
+    }
+    for (int k = 0; k < d.additional; k++) rb->additional[(size_t)b * d.additional + k] = (float)test_uniform();
+    int len = c->gen_flags ? 1 + (int)(test_uniform() * d.T) : d.T;
+    for (int t = 0; t < len; t++) {
+      float *f = rb->features + ((size_t)b * d.T + t) * d.feature;
+      for (int v = 0, o = 0; v < c->n_features; o += c->features[v].dim, v++) {
+        const dg_var *var = &c->features[v];
+        if (c->gen_flags && v == c->n_features - 1) {
+          f[o + (t == len - 1)] = 1.0f;
+        } else if (var->activation == DG_SOFTMAX) {
+          f[o + (int)(test_uniform() * var->dim)] = 1.0f;
+        } else {
+          f[o] = var->activation == DG_SIGMOID ? (float)test_uniform() : test_symmetric(1);
+        }
+      }
+    }
+  }
+  rb->batch.size = B;
+  rb->batch.attributes = rb->attributes;
+  rb->batch.additional = rb->additional;
+  rb->batch.features = rb->features;
+}
+
+static void free_real_batch(real_batch *rb) { free(rb->attributes), free(rb->additional), free(rb->features); }
+
+typedef struct {
+  dg_model *m;
+  real_batch *rb;
+  int generator;
+} model_ctx;
+
+static double model_loss(void *p) {
+  model_ctx *c = p;
+  dg_losses l;
+  if (c->generator) {
+    dg_debug_generator_grads(c->m, c->rb->B, &l);
+    return l.generator;
+  }
+  dg_debug_critic_grads(c->m, &c->rb->batch, &l);
+  return (double)l.critic + l.aux_critic;
+}
+
+static void check_network_grads(dg_model *m, real_batch *rb, int generator, const char *label) {
+  model_ctx ctx = {m, rb, generator};
+  model_loss(&ctx);
+  float *frozen_a = NULL, *frozen_m = NULL;
+  if (generator) {
+    /* Freeze the stop-gradient copies of A and M at this point's values: the min/max MLP and the LSTM
+     * read them, and finite differences must not differentiate through them either. */
+    dg_dims d;
+    dg_get_dims(m, &d);
+    int TF = d.T * d.feature;
+    frozen_a = malloc(sizeof(float) * rb->B * d.attribute);
+    frozen_m = malloc(sizeof(float) * rb->B * (d.additional ? d.additional : 1));
+    const float *X = dg_debug_critic_input(m);
+    for (int b = 0; b < rb->B; b++) {
+      memcpy(frozen_a + b * d.attribute, X + (size_t)b * d.critic_input + TF, sizeof(float) * d.attribute);
+      memcpy(frozen_m + b * d.additional, X + (size_t)b * d.critic_input + TF + d.attribute, sizeof(float) * d.additional);
+    }
+    dg_debug_freeze_stopgrad(m, frozen_a, d.additional ? frozen_m : NULL);
+    model_loss(&ctx);
+  }
+  size_t n = dg_param_floats(m);
+  float *analytic = malloc(sizeof(float) * n);
+  memcpy(analytic, dg_grads(m), sizeof(float) * n);
+  float *params = dg_params(m);
+  for (int i = 0; i < dg_tensor_count(m); i++) {
+    dg_tensor_info info;
+    dg_tensor_info_at(m, i, &info);
+    if (info.kind != DG_TENSOR_PARAM) continue;
+    if ((info.network == DG_NET_GENERATOR) != generator) continue;
+    char what[160];
+    snprintf(what, sizeof what, "%s %s", label, info.name);
+    size_t off = dg_param_offset(m, i);
+    fd_check(what, model_loss, &ctx, params + off, analytic + off, info.size, 24, 2e-3f, 5e-3, 2e-2);
+  }
+  dg_debug_freeze_stopgrad(m, NULL, NULL);
+  free(frozen_a);
+  free(frozen_m);
+  free(analytic);
+}
+
+static void test_model_gradients(int gen_flags, int aux, int additional) {
+  dg_config c = tiny_config(gen_flags, aux, additional);
+  dg_model *m;
+  int rc = dg_create(&c, 1234, &m);
+  CHECK(rc == DG_OK, "create tiny model: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb;
+  make_real_batch(&rb, m, &c, 6);
+  /* One real iteration first, so the check runs at trained (non-initial) weights too. */
+  dg_losses l;
+  rc = dg_train_step(m, &rb.batch, 1, &l);
+  CHECK(rc == DG_OK, "train step: %s", dg_error_message());
+  char label[64];
+  snprintf(label, sizeof label, "[flags=%d aux=%d add=%d] critic-step", gen_flags, aux, additional);
+  check_network_grads(m, &rb, 0, label);
+  snprintf(label, sizeof label, "[flags=%d aux=%d add=%d] generator-step", gen_flags, aux, additional);
+  check_network_grads(m, &rb, 1, label);
+  free_real_batch(&rb);
+  dg_destroy(m);
+}
+
+static void test_model_behaviour(void) {
+  dg_config c = tiny_config(1, 1, 1);
+  dg_model *m, *m2;
+  CHECK(dg_create(&c, 99, &m) == DG_OK, "create: %s", dg_error_message());
+  CHECK(dg_create(&c, 99, &m2) == DG_OK, "create: %s", dg_error_message());
+  dg_dims d;
+  dg_get_dims(m, &d);
+  CHECK(d.attribute == 5 && d.additional == 2 && d.feature == 4 && d.steps == 3 && d.critic_input == 6 * 4 + 7, "dims");
+
+  /* Canonical order and names (params.ts). */
+  const char *expected[] = {"gen.attr.dense0.kernel", "gen.attr.dense0.bias", "gen.attr.bn0.gamma", "gen.attr.bn0.beta", "gen.attr.dense1.kernel",
+                            "gen.attr.dense1.bias", "gen.attr.bn1.gamma", "gen.attr.bn1.beta", "gen.attr.out.kernel", "gen.attr.out.bias",
+                            "gen.minmax.dense0.kernel", "gen.minmax.dense0.bias", "gen.minmax.bn0.gamma", "gen.minmax.bn0.beta",
+                            "gen.minmax.out.kernel", "gen.minmax.out.bias", "gen.feat.lstm.kernel", "gen.feat.lstm.bias", "gen.feat.out.kernel",
+                            "gen.feat.out.bias", "critic.dense0.kernel", "critic.dense0.bias", "critic.dense1.kernel", "critic.dense1.bias",
+                            "critic.out.kernel", "critic.out.bias", "aux.dense0.kernel", "aux.dense0.bias", "aux.out.kernel", "aux.out.bias",
+                            "gen.attr.bn0.movingMean", "gen.attr.bn0.movingVariance", "gen.attr.bn1.movingMean", "gen.attr.bn1.movingVariance",
+                            "gen.minmax.bn0.movingMean", "gen.minmax.bn0.movingVariance", "gen.attr.dense0.kernel.adam.m",
+                            "gen.attr.dense0.kernel.adam.v"};
+  int n_expected = sizeof expected / sizeof expected[0];
+  int order_ok = dg_tensor_count(m) == 30 + 6 + 60;
+  for (int i = 0; i < n_expected && order_ok; i++) {
+    dg_tensor_info info;
+    dg_tensor_info_at(m, i, &info);
+    order_ok = strcmp(info.name, expected[i]) == 0;
+    if (!order_ok) fprintf(stderr, "  tensor %d is %s, expected %s\n", i, info.name, expected[i]);
+  }
+  CHECK(order_ok, "tensor names and order follow params.ts");
+  int li = dg_tensor_find(m, "gen.feat.lstm.kernel");
+  dg_tensor_info info;
+  dg_tensor_info_at(m, li, &info);
+  CHECK(info.shape[0] == d.lstm_input + 10 && info.shape[1] == 40, "lstm kernel shape [lstmInput + H, 4H]");
+  const float *lb = dg_tensor_data(m, dg_tensor_find(m, "gen.feat.lstm.bias"));
+  CHECK(lb[0] == 0 && lb[9] == 0 && lb[10] == 1 && lb[19] == 1 && lb[20] == 0, "LSTM forget-gate bias block is 1");
+  /* Glorot: first kernel element is draw 0 of stream 1. */
+  const float *k0 = dg_tensor_data(m, 0);
+  double limit = sqrt(6.0 / (3 + 8));
+  CHECK(k0[0] == (float)((2 * dg_rng_uniform_at(99, 1, 0) - 1) * limit) && k0[1] == (float)((2 * dg_rng_uniform_at(99, 1, 1) - 1) * limit),
+        "glorot init draws stream 1 in row-major order");
+  const float *ck = dg_tensor_data(m, dg_tensor_find(m, "critic.dense0.kernel"));
+  uint64_t pos = 0;
+  for (int i = 0; i < dg_tensor_find(m, "critic.dense0.kernel"); i++) {
+    dg_tensor_info_at(m, i, &info);
+    if (strstr(info.name, "kernel")) pos += info.size;
+  }
+  limit = sqrt(6.0 / (d.critic_input + 16));
+  CHECK(ck[0] == (float)((2 * dg_rng_uniform_at(99, 1, pos) - 1) * limit), "later kernels continue the init stream");
+
+  /* Same seed, same batches -> identical results (threads do not change the arithmetic's order). */
+  real_batch rb;
+  make_real_batch(&rb, m, &c, 7);
+  dg_losses l1, l2;
+  for (int it = 0; it < 3; it++) {
+    CHECK(dg_train_step(m, &rb.batch, 1, &l1) == DG_OK, "train: %s", dg_error_message());
+    CHECK(dg_train_step(m2, &rb.batch, 1, &l2) == DG_OK, "train: %s", dg_error_message());
+  }
+  CHECK(memcmp(&l1, &l2, sizeof l1) == 0, "training is deterministic");
+  CHECK(isfinite(l1.critic) && l1.gradient_penalty >= 0 && l1.aux_gradient_penalty >= 0, "losses are finite");
+  dg_counters cn;
+  dg_get_counters(m, &cn);
+  uint64_t per_pass = 2 * 7 * (3 + 2 + 3 * 3);
+  CHECK(cn.generator_step == 3 && cn.critic_step == 3 && cn.aux_critic_step == 3, "step counters");
+  CHECK(cn.noise_position == 3 * (2 * per_pass + 2 * 7), "noise position counts every draw (%llu)", (unsigned long long)cn.noise_position);
+  const float *mm = dg_tensor_data(m, dg_tensor_find(m, "gen.attr.bn0.movingMean"));
+  CHECK(mm[0] != 0.0f, "generator steps update the running mean");
+
+  /* Generation: masks, lengths, ranges. */
+  int n = 600;
+  float *ga = malloc(sizeof(float) * n * d.attribute), *gm = malloc(sizeof(float) * n * d.additional);
+  float *gf = malloc(sizeof(float) * n * d.T * d.feature);
+  int32_t *len = malloc(sizeof(int32_t) * n);
+  CHECK(dg_generate(m, n, NULL, NULL, ga, gm, gf, len) == DG_OK, "generate: %s", dg_error_message());
+  int ok = 1;
+  for (int i = 0; i < n; i++) {
+    ok &= len[i] >= 1 && len[i] <= d.T;
+    ok &= fabsf(ga[i * 5] + ga[i * 5 + 1] + ga[i * 5 + 2] - 1) < 1e-5f;
+    for (int t = 0; t < d.T; t++) {
+      const float *f = gf + ((size_t)i * d.T + t) * d.feature;
+      if (t >= len[i])
+        ok &= f[0] == 0 && f[1] == 0 && f[2] == 0 && f[3] == 0;
+      else
+        ok &= t == len[i] - 1 ? (len[i] == d.T || f[3] > f[2]) : f[3] <= f[2];
+    }
+  }
+  CHECK(ok, "generated series: lengths end at the first 'ends' flag, zero after, softmax sums to 1");
+  /* Chunked generation draws the same noise as one pass: the first 10 of 600 equal a 10-series call
+   * only when positions match, so compare 600 in one call with 600 over two models instead. */
+  dg_counters c1, c2;
+  dg_get_counters(m, &c1);
+  dg_get_counters(m2, &c2);
+  CHECK(c1.noise_position == c2.noise_position + 2 * (uint64_t)n * (3 + 2 + 3 * 3), "generation advances the noise by its draws");
+
+  /* Given attributes are kept, and state set/get restores generation exactly. */
+  float *given = malloc(sizeof(float) * n * d.attribute);
+  for (int i = 0; i < n * d.attribute; i++) given[i] = (float)(i % 5) * 0.1f;
+  dg_counters saved;
+  dg_get_counters(m, &saved);
+  float *gf2 = malloc(sizeof(float) * n * d.T * d.feature);
+  CHECK(dg_generate(m, n, given, NULL, ga, gm, gf, len) == DG_OK, "generate given: %s", dg_error_message());
+  CHECK(memcmp(ga, given, sizeof(float) * n * d.attribute) == 0, "given attributes are returned unchanged");
+  dg_set_counters(m, &saved);
+  CHECK(dg_generate(m, n, given, NULL, ga, gm, gf2, len) == DG_OK, "generate again");
+  CHECK(memcmp(gf, gf2, sizeof(float) * n * d.T * d.feature) == 0, "restoring the noise position repeats generation");
+
+  /* Copying every state tensor and counter makes a second model continue identically. */
+  for (int i = 0; i < dg_tensor_count(m); i++) {
+    dg_tensor_info_at(m, i, &info);
+    memcpy(dg_tensor_data(m2, i), dg_tensor_data(m, i), sizeof(float) * info.size);
+  }
+  dg_set_counters(m2, &saved);
+  dg_set_counters(m, &saved);
+  dg_train_step(m, &rb.batch, 1, &l1);
+  dg_train_step(m2, &rb.batch, 1, &l2);
+  CHECK(memcmp(&l1, &l2, sizeof l1) == 0, "state round trip continues training identically");
+
+  float scores[7];
+  CHECK(dg_critic_scores(m, &rb.batch, scores) == DG_OK && isfinite(scores[0]), "critic scores");
+
+  /* Errors come back as codes and messages. */
+  dg_batch empty = {0, NULL, NULL, NULL};
+  CHECK(dg_train_step(m, &empty, 1, &l1) == DG_ERR_ARG && strlen(dg_error_message()) > 0, "empty batch is an argument error");
+  CHECK(dg_generate(m, 3, NULL, gm, ga, gm, gf, len) == DG_ERR_ARG, "given additional without attributes is refused");
+  dg_config bad = c;
+  bad.sample_len = 4;
+  dg_model *none;
+  CHECK(dg_create(&bad, 1, &none) == DG_ERR_CONFIG && strstr(dg_error_message(), "multiple"), "S must divide T: %s", dg_error_message());
+  bad = c;
+  bad.features = tiny_attrs; /* last variable is not a 2-dim softmax */
+  CHECK(dg_create(&bad, 1, &none) == DG_ERR_CONFIG, "gen flags need a 2-dim softmax last");
+
+  free(ga), free(gm), free(gf), free(gf2), free(len), free(given);
+  free_real_batch(&rb);
+  dg_destroy(m);
+  dg_destroy(m2);
+}
+
+/* Multi-threaded and single-threaded models agree closely (GEMM splits do not change the sums' order
+ * within a tile, so results should be identical). */
+static void test_threads_agree(void) {
+  dg_config c = tiny_config(1, 1, 1);
+  c.critic_hidden[0] = 40;
+  c.lstm_units = 24;
+  dg_model *a, *b;
+  c.threads = 1;
+  dg_create(&c, 5, &a);
+  c.threads = 3;
+  dg_create(&c, 5, &b);
+  real_batch rb;
+  make_real_batch(&rb, a, &c, 50);
+  dg_losses la, lb;
+  for (int i = 0; i < 2; i++) {
+    dg_train_step(a, &rb.batch, 1, &la);
+    dg_train_step(b, &rb.batch, 1, &lb);
+  }
+  CHECK(memcmp(&la, &lb, sizeof la) == 0, "1 and 3 threads give identical losses (%g vs %g)", la.generator, lb.generator);
+  free_real_batch(&rb);
+  dg_destroy(a);
+  dg_destroy(b);
+}
+
+/* ---------------------------------------------------------------- dumps */
+
+static int dump_iteration(const char *path, uint32_t seed);
+static int compare_dump(const char *path, int verbose);
+
+static void test_dump_round_trip(void) {
+  char path[] = "/tmp/dg_test_dump_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0, "temp file");
+  if (fd < 0) return;
+  close(fd);
+  CHECK(dump_iteration(path, 4242) == DG_OK, "write dump: %s", dg_error_message());
+  dg_dump d;
+  CHECK(dg_dump_read(path, &d) == DG_OK, "read dump: %s", dg_error_message());
+  const dg_dump_tensor *t = dg_dump_find(&d, "init/critic.dense0.kernel");
+  CHECK(t && t->ndim == 2 && t->dims[1] == 16, "dump keeps names and shapes");
+  dg_dump_free(&d);
+  CHECK(compare_dump(path, 0) == 0, "a dump of this engine compares equal to a rerun");
+  /* Truncation and bad magic are reported, not crashed on. */
+  FILE *f = fopen(path, "r+b");
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  CHECK(truncate(path, size / 2) == 0, "truncate");
+  CHECK(dg_dump_read(path, &d) == DG_ERR_IO && strstr(dg_error_message(), "truncated"), "truncated dump: %s", dg_error_message());
+  f = fopen(path, "wb");
+  fputs("nope", f);
+  fclose(f);
+  CHECK(dg_dump_read(path, &d) == DG_ERR_IO && strstr(dg_error_message(), "magic"), "bad magic: %s", dg_error_message());
+  remove(path);
+}
+
+/* One iteration of the tiny model (gen flags, aux critic, additional attributes, 2 critic steps). */
+static int dump_iteration(const char *path, uint32_t seed) {
+  dg_config c = tiny_config(1, 1, 1);
+  c.critic_steps = 2;
+  dg_model *m;
+  int rc = dg_create(&c, seed, &m);
+  if (rc) return rc;
+  real_batch rb[2];
+  make_real_batch(&rb[0], m, &c, 6);
+  make_real_batch(&rb[1], m, &c, 6);
+  dg_batch batches[2] = {rb[0].batch, rb[1].batch};
+  rc = dg_dump_iteration(m, &c, seed, batches, 2, path);
+  free_real_batch(&rb[0]);
+  free_real_batch(&rb[1]);
+  dg_destroy(m);
+  return rc;
+}
+
+static int compare_dump(const char *path, int verbose) { return dg_compare_dump(path, 1e-4, verbose); }
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--write-dump") == 0) {
+    int rc = dump_iteration(argv[2], 4242);
+    if (rc) fprintf(stderr, "%s\n", dg_error_message());
+    return rc ? 1 : 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "--compare") == 0) return compare_dump(argv[2], 1) == 0 ? 0 : 1;
+  printf("kernels: %s\n", dg_kernel_name());
+  test_philox();
+  test_gemm();
+  test_vector_kernels();
+  test_dense();
+  test_batchnorm();
+  test_heads();
+  test_lstm();
+  test_critic_gp(0);
+  test_critic_gp(1);
+  test_critic_gp(2);
+  test_critic_input_grad();
+  test_adam();
+  test_model_behaviour();
+  test_threads_agree();
+  test_model_gradients(1, 1, 1);
+  test_model_gradients(0, 0, 0);
+  test_model_gradients(1, 0, 1);
+  test_dump_round_trip();
+  printf("%d checks, %d failed\n", checks, failures);
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures ? 1 : 0;
+}
