@@ -18,42 +18,59 @@ export type StoreMode = 'auto' | 'number' | 'label' | 'time' | 'count';
 
 /** More distinct numbers than this, with no text, and an auto column stops keeping labels. */
 export const LABEL_CAP = 10_000;
+/**
+ * More distinct labels than this in an auto column (free text, per-row strings) and it stops keeping them:
+ * far too many to be categories, and keeping them would cost memory in proportion to the file.
+ */
+export const TEXT_LABEL_CAP = 50_000;
+
+/** After this many text cells and no number or date, an auto column stops keeping numbers. */
+const TEXT_SETTLES = 100;
 
 /** Codes that are not label indexes. */
 export const MISSING_CODE = -1;
 export const NUMBER_CODE = -2;
 
-/** A Float64Array that grows by doubling. */
-export class GrowableF64 {
-  data = new Float64Array(1024);
+const BLOCK = 1 << 16;
+
+/**
+ * A growable typed array kept as fixed 64K-element blocks while reading (no over-allocation, no copying
+ * while it grows), merged into one array by `finish()` once reading is done.
+ */
+class BlockArray<T extends Float64Array | Int32Array> {
+  private blocks: T[] = [];
+  private merged: T | null = null;
   length = 0;
+  constructor(private readonly make: (n: number) => T) {}
+
   push(x: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = x;
+    const at = this.length & (BLOCK - 1);
+    if (at === 0) this.blocks.push(this.make(BLOCK));
+    this.blocks[this.blocks.length - 1][at] = x;
+    this.length++;
   }
-  view(): Float64Array {
-    return this.data.subarray(0, this.length);
+
+  /** One contiguous array of exactly `length` values; the blocks are released. */
+  finish(): T {
+    if (!this.merged) {
+      const out = this.make(this.length);
+      this.blocks.forEach((b, i) => out.set(b.subarray(0, Math.min(BLOCK, this.length - i * BLOCK)) as never, i * BLOCK));
+      this.merged = out;
+      this.blocks = [];
+    }
+    return this.merged;
   }
 }
 
-/** An Int32Array that grows by doubling. */
-export class GrowableI32 {
-  data = new Int32Array(1024);
-  length = 0;
-  push(x: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = x;
+export class GrowableF64 extends BlockArray<Float64Array> {
+  constructor() {
+    super((n) => new Float64Array(n));
   }
-  view(): Int32Array {
-    return this.data.subarray(0, this.length);
+}
+
+export class GrowableI32 extends BlockArray<Int32Array> {
+  constructor() {
+    super((n) => new Int32Array(n));
   }
 }
 
@@ -82,8 +99,10 @@ export class ColumnStore {
   labels: string[] = [];
   labelCounts: number[] = [];
   private labelIndex = new Map<string, number>();
-  /** True once an auto column stopped keeping labels (too many distinct numbers). */
+  /** True once an auto column stopped keeping labels (too many distinct numbers, or text labels). */
   labelsDropped = false;
+  /** True when labels were dropped because there were more than TEXT_LABEL_CAP distinct text values. */
+  tooManyLabels = false;
 
   constructor(mode: StoreMode) {
     this.mode = mode;
@@ -92,13 +111,16 @@ export class ColumnStore {
   }
 
   /** Numbers per row: NaN where missing or not a number (ISO dates hold epoch ms). Null if not kept. */
-  get numbers(): Float64Array | null {
-    return this.numberBuf ? this.numberBuf.view() : null;
-  }
-
+  numbers: Float64Array | null = null;
   /** Label code per row (MISSING_CODE where missing, NUMBER_CODE for a time column's numbers). Null if not kept. */
-  get codes(): Int32Array | null {
-    return this.codeBuf ? this.codeBuf.view() : null;
+  codes: Int32Array | null = null;
+
+  /** Reading is over: settle the arrays `numbers` and `codes`. */
+  finish(): void {
+    this.numbers = this.numberBuf ? this.numberBuf.finish() : null;
+    this.codes = this.codeBuf ? this.codeBuf.finish() : null;
+    this.numberBuf = null;
+    this.codeBuf = null;
   }
 
   /** A cell of text, as read from CSV. */
@@ -115,6 +137,10 @@ export class ColumnStore {
     }
     this.text++;
     if (!this.firstText) this.firstText = { row: this.rows, value: detach(text) };
+    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) {
+      // Plainly a text column: numbers would only cost 8 bytes a cell (labelAt/numberAt still work).
+      this.numberBuf = null;
+    }
     this.pushLabel(text, NaN);
   }
 
@@ -149,7 +175,8 @@ export class ColumnStore {
       // A numeric time stamp is given back as a number: no label needed.
       this.codeBuf.push(NUMBER_CODE);
     } else if (this.codeBuf) {
-      this.codeBuf.push(this.intern(text));
+      const code = this.intern(text);
+      this.codeBuf?.push(code);
       if (this.mode === 'auto' && this.labels.length > LABEL_CAP && this.text === 0 && this.dates === 0) {
         this.dropLabels();
       }
@@ -160,7 +187,10 @@ export class ColumnStore {
   /** A label cell; `x` is its number (NaN for text, epoch ms for dates). */
   private pushLabel(text: string, x: number): void {
     this.numberBuf?.push(x);
-    this.codeBuf?.push(this.intern(text));
+    if (this.codeBuf) {
+      const code = this.intern(text);
+      this.codeBuf?.push(code);
+    }
     this.rows++;
   }
 
@@ -172,12 +202,18 @@ export class ColumnStore {
       this.labelIndex.set(own, code);
       this.labels.push(own);
       this.labelCounts.push(0);
+      if (this.mode === 'auto' && code >= TEXT_LABEL_CAP && this.dates === 0) {
+        this.tooManyLabels = true;
+        this.dropLabels();
+        return MISSING_CODE;
+      }
     }
     this.labelCounts[code]++;
     return code;
   }
 
   private dropLabels(): void {
+    if (this.tooManyLabels) this.distinctCount = this.labels.length;
     this.codeBuf = null;
     this.labels = [];
     this.labelCounts = [];
@@ -187,33 +223,46 @@ export class ColumnStore {
 
   /** True when the cell at `row` is missing. */
   isMissing(row: number): boolean {
-    if (this.codeBuf) return this.codeBuf.data[row] === MISSING_CODE;
-    return Number.isNaN(this.numberBuf!.data[row]);
+    if (this.codes) return this.codes[row] === MISSING_CODE;
+    if (this.numbers) return Number.isNaN(this.numbers[row]);
+    throw new Error(`column store in '${this.mode}' mode keeps no values`);
   }
 
   /** The label at `row` ('' when missing); numbers are given as written in the file. */
   labelAt(row: number): string {
-    if (this.codeBuf) {
-      const code = this.codeBuf.data[row];
+    if (this.codes) {
+      const code = this.codes[row];
       if (code >= 0) return this.labels[code];
       if (code === MISSING_CODE) return '';
     }
-    const x = this.numberBuf!.data[row];
+    const x = this.numbers![row];
     return Number.isNaN(x) ? '' : String(x);
   }
 
   /** The number at `row` (NaN when missing or not a number). */
   numberAt(row: number): number {
-    return this.numberBuf ? this.numberBuf.data[row] : parseNumber(this.labelAt(row));
+    return this.numbers ? this.numbers[row] : parseNumber(this.labelAt(row));
   }
 
-  /** Count of distinct non-missing values. */
+  /** Count of distinct non-missing values (computed once). */
   distinct(): number {
-    if (this.codeBuf && this.mode !== 'time') return this.labels.length;
-    if (!this.numberBuf) return 0;
-    const sorted = this.numberBuf.view().filter((x) => !Number.isNaN(x)).sort();
-    let n = 0;
-    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) n++;
-    return n;
+    if (this.distinctCount === undefined) this.distinctCount = this.countDistinct();
+    return this.distinctCount;
   }
+
+  private distinctCount?: number;
+
+  private countDistinct(): number {
+    if (this.codes && this.mode !== 'time') return this.labels.length;
+    const numbers = this.numbers;
+    if (!numbers) return 0;
+    const present = new Float64Array(numbers.length);
+    let n = 0;
+    for (let r = 0; r < numbers.length; r++) if (numbers[r] === numbers[r]) present[n++] = numbers[r];
+    const sorted = present.subarray(0, n).sort();
+    let count = 0;
+    for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
+    return count;
+  }
+
 }

@@ -11,7 +11,7 @@
  *   varies in at least one. In wide data numbered groups are features and the other columns attributes.
  *   A column with no values at all is ignored (with a warning).
  */
-import type { ColumnStore } from './columns.ts';
+import { TEXT_LABEL_CAP, type ColumnStore } from './columns.ts';
 import type { ColumnStats } from './options.ts';
 import type { HeaderPlan } from './plan.ts';
 import type { Structure, Variable } from './structure.ts';
@@ -109,6 +109,15 @@ export function resolveVariables(
     const stores = storesOf(table, v);
     const empty = stores.every((s) => s.rows === s.missing);
     const forced = plan.forced;
+    if (stores.some((s) => s.tooManyLabels) && inferKind(table, v, false, []) === 'categorical') {
+      const wanted = forced && (forced.attributes.includes(v.name) || forced.features.includes(v.name));
+      const problem = `column '${v.name}' has more than ${TEXT_LABEL_CAP.toLocaleString('en-US')} distinct text values`;
+      if (wanted) {
+        throw new DataError(`${table.file}: ${problem}; that is too many to be categories: leave it out, or group its values`, table.file, undefined, v.name);
+      }
+      warnings.push(`${problem}: too many to be categories, so it is ignored`);
+      return { ...v, kind: 'categorical', role: 'ignore' };
+    }
     let role: ColumnRole;
     if (forced) {
       role = forced.attributes.includes(v.name) ? 'attribute' : forced.features.includes(v.name) ? 'feature' : 'ignore';
@@ -126,6 +135,21 @@ export function resolveVariables(
     const kind = stores[0].mode === 'count' && role === 'ignore' ? countKind(stores) : inferKind(table, v, strict && role !== 'ignore', warnings);
     return { ...v, kind, role };
   });
+  if (structure.layout.kind === 'wide') {
+    for (const v of resolved) {
+      if (v.group && v.role === 'attribute') {
+        throw new DataError(`${table.file}: '${v.name}' is a numbered column group (one value per time step), so it can be a feature but not an attribute`, table.file, undefined, v.name);
+      }
+      if (!v.group && v.role === 'feature') {
+        throw new DataError(
+          `${table.file}: in wide data a feature needs one column per time step (${v.name}_0, ${v.name}_1, ... or ${v.name}[0], ...); '${v.name}' is a single column`,
+          table.file,
+          undefined,
+          v.name,
+        );
+      }
+    }
+  }
   if (plan.forced) {
     // Forced roles keep the order the user listed them in.
     const rank = new Map([...plan.forced.attributes, ...plan.forced.features].map((n, i) => [n, i]));
@@ -184,7 +208,10 @@ export function columnStats(table: ColumnTable, v: Variable, kind: ColumnStats['
   const missing = stores.reduce((a, s) => a + s.missing, 0);
   const count = stores.reduce((a, s) => a + s.rows - s.missing, 0);
   const stats: ColumnStats = { name: v.name, kind, role, count, missing, distinct: 0 };
-  if (kind === 'categorical' || kind === 'id') {
+  if (stores.some((s) => s.tooManyLabels)) {
+    // Labels were let go while reading: only their number is known.
+    stats.distinct = stores.reduce((a, s) => a + s.distinct(), 0);
+  } else if (kind === 'categorical' || kind === 'id') {
     const counts = labelCounts(table, v);
     stats.distinct = counts.size;
     stats.topCategories = [...counts]
@@ -235,9 +262,10 @@ export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]
       }
     } else {
       const store = table.stores[v.columns[0]];
-      const distinct = store.distinct();
       const numbers = store.numbers;
-      if (!v.group && numbers && distinct > 1 && distinct <= 10 && numbers.every((x) => Number.isNaN(x) || Number.isInteger(x))) {
+      const wholeNumbers = (xs: Float64Array) => xs.every((x) => Number.isNaN(x) || Number.isInteger(x));
+      const distinct = !v.group && numbers && wholeNumbers(numbers) ? store.distinct() : 0;
+      if (distinct > 1 && distinct <= 10) {
         warnings.push(
           `column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, declare it categorical in the schema`,
         );

@@ -47,6 +47,7 @@ const NUMBERED = /^(.+?)(?:_(\d+)|\[(\d+)\])$/;
  * 1..n without gaps. Anything else stays an ordinary column.
  */
 export function detectWideGroups(names: string[], exclude: Set<string>): WideGroup[] {
+  const plain = new Set(names);
   const byKey = new Map<string, { name: string; entries: { index: number; column: number }[] }>();
   names.forEach((name, column) => {
     if (exclude.has(name)) return;
@@ -60,7 +61,8 @@ export function detectWideGroups(names: string[], exclude: Set<string>): WideGro
   });
   const groups: WideGroup[] = [];
   for (const { name, entries } of byKey.values()) {
-    if (entries.length < 2) continue;
+    // A group named like an existing column would give two columns of one name.
+    if (entries.length < 2 || plain.has(name)) continue;
     entries.sort((a, b) => a.index - b.index);
     const first = entries[0].index;
     if (first !== 0 && first !== 1) continue;
@@ -119,8 +121,10 @@ export function planFromHeader(
   }
   const reserved = new Set([idColumn, options.timeColumn].filter((c): c is string => c !== undefined));
   const groups = options.chunkSize !== undefined || options.timeColumn !== undefined ? [] : detectWideGroups(names, reserved);
+  const userListed = new Set([...(options.attributes ?? []), ...(options.features ?? [])]);
+  // A column the user listed as an attribute or feature is not taken for time.
   const timeCandidates =
-    options.timeColumn === undefined ? names.filter((n) => !reserved.has(n) && isTimeLikeName(n)) : [];
+    options.timeColumn === undefined ? names.filter((n) => !reserved.has(n) && !userListed.has(n) && isTimeLikeName(n)) : [];
 
   let forced: HeaderPlan['forced'];
   if (options.attributes || options.features) {

@@ -78,6 +78,7 @@ function startIngest(file: string, format: FileFormat, schema: ArrowSchema, plan
     },
     finish(): ColumnTable {
       if (rows === 0) throw new DataError(`${file}: the file has columns but no records`, file);
+      for (const store of stores) store.finish();
       return {
         file,
         format,

@@ -1,7 +1,7 @@
 /**
  * A file read into column stores, with the way back from a data row to where it sits in the file.
  */
-import { ColumnStore, GrowableI32, type StoreMode } from './columns.ts';
+import { ColumnStore, type StoreMode } from './columns.ts';
 import { DataError } from './types.ts';
 
 export type FileFormat = 'csv' | 'parquet' | 'arrow';
@@ -70,27 +70,28 @@ export function makeStores(modes: StoreMode[]): ColumnStore[] {
 
 /** Row -> line for CSV: consecutive rows sit on consecutive lines except after multi-line records or blank lines. */
 export class LineMap {
-  private rowsAt = new GrowableI32();
-  private linesAt = new GrowableI32();
+  private rowsAt: number[] = [];
+  private linesAt: number[] = [];
 
-  /** Record that data row `row` starts on `line`; stores a breakpoint only where the simple rule fails. */
+  /** Record that data row `row` starts on `line` (rows come in order); keeps a breakpoint only where the simple rule fails. */
   note(row: number, line: number): void {
-    if (this.rowsAt.length === 0 || this.lineOf(row) !== line) {
+    const k = this.rowsAt.length - 1;
+    if (k < 0 ? line !== row + 2 : this.linesAt[k] + (row - this.rowsAt[k]) !== line) {
       this.rowsAt.push(row);
       this.linesAt.push(line);
     }
   }
 
   lineOf(row: number): number {
-    const rows = this.rowsAt.data;
+    const rows = this.rowsAt;
+    if (rows.length === 0 || row < rows[0]) return row + 2;
     let lo = 0;
-    let hi = this.rowsAt.length - 1;
-    if (hi < 0) return row + 2;
+    let hi = rows.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (rows[mid] <= row) lo = mid;
       else hi = mid - 1;
     }
-    return this.linesAt.data[lo] + (row - rows[lo]);
+    return this.linesAt[lo] + (row - rows[lo]);
   }
 }
