@@ -31,6 +31,7 @@ import {
   type ReadOptions,
   type Schema,
 } from '../core/data/index.ts';
+import { CsvTokenizer } from '../core/data/csv.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MBA = path.resolve(repoRoot, '../shared/data/fcc_mba/fcc_mba.csv');
@@ -137,6 +138,24 @@ describe('CSV parsing', () => {
     // The bad cell is on data row 6; the header is line 1 and the quoted newline adds one: line 8.
     const schema = (await inspectFile(good, { idColumn: 'id', timeColumn: 't', features: ['label', 'bw'] })).schema;
     await rejects(readDataset(file, { schema }), [/line 8/, /column 'bw'/, /'abc' is not a number/], { row: 8, column: 'bw' });
+  });
+
+  test('the tokenizer gives the same records whatever the chunk boundaries (quotes, CRLF, escaped quotes)', () => {
+    const text = 'a,b,c\r\n"x, y","say ""hi""\r\nagain",3\r\n\r\n,,\n"",z,"end"';
+    const parse = (chunkSize: number) => {
+      const records: [string[], number][] = [];
+      const tokenizer = new CsvTokenizer(',', (fields, line) => records.push([fields.slice(), line]));
+      for (let i = 0; i < text.length; i += chunkSize) tokenizer.push(text.slice(i, i + chunkSize));
+      tokenizer.end();
+      return records;
+    };
+    const expected: [string[], number][] = [
+      [['a', 'b', 'c'], 1],
+      [['x, y', 'say "hi"\r\nagain', '3'], 2],
+      [['', '', ''], 5],
+      [['', 'z', 'end'], 6],
+    ];
+    for (const size of [1, 2, 3, 5, 7, 1000]) assert.deepEqual(parse(size), expected, `chunk size ${size}`);
   });
 
   test('UTF-8 byte order mark is not part of the first column name', async () => {

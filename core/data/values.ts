@@ -5,7 +5,7 @@
 
 /** Cells that mean "no value" (compared case-insensitively after trimming): empty, NA, NaN, null. */
 export function isMissingText(text: string): boolean {
-  if (text.length > 6) return false;
+  if (text.length > 16) return false;
   const t = text.trim().toLowerCase();
   return t === '' || t === 'na' || t === 'nan' || t === 'null';
 }
