@@ -11,7 +11,7 @@ import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { formatSeconds, progressBar } from './progress.ts';
 import { generateFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
 import { writeDataset } from '../export/index.ts';
-import { readGivenAttributes } from './given-attributes.ts';
+import { readAttributeRows } from '../data/attribute-rows.ts';
 import { runDemo } from './demo.ts';
 
 const HELP = `dg: DoppelGANger synthetic time series, offline
@@ -227,7 +227,7 @@ async function generateCommand(args: string[]): Promise<number> {
   if (!values.out) throw new UsageError('dg generate needs --out FILE.csv|.parquet|.arrow');
   const runDir = positionals[0];
   const { checkpoint } = readRun(runDir);
-  const given = values['given-attributes'] ? await readGivenAttributes(values['given-attributes'], checkpoint.encoder.attributes) : undefined;
+  const given = values['given-attributes'] ? await readAttributeRows(values['given-attributes'], checkpoint.encoder.attributes) : undefined;
   const n = given ? given.length : integer(values.n, 'n');
   if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
   const started = performance.now();

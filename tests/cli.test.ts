@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demoDataset } from '../core/data/demo.ts';
+import { writeDataset } from '../core/export/index.ts';
+import { readDataset } from '../core/data/index.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dgBin = path.join(repo, 'bin', 'dg.js');
+const dg = (args: string[], cwd: string) => spawnSync(process.execPath, [dgBin, ...args], { cwd, encoding: 'utf8' });
+
+async function fixture() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-cli-'));
+  const file = path.join(dir, 'lines.csv');
+  await writeDataset(demoDataset({ series: 24, length: 12, seed: 5 }), file);
+  return { dir, file };
+}
+
+test('dg inspect prints the inferred schema and writes a schema file', async () => {
+  const { dir, file } = await fixture();
+  const r = dg(['inspect', file, '--id', 'line_id', '--time', 'hour', '--write-schema', 'schema.json'], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /24 series/);
+  assert.match(r.stdout, /isp\s+categorical\s+attribute/);
+  assert.match(r.stdout, /download_mbps\s+continuous\s+feature/);
+  const schema = JSON.parse(fs.readFileSync(path.join(dir, 'schema.json'), 'utf8'));
+  assert.equal(schema.version, 1);
+});
+
+test('dg train -> generate writes known labels in the input layout; bad input gives a clear error', async () => {
+  const { dir, file } = await fixture();
+  const train = dg(['train', file, '--id', 'line_id', '--time', 'hour', '--sample-len', '4', '--iterations', '3', '--batch', '8', '--engine', 'reference', '--out', 'run'], dir);
+  assert.equal(train.status, 0, train.stderr);
+  assert.equal(JSON.parse(train.stdout.trim()).status, 'complete');
+  const gen = dg(['generate', 'run', '-n', '6', '--seed', '2', '--out', 'synth.csv'], dir);
+  assert.equal(gen.status, 0, gen.stderr);
+  const { dataset } = await readDataset(path.join(dir, 'synth.csv'), { idColumn: 'line_id', timeColumn: 'hour' });
+  assert.equal(dataset.series.length, 6);
+  const real = demoDataset({ series: 24, length: 12, seed: 5 });
+  for (const s of dataset.series) {
+    assert.equal(s.features.length, 12);
+    real.attributes.forEach((c, k) => assert.ok(c.categories!.includes(s.attributes[k] as string), `${c.name}=${s.attributes[k]}`));
+  }
+
+  const missing = dg(['train', 'nope.csv', '--out', 'run2'], dir);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /nope\.csv/);
+  const usage = dg(['train', file, '--out', 'run3', '--epochs', 'many'], dir);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /--epochs must be an integer/);
+  const again = dg(['train', file, '--id', 'line_id', '--out', 'run'], dir);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already holds a training run/);
+});
+
+test('Ctrl-C during dg train checkpoints; dg train --resume finishes the run', async () => {
+  const { dir, file } = await fixture();
+  const child = spawn(process.execPath, [dgBin, 'train', file, '--id', 'line_id', '--sample-len', '4', '--iterations', '100000', '--batch', '8', '--engine', 'reference', '--out', 'run'], { cwd: dir });
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      // Interrupt once training has visibly started.
+      if (/training \d+%/.test(stderr) || /training \[/.test(stderr)) resolve();
+    });
+  });
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /continue with: dg train --resume run/);
+  const resumed = dg(['train', '--resume', 'run', '--iterations', '3'], dir);
+  // The run had done at least one iteration; resuming to 3 either finishes it or says it is complete.
+  assert.equal(resumed.status, 0, resumed.stderr);
+});
