@@ -70,11 +70,13 @@ typedef struct {
 /* One generator pass over `rows` examples, and the scratch its backward needs. */
 typedef struct {
   int rows;
-  float *za, *zm, *zf, *zf_batch_major;
+  float *za, *zm, *zf_batch_major;
   mlp_ws attr, minmax;
   float *xam;                  /* [rows, A+M]: the LSTM's constant input */
   float *base;                 /* [rows, 4H] = xam K_am + b */
-  float *gates, *c, *tc, *h;   /* [steps, rows, 4H | H] */
+  float *xh;                   /* [steps + 1, rows, nf + H]: per step [z_j, h_{j-1}] (dg_lstm_forward) */
+  float *packed;               /* the LSTM kernel packed for the GEMM */
+  float *gates, *c, *tc;       /* [steps, rows, 4H | H] */
   float *y;                    /* [steps * rows, S*F] activated feature heads */
   float *mask;                 /* [rows, T] */
   int32_t *lengths;            /* [rows] */
@@ -453,16 +455,16 @@ static void layout_gen_ws(arena *a, gen_ws *g, const dg_model *m, int rows) {
   g->rows = rows;
   g->za = take(a, (size_t)rows * c->attribute_noise_dim);
   g->zm = take(a, (size_t)rows * c->minmax_noise_dim);
-  g->zf = take(a, (size_t)rows * steps * c->feature_noise_dim);
   g->zf_batch_major = take(a, (size_t)rows * steps * c->feature_noise_dim);
   layout_mlp_ws(a, &g->attr, &m->attr, rows);
   if (m->has_minmax) layout_mlp_ws(a, &g->minmax, &m->minmax, rows);
   g->xam = take(a, (size_t)rows * (d->attribute + d->additional));
   g->base = take(a, (size_t)rows * 4 * H);
+  g->xh = take(a, (steps + 1) * rows * (c->feature_noise_dim + H));
+  g->packed = take(a, dg_lstm_packed_floats(c->feature_noise_dim, (int)H));
   g->gates = take(a, steps * rows * 4 * H);
   g->c = take(a, steps * rows * H);
   g->tc = take(a, steps * rows * H);
-  g->h = take(a, steps * rows * H);
   g->y = take(a, steps * rows * SF);
   g->mask = take(a, (size_t)rows * d->T);
   g->lengths = (int32_t *)take(a, rows);
@@ -543,10 +545,10 @@ typedef struct {
   size_t count[3];
 } noise_job;
 
-static void noise_task(void *ctx, int thread, int n_threads) {
+static void noise_task(void *ctx, int chunk, int n_chunks, int thread) {
   noise_job *j = ctx;
   for (int s = 0; s < 3; s++) {
-    size_t b = j->count[s] * thread / n_threads, e = j->count[s] * (thread + 1) / n_threads;
+    size_t b = j->count[s] * chunk / n_chunks, e = j->count[s] * (chunk + 1) / n_chunks;
     if (e > b) dg_rng_fill_normal(j->seed, DG_STREAM_NOISE, j->position[s] + 2 * b, j->out[s] + b, e - b);
   }
 }
@@ -561,11 +563,13 @@ static uint64_t draw_generator_noise(dg_model *m, gen_ws *g, uint64_t start, int
                  {start + 2 * r0 * na, start + 2 * n * na + 2 * r0 * nm, start + 2 * n * (na + nm) + 2 * r0 * steps * nf},
                  {g->za, g->zm, g->zf_batch_major},
                  {rows * na, rows * nm, rows * steps * nf}};
-  dg_pool_run(m->pool, noise_task, &j);
-  /* z_f is drawn batch-major (example, step, dim); the LSTM wants it step-major. */
+  size_t total = j.count[0] + j.count[1] + j.count[2];
+  int chunks = total < 4096 ? 1 : 2 * dg_pool_size(m->pool);
+  dg_pool_run(m->pool, noise_task, &j, chunks);
+  /* z_f is drawn batch-major (example, step, dim); the LSTM reads it step-major from its input blocks. */
+  size_t ld = nf + m->H;
   for (int b = 0; b < rows; b++)
-    for (uint64_t s = 0; s < steps; s++)
-      memcpy(g->zf + (s * rows + b) * nf, g->zf_batch_major + (b * steps + s) * nf, sizeof(float) * nf);
+    for (uint64_t s = 0; s < steps; s++) memcpy(g->xh + (s * rows + b) * ld, g->zf_batch_major + (b * steps + s) * nf, sizeof(float) * nf);
   return 2 * (uint64_t)n * (na + nm + steps * nf);
 }
 
@@ -647,7 +651,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
       mlp_forward(m, &m->minmax, &g->minmax, rows, mode);
   }
 
-  /* LSTM: gates_j = [A, M] K_am + b + z_j K_z + h_{j-1} K_h; the first two terms once for all steps. */
+  /* LSTM: gates_j = [A, M] K_am + b + [z_j, h_{j-1}] K_zh; the first two terms once for all steps. */
   const float *M_stop = m->frozen_add ? m->frozen_add : g->minmax.out;
   for (int r = 0; r < rows; r++) {
     memcpy(g->xam + (size_t)r * AM, A_stop + (size_t)r * A, sizeof(float) * A);
@@ -656,17 +660,14 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   const float *K = P + m->lstm_kernel;
   size_t G4 = 4 * (size_t)H;
   dg_dense_forward(m->pool, g->base, g->xam, K, P + m->lstm_bias, rows, AM, 4 * H);
-  dg_gemm(m->pool, 0, 0, steps * rows, 4 * H, nf, 1.0f, g->zf, nf, K + (size_t)AM * G4, 4 * H, 0.0f, g->gates, 4 * H);
-  for (int j = 0; j < steps; j++)
-    for (int r = 0; r < rows; r++) {
-      float *gr = g->gates + ((size_t)j * rows + r) * G4;
-      const float *br = g->base + (size_t)r * G4;
-      for (size_t k = 0; k < G4; k++) gr[k] += br[k];
-    }
-  dg_lstm_forward(m->pool, g->gates, g->c, g->tc, g->h, K + (size_t)d->lstm_input * G4, steps, rows, H);
+  dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H);
 
-  /* Heads: every LSTM step emits S time steps of F values. */
-  dg_dense_forward(m->pool, g->y, g->h, P + m->feat_kernel, P + m->feat_bias, steps * rows, H, S * F);
+  /* Heads: every LSTM step emits S time steps of F values; h_j sits in block j + 1 of xh. */
+  int ld = nf + H, SF = S * F;
+  dg_gemm(m->pool, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, P + m->feat_kernel, SF, 0.0f, g->y, SF);
+  const float *fb = P + m->feat_bias;
+  for (size_t r = 0; r < (size_t)steps * rows; r++)
+    for (int k = 0; k < SF; k++) g->y[r * SF + k] += fb[k];
   dg_heads_forward(g->y, steps * rows, m->feat_vars, c->n_features, S);
 
   /* Gen-flag mask: keep up to and including the first step whose "ends" beats "continues". */
@@ -735,14 +736,19 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
       for (int f = 0; f < F; f++) dv[f] = src[f] * mk;
     }
   dg_heads_backward(g->dy, g->dy, g->y, steps * rows, m->feat_vars, c->n_features, S);
-  dg_dense_backward(m->pool, g->dh, G + m->feat_kernel, G + m->feat_bias, g->dy, g->h, P + m->feat_kernel, steps * rows, H, S * F);
+  int ld = nf + H, SF = S * F;
+  const float *h_all = g->xh + (size_t)rows * ld + nf;
+  dg_gemm(m->pool, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, G + m->feat_kernel, SF);
+  float *dfb = G + m->feat_bias;
+  for (size_t r = 0; r < (size_t)steps * rows; r++)
+    for (int k = 0; k < SF; k++) dfb[k] += g->dy[r * SF + k];
+  dg_gemm(m->pool, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, P + m->feat_kernel, SF, 0.0f, g->dh, H);
 
   const float *K = P + m->lstm_kernel;
   float *dK = G + m->lstm_kernel;
-  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->h, g->dh, K + (size_t)d->lstm_input * G4, dK + (size_t)d->lstm_input * G4, g->dh_rec, g->dc,
-                   steps, rows, H);
-  /* g->gates now holds d(gates). Noise rows of the kernel: one product over all steps. */
-  dg_gemm(m->pool, 1, 0, nf, 4 * H, steps * rows, 1.0f, g->zf, nf, g->gates, 4 * H, 1.0f, dK + (size_t)AM * G4, 4 * H);
+  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->packed, g->dh_rec, g->dc, steps,
+                   rows, nf, H);
+  /* g->gates now holds d(gates). */
   /* [A, M] is the same at every step: sum the gate gradients over steps first. */
   memcpy(g->dgsum, g->gates, sizeof(float) * rows * G4);
   for (int j = 1; j < steps; j++) {

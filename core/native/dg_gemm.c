@@ -1,8 +1,9 @@
 /*
- * Blocked single-precision GEMM in the BLIS style: op(B) is packed into KC x NR panels, op(A) into
- * MC x KC blocks of MR-row panels, and an MR x NR micro-kernel (AVX2/FMA when the CPU has it, plain C
- * otherwise) does the arithmetic. Transposes are handled entirely by the packing, so the three shapes
- * training needs (X W, dY W^T, X^T dY) share one kernel. Threads split C into column or row stripes.
+ * Blocked single-precision GEMM in the BLIS style: op(B) is packed into KC x NR panels (or packed once
+ * up front for a reused weight), op(A) is read in place with a row and a column stride (so A^T costs
+ * nothing), and an MR x NR micro-kernel (AVX2/FMA when the CPU has it, plain C otherwise) does the
+ * arithmetic. The three shapes training needs (X W, dY W^T, X^T dY) share one kernel. Threads take
+ * column stripes (each packing only its part of B) or row stripes of C.
  */
 #include "dg_internal.h"
 
@@ -12,12 +13,13 @@
 
 /* ---------------------------------------------------------------- portable kernels */
 
-static void ukernel_portable(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr) {
+static void ukernel_portable(int kc, const float *a, long rs, long cs, const float *b, float *c, int ldc, float alpha, float beta, int mr,
+                             int nr) {
   float acc[DG_MR][DG_NR];
   memset(acc, 0, sizeof acc);
   for (int k = 0; k < kc; k++) {
     for (int i = 0; i < DG_MR; i++) {
-      float ai = a[k * DG_MR + i];
+      float ai = a[i * rs + k * cs];
       for (int j = 0; j < DG_NR; j++) acc[i][j] += ai * b[k * DG_NR + j];
     }
   }
@@ -36,14 +38,15 @@ static void vexp_portable(float *x, size_t n) {
 
 static inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-static void lstm_cell_portable(int rows, int H, float *gates, const float *c_prev, float *c, float *tanh_c, float *h) {
+static void lstm_cell_portable(int rows, int H, float *gates, const float *base, const float *c_prev, float *c, float *tanh_c, float *h,
+                               int ldh) {
   for (int r = 0; r < rows; r++) {
     float *g = gates + (size_t)r * 4 * H;
+    const float *bs = base ? base + (size_t)r * 4 * H : NULL;
     for (int u = 0; u < H; u++) {
-      float i = sigmoid_scalar(g[u]);
-      float f = sigmoid_scalar(g[H + u]);
-      float gg = tanhf(g[2 * H + u]);
-      float o = sigmoid_scalar(g[3 * H + u]);
+      float pi = g[u], pf = g[H + u], pg = g[2 * H + u], po = g[3 * H + u];
+      if (bs) pi += bs[u], pf += bs[H + u], pg += bs[2 * H + u], po += bs[3 * H + u];
+      float i = sigmoid_scalar(pi), f = sigmoid_scalar(pf), gg = tanhf(pg), o = sigmoid_scalar(po);
       float cp = c_prev ? c_prev[(size_t)r * H + u] : 0.0f;
       float cn = f * cp + i * gg;
       float tc = tanhf(cn);
@@ -53,7 +56,7 @@ static void lstm_cell_portable(int rows, int H, float *gates, const float *c_pre
       g[3 * H + u] = o;
       c[(size_t)r * H + u] = cn;
       tanh_c[(size_t)r * H + u] = tc;
-      h[(size_t)r * H + u] = o * tc;
+      h[(size_t)r * ldh + u] = o * tc;
     }
   }
 }
@@ -77,129 +80,137 @@ void dg_kernels_force(const dg_kernels *k) { atomic_store(&chosen, k); }
 
 const char *dg_kernel_name(void) { return dg_kernels_get()->name; }
 
-/* ---------------------------------------------------------------- packing */
+/* ---------------------------------------------------------------- packing B */
 
-/* op(A)[i, k] for the block rows [0, mc), depth [0, kc), into MR-row panels, zero-padded. */
-static void pack_a(int trans, const float *A, int lda, int mc, int kc, float *dst) {
-  for (int p = 0; p < mc; p += DG_MR) {
-    int mr = mc - p < DG_MR ? mc - p : DG_MR;
-    if (!trans) {
-      for (int i = 0; i < DG_MR; i++) {
-        if (i < mr) {
-          const float *src = A + (size_t)(p + i) * lda;
-          for (int k = 0; k < kc; k++) dst[k * DG_MR + i] = src[k];
-        } else {
-          for (int k = 0; k < kc; k++) dst[k * DG_MR + i] = 0.0f;
-        }
-      }
-    } else {
-      for (int k = 0; k < kc; k++) {
-        const float *src = A + (size_t)k * lda + p;
-        int i = 0;
-        for (; i < mr; i++) dst[k * DG_MR + i] = src[i];
-        for (; i < DG_MR; i++) dst[k * DG_MR + i] = 0.0f;
-      }
-    }
-    dst += (size_t)DG_MR * kc;
-  }
-}
-
-/* op(B)[k, j] for depth [0, kc), columns [0, nc), into NR-column panels, zero-padded. */
-static void pack_b(int trans, const float *B, int ldb, int kc, int nc, float *dst) {
-  for (int q = 0; q < nc; q += DG_NR) {
+/* op(B)[pc + k, j0 + j] for k < kc, j < nc into NR-column panels (panel q at dst + q * NR * kc), zero
+ * padded to a whole panel. */
+static void pack_b_block(int trans, const float *B, int ldb, int pc, int kc, int j0, int nc, float *dst) {
+  for (int q = 0; q < nc; q += DG_NR, dst += (size_t)DG_NR * kc) {
     int nr = nc - q < DG_NR ? nc - q : DG_NR;
     if (!trans) {
-      for (int k = 0; k < kc; k++) {
-        const float *src = B + (size_t)k * ldb + q;
-        int j = 0;
-        for (; j < nr; j++) dst[k * DG_NR + j] = src[j];
-        for (; j < DG_NR; j++) dst[k * DG_NR + j] = 0.0f;
+      const float *src = B + (size_t)pc * ldb + j0 + q;
+      if (nr == DG_NR) {
+        for (int k = 0; k < kc; k++) memcpy(dst + k * DG_NR, src + (size_t)k * ldb, sizeof(float) * DG_NR);
+      } else {
+        for (int k = 0; k < kc; k++) {
+          int j = 0;
+          for (; j < nr; j++) dst[k * DG_NR + j] = src[(size_t)k * ldb + j];
+          for (; j < DG_NR; j++) dst[k * DG_NR + j] = 0.0f;
+        }
       }
     } else {
       for (int j = 0; j < DG_NR; j++) {
         if (j < nr) {
-          const float *src = B + (size_t)(q + j) * ldb;
+          const float *src = B + (size_t)(j0 + q + j) * ldb + pc;
           for (int k = 0; k < kc; k++) dst[k * DG_NR + j] = src[k];
         } else {
           for (int k = 0; k < kc; k++) dst[k * DG_NR + j] = 0.0f;
         }
       }
     }
-    dst += (size_t)DG_NR * kc;
   }
 }
 
-/* ---------------------------------------------------------------- serial GEMM */
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-static void scale_c(int M, int N, float beta, float *C, int ldc) {
-  for (int i = 0; i < M; i++) {
+/* Whole-matrix layout: K in blocks of KC; block at pc starts at pc * round_up(N, NR). */
+size_t dg_packed_b_floats(int K, int N) { return (size_t)K * round_up(N, DG_NR); }
+
+void dg_pack_b(int trans_b, int K, int N, const float *B, int ldb, float *packed) {
+  size_t npad = round_up(N, DG_NR);
+  for (int pc = 0; pc < K; pc += DG_KC) {
+    int kc = K - pc < DG_KC ? K - pc : DG_KC;
+    pack_b_block(trans_b, B, ldb, pc, kc, 0, N, packed + (size_t)pc * npad);
+  }
+}
+
+/* ---------------------------------------------------------------- serial GEMM on a block of C */
+
+static void scale_c(int rows, int cols, float beta, float *C, int ldc) {
+  for (int i = 0; i < rows; i++) {
     float *ci = C + (size_t)i * ldc;
     if (beta == 0.0f)
-      memset(ci, 0, sizeof(float) * N);
+      memset(ci, 0, sizeof(float) * cols);
     else
-      for (int j = 0; j < N; j++) ci[j] *= beta;
+      for (int j = 0; j < cols; j++) ci[j] *= beta;
   }
 }
 
-static void gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta,
-                       float *C, int ldc) {
-  for (int i = 0; i < M; i++)
-    for (int j = 0; j < N; j++) {
-      float s = 0.0f;
-      for (int k = 0; k < K; k++) s += (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) * (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-      C[(size_t)i * ldc + j] = alpha * s + (beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j]);
-    }
-}
-
-static void gemm_serial(float *scratch, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                        int ldb, float beta, float *C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  if (!scratch) {
-    gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  const dg_kernels *kern = dg_kernels_get();
-  float *pa = scratch;
-  float *pb = scratch + (size_t)DG_MC * DG_KC;
-  for (int jc = 0; jc < N; jc += DG_NC) {
-    int nc = N - jc < DG_NC ? N - jc : DG_NC;
-    for (int pc = 0; pc < K; pc += DG_KC) {
-      int kc = K - pc < DG_KC ? K - pc : DG_KC;
-      float beta_block = pc == 0 ? beta : 1.0f;
-      const float *bsrc = tb ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc;
-      pack_b(tb, bsrc, ldb, kc, nc, pb);
-      for (int ic = 0; ic < M; ic += DG_MC) {
-        int mc = M - ic < DG_MC ? M - ic : DG_MC;
-        const float *asrc = ta ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc;
-        pack_a(ta, asrc, lda, mc, kc, pa);
-        for (int jr = 0; jr < nc; jr += DG_NR) {
-          int nr = nc - jr < DG_NR ? nc - jr : DG_NR;
-          const float *bp = pb + (size_t)jr * kc;
-          for (int ir = 0; ir < mc; ir += DG_MR) {
-            int mr = mc - ir < DG_MR ? mc - ir : DG_MR;
-            kern->ukernel(kc, pa + (size_t)ir * kc, bp, C + (size_t)(ic + ir) * ldc + jc + jr, ldc, alpha, beta_block, mr, nr);
-          }
+/* Rows [i0, i1) x columns [j0, j0 + nc) of C for one depth block [pc, pc + kc), with op(B)'s panels for
+ * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs]. */
+static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long cs, int i0, int i1, int pc, int kc, const float *bp, int j0,
+                         int nc, float alpha, float beta, float *C, int ldc) {
+  float edge[DG_MR * DG_KC];
+  for (int ic = i0; ic < i1; ic += DG_MCB) {
+    int ie = i1 - ic < DG_MCB ? i1 : ic + DG_MCB;
+    for (int jr = 0; jr < nc; jr += DG_NR) {
+      int nr = nc - jr < DG_NR ? nc - jr : DG_NR;
+      const float *b = bp + (size_t)jr * kc;
+      for (int ir = ic; ir < ie; ir += DG_MR) {
+        int mr = ie - ir < DG_MR ? ie - ir : DG_MR;
+        const float *a = A + ir * rs + pc * cs;
+        long ars = rs, acs = cs;
+        if (mr < DG_MR) { /* a ragged last panel: copy it, zero-padded, so the kernel reads 6 rows */
+          for (int k = 0; k < kc; k++)
+            for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < mr ? a[i * rs + k * cs] : 0.0f;
+          a = edge;
+          ars = 1;
+          acs = DG_MR;
         }
+        kern->ukernel(kc, a, ars, acs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, mr, nr);
       }
     }
   }
 }
 
-/* ---------------------------------------------------------------- parallel split */
-
 typedef struct {
   dg_pool *pool;
   int ta, tb, M, N, K;
   float alpha, beta;
-  const float *A, *B;
+  const float *A, *B, *packed;
   int lda, ldb, ldc;
   float *C;
-  int split_columns;
+  int split_columns, chunks;
 } gemm_job;
+
+/* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR). */
+static void gemm_block(const gemm_job *j, float *scratch, int i0, int i1, int j0, int j1) {
+  if (i1 <= i0 || j1 <= j0) return;
+  if (j->K <= 0 || j->alpha == 0.0f) {
+    scale_c(i1 - i0, j1 - j0, j->beta, j->C + (size_t)i0 * j->ldc + j0, j->ldc);
+    return;
+  }
+  const dg_kernels *kern = dg_kernels_get();
+  long rs = j->ta ? 1 : j->lda, cs = j->ta ? j->lda : 1;
+  size_t npad = round_up(j->N, DG_NR);
+  for (int jc = j0; jc < j1; jc += DG_NC) {
+    int nc = j1 - jc < DG_NC ? j1 - jc : DG_NC;
+    for (int pc = 0; pc < j->K; pc += DG_KC) {
+      int kc = j->K - pc < DG_KC ? j->K - pc : DG_KC;
+      const float *bp;
+      if (j->packed) {
+        bp = j->packed + (size_t)pc * npad + (size_t)jc * kc;
+      } else if (!scratch) { /* no packing memory (only possible without a pool): plain loops */
+        for (int i = i0; i < i1; i++)
+          for (int c = jc; c < jc + nc; c++) {
+            float acc = 0.0f;
+            for (int k = pc; k < pc + kc; k++)
+              acc += j->A[i * rs + k * cs] * (j->tb ? j->B[(size_t)c * j->ldb + k] : j->B[(size_t)k * j->ldb + c]);
+            float *out = j->C + (size_t)i * j->ldc + c;
+            float beta = pc == 0 ? j->beta : 1.0f;
+            *out = j->alpha * acc + (beta == 0.0f ? 0.0f : beta * *out);
+          }
+        continue;
+      } else {
+        pack_b_block(j->tb, j->B, j->ldb, pc, kc, jc, nc, scratch);
+        bp = scratch;
+      }
+      macro_kernel(kern, j->A, rs, cs, i0, i1, pc, kc, bp, jc, nc, j->alpha, pc == 0 ? j->beta : 1.0f, j->C, j->ldc);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- parallel split */
 
 static void stripe(int total, int align, int part, int parts, int *begin, int *end) {
   int units = (total + align - 1) / align;
@@ -209,36 +220,54 @@ static void stripe(int total, int align, int part, int parts, int *begin, int *e
   *end = e < total ? e : total;
 }
 
-static void gemm_task(void *ctx, int thread, int n_threads) {
+static void gemm_task(void *ctx, int chunk, int n_chunks, int thread) {
   gemm_job *j = ctx;
-  float *scratch = dg_pool_scratch(j->pool, thread, DG_GEMM_SCRATCH_FLOATS);
+  float *scratch = j->packed ? NULL : dg_pool_scratch(j->pool, thread, DG_GEMM_SCRATCH_FLOATS);
   int b, e;
   if (j->split_columns) {
-    stripe(j->N, DG_NR, thread, n_threads, &b, &e);
-    if (b >= e) return;
-    const float *B = j->tb ? j->B + (size_t)b * j->ldb : j->B + b;
-    gemm_serial(scratch, j->ta, j->tb, j->M, e - b, j->K, j->alpha, j->A, j->lda, B, j->ldb, j->beta, j->C + b, j->ldc);
+    stripe(j->N, DG_NR, chunk, n_chunks, &b, &e);
+    gemm_block(j, scratch, 0, j->M, b, e);
   } else {
-    stripe(j->M, DG_MR, thread, n_threads, &b, &e);
-    if (b >= e) return;
-    const float *A = j->ta ? j->A + b : j->A + (size_t)b * j->lda;
-    gemm_serial(scratch, j->ta, j->tb, e - b, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta, j->C + (size_t)b * j->ldc, j->ldc);
+    stripe(j->M, DG_MR, chunk, n_chunks, &b, &e);
+    gemm_block(j, scratch, b, e, 0, j->N);
   }
 }
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
-#define PARALLEL_MIN_WORK 60000.0
+#define PARALLEL_MIN_WORK 100000.0
+
+static void run_gemm(dg_pool *pool, gemm_job *job) {
+  int threads = dg_pool_size(pool);
+  double work = (double)job->M * job->N * (job->K > 0 ? job->K : 1);
+  int col_units = (job->N + DG_NR - 1) / DG_NR, row_units = (job->M + DG_MR - 1) / DG_MR;
+  if (threads == 1 || work < PARALLEL_MIN_WORK || (col_units < 2 && row_units < 2)) {
+    job->split_columns = 1;
+    dg_pool_run(pool, gemm_task, job, 1);
+    return;
+  }
+  /* Columns when there are enough of them: then each chunk packs only its own part of B. */
+  job->split_columns = col_units >= 2 * threads;
+  int units = job->split_columns ? col_units : row_units;
+  int chunks = 2 * threads < units ? 2 * threads : units;
+  dg_pool_run(pool, gemm_task, job, chunks);
+}
 
 void dg_gemm(dg_pool *pool, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta,
              float *C, int ldc) {
-  int threads = dg_pool_size(pool);
-  double work = (double)M * N * (K > 0 ? K : 1);
-  if (threads == 1 || work < PARALLEL_MIN_WORK || (M < 2 * DG_MR && N < 2 * DG_NR)) {
-    gemm_serial(dg_pool_scratch(pool, 0, DG_GEMM_SCRATCH_FLOATS), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  gemm_job job = {pool, ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, 0};
-  /* Split the longer side, in units of the micro-tile, so each thread packs only its share of it. */
-  job.split_columns = (double)N / DG_NR >= (double)M / DG_MR;
-  dg_pool_run(pool, gemm_task, &job);
+  if (M <= 0 || N <= 0) return;
+  gemm_job job = {pool, ta, tb, M, N, K, alpha, beta, A, B, NULL, lda, ldb, ldc, C, 0, 0};
+  run_gemm(pool, &job);
+}
+
+void dg_gemm_packed(dg_pool *pool, int ta, int M, int N, int K, float alpha, const float *A, int lda, const float *packed_b, float beta,
+                    float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  gemm_job job = {pool, ta, 0, M, N, K, alpha, beta, A, NULL, packed_b, lda, 0, ldc, C, 0, 0};
+  run_gemm(pool, &job);
+}
+
+void dg_gemm_rows_packed(int ta, int i0, int i1, int N, int K, float alpha, const float *A, int lda, const float *packed_b, float beta,
+                         float *C, int ldc) {
+  gemm_job job = {NULL, ta, 0, i1, N, K, alpha, beta, A, NULL, packed_b, lda, 0, ldc, C, 0, 0};
+  gemm_block(&job, NULL, i0, i1, 0, N);
 }

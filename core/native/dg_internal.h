@@ -31,13 +31,14 @@ void dg_rng_fill_uniform(uint32_t seed, uint32_t stream, uint64_t position, floa
 /* ---------------------------------------------------------------- thread pool */
 
 typedef struct dg_pool dg_pool;
-/* fn(ctx, thread, n_threads) runs once on each thread; thread 0 is the caller. */
-typedef void (*dg_task_fn)(void *ctx, int thread, int n_threads);
+/* fn(ctx, chunk, n_chunks, thread) runs once per chunk, on whichever thread takes it (0 = the caller);
+ * `thread` only selects per-thread scratch. */
+typedef void (*dg_task_fn)(void *ctx, int chunk, int n_chunks, int thread);
 
 dg_pool *dg_pool_create(int n_threads);
 void dg_pool_destroy(dg_pool *pool);
 int dg_pool_size(const dg_pool *pool);
-void dg_pool_run(dg_pool *pool, dg_task_fn fn, void *ctx);
+void dg_pool_run(dg_pool *pool, dg_task_fn fn, void *ctx, int n_chunks);
 /* Per-thread scratch memory for the GEMM's packed panels (grown on demand, owned by the pool). */
 float *dg_pool_scratch(dg_pool *pool, int thread, size_t floats);
 
@@ -48,23 +49,35 @@ float *dg_pool_scratch(dg_pool *pool, int thread, size_t floats);
 void dg_gemm(dg_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 
+/* op(B) packed once into the kernel's panel layout, for a weight reused by many products (the LSTM's
+ * recurrent kernel at every step). */
+size_t dg_packed_b_floats(int K, int N);
+void dg_pack_b(int trans_b, int K, int N, const float *B, int ldb, float *packed);
+void dg_gemm_packed(dg_pool *pool, int trans_a, int M, int N, int K, float alpha, const float *A, int lda, const float *packed_b,
+                    float beta, float *C, int ldc);
+/* Serial: rows [i0, i1) of C (an M x N product with pre-packed B), for callers that split work themselves. */
+void dg_gemm_rows_packed(int trans_a, int i0, int i1, int N, int K, float alpha, const float *A, int lda, const float *packed_b, float beta,
+                         float *C, int ldc);
+
 typedef struct {
   const char *name;
-  /* MR x NR micro-kernel on packed panels: C[mr, nr] = alpha * acc + beta * C. */
-  void (*ukernel)(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr);
+  /* MR x NR micro-kernel: A element (i, k) at a[i * rs + k * cs] (6 valid rows), B packed NR-wide;
+   * C[mr, nr] = alpha * acc + beta * C. */
+  void (*ukernel)(int kc, const float *a, long rs, long cs, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr);
   /* x[i] = exp(x[i]) */
   void (*vexp)(float *x, size_t n);
-  /* One LSTM step's cell on rows x [i|f|g|o] pre-activations: activates the gates in place and writes
-   * c, tanh(c), h. c_prev NULL means zeros. */
-  void (*lstm_cell)(int rows, int H, float *gates, const float *c_prev, float *c, float *tanh_c, float *h);
+  /* One LSTM step's cell. gates [rows, 4H] holds x K (+ base [rows, 4H] when not NULL) for blocks
+   * i|f|g|o; they are activated in place, and c, tanh(c) [rows, H] and h (row stride ldh) written.
+   * c_prev NULL means zeros. */
+  void (*lstm_cell)(int rows, int H, float *gates, const float *base, const float *c_prev, float *c, float *tanh_c, float *h, int ldh);
 } dg_kernels;
 
 #define DG_MR 6
 #define DG_NR 16
-#define DG_MC 144
 #define DG_KC 256
-#define DG_NC 3072
-#define DG_GEMM_SCRATCH_FLOATS ((size_t)DG_MC * DG_KC + (size_t)DG_KC * DG_NC)
+#define DG_NC 1024
+#define DG_MCB 240 /* rows of A per block, kept in L2 while B's panels stream */
+#define DG_GEMM_SCRATCH_FLOATS ((size_t)DG_KC * DG_NC)
 
 const dg_kernels *dg_kernels_get(void);
 const dg_kernels *dg_kernels_portable(void);
@@ -99,14 +112,19 @@ void dg_heads_forward(float *x, int rows, const dg_var *vars, int n_vars, int gr
 /* dx = d act / d logits applied to dy, y = activated output; dx may alias dy. */
 void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, const dg_var *vars, int n_vars, int groups);
 
-/* LSTM over `steps` steps of `rows` examples. pre [steps, rows, 4H] holds the input part of the gates
- * (x_j K_x + b); on return it holds the activated gates. c, tanh_c, h: [steps, rows, H]. Kh: [H, 4H]. */
-void dg_lstm_forward(dg_pool *pool, float *gates, float *c, float *tanh_c, float *h, const float *Kh, int steps, int rows, int H);
-/* BPTT. dh [steps, rows, H]: gradient reaching each h_j from outside the recurrence (the heads).
- * On return gates holds d(pre-activation gates) [steps, rows, 4H]; dKh += sum h_{j-1}^T dgates_j.
- * Scratch: dh_rec, dc: [rows, H]. */
-void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *h, const float *dh,
-                      const float *Kh, float *dKh, float *dh_rec, float *dc, int steps, int rows, int H);
+/* LSTM over `steps` steps of `rows` examples. Step j's input is row block j of xh [steps + 1, rows,
+ * nx + H], laid out [x_j, h_{j-1}] so that one product with Kxh [nx + H, 4H] (rows for x, then for h)
+ * gives the gates: gates_j = xh_j Kxh + base (base [rows, 4H], may be NULL). The caller fills the x
+ * parts; h_j is written into block j + 1 (block 0's h part is zeroed). gates [steps, rows, 4H] returns
+ * the activated gates; c, tanh_c [steps, rows, H]. packed: dg_lstm_packed_floats() of scratch. */
+size_t dg_lstm_packed_floats(int nx, int H);
+void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
+                     int steps, int rows, int nx, int H);
+/* BPTT. dh [steps, rows, H]: the gradient reaching each h_j from outside the recurrence (the heads).
+ * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j.
+ * Scratch: dh_rec, dc [rows, H]; packed as above. */
+void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
+                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H);
 
 /* A ReLU MLP critic's parameters and one pass's activations. */
 typedef struct {

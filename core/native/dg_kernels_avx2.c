@@ -9,36 +9,38 @@
 #include <immintrin.h>
 #include <string.h>
 
-static void ukernel_avx2(int kc, const float *a, const float *b, float *c, int ldc, float alpha, float beta, int mr, int nr) {
+static void ukernel_avx2(int kc, const float *a, long rs, long cs, const float *b, float *c, int ldc, float alpha, float beta, int mr,
+                         int nr) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
   for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b);
-    __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 b0 = _mm256_loadu_ps(b);
+    __m256 b1 = _mm256_loadu_ps(b + 8);
     __m256 ak;
-    ak = _mm256_broadcast_ss(a + 0);
+    ak = _mm256_broadcast_ss(a0);
     c00 = _mm256_fmadd_ps(ak, b0, c00);
     c01 = _mm256_fmadd_ps(ak, b1, c01);
-    ak = _mm256_broadcast_ss(a + 1);
+    ak = _mm256_broadcast_ss(a1);
     c10 = _mm256_fmadd_ps(ak, b0, c10);
     c11 = _mm256_fmadd_ps(ak, b1, c11);
-    ak = _mm256_broadcast_ss(a + 2);
+    ak = _mm256_broadcast_ss(a2);
     c20 = _mm256_fmadd_ps(ak, b0, c20);
     c21 = _mm256_fmadd_ps(ak, b1, c21);
-    ak = _mm256_broadcast_ss(a + 3);
+    ak = _mm256_broadcast_ss(a3);
     c30 = _mm256_fmadd_ps(ak, b0, c30);
     c31 = _mm256_fmadd_ps(ak, b1, c31);
-    ak = _mm256_broadcast_ss(a + 4);
+    ak = _mm256_broadcast_ss(a4);
     c40 = _mm256_fmadd_ps(ak, b0, c40);
     c41 = _mm256_fmadd_ps(ak, b1, c41);
-    ak = _mm256_broadcast_ss(a + 5);
+    ak = _mm256_broadcast_ss(a5);
     c50 = _mm256_fmadd_ps(ak, b0, c50);
     c51 = _mm256_fmadd_ps(ak, b1, c51);
-    a += DG_MR;
+    a0 += cs, a1 += cs, a2 += cs, a3 += cs, a4 += cs, a5 += cs;
     b += DG_NR;
   }
   __m256 acc[DG_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -108,11 +110,15 @@ static void vexp_avx2(float *x, size_t n) {
 }
 
 /* Eight units of one row. */
-static inline void cell8(float *g, int H, const float *cp, float *c, float *tc, float *h) {
-  __m256 i = sigmoid256(_mm256_loadu_ps(g));
-  __m256 f = sigmoid256(_mm256_loadu_ps(g + H));
-  __m256 gg = tanh256(_mm256_loadu_ps(g + 2 * H));
-  __m256 o = sigmoid256(_mm256_loadu_ps(g + 3 * H));
+static inline void cell8(float *g, const float *bs, int H, const float *cp, float *c, float *tc, float *h) {
+  __m256 pi = _mm256_loadu_ps(g), pf = _mm256_loadu_ps(g + H), pg = _mm256_loadu_ps(g + 2 * H), po = _mm256_loadu_ps(g + 3 * H);
+  if (bs) {
+    pi = _mm256_add_ps(pi, _mm256_loadu_ps(bs));
+    pf = _mm256_add_ps(pf, _mm256_loadu_ps(bs + H));
+    pg = _mm256_add_ps(pg, _mm256_loadu_ps(bs + 2 * H));
+    po = _mm256_add_ps(po, _mm256_loadu_ps(bs + 3 * H));
+  }
+  __m256 i = sigmoid256(pi), f = sigmoid256(pf), gg = tanh256(pg), o = sigmoid256(po);
   __m256 cprev = cp ? _mm256_loadu_ps(cp) : _mm256_setzero_ps();
   __m256 cn = _mm256_fmadd_ps(f, cprev, _mm256_mul_ps(i, gg));
   __m256 t = tanh256(cn);
@@ -125,20 +131,24 @@ static inline void cell8(float *g, int H, const float *cp, float *c, float *tc, 
   _mm256_storeu_ps(h, _mm256_mul_ps(o, t));
 }
 
-static void lstm_cell_avx2(int rows, int H, float *gates, const float *c_prev, float *c, float *tanh_c, float *h) {
+static void lstm_cell_avx2(int rows, int H, float *gates, const float *base, const float *c_prev, float *c, float *tanh_c, float *h, int ldh) {
   for (int r = 0; r < rows; r++) {
     float *g = gates + (size_t)r * 4 * H;
+    const float *bs = base ? base + (size_t)r * 4 * H : NULL;
     const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
-    float *cr = c + (size_t)r * H, *tr = tanh_c + (size_t)r * H, *hr = h + (size_t)r * H;
+    float *cr = c + (size_t)r * H, *tr = tanh_c + (size_t)r * H, *hr = h + (size_t)r * ldh;
     int u = 0;
-    for (; u + 8 <= H; u += 8) cell8(g + u, H, cp ? cp + u : NULL, cr + u, tr + u, hr + u);
+    for (; u + 8 <= H; u += 8) cell8(g + u, bs ? bs + u : NULL, H, cp ? cp + u : NULL, cr + u, tr + u, hr + u);
     if (u < H) {
       /* The tail goes through a padded copy so every unit sees the same arithmetic. */
       int n = H - u;
-      float tg[4 * 8] = {0}, tcp[8] = {0}, tcn[8], ttc[8], th[8];
-      for (int k = 0; k < 4; k++) memcpy(tg + 8 * k, g + k * H + u, sizeof(float) * n);
+      float tg[4 * 8] = {0}, tb[4 * 8] = {0}, tcp[8] = {0}, tcn[8], ttc[8], th[8];
+      for (int k = 0; k < 4; k++) {
+        memcpy(tg + 8 * k, g + k * H + u, sizeof(float) * n);
+        if (bs) memcpy(tb + 8 * k, bs + k * H + u, sizeof(float) * n);
+      }
       if (cp) memcpy(tcp, cp + u, sizeof(float) * n);
-      cell8(tg, 8, tcp, tcn, ttc, th);
+      cell8(tg, tb, 8, tcp, tcn, ttc, th);
       for (int k = 0; k < 4; k++) memcpy(g + k * H + u, tg + 8 * k, sizeof(float) * n);
       memcpy(cr + u, tcn, sizeof(float) * n);
       memcpy(tr + u, ttc, sizeof(float) * n);

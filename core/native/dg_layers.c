@@ -175,34 +175,81 @@ void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, con
 
 /* ---------------------------------------------------------------- LSTM */
 
-void dg_lstm_forward(dg_pool *pool, float *gates, float *c, float *tanh_c, float *h, const float *Kh, int steps, int rows, int H) {
+/* Examples are independent through the recurrence, so the batch is split into row chunks that each
+ * run the whole sequence on their own: one parallel region per pass instead of one per step (55 steps
+ * on WWT), which matters most on a busy machine where any region can wait on a descheduled thread.
+ * Each step of a chunk multiplies its rows by the kernel packed once, then updates their cells. */
+
+size_t dg_lstm_packed_floats(int nx, int H) {
+  size_t fwd = dg_packed_b_floats(nx + H, 4 * H), bwd = dg_packed_b_floats(4 * H, H);
+  return fwd > bwd ? fwd : bwd;
+}
+
+typedef struct {
+  int steps, rows, nx, H;
+  float *gates, *xh, *c, *tc;
+  const float *base, *packed, *dh;
+  float *dh_rec, *dc;
+} lstm_pass;
+
+static int lstm_chunks(dg_pool *pool, int rows) {
+  int units = (rows + DG_MR - 1) / DG_MR, want = 2 * dg_pool_size(pool);
+  if (dg_pool_size(pool) == 1 || rows < 4 * DG_MR) return 1;
+  return want < units ? want : units;
+}
+
+static void row_stripe(int rows, int chunk, int n_chunks, int *r0, int *r1) {
+  int units = (rows + DG_MR - 1) / DG_MR;
+  *r0 = (int)((long)units * chunk / n_chunks) * DG_MR;
+  *r1 = (int)((long)units * (chunk + 1) / n_chunks) * DG_MR;
+  if (*r0 > rows) *r0 = rows;
+  if (*r1 > rows) *r1 = rows;
+}
+
+static void lstm_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const lstm_pass *p = ctx;
+  int r0, r1, H = p->H, ld = p->nx + H;
+  row_stripe(p->rows, chunk, n_chunks, &r0, &r1);
+  if (r1 <= r0) return;
   const dg_kernels *k = dg_kernels_get();
-  size_t gstep = (size_t)rows * 4 * H, hstep = (size_t)rows * H;
-  for (int j = 0; j < steps; j++) {
-    float *g = gates + j * gstep;
-    if (j > 0) dg_gemm(pool, 0, 0, rows, 4 * H, H, 1.0f, h + (j - 1) * hstep, H, Kh, 4 * H, 1.0f, g, 4 * H);
-    k->lstm_cell(rows, H, g, j > 0 ? c + (j - 1) * hstep : NULL, c + j * hstep, tanh_c + j * hstep, h + j * hstep);
+  size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H, xstep = (size_t)p->rows * ld;
+  for (int j = 0; j < p->steps; j++) {
+    float *g = p->gates + j * gstep, *c = p->c + j * hstep;
+    const float *x = p->xh + j * xstep;
+    dg_gemm_rows_packed(0, r0, r1, 4 * H, ld, 1.0f, x, ld, p->packed, 0.0f, g, 4 * H);
+    k->lstm_cell(r1 - r0, H, g + (size_t)r0 * 4 * H, p->base ? p->base + (size_t)r0 * 4 * H : NULL, j > 0 ? c - hstep + (size_t)r0 * H : NULL,
+                 c + (size_t)r0 * H, p->tc + j * hstep + (size_t)r0 * H, p->xh + (j + 1) * xstep + (size_t)r0 * ld + p->nx, ld);
   }
 }
 
-void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *h, const float *dh, const float *Kh,
-                      float *dKh, float *dh_rec, float *dc, int steps, int rows, int H) {
-  size_t gstep = (size_t)rows * 4 * H, hstep = (size_t)rows * H;
-  memset(dh_rec, 0, sizeof(float) * hstep);
-  memset(dc, 0, sizeof(float) * hstep);
-  for (int j = steps - 1; j >= 0; j--) {
-    float *g = gates + j * gstep;
-    const float *cprev = j > 0 ? c + (j - 1) * hstep : NULL;
-    const float *tc = tanh_c + j * hstep, *dhj = dh + j * hstep;
-    for (int r = 0; r < rows; r++) {
+void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
+                     int steps, int rows, int nx, int H) {
+  int ld = nx + H;
+  for (int r = 0; r < rows; r++) memset(xh + (size_t)r * ld + nx, 0, sizeof(float) * H);
+  for (int r = 0; r < rows; r++) memset(xh + (size_t)steps * rows * ld + (size_t)r * ld, 0, sizeof(float) * nx);
+  dg_pack_b(0, ld, 4 * H, Kxh, 4 * H, packed);
+  lstm_pass p = {steps, rows, nx, H, gates, xh, c, tanh_c, base, packed, NULL, NULL, NULL};
+  dg_pool_run(pool, lstm_forward_task, &p, lstm_chunks(pool, rows));
+}
+
+static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const lstm_pass *p = ctx;
+  int r0, r1, H = p->H;
+  row_stripe(p->rows, chunk, n_chunks, &r0, &r1);
+  size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H;
+  for (int j = p->steps - 1; j >= 0; j--) {
+    float *g = p->gates + j * gstep;
+    const float *tc = p->tc + j * hstep, *dh = p->dh + j * hstep, *cprev = j > 0 ? p->c + (j - 1) * hstep : NULL;
+    int last = j == p->steps - 1;
+    for (int r = r0; r < r1; r++) {
       float *gi = g + (size_t)r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-      const float *tcr = tc + (size_t)r * H, *dhr = dhj + (size_t)r * H;
+      const float *tcr = tc + (size_t)r * H, *dhr = dh + (size_t)r * H;
       const float *cpr = cprev ? cprev + (size_t)r * H : NULL;
-      float *dhrec = dh_rec + (size_t)r * H, *dcr = dc + (size_t)r * H;
+      float *dhrec = p->dh_rec + (size_t)r * H, *dcr = p->dc + (size_t)r * H;
       for (int u = 0; u < H; u++) {
         float i = gi[u], f = gf[u], gv = gg[u], o = go[u], t = tcr[u];
-        float dht = dhr[u] + dhrec[u];
-        float dct = dcr[u] + dht * o * (1.0f - t * t);
+        float dht = dhr[u] + (last ? 0.0f : dhrec[u]);
+        float dct = (last ? 0.0f : dcr[u]) + dht * o * (1.0f - t * t);
         float cp = cpr ? cpr[u] : 0.0f;
         gi[u] = dct * gv * i * (1.0f - i);
         gf[u] = dct * cp * f * (1.0f - f);
@@ -211,10 +258,19 @@ void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *
         dcr[u] = dct * f;
       }
     }
-    if (j > 0) dg_gemm(pool, 0, 1, rows, H, 4 * H, 1.0f, g, 4 * H, Kh, 4 * H, 0.0f, dh_rec, H);
+    /* d h_{j-1} = dgates_j Kh^T for this chunk's rows: all the earlier step needs from this one. */
+    if (j > 0 && r1 > r0) dg_gemm_rows_packed(0, r0, r1, H, 4 * H, 1.0f, g, 4 * H, p->packed, 0.0f, p->dh_rec, H);
   }
-  /* dKh += sum_j h_{j-1}^T dgates_j, as one product over all steps (h_{-1} = 0). */
-  if (steps > 1) dg_gemm(pool, 1, 0, H, 4 * H, (steps - 1) * rows, 1.0f, h, H, gates + gstep, 4 * H, 1.0f, dKh, 4 * H);
+}
+
+void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
+                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H) {
+  int ld = nx + H;
+  dg_pack_b(1, 4 * H, H, Kxh + (size_t)nx * 4 * H, 4 * H, packed);
+  lstm_pass p = {steps, rows, nx, H, gates, (float *)xh, (float *)c, (float *)tanh_c, NULL, packed, dh, dh_rec, dc};
+  dg_pool_run(pool, lstm_backward_task, &p, lstm_chunks(pool, rows));
+  /* dKxh += sum_j xh_j^T dgates_j: one product over all steps (block 0's h part is zero). */
+  dg_gemm(pool, 1, 0, ld, 4 * H, steps * rows, 1.0f, xh, ld, gates, 4 * H, 1.0f, dKxh, 4 * H);
 }
 
 /* ---------------------------------------------------------------- critic */

@@ -2,11 +2,14 @@
  * A small fork-join pool. One training iteration dispatches a few hundred parallel regions (one per
  * GEMM, most of them the LSTM's per-step products), each a few tens of microseconds long, so waking
  * workers through a condition variable every time would cost more than the work. Workers spin for a
- * couple of milliseconds after each region and only then sleep on the condition variable.
+ * couple of milliseconds after each region and only then sleep on the condition variable. A region is
+ * split into chunks that threads take dynamically, so a busy machine that deschedules a worker slows
+ * a region down instead of stalling it.
  */
 #include "dg_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +25,26 @@
 #define SPIN_NANOSECONDS 2000000L
 #define MAX_THREADS 64
 
+/* state = generation (24 bits) | chunk count (20 bits) | next chunk (20 bits), updated atomically so a
+ * late worker can never take a chunk of a region that has finished or not yet started. */
+#define GEN_SHIFT 40
+#define COUNT_SHIFT 20
+#define FIELD_MASK 0xfffffull
+#define GEN_MASK 0xffffffull
+
 struct dg_pool {
   int n;
   pthread_t threads[MAX_THREADS];
   int started;
   pthread_mutex_t mutex;
   pthread_cond_t wake;
-  atomic_uint generation;
+  _Atomic uint64_t state;
   atomic_int done;
   atomic_int sleeping;
   atomic_int stop;
   dg_task_fn fn;
   void *ctx;
+  uint32_t generation;
   float *scratch[MAX_THREADS];
   size_t scratch_floats[MAX_THREADS];
   struct worker_arg {
@@ -48,11 +59,26 @@ static long now_ns(void) {
   return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-static unsigned wait_for_generation(dg_pool *p, unsigned seen) {
-  unsigned g;
+static inline uint32_t gen_of(uint64_t s) { return (uint32_t)((s >> GEN_SHIFT) & GEN_MASK); }
+
+/* Takes and runs chunks of region `gen` until none is left. */
+static void run_chunks(dg_pool *p, uint32_t gen, int thread) {
+  for (;;) {
+    uint64_t s = atomic_load(&p->state);
+    uint32_t count = (uint32_t)((s >> COUNT_SHIFT) & FIELD_MASK), next = (uint32_t)(s & FIELD_MASK);
+    if (gen_of(s) != gen || next >= count) return;
+    if (!atomic_compare_exchange_weak(&p->state, &s, s + 1)) continue;
+    /* Holding an unfinished chunk of `gen` guarantees fn/ctx still belong to it. */
+    p->fn(p->ctx, (int)next, (int)count, thread);
+    atomic_fetch_add(&p->done, 1);
+  }
+}
+
+static uint32_t wait_for_generation(dg_pool *p, uint32_t seen) {
+  uint32_t g;
   long deadline = 0;
   int spins = 0;
-  while ((g = atomic_load(&p->generation)) == seen) {
+  while ((g = gen_of(atomic_load(&p->state))) == seen && !atomic_load(&p->stop)) {
     if (++spins % 1024 != 0) {
       cpu_relax();
       continue;
@@ -62,7 +88,7 @@ static unsigned wait_for_generation(dg_pool *p, unsigned seen) {
     if (t < deadline) continue;
     pthread_mutex_lock(&p->mutex);
     atomic_fetch_add(&p->sleeping, 1);
-    while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mutex);
+    while (gen_of(atomic_load(&p->state)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->wake, &p->mutex);
     atomic_fetch_sub(&p->sleeping, 1);
     pthread_mutex_unlock(&p->mutex);
   }
@@ -72,12 +98,11 @@ static unsigned wait_for_generation(dg_pool *p, unsigned seen) {
 static void *worker_main(void *arg) {
   struct worker_arg *a = arg;
   dg_pool *p = a->pool;
-  unsigned seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     seen = wait_for_generation(p, seen);
     if (atomic_load(&p->stop)) break;
-    p->fn(p->ctx, a->id, p->n);
-    atomic_fetch_add(&p->done, 1);
+    run_chunks(p, seen, a->id);
   }
   return NULL;
 }
@@ -88,16 +113,15 @@ dg_pool *dg_pool_create(int n_threads) {
   dg_pool *p = calloc(1, sizeof(dg_pool));
   if (!p) return NULL;
   p->n = n_threads;
-  pthread_mutex_init(&p->mutex, NULL);
   /* The GEMM's packing buffers, allocated up front so that a GEMM never meets a failed allocation. */
   for (int i = 0; i < n_threads; i++) {
     if (!dg_pool_scratch(p, i, DG_GEMM_SCRATCH_FLOATS)) {
       for (int j = 0; j < i; j++) free(p->scratch[j]);
-      pthread_mutex_destroy(&p->mutex);
       free(p);
       return NULL;
     }
   }
+  pthread_mutex_init(&p->mutex, NULL);
   pthread_cond_init(&p->wake, NULL);
   for (int i = 1; i < n_threads; i++) {
     p->args[i].pool = p;
@@ -115,7 +139,6 @@ void dg_pool_destroy(dg_pool *p) {
   if (!p) return;
   atomic_store(&p->stop, 1);
   pthread_mutex_lock(&p->mutex);
-  atomic_fetch_add(&p->generation, 1);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mutex);
   for (int i = 1; i <= p->started; i++) pthread_join(p->threads[i], NULL);
@@ -127,22 +150,31 @@ void dg_pool_destroy(dg_pool *p) {
 
 int dg_pool_size(const dg_pool *p) { return p ? p->n : 1; }
 
-void dg_pool_run(dg_pool *p, dg_task_fn fn, void *ctx) {
-  if (!p || p->n == 1) {
-    fn(ctx, 0, 1);
+void dg_pool_run(dg_pool *p, dg_task_fn fn, void *ctx, int n_chunks) {
+  if (n_chunks <= 0) return;
+  if (!p || p->n == 1 || n_chunks == 1) {
+    for (int c = 0; c < n_chunks; c++) fn(ctx, c, n_chunks, 0);
     return;
   }
   p->fn = fn;
   p->ctx = ctx;
   atomic_store(&p->done, 0);
-  atomic_fetch_add(&p->generation, 1);
+  p->generation = (p->generation + 1) & GEN_MASK;
+  atomic_store(&p->state, (uint64_t)p->generation << GEN_SHIFT | (uint64_t)n_chunks << COUNT_SHIFT);
   if (atomic_load(&p->sleeping) > 0) {
     pthread_mutex_lock(&p->mutex);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mutex);
   }
-  fn(ctx, 0, p->n);
-  while (atomic_load(&p->done) != p->n - 1) cpu_relax();
+  /* The caller works too; it only waits for chunks a worker took and has not finished, so a worker
+   * that the OS has descheduled (busy machine) costs nothing unless it is mid-chunk. */
+  run_chunks(p, p->generation, 0);
+  for (int spins = 0; atomic_load(&p->done) != n_chunks; spins++) {
+    if (spins < 20000)
+      cpu_relax();
+    else
+      sched_yield();
+  }
 }
 
 float *dg_pool_scratch(dg_pool *p, int thread, size_t floats) {
