@@ -1,0 +1,528 @@
+/**
+ * The TF.js reference engine against the contract in core/model/README.md: critic gradients (with the
+ * gradient penalty's second-order terms) against finite differences and against the by-hand derivation
+ * of shared/design/doppelganger.md, determinism, exact checkpoint round trips, generation invariants,
+ * and that a few hundred steps learn a trivial dataset.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { createReferenceEngine } from '../core/model/reference.ts';
+import { criticLoss, critic } from '../core/model/reference-networks.ts';
+import { modelConfig, type ModelConfig } from '../core/model/config.ts';
+import { dims, initialParameters, parameterSpecs } from '../core/model/params.ts';
+import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
+import type { Engine, EngineState, RealBatch } from '../core/model/engine.ts';
+import { Rng } from '../core/util/rng.ts';
+
+const categorical = (name: string, dim: number): EncodedVariable => ({ name, kind: 'categorical', dim, activation: 'softmax' });
+const continuous = (name: string, activation: 'sigmoid' | 'tanh' = 'sigmoid'): EncodedVariable => ({ name, kind: 'continuous', dim: 1, activation });
+
+/** T=8, S=2; two continuous features (sigmoid, tanh) + gen flags; a 3-way categorical and a continuous attribute; two additional attributes. */
+function tinyLayout(genFlags = true): EncodedLayout {
+  return {
+    maxLength: 8,
+    attributes: [categorical('kind', 3), continuous('size')],
+    additionalAttributes: [continuous('x.mid'), continuous('x.half')],
+    features: [continuous('x'), continuous('y', 'tanh'), ...(genFlags ? [categorical('flags', 2)] : [])],
+    genFlags,
+  };
+}
+
+function tinyConfig(overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()): ModelConfig {
+  return modelConfig(layout, {
+    sampleLen: 2,
+    attributeNoiseDim: 3,
+    minMaxNoiseDim: 2,
+    featureNoiseDim: 2,
+    attributeHidden: [8, 8],
+    minMaxHidden: [6],
+    lstmUnits: 7,
+    criticHidden: [10, 9],
+    auxCriticHidden: [6, 5],
+    ...overrides,
+  });
+}
+
+/** A valid encoded batch: one-hot categories, values in range, gen flags consistent with a random length, zeros after it. */
+function randomBatch(config: ModelConfig, size: number, rng: Rng): RealBatch {
+  const d = dims(config);
+  const attributes = new Float32Array(size * d.attribute);
+  const additionalAttributes = new Float32Array(size * d.additional);
+  const features = new Float32Array(size * d.T * d.feature);
+  for (let b = 0; b < size; b++) {
+    attributes[b * d.attribute + rng.int(3)] = 1;
+    attributes[b * d.attribute + 3] = rng.uniform();
+    for (let k = 0; k < d.additional; k++) additionalAttributes[b * d.additional + k] = rng.uniform();
+    const length = config.layout.genFlags ? 1 + rng.int(d.T) : d.T;
+    for (let t = 0; t < length; t++) {
+      const row = (b * d.T + t) * d.feature;
+      features[row] = rng.uniform();
+      features[row + 1] = 2 * rng.uniform() - 1;
+      if (config.layout.genFlags) {
+        features[row + 2] = t === length - 1 ? 0 : 1;
+        features[row + 3] = t === length - 1 ? 1 : 0;
+      }
+    }
+  }
+  return { size, attributes, additionalAttributes, features };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Critic gradients, including the gradient penalty's second-order terms
+
+/** The critic's parameters from the shared initializer, as variables. */
+function criticVariables(config: ModelConfig, prefix: string, seed: number): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  for (const p of initialParameters(config, seed)) {
+    if (p.name.startsWith(`${prefix}.`)) out[p.name] = tf.variable(tf.tensor(p.data, p.shape));
+  }
+  return out;
+}
+
+function uniformMatrix(rng: Rng, rows: number, cols: number, low: number, high: number): Float32Array {
+  return new Float32Array(rows * cols).map(() => low + (high - low) * rng.uniform());
+}
+
+/** Signs of every hidden pre-activation of the critic on each input: the ReLU masks. */
+function maskPattern(vars: Record<string, tf.Variable>, prefix: string, hiddenCount: number, inputs: tf.Tensor2D[]): string {
+  return tf.tidy(() =>
+    inputs
+      .map((x) => {
+        let h: tf.Tensor2D = x;
+        let bits = '';
+        for (let i = 0; i < hiddenCount; i++) {
+          const z = tf.add(tf.matMul(h, vars[`${prefix}.dense${i}.kernel`] as tf.Tensor2D), vars[`${prefix}.dense${i}.bias`]) as tf.Tensor2D;
+          bits += Array.from(z.dataSync(), (v) => (v > 0 ? '1' : '0')).join('');
+          h = tf.relu(z);
+        }
+        return bits;
+      })
+      .join('|'),
+  );
+}
+
+/**
+ * Autograd gradients of the full critic loss (WGAN terms + lambda * per-example gradient penalty)
+ * against central differences, at the three largest entries of every kernel and bias.
+ * The penalty makes the loss jump where a ReLU mask flips (the input gradient is piecewise constant in
+ * the masks), so each difference uses the largest step that flips no mask.
+ */
+function checkCriticGradients(prefix: 'critic' | 'aux', hiddenCount: number, inputWidth: number): void {
+  const config = tinyConfig();
+  const B = 5;
+  const rng = new Rng(11, 0);
+  const vars = criticVariables(config, prefix, 3);
+  const real = tf.tensor2d(uniformMatrix(rng, B, inputWidth, 0, 1), [B, inputWidth]);
+  const fake = tf.tensor2d(uniformMatrix(rng, B, inputWidth, -0.5, 1), [B, inputWidth]);
+  const aValues = uniformMatrix(rng, B, 1, 0, 1);
+  const a = tf.tensor2d(aValues, [B, 1]);
+  const interpolated = tf.tidy(() => tf.add(tf.mul(a, real), tf.mul(tf.sub(1, a), fake))) as tf.Tensor2D;
+  const lambda = config.gradientPenaltyWeight;
+  const loss = () => criticLoss(vars, prefix, hiddenCount, real, fake, a, lambda).loss;
+  const lossValue = () => tf.tidy(() => loss().dataSync()[0]);
+  const pattern = () => maskPattern(vars, prefix, hiddenCount, [real, fake, interpolated]);
+
+  const names = Object.keys(vars);
+  const { grads } = tf.variableGrads(loss, names.map((n) => vars[n]));
+  const analytic = Object.fromEntries(names.map((n) => [n, grads[vars[n].name].dataSync().slice()]));
+  tf.dispose(Object.values(grads));
+
+  // the penalty must actually be in play, or this would only test first-order gradients
+  const gp = tf.tidy(() => criticLoss(vars, prefix, hiddenCount, real, fake, a, lambda).gradientPenalty.dataSync()[0]);
+  assert.ok(gp > 1e-3, `gradient penalty ${gp} too small to test`);
+
+  const basePattern = pattern();
+  const baseLoss = lossValue();
+  for (const name of names) {
+    const v = vars[name];
+    const base = v.dataSync().slice();
+    let checked = 0;
+    // the entries with the largest gradients: a dead unit's zero gradient would check nothing
+    const largest = Array.from(analytic[name].keys()).sort((i, j) => Math.abs(analytic[name][j]) - Math.abs(analytic[name][i]));
+    for (const index of largest.slice(0, 3)) {
+      const shiftTo = (delta: number) => tf.tidy(() => {
+        const data = base.slice();
+        data[index] += delta;
+        v.assign(tf.tensor(data, v.shape));
+      });
+      const at = (delta: number) => {
+        shiftTo(delta);
+        const result = { loss: lossValue(), pattern: pattern() };
+        shiftTo(0);
+        return result;
+      };
+      for (const eps of [1e-2, 3e-3, 1e-3]) {
+        const plus = at(eps);
+        const minus = at(-eps);
+        if (plus.pattern !== basePattern || minus.pattern !== basePattern) continue;
+        const numeric = (plus.loss - minus.loss) / (2 * eps);
+        const auto = analytic[name][index];
+        // float32 rounding of the loss, amplified by 1/eps, bounds what the difference can resolve
+        const resolution = (4 * 1.2e-7 * Math.abs(baseLoss)) / eps;
+        const tolerance = 2e-2 * Math.max(Math.abs(numeric), Math.abs(auto)) + resolution;
+        assert.ok(Math.abs(numeric - auto) <= tolerance, `${name}[${index}] (eps ${eps}): autograd ${auto} vs finite difference ${numeric}`);
+        checked++;
+        break;
+      }
+    }
+    assert.ok(checked >= 1, `${name}: every finite difference flipped a ReLU mask`);
+  }
+  tf.dispose([real, fake, a, interpolated, ...Object.values(vars)]);
+}
+
+test('main critic loss gradients (with gradient penalty) match finite differences', async () => {
+  await tf.setBackend('cpu');
+  const config = tinyConfig();
+  checkCriticGradients('critic', config.criticHidden.length, dims(config).criticInput);
+});
+
+test('aux critic loss gradients (with gradient penalty) match finite differences', async () => {
+  await tf.setBackend('cpu');
+  const config = tinyConfig();
+  checkCriticGradients('aux', config.auxCriticHidden.length, dims(config).auxInput);
+});
+
+/**
+ * The penalty's weight gradients as doppelganger.md derives them by hand, in float64: with the ReLU
+ * masks frozen, v runs backwards (v_{L-1} = m * w_L, v_{l-1} = m * W_l^T v_l, g = W_1^T v_1), and the
+ * weight gradients pair v_{l+1} with u_l, a mask-frozen, bias-free forward pass of dg.
+ * Kernels here are K_l = W_l^T ([in, out], row-major), as params.ts stores them.
+ */
+function penaltyGradientsByHand(kernels: Float64Array[], biases: Float64Array[], widths: number[], x: Float64Array[], lambda: number): Float64Array[] {
+  const L = kernels.length; // hidden layers + output
+  const B = x.length;
+  const grads = kernels.map((k) => new Float64Array(k.length));
+  const K = (l: number, i: number, o: number) => kernels[l][i * widths[l + 1] + o]; // layer l maps widths[l] -> widths[l+1]
+  for (const h0 of x) {
+    // forward, keeping masks m_l of the hidden layers (biases enter the masks only)
+    const masks: Float64Array[] = [];
+    let h = h0;
+    for (let l = 0; l < L - 1; l++) {
+      const z = new Float64Array(widths[l + 1]);
+      for (let o = 0; o < z.length; o++) {
+        let s = biases[l][o];
+        for (let i = 0; i < widths[l]; i++) s += h[i] * K(l, i, o);
+        z[o] = s;
+      }
+      masks.push(z.map((v) => (v > 0 ? 1 : 0)));
+      h = z.map((v) => Math.max(v, 0));
+    }
+    // v_l = dD/dz_l, from the top
+    const v: Float64Array[] = new Array(L - 1);
+    v[L - 2] = new Float64Array(widths[L - 1]).map((_, i) => masks[L - 2][i] * K(L - 1, i, 0));
+    for (let l = L - 2; l > 0; l--) {
+      v[l - 1] = new Float64Array(widths[l]).map((_, i) => {
+        let s = 0;
+        for (let o = 0; o < widths[l + 1]; o++) s += K(l, i, o) * v[l][o];
+        return masks[l - 1][i] * s;
+      });
+    }
+    const g = new Float64Array(widths[0]).map((_, i) => {
+      let s = 0;
+      for (let o = 0; o < widths[1]; o++) s += K(0, i, o) * v[0][o];
+      return s;
+    });
+    const norm = Math.sqrt(g.reduce((s, e) => s + e * e, 0));
+    const dg = g.map((e) => ((2 * lambda * (norm - 1)) / norm) * e / B); // mean over the batch
+    // u_0 = dg; dK_l[i, o] += u_{l}[i] v_{l}[o] (v of layer l+1's output); u_{l+1} = m * (u_l K_l)
+    let u = dg;
+    for (let l = 0; l < L; l++) {
+      const outGrad = l < L - 1 ? v[l] : new Float64Array([1]);
+      for (let i = 0; i < widths[l]; i++) for (let o = 0; o < widths[l + 1]; o++) grads[l][i * widths[l + 1] + o] += u[i] * outGrad[o];
+      if (l < L - 1) {
+        const next = new Float64Array(widths[l + 1]);
+        for (let o = 0; o < next.length; o++) {
+          let s = 0;
+          for (let i = 0; i < widths[l]; i++) s += u[i] * K(l, i, o);
+          next[o] = masks[l][o] * s;
+        }
+        u = next;
+      }
+    }
+  }
+  return grads;
+}
+
+test('gradient-penalty weight gradients equal the by-hand derivation (float64)', async () => {
+  await tf.setBackend('cpu');
+  const layout: EncodedLayout = { maxLength: 2, attributes: [continuous('a')], additionalAttributes: [], features: [continuous('f')], genFlags: false };
+  const config = modelConfig(layout, { sampleLen: 1, criticHidden: [5, 4], auxCriticHidden: [] });
+  const widths = [dims(config).criticInput, 5, 4, 1];
+  const vars = criticVariables(config, 'critic', 5);
+  // non-zero biases, so the masks differ from what the kernels alone would give
+  const rng = new Rng(4, 0);
+  for (const l of [0, 1]) vars[`critic.dense${l}.bias`].assign(tf.tensor1d(uniformMatrix(rng, 1, widths[l + 1], -0.3, 0.3)));
+  const B = 4;
+  const x = uniformMatrix(rng, B, widths[0], -1, 1);
+  const lambda = 10;
+  const xTensor = tf.tensor2d(x, [B, widths[0]]);
+  const ones = tf.ones([B, 1]) as tf.Tensor2D;
+  const names = ['critic.dense0', 'critic.dense1', 'critic.out'];
+  // a = 1 puts x_hat at the "real" input: the penalty alone, at x
+  const { grads } = tf.variableGrads(
+    () => tf.mul(lambda, criticLoss(vars, 'critic', 2, xTensor, xTensor, ones, lambda).gradientPenalty) as tf.Scalar,
+    names.flatMap((n) => [vars[`${n}.kernel`], vars[`${n}.bias`]]),
+  );
+  const kernels = names.map((n) => Float64Array.from(vars[`${n}.kernel`].dataSync()));
+  const biases = names.map((n) => Float64Array.from(vars[`${n}.bias`].dataSync()));
+  const rows = Array.from({ length: B }, (_, b) => Float64Array.from(x.subarray(b * widths[0], (b + 1) * widths[0])));
+  const byHand = penaltyGradientsByHand(kernels, biases, widths, rows, lambda);
+  names.forEach((n, l) => {
+    const auto = grads[vars[`${n}.kernel`].name].dataSync();
+    const scale = Math.max(...byHand[l].map(Math.abs));
+    assert.ok(scale > 1e-3, `${n}: penalty gradient too small to compare`);
+    byHand[l].forEach((h, i) => assert.ok(Math.abs(auto[i] - h) <= 1e-4 * scale, `${n}.kernel[${i}]: autograd ${auto[i]} vs by hand ${h}`));
+    // biases get nothing from the penalty: exact zeros through the masks (hidden layers), no path at all (output)
+    const biasGradient = grads[vars[`${n}.bias`].name];
+    if (l < names.length - 1) assert.ok(biasGradient.dataSync().every((value) => value === 0), `${n}.bias gets a penalty gradient`);
+    else assert.equal(biasGradient, undefined);
+  });
+  tf.dispose([xTensor, ones, ...Object.values(grads), ...Object.values(vars)]);
+});
+
+test('critic() mixes nothing across examples: per-example gradients come from grad of the sum', async () => {
+  await tf.setBackend('cpu');
+  const config = tinyConfig();
+  const vars = criticVariables(config, 'critic', 9);
+  const width = dims(config).criticInput;
+  const rng = new Rng(2, 0);
+  const x = tf.tensor2d(uniformMatrix(rng, 3, width, 0, 1), [3, width]);
+  const together = tf.grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(x).arraySync() as number[][];
+  for (let b = 0; b < 3; b++) {
+    const alone = tf.grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(tf.slice(x, [b, 0], [1, width])).arraySync() as number[][];
+    assert.deepEqual(alone[0], together[b]);
+  }
+  tf.dispose([x, ...Object.values(vars)]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Engine behaviour (default wasm backend)
+
+async function stateOf(engine: Engine): Promise<EngineState> {
+  return engine.getState();
+}
+
+function assertStatesEqual(a: EngineState, b: EngineState): void {
+  assert.deepEqual(a.counters, b.counters);
+  assert.equal(a.tensors.length, b.tensors.length);
+  a.tensors.forEach((t, i) => {
+    assert.equal(t.name, b.tensors[i].name);
+    assert.deepEqual(t.shape, b.tensors[i].shape);
+    assert.ok(
+      t.data.every((v, k) => Object.is(v, b.tensors[i].data[k])),
+      `${t.name} differs`,
+    );
+  });
+}
+
+test('the same seed and batches give identical losses and weights; another seed does not', async () => {
+  const config = tinyConfig();
+  const batches = Array.from({ length: 3 }, (_, i) => randomBatch(config, 6, new Rng(100 + i, 0)));
+  const run = async (seed: number) => {
+    const engine = await createReferenceEngine({ config, seed });
+    const losses = [];
+    for (const batch of batches) losses.push(await engine.trainStep([batch]));
+    const state = await stateOf(engine);
+    engine.dispose();
+    return { losses, state };
+  };
+  const first = await run(7);
+  const second = await run(7);
+  const other = await run(8);
+  assert.deepEqual(first.losses, second.losses);
+  assertStatesEqual(first.state, second.state);
+  for (const l of first.losses) for (const value of Object.values(l)) assert.ok(Number.isFinite(value));
+  assert.notDeepEqual(first.losses, other.losses);
+  const critic0 = (s: EngineState) => s.tensors.find((t) => t.name === 'critic.dense0.kernel')!.data;
+  assert.notDeepEqual(critic0(first.state), critic0(other.state));
+  // state layout: parameters, buffers, then Adam slots in parameter order; counters
+  const names = first.state.tensors.map((t) => t.name);
+  const params = parameterSpecs(config).map((s) => s.name);
+  assert.deepEqual(names.slice(0, params.length), params);
+  assert.deepEqual(names.slice(-2), [`${params[params.length - 1]}.adam.m`, `${params[params.length - 1]}.adam.v`]);
+  assert.deepEqual(
+    { g: first.state.counters.generatorStep, c: first.state.counters.criticStep, a: first.state.counters.auxCriticStep },
+    { g: 3, c: 3, a: 3 },
+  );
+  assert.ok(first.state.counters.noisePosition > 0);
+});
+
+test('getState / setState round trip: resumed training is bit-identical to uninterrupted training', async () => {
+  const config = tinyConfig({ criticSteps: 2 });
+  const batches = Array.from({ length: 8 }, (_, i) => randomBatch(config, 5, new Rng(200 + i, 0)));
+  const pair = (k: number) => batches.slice(2 * k, 2 * k + 2);
+
+  const uninterrupted = await createReferenceEngine({ config, seed: 3 });
+  await uninterrupted.trainStep(pair(0));
+  await uninterrupted.trainStep(pair(1));
+  const saved = await uninterrupted.getState();
+  await uninterrupted.trainStep(pair(2));
+  const lossesAfter = await uninterrupted.trainStep(pair(3));
+  const w1 = await uninterrupted.getState();
+  const generatedAfter = await uninterrupted.generate(4);
+  const final = await uninterrupted.getState();
+  uninterrupted.dispose();
+
+  // same seed (the noise stream's key; the state holds its position), but moved away from the checkpoint first
+  const resumed = await createReferenceEngine({ config, seed: 3 });
+  await resumed.trainStep(pair(3));
+  await resumed.generate(7);
+  await resumed.setState(saved);
+  assertStatesEqual(await resumed.getState(), saved);
+  await resumed.trainStep(pair(2));
+  assert.deepEqual(await resumed.trainStep(pair(3)), lossesAfter);
+  assertStatesEqual(await resumed.getState(), w1);
+  assert.deepEqual(await resumed.generate(4), generatedAfter);
+
+  // a checkpoint that does not fit is refused, and leaves the engine untouched
+  const broken = { ...saved, tensors: saved.tensors.filter((t) => t.name !== 'critic.out.bias') };
+  await assert.rejects(resumed.setState(broken), /critic\.out\.bias/);
+  assertStatesEqual(await resumed.getState(), final);
+  resumed.dispose();
+});
+
+test('generation: shapes, head ranges, gen-flag masking and lengths', async () => {
+  const config = tinyConfig();
+  const d = dims(config);
+  const engine = await createReferenceEngine({ config, seed: 21 });
+  for (let i = 0; i < 3; i++) await engine.trainStep([randomBatch(config, 8, new Rng(300 + i, 0))]);
+  const n = 1203; // more than one generation chunk
+  const g = await engine.generate(n);
+  assert.equal(g.size, n);
+  assert.equal(g.attributes.length, n * d.attribute);
+  assert.equal(g.additionalAttributes.length, n * d.additional);
+  assert.equal(g.features.length, n * d.T * d.feature);
+  assert.equal(g.lengths.length, n);
+  const close = (x: number, y: number) => Math.abs(x - y) < 1e-5;
+  let ended = 0;
+  for (let b = 0; b < n; b++) {
+    const attr = g.attributes.subarray(b * d.attribute, (b + 1) * d.attribute);
+    assert.ok(close(attr[0] + attr[1] + attr[2], 1), 'categorical attribute is a softmax');
+    assert.ok(attr.every((v) => v >= 0 && v <= 1));
+    for (const v of g.additionalAttributes.subarray(b * d.additional, (b + 1) * d.additional)) assert.ok(v >= 0 && v <= 1);
+    const length = g.lengths[b];
+    assert.ok(length >= 1 && length <= d.T);
+    if (length < d.T) ended++;
+    for (let t = 0; t < d.T; t++) {
+      const [x, y, continues, ends] = g.features.subarray((b * d.T + t) * d.feature, (b * d.T + t + 1) * d.feature);
+      if (t >= length) {
+        for (const v of [x, y, continues, ends]) assert.ok(Object.is(v, 0), `series ${b} step ${t} after its end is ${v}, not 0`);
+        continue;
+      }
+      assert.ok(x >= 0 && x <= 1, 'sigmoid feature in [0,1]');
+      assert.ok(y >= -1 && y <= 1, 'tanh feature in [-1,1]');
+      assert.ok(close(continues + ends, 1), 'gen flags are a softmax');
+      // the length is the first step whose flag says "ends"
+      if (t < length - 1) assert.ok(!(ends > continues), `series ${b} ends at ${t} but has length ${length}`);
+      if (t === length - 1 && length < d.T) assert.ok(ends > continues);
+    }
+  }
+  assert.ok(ended > 0, 'some series end early');
+  assert.ok(new Set(g.lengths).size > 2, 'lengths vary');
+
+  // without gen flags every series has length T
+  const plain = await createReferenceEngine({ config: tinyConfig({}, tinyLayout(false)), seed: 21 });
+  const p = await plain.generate(10);
+  assert.deepEqual([...p.lengths], new Array(10).fill(8));
+  plain.dispose();
+  engine.dispose();
+});
+
+test('conditional generation returns the given attributes exactly and uses them', async () => {
+  const config = tinyConfig();
+  const d = dims(config);
+  const engine = await createReferenceEngine({ config, seed: 5 });
+  for (let i = 0; i < 2; i++) await engine.trainStep([randomBatch(config, 8, new Rng(400 + i, 0))]);
+  const given = randomBatch(config, 20, new Rng(9, 0));
+  const onlyAttributes = await engine.generate(20, { givenAttributes: given.attributes });
+  assert.deepEqual(onlyAttributes.attributes, given.attributes);
+  assert.ok(onlyAttributes.additionalAttributes.every((v) => v >= 0 && v <= 1));
+  const both = await engine.generate(20, { givenAttributes: given.attributes, givenAdditionalAttributes: given.additionalAttributes });
+  assert.deepEqual(both.attributes, given.attributes);
+  assert.deepEqual(both.additionalAttributes, given.additionalAttributes);
+  // the features depend on the conditioning: the same noise under other attributes gives other series
+  const state = await engine.getState();
+  const other = randomBatch(config, 20, new Rng(10, 0));
+  const a = await engine.generate(20, { givenAttributes: given.attributes, givenAdditionalAttributes: given.additionalAttributes });
+  await engine.setState(state);
+  const b = await engine.generate(20, { givenAttributes: other.attributes, givenAdditionalAttributes: other.additionalAttributes });
+  assert.notDeepEqual(a.features, b.features);
+  await assert.rejects(engine.generate(3, { givenAttributes: new Float32Array(2) }), /givenAttributes/);
+  assert.equal((await engine.criticScores(given)).length, 20);
+  assert.equal(d.attribute, 4);
+  engine.dispose();
+});
+
+test('no tensors leak: steady count while training, back to the start after dispose', async () => {
+  const config = tinyConfig();
+  const before = tf.memory().numTensors;
+  const engine = await createReferenceEngine({ config, seed: 1 });
+  const created = tf.memory().numTensors;
+  for (let i = 0; i < 2; i++) await engine.trainStep([randomBatch(config, 6, new Rng(i, 0))]);
+  await engine.generate(5);
+  await engine.criticScores(randomBatch(config, 3, new Rng(1, 0)));
+  await engine.setState(await engine.getState());
+  assert.equal(tf.memory().numTensors, created);
+  await assert.rejects(engine.trainStep([]), /1 real batch/);
+  assert.equal(tf.memory().numTensors, created);
+  engine.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(engine.generate(1), /disposed/);
+});
+
+test('a few hundred steps learn a trivial dataset (constant series at a category-dependent level)', async () => {
+  const layout: EncodedLayout = { maxLength: 8, attributes: [categorical('level', 3)], additionalAttributes: [], features: [continuous('v')], genFlags: false };
+  const config = modelConfig(layout, {
+    sampleLen: 4,
+    attributeHidden: [32, 32],
+    lstmUnits: 32,
+    criticHidden: [64, 64],
+    auxCriticHidden: [32, 32],
+    generatorLearningRate: 2e-3,
+    criticLearningRate: 2e-3,
+    auxCriticLearningRate: 2e-3,
+  });
+  const levels = [0.15, 0.5, 0.85];
+  const frequencies = [0.5, 0.3, 0.2];
+  const rng = new Rng(77, 0);
+  const batchOf = (size: number): RealBatch => {
+    const attributes = new Float32Array(size * 3);
+    const features = new Float32Array(size * 8);
+    for (let b = 0; b < size; b++) {
+      const u = rng.uniform();
+      const category = u < frequencies[0] ? 0 : u < frequencies[0] + frequencies[1] ? 1 : 2;
+      attributes[b * 3 + category] = 1;
+      features.fill(levels[category], b * 8, (b + 1) * 8);
+    }
+    return { size, attributes, additionalAttributes: new Float32Array(0), features };
+  };
+  /** Category frequencies (by argmax), each category's mean level, and the mean within-series spread. */
+  const distance = async (engine: Engine) => {
+    const g = await engine.generate(500);
+    const count = [0, 0, 0];
+    const levelSum = [0, 0, 0];
+    let spread = 0;
+    for (let b = 0; b < g.size; b++) {
+      const attr = g.attributes.subarray(b * 3, b * 3 + 3);
+      const category = attr.indexOf(Math.max(...attr));
+      const series = g.features.subarray(b * 8, b * 8 + 8);
+      const mean = series.reduce((s, v) => s + v, 0) / 8;
+      count[category]++;
+      levelSum[category] += mean;
+      spread += Math.max(...series) - Math.min(...series);
+    }
+    let d = spread / g.size;
+    for (let k = 0; k < 3; k++) {
+      d += Math.abs(count[k] / g.size - frequencies[k]);
+      d += Math.abs((count[k] ? levelSum[k] / count[k] : 0.5) - levels[k]);
+    }
+    return d;
+  };
+  const engine = await createReferenceEngine({ config, seed: 1 });
+  const before = await distance(engine);
+  for (let i = 0; i < 300; i++) await engine.trainStep([batchOf(100)]);
+  const after = await distance(engine);
+  engine.dispose();
+  assert.ok(after < 0.5 * before && after < 0.45, `distance to the real statistics went from ${before.toFixed(3)} to ${after.toFixed(3)}`);
+});
