@@ -51,12 +51,13 @@ export function lineChart(title: string, x: Array<number | string>, series: Name
   });
 }
 
-export function barChart(title: string, categories: string[], series: NamedSeries[], axisNames: { x?: string; y?: string } = {}, width = 460): string {
-  const rotate = categories.length > 8 ? 60 : 0;
+/** Bars per category; `binned` is for histograms, whose bin labels may be thinned out instead of all shown. */
+export function barChart(title: string, categories: string[], series: NamedSeries[], axisNames: { x?: string; y?: string } = {}, width = 460, binned = false): string {
+  const rotate = categories.length > 8 ? (binned ? 45 : 60) : 0;
   return renderSvg(
     {
       ...frame(title, series.map((s) => s.name), rotate ? 90 : 40),
-      xAxis: { type: 'category', data: categories, axisLabel: { rotate, fontSize: 10, interval: 0 }, name: axisNames.x },
+      xAxis: { type: 'category', data: categories, axisLabel: { rotate, fontSize: 10, interval: binned ? 'auto' : 0 }, name: axisNames.x },
       yAxis: { type: 'value', name: axisNames.y },
       series: series.map((s) => ({ name: s.name, type: 'bar', data: s.data, itemStyle: { color: s.color }, barGap: '5%' })),
     },

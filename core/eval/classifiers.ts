@@ -87,23 +87,23 @@ export interface MlpOptions {
 export interface Mlp {
   inputs: number;
   hidden: number;
-  /** Packed: W1 [inputs x hidden], b1 [hidden], w2 [hidden], b2 [1]. */
+  /** Packed: W1 [hidden x inputs] (row j holds hidden unit j's input weights), b1 [hidden], w2 [hidden], b2 [1]. */
   params: Float64Array;
 }
 
+/** tanh(X W1^T + b1) into out [rows x hidden]; dot products over contiguous rows keep the hot loop tight. */
 function mlpHidden(model: Mlp, x: Matrix, out: Float64Array): void {
   const { inputs: d, hidden: h, params } = model;
+  const data = x.data;
   const b1 = d * h;
   for (let i = 0; i < x.rows; i++) {
-    const row = i * h;
-    for (let j = 0; j < h; j++) out[row + j] = params[b1 + j];
-    for (let k = 0; k < d; k++) {
-      const value = x.data[i * d + k];
-      if (value === 0) continue;
-      const w = k * h;
-      for (let j = 0; j < h; j++) out[row + j] += value * params[w + j];
+    const rowStart = i * d;
+    for (let j = 0; j < h; j++) {
+      const weightStart = j * d;
+      let sum = params[b1 + j];
+      for (let k = 0; k < d; k++) sum += data[rowStart + k] * params[weightStart + k];
+      out[i * h + j] = Math.tanh(sum);
     }
-    for (let j = 0; j < h; j++) out[row + j] = Math.tanh(out[row + j]);
   }
 }
 
@@ -131,10 +131,12 @@ export function trainMlp(x: Matrix, labels: ArrayLike<number>, rng: Rng, options
   const { hidden: h = 16, epochs = 300, learningRate = 0.01, weightDecay = 1e-3 } = options;
   const d = x.cols;
   const n = x.rows;
+  const data = x.data;
   const size = d * h + h + h + 1;
   const params = new Float64Array(size);
   const initScale = 1 / Math.sqrt(Math.max(1, d));
   for (let i = 0; i < d * h; i++) params[i] = rng.normal() * initScale;
+  const b1 = d * h;
   const w2 = d * h + h;
   for (let j = 0; j < h; j++) params[w2 + j] = rng.normal() / Math.sqrt(h);
   const model: Mlp = { inputs: d, hidden: h, params };
@@ -157,12 +159,12 @@ export function trainMlp(x: Matrix, labels: ArrayLike<number>, rng: Rng, options
       }
     }
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < h; j++) grads[d * h + j] += hiddenGrads[i * h + j];
-      for (let k = 0; k < d; k++) {
-        const value = x.data[i * d + k];
-        if (value === 0) continue;
-        const w = k * h;
-        for (let j = 0; j < h; j++) grads[w + j] += value * hiddenGrads[i * h + j];
+      const rowStart = i * d;
+      for (let j = 0; j < h; j++) {
+        const g = hiddenGrads[i * h + j];
+        grads[b1 + j] += g;
+        const weightStart = j * d;
+        for (let k = 0; k < d; k++) grads[weightStart + k] += g * data[rowStart + k];
       }
     }
     for (let i = 0; i < d * h; i++) grads[i] += weightDecay * params[i];

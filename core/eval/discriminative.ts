@@ -16,17 +16,35 @@ export interface DiscriminativeResult {
   accuracy: number;
   /** Accuracy on the training 70% (far above `accuracy` means the classifier memorised). */
   trainAccuracy: number;
-  /** Series per class after balancing (the larger side is subsampled). */
+  /** Series per class after balancing (the larger side is subsampled; at most MAX_PER_CLASS). */
   perClass: number;
   trainSize: number;
   testSize: number;
 }
 
 export const TRAIN_SHARE = 0.7;
+/** At most this many series per class take part: enough for a stable score, bounded time on big datasets. */
+export const MAX_PER_CLASS = 1000;
+/** Longer series enter the classifier as this many segment means per feature (the cost grows with the input width). */
+export const MAX_FLAT_STEPS = 128;
+
+/** Averages `values` into `segments` equal consecutive slices (identity when it is not longer). */
+function shrink(values: number[], segments: number): number[] {
+  if (values.length <= segments) return values;
+  const out: number[] = [];
+  for (let k = 0; k < segments; k++) {
+    const start = Math.floor((k * values.length) / segments);
+    const end = Math.floor(((k + 1) * values.length) / segments);
+    let sum = 0;
+    for (let t = start; t < end; t++) sum += values[t];
+    out.push(sum / (end - start));
+  }
+  return out;
+}
 
 /**
  * One row per series: the series standardised by the real feature mean and std and flattened (zero past
- * its end), its length when lengths vary, per-series mean/std/min/max of each feature, one-hot
+ * its end; longer than MAX_FLAT_STEPS, as that many segment means), its length when lengths vary, per-series mean/std/min/max of each feature, one-hot
  * categorical attributes (categories of both sides) and continuous attributes.
  */
 export function discriminatorRows(real: PlainDataset, datasets: PlainDataset[]): number[][][] {
@@ -43,7 +61,9 @@ export function discriminatorRows(real: PlainDataset, datasets: PlainDataset[]):
       const row: number[] = [];
       dataset.features.forEach((feature, f) => {
         const { centre, scale } = centres[f];
-        for (let t = 0; t < steps; t++) row.push(t < length ? (feature[s][t] - centre) / scale : 0);
+        const flat: number[] = [];
+        for (let t = 0; t < steps; t++) flat.push(t < length ? (feature[s][t] - centre) / scale : 0);
+        row.push(...shrink(flat, MAX_FLAT_STEPS));
       });
       if (lengthsVary) row.push(length);
       for (const feature of dataset.features) {
@@ -66,7 +86,7 @@ function sample(n: number, count: number, rng: Rng): number[] {
 
 export function discriminativeScore(real: PlainDataset, other: PlainDataset, rng: Rng, options: MlpOptions = {}): DiscriminativeResult {
   const [realRows, otherRows] = discriminatorRows(real, [real, other]);
-  const perClass = Math.min(realRows.length, otherRows.length);
+  const perClass = Math.min(realRows.length, otherRows.length, MAX_PER_CLASS);
   if (perClass < 2) throw new Error('The discriminative score needs at least 2 series on each side.');
   const realPick = sample(realRows.length, perClass, rng);
   const otherPick = sample(otherRows.length, perClass, rng);

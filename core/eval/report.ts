@@ -80,7 +80,7 @@ function marginalSection(metrics: Metrics, real: PlainDataset, synthetic: PlainD
       { name: 'synthetic', color: COLORS.synthetic, data: histogramShares(pooled(synthetic.features[f]), lo, hi, HISTOGRAM_BINS) },
       ...(holdout ? [{ name: 'holdout', color: COLORS.holdout, data: histogramShares(pooled(holdout.features[f]), lo, hi, HISTOGRAM_BINS) }] : []),
     ];
-    return barChart(`Values: ${feature} (last bar: >= ${formatNumber(hi - width)})`, labels, series, { y: 'share' });
+    return barChart(`Values: ${feature} (last bar: >= ${formatNumber(hi - width)})`, labels, series, { y: 'share' }, 460, true);
   });
   const rows = metrics.synthetic.features.perFeature.map((feature, f) => [
     feature.feature,
@@ -163,6 +163,8 @@ function lengthSection(metrics: Metrics, real: PlainDataset, synthetic: PlainDat
       { name: 'synthetic', color: COLORS.synthetic, data: histogramShares(synthetic.lengths, lo, hi + 1, bins) },
     ],
     { x: 'steps', y: 'share' },
+    460,
+    true,
   );
   const length = metrics.synthetic.length;
   return section('Series lengths', charts([svg]) + table(['Wasserstein-1 (steps)', 'relative to longest real', 'mean real', 'mean synthetic'], [[length.wasserstein, length.normalised, length.realMean, length.otherMean]]));
@@ -273,7 +275,7 @@ function headlineTable(metrics: Metrics): string {
   const body = rows
     .map(
       (row) =>
-        `<tr><td title="${escapeHtml(row.description)}">${escapeHtml(row.label)}</td><td>${escapeHtml(row.aspect)}</td><td>${formatNumber(row.value)}</td><td>${formatNumber(row.holdout)}</td><td>${row.referenceName && row.referenceName !== 'holdout' ? `${formatNumber(row.reference)} (${escapeHtml(row.referenceName)})` : ''}</td>` +
+        `<tr><td>${escapeHtml(row.label)}</td><td>${escapeHtml(row.aspect)}</td><td>${formatNumber(row.value)}</td><td>${formatNumber(row.holdout)}</td><td>${row.referenceName && row.referenceName !== 'holdout' ? `${formatNumber(row.reference)} (${escapeHtml(row.referenceName)})` : ''}</td>` +
         `<td>${row.key === 'tstrRatio' ? '&ge; ' : '&le; '}${formatNumber(row.good)}</td><td>${row.key === 'tstrRatio' ? '&lt; ' : '&gt; '}${formatNumber(row.poor)}</td>` +
         `<td class="verdict-${row.verdict ?? 'none'}">${row.verdict ?? 'n/a'}</td><td class="note">${escapeHtml(row.description)}</td></tr>`,
     )

@@ -24,6 +24,7 @@ export interface TstrResult {
   ratio: number | null;
   /** Accuracy of always answering the most frequent real training label: the floor both should beat. */
   majority: number;
+  /** Series available for training (at most MAX_TRAINING_SERIES of them are used). */
   trainSize: number;
   syntheticSize: number;
   testSize: number;
@@ -58,6 +59,15 @@ export function majorityAccuracy(trainLabels: ReadonlyArray<string>, testLabels:
   return testLabels.length > 0 ? testLabels.filter((label) => label === best).length / testLabels.length : NaN;
 }
 
+/** Training sets larger than this are subsampled (evenly spaced, deterministic), to bound the time. */
+export const MAX_TRAINING_SERIES = 10_000;
+
+function capped(data: LabelledSeries): LabelledSeries {
+  const n = data.labels.length;
+  if (n <= MAX_TRAINING_SERIES) return data;
+  return subset(data, Array.from({ length: MAX_TRAINING_SERIES }, (_, i) => Math.floor((i * n) / MAX_TRAINING_SERIES)));
+}
+
 export function tstrVsTrtr(
   target: string,
   realTrain: LabelledSeries,
@@ -66,8 +76,8 @@ export function tstrVsTrtr(
   testSet: 'holdout' | 'split',
   options: LogisticOptions = {},
 ): TstrResult {
-  const trtr = trainAndTest(realTrain, realTest, options);
-  const tstr = trainAndTest(synthetic, realTest, options);
+  const trtr = trainAndTest(capped(realTrain), realTest, options);
+  const tstr = trainAndTest(capped(synthetic), realTest, options);
   return {
     target,
     trtr,
