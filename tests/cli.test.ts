@@ -46,6 +46,12 @@ test('dg train -> generate writes known labels in the input layout; bad input gi
     real.attributes.forEach((c, k) => assert.ok(c.categories!.includes(s.attributes[k] as string), `${c.name}=${s.attributes[k]}`));
   }
 
+  const evaluated = dg(['evaluate', '--real', file, '--id', 'line_id', '--time', 'hour', '--synth', 'synth.csv', '--out', 'eval'], dir);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  const metrics = JSON.parse(fs.readFileSync(path.join(dir, 'eval', 'metrics.json'), 'utf8'));
+  assert.equal(metrics.synthetic.discriminative !== undefined, true);
+  assert.match(fs.readFileSync(path.join(dir, 'eval', 'report.html'), 'utf8'), /<svg/);
+
   const missing = dg(['train', 'nope.csv', '--out', 'run2'], dir);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /nope\.csv/);

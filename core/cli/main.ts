@@ -13,6 +13,7 @@ import { generateFromRun, readRun, resumeTraining, startTraining, type RunHooks,
 import { writeDataset } from '../export/index.ts';
 import { readAttributeRows } from '../data/attribute-rows.ts';
 import { runDemo } from './demo.ts';
+import { runEvaluate } from './evaluate.ts';
 
 const HELP = `dg: DoppelGANger synthetic time series, offline
 
@@ -22,6 +23,7 @@ Usage:
   dg train FILE [layout options] [training options] --out RUN_DIR
   dg train --resume RUN_DIR [--iterations N]
   dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] --out FILE.(csv|parquet|arrow)
+  dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] --out DIR
 
 Layout options (how rows become series; inferred when left out):
   --id COL --time COL      long format: one row per time step, series id and time columns
@@ -246,6 +248,31 @@ async function generateCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function evaluateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...layoutOptions, real: { type: 'string' }, run: { type: 'string' }, synth: { type: 'string' }, holdout: { type: 'string' }, target: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } },
+  });
+  if (positionals.length > 0) throw new UsageError(`dg evaluate takes no positional arguments (got ${positionals.join(' ')}); use --real/--run, --synth, --out`);
+  if (!values.real === !values.run) throw new UsageError('dg evaluate needs the real data: --real FILE or --run RUN_DIR (not both)');
+  if (!values.synth) throw new UsageError('dg evaluate needs --synth FILE (the synthetic data to judge)');
+  if (!values.out) throw new UsageError('dg evaluate needs --out DIR (for metrics.json and report.html)');
+  const result = await runEvaluate({
+    real: values.real ? { file: values.real } : { runDir: values.run! },
+    synthetic: values.synth,
+    holdout: values.holdout,
+    options: readOptionsFrom(values),
+    outDir: values.out,
+    target: values.target,
+    seed: integer(values.seed, 'seed', 0),
+    log: (m) => process.stderr.write(m + '\n'),
+  });
+  process.stderr.write(`${result.summary}\nreport: ${result.reportFile}\n`);
+  process.stdout.write(JSON.stringify({ metrics: result.metricsFile, report: result.reportFile }) + '\n');
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -256,6 +283,8 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'generate':
         return await generateCommand(rest);
+      case 'evaluate':
+        return await evaluateCommand(rest);
       case 'demo':
         return await runDemo(rest);
       case undefined:
