@@ -28,7 +28,8 @@ const char *dg_error_message(void) { return error_message; }
 
 /* ---------------------------------------------------------------- model */
 
-#define GEN_CHUNK 512 /* rows per generation pass: big enough for efficient GEMMs, small in memory */
+#define GEN_CHUNK 500       /* rows per generation pass: big enough for efficient GEMMs, small in memory */
+#define NOISE_BLOCK 1000    /* generation draws its noise per block of this many series, as reference.ts does */
 
 typedef struct {
   char name[112];
@@ -968,26 +969,34 @@ int dg_generate(dg_model *m, int n, const float *given_attr, const float *given_
   if ((rc = ensure_gen_ws(m, chunk))) return rc;
   gen_ws *g = &m->gen;
   int A = d->attribute, M = d->additional, TF = d->T * d->feature;
-  uint64_t start = m->noise_position, drawn = 0;
-  for (int r0 = 0; r0 < n; r0 += chunk) {
-    int rows = n - r0 < chunk ? n - r0 : chunk;
-    g->rows = rows;
-    drawn = draw_generator_noise(m, g, start, n, r0, rows);
-    generator_forward(m, g, BN_INFER, given_attr ? given_attr + (size_t)r0 * A : NULL, given_add ? given_add + (size_t)r0 * M : NULL);
-    for (int r = 0; r < rows; r++) {
-      size_t o = (size_t)r0 + r;
-      float *x = feat_out + o * TF;
-      for (int t = 0; t < d->T; t++) {
-        const float *v = g->y + ((size_t)(t / d->S) * rows + r) * d->S * d->feature + (size_t)(t % d->S) * d->feature;
-        float mk = g->mask[(size_t)r * d->T + t];
-        for (int f = 0; f < d->feature; f++) x[t * d->feature + f] = v[f] * mk;
+  /* Each block of NOISE_BLOCK series is one generator forward in the README's sense: its z_a, z_m, z_f
+   * are drawn in turn, then the next block's. Passes of GEN_CHUNK rows read their share of them. */
+  uint64_t position = m->noise_position;
+  for (int b0 = 0; b0 < n; b0 += NOISE_BLOCK) {
+    int block = n - b0 < NOISE_BLOCK ? n - b0 : NOISE_BLOCK;
+    uint64_t drawn = 0;
+    for (int r0 = 0; r0 < block; r0 += chunk) {
+      int rows = block - r0 < chunk ? block - r0 : chunk;
+      size_t first = (size_t)b0 + r0;
+      g->rows = rows;
+      drawn = draw_generator_noise(m, g, position, block, r0, rows);
+      generator_forward(m, g, BN_INFER, given_attr ? given_attr + first * A : NULL, given_add ? given_add + first * M : NULL);
+      for (int r = 0; r < rows; r++) {
+        size_t o = first + r;
+        float *x = feat_out + o * TF;
+        for (int t = 0; t < d->T; t++) {
+          const float *v = g->y + ((size_t)(t / d->S) * rows + r) * d->S * d->feature + (size_t)(t % d->S) * d->feature;
+          int keep = g->mask[(size_t)r * d->T + t] != 0.0f;
+          for (int f = 0; f < d->feature; f++) x[t * d->feature + f] = keep ? v[f] : 0.0f; /* +0 padding, like the encoder */
+        }
+        memcpy(attr_out + o * A, g->attr.out + (size_t)r * A, sizeof(float) * A);
+        if (M) memcpy(add_out + o * M, g->minmax.out + (size_t)r * M, sizeof(float) * M);
+        lengths[o] = g->lengths[r];
       }
-      memcpy(attr_out + o * A, g->attr.out + (size_t)r * A, sizeof(float) * A);
-      if (M) memcpy(add_out + o * M, g->minmax.out + (size_t)r * M, sizeof(float) * M);
-      lengths[o] = g->lengths[r];
     }
+    position += drawn;
   }
-  m->noise_position = start + drawn;
+  m->noise_position = position;
   return DG_OK;
 }
 

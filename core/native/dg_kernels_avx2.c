@@ -1,11 +1,14 @@
 /*
- * AVX2/FMA kernels: the GEMM micro-kernel, a vector exp, and the LSTM cell. This file alone is
- * compiled with -mavx2 -mfma; dg_kernels_avx2() hands them out only when the running CPU has both,
- * so the same binary still runs (on the portable kernels) on an older x86 or elsewhere.
+ * AVX2/FMA kernels: the GEMM micro-kernel, a vector exp, and the LSTM cell. The functions here are
+ * compiled for AVX2/FMA (the target pragma, so the build needs no special flags) and dg_kernels_avx2()
+ * hands them out only when the running CPU has both: the same binary still runs, on the portable
+ * kernels, on an older x86.
  */
 #include "dg_internal.h"
 
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
 #include <immintrin.h>
 #include <string.h>
 
@@ -158,6 +161,8 @@ static void lstm_cell_avx2(int rows, int H, float *gates, const float *base, con
 }
 
 static const dg_kernels avx2 = {"avx2-fma", ukernel_avx2, vexp_avx2, lstm_cell_avx2};
+
+#pragma GCC pop_options
 
 const dg_kernels *dg_kernels_avx2(void) {
   __builtin_cpu_init();

@@ -353,9 +353,11 @@ void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_
     const float *g = ws->g + (size_t)b * w0;
     double q = 0.0;
     for (int k = 0; k < w0; k++) q += (double)g[k] * g[k];
-    double norm = sqrt(q);
+    /* The squared norm is floored at 1e-24 like reference-networks.ts: an all-dead example (g = 0)
+     * then has gp term 1 and no gradient, instead of 0/0. */
+    double norm = sqrt(q > 1e-24 ? q : 1e-24);
     gsum += (norm - 1.0) * (norm - 1.0);
-    float coef = norm > 0.0 ? (float)(2.0 * lambda * (norm - 1.0) / norm / B) : 0.0f;
+    float coef = q > 1e-24 ? (float)(2.0 * lambda * (norm - 1.0) / norm / B) : 0.0f;
     ws->norm[b] = (float)norm;
     float *u = u0 + (size_t)b * w0;
     for (int k = 0; k < w0; k++) u[k] = coef * g[k];

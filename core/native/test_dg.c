@@ -785,6 +785,33 @@ static void test_model_behaviour(void) {
   dg_get_counters(m2, &c2);
   CHECK(c1.noise_position == c2.noise_position + 2 * (uint64_t)n * (3 + 2 + 3 * 3), "generation advances the noise by its draws");
 
+  /* Generation draws noise per block of 1000 series: one call for 2300 equals calls for 1000, 1000, 300. */
+  {
+    int big = 2300;
+    float *fa = malloc(sizeof(float) * big * d.attribute), *fm = malloc(sizeof(float) * big * d.additional);
+    float *ff = malloc(sizeof(float) * big * d.T * d.feature), *pf = malloc(sizeof(float) * big * d.T * d.feature);
+    int32_t *fl = malloc(sizeof(int32_t) * big);
+    dg_counters before, after_one, after_parts;
+    dg_get_counters(m, &before);
+    dg_generate(m, big, NULL, NULL, fa, fm, ff, fl);
+    dg_get_counters(m, &after_one);
+    dg_set_counters(m, &before);
+    int parts[3] = {1000, 1000, 300}, off = 0;
+    for (int p = 0; p < 3; p++) {
+      dg_generate(m, parts[p], NULL, NULL, fa + (size_t)off * d.attribute, fm + (size_t)off * d.additional, pf + (size_t)off * d.T * d.feature, fl + off);
+      off += parts[p];
+    }
+    dg_get_counters(m, &after_parts);
+    CHECK(memcmp(ff, pf, sizeof(float) * big * d.T * d.feature) == 0 && after_one.noise_position == after_parts.noise_position,
+          "generation's noise comes in blocks of 1000 series (reference.ts's GENERATION_CHUNK)");
+    int positive_zero = 1;
+    for (int i = 0; i < big; i++)
+      for (int t = fl[i]; t < d.T; t++)
+        for (int f = 0; f < d.feature; f++) positive_zero &= !signbit(ff[((size_t)i * d.T + t) * d.feature + f]);
+    CHECK(positive_zero, "padding after a series' end is +0");
+    free(fa), free(fm), free(ff), free(pf), free(fl);
+  }
+
   /* Given attributes are kept, and state set/get restores generation exactly. */
   float *given = malloc(sizeof(float) * n * d.attribute);
   for (int i = 0; i < n * d.attribute; i++) given[i] = (float)(i % 5) * 0.1f;

@@ -1,0 +1,760 @@
+/*
+ * Node-API binding of the native core. Plain C on node_api.h. Training, generation and critic scores
+ * run on libuv's thread pool (napi_async_work) and return promises; inputs are copied before the work
+ * starts, so JavaScript may reuse its arrays at once. Errors from the core become rejected promises
+ * (or thrown errors for the synchronous calls) carrying the core's message. One operation runs on a
+ * model at a time: core/model/native.ts queues its calls, and the binding refuses overlapping ones.
+ *
+ * JavaScript surface (see core/model/native.ts):
+ *   create(config, seed) -> handle          info() -> { kernel }
+ *   trainStep(handle, batches) -> Promise<losses>
+ *   generate(handle, n, givenAttributes?, givenAdditional?) -> Promise<{attributes, additionalAttributes, features, lengths}>
+ *   criticScores(handle, batch) -> Promise<Float32Array>
+ *   getState(handle) -> { tensors: [{name, shape, data}], counters }
+ *   setState(handle, tensors, counters)     destroy(handle)     threads(handle) -> number
+ *   dumpIteration(handle, batches, path) -> Promise<void>   (one iteration as a tensor dump, README.md)
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include "dg.h"
+#include "dg_dump.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 6
+
+typedef struct {
+  dg_model *model;
+  dg_config config; /* kept for dumps; var arrays owned below */
+  dg_var *vars;
+  uint32_t seed;
+  int busy;
+  int destroy_when_idle;
+} handle;
+
+/* ---------------------------------------------------------------- small helpers */
+
+#define CALL(env, expr)                                                     \
+  do {                                                                      \
+    if ((expr) != napi_ok) {                                                \
+      const napi_extended_error_info *info_;                                \
+      napi_get_last_error_info((env), &info_);                              \
+      bool pending_;                                                        \
+      napi_is_exception_pending((env), &pending_);                          \
+      if (!pending_) napi_throw_error((env), NULL, info_->error_message ? info_->error_message : "N-API call failed"); \
+      return NULL;                                                          \
+    }                                                                       \
+  } while (0)
+
+static napi_value throw_error(napi_env env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static napi_value throw_error(napi_env env, const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static int get_property(napi_env env, napi_value obj, const char *key, napi_value *out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
+  if (napi_get_named_property(env, obj, key, out) != napi_ok) return 0;
+  napi_valuetype t;
+  napi_typeof(env, *out, &t);
+  return t != napi_undefined && t != napi_null;
+}
+
+static int get_number(napi_env env, napi_value obj, const char *key, double *out) {
+  napi_value v;
+  if (!get_property(env, obj, key, &v)) return 0;
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+static int get_int(napi_env env, napi_value obj, const char *key, int *out) {
+  double d;
+  if (!get_number(env, obj, key, &d)) return 0;
+  *out = (int)d;
+  return 1;
+}
+
+/* A Float32Array's data and length; 0 when the value is not one. */
+static int float32_array(napi_env env, napi_value v, float **data, size_t *length) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &ab, &offset) != napi_ok || type != napi_float32_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
+static napi_value new_float32_array(napi_env env, const float *data, size_t n) {
+  napi_value ab, arr;
+  void *dst;
+  CALL(env, napi_create_arraybuffer(env, n * sizeof(float), &dst, &ab));
+  if (n) memcpy(dst, data, n * sizeof(float));
+  CALL(env, napi_create_typedarray(env, napi_float32_array, n, ab, 0, &arr));
+  return arr;
+}
+
+static handle *get_handle(napi_env env, napi_value v) {
+  handle *h = NULL;
+  if (napi_get_value_external(env, v, (void **)&h) != napi_ok || !h) {
+    throw_error(env, "expected a native model handle");
+    return NULL;
+  }
+  if (!h->model) {
+    throw_error(env, "the native model has been disposed");
+    return NULL;
+  }
+  return h;
+}
+
+static void free_handle(handle *h) {
+  dg_destroy(h->model);
+  h->model = NULL;
+  free(h->vars);
+  h->vars = NULL;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  handle *h = data;
+  if (h->busy) { /* an async job still holds it: the job frees it when done */
+    h->destroy_when_idle = 2;
+    return;
+  }
+  free_handle(h);
+  free(h);
+}
+
+/* ---------------------------------------------------------------- create */
+
+static int parse_vars(napi_env env, napi_value cfg, const char *key, dg_var *dst, int max, int *count) {
+  napi_value arr;
+  uint32_t n = 0;
+  *count = 0;
+  if (!get_property(env, cfg, key, &arr)) return 1; /* absent = empty */
+  if (napi_get_array_length(env, arr, &n) != napi_ok || (int)n > max) return 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v, act;
+    char name[16] = {0};
+    size_t len;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || !get_int(env, v, "dim", &dst[i].dim)) return 0;
+    if (!get_property(env, v, "activation", &act) || napi_get_value_string_utf8(env, act, name, sizeof name, &len) != napi_ok) return 0;
+    if (strcmp(name, "softmax") == 0)
+      dst[i].activation = DG_SOFTMAX;
+    else if (strcmp(name, "sigmoid") == 0)
+      dst[i].activation = DG_SIGMOID;
+    else if (strcmp(name, "tanh") == 0)
+      dst[i].activation = DG_TANH;
+    else
+      return 0;
+  }
+  *count = (int)n;
+  return 1;
+}
+
+static int parse_layers(napi_env env, napi_value cfg, const char *key, int *dst, int *count) {
+  napi_value arr;
+  uint32_t n = 0;
+  *count = 0;
+  if (!get_property(env, cfg, key, &arr)) return 1;
+  if (napi_get_array_length(env, arr, &n) != napi_ok || n > DG_MAX_LAYERS) return 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    double d;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || napi_get_value_double(env, v, &d) != napi_ok) return 0;
+    dst[i] = (int)d;
+  }
+  *count = (int)n;
+  return 1;
+}
+
+/* create({ maxLength, sampleLen, attributes, additionalAttributes, features, genFlags, ...ModelConfig
+ * numbers..., threads }, seed) */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "create(config, seed) takes two arguments");
+  napi_value cfg = argv[0];
+  double seed_d;
+  if (napi_get_value_double(env, argv[1], &seed_d) != napi_ok || seed_d < 0 || seed_d > 4294967295.0 || seed_d != (double)(uint32_t)seed_d)
+    return throw_error(env, "seed must be an integer in [0, 2^32)");
+
+  uint32_t na = 0, nm = 0, nf = 0;
+  napi_value tmp;
+  if (get_property(env, cfg, "attributes", &tmp)) napi_get_array_length(env, tmp, &na);
+  if (get_property(env, cfg, "additionalAttributes", &tmp)) napi_get_array_length(env, tmp, &nm);
+  if (get_property(env, cfg, "features", &tmp)) napi_get_array_length(env, tmp, &nf);
+  handle *h = calloc(1, sizeof(handle));
+  if (!h) return throw_error(env, "out of memory");
+  h->vars = calloc(na + nm + nf + 1, sizeof(dg_var));
+  if (!h->vars) {
+    free(h);
+    return throw_error(env, "out of memory");
+  }
+  dg_config *c = &h->config;
+  double d;
+  int ok = parse_vars(env, cfg, "attributes", h->vars, (int)na, &c->n_attributes) &&
+           parse_vars(env, cfg, "additionalAttributes", h->vars + na, (int)nm, &c->n_additional) &&
+           parse_vars(env, cfg, "features", h->vars + na + nm, (int)nf, &c->n_features) &&
+           parse_layers(env, cfg, "attributeHidden", c->attribute_hidden, &c->n_attribute_hidden) &&
+           parse_layers(env, cfg, "minMaxHidden", c->minmax_hidden, &c->n_minmax_hidden) &&
+           parse_layers(env, cfg, "criticHidden", c->critic_hidden, &c->n_critic_hidden) &&
+           parse_layers(env, cfg, "auxCriticHidden", c->aux_hidden, &c->n_aux_hidden);
+  c->attributes = h->vars;
+  c->additional = h->vars + na;
+  c->features = h->vars + na + nm;
+  const char *missing = NULL;
+#define INT_FIELD(key, field) \
+  if (ok && !get_int(env, cfg, key, &c->field)) missing = key, ok = 0;
+#define FLOAT_FIELD(key, field) \
+  if (ok && !get_number(env, cfg, key, &d)) missing = key, ok = 0; else c->field = (float)d;
+  INT_FIELD("maxLength", max_length);
+  INT_FIELD("sampleLen", sample_len);
+  INT_FIELD("attributeNoiseDim", attribute_noise_dim);
+  INT_FIELD("minMaxNoiseDim", minmax_noise_dim);
+  INT_FIELD("featureNoiseDim", feature_noise_dim);
+  INT_FIELD("lstmUnits", lstm_units);
+  INT_FIELD("criticSteps", critic_steps);
+  FLOAT_FIELD("auxCriticWeight", aux_critic_weight);
+  FLOAT_FIELD("gradientPenaltyWeight", gradient_penalty_weight);
+  FLOAT_FIELD("generatorLearningRate", generator_lr);
+  FLOAT_FIELD("criticLearningRate", critic_lr);
+  FLOAT_FIELD("auxCriticLearningRate", aux_critic_lr);
+  FLOAT_FIELD("adamBeta1", adam_beta1);
+  FLOAT_FIELD("adamBeta2", adam_beta2);
+  FLOAT_FIELD("batchNormMomentum", batch_norm_momentum);
+#undef INT_FIELD
+#undef FLOAT_FIELD
+  napi_value gf;
+  bool flag = false;
+  if (ok && get_property(env, cfg, "genFlags", &gf)) napi_get_value_bool(env, gf, &flag);
+  c->gen_flags = flag;
+  if (ok && get_number(env, cfg, "threads", &d)) c->threads = (int)d;
+  if (!ok) {
+    free(h->vars);
+    free(h);
+    return missing ? throw_error(env, "config.%s is missing or not a number", missing)
+                   : throw_error(env, "config has a malformed variable or layer list");
+  }
+  h->seed = (uint32_t)seed_d;
+  if (dg_create(c, h->seed, &h->model) != DG_OK) {
+    napi_value r = throw_error(env, "%s", dg_error_message());
+    free(h->vars);
+    free(h);
+    return r;
+  }
+  napi_value ext;
+  if (napi_create_external(env, h, finalize_handle, NULL, &ext) != napi_ok) {
+    free_handle(h);
+    free(h);
+    return throw_error(env, "cannot wrap the model");
+  }
+  return ext;
+}
+
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle *h = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return throw_error(env, "expected a native model handle");
+  if (h->busy)
+    h->destroy_when_idle = 1;
+  else
+    free_handle(h);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- async jobs */
+
+enum { JOB_TRAIN, JOB_GENERATE, JOB_SCORES, JOB_DUMP };
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  handle *h;
+  int kind;
+  int rc;
+  char error[512];
+  /* inputs (copies) */
+  int n_batches;
+  dg_batch batches[16];
+  float *owned[48];
+  int n_owned;
+  int n;
+  float *given_attr, *given_add;
+  char *path;
+  /* outputs */
+  dg_losses losses;
+  float *out_attr, *out_add, *out_feat, *out_scores;
+  int32_t *out_len;
+} job;
+
+static void free_job(job *j) {
+  for (int i = 0; i < j->n_owned; i++) free(j->owned[i]);
+  free(j->out_attr);
+  free(j->out_add);
+  free(j->out_feat);
+  free(j->out_scores);
+  free(j->out_len);
+  free(j->path);
+  free(j);
+}
+
+static float *own_copy(job *j, const float *src, size_t n) {
+  float *p = malloc(sizeof(float) * (n ? n : 1));
+  if (!p) return NULL;
+  if (n) memcpy(p, src, sizeof(float) * n);
+  j->owned[j->n_owned++] = p;
+  return p;
+}
+
+/* Copies a JS batch { size, attributes, additionalAttributes, features } after checking its shapes. */
+static int copy_batch(napi_env env, job *j, napi_value v, dg_batch *b) {
+  dg_dims d;
+  dg_get_dims(j->h->model, &d);
+  int size;
+  float *a = NULL, *m = NULL, *f = NULL;
+  size_t na = 0, nm = 0, nf = 0;
+  napi_value t;
+  if (!get_int(env, v, "size", &size) || size < 1) {
+    throw_error(env, "a batch needs a positive size");
+    return 0;
+  }
+  if (!get_property(env, v, "attributes", &t) || !float32_array(env, t, &a, &na) || !get_property(env, v, "features", &t) ||
+      !float32_array(env, t, &f, &nf)) {
+    throw_error(env, "a batch needs Float32Array attributes and features");
+    return 0;
+  }
+  if (get_property(env, v, "additionalAttributes", &t) && !float32_array(env, t, &m, &nm)) {
+    throw_error(env, "batch.additionalAttributes must be a Float32Array");
+    return 0;
+  }
+  if (na != (size_t)size * d.attribute || nf != (size_t)size * d.T * d.feature || nm != (size_t)size * d.additional) {
+    throw_error(env, "batch of %d: attributes %zu (want %zu), additionalAttributes %zu (want %zu), features %zu (want %zu) values", size, na,
+                (size_t)size * d.attribute, nm, (size_t)size * d.additional, nf, (size_t)size * d.T * d.feature);
+    return 0;
+  }
+  b->size = size;
+  b->attributes = own_copy(j, a, na);
+  b->additional = own_copy(j, m, nm);
+  b->features = own_copy(j, f, nf);
+  if (!b->attributes || !b->additional || !b->features) {
+    throw_error(env, "out of memory copying a batch");
+    return 0;
+  }
+  return 1;
+}
+
+static void execute(napi_env env, void *data) {
+  job *j = data;
+  dg_model *m = j->h->model;
+  dg_dims d;
+  dg_get_dims(m, &d);
+  switch (j->kind) {
+    case JOB_TRAIN:
+      j->rc = dg_train_step(m, j->batches, j->n_batches, &j->losses);
+      break;
+    case JOB_GENERATE: {
+      size_t n = j->n;
+      j->out_attr = malloc(sizeof(float) * (n * d.attribute + 1));
+      j->out_add = malloc(sizeof(float) * (n * d.additional + 1));
+      j->out_feat = malloc(sizeof(float) * (n * d.T * d.feature + 1));
+      j->out_len = malloc(sizeof(int32_t) * (n + 1));
+      if (!j->out_attr || !j->out_add || !j->out_feat || !j->out_len) {
+        j->rc = DG_ERR_ALLOC;
+        snprintf(j->error, sizeof j->error, "out of memory for %zu generated series", n);
+        return;
+      }
+      j->rc = dg_generate(m, j->n, j->given_attr, j->given_add, j->out_attr, j->out_add, j->out_feat, j->out_len);
+      break;
+    }
+    case JOB_SCORES:
+      j->out_scores = malloc(sizeof(float) * (j->batches[0].size + 1));
+      j->rc = j->out_scores ? dg_critic_scores(m, &j->batches[0], j->out_scores) : DG_ERR_ALLOC;
+      break;
+    case JOB_DUMP:
+      j->rc = dg_dump_iteration(m, &j->h->config, j->h->seed, j->batches, j->n_batches, j->path);
+      break;
+  }
+  if (j->rc != DG_OK && !j->error[0]) snprintf(j->error, sizeof j->error, "%s", dg_error_message()[0] ? dg_error_message() : "native engine error");
+}
+
+static napi_value losses_object(napi_env env, const dg_losses *l) {
+  napi_value o, v;
+  CALL(env, napi_create_object(env, &o));
+  const char *names[6] = {"critic", "auxCritic", "gradientPenalty", "auxGradientPenalty", "generator", "wassersteinDistance"};
+  float values[6] = {l->critic, l->aux_critic, l->gradient_penalty, l->aux_gradient_penalty, l->generator, l->wasserstein_distance};
+  for (int i = 0; i < 6; i++) {
+    CALL(env, napi_create_double(env, values[i], &v));
+    CALL(env, napi_set_named_property(env, o, names[i], v));
+  }
+  return o;
+}
+
+static napi_value job_result(napi_env env, job *j) {
+  dg_dims d;
+  dg_get_dims(j->h->model, &d);
+  napi_value r = NULL, v;
+  size_t n = j->n;
+  switch (j->kind) {
+    case JOB_TRAIN:
+      return losses_object(env, &j->losses);
+    case JOB_GENERATE: {
+      CALL(env, napi_create_object(env, &r));
+      napi_value ab, arr;
+      void *dst;
+      if (!(v = new_float32_array(env, j->out_attr, n * d.attribute))) return NULL;
+      CALL(env, napi_set_named_property(env, r, "attributes", v));
+      if (!(v = new_float32_array(env, j->out_add, n * d.additional))) return NULL;
+      CALL(env, napi_set_named_property(env, r, "additionalAttributes", v));
+      if (!(v = new_float32_array(env, j->out_feat, n * d.T * d.feature))) return NULL;
+      CALL(env, napi_set_named_property(env, r, "features", v));
+      CALL(env, napi_create_arraybuffer(env, n * sizeof(int32_t), &dst, &ab));
+      if (n) memcpy(dst, j->out_len, n * sizeof(int32_t));
+      CALL(env, napi_create_typedarray(env, napi_int32_array, n, ab, 0, &arr));
+      CALL(env, napi_set_named_property(env, r, "lengths", arr));
+      return r;
+    }
+    case JOB_SCORES:
+      return new_float32_array(env, j->out_scores, j->batches[0].size);
+    default:
+      CALL(env, napi_get_undefined(env, &r));
+      return r;
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  handle *h = j->h;
+  h->busy = 0;
+  napi_value result = NULL, err = NULL, msg;
+  if (status != napi_ok) {
+    j->rc = -1;
+    snprintf(j->error, sizeof j->error, "the native operation was cancelled");
+  }
+  if (j->rc == DG_OK) result = job_result(env, j);
+  if (j->rc == DG_OK && result) {
+    napi_resolve_deferred(env, j->deferred, result);
+  } else {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_get_and_clear_last_exception(env, &err);
+    } else {
+      napi_create_string_utf8(env, j->error[0] ? j->error : "native engine error", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &err);
+    }
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  napi_delete_async_work(env, j->work);
+  free_job(j);
+  if (h->destroy_when_idle) {
+    int also_free = h->destroy_when_idle == 2;
+    free_handle(h);
+    if (also_free) free(h);
+  }
+}
+
+/* Starts a job whose inputs are filled in; returns its promise. */
+static napi_value start_job(napi_env env, job *j, const char *name) {
+  napi_value promise, resource_name;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
+    free_job(j);
+    return throw_error(env, "cannot create a promise");
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_async_work(env, NULL, resource_name, execute, complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "cannot queue the native operation", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+    free_job(j);
+    return promise;
+  }
+  j->h->busy = 1;
+  return promise;
+}
+
+static job *new_job(napi_env env, napi_value handle_value, int kind) {
+  handle *h = get_handle(env, handle_value);
+  if (!h) return NULL;
+  if (h->busy) {
+    throw_error(env, "the native engine is busy with another operation (await the previous call)");
+    return NULL;
+  }
+  job *j = calloc(1, sizeof(job));
+  if (!j) {
+    throw_error(env, "out of memory");
+    return NULL;
+  }
+  j->h = h;
+  j->kind = kind;
+  return j;
+}
+
+static int copy_batches(napi_env env, job *j, napi_value arr) {
+  uint32_t n = 0;
+  bool is_array = false;
+  napi_is_array(env, arr, &is_array);
+  if (!is_array || napi_get_array_length(env, arr, &n) != napi_ok || n < 1 || n > 16) {
+    throw_error(env, "expected an array of 1 to 16 batches");
+    return 0;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || !copy_batch(env, j, v, &j->batches[i])) return 0;
+  }
+  j->n_batches = (int)n;
+  return 1;
+}
+
+static napi_value js_train_step(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "trainStep(handle, batches)");
+  job *j = new_job(env, argv[0], JOB_TRAIN);
+  if (!j) return NULL;
+  if (!copy_batches(env, j, argv[1])) {
+    free_job(j);
+    return NULL;
+  }
+  return start_job(env, j, "dg.trainStep");
+}
+
+static napi_value js_generate(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "generate(handle, n, givenAttributes?, givenAdditional?)");
+  job *j = new_job(env, argv[0], JOB_GENERATE);
+  if (!j) return NULL;
+  double n;
+  dg_dims d;
+  dg_get_dims(j->h->model, &d);
+  if (napi_get_value_double(env, argv[1], &n) != napi_ok || n < 0 || n != (double)(int)n || n > 1e8) {
+    free_job(j);
+    return throw_error(env, "n must be a non-negative integer");
+  }
+  j->n = (int)n;
+  for (int k = 0; k < 2; k++) {
+    napi_valuetype t = napi_undefined;
+    if ((size_t)(2 + k) < argc) napi_typeof(env, argv[2 + k], &t);
+    if (t == napi_undefined || t == napi_null) continue;
+    float *data;
+    size_t len;
+    size_t want = (size_t)j->n * (k == 0 ? d.attribute : d.additional);
+    if (!float32_array(env, argv[2 + k], &data, &len) || len != want) {
+      free_job(j);
+      return throw_error(env, "%s must be a Float32Array of %zu values", k == 0 ? "givenAttributes" : "givenAdditionalAttributes", want);
+    }
+    float *copy = own_copy(j, data, len);
+    if (!copy) {
+      free_job(j);
+      return throw_error(env, "out of memory");
+    }
+    if (k == 0)
+      j->given_attr = copy;
+    else
+      j->given_add = copy;
+  }
+  if (j->given_add && !j->given_attr) {
+    free_job(j);
+    return throw_error(env, "givenAdditionalAttributes need givenAttributes too");
+  }
+  return start_job(env, j, "dg.generate");
+}
+
+static napi_value js_critic_scores(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "criticScores(handle, batch)");
+  job *j = new_job(env, argv[0], JOB_SCORES);
+  if (!j) return NULL;
+  if (!copy_batch(env, j, argv[1], &j->batches[0])) {
+    free_job(j);
+    return NULL;
+  }
+  j->n_batches = 1;
+  return start_job(env, j, "dg.criticScores");
+}
+
+static napi_value js_dump_iteration(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_error(env, "dumpIteration(handle, batches, path)");
+  job *j = new_job(env, argv[0], JOB_DUMP);
+  if (!j) return NULL;
+  size_t len;
+  if (!copy_batches(env, j, argv[1]) || napi_get_value_string_utf8(env, argv[2], NULL, 0, &len) != napi_ok || !(j->path = malloc(len + 1))) {
+    free_job(j);
+    bool pending;
+    napi_is_exception_pending(env, &pending);
+    return pending ? NULL : throw_error(env, "dumpIteration: path must be a string");
+  }
+  napi_get_value_string_utf8(env, argv[2], j->path, len + 1, &len);
+  return start_job(env, j, "dg.dumpIteration");
+}
+
+/* ---------------------------------------------------------------- state */
+
+static const char *counter_names[4] = {"generatorStep", "criticStep", "auxCriticStep", "noisePosition"};
+
+static napi_value js_get_state(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle *h = argc ? get_handle(env, argv[0]) : NULL;
+  if (!h) return argc ? NULL : throw_error(env, "getState(handle)");
+  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
+  napi_value result, tensors, counters, v;
+  int n = dg_tensor_count(h->model);
+  CALL(env, napi_create_object(env, &result));
+  CALL(env, napi_create_array_with_length(env, n, &tensors));
+  for (int i = 0; i < n; i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(h->model, i, &ti);
+    napi_value t, name, shape, data;
+    CALL(env, napi_create_object(env, &t));
+    CALL(env, napi_create_string_utf8(env, ti.name, NAPI_AUTO_LENGTH, &name));
+    CALL(env, napi_create_array_with_length(env, ti.ndim, &shape));
+    for (int k = 0; k < ti.ndim; k++) {
+      CALL(env, napi_create_int32(env, ti.shape[k], &v));
+      CALL(env, napi_set_element(env, shape, k, v));
+    }
+    if (!(data = new_float32_array(env, dg_tensor_data(h->model, i), ti.size))) return NULL;
+    CALL(env, napi_set_named_property(env, t, "name", name));
+    CALL(env, napi_set_named_property(env, t, "shape", shape));
+    CALL(env, napi_set_named_property(env, t, "data", data));
+    CALL(env, napi_set_element(env, tensors, i, t));
+  }
+  dg_counters c;
+  dg_get_counters(h->model, &c);
+  double values[4] = {(double)c.generator_step, (double)c.critic_step, (double)c.aux_critic_step, (double)c.noise_position};
+  CALL(env, napi_create_object(env, &counters));
+  for (int k = 0; k < 4; k++) {
+    CALL(env, napi_create_double(env, values[k], &v));
+    CALL(env, napi_set_named_property(env, counters, counter_names[k], v));
+  }
+  CALL(env, napi_set_named_property(env, result, "tensors", tensors));
+  CALL(env, napi_set_named_property(env, result, "counters", counters));
+  return result;
+}
+
+/* setState(handle, tensors [{name, data}], counters): every state tensor and counter must be given,
+ * with matching sizes; nothing changes unless all are valid. */
+static napi_value js_set_state(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_error(env, "setState(handle, tensors, counters)");
+  handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
+  int n = dg_tensor_count(h->model);
+  uint32_t given = 0;
+  bool is_array = false;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array || napi_get_array_length(env, argv[1], &given) != napi_ok) return throw_error(env, "tensors must be an array");
+  float **src = calloc(n, sizeof(float *));
+  if (!src) return throw_error(env, "out of memory");
+  for (uint32_t i = 0; i < given; i++) {
+    napi_value t, name_v, data_v;
+    char name[200];
+    size_t len;
+    float *data;
+    size_t count;
+    if (napi_get_element(env, argv[1], i, &t) != napi_ok || !get_property(env, t, "name", &name_v) ||
+        napi_get_value_string_utf8(env, name_v, name, sizeof name, &len) != napi_ok || !get_property(env, t, "data", &data_v) ||
+        !float32_array(env, data_v, &data, &count)) {
+      free(src);
+      return throw_error(env, "tensor %u needs a name and Float32Array data", i);
+    }
+    int index = dg_tensor_find(h->model, name);
+    if (index < 0) {
+      free(src);
+      return throw_error(env, "unknown tensor '%s' for this model", name);
+    }
+    dg_tensor_info ti;
+    dg_tensor_info_at(h->model, index, &ti);
+    if (count != ti.size) {
+      free(src);
+      return throw_error(env, "tensor '%s' has %zu values, this model needs %zu", name, count, ti.size);
+    }
+    src[index] = data;
+  }
+  for (int i = 0; i < n; i++)
+    if (!src[i]) {
+      dg_tensor_info ti;
+      dg_tensor_info_at(h->model, i, &ti);
+      free(src);
+      return throw_error(env, "state is missing tensor '%s'", ti.name);
+    }
+  double values[4];
+  for (int k = 0; k < 4; k++)
+    if (!get_number(env, argv[2], counter_names[k], &values[k]) || values[k] < 0) {
+      free(src);
+      return throw_error(env, "counters.%s is missing or negative", counter_names[k]);
+    }
+  for (int i = 0; i < n; i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(h->model, i, &ti);
+    memcpy(dg_tensor_data(h->model, i), src[i], sizeof(float) * ti.size);
+  }
+  free(src);
+  dg_counters c = {(int64_t)values[0], (int64_t)values[1], (int64_t)values[2], (uint64_t)values[3]};
+  if (dg_set_counters(h->model, &c) != DG_OK) return throw_error(env, "%s", dg_error_message());
+  return NULL;
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  napi_value o, v;
+  CALL(env, napi_create_object(env, &o));
+  CALL(env, napi_create_string_utf8(env, dg_kernel_name(), NAPI_AUTO_LENGTH, &v));
+  CALL(env, napi_set_named_property(env, o, "kernel", v));
+  return o;
+}
+
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  handle *h = argc ? get_handle(env, argv[0]) : NULL;
+  if (!h) return NULL;
+  CALL(env, napi_create_int32(env, dg_thread_count(h->model), &v));
+  return v;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
+      {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"trainStep", NULL, js_train_step, NULL, NULL, NULL, napi_default, NULL},
+      {"generate", NULL, js_generate, NULL, NULL, NULL, napi_default, NULL},
+      {"criticScores", NULL, js_critic_scores, NULL, NULL, NULL, napi_default, NULL},
+      {"dumpIteration", NULL, js_dump_iteration, NULL, NULL, NULL, napi_default, NULL},
+      {"getState", NULL, js_get_state, NULL, NULL, NULL, napi_default, NULL},
+      {"setState", NULL, js_set_state, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+      {"threads", NULL, js_threads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

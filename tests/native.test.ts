@@ -1,0 +1,329 @@
+/**
+ * The native engine (core/native via core/model/native.ts) against params.ts and against the TF.js
+ * reference engine: identical initial state from the same seed, the first iteration's gradients (read
+ * back from the Adam slots), losses and updated weights close, state that moves between the engines,
+ * generation invariants, errors as JS errors, and the tensor dump the C test compares against.
+ *
+ * The addon must already be built (`npx node-gyp rebuild -C core/native`, the package's install step).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { modelConfig, type ModelConfig } from '../core/model/config.ts';
+import { bufferSpecs, dims, initialBuffers, initialParameters, parameterSpecs } from '../core/model/params.ts';
+import type { Engine, EngineState, NamedTensor, RealBatch } from '../core/model/engine.ts';
+import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
+import { createNativeEngine, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
+import { configTensors, readTensorDump, writeTensorDump } from '../core/native/tensor-dump.ts';
+import { Rng } from '../core/util/rng.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const referencePath = path.join(repoRoot, 'core/model/reference.ts');
+
+assert.ok(
+  fs.existsSync(nativeAddonPath),
+  `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`,
+);
+
+const categorical = (name: string, dim: number): EncodedVariable => ({ name, kind: 'categorical', dim, activation: 'softmax' });
+const continuous = (name: string, activation: 'sigmoid' | 'tanh' = 'sigmoid'): EncodedVariable => ({ name, kind: 'continuous', dim: 1, activation });
+
+/** T=8, S=2; sigmoid and tanh features + gen flags; categorical and continuous attributes; auto-normalization. */
+function tinyLayout(genFlags = true): EncodedLayout {
+  return {
+    maxLength: 8,
+    attributes: [categorical('kind', 3), continuous('size'), continuous('skew', 'tanh')],
+    additionalAttributes: [continuous('x.mid'), continuous('x.half')],
+    features: [continuous('x'), continuous('y', 'tanh'), ...(genFlags ? [categorical('flags', 2)] : [])],
+    genFlags,
+  };
+}
+
+function tinyConfig(overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()): ModelConfig {
+  return modelConfig(layout, {
+    sampleLen: 2,
+    attributeNoiseDim: 3,
+    minMaxNoiseDim: 2,
+    featureNoiseDim: 2,
+    attributeHidden: [8, 8],
+    minMaxHidden: [6],
+    lstmUnits: 7,
+    criticHidden: [10, 9],
+    auxCriticHidden: [6, 5],
+    ...overrides,
+  });
+}
+
+/** A valid encoded batch: one-hot categories, values in range, gen flags ending at a random length. */
+function randomBatch(config: ModelConfig, size: number, rng: Rng): RealBatch {
+  const d = dims(config);
+  const attributes = new Float32Array(size * d.attribute);
+  const additionalAttributes = new Float32Array(size * d.additional);
+  const features = new Float32Array(size * d.T * d.feature);
+  for (let b = 0; b < size; b++) {
+    attributes[b * d.attribute + rng.int(3)] = 1;
+    attributes[b * d.attribute + 3] = rng.uniform();
+    attributes[b * d.attribute + 4] = 2 * rng.uniform() - 1;
+    for (let k = 0; k < d.additional; k++) additionalAttributes[b * d.additional + k] = rng.uniform();
+    const length = config.layout.genFlags ? 1 + rng.int(d.T) : d.T;
+    for (let t = 0; t < length; t++) {
+      const row = (b * d.T + t) * d.feature;
+      features[row] = rng.uniform();
+      features[row + 1] = 2 * rng.uniform() - 1;
+      if (config.layout.genFlags) features[row + (t === length - 1 ? 3 : 2)] = 1;
+    }
+  }
+  return { size, attributes, additionalAttributes, features };
+}
+
+const byName = (state: EngineState) => new Map(state.tensors.map((t) => [t.name, t]));
+
+/** max |a - b| / max |b| over a tensor (0 when both are all zero). */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+/** Dense biases right before a batch norm: their gradient is zero in exact arithmetic, noise in float. */
+const feedsBatchNorm = (name: string) => /^gen\.(attr|minmax)\.dense\d+\.bias/.test(name);
+
+async function referenceEngine(config: ModelConfig, seed: number): Promise<Engine | null> {
+  if (!fs.existsSync(referencePath)) return null;
+  const { createReferenceEngine } = await import('../core/model/reference.ts');
+  return createReferenceEngine({ config, seed });
+}
+const noReference = 'core/model/reference.ts is missing: the cross-engine comparison needs the TF.js reference engine';
+
+test('initial state is params.ts: initialParameters, initialBuffers, zero Adam slots, zero counters', async () => {
+  const config = tinyConfig();
+  const engine = await createNativeEngine({ config, seed: 20240611 });
+  try {
+    const state = await engine.getState();
+    const tensors = byName(state);
+    for (const p of initialParameters(config, 20240611)) {
+      const got = tensors.get(p.name);
+      assert.ok(got, `native state lacks ${p.name}`);
+      assert.deepEqual(got.shape, p.shape, p.name);
+      assert.deepEqual(got.data, p.data, `${p.name} differs from initialParameters`);
+    }
+    for (const b of initialBuffers(config)) assert.deepEqual(tensors.get(b.name)?.data, b.data, b.name);
+    for (const s of parameterSpecs(config)) {
+      assert.ok(tensors.get(`${s.name}.adam.m`)!.data.every((x) => x === 0));
+      assert.ok(tensors.get(`${s.name}.adam.v`)!.data.every((x) => x === 0));
+    }
+    assert.equal(state.tensors.length, 3 * parameterSpecs(config).length + bufferSpecs(config).length);
+    assert.deepEqual(state.counters, { generatorStep: 0, criticStep: 0, auxCriticStep: 0, noisePosition: 0 });
+    assert.match(engine.name, /^native-cpu/);
+  } finally {
+    engine.dispose();
+  }
+});
+
+test('first iteration matches the reference engine: gradients, losses, updated weights, running stats', async (t) => {
+  const config = tinyConfig();
+  const seed = 7;
+  const reference = await referenceEngine(config, seed);
+  if (!reference) return t.skip(noReference);
+  const native = await createNativeEngine({ config, seed });
+  try {
+    const batch = randomBatch(config, 16, new Rng(99, 3));
+    const [refInit, natInit] = [await reference.getState(), await native.getState()];
+    for (const r of refInit.tensors) assert.deepEqual(byName(natInit).get(r.name)?.data, r.data, `initial ${r.name}`);
+
+    const refLosses = await reference.trainStep([batch]);
+    const natLosses = await native.trainStep([batch]);
+    for (const key of Object.keys(refLosses) as (keyof typeof refLosses)[]) {
+      // The critic-side terms come before any update. The generator's loss uses the updated critics, in
+      // which weights with rounding-noise gradients took Adam steps of up to lr in either engine.
+      const tolerance = (key === 'generator' ? 1e-2 : 1e-4) * Math.max(1, Math.abs(refLosses[key]));
+      assert.ok(Math.abs(natLosses[key] - refLosses[key]) <= tolerance, `loss ${key}: native ${natLosses[key]}, reference ${refLosses[key]}`);
+    }
+
+    const ref = byName(await reference.getState());
+    const nat = byName(await native.getState());
+    assert.deepEqual((await native.getState()).counters, (await reference.getState()).counters);
+    const lr = { generator: config.generatorLearningRate, critic: config.criticLearningRate, auxCritic: config.auxCriticLearningRate };
+    for (const spec of parameterSpecs(config)) {
+      // After one Adam step m = (1 - beta1) g: the slots carry each engine's gradient.
+      const mRef = ref.get(`${spec.name}.adam.m`)!.data;
+      const mNat = nat.get(`${spec.name}.adam.m`)!.data;
+      if (!feedsBatchNorm(spec.name)) {
+        const err = relativeError(mNat, mRef);
+        assert.ok(err < 1e-3, `gradient of ${spec.name}: relative error ${err}`);
+      }
+      // Updated weights: a first Adam step moves each weight by about lr * sign(g), so only gradients
+      // at rounding-noise level (relative to their tensor) may move in opposite directions.
+      const pRef = ref.get(spec.name)!.data;
+      const pNat = nat.get(spec.name)!.data;
+      const mScale = mRef.reduce((s, x) => Math.max(s, Math.abs(x)), 0);
+      const step = lr[spec.network];
+      for (let i = 0; i < pRef.length; i++) {
+        const noise = feedsBatchNorm(spec.name) || Math.abs(mRef[i]) <= 1e-4 * mScale;
+        const tolerance = noise ? 2.01 * step : 1e-6 + 1e-2 * step;
+        assert.ok(Math.abs(pNat[i] - pRef[i]) <= tolerance, `${spec.name}[${i}]: native ${pNat[i]}, reference ${pRef[i]}`);
+      }
+    }
+    for (const spec of bufferSpecs(config)) {
+      const err = relativeError(nat.get(spec.name)!.data, ref.get(spec.name)!.data);
+      assert.ok(err < 1e-4, `running statistic ${spec.name}: relative error ${err}`);
+    }
+
+    // Two more iterations stay close, and both engines then score and generate alike.
+    for (let i = 0; i < 2; i++) {
+      const next = randomBatch(config, 16, new Rng(100 + i, 3));
+      const [r, n] = [await reference.trainStep([next]), await native.trainStep([next])];
+      assert.ok(Math.abs(n.critic - r.critic) <= 1e-2 * Math.max(1, Math.abs(r.critic)), `iteration ${i + 2} critic loss ${n.critic} vs ${r.critic}`);
+      assert.ok(Math.abs(n.generator - r.generator) <= 1e-2 * Math.max(1, Math.abs(r.generator)), `iteration ${i + 2} generator loss`);
+    }
+    const [sRef, sNat] = [await reference.criticScores(batch), await native.criticScores(batch)];
+    assert.ok(relativeError(sNat, sRef) < 1e-3, `critic scores differ: ${relativeError(sNat, sRef)}`);
+    const [gRef, gNat] = [await reference.generate(40), await native.generate(40)];
+    assert.ok(relativeError(gNat.attributes, gRef.attributes) < 1e-3, 'generated attributes differ');
+    const sameLength = gNat.lengths.filter((l, i) => l === gRef.lengths[i]).length;
+    assert.ok(sameLength >= 38, `generated lengths agree for only ${sameLength} of 40 series`);
+  } finally {
+    native.dispose();
+    reference.dispose();
+  }
+});
+
+test('state moves between the engines and resumes identically', async (t) => {
+  const config = tinyConfig();
+  const rng = new Rng(5, 3);
+  // The seed names the noise stream and is not part of the state: a resumed run is created with its seed.
+  const first = await createNativeEngine({ config, seed: 11 });
+  const second = await createNativeEngine({ config, seed: 11 });
+  try {
+    await first.trainStep([randomBatch(config, 12, rng)]);
+    await first.generate(3);
+    const saved = await first.getState();
+    await second.setState(saved);
+    assert.deepEqual(await second.getState(), saved);
+    const batch = randomBatch(config, 12, rng);
+    assert.deepEqual(await second.trainStep([batch]), await first.trainStep([batch]));
+    assert.deepEqual(await second.getState(), await first.getState());
+
+    const reference = await referenceEngine(config, 3);
+    if (!reference) return t.skip(noReference);
+    try {
+      // A reference checkpoint loads into the native engine and back, tensor for tensor.
+      await reference.trainStep([randomBatch(config, 12, rng)]);
+      const refState = await reference.getState();
+      await second.setState(refState);
+      assert.deepEqual(await second.getState(), refState);
+    } finally {
+      reference.dispose();
+    }
+
+    // A bad checkpoint is refused and changes nothing.
+    const before = await second.getState();
+    const broken: EngineState = { ...before, tensors: before.tensors.filter((x) => x.name !== 'critic.out.bias') };
+    await assert.rejects(second.setState(broken), /critic\.out\.bias/);
+    const wrongShape: NamedTensor[] = before.tensors.map((x) => (x.name === 'gen.feat.out.bias' ? { ...x, shape: [1], data: new Float32Array(1) } : x));
+    await assert.rejects(second.setState({ ...before, tensors: wrongShape }), /gen\.feat\.out\.bias/);
+    assert.deepEqual(await second.getState(), before);
+  } finally {
+    first.dispose();
+    second.dispose();
+  }
+});
+
+test('generation: masks, lengths, given attributes, noise position, +0 padding', async () => {
+  const config = tinyConfig();
+  const d = dims(config);
+  const engine = await createNativeEngine({ config, seed: 4 });
+  try {
+    await engine.trainStep([randomBatch(config, 20, new Rng(1, 3))]);
+    const before = (await engine.getState()).counters.noisePosition;
+    const n = 1300;
+    const out = await engine.generate(n);
+    const perSeries = 2 * (config.attributeNoiseDim + config.minMaxNoiseDim + d.steps * config.featureNoiseDim);
+    assert.equal((await engine.getState()).counters.noisePosition, before + n * perSeries);
+    assert.equal(out.size, n);
+    assert.equal(out.attributes.length, n * d.attribute);
+    assert.equal(out.additionalAttributes.length, n * d.additional);
+    assert.equal(out.features.length, n * d.T * d.feature);
+    for (let i = 0; i < n; i++) {
+      const length = out.lengths[i];
+      assert.ok(length >= 1 && length <= d.T);
+      const a = out.attributes.subarray(i * d.attribute, (i + 1) * d.attribute);
+      assert.ok(Math.abs(a[0] + a[1] + a[2] - 1) < 1e-5, 'categorical attribute is a softmax');
+      for (let t = 0; t < d.T; t++) {
+        const f = out.features.subarray((i * d.T + t) * d.feature, (i * d.T + t + 1) * d.feature);
+        if (t >= length) assert.ok(f.every((x) => Object.is(x, 0)), 'padding after the end is +0');
+        else if (t < length - 1) assert.ok(f[3] <= f[2], 'no end flag before the series ends');
+        else if (length < d.T) assert.ok(f[3] > f[2], 'the last kept step carries the end flag');
+      }
+    }
+    const given = new Float32Array(5 * d.attribute);
+    for (let i = 0; i < 5; i++) given.set([0, 0, 1, 0.25, -0.5], i * d.attribute);
+    const conditioned = await engine.generate(5, { givenAttributes: given });
+    assert.deepEqual(conditioned.attributes, given);
+    await assert.rejects(engine.generate(5, { givenAttributes: new Float32Array(3) }), /givenAttributes/);
+    await assert.rejects(engine.generate(5, { givenAdditionalAttributes: new Float32Array(10) }), /givenAttributes/);
+  } finally {
+    engine.dispose();
+  }
+});
+
+test('errors reach JavaScript; calls queue; a disposed engine refuses work', async () => {
+  const config = tinyConfig({ criticSteps: 2 });
+  const engine = await createNativeEngine({ config, seed: 8 });
+  const rng = new Rng(2, 3);
+  const batch = randomBatch(config, 6, rng);
+  await assert.rejects(engine.trainStep([batch]), /2 real batch/);
+  const bad = { ...batch, features: batch.features.subarray(1) };
+  await assert.rejects(engine.trainStep([batch, bad]), /features/);
+  // Not awaited in between: the engine queues them.
+  const results = await Promise.all([engine.trainStep([batch, batch]), engine.trainStep([batch, batch]), engine.generate(4)]);
+  assert.ok(Number.isFinite(results[0].critic) && Number.isFinite(results[1].generator));
+  const state = await engine.getState();
+  assert.equal(state.counters.criticStep, 4);
+  assert.equal(state.counters.generatorStep, 2);
+  const scores = await engine.criticScores(batch);
+  assert.equal(scores.length, 6);
+  assert.ok(scores.every(Number.isFinite));
+  engine.dispose();
+  await assert.rejects(engine.trainStep([batch, batch]), /disposed/);
+
+  const broken = { ...config, sampleLen: 3 }; // 8 is not a multiple of 3 (modelConfig would refuse it too)
+  await assert.rejects(createNativeEngine({ config: broken, seed: 1 }), /multiple/);
+  await assert.rejects(createNativeEngine({ config, seed: -1 }), /seed/);
+});
+
+test('an iteration dumps to the tensor format the C test compares (core/native/README.md)', async () => {
+  const config = tinyConfig();
+  const engine = await createNativeEngine({ config, seed: 31 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-native-'));
+  try {
+    const file = path.join(dir, 'iteration.dgtd');
+    const batch = randomBatch(config, 10, new Rng(3, 3));
+    const initial = await engine.getState();
+    await engine.dumpIteration([batch], file);
+    const dump = readTensorDump(file);
+    for (const c of configTensors(config, 31)) assert.deepEqual(dump.get(c.name)?.data, c.data, c.name);
+    assert.deepEqual(dump.get('batch0/features')?.data, batch.features);
+    assert.deepEqual(dump.get('init/critic.dense0.kernel')?.data, byName(initial).get('critic.dense0.kernel')!.data);
+    const final = byName(await engine.getState());
+    assert.deepEqual(dump.get('final/gen.feat.lstm.kernel')?.data, final.get('gen.feat.lstm.kernel')!.data);
+    assert.deepEqual(dump.get('critic0/fake/features')?.shape, [10, 8, 4]);
+    assert.ok(dump.has('generator/grad/gen.attr.out.kernel') && dump.has('critic0/grad/aux.out.kernel') && dump.has('losses'));
+    // The TypeScript writer produces what the reader (and the C reader) expect.
+    const copy = path.join(dir, 'copy.dgtd');
+    writeTensorDump(copy, [...dump.values()]);
+    assert.deepEqual(fs.readFileSync(copy), fs.readFileSync(file));
+    fs.writeFileSync(copy, fs.readFileSync(file).subarray(0, 100));
+    assert.throws(() => readTensorDump(copy), /truncated/);
+  } finally {
+    engine.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
