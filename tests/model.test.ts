@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createReferenceEngine } from '../core/model/reference.ts';
-import { criticLoss, critic } from '../core/model/reference-networks.ts';
+import {
+  attributeGenerator,
+  critic,
+  criticLoss,
+  drawGeneratorNoise,
+  featureGenerator,
+  generatorForward,
+  generatorLoss,
+  minMaxGenerator,
+  modelShape,
+} from '../core/model/reference-networks.ts';
 import { modelConfig, type ModelConfig } from '../core/model/config.ts';
 import { dims, initialParameters, parameterSpecs } from '../core/model/params.ts';
 import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
@@ -279,6 +289,62 @@ test('gradient-penalty weight gradients equal the by-hand derivation (float64)',
     else assert.equal(biasGradient, undefined);
   });
   tf.dispose([xTensor, ones, ...Object.values(grads), ...Object.values(vars)]);
+});
+
+/**
+ * The generator's gradients against central differences. Finite differences see every path from a
+ * weight to L_G, autograd only the ones the README keeps: the min/max and feature generators take the
+ * attributes (and additional attributes) through stopgrad. So the differences are of L_G with those
+ * inputs frozen at their current values, which is the function autograd differentiates.
+ */
+test('generator loss gradients (batch norm, LSTM, heads, stopgrad, both critics) match finite differences', async () => {
+  await tf.setBackend('cpu');
+  // no gen flags here: the mask is a constant for autograd but a step function for finite differences
+  const config = tinyConfig({}, tinyLayout(false));
+  const shape = modelShape(config);
+  const vars: Record<string, tf.Variable> = {};
+  for (const p of initialParameters(config, 13)) vars[p.name] = tf.variable(tf.tensor(p.data, p.shape));
+  const noise = drawGeneratorNoise(new Rng(13, 2), shape, 6);
+  const batchNorm = { kind: 'batch' as const };
+  const names = parameterSpecs(config).filter((s) => s.network === 'generator').map((s) => s.name);
+  const { value, grads } = tf.variableGrads(() => generatorLoss(vars, shape, generatorForward(vars, shape, { noise, batchNorm })), names.map((n) => vars[n]));
+  const baseLoss = value.dataSync()[0];
+
+  const frozen = tf.tidy(() => {
+    const out = generatorForward(vars, shape, { noise, batchNorm });
+    return { attributes: out.attributes, additional: out.additional! };
+  });
+  const frozenLoss = () =>
+    tf.tidy(() => {
+      const attributes = attributeGenerator(vars, shape, noise, batchNorm);
+      const additional = minMaxGenerator(vars, shape, noise, frozen.attributes, batchNorm);
+      const { features } = featureGenerator(vars, shape, noise, frozen.attributes, frozen.additional);
+      return generatorLoss(vars, shape, { attributes, additional, features, mask: null }).dataSync()[0];
+    });
+  assert.ok(Math.abs(frozenLoss() - baseLoss) <= 1e-6 * Math.abs(baseLoss), 'the frozen composition is the same function at this point');
+
+  for (const name of names) {
+    const v = vars[name];
+    const auto = grads[v.name].dataSync();
+    const base = v.dataSync().slice();
+    const largest = Array.from(auto.keys()).sort((i, j) => Math.abs(auto[j]) - Math.abs(auto[i]));
+    for (const index of largest.slice(0, 2)) {
+      const at = (delta: number) => {
+        const data = base.slice();
+        data[index] += delta;
+        tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+        const result = frozenLoss();
+        tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
+        return result;
+      };
+      const eps = 1e-3;
+      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      const resolution = (4 * 1.2e-7 * Math.abs(baseLoss)) / eps;
+      const tolerance = 2e-2 * Math.max(Math.abs(numeric), Math.abs(auto[index])) + resolution;
+      assert.ok(Math.abs(numeric - auto[index]) <= tolerance, `${name}[${index}]: autograd ${auto[index]} vs finite difference ${numeric}`);
+    }
+  }
+  tf.dispose([value, frozen.attributes, frozen.additional, ...Object.values(grads), ...Object.values(vars)]);
 });
 
 test('critic() mixes nothing across examples: per-example gradients come from grad of the sum', async () => {

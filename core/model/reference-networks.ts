@@ -105,8 +105,8 @@ function stepNoise(noise: GeneratorNoise, steps: number, noiseDim: number, step:
 }
 
 /**
- * The feature generator's pre-activation outputs [B, T, F]. `conditioning` is [stopgrad(A), stopgrad(M)],
- * the part of x_j that is the same at every step: its share of the gates (plus the bias) is computed
+ * The feature generator's pre-activation outputs [B, T, F]. `conditioning` is [A, M] (detached by the
+ * caller), the part of x_j that is the same at every step: its share of the gates (plus the bias) is computed
  * once, and each step multiplies only [z_j, h_{j-1}], the rest of the same kernel's rows.
  */
 function featureLogits(w: Weights, shape: ModelShape, conditioning: tf.Tensor2D, noise: GeneratorNoise): tf.Tensor3D {
@@ -115,9 +115,12 @@ function featureLogits(w: Weights, shape: ModelShape, conditioning: tf.Tensor2D,
   const H = config.lstmUnits;
   const conditioningWidth = d.attribute + d.additional;
   const kernel = w['gen.feat.lstm.kernel'] as tf.Tensor2D;
+  // i, f, o are sigmoids and g = tanh(u) = 2 sigmoid(2u) - 1: doubling g's columns lets one sigmoid
+  // cover all four gates (fewer ops per step; the wasm tanh kernel is also slow)
+  const gateScale = tf.concat([tf.ones([2 * H]), tf.fill([H], 2), tf.ones([H])]);
   const conditioningKernel = tf.slice(kernel, [0, 0], [conditioningWidth, 4 * H]);
-  const stepKernel = tf.slice(kernel, [conditioningWidth, 0], [config.featureNoiseDim + H, 4 * H]);
-  const constantGates = dense(conditioning, conditioningKernel, w['gen.feat.lstm.bias']);
+  const stepKernel = tf.mul(tf.slice(kernel, [conditioningWidth, 0], [config.featureNoiseDim + H, 4 * H]), gateScale) as tf.Tensor2D;
+  const constantGates = tf.mul(dense(conditioning, conditioningKernel, w['gen.feat.lstm.bias']), gateScale);
   const outKernel = w['gen.feat.out.kernel'] as tf.Tensor2D;
 
   let h: tf.Tensor2D = tf.zeros([B, H]);
@@ -125,11 +128,11 @@ function featureLogits(w: Weights, shape: ModelShape, conditioning: tf.Tensor2D,
   const outputs: tf.Tensor2D[] = [];
   for (let j = 0; j < d.steps; j++) {
     const x = tf.concat([stepNoise(noise, d.steps, config.featureNoiseDim, j), h], 1);
-    const gates = tf.add(matMul(x, stepKernel), constantGates);
-    const i = tf.sigmoid(tf.slice(gates, [0, 0], [B, H]));
-    const f = tf.sigmoid(tf.slice(gates, [0, H], [B, H]));
-    const g = tanh(tf.slice(gates, [0, 2 * H], [B, H]));
-    const o = tf.sigmoid(tf.slice(gates, [0, 3 * H], [B, H]));
+    const gates = tf.sigmoid(tf.add(matMul(x, stepKernel), constantGates));
+    const i = tf.slice(gates, [0, 0], [B, H]);
+    const f = tf.slice(gates, [0, H], [B, H]);
+    const g = tf.sub(tf.mul(tf.slice(gates, [0, 2 * H], [B, H]), 2), 1);
+    const o = tf.slice(gates, [0, 3 * H], [B, H]);
     c = tf.add(tf.mul(f, c), tf.mul(i, g));
     h = tf.mul(o, tanh(c));
     outputs.push(matMul(h, outKernel)); // [B, S*F]: time steps j*S .. j*S+S-1
@@ -172,37 +175,47 @@ export interface GeneratorOutput {
   mask: tf.Tensor2D | null;
 }
 
+/** The attribute generator: A = heads_attr(MLP(z_a)), soft outputs [B, attributeDim]. */
+export function attributeGenerator(w: Weights, shape: ModelShape, noise: GeneratorNoise, mode: BatchNormMode): tf.Tensor2D {
+  const { config } = shape;
+  const z = tf.tensor2d(noise.attribute, [noise.batch, config.attributeNoiseDim]);
+  return heads(generatorMlp(w, 'gen.attr', config.attributeHidden.length, z, mode), shape.attributeHeads);
+}
+
+/** The min/max generator: M = heads_additional(MLP([z_m, attributes])); the caller detaches the attributes. */
+export function minMaxGenerator(w: Weights, shape: ModelShape, noise: GeneratorNoise, attributes: tf.Tensor2D, mode: BatchNormMode): tf.Tensor2D {
+  const { config } = shape;
+  const z = tf.tensor2d(noise.minMax!, [noise.batch, config.minMaxNoiseDim]);
+  return heads(generatorMlp(w, 'gen.minmax', config.minMaxHidden.length, tf.concat([z, attributes], 1), mode), shape.additionalHeads);
+}
+
+/** The feature generator and the gen-flag mask; the caller detaches attributes and additional attributes. */
+export function featureGenerator(
+  w: Weights,
+  shape: ModelShape,
+  noise: GeneratorNoise,
+  attributes: tf.Tensor2D,
+  additional: tf.Tensor2D | null,
+): { features: tf.Tensor3D; mask: tf.Tensor2D | null } {
+  const features = heads(featureLogits(w, shape, concatColumns([attributes, additional]), noise), shape.featureHeads);
+  if (!shape.config.layout.genFlags) return { features, mask: null };
+  const mask = genFlagMask(features);
+  return { features: tf.mul(features, tf.expandDims(mask, 2)), mask };
+}
+
+/**
+ * The whole generator. The min/max and feature generators see the attributes (and the feature
+ * generator the additional attributes) through stopgrad: their gradients reach the attribute
+ * generator only through the critics.
+ */
 export function generatorForward(w: Weights, shape: ModelShape, input: GeneratorInputs): GeneratorOutput {
-  const { config, dims: d } = shape;
-  const B = input.noise.batch;
-  const attributes =
-    input.givenAttributes ??
-    heads(
-      generatorMlp(w, 'gen.attr', config.attributeHidden.length, tf.tensor2d(input.noise.attribute, [B, config.attributeNoiseDim]), input.batchNorm),
-      shape.attributeHeads,
-    );
+  const { noise, batchNorm } = input;
+  const attributes = input.givenAttributes ?? attributeGenerator(w, shape, noise, batchNorm);
+  const fixedAttributes = withoutGradient(attributes) as tf.Tensor2D;
   let additional: tf.Tensor2D | null = null;
-  if (d.additional > 0) {
-    additional =
-      input.givenAdditional ??
-      heads(
-        generatorMlp(
-          w,
-          'gen.minmax',
-          config.minMaxHidden.length,
-          tf.concat([tf.tensor2d(input.noise.minMax!, [B, config.minMaxNoiseDim]), withoutGradient(attributes) as tf.Tensor2D], 1),
-          input.batchNorm,
-        ),
-        shape.additionalHeads,
-      );
-  }
-  const conditioning = withoutGradient(concatColumns([attributes, additional])) as tf.Tensor2D;
-  let features = heads(featureLogits(w, shape, conditioning, input.noise), shape.featureHeads);
-  let mask: tf.Tensor2D | null = null;
-  if (config.layout.genFlags) {
-    mask = genFlagMask(features);
-    features = tf.mul(features, tf.expandDims(mask, 2));
-  }
+  if (shape.dims.additional > 0) additional = input.givenAdditional ?? minMaxGenerator(w, shape, noise, fixedAttributes, batchNorm);
+  const fixedAdditional = additional && (withoutGradient(additional) as tf.Tensor2D);
+  const { features, mask } = featureGenerator(w, shape, noise, fixedAttributes, fixedAdditional);
   return { attributes, additional, features, mask };
 }
 

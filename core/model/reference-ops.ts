@@ -10,22 +10,45 @@ import type { Activation, EncodedVariable } from '../encoding/types.ts';
 export type Weights = Record<string, tf.Tensor>;
 
 /**
- * a @ b. Same value as tf.matMul, but its gradient uses explicit transposes and untransposed
- * products: the wasm backend's transposed matMul is about 8x slower than its plain one (it skips
- * XNNPACK), and backward passes are made of transposed products. The gradient is built from this
- * same function, so second-order gradients (the critics' gradient penalty) stay fast and exact.
+ * a @ b for 2-D a and b. Same value as tf.matMul, registered as its own kernel so that its gradient can
+ * differ: the wasm backend's transposed matMul is about 8x slower than its plain one (it skips
+ * XNNPACK), and tf.matMul's gradient is made of transposed products. This one's gradient transposes
+ * explicitly and multiplies plainly, through this same kernel, so second-order gradients (the critics'
+ * gradient penalty) stay fast and exact. Being a kernel (not tf.customGrad), each input's gradient is
+ * computed only when something needs it.
  */
-export const matMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [savedA, savedB] = saved as tf.Tensor2D[];
-      return [matMul(dy as tf.Tensor2D, tf.transpose(savedB)), matMul(tf.transpose(savedA), dy as tf.Tensor2D)];
-    },
-  };
-}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+const MAT_MUL = 'DoppelGANgerMatMul';
+
+function registerMatMul(): void {
+  for (const backendName of ['wasm', 'cpu']) {
+    if (tf.getKernel(MAT_MUL, backendName)) continue;
+    tf.registerKernel({
+      kernelName: MAT_MUL,
+      backendName,
+      kernelFunc: ({ inputs, backend }) =>
+        tf.getKernel(tf.BatchMatMul, backendName)!.kernelFunc({ inputs, backend, attrs: { transposeA: false, transposeB: false } }),
+    });
+  }
+  if (!tf.getGradient(MAT_MUL)) {
+    tf.registerGradient({
+      kernelName: MAT_MUL,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (dy, saved) => {
+        const [a, b] = saved as tf.Tensor2D[];
+        return {
+          a: () => matMul(dy as tf.Tensor2D, tf.transpose(b)),
+          b: () => matMul(tf.transpose(a), dy as tf.Tensor2D),
+        };
+      },
+    });
+  }
+}
+registerMatMul();
+
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (a.shape[1] !== b.shape[0]) throw new Error(`matMul: inner sizes differ, [${a.shape}] @ [${b.shape}]`);
+  return tf.engine().runKernel(MAT_MUL, { a, b } as unknown as tf.NamedTensorMap) as tf.Tensor2D;
+}
 
 /** x K + b. */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
@@ -34,7 +57,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor): tf.Te
 
 /**
  * tanh(x) as 2 sigmoid(2x) - 1: the wasm backend's tanh kernel is about 15x slower than its sigmoid,
- * and the LSTM calls it twice per step. Same function (absolute error ~1e-7 in float32).
+ * and the LSTM calls it at every step. Same function (absolute error ~1e-7 in float32).
  */
 export function tanh<T extends tf.Tensor>(x: T): T {
   return tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1);
