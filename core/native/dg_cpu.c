@@ -1069,3 +1069,50 @@ int dg_set_counters(dg_model *m, const dg_counters *c) {
   m->noise_position = c->noise_position;
   return DG_OK;
 }
+
+/* ---------------------------------------------------------------- layout for other back ends */
+
+static void copy_gen_mlp(const gen_mlp *src, dg_mlp_layout *dst) {
+  memset(dst, 0, sizeof *dst);
+  dst->n_hidden = src->n_hidden;
+  memcpy(dst->width, src->width, sizeof dst->width);
+  memcpy(dst->kernel, src->kernel, sizeof dst->kernel);
+  memcpy(dst->bias, src->bias, sizeof dst->bias);
+  memcpy(dst->gamma, src->gamma, sizeof dst->gamma);
+  memcpy(dst->beta, src->beta, sizeof dst->beta);
+  memcpy(dst->moving_mean, src->moving_mean, sizeof dst->moving_mean);
+  memcpy(dst->moving_var, src->moving_var, sizeof dst->moving_var);
+}
+
+static void copy_critic(const critic_layout *src, dg_mlp_layout *dst) {
+  memset(dst, 0, sizeof *dst);
+  dst->n_hidden = src->n_hidden;
+  memcpy(dst->width, src->width, sizeof dst->width);
+  memcpy(dst->kernel, src->kernel, sizeof dst->kernel);
+  memcpy(dst->bias, src->bias, sizeof dst->bias);
+}
+
+void dg_get_layout(const dg_model *m, dg_layout *out) {
+  memset(out, 0, sizeof *out);
+  out->d = m->d;
+  out->H = m->H;
+  out->has_minmax = m->has_minmax;
+  out->config = &m->cfg;
+  copy_gen_mlp(&m->attr, &out->attr);
+  if (m->has_minmax) copy_gen_mlp(&m->minmax, &out->minmax);
+  copy_critic(&m->critic, &out->critic);
+  if (m->d.has_aux) copy_critic(&m->aux, &out->aux);
+  out->lstm_kernel = m->lstm_kernel;
+  out->lstm_bias = m->lstm_bias;
+  out->feat_kernel = m->feat_kernel;
+  out->feat_bias = m->feat_bias;
+  out->n_param_floats = m->n_param_floats;
+  out->n_buffer_floats = m->n_buffer_floats;
+  memcpy(out->net_begin, m->net_begin, sizeof out->net_begin);
+  memcpy(out->net_end, m->net_end, sizeof out->net_end);
+}
+
+float *dg_adam_m(dg_model *m) { return m->adam_m; }
+float *dg_adam_v(dg_model *m) { return m->adam_v; }
+float *dg_buffers(dg_model *m) { return m->buffers; }
+uint32_t dg_seed(const dg_model *m) { return m->seed; }

@@ -178,4 +178,31 @@ float *dg_params(dg_model *model);
 size_t dg_param_floats(const dg_model *model);
 size_t dg_param_offset(const dg_model *model, int index);
 
+/* ---------------------------------------------------------------- layout for other back ends (CUDA) */
+
+typedef struct {
+  int n_hidden;
+  int width[DG_MAX_LAYERS + 2]; /* width[0] input ... width[n_hidden + 1] output */
+  size_t kernel[DG_MAX_LAYERS + 1], bias[DG_MAX_LAYERS + 1], gamma[DG_MAX_LAYERS], beta[DG_MAX_LAYERS]; /* parameter offsets */
+  size_t moving_mean[DG_MAX_LAYERS], moving_var[DG_MAX_LAYERS];                                          /* buffer offsets */
+} dg_mlp_layout;
+
+typedef struct {
+  dg_dims d;
+  int H;
+  int has_minmax;
+  const dg_config *config; /* the model's own copy (variables included) */
+  dg_mlp_layout attr, minmax, critic, aux; /* critic/aux: no batch norm; width[n_hidden + 1] = 1 */
+  size_t lstm_kernel, lstm_bias, feat_kernel, feat_bias;
+  size_t n_param_floats, n_buffer_floats;
+  size_t net_begin[3], net_end[3];
+} dg_layout;
+
+void dg_get_layout(const dg_model *model, dg_layout *out);
+/* The raw state arrays, laid out by dg_layout's offsets. */
+float *dg_adam_m(dg_model *model);
+float *dg_adam_v(dg_model *model);
+float *dg_buffers(dg_model *model);
+uint32_t dg_seed(const dg_model *model);
+
 #endif

@@ -1,0 +1,1286 @@
+/*
+ * The DoppelGANger training core on the GPU (dg_cuda.h). It follows dg_cpu.c step by step: the same
+ * workspaces, the same order of operations, the same stop-gradients; the comments there explain the
+ * math. Row-major throughout; cuBLAS (column-major) computes C^T = op(B)^T op(A)^T instead.
+ *
+ * Launch overhead dominates a DoppelGANger iteration on a GPU (PyTorch issues thousands of tiny
+ * kernels), so: the LSTM's 55 dependent steps run inside one persistent kernel per pass (each block
+ * owns some batch rows and keeps the recurrent kernel in shared memory), bias/ReLU/batch-norm/heads are
+ * fused per layer, and the whole iteration (noise included, drawn on the device from positions kept in
+ * device memory) is captured once as a CUDA graph and replayed.
+ */
+#include "dg_cuda.h"
+
+extern "C" {
+#include "dg_internal.h"
+}
+
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- cuBLAS, loaded at run time */
+
+typedef struct cublasContext *cublasHandle_t;
+typedef int cublasStatus_t;
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+
+static struct {
+  int loaded;
+  void *lib;
+  cublasStatus_t (*create)(cublasHandle_t *);
+  cublasStatus_t (*destroy)(cublasHandle_t);
+  cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
+  cublasStatus_t (*set_workspace)(cublasHandle_t, void *, size_t);
+  cublasStatus_t (*sgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *, int, const float *, float *,
+                          int);
+} cublas;
+
+static int load_cublas(void) {
+  if (cublas.loaded) return cublas.loaded > 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cuBLAS could not be loaded");
+  const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+  for (int i = 0; i < 3 && !cublas.lib; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!cublas.lib) {
+    cublas.loaded = -1;
+    return dg_fail(DG_ERR_CONFIG, "cannot load cuBLAS (libcublas.so.13): %s; set LD_LIBRARY_PATH to the CUDA libraries", dlerror());
+  }
+  *(void **)&cublas.create = dlsym(cublas.lib, "cublasCreate_v2");
+  *(void **)&cublas.destroy = dlsym(cublas.lib, "cublasDestroy_v2");
+  *(void **)&cublas.set_stream = dlsym(cublas.lib, "cublasSetStream_v2");
+  *(void **)&cublas.set_workspace = dlsym(cublas.lib, "cublasSetWorkspace_v2");
+  *(void **)&cublas.sgemm = dlsym(cublas.lib, "cublasSgemm_v2");
+  if (!cublas.create || !cublas.destroy || !cublas.set_stream || !cublas.sgemm) {
+    cublas.loaded = -1;
+    return dg_fail(DG_ERR_CONFIG, "libcublas lacks cublasCreate_v2/cublasSgemm_v2");
+  }
+  cublas.loaded = 1;
+  return DG_OK;
+}
+
+#define CUDA_TRY(expr)                                                                                             \
+  do {                                                                                                             \
+    cudaError_t err_ = (expr);                                                                                     \
+    if (err_ != cudaSuccess) return dg_fail(DG_ERR_CONFIG, "%s failed: %s (%s:%d)", #expr, cudaGetErrorString(err_), __FILE__, __LINE__); \
+  } while (0)
+
+/* ---------------------------------------------------------------- device Philox (dg_rng.c) */
+
+__device__ __forceinline__ uint32_t philox_lane(uint32_t seed, uint32_t stream, uint64_t position) {
+  uint64_t index = position >> 2;
+  uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0, k0 = seed, k1 = 0x5eedu;
+#pragma unroll
+  for (int round = 0; round < 10; round++) {
+    uint32_t hi0 = __umulhi(0xd2511f53u, c0), lo0 = 0xd2511f53u * c0;
+    uint32_t hi1 = __umulhi(0xcd9e8d57u, c2), lo1 = 0xcd9e8d57u * c2;
+    uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+    k0 += 0x9e3779b9u;
+    k1 += 0xbb67ae85u;
+  }
+  switch (position & 3) {
+    case 0: return c0;
+    case 1: return c1;
+    case 2: return c2;
+    default: return c3;
+  }
+}
+
+__device__ __forceinline__ double uniform_at(uint32_t seed, uint64_t position) {
+  return ((double)philox_lane(seed, DG_STREAM_NOISE, position) + 0.5) / 4294967296.0;
+}
+
+__device__ __forceinline__ float normal_at(uint32_t seed, uint64_t position) {
+  double u1 = uniform_at(seed, position), u2 = uniform_at(seed, position + 1);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+/* Normal number i = r * cols + k from draw *position + offset, into out[r * ld + k]. */
+__global__ void k_fill_normal(float *out, int rows, int cols, int ld, uint32_t seed, const uint64_t *position, uint64_t offset) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < (long)rows * cols) out[(i / cols) * ld + i % cols] = normal_at(seed, *position + offset + 2 * (uint64_t)i);
+}
+
+/* z_f drawn batch-major (example, step, dim) into the LSTM input blocks xh[step][example][0:nf]. */
+__global__ void k_fill_feature_noise(float *xh, int rows, int steps, int nf, int ld, uint32_t seed, const uint64_t *position, uint64_t offset) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  long n = (long)rows * steps * nf;
+  if (i >= n) return;
+  int d = (int)(i % nf), j = (int)((i / nf) % steps), b = (int)(i / ((long)nf * steps));
+  xh[((size_t)j * rows + b) * ld + d] = normal_at(seed, *position + offset + 2 * (uint64_t)i);
+}
+
+__global__ void k_fill_uniform(float *out, int n, uint32_t seed, const uint64_t *position, uint64_t offset) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = (float)uniform_at(seed, *position + offset + i);
+}
+
+__global__ void k_advance(uint64_t *position, uint64_t draws) { *position += draws; }
+__global__ void k_step(int64_t *step) { *step += 1; }
+
+/* ---------------------------------------------------------------- elementwise and reductions */
+
+static inline unsigned blocks_for(long n, int threads) { return (unsigned)((n + threads - 1) / threads); }
+
+__global__ void k_bias_relu(float *x, long rows, int cols, const float *bias, int relu) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= rows * cols) return;
+  float v = x[i] + (bias ? bias[i % cols] : 0.0f);
+  x[i] = relu && v < 0.0f ? 0.0f : v;
+}
+
+__global__ void k_scale(float *x, long n, float beta) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) x[i] = beta == 0.0f ? 0.0f : beta * x[i];
+}
+
+/* Batch norm + ReLU for one hidden layer of a generator MLP; one thread per channel.
+ * mode 0: batch statistics; 1: batch statistics and running-statistics update; 2: running statistics. */
+__global__ void k_batchnorm_relu(float *z_to_xhat, float *act, float *invstd, const float *gamma, const float *beta, float *moving_mean,
+                                 float *moving_var, int rows, int C, int mode, float momentum) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  if (mode == 2) {
+    float mm = moving_mean[c], sd = sqrtf(moving_var[c] + 1e-5f);
+    for (int r = 0; r < rows; r++) {
+      float y = gamma[c] * (z_to_xhat[(size_t)r * C + c] - mm) / sd + beta[c];
+      act[(size_t)r * C + c] = y > 0.0f ? y : 0.0f;
+    }
+    return;
+  }
+  double s = 0.0;
+  for (int r = 0; r < rows; r++) s += z_to_xhat[(size_t)r * C + c];
+  double mu = s / rows, q = 0.0;
+  for (int r = 0; r < rows; r++) {
+    double d = z_to_xhat[(size_t)r * C + c] - mu;
+    q += d * d;
+  }
+  double var = q / rows;
+  float is = (float)(1.0 / sqrt(var + 1e-5));
+  float mean = (float)mu;
+  invstd[c] = is;
+  for (int r = 0; r < rows; r++) {
+    size_t i = (size_t)r * C + c;
+    float xh = (z_to_xhat[i] - mean) * is;
+    z_to_xhat[i] = xh;
+    float y = gamma[c] * xh + beta[c];
+    act[i] = y > 0.0f ? y : 0.0f;
+  }
+  if (mode == 1) {
+    moving_mean[c] = momentum * moving_mean[c] + (1.0f - momentum) * mean;
+    moving_var[c] = momentum * moving_var[c] + (1.0f - momentum) * (float)var;
+  }
+}
+
+/* ReLU backward then batch-norm backward; one thread per channel. dy is the gradient of the ReLU
+ * output; dx receives the gradient of the dense output. */
+__global__ void k_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *act, const float *xhat,
+                                          const float *invstd, const float *gamma, int rows, int C) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  double sdy = 0.0, sdyx = 0.0;
+  for (int r = 0; r < rows; r++) {
+    size_t i = (size_t)r * C + c;
+    float d = act[i] > 0.0f ? dy[i] : 0.0f;
+    sdy += d;
+    sdyx += (double)d * xhat[i];
+  }
+  dbeta[c] += (float)sdy;
+  dgamma[c] += (float)sdyx;
+  float k = gamma[c] * invstd[c] / rows, m1 = (float)sdy, m2 = (float)sdyx;
+  for (int r = 0; r < rows; r++) {
+    size_t i = (size_t)r * C + c;
+    float d = act[i] > 0.0f ? dy[i] : 0.0f;
+    dx[i] = k * (rows * d - m1 - xhat[i] * m2);
+  }
+}
+
+/* Output heads. A segment is one variable of one group in one row; seg_offset/seg_dim/seg_act describe
+ * the segments of one row (groups expanded). */
+__device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float tanhf_(float x) { return 2.0f / (1.0f + expf(-2.0f * x)) - 1.0f; }
+
+__global__ void k_heads_forward(float *x, int rows, int width, int n_seg, const int *seg_offset, const int *seg_dim, const int *seg_act) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * n_seg) return;
+  int s = (int)(i % n_seg);
+  float *v = x + (i / n_seg) * width + seg_offset[s];
+  int d = seg_dim[s];
+  if (seg_act[s] == DG_SOFTMAX) {
+    float mx = v[0];
+    for (int k = 1; k < d; k++) mx = fmaxf(mx, v[k]);
+    float sum = 0.0f;
+    for (int k = 0; k < d; k++) {
+      v[k] = expf(v[k] - mx);
+      sum += v[k];
+    }
+    for (int k = 0; k < d; k++) v[k] /= sum;
+  } else if (seg_act[s] == DG_SIGMOID) {
+    for (int k = 0; k < d; k++) v[k] = sigmoidf_(v[k]);
+  } else {
+    for (int k = 0; k < d; k++) v[k] = tanhf_(v[k]);
+  }
+}
+
+__global__ void k_heads_backward(float *dx, const float *y, int rows, int width, int n_seg, const int *seg_offset, const int *seg_dim,
+                                 const int *seg_act) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * n_seg) return;
+  int s = (int)(i % n_seg);
+  size_t o = (i / n_seg) * width + seg_offset[s];
+  float *d = dx + o;
+  const float *v = y + o;
+  int n = seg_dim[s];
+  if (seg_act[s] == DG_SOFTMAX) {
+    float dot = 0.0f;
+    for (int k = 0; k < n; k++) dot += d[k] * v[k];
+    for (int k = 0; k < n; k++) d[k] = v[k] * (d[k] - dot);
+  } else if (seg_act[s] == DG_SIGMOID) {
+    for (int k = 0; k < n; k++) d[k] *= v[k] * (1.0f - v[k]);
+  } else {
+    for (int k = 0; k < n; k++) d[k] *= 1.0f - v[k] * v[k];
+  }
+}
+
+/* dst[r, c0 + k] = src[r, k] for k < w (column block copy between row-major matrices). */
+__global__ void k_copy_cols(float *dst, int ldd, int c0, const float *src, int lds, int rows, int w) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * w) return;
+  long r = i / w;
+  int k = (int)(i % w);
+  dst[r * ldd + c0 + k] = src[r * lds + k];
+}
+
+/* Gen-flag mask and lengths from the activated heads y [steps * rows, S*F]. One thread per row. */
+__global__ void k_mask(float *mask, int32_t *lengths, const float *y, int rows, int T, int S, int F, int gen_flags) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  int length = T;
+  if (gen_flags)
+    for (int t = 0; t < T; t++) {
+      const float *v = y + ((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F;
+      if (v[F - 1] > v[F - 2]) {
+        length = t + 1;
+        break;
+      }
+    }
+  lengths[r] = length;
+  for (int t = 0; t < T; t++) mask[(size_t)r * T + t] = t < length ? 1.0f : 0.0f;
+}
+
+/* Fake rows [masked features t-major, A, M] into X (row stride ldx). zero_pad: write +0 after the end. */
+__global__ void k_fake_rows(float *X, int ldx, const float *y, const float *mask, const float *A, const float *M, int rows, int T, int S, int F, int Ad,
+                            int Md, int zero_pad) {
+  int w = T * F + Ad + Md;
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * w) return;
+  int r = (int)(i / w), k = (int)(i % w);
+  float v;
+  if (k < T * F) {
+    int t = k / F, f = k % F;
+    float mk = mask[(size_t)r * T + t];
+    float yv = y[((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F + f];
+    v = zero_pad ? (mk != 0.0f ? yv : 0.0f) : yv * mk;
+  } else if (k < T * F + Ad) {
+    v = A[(size_t)r * Ad + k - T * F];
+  } else {
+    v = M[(size_t)r * Md + k - T * F - Ad];
+  }
+  X[(size_t)r * ldx + k] = v;
+}
+
+/* Real rows [features, attributes, additional] into X. */
+__global__ void k_real_rows(float *X, int ldx, const float *feat, const float *A, const float *M, int rows, int TF, int Ad, int Md) {
+  int w = TF + Ad + Md;
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * w) return;
+  int r = (int)(i / w), k = (int)(i % w);
+  X[(size_t)r * ldx + k] = k < TF ? feat[(size_t)r * TF + k] : k < TF + Ad ? A[(size_t)r * Ad + k - TF] : M[(size_t)r * Md + k - TF - Ad];
+}
+
+/* x_hat rows [2B, 3B) = a R + (1 - a) G. */
+__global__ void k_interpolate(float *X, int B, int w, const float *a) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)B * w) return;
+  int b = (int)(i / w), k = (int)(i % w);
+  float ab = a[b];
+  X[(size_t)(2 * B + b) * w + k] = ab * X[(size_t)b * w + k] + (1.0f - ab) * X[(size_t)(B + b) * w + k];
+}
+
+/* D = act W_out + b_out, one warp per row. */
+__global__ void k_critic_out(float *out, const float *act, const float *w, const float *b, int rows, int width) {
+  int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
+  if (warp >= rows) return;
+  float s = 0.0f;
+  for (int k = lane; k < width; k += 32) s += act[(size_t)warp * width + k] * w[k];
+  for (int o = 16; o > 0; o /= 2) s += __shfl_down_sync(0xffffffffu, s, o);
+  if (lane == 0) out[warp] = s + b[0];
+}
+
+/* Row coefficients: the critic step's [-1/B (real), 1/B (fake), 1 (x_hat)], or a constant c for all. */
+__global__ void k_dout(float *dout, int B, int critic_step, float c) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (critic_step) {
+    if (i < 3 * B) dout[i] = i < B ? -1.0f / B : i < 2 * B ? 1.0f / B : 1.0f;
+  } else if (i < B) {
+    dout[i] = c;
+  }
+}
+
+/* delta_L = dout[r] * w_out masked by act > 0. */
+__global__ void k_delta_last(float *delta, const float *act, const float *dout, const float *w, int rows, int width) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * width) return;
+  int r = (int)(i / width), k = (int)(i % width);
+  delta[i] = act[i] > 0.0f ? dout[r] * w[k] : 0.0f;
+}
+
+__global__ void k_relu_mask(float *dst, const float *src, const float *act, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = act[i] > 0.0f ? src[i] : 0.0f;
+}
+
+/* g[r, :] = dout[r] * w_out (a critic without hidden layers). */
+__global__ void k_input_grad_linear(float *g, const float *dout, int first, const float *w, int rows, int width) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * width) return;
+  g[i] = dout[first + i / width] * w[i % width];
+}
+
+/* Per-example norms of g [B, w0]: u0 (over the x_hat rows of act0) = dgp/dg; gp summed into acc. One
+ * block per example. */
+__global__ void k_gradient_penalty(float *u0, const float *g, int B, int w0, float lambda, double *gp_sum) {
+  __shared__ double part[256];
+  int b = blockIdx.x;
+  const float *gb = g + (size_t)b * w0;
+  double q = 0.0;
+  for (int k = threadIdx.x; k < w0; k += blockDim.x) q += (double)gb[k] * gb[k];
+  part[threadIdx.x] = q;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  q = part[0];
+  double norm = sqrt(q > 1e-24 ? q : 1e-24);
+  float coef = q > 1e-24 ? (float)(2.0 * lambda * (norm - 1.0) / norm / B) : 0.0f;
+  for (int k = threadIdx.x; k < w0; k += blockDim.x) u0[(size_t)b * w0 + k] = coef * gb[k];
+  if (threadIdx.x == 0) atomicAdd(gp_sum, (norm - 1.0) * (norm - 1.0));
+}
+
+/* db[c] (+)= sum over rows of x[r, c]. */
+__global__ void k_colsum(float *db, const float *x, int rows, int cols, int accumulate) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  float s = 0.0f;
+  for (int r = 0; r < rows; r++) s += x[(size_t)r * cols + c];
+  db[c] = accumulate ? db[c] + s : s;
+}
+
+/* The output layer's gradients: dw[k] = sum_r dout[r] act[r, k] (all rows), db = sum of the first
+ * bias_rows coefficients. */
+__global__ void k_out_grads(float *dw, float *db, const float *act, const float *dout, int rows, int width, int bias_rows) {
+  int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k < width) {
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) s += dout[r] * act[(size_t)r * width + k];
+    dw[k] = s;
+  }
+  if (k == 0) {
+    float s = 0.0f;
+    for (int r = 0; r < bias_rows; r++) s += dout[r];
+    db[0] = s;
+  }
+}
+
+/* Means of D over row ranges into stats[slot] (double): one block. */
+__global__ void k_mean(double *stats, int slot, const float *x, int first, int n) {
+  __shared__ double part[256];
+  double s = 0.0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += x[first + i];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int k = blockDim.x / 2; k > 0; k /= 2) {
+    if (threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) stats[slot] = part[0] / n;
+}
+
+/* stats: [0] mean D(real), [1] mean D(fake), [2] gp sum, [3..5] the same for aux, [6] mean D(G) in the
+ * generator step, [7] mean D_a(G). losses: StepLosses order. */
+__global__ void k_losses(float *losses, const double *stats, int B, float lambda, float alpha, int has_aux, int phase) {
+  if (phase == 0) {
+    double gp = stats[2] / B;
+    losses[0] = (float)(stats[1] - stats[0] + lambda * gp);
+    losses[2] = (float)gp;
+    losses[5] = (float)(stats[0] - stats[1]);
+    double gpa = stats[5] / B;
+    losses[1] = has_aux ? (float)(stats[4] - stats[3] + lambda * gpa) : 0.0f;
+    losses[3] = has_aux ? (float)gpa : 0.0f;
+  } else {
+    losses[4] = (float)(-stats[6] - (has_aux ? alpha * stats[7] : 0.0));
+  }
+}
+
+__global__ void k_zero_double(double *x, int n) {
+  int i = threadIdx.x;
+  if (i < n) x[i] = 0.0;
+}
+
+__global__ void k_adam(float *p, const float *g, float *m, float *v, long n, float lr, float b1, float b2, const int64_t *step) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  double t = (double)*step;
+  float c1 = (float)(1.0 - pow((double)b1, t)), c2 = (float)(1.0 - pow((double)b2, t));
+  float gi = g[i];
+  float mi = b1 * m[i] + (1.0f - b1) * gi;
+  float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] -= lr * (mi / c1) / (sqrtf(vi / c2) + 1e-8f);
+}
+
+/* Generator backward glue: dA, dM from both critics' input gradients; dY through the mask into the
+ * heads' [step * rows, S*F] layout. */
+__global__ void k_gen_dA_dM(float *dA, float *dM, const float *dmain, int ldm, const float *daux, int lda, int rows, int TF, int Ad, int Md) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  int w = Ad + Md;
+  if (i >= (long)rows * w) return;
+  int r = (int)(i / w), k = (int)(i % w);
+  float v = dmain[(size_t)r * ldm + TF + k] + (daux ? daux[(size_t)r * lda + k] : 0.0f);
+  if (k < Ad)
+    dA[(size_t)r * Ad + k] = v;
+  else
+    dM[(size_t)r * Md + k - Ad] = v;
+}
+
+__global__ void k_gen_dy(float *dy, const float *dmain, int ldm, const float *mask, int rows, int T, int S, int F) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * T * F) return;
+  int r = (int)(i / (T * F)), k = (int)(i % (T * F)), t = k / F, f = k % F;
+  dy[((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F + f] = dmain[(size_t)r * ldm + k] * mask[(size_t)r * T + t];
+}
+
+__global__ void k_sum_steps(float *out, const float *x, int steps, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float s = 0.0f;
+  for (int j = 0; j < steps; j++) s += x[(size_t)j * n + i];
+  out[i] = s;
+}
+
+/* Kh^T [4H, H] from the h rows of the LSTM kernel (for global-memory BPTT). */
+__global__ void k_transpose_kh(float *khT, const float *Kh, int H) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)4 * H * H) return;
+  int col = (int)(i / H), u = (int)(i % H);
+  khT[i] = Kh[(size_t)u * 4 * H + col];
+}
+
+/* ---------------------------------------------------------------- persistent LSTM kernels */
+
+#define LSTM_MAX_ROWS 8 /* batch rows per block */
+
+/* Forward over all steps. Block b owns rows [b R, b R + R). Shared memory: [K (when it fits)] x [R][ld]
+ * gates [R][4H] c [R][H]. gates (global) receives the activated gates, c and tanh(c) per step, h_j goes
+ * into xh block j + 1 after the z part. */
+__global__ void k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H,
+                               int R, int k_in_shared) {
+  extern __shared__ float sm[];
+  int ld = nx + H, G = 4 * H;
+  float *Ks = sm, *xs = sm + (k_in_shared ? (size_t)ld * G : 0), *gs = xs + R * ld, *cs = gs + R * G;
+  const float *Kp = k_in_shared ? Ks : K;
+  int r0 = blockIdx.x * R, nr = min(R, rows - r0);
+  if (nr <= 0) return;
+  if (k_in_shared)
+    for (int i = threadIdx.x; i < ld * G; i += blockDim.x) Ks[i] = K[i];
+  for (int i = threadIdx.x; i < R * ld; i += blockDim.x) xs[i] = 0.0f;
+  for (int i = threadIdx.x; i < R * H; i += blockDim.x) cs[i] = 0.0f;
+  __syncthreads();
+  for (int j = 0; j < steps; j++) {
+    for (int i = threadIdx.x; i < nr * nx; i += blockDim.x) {
+      int r = i / nx, d = i % nx;
+      xs[r * ld + d] = xh[((size_t)j * rows + r0 + r) * ld + d];
+    }
+    __syncthreads();
+    for (int col = threadIdx.x; col < G; col += blockDim.x) {
+      float acc[LSTM_MAX_ROWS];
+#pragma unroll
+      for (int r = 0; r < LSTM_MAX_ROWS; r++) acc[r] = r < nr ? base[(size_t)(r0 + r) * G + col] : 0.0f;
+      for (int k = 0; k < ld; k++) {
+        float kv = Kp[(size_t)k * G + col];
+#pragma unroll
+        for (int r = 0; r < LSTM_MAX_ROWS; r++)
+          if (r < nr) acc[r] += xs[r * ld + k] * kv;
+      }
+#pragma unroll
+      for (int r = 0; r < LSTM_MAX_ROWS; r++)
+        if (r < nr) gs[r * G + col] = acc[r];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < nr * H; i += blockDim.x) {
+      int r = i / H, u = i % H;
+      const float *g = gs + r * G;
+      float ig = sigmoidf_(g[u]), fg = sigmoidf_(g[H + u]), gg = tanhf_(g[2 * H + u]), og = sigmoidf_(g[3 * H + u]);
+      float cn = fg * cs[r * H + u] + ig * gg, t = tanhf_(cn), h = og * t;
+      size_t row = (size_t)j * rows + r0 + r;
+      float *gg_out = gates + row * G;
+      gg_out[u] = ig;
+      gg_out[H + u] = fg;
+      gg_out[2 * H + u] = gg;
+      gg_out[3 * H + u] = og;
+      c[row * H + u] = cn;
+      tc[row * H + u] = t;
+      xh[((size_t)(j + 1) * rows + r0 + r) * ld + nx + u] = h;
+      xs[r * ld + nx + u] = h;
+      cs[r * H + u] = cn;
+    }
+    __syncthreads();
+  }
+}
+
+/* BPTT over all steps, rows split as in the forward. gates holds the activations on entry and
+ * d(pre-activation gates) on exit. khT: [4H][H] (in shared memory when it fits). */
+__global__ void k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H,
+                                int R, int k_in_shared) {
+  extern __shared__ float sm[];
+  int G = 4 * H;
+  float *Ks = sm, *dgs = sm + (k_in_shared ? (size_t)G * H : 0), *dhr = dgs + R * G, *dcs = dhr + R * H;
+  const float *Kp = k_in_shared ? Ks : khT_global;
+  int r0 = blockIdx.x * R, nr = min(R, rows - r0);
+  if (nr <= 0) return;
+  if (k_in_shared)
+    for (int i = threadIdx.x; i < G * H; i += blockDim.x) Ks[i] = khT_global[i];
+  for (int i = threadIdx.x; i < R * H; i += blockDim.x) dhr[i] = dcs[i] = 0.0f;
+  __syncthreads();
+  for (int j = steps - 1; j >= 0; j--) {
+    for (int i = threadIdx.x; i < nr * H; i += blockDim.x) {
+      int r = i / H, u = i % H;
+      size_t row = (size_t)j * rows + r0 + r;
+      float *g = gates + row * G;
+      float ig = g[u], fg = g[H + u], gv = g[2 * H + u], og = g[3 * H + u], t = tc[row * H + u];
+      float cp = j > 0 ? c[((size_t)(j - 1) * rows + r0 + r) * H + u] : 0.0f;
+      float dht = dh[row * H + u] + dhr[r * H + u];
+      float dct = dcs[r * H + u] + dht * og * (1.0f - t * t);
+      float di = dct * gv * ig * (1.0f - ig), df = dct * cp * fg * (1.0f - fg), dg = dct * ig * (1.0f - gv * gv), dO = dht * t * og * (1.0f - og);
+      g[u] = di;
+      g[H + u] = df;
+      g[2 * H + u] = dg;
+      g[3 * H + u] = dO;
+      float *d = dgs + r * G;
+      d[u] = di;
+      d[H + u] = df;
+      d[2 * H + u] = dg;
+      d[3 * H + u] = dO;
+      dcs[r * H + u] = dct * fg;
+    }
+    __syncthreads();
+    if (j > 0)
+      for (int i = threadIdx.x; i < nr * H; i += blockDim.x) {
+        int r = i / H, u = i % H;
+        const float *d = dgs + r * G;
+        float s = 0.0f;
+        for (int col = 0; col < G; col++) s += d[col] * Kp[(size_t)col * H + u];
+        dhr[r * H + u] = s;
+      }
+    __syncthreads();
+  }
+}
+
+/* ---------------------------------------------------------------- the model */
+
+typedef struct {
+  int n_seg;
+  int *offset, *dim, *act; /* device arrays */
+  int width;
+} heads_desc;
+
+typedef struct {
+  float *input, *xhat[DG_MAX_LAYERS], *act[DG_MAX_LAYERS], *invstd[DG_MAX_LAYERS], *out;
+} mlp_ws;
+
+typedef struct {
+  float *act[DG_MAX_LAYERS + 1], *delta[DG_MAX_LAYERS + 1], *out, *dout, *g, *tmp;
+} critic_ws;
+
+struct dg_cuda {
+  dg_model *host;
+  dg_layout L;
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  void *blas_workspace;
+  int use_graphs;
+  cudaGraphExec_t graph;
+  int graph_rows, graph_batches;
+
+  float *P, *G, *M, *V, *Bf; /* parameters, gradients, Adam m/v, buffers */
+  uint64_t *position;
+  int64_t *step; /* [3] */
+  double *stats; /* [8] */
+  float *losses; /* [6] */
+  uint64_t host_position;
+  int64_t host_step[3];
+
+  heads_desc attr_heads, add_heads, feat_heads;
+  int lstm_smem_fwd, lstm_smem_bwd, lstm_k_shared_fwd, lstm_k_shared_bwd;
+
+  /* workspaces for `capacity` rows (critic: 3 x capacity) */
+  int capacity;
+  void *arena;
+  float *xh, *base, *gates, *c, *tc, *y, *mask, *xam, *dy, *dh, *dgsum, *dA, *dM, *d1, *d2, *khT, *a_main, *a_aux;
+  int32_t *lengths;
+  mlp_ws attr, minmax;
+  critic_ws main_ws, aux_ws;
+  float *batch[16][3];
+  int batch_capacity;
+  /* generation outputs staged on the device */
+  float *gen_features;
+};
+
+static void gemm(dg_cuda *g, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                 int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) { /* C = beta C, row by row */
+    for (int r = 0; r < M; r++) k_scale<<<blocks_for(N, 256), 256, 0, g->stream>>>(C + (size_t)r * ldc, N, beta);
+    return;
+  }
+  cublas.sgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+}
+
+static int upload_heads(heads_desc *h, const dg_var *vars, int n_vars, int groups) {
+  int n = n_vars * groups;
+  int *offset = (int *)malloc(sizeof(int) * (n + 1) * 3);
+  if (!offset) return dg_fail(DG_ERR_ALLOC, "out of memory");
+  int *dim = offset + n + 1, *act = dim + n + 1, o = 0;
+  for (int gr = 0; gr < groups; gr++)
+    for (int v = 0; v < n_vars; v++) {
+      int s = gr * n_vars + v;
+      offset[s] = o;
+      dim[s] = vars[v].dim;
+      act[s] = vars[v].activation;
+      o += vars[v].dim;
+    }
+  h->n_seg = n;
+  h->width = o;
+  int rc = DG_OK;
+  if (cudaMalloc((void **)&h->offset, sizeof(int) * (n + 1) * 3) != cudaSuccess) rc = dg_fail(DG_ERR_ALLOC, "cudaMalloc failed for head descriptors");
+  if (!rc) {
+    h->dim = h->offset + n + 1;
+    h->act = h->dim + n + 1;
+    if (cudaMemcpy(h->offset, offset, sizeof(int) * (n + 1) * 3, cudaMemcpyHostToDevice) != cudaSuccess) rc = dg_fail(DG_ERR_CONFIG, "cudaMemcpy failed");
+  }
+  free(offset);
+  return rc;
+}
+
+static void heads_forward(dg_cuda *g, const heads_desc *h, float *x, int rows) {
+  if (h->n_seg == 0 || rows == 0) return;
+  k_heads_forward<<<blocks_for((long)rows * h->n_seg, 256), 256, 0, g->stream>>>(x, rows, h->width, h->n_seg, h->offset, h->dim, h->act);
+}
+
+static void heads_backward(dg_cuda *g, const heads_desc *h, float *dx, const float *y, int rows) {
+  if (h->n_seg == 0 || rows == 0) return;
+  k_heads_backward<<<blocks_for((long)rows * h->n_seg, 256), 256, 0, g->stream>>>(dx, y, rows, h->width, h->n_seg, h->offset, h->dim, h->act);
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+typedef struct {
+  char *base;
+  size_t used;
+} arena;
+
+static float *take(arena *a, size_t floats) {
+  size_t bytes = (floats * sizeof(float) + 255) / 256 * 256;
+  float *p = a->base ? (float *)(a->base + a->used) : NULL;
+  a->used += bytes;
+  return p;
+}
+
+static int max_of(const int *w, int n, int floor) {
+  int m = floor;
+  for (int i = 0; i < n; i++) m = w[i] > m ? w[i] : m;
+  return m;
+}
+
+static void layout_ws(dg_cuda *g, arena *a, int rows) {
+  const dg_layout *L = &g->L;
+  const dg_config *c = L->config;
+  size_t H = L->H, steps = L->d.steps, nf = c->feature_noise_dim, SF = (size_t)L->d.S * L->d.feature, A = L->d.attribute, M = L->d.additional;
+  g->xh = take(a, (steps + 1) * rows * (nf + H));
+  g->base = take(a, rows * 4 * H);
+  g->gates = take(a, steps * rows * 4 * H);
+  g->c = take(a, steps * rows * H);
+  g->tc = take(a, steps * rows * H);
+  g->y = take(a, steps * rows * SF);
+  g->mask = take(a, (size_t)rows * L->d.T);
+  g->lengths = (int32_t *)take(a, rows);
+  g->xam = take(a, rows * (A + M));
+  g->dy = take(a, steps * rows * SF);
+  g->dh = take(a, steps * rows * H);
+  g->dgsum = take(a, rows * 4 * H);
+  g->dA = take(a, rows * A);
+  g->dM = take(a, rows * (M ? M : 1));
+  g->khT = take(a, 4 * H * H);
+  g->a_main = take(a, rows);
+  g->a_aux = take(a, rows);
+  int mw = max_of(c->attribute_hidden, c->n_attribute_hidden, (int)A);
+  mw = max_of(c->minmax_hidden, c->n_minmax_hidden, mw > (int)M ? mw : (int)M);
+  g->d1 = take(a, (size_t)rows * mw);
+  g->d2 = take(a, (size_t)rows * mw);
+  const dg_mlp_layout *mlps[2] = {&L->attr, &L->minmax};
+  mlp_ws *wss[2] = {&g->attr, &g->minmax};
+  for (int k = 0; k < (L->has_minmax ? 2 : 1); k++) {
+    const dg_mlp_layout *ml = mlps[k];
+    mlp_ws *w = wss[k];
+    w->input = take(a, (size_t)rows * ml->width[0]);
+    for (int i = 0; i < ml->n_hidden; i++) {
+      w->xhat[i] = take(a, (size_t)rows * ml->width[i + 1]);
+      w->act[i] = take(a, (size_t)rows * ml->width[i + 1]);
+      w->invstd[i] = take(a, ml->width[i + 1]);
+    }
+    w->out = take(a, (size_t)rows * ml->width[ml->n_hidden + 1]);
+  }
+  const dg_mlp_layout *cls[2] = {&L->critic, &L->aux};
+  critic_ws *cws[2] = {&g->main_ws, &g->aux_ws};
+  for (int k = 0; k < (L->d.has_aux ? 2 : 1); k++) {
+    const dg_mlp_layout *cl = cls[k];
+    critic_ws *w = cws[k];
+    size_t r3 = 3 * (size_t)rows;
+    int mwc = 1;
+    for (int l = 0; l <= cl->n_hidden; l++) {
+      w->act[l] = take(a, r3 * cl->width[l]);
+      if (l > 0) {
+        w->delta[l] = take(a, r3 * cl->width[l]);
+        mwc = cl->width[l] > mwc ? cl->width[l] : mwc;
+      }
+    }
+    w->out = take(a, r3);
+    w->dout = take(a, r3);
+    w->g = take(a, (size_t)rows * cl->width[0]);
+    w->tmp = take(a, (size_t)rows * mwc);
+  }
+  g->gen_features = take(a, (size_t)rows * L->d.T * L->d.feature);
+}
+
+static int ensure_ws(dg_cuda *g, int rows) {
+  if (rows <= g->capacity) return DG_OK;
+  arena a = {NULL, 0};
+  layout_ws(g, &a, rows);
+  if (g->arena) cudaFree(g->arena);
+  g->arena = NULL;
+  g->capacity = 0;
+  if (g->graph) {
+    cudaGraphExecDestroy(g->graph);
+    g->graph = NULL;
+  }
+  CUDA_TRY(cudaMalloc(&g->arena, a.used));
+  CUDA_TRY(cudaMemset(g->arena, 0, a.used));
+  a.base = (char *)g->arena;
+  a.used = 0;
+  layout_ws(g, &a, rows);
+  g->capacity = rows;
+  return DG_OK;
+}
+
+static int ensure_batches(dg_cuda *g, int rows) {
+  if (rows <= g->batch_capacity) return DG_OK;
+  const dg_dims *d = &g->L.d;
+  size_t sizes[3] = {(size_t)rows * d->attribute, (size_t)rows * (d->additional ? d->additional : 1), (size_t)rows * d->T * d->feature};
+  for (int k = 0; k < 16; k++)
+    for (int s = 0; s < 3; s++) {
+      if (g->batch[k][s]) cudaFree(g->batch[k][s]);
+      g->batch[k][s] = NULL;
+    }
+  g->batch_capacity = 0;
+  if (g->graph) {
+    cudaGraphExecDestroy(g->graph);
+    g->graph = NULL;
+  }
+  int n = g->L.config->critic_steps < 16 ? g->L.config->critic_steps : 16;
+  for (int k = 0; k < n; k++)
+    for (int s = 0; s < 3; s++) CUDA_TRY(cudaMalloc((void **)&g->batch[k][s], sizeof(float) * sizes[s]));
+  g->batch_capacity = rows;
+  return DG_OK;
+}
+
+/* ---------------------------------------------------------------- the passes (all async on g->stream) */
+
+static uint64_t draws_per_pass(const dg_cuda *g, int rows) {
+  const dg_config *c = g->L.config;
+  uint64_t nm = g->L.has_minmax ? c->minmax_noise_dim : 0;
+  return 2 * (uint64_t)rows * (c->attribute_noise_dim + nm + (uint64_t)g->L.d.steps * c->feature_noise_dim);
+}
+
+/* Noise for rows [r0, r0 + rows) of a pass over n rows starting at *position + start. */
+static void draw_noise(dg_cuda *g, uint64_t start, int n, int r0, int rows) {
+  const dg_config *c = g->L.config;
+  uint32_t seed = dg_seed(g->host);
+  uint64_t na = c->attribute_noise_dim, nm = g->L.has_minmax ? c->minmax_noise_dim : 0, nf = c->feature_noise_dim, steps = g->L.d.steps;
+  if (na)
+    k_fill_normal<<<blocks_for(rows * na, 256), 256, 0, g->stream>>>(g->attr.input, rows, (int)na, (int)na, seed, g->position, start + 2 * r0 * na);
+  if (nm) /* z_m: the first nm columns of the min/max MLP's input */
+    k_fill_normal<<<blocks_for(rows * nm, 256), 256, 0, g->stream>>>(g->minmax.input, rows, (int)nm, (int)(nm + g->L.d.attribute), seed, g->position,
+                                                                     start + 2 * n * na + 2 * r0 * nm);
+  if (nf)
+    k_fill_feature_noise<<<blocks_for(rows * steps * nf, 256), 256, 0, g->stream>>>(g->xh, rows, (int)steps, (int)nf, (int)(nf + g->L.H), seed, g->position,
+                                                                                    start + 2 * n * (na + nm) + 2 * r0 * steps * nf);
+}
+
+static void mlp_forward(dg_cuda *g, const dg_mlp_layout *ml, mlp_ws *w, const heads_desc *heads, int rows, int mode) {
+  const float *x = w->input;
+  float mom = g->L.config->batch_norm_momentum;
+  for (int i = 0; i < ml->n_hidden; i++) {
+    int in = ml->width[i], C = ml->width[i + 1];
+    gemm(g, 0, 0, rows, C, in, 1.0f, x, in, g->P + ml->kernel[i], C, 0.0f, w->xhat[i], C);
+    k_bias_relu<<<blocks_for((long)rows * C, 256), 256, 0, g->stream>>>(w->xhat[i], rows, C, g->P + ml->bias[i], 0);
+    k_batchnorm_relu<<<blocks_for(C, 128), 128, 0, g->stream>>>(w->xhat[i], w->act[i], w->invstd[i], g->P + ml->gamma[i], g->P + ml->beta[i],
+                                                                 g->Bf + ml->moving_mean[i], g->Bf + ml->moving_var[i], rows, C, mode, mom);
+    x = w->act[i];
+  }
+  int Lh = ml->n_hidden, out = ml->width[Lh + 1];
+  gemm(g, 0, 0, rows, out, ml->width[Lh], 1.0f, x, ml->width[Lh], g->P + ml->kernel[Lh], out, 0.0f, w->out, out);
+  k_bias_relu<<<blocks_for((long)rows * out, 256), 256, 0, g->stream>>>(w->out, rows, out, g->P + ml->bias[Lh], 0);
+  heads_forward(g, heads, w->out, rows);
+}
+
+static void mlp_backward(dg_cuda *g, const dg_mlp_layout *ml, mlp_ws *w, const heads_desc *heads, int rows, float *dout) {
+  int Lh = ml->n_hidden, out = ml->width[Lh + 1];
+  heads_backward(g, heads, dout, w->out, rows);
+  const float *x_last = Lh ? w->act[Lh - 1] : w->input;
+  gemm(g, 1, 0, ml->width[Lh], out, rows, 1.0f, x_last, ml->width[Lh], dout, out, 1.0f, g->G + ml->kernel[Lh], out);
+  k_colsum<<<blocks_for(out, 128), 128, 0, g->stream>>>(g->G + ml->bias[Lh], dout, rows, out, 1);
+  if (Lh) gemm(g, 0, 1, rows, ml->width[Lh], out, 1.0f, dout, out, g->P + ml->kernel[Lh], out, 0.0f, g->d1, ml->width[Lh]);
+  for (int i = Lh - 1; i >= 0; i--) {
+    int in = ml->width[i], C = ml->width[i + 1];
+    k_batchnorm_relu_backward<<<blocks_for(C, 128), 128, 0, g->stream>>>(g->d2, g->G + ml->gamma[i], g->G + ml->beta[i], g->d1, w->act[i], w->xhat[i],
+                                                                          w->invstd[i], g->P + ml->gamma[i], rows, C);
+    const float *x = i ? w->act[i - 1] : w->input;
+    gemm(g, 1, 0, in, C, rows, 1.0f, x, in, g->d2, C, 1.0f, g->G + ml->kernel[i], C);
+    k_colsum<<<blocks_for(C, 128), 128, 0, g->stream>>>(g->G + ml->bias[i], g->d2, rows, C, 1);
+    if (i) gemm(g, 0, 1, rows, in, C, 1.0f, g->d2, C, g->P + ml->kernel[i], C, 0.0f, g->d1, in);
+  }
+}
+
+/* generator_forward of dg_cpu.c, on `rows` rows whose noise is drawn. */
+static void generator_forward(dg_cuda *g, int rows, int mode, const float *given_attr, const float *given_add) {
+  const dg_layout *L = &g->L;
+  const dg_config *c = L->config;
+  int A = L->d.attribute, Md = L->d.additional, H = L->H, steps = L->d.steps, S = L->d.S, F = L->d.feature, nf = c->feature_noise_dim, AM = A + Md;
+  int ld = nf + H, G4 = 4 * H;
+  if (given_attr)
+    cudaMemcpyAsync(g->attr.out, given_attr, sizeof(float) * rows * A, cudaMemcpyDeviceToDevice, g->stream);
+  else
+    mlp_forward(g, &L->attr, &g->attr, &g->attr_heads, rows, mode);
+  if (L->has_minmax) {
+    int nm = c->minmax_noise_dim;
+    k_copy_cols<<<blocks_for((long)rows * A, 256), 256, 0, g->stream>>>(g->minmax.input, nm + A, nm, g->attr.out, A, rows, A);
+    if (given_add)
+      cudaMemcpyAsync(g->minmax.out, given_add, sizeof(float) * rows * Md, cudaMemcpyDeviceToDevice, g->stream);
+    else
+      mlp_forward(g, &L->minmax, &g->minmax, &g->add_heads, rows, mode);
+  }
+  k_copy_cols<<<blocks_for((long)rows * A, 256), 256, 0, g->stream>>>(g->xam, AM, 0, g->attr.out, A, rows, A);
+  if (Md) k_copy_cols<<<blocks_for((long)rows * Md, 256), 256, 0, g->stream>>>(g->xam, AM, A, g->minmax.out, Md, rows, Md);
+  const float *K = g->P + L->lstm_kernel;
+  gemm(g, 0, 0, rows, G4, AM, 1.0f, g->xam, AM, K, G4, 0.0f, g->base, G4);
+  k_bias_relu<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->base, rows, G4, g->P + L->lstm_bias, 0);
+  int R = (rows + 131) / 132;
+  R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
+  size_t smem = sizeof(float) * ((g->lstm_k_shared_fwd ? (size_t)ld * G4 : 0) + (size_t)R * ld + (size_t)R * G4 + (size_t)R * H);
+  k_lstm_forward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->xh, g->base, K + (size_t)AM * G4, g->c, g->tc, steps, rows, nf, H, R,
+                                                                g->lstm_k_shared_fwd);
+  int SF = S * F;
+  gemm(g, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, g->P + L->feat_kernel, SF, 0.0f, g->y, SF);
+  k_bias_relu<<<blocks_for((long)steps * rows * SF, 256), 256, 0, g->stream>>>(g->y, (long)steps * rows, SF, g->P + L->feat_bias, 0);
+  heads_forward(g, &g->feat_heads, g->y, steps * rows);
+  k_mask<<<blocks_for(rows, 128), 128, 0, g->stream>>>(g->mask, g->lengths, g->y, rows, L->d.T, S, F, c->gen_flags);
+}
+
+static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm, const float *daux, int lda) {
+  const dg_layout *L = &g->L;
+  const dg_config *c = L->config;
+  int A = L->d.attribute, Md = L->d.additional, H = L->H, steps = L->d.steps, S = L->d.S, F = L->d.feature, nf = c->feature_noise_dim, AM = A + Md;
+  int ld = nf + H, G4 = 4 * H, SF = S * F, TF = L->d.T * F;
+  k_gen_dA_dM<<<blocks_for((long)rows * AM, 256), 256, 0, g->stream>>>(g->dA, g->dM, dmain, ldm, daux, lda, rows, TF, A, Md);
+  k_gen_dy<<<blocks_for((long)rows * TF, 256), 256, 0, g->stream>>>(g->dy, dmain, ldm, g->mask, rows, L->d.T, S, F);
+  heads_backward(g, &g->feat_heads, g->dy, g->y, steps * rows);
+  const float *h_all = g->xh + (size_t)rows * ld + nf;
+  gemm(g, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, g->G + L->feat_kernel, SF);
+  k_colsum<<<blocks_for(SF, 128), 128, 0, g->stream>>>(g->G + L->feat_bias, g->dy, steps * rows, SF, 1);
+  gemm(g, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, g->P + L->feat_kernel, SF, 0.0f, g->dh, H);
+
+  const float *K = g->P + L->lstm_kernel;
+  float *dK = g->G + L->lstm_kernel;
+  k_transpose_kh<<<blocks_for((long)4 * H * H, 256), 256, 0, g->stream>>>(g->khT, K + (size_t)(AM + nf) * G4, H);
+  int R = (rows + 131) / 132;
+  R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
+  size_t smem = sizeof(float) * ((g->lstm_k_shared_bwd ? (size_t)G4 * H : 0) + (size_t)R * G4 + 2 * (size_t)R * H);
+  k_lstm_backward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->c, g->tc, g->dh, g->khT, steps, rows, H, R, g->lstm_k_shared_bwd);
+  gemm(g, 1, 0, ld, G4, steps * rows, 1.0f, g->xh, ld, g->gates, G4, 1.0f, dK + (size_t)AM * G4, G4);
+  k_sum_steps<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->dgsum, g->gates, steps, (long)rows * G4);
+  gemm(g, 1, 0, AM, G4, rows, 1.0f, g->xam, AM, g->dgsum, G4, 1.0f, dK, G4);
+  k_colsum<<<blocks_for(G4, 128), 128, 0, g->stream>>>(g->G + L->lstm_bias, g->dgsum, rows, G4, 1);
+  if (L->has_minmax) mlp_backward(g, &L->minmax, &g->minmax, &g->add_heads, rows, g->dM);
+  mlp_backward(g, &L->attr, &g->attr, &g->attr_heads, rows, g->dA);
+}
+
+static void critic_forward(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int rows) {
+  int Lh = cl->n_hidden;
+  for (int l = 0; l < Lh; l++) {
+    gemm(g, 0, 0, rows, cl->width[l + 1], cl->width[l], 1.0f, w->act[l], cl->width[l], g->P + cl->kernel[l], cl->width[l + 1], 0.0f, w->act[l + 1],
+         cl->width[l + 1]);
+    k_bias_relu<<<blocks_for((long)rows * cl->width[l + 1], 256), 256, 0, g->stream>>>(w->act[l + 1], rows, cl->width[l + 1], g->P + cl->bias[l], 1);
+  }
+  k_critic_out<<<blocks_for((long)rows * 32, 256), 256, 0, g->stream>>>(w->out, w->act[Lh], g->P + cl->kernel[Lh], g->P + cl->bias[Lh], rows, cl->width[Lh]);
+}
+
+static void critic_deltas(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int rows) {
+  int Lh = cl->n_hidden;
+  if (!Lh) return;
+  k_delta_last<<<blocks_for((long)rows * cl->width[Lh], 256), 256, 0, g->stream>>>(w->delta[Lh], w->act[Lh], w->dout, g->P + cl->kernel[Lh], rows,
+                                                                                   cl->width[Lh]);
+  for (int l = Lh - 1; l >= 1; l--) {
+    gemm(g, 0, 1, rows, cl->width[l], cl->width[l + 1], 1.0f, w->delta[l + 1], cl->width[l + 1], g->P + cl->kernel[l], cl->width[l + 1], 0.0f,
+         w->delta[l], cl->width[l]);
+    long n = (long)rows * cl->width[l];
+    k_relu_mask<<<blocks_for(n, 256), 256, 0, g->stream>>>(w->delta[l], w->delta[l], w->act[l], n);
+  }
+}
+
+static void critic_input_grad(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int first, int rows) {
+  int Lh = cl->n_hidden, w0 = cl->width[0];
+  if (!Lh) {
+    k_input_grad_linear<<<blocks_for((long)rows * w0, 256), 256, 0, g->stream>>>(w->g, w->dout, first, g->P + cl->kernel[0], rows, w0);
+    return;
+  }
+  gemm(g, 0, 1, rows, w0, cl->width[1], 1.0f, w->delta[1] + (size_t)first * cl->width[1], cl->width[1], g->P + cl->kernel[0], cl->width[1], 0.0f, w->g,
+       w0);
+}
+
+/* dg_critic_wgan_gp_grads: gradients of mean D(fake) - mean D(real) + lambda gp into G (overwritten). */
+static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int B, int stat0) {
+  int Lh = cl->n_hidden, w0 = cl->width[0], rows = 3 * B;
+  float lambda = g->L.config->gradient_penalty_weight;
+  critic_forward(g, cl, w, rows);
+  k_mean<<<1, 256, 0, g->stream>>>(g->stats, stat0, w->out, 0, B);
+  k_mean<<<1, 256, 0, g->stream>>>(g->stats, stat0 + 1, w->out, B, B);
+  k_dout<<<blocks_for(rows, 256), 256, 0, g->stream>>>(w->dout, B, 1, 0.0f);
+  critic_deltas(g, cl, w, rows);
+  critic_input_grad(g, cl, w, 2 * B, B);
+  k_gradient_penalty<<<B, 256, 0, g->stream>>>(w->act[0] + (size_t)2 * B * w0, w->g, B, w0, lambda, g->stats + stat0 + 2);
+  for (int l = 1; l <= Lh; l++) {
+    float *prev = w->act[l - 1] + (size_t)2 * B * cl->width[l - 1], *cur = w->act[l] + (size_t)2 * B * cl->width[l];
+    gemm(g, 0, 0, B, cl->width[l], cl->width[l - 1], 1.0f, prev, cl->width[l - 1], g->P + cl->kernel[l - 1], cl->width[l], 0.0f, w->tmp, cl->width[l]);
+    long n = (long)B * cl->width[l];
+    k_relu_mask<<<blocks_for(n, 256), 256, 0, g->stream>>>(cur, w->tmp, cur, n);
+  }
+  for (int l = 0; l < Lh; l++) {
+    gemm(g, 1, 0, cl->width[l], cl->width[l + 1], rows, 1.0f, w->act[l], cl->width[l], w->delta[l + 1], cl->width[l + 1], 0.0f, g->G + cl->kernel[l],
+         cl->width[l + 1]);
+    k_colsum<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], 2 * B, cl->width[l + 1], 0);
+  }
+  k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, rows, cl->width[Lh],
+                                                                      2 * B);
+}
+
+static void adam(dg_cuda *g, int net, float lr) {
+  size_t b = g->L.net_begin[net], n = g->L.net_end[net] - b;
+  if (!n) return;
+  k_step<<<1, 1, 0, g->stream>>>(g->step + net);
+  k_adam<<<blocks_for((long)n, 256), 256, 0, g->stream>>>(g->P + b, g->G + b, g->M + b, g->V + b, (long)n, lr, g->L.config->adam_beta1,
+                                                            g->L.config->adam_beta2, g->step + net);
+}
+
+/* One whole iteration on B rows, batches already on the device; everything async (capturable). */
+static void iteration(dg_cuda *g, int B) {
+  const dg_layout *L = &g->L;
+  const dg_config *c = L->config;
+  int w0 = L->d.critic_input, wa = L->d.aux_input, TF = L->d.T * L->d.feature, A = L->d.attribute, Md = L->d.additional;
+  uint32_t seed = dg_seed(g->host);
+  uint64_t pass = draws_per_pass(g, B);
+  k_zero_double<<<1, 32, 0, g->stream>>>(g->stats, 8);
+  for (int s = 0; s < c->critic_steps; s++) {
+    draw_noise(g, 0, B, 0, B);
+    generator_forward(g, B, 0, NULL, NULL);
+    k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_main, B, seed, g->position, pass);
+    if (L->d.has_aux) k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_aux, B, seed, g->position, pass + B);
+    k_advance<<<1, 1, 0, g->stream>>>(g->position, pass + (L->d.has_aux ? 2 : 1) * (uint64_t)B);
+    if (s > 0) k_zero_double<<<1, 32, 0, g->stream>>>(g->stats, 6);
+
+    float *X = g->main_ws.act[0];
+    k_real_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, w0, g->batch[s][2], g->batch[s][0], g->batch[s][1], B, TF, A, Md);
+    k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X + (size_t)B * w0, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S,
+                                                                      L->d.feature, A, Md, 0);
+    k_interpolate<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, B, w0, g->a_main);
+    critic_wgan_gp(g, &L->critic, &g->main_ws, B, 0);
+    if (L->d.has_aux) {
+      float *Xa = g->aux_ws.act[0];
+      k_copy_cols<<<blocks_for((long)2 * B * wa, 256), 256, 0, g->stream>>>(Xa, wa, 0, X + TF, w0, 2 * B, wa);
+      k_interpolate<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(Xa, B, wa, g->a_aux);
+      critic_wgan_gp(g, &L->aux, &g->aux_ws, B, 3);
+    }
+    k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 0);
+    adam(g, DG_NET_CRITIC, c->critic_lr);
+    if (L->d.has_aux) adam(g, DG_NET_AUX, c->aux_critic_lr);
+  }
+
+  /* generator step */
+  draw_noise(g, 0, B, 0, B);
+  k_advance<<<1, 1, 0, g->stream>>>(g->position, pass);
+  generator_forward(g, B, 1, NULL, NULL);
+  float *X = g->main_ws.act[0];
+  k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S, L->d.feature,
+                                                                    A, Md, 0);
+  critic_forward(g, &L->critic, &g->main_ws, B);
+  k_mean<<<1, 256, 0, g->stream>>>(g->stats, 6, g->main_ws.out, 0, B);
+  k_dout<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->main_ws.dout, B, 0, -1.0f / B);
+  critic_deltas(g, &L->critic, &g->main_ws, B);
+  critic_input_grad(g, &L->critic, &g->main_ws, 0, B);
+  const float *daux = NULL;
+  if (L->d.has_aux) {
+    k_copy_cols<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(g->aux_ws.act[0], wa, 0, X + TF, w0, B, wa);
+    critic_forward(g, &L->aux, &g->aux_ws, B);
+    k_mean<<<1, 256, 0, g->stream>>>(g->stats, 7, g->aux_ws.out, 0, B);
+    k_dout<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->aux_ws.dout, B, 0, -c->aux_critic_weight / B);
+    critic_deltas(g, &L->aux, &g->aux_ws, B);
+    critic_input_grad(g, &L->aux, &g->aux_ws, 0, B);
+    daux = g->aux_ws.g;
+  }
+  k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 1);
+  size_t gb = L->net_begin[DG_NET_GENERATOR];
+  cudaMemsetAsync(g->G + gb, 0, sizeof(float) * (L->net_end[DG_NET_GENERATOR] - gb), g->stream);
+  generator_backward(g, B, g->main_ws.g, w0, daux, wa);
+  adam(g, DG_NET_GENERATOR, c->generator_lr);
+}
+
+/* ---------------------------------------------------------------- API */
+
+extern "C" int dg_cuda_available(void) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0) return dg_fail(DG_ERR_CONFIG, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+  return load_cublas();
+}
+
+static int upload_state(dg_cuda *g) {
+  const dg_layout *L = &g->L;
+  size_t np = L->n_param_floats, nb = L->n_buffer_floats;
+  CUDA_TRY(cudaMemcpy(g->P, dg_params(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
+  CUDA_TRY(cudaMemcpy(g->M, dg_adam_m(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
+  CUDA_TRY(cudaMemcpy(g->V, dg_adam_v(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
+  if (nb) CUDA_TRY(cudaMemcpy(g->Bf, dg_buffers(g->host), sizeof(float) * nb, cudaMemcpyHostToDevice));
+  dg_counters c;
+  dg_get_counters(g->host, &c);
+  g->host_position = c.noise_position;
+  g->host_step[0] = c.generator_step;
+  g->host_step[1] = c.critic_step;
+  g->host_step[2] = c.aux_critic_step;
+  CUDA_TRY(cudaMemcpy(g->position, &g->host_position, sizeof(uint64_t), cudaMemcpyHostToDevice));
+  CUDA_TRY(cudaMemcpy(g->step, g->host_step, sizeof(int64_t) * 3, cudaMemcpyHostToDevice));
+  return DG_OK;
+}
+
+extern "C" int dg_cuda_upload(dg_cuda *g) { return upload_state(g); }
+
+extern "C" int dg_cuda_download(dg_cuda *g) {
+  const dg_layout *L = &g->L;
+  size_t np = L->n_param_floats, nb = L->n_buffer_floats;
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
+  CUDA_TRY(cudaMemcpy(dg_params(g->host), g->P, sizeof(float) * np, cudaMemcpyDeviceToHost));
+  CUDA_TRY(cudaMemcpy(dg_grads(g->host), g->G, sizeof(float) * np, cudaMemcpyDeviceToHost));
+  CUDA_TRY(cudaMemcpy(dg_adam_m(g->host), g->M, sizeof(float) * np, cudaMemcpyDeviceToHost));
+  CUDA_TRY(cudaMemcpy(dg_adam_v(g->host), g->V, sizeof(float) * np, cudaMemcpyDeviceToHost));
+  if (nb) CUDA_TRY(cudaMemcpy(dg_buffers(g->host), g->Bf, sizeof(float) * nb, cudaMemcpyDeviceToHost));
+  uint64_t position;
+  int64_t step[3];
+  CUDA_TRY(cudaMemcpy(&position, g->position, sizeof position, cudaMemcpyDeviceToHost));
+  CUDA_TRY(cudaMemcpy(step, g->step, sizeof step, cudaMemcpyDeviceToHost));
+  dg_counters c = {step[0], step[1], step[2], position};
+  return dg_set_counters(g->host, &c);
+}
+
+extern "C" dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
+extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on; }
+
+extern "C" void dg_cuda_destroy(dg_cuda *g) {
+  if (!g) return;
+  if (g->graph) cudaGraphExecDestroy(g->graph);
+  if (g->blas) cublas.destroy(g->blas);
+  for (int k = 0; k < 16; k++)
+    for (int s = 0; s < 3; s++)
+      if (g->batch[k][s]) cudaFree(g->batch[k][s]);
+  heads_desc *hs[3] = {&g->attr_heads, &g->add_heads, &g->feat_heads};
+  for (int i = 0; i < 3; i++)
+    if (hs[i]->offset) cudaFree(hs[i]->offset);
+  cudaFree(g->arena);
+  cudaFree(g->P);
+  cudaFree(g->blas_workspace);
+  if (g->stream) cudaStreamDestroy(g->stream);
+  dg_destroy(g->host);
+  free(g);
+}
+
+extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **out) {
+  int rc;
+  *out = NULL;
+  if ((rc = dg_cuda_available())) return rc;
+  dg_cuda *g = (dg_cuda *)calloc(1, sizeof(dg_cuda));
+  if (!g) return dg_fail(DG_ERR_ALLOC, "out of memory");
+  dg_config host_config = *config;
+  host_config.threads = 1; /* the host model only names and stores state */
+  if ((rc = dg_create(&host_config, seed, &g->host))) {
+    free(g);
+    return rc;
+  }
+  dg_get_layout(g->host, &g->L);
+  g->use_graphs = 1;
+#define TRY(expr)                                  \
+  do {                                             \
+    if ((rc = (expr)) != DG_OK) {                  \
+      dg_cuda_destroy(g);                          \
+      return rc;                                   \
+    }                                              \
+  } while (0)
+#define CU(expr) TRY((expr) == cudaSuccess ? DG_OK : dg_fail(DG_ERR_CONFIG, "%s failed: %s", #expr, cudaGetErrorString(cudaGetLastError())))
+  CU(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
+  TRY(cublas.create(&g->blas) == 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cublasCreate failed"));
+  cublas.set_stream(g->blas, g->stream);
+  if (cublas.set_workspace) {
+    size_t bytes = 32u << 20; /* a fixed workspace keeps cuBLAS from allocating during graph capture */
+    CU(cudaMalloc(&g->blas_workspace, bytes));
+    cublas.set_workspace(g->blas, g->blas_workspace, bytes);
+  }
+  size_t np = g->L.n_param_floats, nb = g->L.n_buffer_floats;
+  /* One allocation: P, G, M, V, buffers, then counters and statistics. */
+  size_t floats = 4 * np + nb + 64;
+  CU(cudaMalloc((void **)&g->P, sizeof(float) * floats + 256));
+  CU(cudaMemset(g->P, 0, sizeof(float) * floats + 256));
+  g->G = g->P + np;
+  g->M = g->G + np;
+  g->V = g->M + np;
+  g->Bf = g->V + np;
+  char *tail = (char *)(g->Bf + nb);
+  tail = (char *)(((uintptr_t)tail + 15) / 16 * 16);
+  g->position = (uint64_t *)tail;
+  g->step = (int64_t *)(tail + 16);
+  g->stats = (double *)(tail + 48);
+  g->losses = (float *)(tail + 48 + 8 * sizeof(double));
+  const dg_config *c = g->L.config;
+  TRY(upload_heads(&g->attr_heads, c->attributes, c->n_attributes, 1));
+  if (c->n_additional) TRY(upload_heads(&g->add_heads, c->additional, c->n_additional, 1));
+  TRY(upload_heads(&g->feat_heads, c->features, c->n_features, g->L.d.S));
+  TRY(upload_state(g));
+
+  /* The persistent LSTM kernels keep their weights in shared memory when they fit. */
+  int H = g->L.H, ld = c->feature_noise_dim + H, G4 = 4 * H, device, max_smem = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  size_t per_rows_fwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)ld + G4 + H), per_rows_bwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)G4 + 2 * H);
+  g->lstm_k_shared_fwd = sizeof(float) * (size_t)ld * G4 + per_rows_fwd <= (size_t)max_smem;
+  g->lstm_k_shared_bwd = sizeof(float) * (size_t)G4 * H + per_rows_bwd <= (size_t)max_smem;
+  g->lstm_smem_fwd = (int)((g->lstm_k_shared_fwd ? sizeof(float) * (size_t)ld * G4 : 0) + per_rows_fwd);
+  g->lstm_smem_bwd = (int)((g->lstm_k_shared_bwd ? sizeof(float) * (size_t)G4 * H : 0) + per_rows_bwd);
+  CU(cudaFuncSetAttribute(k_lstm_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_fwd));
+  CU(cudaFuncSetAttribute(k_lstm_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_bwd));
+#undef CU
+#undef TRY
+  *out = g;
+  return DG_OK;
+}
+
+extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) {
+  int rc;
+  const dg_config *c = g->L.config;
+  const dg_dims *d = &g->L.d;
+  if (n_batches < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_batches);
+  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
+  int B = batches[0].size;
+  for (int s = 0; s < c->critic_steps; s++) {
+    const dg_batch *b = &batches[s];
+    if (b->size != B) return dg_fail(DG_ERR_ARG, "the CUDA core needs equal batch sizes within an iteration");
+    if (!b->attributes || !b->features || (d->additional && !b->additional)) return dg_fail(DG_ERR_ARG, "a batch array is NULL");
+  }
+  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
+  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  for (int s = 0; s < c->critic_steps; s++) {
+    const dg_batch *b = &batches[s];
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], b->attributes, sizeof(float) * B * d->attribute, cudaMemcpyHostToDevice, g->stream));
+    if (d->additional)
+      CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], b->additional, sizeof(float) * B * d->additional, cudaMemcpyHostToDevice, g->stream));
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
+  }
+  if (g->use_graphs) {
+    if (g->graph && g->graph_rows != B) {
+      cudaGraphExecDestroy(g->graph);
+      g->graph = NULL;
+    }
+    if (!g->graph) {
+      cudaGraph_t graph;
+      CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
+      iteration(g, B);
+      CUDA_TRY(cudaStreamEndCapture(g->stream, &graph));
+      cudaError_t e = cudaGraphInstantiate(&g->graph, graph, 0);
+      cudaGraphDestroy(graph);
+      if (e != cudaSuccess) return dg_fail(DG_ERR_CONFIG, "cudaGraphInstantiate failed: %s", cudaGetErrorString(e));
+      g->graph_rows = B;
+    }
+    CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
+  } else {
+    iteration(g, B);
+  }
+  float l[6];
+  CUDA_TRY(cudaMemcpyAsync(l, g->losses, sizeof l, cudaMemcpyDeviceToHost, g->stream));
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
+  CUDA_TRY(cudaGetLastError());
+  out->critic = l[0];
+  out->aux_critic = l[1];
+  out->gradient_penalty = l[2];
+  out->aux_gradient_penalty = l[3];
+  out->generator = l[4];
+  out->wasserstein_distance = l[5];
+  if (!(isfinite(l[0]) && isfinite(l[1]) && isfinite(l[4])))
+    return dg_fail(DG_ERR_NUMERIC, "training diverged: a loss is not finite (critic %g, generator %g)", l[0], l[4]);
+  return DG_OK;
+}
+
+#define GEN_CHUNK 1000 /* = reference.ts's GENERATION_CHUNK: one noise block per pass */
+
+extern "C" int dg_cuda_generate(dg_cuda *g, int n, const float *given_attr, const float *given_add, float *attr_out, float *add_out, float *feat_out,
+                                int32_t *lengths) {
+  int rc;
+  const dg_dims *d = &g->L.d;
+  if (n < 0) return dg_fail(DG_ERR_ARG, "cannot generate %d series", n);
+  if (given_add && !given_attr) return dg_fail(DG_ERR_ARG, "given additional attributes need given attributes too");
+  if (n == 0) return DG_OK;
+  int chunk = n < GEN_CHUNK ? n : GEN_CHUNK;
+  if ((rc = ensure_ws(g, chunk))) return rc;
+  int A = d->attribute, Md = d->additional, TF = d->T * d->feature;
+  float *given_dev = NULL;
+  if (given_attr) CUDA_TRY(cudaMalloc((void **)&given_dev, sizeof(float) * (size_t)chunk * (A + Md)));
+  for (int r0 = 0; r0 < n; r0 += chunk) {
+    int rows = n - r0 < chunk ? n - r0 : chunk;
+    if (given_attr) cudaMemcpyAsync(given_dev, given_attr + (size_t)r0 * A, sizeof(float) * rows * A, cudaMemcpyHostToDevice, g->stream);
+    if (given_add) cudaMemcpyAsync(given_dev + (size_t)chunk * A, given_add + (size_t)r0 * Md, sizeof(float) * rows * Md, cudaMemcpyHostToDevice, g->stream);
+    draw_noise(g, 0, rows, 0, rows);
+    k_advance<<<1, 1, 0, g->stream>>>(g->position, draws_per_pass(g, rows));
+    generator_forward(g, rows, 2, given_dev, given_add ? given_dev + (size_t)chunk * A : NULL);
+    k_fake_rows<<<blocks_for((long)rows * TF, 256), 256, 0, g->stream>>>(g->gen_features, TF, g->y, g->mask, g->attr.out, g->minmax.out, rows, d->T, d->S,
+                                                                          d->feature, 0, 0, 1);
+    cudaMemcpyAsync(feat_out + (size_t)r0 * TF, g->gen_features, sizeof(float) * (size_t)rows * TF, cudaMemcpyDeviceToHost, g->stream);
+    cudaMemcpyAsync(attr_out + (size_t)r0 * A, g->attr.out, sizeof(float) * rows * A, cudaMemcpyDeviceToHost, g->stream);
+    if (Md) cudaMemcpyAsync(add_out + (size_t)r0 * Md, g->minmax.out, sizeof(float) * rows * Md, cudaMemcpyDeviceToHost, g->stream);
+    cudaMemcpyAsync(lengths + r0, g->lengths, sizeof(int32_t) * rows, cudaMemcpyDeviceToHost, g->stream);
+    CUDA_TRY(cudaStreamSynchronize(g->stream));
+  }
+  if (given_dev) cudaFree(given_dev);
+  CUDA_TRY(cudaGetLastError());
+  return DG_OK;
+}

@@ -1,0 +1,358 @@
+/*
+ * Test and benchmark of the CUDA core (dg_cuda.h) against the CPU core, for a GPU machine:
+ *   make -C core/native cuda
+ *   LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib core/native/out/test_dg_cuda [--test|--bench]
+ * Tests: one iteration on a tiny model and on the WWT-shaped model, CUDA vs CPU from the same seed and
+ * batch: losses, every parameter's gradient (read from the Adam m slot, m = (1 - beta1) g after one
+ * step), updated weights, running statistics, counters; graph replay vs eager launches; a few more
+ * iterations; generation (noise blocks, lengths, attributes). Then ms per iteration and generation speed.
+ * Exits 0 with a note when no GPU is present.
+ */
+#include "dg_cuda.h"
+
+extern "C" {
+#include "dg_internal.h"
+}
+#include "dg_bench_configs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <string>
+
+static int failures = 0, checks = 0;
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    checks++;                                              \
+    if (!(cond)) {                                         \
+      failures++;                                          \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                        \
+      fprintf(stderr, "\n");                               \
+    }                                                      \
+  } while (0)
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const dg_var tiny_attrs[] = {{3, DG_SOFTMAX}, {1, DG_SIGMOID}, {1, DG_TANH}};
+static const dg_var tiny_add[] = {{1, DG_SIGMOID}, {1, DG_SIGMOID}};
+static const dg_var tiny_feats[] = {{1, DG_SIGMOID}, {1, DG_TANH}, {2, DG_SOFTMAX}};
+
+static dg_config tiny_config(void) {
+  dg_config c;
+  memset(&c, 0, sizeof c);
+  c.max_length = 6;
+  c.sample_len = 2;
+  c.attributes = tiny_attrs;
+  c.n_attributes = 3;
+  c.additional = tiny_add;
+  c.n_additional = 2;
+  c.features = tiny_feats;
+  c.n_features = 3;
+  c.gen_flags = 1;
+  c.attribute_noise_dim = 3;
+  c.minmax_noise_dim = 2;
+  c.feature_noise_dim = 3;
+  c.n_attribute_hidden = 2;
+  c.attribute_hidden[0] = 8;
+  c.attribute_hidden[1] = 7;
+  c.n_minmax_hidden = 1;
+  c.minmax_hidden[0] = 6;
+  c.lstm_units = 10;
+  c.n_critic_hidden = 2;
+  c.critic_hidden[0] = 16;
+  c.critic_hidden[1] = 12;
+  c.n_aux_hidden = 1;
+  c.aux_hidden[0] = 9;
+  c.aux_critic_weight = 0.7f;
+  c.gradient_penalty_weight = 10.0f;
+  c.generator_lr = 1e-3f;
+  c.critic_lr = 2e-3f;
+  c.aux_critic_lr = 5e-4f;
+  c.adam_beta1 = 0.5f;
+  c.adam_beta2 = 0.999f;
+  c.critic_steps = 1;
+  c.batch_norm_momentum = 0.9f;
+  c.threads = 2;
+  return c;
+}
+
+/* A batch for any config: one-hot for softmax variables, values in range, gen flags ending at random. */
+typedef struct {
+  dg_batch b;
+  float *a, *m, *f;
+} host_batch;
+
+static void make_batch(host_batch *hb, const dg_config *c, const dg_dims *d, int B, unsigned seed) {
+  hb->a = (float *)calloc((size_t)B * d->attribute, 4);
+  hb->m = (float *)calloc((size_t)B * (d->additional + 1), 4);
+  hb->f = (float *)calloc((size_t)B * d->T * d->feature, 4);
+  unsigned s = seed;
+#define NEXT() (s = s * 1103515245u + 12345u, (s >> 8) & 0xffff)
+  for (int b = 0; b < B; b++) {
+    for (int v = 0, o = 0; v < c->n_attributes; o += c->attributes[v].dim, v++) {
+      const dg_var *x = &c->attributes[v];
+      if (x->activation == DG_SOFTMAX)
+        hb->a[b * d->attribute + o + NEXT() % x->dim] = 1;
+      else
+        hb->a[b * d->attribute + o] = NEXT() / 65535.0f * (x->activation == DG_TANH ? 2 : 1) - (x->activation == DG_TANH ? 1 : 0);
+    }
+    for (int k = 0; k < d->additional; k++) hb->m[b * d->additional + k] = NEXT() / 65535.0f;
+    int len = c->gen_flags ? 1 + NEXT() % d->T : d->T;
+    for (int t = 0; t < len; t++) {
+      float *f = hb->f + ((size_t)b * d->T + t) * d->feature;
+      for (int v = 0, o = 0; v < c->n_features; o += c->features[v].dim, v++) {
+        const dg_var *x = &c->features[v];
+        if (c->gen_flags && v == c->n_features - 1)
+          f[o + (t == len - 1)] = 1;
+        else if (x->activation == DG_SOFTMAX)
+          f[o + NEXT() % x->dim] = 1;
+        else
+          f[o] = NEXT() / 65535.0f * (x->activation == DG_TANH ? 2 : 1) - (x->activation == DG_TANH ? 1 : 0);
+      }
+    }
+  }
+#undef NEXT
+  hb->b.size = B;
+  hb->b.attributes = hb->a;
+  hb->b.additional = hb->m;
+  hb->b.features = hb->f;
+}
+
+static void free_batch(host_batch *hb) { free(hb->a), free(hb->m), free(hb->f); }
+
+static double rel_error(const float *a, const float *b, size_t n) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < n; i++) {
+    diff = fmax(diff, fabs((double)a[i] - b[i]));
+    scale = fmax(scale, fabs((double)b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+/* Biases right before a batch norm get only rounding noise as gradient. */
+static int feeds_batch_norm(const char *name) { return strncmp(name, "gen.", 4) == 0 && strstr(name, ".dense") && strstr(name, ".bias"); }
+
+static void compare_models(const char *label, dg_model *cpu, dg_model *gpu, double grad_tol) {
+  dg_layout L;
+  dg_get_layout(cpu, &L);
+  const float lr[3] = {L.config->generator_lr, L.config->critic_lr, L.config->aux_critic_lr};
+  double worst_grad = 0;
+  const char *worst_name = "";
+  for (int i = 0; i < dg_tensor_count(cpu); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(cpu, i, &ti);
+    const float *c = dg_tensor_data(cpu, i), *g = dg_tensor_data(gpu, i);
+    if (ti.kind == DG_TENSOR_ADAM_M && !feeds_batch_norm(ti.name)) {
+      double e = rel_error(g, c, ti.size);
+      if (e > worst_grad) worst_grad = e, worst_name = ti.name;
+      CHECK(e < grad_tol, "%s: gradient (Adam m) of %s differs: relative error %.3g", label, ti.name, e);
+    } else if (ti.kind == DG_TENSOR_BUFFER) {
+      double e = rel_error(g, c, ti.size);
+      CHECK(e < 1e-4, "%s: running statistic %s differs: %.3g", label, ti.name, e);
+    } else if (ti.kind == DG_TENSOR_PARAM) {
+      const float *m = dg_tensor_data(cpu, dg_tensor_find(cpu, (std::string(ti.name) + ".adam.m").c_str()));
+      double mscale = 0;
+      for (size_t k = 0; k < ti.size; k++) mscale = fmax(mscale, fabs(m[k]));
+      int bad = 0;
+      for (size_t k = 0; k < ti.size && !bad; k++) {
+        int noise = feeds_batch_norm(ti.name) || fabs(m[k]) <= 1e-4 * mscale;
+        double tol = noise ? 2.01 * lr[ti.network] : 1e-6 + 1e-2 * lr[ti.network];
+        bad = fabs(g[k] - c[k]) > tol;
+      }
+      CHECK(!bad, "%s: updated weights of %s differ beyond the Adam-step tolerance", label, ti.name);
+    }
+  }
+  dg_counters cc, gc;
+  dg_get_counters(cpu, &cc);
+  dg_get_counters(gpu, &gc);
+  CHECK(memcmp(&cc, &gc, sizeof cc) == 0, "%s: counters differ (noise %llu vs %llu)", label, (unsigned long long)cc.noise_position,
+        (unsigned long long)gc.noise_position);
+  printf("  %s: worst gradient relative error %.3g (%s)\n", label, worst_grad, worst_name);
+}
+
+static void compare_losses(const char *label, const dg_losses *c, const dg_losses *g, double tol) {
+  const float a[6] = {c->critic, c->aux_critic, c->gradient_penalty, c->aux_gradient_penalty, c->generator, c->wasserstein_distance};
+  const float b[6] = {g->critic, g->aux_critic, g->gradient_penalty, g->aux_gradient_penalty, g->generator, g->wasserstein_distance};
+  const char *names[6] = {"critic", "auxCritic", "gradientPenalty", "auxGradientPenalty", "generator", "wassersteinDistance"};
+  for (int k = 0; k < 6; k++)
+    CHECK(fabs(a[k] - b[k]) <= tol * fmax(1.0, fabs(a[k])), "%s: loss %s: cpu %.7g, cuda %.7g", label, names[k], a[k], b[k]);
+}
+
+static void test_against_cpu(const char *label, dg_config config, int B) {
+  dg_model *cpu;
+  dg_cuda *gpu;
+  if (dg_create(&config, 1234, &cpu) || dg_cuda_create(&config, 1234, &gpu)) {
+    CHECK(0, "%s: create: %s", label, dg_error_message());
+    return;
+  }
+  dg_dims d;
+  dg_get_dims(cpu, &d);
+  host_batch hb;
+  make_batch(&hb, &config, &d, B, 77);
+  dg_cuda_use_graphs(gpu, 0);
+  dg_losses lc, lg;
+  CHECK(dg_train_step(cpu, &hb.b, 1, &lc) == DG_OK, "%s: cpu step", label);
+  int rc = dg_cuda_train_step(gpu, &hb.b, 1, &lg);
+  CHECK(rc == DG_OK, "%s: cuda step: %s", label, dg_error_message());
+  if (rc == DG_OK) {
+    compare_losses(label, &lc, &lg, 1e-3);
+    dg_cuda_download(gpu);
+    compare_models(label, cpu, dg_cuda_host_model(gpu), 2e-3);
+  }
+  /* More iterations stay close (chaos aside, a few steps of Adam keep them within a percent). */
+  for (int it = 0; it < 4 && rc == DG_OK; it++) {
+    dg_train_step(cpu, &hb.b, 1, &lc);
+    rc = dg_cuda_train_step(gpu, &hb.b, 1, &lg);
+    CHECK(rc == DG_OK, "%s: cuda step %d: %s", label, it + 2, dg_error_message());
+  }
+  if (rc == DG_OK) compare_losses(label, &lc, &lg, 2e-2);
+
+  /* Generation: the same noise blocks, the same lengths (up to ties), the same attributes. */
+  int n = 2500;
+  float *ca = (float *)malloc(sizeof(float) * n * d.attribute), *ga = (float *)malloc(sizeof(float) * n * d.attribute);
+  float *cm = (float *)malloc(sizeof(float) * n * (d.additional + 1)), *gm = (float *)malloc(sizeof(float) * n * (d.additional + 1));
+  float *cf = (float *)malloc(sizeof(float) * (size_t)n * d.T * d.feature), *gf = (float *)malloc(sizeof(float) * (size_t)n * d.T * d.feature);
+  int32_t *cl = (int32_t *)malloc(sizeof(int32_t) * n), *gl = (int32_t *)malloc(sizeof(int32_t) * n);
+  /* Start both from the same state: the GPU's. */
+  dg_cuda_download(gpu);
+  dg_model *host = dg_cuda_host_model(gpu);
+  for (int i = 0; i < dg_tensor_count(cpu); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(cpu, i, &ti);
+    memcpy(dg_tensor_data(cpu, i), dg_tensor_data(host, i), sizeof(float) * ti.size);
+  }
+  dg_counters cn;
+  dg_get_counters(host, &cn);
+  dg_set_counters(cpu, &cn);
+  CHECK(dg_generate(cpu, n, NULL, NULL, ca, cm, cf, cl) == DG_OK, "cpu generate");
+  rc = dg_cuda_generate(gpu, n, NULL, NULL, ga, gm, gf, gl);
+  CHECK(rc == DG_OK, "%s: cuda generate: %s", label, dg_error_message());
+  if (rc == DG_OK) {
+    int same = 0;
+    for (int i = 0; i < n; i++) same += cl[i] == gl[i];
+    CHECK(same >= n * 98 / 100, "%s: generated lengths agree for %d of %d", label, same, n);
+    CHECK(rel_error(ga, ca, (size_t)n * d.attribute) < 1e-3, "%s: generated attributes differ: %.3g", label, rel_error(ga, ca, (size_t)n * d.attribute));
+    dg_cuda_download(gpu);
+    dg_counters a, b;
+    dg_get_counters(cpu, &a);
+    dg_get_counters(dg_cuda_host_model(gpu), &b);
+    CHECK(a.noise_position == b.noise_position, "%s: generation noise positions differ", label);
+  }
+  free(ca), free(ga), free(cm), free(gm), free(cf), free(gf), free(cl), free(gl);
+  free_batch(&hb);
+  dg_destroy(cpu);
+  dg_cuda_destroy(gpu);
+}
+
+static void test_graph_replay(void) {
+  dg_config c = wwt_config(550, 10, 1);
+  dg_cuda *eager, *graph;
+  if (dg_cuda_create(&c, 5, &eager) || dg_cuda_create(&c, 5, &graph)) {
+    CHECK(0, "create: %s", dg_error_message());
+    return;
+  }
+  dg_cuda_use_graphs(eager, 0);
+  dg_cuda_use_graphs(graph, 1);
+  dg_dims d;
+  dg_get_dims(dg_cuda_host_model(eager), &d);
+  host_batch hb;
+  make_batch(&hb, &c, &d, 100, 3);
+  dg_losses le, lg;
+  for (int i = 0; i < 3; i++) {
+    CHECK(dg_cuda_train_step(eager, &hb.b, 1, &le) == DG_OK, "eager: %s", dg_error_message());
+    CHECK(dg_cuda_train_step(graph, &hb.b, 1, &lg) == DG_OK, "graph: %s", dg_error_message());
+  }
+  compare_losses("graph replay vs eager", &le, &lg, 1e-5);
+  dg_cuda_download(eager);
+  dg_cuda_download(graph);
+  dg_counters a, b;
+  dg_get_counters(dg_cuda_host_model(eager), &a);
+  dg_get_counters(dg_cuda_host_model(graph), &b);
+  CHECK(memcmp(&a, &b, sizeof a) == 0, "graph replay advances the same counters");
+  free_batch(&hb);
+  dg_cuda_destroy(eager);
+  dg_cuda_destroy(graph);
+}
+
+static void bench(const char *label, int T, int S, int B, int iterations, int graphs) {
+  dg_config c = wwt_config(T, S, 1);
+  dg_cuda *g;
+  if (dg_cuda_create(&c, 1, &g)) {
+    printf("%s: %s\n", label, dg_error_message());
+    return;
+  }
+  dg_cuda_use_graphs(g, graphs);
+  dg_dims d;
+  dg_get_dims(dg_cuda_host_model(g), &d);
+  float *attr = (float *)malloc(sizeof(float) * B * d.attribute), *add = (float *)malloc(sizeof(float) * B * 2);
+  float *feat = (float *)malloc(sizeof(float) * (size_t)B * d.T * d.feature);
+  dg_batch batch;
+  fill_batch(&batch, B, &d, attr, add, feat);
+  dg_losses l;
+  for (int i = 0; i < 3; i++)
+    if (dg_cuda_train_step(g, &batch, 1, &l)) {
+      printf("%s: %s\n", label, dg_error_message());
+      return;
+    }
+  double t0 = now_ms();
+  for (int i = 0; i < iterations; i++) dg_cuda_train_step(g, &batch, 1, &l);
+  double t = (now_ms() - t0) / iterations;
+  printf("%-24s batch %4d  %7.3f ms/iter  (%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", l.critic, l.generator);
+  free(attr), free(add), free(feat);
+  dg_cuda_destroy(g);
+}
+
+static void bench_generation(int n) {
+  dg_config c = wwt_config(550, 10, 1);
+  dg_cuda *g;
+  if (dg_cuda_create(&c, 1, &g)) return;
+  dg_dims d;
+  dg_get_dims(dg_cuda_host_model(g), &d);
+  float *attr = (float *)malloc(sizeof(float) * n * d.attribute), *add = (float *)malloc(sizeof(float) * n * 2);
+  float *feat = (float *)malloc(sizeof(float) * (size_t)n * d.T * d.feature);
+  int32_t *len = (int32_t *)malloc(sizeof(int32_t) * n);
+  dg_cuda_generate(g, 1000, NULL, NULL, attr, add, feat, len);
+  double t0 = now_ms();
+  int rc = dg_cuda_generate(g, n, NULL, NULL, attr, add, feat, len);
+  double t = now_ms() - t0;
+  if (rc)
+    printf("generation: %s\n", dg_error_message());
+  else
+    printf("generate WWT-shaped       %d series in %.1f ms: %.0f series/s\n", n, t, n / (t / 1e3));
+  free(attr), free(add), free(feat), free(len);
+  dg_cuda_destroy(g);
+}
+
+int main(int argc, char **argv) {
+  int run_tests = 1, run_bench = 1;
+  if (argc > 1 && strcmp(argv[1], "--test") == 0) run_bench = 0;
+  if (argc > 1 && strcmp(argv[1], "--bench") == 0) run_tests = 0;
+  if (dg_cuda_available() != DG_OK) {
+    printf("no usable GPU (%s): nothing to test\n", dg_error_message());
+    return 0;
+  }
+  if (run_tests) {
+    test_against_cpu("tiny", tiny_config(), 6);
+    dg_config wwt = wwt_config(550, 10, 2);
+    test_against_cpu("WWT-shaped", wwt, 100);
+    test_graph_replay();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+  }
+  if (run_bench) {
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 0);
+    bench("short T=50 S=5", 50, 5, 100, 100, 1);
+    bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1);
+    bench("short T=50 S=5", 50, 5, 1024, 50, 1);
+    bench_generation(20000);
+  }
+  return failures ? 1 : 0;
+}
