@@ -19,6 +19,7 @@ import {
   minMaxGenerator,
   modelShape,
 } from '../core/model/reference-networks.ts';
+import { gateScale, lstmSequence } from '../core/model/reference-lstm.ts';
 import { modelConfig, type ModelConfig } from '../core/model/config.ts';
 import { dims, initialParameters, parameterSpecs } from '../core/model/params.ts';
 import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
@@ -345,6 +346,60 @@ test('generator loss gradients (batch norm, LSTM, heads, stopgrad, both critics)
     }
   }
   tf.dispose([value, frozen.attributes, frozen.additional, ...Object.values(grads), ...Object.values(vars)]);
+});
+
+test("the LSTM op's hand-written backward pass equals autograd of the README's plain formulation", async () => {
+  await tf.setBackend('cpu');
+  const [B, H, nz, nc, steps, SF] = [3, 4, 2, 3, 5, 3];
+  const rng = new Rng(31, 0);
+  const random = (shape: number[], scale = 1) => tf.tensor(uniformMatrix(rng, 1, shape.reduce((a, b) => a * b, 1), -scale, scale), shape);
+  const conditioning = random([B, nc]) as tf.Tensor2D;
+  const noise = Array.from({ length: steps }, () => random([B, nz]) as tf.Tensor2D);
+  const kernel = tf.variable(random([nc + nz + H, 4 * H], 0.8));
+  const bias = tf.variable(random([4 * H], 0.5));
+  const outKernel = tf.variable(random([H, SF], 0.8));
+  const weightsOfOutput = random([B, steps * SF]); // a fixed linear read-out, so every output gets its own gradient
+
+  // as README.md writes it: x_j = [conditioning, z_j], gates = [x_j, h] K + b, blocks i, f, g, o
+  const plain = () => {
+    let h: tf.Tensor2D = tf.zeros([B, H]);
+    let c: tf.Tensor2D = tf.zeros([B, H]);
+    const ys: tf.Tensor2D[] = [];
+    for (let j = 0; j < steps; j++) {
+      const gates = tf.add(tf.matMul(tf.concat([conditioning, noise[j], h], 1), kernel), bias) as tf.Tensor2D;
+      const block = (k: number) => tf.slice(gates, [0, k * H], [B, H]);
+      c = tf.add(tf.mul(tf.sigmoid(block(1)), c), tf.mul(tf.sigmoid(block(0)), tf.tanh(block(2))));
+      h = tf.mul(tf.sigmoid(block(3)), tf.tanh(c));
+      ys.push(tf.matMul(h, outKernel));
+    }
+    return tf.concat(ys, 1);
+  };
+  const viaOp = () => {
+    const scale = gateScale(H);
+    const constantGates = tf.mul(tf.add(tf.matMul(conditioning, tf.slice(kernel, [0, 0], [nc, 4 * H])), bias), scale) as tf.Tensor2D;
+    const stepKernel = tf.mul(tf.slice(kernel, [nc, 0], [nz + H, 4 * H]), scale) as tf.Tensor2D;
+    return lstmSequence(constantGates, stepKernel, outKernel as tf.Tensor2D, noise);
+  };
+  const gradients = (f: () => tf.Tensor) => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(), weightsOfOutput)) as tf.Scalar, [kernel, bias, outKernel]);
+    const out = { value: value.dataSync()[0], grads: [kernel, bias, outKernel].map((v) => grads[v.name].dataSync().slice()) };
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  const expected = gradients(plain);
+  const actual = gradients(viaOp);
+  assert.ok(Math.abs(actual.value - expected.value) <= 1e-5 * Math.max(1, Math.abs(expected.value)));
+  ['kernel', 'bias', 'outKernel'].forEach((name, k) => {
+    const scale = Math.max(...expected.grads[k].map(Math.abs));
+    assert.ok(scale > 1e-2, `${name}: gradient too small to compare`);
+    expected.grads[k].forEach((e, i) => assert.ok(Math.abs(actual.grads[k][i] - e) <= 1e-5 * scale, `${name}[${i}]: op ${actual.grads[k][i]} vs autograd ${e}`));
+  });
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    viaOp(); // outside any gradient scope the op keeps nothing
+  });
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([conditioning, ...noise, kernel, bias, outKernel, weightsOfOutput]);
 });
 
 test('critic() mixes nothing across examples: per-example gradients come from grad of the sum', async () => {

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { dims, type Dims } from './params.ts';
 import type { Rng } from '../util/rng.ts';
-import { concatColumns, dense, headSegments, heads, matMul, tanh, withoutGradient, type HeadSegment, type Weights } from './reference-ops.ts';
+import { concatColumns, dense, headSegments, heads, withoutGradient, type HeadSegment, type Weights } from './reference-ops.ts';
+import { gateScale, lstmSequence } from './reference-lstm.ts';
 
 /** What the forward passes need to know about a config, computed once. */
 export interface ModelShape {
@@ -115,29 +116,14 @@ function featureLogits(w: Weights, shape: ModelShape, conditioning: tf.Tensor2D,
   const H = config.lstmUnits;
   const conditioningWidth = d.attribute + d.additional;
   const kernel = w['gen.feat.lstm.kernel'] as tf.Tensor2D;
-  // i, f, o are sigmoids and g = tanh(u) = 2 sigmoid(2u) - 1: doubling g's columns lets one sigmoid
-  // cover all four gates (fewer ops per step; the wasm tanh kernel is also slow)
-  const gateScale = tf.concat([tf.ones([2 * H]), tf.fill([H], 2), tf.ones([H])]);
+  // pre-scaled g columns: see reference-lstm.ts
+  const scale = gateScale(H);
   const conditioningKernel = tf.slice(kernel, [0, 0], [conditioningWidth, 4 * H]);
-  const stepKernel = tf.mul(tf.slice(kernel, [conditioningWidth, 0], [config.featureNoiseDim + H, 4 * H]), gateScale) as tf.Tensor2D;
-  const constantGates = tf.mul(dense(conditioning, conditioningKernel, w['gen.feat.lstm.bias']), gateScale);
-  const outKernel = w['gen.feat.out.kernel'] as tf.Tensor2D;
-
-  let h: tf.Tensor2D = tf.zeros([B, H]);
-  let c: tf.Tensor2D = tf.zeros([B, H]);
-  const outputs: tf.Tensor2D[] = [];
-  for (let j = 0; j < d.steps; j++) {
-    const x = tf.concat([stepNoise(noise, d.steps, config.featureNoiseDim, j), h], 1);
-    const gates = tf.sigmoid(tf.add(matMul(x, stepKernel), constantGates));
-    const i = tf.slice(gates, [0, 0], [B, H]);
-    const f = tf.slice(gates, [0, H], [B, H]);
-    const g = tf.sub(tf.mul(tf.slice(gates, [0, 2 * H], [B, H]), 2), 1);
-    const o = tf.slice(gates, [0, 3 * H], [B, H]);
-    c = tf.add(tf.mul(f, c), tf.mul(i, g));
-    h = tf.mul(o, tanh(c));
-    outputs.push(matMul(h, outKernel)); // [B, S*F]: time steps j*S .. j*S+S-1
-  }
-  const perStep = tf.reshape(tf.concat(outputs, 1), [B, d.steps, d.S * d.feature]);
+  const stepKernel = tf.mul(tf.slice(kernel, [conditioningWidth, 0], [config.featureNoiseDim + H, 4 * H]), scale) as tf.Tensor2D;
+  const constantGates = tf.mul(dense(conditioning, conditioningKernel, w['gen.feat.lstm.bias']), scale) as tf.Tensor2D;
+  const steps = Array.from({ length: d.steps }, (_, j) => stepNoise(noise, d.steps, config.featureNoiseDim, j));
+  const outputs = lstmSequence(constantGates, stepKernel, w['gen.feat.out.kernel'] as tf.Tensor2D, steps);
+  const perStep = tf.reshape(outputs, [B, d.steps, d.S * d.feature]);
   return tf.reshape(tf.add(perStep, w['gen.feat.out.bias']), [B, d.T, d.feature]);
 }
 
