@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- portable kernels */
@@ -70,7 +71,14 @@ static _Atomic(const dg_kernels *) chosen = NULL;
 const dg_kernels *dg_kernels_get(void) {
   const dg_kernels *k = atomic_load(&chosen);
   if (k) return k;
-  k = dg_kernels_avx2();
+  /* The widest the CPU runs; DG_KERNELS=avx2|portable picks a narrower one (comparisons, old CPUs). */
+  const char *want = getenv("DG_KERNELS");
+  if (want && strcmp(want, "portable") == 0)
+    k = &portable;
+  else if (want && strcmp(want, "avx2") == 0)
+    k = dg_kernels_avx2();
+  else
+    k = dg_kernels_avx512() ? dg_kernels_avx512() : dg_kernels_avx2();
   if (!k) k = &portable;
   atomic_store(&chosen, k);
   return k;

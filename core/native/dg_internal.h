@@ -81,7 +81,8 @@ typedef struct {
 
 const dg_kernels *dg_kernels_get(void);
 const dg_kernels *dg_kernels_portable(void);
-const dg_kernels *dg_kernels_avx2(void); /* NULL when not compiled in or the CPU lacks AVX2/FMA */
+const dg_kernels *dg_kernels_avx2(void);   /* NULL when not compiled in or the CPU lacks AVX2/FMA */
+const dg_kernels *dg_kernels_avx512(void); /* NULL unless the CPU also has AVX-512F */
 /* Force a kernel set (tests compare the two); NULL restores the automatic choice. */
 void dg_kernels_force(const dg_kernels *k);
 

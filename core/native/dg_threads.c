@@ -22,7 +22,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define SPIN_NANOSECONDS 2000000L
+#define SPIN_NANOSECONDS 1000000L
 #define MAX_THREADS 64
 
 /* state = generation (24 bits) | chunk count (20 bits) | next chunk (20 bits), updated atomically so a
@@ -74,15 +74,19 @@ static void run_chunks(dg_pool *p, uint32_t gen, int thread) {
   }
 }
 
+/* Waits for the next region. Between checks the worker yields its CPU: on an idle machine the yield
+ * returns at once (so a new region starts within a microsecond), and on a busy one the thread that has
+ * work (often the caller, sharing this core) runs instead of a spinning worker. */
 static uint32_t wait_for_generation(dg_pool *p, uint32_t seen) {
   uint32_t g;
   long deadline = 0;
   int spins = 0;
   while ((g = gen_of(atomic_load(&p->state))) == seen && !atomic_load(&p->stop)) {
-    if (++spins % 1024 != 0) {
+    if (++spins % 64 != 0) {
       cpu_relax();
       continue;
     }
+    sched_yield();
     long t = now_ns();
     if (deadline == 0) deadline = t + SPIN_NANOSECONDS;
     if (t < deadline) continue;
@@ -170,7 +174,7 @@ void dg_pool_run(dg_pool *p, dg_task_fn fn, void *ctx, int n_chunks) {
    * that the OS has descheduled (busy machine) costs nothing unless it is mid-chunk. */
   run_chunks(p, p->generation, 0);
   for (int spins = 0; atomic_load(&p->done) != n_chunks; spins++) {
-    if (spins < 20000)
+    if (spins % 64 != 63)
       cpu_relax();
     else
       sched_yield();
