@@ -62,7 +62,12 @@ static void lstm_cell_portable(int rows, int H, float *gates, const float *base,
   }
 }
 
-static const dg_kernels portable = {"portable", ukernel_portable, vexp_portable, lstm_cell_portable};
+static void lstm_cell_backward_portable(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec,
+                                        float *dc, int last) {
+  dg_lstm_cell_backward_body(rows, H, gates, tanh_c, c_prev, dh, dh_rec, dc, last);
+}
+
+static const dg_kernels portable = {"portable", ukernel_portable, vexp_portable, lstm_cell_portable, lstm_cell_backward_portable};
 
 const dg_kernels *dg_kernels_portable(void) { return &portable; }
 
@@ -151,22 +156,19 @@ static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long c
   float edge[DG_MR * DG_KC];
   for (int ic = i0; ic < i1; ic += DG_MCB) {
     int ie = i1 - ic < DG_MCB ? i1 : ic + DG_MCB;
+    /* A ragged last panel (fewer than 6 rows) is copied once, zero-padded, so the kernel reads 6 rows. */
+    int full_end = ic + (ie - ic) / DG_MR * DG_MR, edge_rows = ie - full_end;
+    if (edge_rows) {
+      const float *a = A + full_end * rs + pc * cs;
+      for (int k = 0; k < kc; k++)
+        for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < edge_rows ? a[i * rs + k * cs] : 0.0f;
+    }
     for (int jr = 0; jr < nc; jr += DG_NR) {
       int nr = nc - jr < DG_NR ? nc - jr : DG_NR;
       const float *b = bp + (size_t)jr * kc;
-      for (int ir = ic; ir < ie; ir += DG_MR) {
-        int mr = ie - ir < DG_MR ? ie - ir : DG_MR;
-        const float *a = A + ir * rs + pc * cs;
-        long ars = rs, acs = cs;
-        if (mr < DG_MR) { /* a ragged last panel: copy it, zero-padded, so the kernel reads 6 rows */
-          for (int k = 0; k < kc; k++)
-            for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < mr ? a[i * rs + k * cs] : 0.0f;
-          a = edge;
-          ars = 1;
-          acs = DG_MR;
-        }
-        kern->ukernel(kc, a, ars, acs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, mr, nr);
-      }
+      for (int ir = ic; ir < full_end; ir += DG_MR)
+        kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+      if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
     }
   }
 }

@@ -70,7 +70,34 @@ typedef struct {
    * i|f|g|o; they are activated in place, and c, tanh(c) [rows, H] and h (row stride ldh) written.
    * c_prev NULL means zeros. */
   void (*lstm_cell)(int rows, int H, float *gates, const float *base, const float *c_prev, float *c, float *tanh_c, float *h, int ldh);
+  /* The cell's backward for rows of one step: gates (activated) become d(pre-activation gates); dh is
+   * the gradient from outside the recurrence, dh_rec/dc the carries from the later step (ignored when
+   * last); dc receives the carry to the earlier step. c_prev NULL means zeros. */
+  void (*lstm_cell_backward)(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec, float *dc,
+                             int last);
 } dg_kernels;
+
+/* The body of every lstm_cell_backward: plain C that each kernel set compiles for its own vector ISA. */
+static inline void dg_lstm_cell_backward_body(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh,
+                                              const float *dh_rec, float *dc, int last) {
+  for (int r = 0; r < rows; r++) {
+    float *gi = gates + (size_t)r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+    const float *tcr = tanh_c + (size_t)r * H, *dhr = dh + (size_t)r * H, *rec = dh_rec + (size_t)r * H;
+    const float *cpr = c_prev ? c_prev + (size_t)r * H : NULL;
+    float *dcr = dc + (size_t)r * H;
+    for (int u = 0; u < H; u++) {
+      float i = gi[u], f = gf[u], gv = gg[u], o = go[u], t = tcr[u];
+      float dht = dhr[u] + (last ? 0.0f : rec[u]);
+      float dct = (last ? 0.0f : dcr[u]) + dht * o * (1.0f - t * t);
+      float cp = cpr ? cpr[u] : 0.0f;
+      gi[u] = dct * gv * i * (1.0f - i);
+      gf[u] = dct * cp * f * (1.0f - f);
+      gg[u] = dct * i * (1.0f - gv * gv);
+      go[u] = dht * t * o * (1.0f - o);
+      dcr[u] = dct * f;
+    }
+  }
+}
 
 #define DG_MR 6
 #define DG_NR 16

@@ -160,7 +160,12 @@ static void lstm_cell_avx2(int rows, int H, float *gates, const float *base, con
   }
 }
 
-static const dg_kernels avx2 = {"avx2-fma", ukernel_avx2, vexp_avx2, lstm_cell_avx2};
+static void lstm_cell_backward_avx2(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec,
+                                    float *dc, int last) {
+  dg_lstm_cell_backward_body(rows, H, gates, tanh_c, c_prev, dh, dh_rec, dc, last);
+}
+
+static const dg_kernels avx2 = {"avx2-fma", ukernel_avx2, vexp_avx2, lstm_cell_avx2, lstm_cell_backward_avx2};
 
 #pragma GCC pop_options
 
@@ -215,7 +220,81 @@ static void ukernel_avx512(int kc, const float *a, long rs, long cs, const float
   }
 }
 
-static const dg_kernels avx512 = {"avx512", ukernel_avx512, vexp_avx2, lstm_cell_avx2};
+static inline __m512 exp512(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+static inline __m512 sigmoid512(__m512 x) {
+  __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+static inline __m512 tanh512(__m512 x) {
+  __m512 two = _mm512_set1_ps(2.0f);
+  return _mm512_fmsub_ps(two, sigmoid512(_mm512_mul_ps(two, x)), _mm512_set1_ps(1.0f));
+}
+
+/* Sixteen units of one row (masked for the tail): the same arithmetic as cell8. */
+static inline void cell16(__mmask16 m, float *g, const float *bs, int H, const float *cp, float *c, float *tc, float *h) {
+  __m512 pi = _mm512_maskz_loadu_ps(m, g), pf = _mm512_maskz_loadu_ps(m, g + H), pg = _mm512_maskz_loadu_ps(m, g + 2 * H),
+         po = _mm512_maskz_loadu_ps(m, g + 3 * H);
+  if (bs) {
+    pi = _mm512_add_ps(pi, _mm512_maskz_loadu_ps(m, bs));
+    pf = _mm512_add_ps(pf, _mm512_maskz_loadu_ps(m, bs + H));
+    pg = _mm512_add_ps(pg, _mm512_maskz_loadu_ps(m, bs + 2 * H));
+    po = _mm512_add_ps(po, _mm512_maskz_loadu_ps(m, bs + 3 * H));
+  }
+  __m512 i = sigmoid512(pi), f = sigmoid512(pf), gg = tanh512(pg), o = sigmoid512(po);
+  __m512 cprev = cp ? _mm512_maskz_loadu_ps(m, cp) : _mm512_setzero_ps();
+  __m512 cn = _mm512_fmadd_ps(f, cprev, _mm512_mul_ps(i, gg));
+  __m512 t = tanh512(cn);
+  _mm512_mask_storeu_ps(g, m, i);
+  _mm512_mask_storeu_ps(g + H, m, f);
+  _mm512_mask_storeu_ps(g + 2 * H, m, gg);
+  _mm512_mask_storeu_ps(g + 3 * H, m, o);
+  _mm512_mask_storeu_ps(c, m, cn);
+  _mm512_mask_storeu_ps(tc, m, t);
+  _mm512_mask_storeu_ps(h, m, _mm512_mul_ps(o, t));
+}
+
+static void lstm_cell_avx512(int rows, int H, float *gates, const float *base, const float *c_prev, float *c, float *tanh_c, float *h, int ldh) {
+  for (int r = 0; r < rows; r++) {
+    float *g = gates + (size_t)r * 4 * H;
+    const float *bs = base ? base + (size_t)r * 4 * H : NULL;
+    const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
+    float *cr = c + (size_t)r * H, *tr = tanh_c + (size_t)r * H, *hr = h + (size_t)r * ldh;
+    for (int u = 0; u < H; u += 16) {
+      __mmask16 m = H - u >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (H - u)) - 1u);
+      cell16(m, g + u, bs ? bs + u : NULL, H, cp ? cp + u : NULL, cr + u, tr + u, hr + u);
+    }
+  }
+}
+
+static void vexp_avx512(float *x, size_t n) {
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(x + i, m, exp512(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+static void lstm_cell_backward_avx512(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec,
+                                      float *dc, int last) {
+  dg_lstm_cell_backward_body(rows, H, gates, tanh_c, c_prev, dh, dh_rec, dc, last);
+}
+
+static const dg_kernels avx512 = {"avx512", ukernel_avx512, vexp_avx512, lstm_cell_avx512, lstm_cell_backward_avx512};
 
 #pragma GCC pop_options
 

@@ -240,24 +240,9 @@ static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
   for (int j = p->steps - 1; j >= 0; j--) {
     float *g = p->gates + j * gstep;
     const float *tc = p->tc + j * hstep, *dh = p->dh + j * hstep, *cprev = j > 0 ? p->c + (j - 1) * hstep : NULL;
-    int last = j == p->steps - 1;
-    for (int r = r0; r < r1; r++) {
-      float *gi = g + (size_t)r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-      const float *tcr = tc + (size_t)r * H, *dhr = dh + (size_t)r * H;
-      const float *cpr = cprev ? cprev + (size_t)r * H : NULL;
-      float *dhrec = p->dh_rec + (size_t)r * H, *dcr = p->dc + (size_t)r * H;
-      for (int u = 0; u < H; u++) {
-        float i = gi[u], f = gf[u], gv = gg[u], o = go[u], t = tcr[u];
-        float dht = dhr[u] + (last ? 0.0f : dhrec[u]);
-        float dct = (last ? 0.0f : dcr[u]) + dht * o * (1.0f - t * t);
-        float cp = cpr ? cpr[u] : 0.0f;
-        gi[u] = dct * gv * i * (1.0f - i);
-        gf[u] = dct * cp * f * (1.0f - f);
-        gg[u] = dct * i * (1.0f - gv * gv);
-        go[u] = dht * t * o * (1.0f - o);
-        dcr[u] = dct * f;
-      }
-    }
+    if (r1 > r0)
+      dg_kernels_get()->lstm_cell_backward(r1 - r0, H, g + (size_t)r0 * 4 * H, tc + (size_t)r0 * H, cprev ? cprev + (size_t)r0 * H : NULL,
+                                           dh + (size_t)r0 * H, p->dh_rec + (size_t)r0 * H, p->dc + (size_t)r0 * H, j == p->steps - 1);
     /* d h_{j-1} = dgates_j Kh^T for this chunk's rows: all the earlier step needs from this one. */
     if (j > 0 && r1 > r0) dg_gemm_rows_packed(0, r0, r1, H, 4 * H, 1.0f, g, 4 * H, p->packed, 0.0f, p->dh_rec, H);
   }

@@ -206,15 +206,13 @@ static void test_gemm(void) {
   dg_pool_destroy(pool);
 }
 
-static void test_vector_kernels(void) {
-  const dg_kernels *k = dg_kernels_avx2();
-  if (!k) return;
+static void test_vector_kernels_of(const dg_kernels *k) {
   float x[37], y[37];
   for (int i = 0; i < 37; i++) x[i] = y[i] = -30.0f + 1.7f * i;
   k->vexp(x, 37);
   double worst = 0;
   for (int i = 0; i < 37; i++) worst = fmax(worst, fabs(x[i] - expf(y[i])) / expf(y[i]));
-  CHECK(worst < 5e-7, "vector exp relative error %g", worst);
+  CHECK(worst < 5e-7, "%s vector exp relative error %g", k->name, worst);
   /* LSTM cells: the AVX2 and portable kernels agree (H = 13 exercises the vector tail). */
   int rows = 3, H = 13;
   float *g1 = random_array(rows * 4 * H, 4), *g2 = malloc(sizeof(float) * rows * 4 * H), *cp = random_array(rows * H, 2);
@@ -227,10 +225,15 @@ static void test_vector_kernels(void) {
   worst = 0;
   for (int i = 0; i < rows * H; i++) worst = fmax(worst, fabs(h1[i] - h2[i]) + fabs(c1[i] - c2[i]) + fabs(t1[i] - t2[i]));
   for (int i = 0; i < rows * 4 * H; i++) worst = fmax(worst, fabs(g1[i] - g2[i]));
-  CHECK(worst < 1e-6, "AVX2 and portable LSTM cells differ by %g", worst);
+  CHECK(worst < 1e-6, "%s and portable LSTM cells differ by %g", k->name, worst);
   free(g1);
   free(g2);
   free(cp);
+}
+
+static void test_vector_kernels(void) {
+  if (dg_kernels_avx2()) test_vector_kernels_of(dg_kernels_avx2());
+  if (dg_kernels_avx512()) test_vector_kernels_of(dg_kernels_avx512());
 }
 
 /* ---------------------------------------------------------------- layers */
@@ -344,6 +347,7 @@ static void test_heads_with(const dg_kernels *k) {
 static void test_heads(void) {
   test_heads_with(dg_kernels_portable());
   if (dg_kernels_avx2()) test_heads_with(dg_kernels_avx2());
+  if (dg_kernels_avx512()) test_heads_with(dg_kernels_avx512());
 }
 
 typedef struct {
@@ -401,12 +405,13 @@ static void test_lstm_with(const dg_kernels *k, dg_pool *pool, int rows) {
 
 static void test_lstm(void) {
   test_lstm_with(dg_kernels_portable(), NULL, 3);
+  dg_pool *pool = dg_pool_create(2);
   if (dg_kernels_avx2()) {
-    dg_pool *pool = dg_pool_create(2);
     test_lstm_with(dg_kernels_avx2(), pool, 3);
     test_lstm_with(dg_kernels_avx2(), pool, 40); /* several row chunks per step */
-    dg_pool_destroy(pool);
   }
+  if (dg_kernels_avx512()) test_lstm_with(dg_kernels_avx512(), pool, 40);
+  dg_pool_destroy(pool);
 }
 
 /* The critic's WGAN-GP loss as a function of its weights, for finite differences. */
