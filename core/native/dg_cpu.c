@@ -780,11 +780,26 @@ static void zero_grads(dg_model *m, int net) {
   memset(m->grads + m->net_begin[net], 0, sizeof(float) * (m->net_end[net] - m->net_begin[net]));
 }
 
+typedef struct {
+  dg_model *m;
+  size_t begin, n;
+  float lr;
+  int64_t t;
+} adam_job;
+
+static void adam_task(void *ctx, int chunk, int n_chunks, int thread) {
+  adam_job *j = ctx;
+  size_t b = j->begin + j->n * chunk / n_chunks, e = j->begin + j->n * (chunk + 1) / n_chunks;
+  dg_model *m = j->m;
+  dg_adam_update(m->params + b, m->grads + b, m->adam_m + b, m->adam_v + b, e - b, j->lr, m->cfg.adam_beta1, m->cfg.adam_beta2, j->t);
+}
+
 static void adam_network(dg_model *m, int net, float lr) {
   size_t b = m->net_begin[net], n = m->net_end[net] - b;
   if (n == 0) return;
   m->step[net]++;
-  dg_adam_update(m->params + b, m->grads + b, m->adam_m + b, m->adam_v + b, n, lr, m->cfg.adam_beta1, m->cfg.adam_beta2, m->step[net]);
+  adam_job j = {m, b, n, lr, m->step[net]};
+  dg_pool_run(m->pool, adam_task, &j, n < 65536 ? 1 : 2 * dg_pool_size(m->pool));
 }
 
 /* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B). */
