@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { DataError } from '../data/types.ts';
 import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts';
 import { engineKinds, type EngineKind } from '../model/engines.ts';
+import { paperDefaults, type ModelConfig } from '../model/config.ts';
 import { formatSeconds, progressBar } from './progress.ts';
 import { generateFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
 import { writeDataset } from '../export/index.ts';
@@ -43,6 +44,8 @@ Training options:
   --holdout-fraction F     keep a random share of series out of training for evaluation (default 0)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --no-auto-normalize      turn off per-series min/max normalization
+  --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1
+                           (names and defaults: core/model/config.ts)
 
 Ctrl-C during training writes a checkpoint and stops; \`dg train --resume RUN_DIR\` continues exactly.`;
 
@@ -99,6 +102,27 @@ function readOptionsFrom(values: Record<string, string | boolean | undefined>): 
   };
   if (options.chunkSize !== undefined && options.idColumn !== undefined) throw new UsageError('give either --id (series id column) or --chunk (fixed-size series), not both');
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ReadOptions;
+}
+
+/** `--model k=v,...`: numbers, or widths like 200x200 for the hidden-layer lists (empty for none). */
+function parseModelOverrides(text: string): Partial<Omit<ModelConfig, 'layout'>> {
+  const out: Record<string, number | number[]> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [key, raw = ''] = pair.split('=');
+    if (key === 'sampleLen') throw new UsageError('--model: set the sample length with --sample-len S');
+    const current = (paperDefaults as Record<string, unknown>)[key];
+    if (current === undefined) throw new UsageError(`--model: unknown setting '${key}'; known: ${Object.keys(paperDefaults).join(', ')}`);
+    if (Array.isArray(current)) {
+      const widths = raw === '' ? [] : raw.split('x').map(Number);
+      if (widths.some((w) => !Number.isInteger(w) || w < 1)) throw new UsageError(`--model: ${key} takes layer widths like 200x200, got '${raw}'`);
+      out[key] = widths;
+    } else {
+      const x = Number(raw);
+      if (raw === '' || !Number.isFinite(x)) throw new UsageError(`--model: ${key} takes a number, got '${raw}'`);
+      out[key] = x;
+    }
+  }
+  return out as Partial<Omit<ModelConfig, 'layout'>>;
 }
 
 /** Hooks that draw a progress bar and turn the first Ctrl-C into a checkpointed stop. */
@@ -181,6 +205,7 @@ async function trainCommand(args: string[]): Promise<number> {
       'holdout-fraction': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       'no-auto-normalize': { type: 'boolean' },
+      model: { type: 'string' },
     },
   });
   const engine = oneOf(values.engine, 'engine', engineKinds) as EngineKind | undefined;
@@ -208,6 +233,7 @@ async function trainCommand(args: string[]): Promise<number> {
         holdoutFraction: fraction(values['holdout-fraction'], 'holdout-fraction'),
         checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
         autoNormalize: values['no-auto-normalize'] ? false : undefined,
+        model: values.model ? parseModelOverrides(values.model) : undefined,
       },
       hooks,
     );
