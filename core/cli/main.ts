@@ -41,7 +41,8 @@ Training options:
   --batch B                batch size (default 100)
   --seed N                 seed of every random draw (default 0)
   --engine auto|native|reference   (default auto: native if built, else reference)
-  --holdout-fraction F     keep a random share of series out of training for evaluation (default 0)
+  --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
+                           review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --no-auto-normalize      turn off per-series min/max normalization
   --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1

@@ -44,7 +44,10 @@ export interface TrainRequest {
   seed?: number;
   engine?: EngineKind;
   checkpointEvery?: number;
-  /** Share of series kept out of training as unseen real data for evaluation and the privacy review. */
+  /**
+   * Share of series kept out of training as unseen real data for evaluation and the privacy review.
+   * Default: `defaultHoldoutFraction` (10% once there are enough series to spare).
+   */
   holdoutFraction?: number;
   model?: Partial<Omit<ModelConfig, 'layout'>>;
 }
@@ -81,6 +84,9 @@ interface RunInfo {
   updatedAt: string;
   elapsedSeconds: number;
 }
+
+/** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
+export const defaultHoldoutFraction = (series: number) => (series >= 100 ? 0.1 : 0);
 
 export const defaultSampleLen = (maxLength: number) => Math.max(1, Math.ceil(maxLength / 50));
 
@@ -184,7 +190,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
     dataset = request.data.dataset;
     source = request.data.label;
   }
-  const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? 0, seed);
+  const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? defaultHoldoutFraction(dataset.series.length), seed);
   const longest = Math.max(...train.series.map((s) => s.features.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const encoder = fitEncoder(train, { sampleLen, autoNormalize: request.autoNormalize });
