@@ -21,6 +21,9 @@ export const benchConfigs = {
 } as const;
 type ConfigName = keyof typeof benchConfigs;
 
+/** gretel DGAN (PyTorch, OPENBLAS_NUM_THREADS=1) on this 2-core machine kind, from shared/design/architecture.md. */
+const pytorchCpuMs: Partial<Record<ConfigName, Record<number, number>>> = { wwt: { 100: 210 }, short: { 100: 75 } };
+
 export function benchLayout(T: number): EncodedLayout {
   return {
     maxLength: T,
@@ -69,8 +72,12 @@ async function measureOne(engineKind: EngineKind, configName: ConfigName, batch:
   const start = performance.now();
   for (let i = 0; i < iterations; i++) await engine.trainStep([batches[i % batches.length]]);
   const ms = (performance.now() - start) / iterations;
+  const generated = engine.name.startsWith('tfjs') ? 1000 : 10000;
+  const genStart = performance.now();
+  await engine.generate(generated);
+  const seriesPerSecond = generated / ((performance.now() - genStart) / 1000);
   engine.dispose();
-  return { engine: engine.name, config: configName, batch, ms_per_iter: +ms.toFixed(2), peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1), iterations };
+  return { engine: engine.name, config: configName, batch, ms_per_iter: +ms.toFixed(2), generate_series_per_s: Math.round(seriesPerSecond), peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1), iterations };
 }
 
 async function main() {
@@ -90,6 +97,8 @@ async function main() {
     return;
   }
   const self = fileURLToPath(import.meta.url);
+  // The first engine measured (the reference by default) is the in-script baseline for the ratios.
+  const baseline = new Map<string, number>();
   for (const engine of values.engines.split(',')) {
     for (const config of values.configs.split(',') as ConfigName[]) {
       for (const batch of values.batches.split(',').map(Number)) {
@@ -103,8 +112,16 @@ async function main() {
           continue;
         }
         const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
-        if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
-        else process.stdout.write(`${result.engine.padEnd(10)} ${config.padEnd(6)} batch ${String(batch).padStart(5)}  ${String(result.ms_per_iter).padStart(9)} ms/iter  peak RSS ${result.peak_rss_mb} MB\n`);
+        const key = `${config}:${batch}`;
+        if (!baseline.has(key)) baseline.set(key, result.ms_per_iter);
+        const speedup = baseline.get(key)! / result.ms_per_iter;
+        const pytorch = pytorchCpuMs[config]?.[batch];
+        if (values.json) {
+          process.stdout.write(JSON.stringify({ ...result, speedup_vs_first_engine: +speedup.toFixed(2), ...(pytorch ? { speedup_vs_pytorch_cpu: +(pytorch / result.ms_per_iter).toFixed(2) } : {}) }) + '\n');
+        } else {
+          const vsPytorch = pytorch ? `  ${(pytorch / result.ms_per_iter).toFixed(2)}x PyTorch CPU (${pytorch} ms)` : '';
+          process.stdout.write(`${result.engine.padEnd(32)} ${config.padEnd(6)} batch ${String(batch).padStart(5)}  ${String(result.ms_per_iter).padStart(9)} ms/iter  peak RSS ${String(result.peak_rss_mb).padStart(6)} MB  generate ${String(result.generate_series_per_s).padStart(6)} series/s  ${speedup.toFixed(2)}x first engine${vsPytorch}\n`);
+        }
       }
     }
   }
