@@ -11,7 +11,7 @@ import { evaluate, renderReport } from '../eval/index.ts';
 import { writeDataset } from '../export/index.ts';
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { generateFromRun, runDatasets, startTraining } from '../train/run.ts';
-import { writeFileAtomic } from '../util/tensor-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { formatSeconds, progressBar } from './progress.ts';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);

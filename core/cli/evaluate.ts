@@ -8,7 +8,7 @@ import { readDataset, type ReadOptions } from '../data/index.ts';
 import { DataError, type Dataset } from '../data/types.ts';
 import { evaluate, renderReport, summarize } from '../eval/index.ts';
 import { runDatasets } from '../train/run.ts';
-import { writeFileAtomic } from '../util/tensor-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export interface EvaluateRequest {
   /** Real data: a file (read with `options`) or a run directory (its training series and holdout). */

@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import type { Dataset } from '../data/types.ts';
 import { writeArrowFile } from './arrow.ts';
-import { writeAtomically } from './atomic.ts';
+import { writeAtomically } from '../util/atomic-file.ts';
 import { longTable, wideTable, type ExportLayout, type ResolvedOptions, type RowTable } from './columns.ts';
 import { writeCsv } from './csv.ts';
 import { writeParquetFile } from './parquet.ts';

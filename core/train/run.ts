@@ -18,7 +18,8 @@ import { modelConfig, type ModelConfig } from '../model/config.ts';
 import type { StepLosses } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { Rng } from '../util/rng.ts';
-import { readTensorFile, writeFileAtomic, writeTensorFile } from '../util/tensor-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from './loop.ts';
 

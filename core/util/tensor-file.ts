@@ -5,7 +5,7 @@
  * Layout: "DGTF" | u32 version | u32 header bytes | header JSON (utf8) | zero pad to 8 | array data.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 
 const MAGIC = 'DGTF';
 const VERSION = 1;
@@ -24,26 +24,6 @@ interface ArrayEntry {
   dtype: 'float32' | 'int32';
   offset: number;
   length: number;
-}
-
-/** Writes `file` via a temporary file + fsync + rename: readers see the old file or the new one, never half. */
-export function writeFileAtomic(file: string, chunks: Uint8Array[]): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const chunk of chunks) fs.writeSync(fd, chunk);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  try {
-    const dir = fs.openSync(path.dirname(file), 'r');
-    fs.fsyncSync(dir);
-    fs.closeSync(dir);
-  } catch {
-    // Directory fsync is not supported everywhere; the rename itself is still atomic.
-  }
 }
 
 export function writeTensorFile(file: string, meta: unknown, arrays: StoredArray[]): void {
