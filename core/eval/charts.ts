@@ -29,8 +29,8 @@ interface NamedSeries {
 function frame(title: string, legend: string[], bottom = 40): Option {
   return {
     title: { text: title, left: 'center', textStyle: { fontSize: 13 } },
-    legend: { data: legend, top: 22, textStyle: { fontSize: 11 } },
-    grid: { left: 56, right: 16, top: 64, bottom },
+    legend: { data: legend, top: 32, textStyle: { fontSize: 11 } },
+    grid: { left: 56, right: 16, top: 76, bottom },
   };
 }
 
