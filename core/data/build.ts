@@ -8,7 +8,8 @@ import type { ColumnStore } from './columns.ts';
 import { sortedCategories, type ResolvedVariable } from './infer.ts';
 import type { Structure, Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
-import { DataError, type ColumnSchema, type Dataset, type ImportReport, type Schema, type Series, type Value } from './types.ts';
+import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
+import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type Value } from './types.ts';
 import { quote } from './values.ts';
 
 export interface Policies {
@@ -67,14 +68,14 @@ export function buildDataset(
   }
   if (whole.length === 0) throw new DataError(`${file}: no series left after dropping rows with missing values`, file);
 
-  const longest = whole.reduce((m, x) => Math.max(m, x.features.length), 0);
+  const longest = whole.reduce((m, x) => Math.max(m, x.length), 0);
   const maxLength = policies.maxLength ?? longest;
   const out = limitLengths(whole, maxLength, policies.longSeries, report);
   report.series = out.length;
 
   for (const series of out) {
     series.attributes.forEach((x, i) => track(attributes[i], x));
-    for (const step of series.features) step.forEach((x, f) => track(features[f], x));
+    series.features.forEach((column, f) => trackColumn(features[f], column));
   }
   const schema: Schema = {
     version: 1,
@@ -127,6 +128,19 @@ function track(c: Column, x: Value): void {
   if (n > c.max) c.max = n;
 }
 
+function trackColumn(c: Column, column: FeatureColumn): void {
+  if (c.categorical) return;
+  const numbers = column as Float64Array;
+  let { min, max } = c;
+  for (let t = 0; t < numbers.length; t++) {
+    const n = numbers[t];
+    if (n < min) min = n;
+    if (n > max) max = n;
+  }
+  c.min = min;
+  c.max = max;
+}
+
 const valueAt = (c: Column, store: ColumnStore, row: number): Value =>
   c.categorical ? store.labelAt(row) : store.numbers![row];
 
@@ -173,7 +187,7 @@ function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number
   return [table.stores[v.columns[0]], structure.order[structure.start[s] + t]];
 }
 
-/** Feature steps (and times) of series s with missing values repaired; null when no step is left. */
+/** Feature columns (and times) of series s with missing values repaired; null when no step is left. */
 function featureSteps(
   table: ColumnTable,
   structure: Structure,
@@ -181,29 +195,30 @@ function featureSteps(
   features: Column[],
   policies: Policies,
   report: ImportReport,
-): { features: Value[][]; times?: Value[] } | null {
+): { length: number; features: FeatureColumn[]; times?: Value[] } | null {
   const F = features.length;
   let length = structure.wideSteps ?? structure.start[s + 1] - structure.start[s];
   if (structure.wideSteps !== undefined) {
     // Wide rows end where every feature's remaining cells are empty: that series is shorter.
     while (length > 0 && features.every((c) => cellOf(table, structure, c.v, s, length - 1)[0].isMissing(s))) length--;
   }
-  const steps: Value[][] = new Array(length);
+  const columns = features.map((c) => emptyColumn(c, length));
   const missing = new Uint8Array(length * F);
   let anyMissing = false;
-  for (let t = 0; t < length; t++) {
-    const step: Value[] = new Array(F);
-    for (let f = 0; f < F; f++) {
-      const [store, row] = cellOf(table, structure, features[f].v, s, t);
+  for (let f = 0; f < F; f++) {
+    const c = features[f];
+    const column = columns[f];
+    for (let t = 0; t < length; t++) {
+      const [store, row] = cellOf(table, structure, c.v, s, t);
       if (store.isMissing(row)) {
         missing[t * F + f] = 1;
         anyMissing = true;
-        step[f] = features[f].categorical ? '' : NaN;
+      } else if (c.categorical) {
+        (column as string[])[t] = store.labelAt(row);
       } else {
-        step[f] = valueAt(features[f], store, row);
+        (column as Float64Array)[t] = store.numbers![row];
       }
     }
-    steps[t] = step;
   }
   let times: Value[] | undefined;
   if (structure.timeColumn !== undefined) {
@@ -218,7 +233,7 @@ function featureSteps(
     report.warnings.push(`series ${seriesName(structure, s)} has no feature values; left out`);
     return null;
   }
-  if (!anyMissing) return { features: steps, ...(times ? { times } : {}) };
+  if (!anyMissing) return { length, features: columns, ...(times ? { times } : {}) };
 
   if (policies.missing === 'drop') {
     const keep: number[] = [];
@@ -228,7 +243,11 @@ function featureSteps(
       report.warnings.push(`series ${seriesName(structure, s)}: every step had a missing feature value; the series was left out`);
       return null;
     }
-    return { features: keep.map((t) => steps[t]), ...(times ? { times: keep.map((t) => times![t]) } : {}) };
+    return {
+      length: keep.length,
+      features: columns.map((column) => pickSteps(column, keep)),
+      ...(times ? { times: keep.map((t) => times![t]) } : {}),
+    };
   }
 
   for (let f = 0; f < F; f++) {
@@ -245,27 +264,29 @@ function featureSteps(
       );
     }
     report.missingInterpolated += length - known.length;
-    fillGaps(steps, f, known, features[f].categorical);
+    fillGaps(columns[f], known);
   }
-  return { features: steps, ...(times ? { times } : {}) };
+  return { length, features: columns, ...(times ? { times } : {}) };
 }
 
-/** Fill the unknown steps of feature f from the known steps `known` (ascending). */
-function fillGaps(steps: Value[][], f: number, known: number[], categorical: boolean): void {
+/**
+ * Fill the unknown steps of one feature column from its known steps `known` (ascending): labels carry
+ * forward, numbers are interpolated linearly.
+ */
+function fillGaps(column: FeatureColumn, known: number[]): void {
   const first = known[0];
   const last = known[known.length - 1];
-  for (let t = 0; t < first; t++) steps[t][f] = steps[first][f];
-  for (let t = last + 1; t < steps.length; t++) steps[t][f] = steps[last][f];
+  for (let t = 0; t < first; t++) column[t] = column[first];
+  for (let t = last + 1; t < column.length; t++) column[t] = column[last];
   for (let k = 0; k + 1 < known.length; k++) {
     const a = known[k];
     const b = known[k + 1];
     for (let t = a + 1; t < b; t++) {
-      if (categorical) steps[t][f] = steps[a][f];
-      else {
-        const x = steps[a][f] as number;
-        const y = steps[b][f] as number;
-        steps[t][f] = x + ((y - x) * (t - a)) / (b - a);
-      }
+      if (column instanceof Float64Array) {
+        const x = column[a];
+        const y = column[b];
+        column[t] = x + ((y - x) * (t - a)) / (b - a);
+      } else column[t] = column[a];
     }
   }
 }
@@ -275,23 +296,29 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
   const out: Series[] = [];
   let pieces = 0;
   for (const x of series) {
-    if (x.features.length <= maxLength) {
+    if (x.length <= maxLength) {
       out.push(x);
       continue;
     }
     if (mode === 'truncate') {
       report.seriesTruncated++;
-      out.push({ ...x, features: x.features.slice(0, maxLength), ...(x.times ? { times: x.times.slice(0, maxLength) } : {}) });
+      out.push({
+        ...x,
+        length: maxLength,
+        features: x.features.map((column) => sliceColumn(column, 0, maxLength)),
+        ...(x.times ? { times: x.times.slice(0, maxLength) } : {}),
+      });
       continue;
     }
     report.seriesSplit++;
-    for (let k = 0; k * maxLength < x.features.length; k++) {
+    for (let k = 0; k * maxLength < x.length; k++) {
       const a = k * maxLength;
-      const b = a + maxLength;
+      const b = Math.min(a + maxLength, x.length);
       out.push({
         id: `${x.id}#${k}`,
         attributes: x.attributes.slice(),
-        features: x.features.slice(a, b),
+        length: b - a,
+        features: x.features.map((column) => sliceColumn(column, a, b)),
         ...(x.times ? { times: x.times.slice(a, b) } : {}),
       });
       pieces++;
