@@ -181,6 +181,15 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
   return value;
 }
 
+/** The first row of series s when its `length` steps are rows r, r+1, ... of the file in order; else -1. */
+function contiguousRows(structure: Structure, s: number, length: number): number {
+  if (structure.wideSteps !== undefined || length === 0) return -1;
+  const { order, start } = structure;
+  const first = order[start[s]];
+  for (let t = 1; t < length; t++) if (order[start[s] + t] !== first + t) return -1;
+  return first;
+}
+
 /** Where step t of series s of variable v is: (store, row). */
 function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number, t: number): [ColumnStore, number] {
   if (v.group) return [table.stores[v.columns[t]], s];
@@ -202,12 +211,24 @@ function featureSteps(
     // Wide rows end where every feature's remaining cells are empty: that series is shorter.
     while (length > 0 && features.every((c) => cellOf(table, structure, c.v, s, length - 1)[0].isMissing(s))) length--;
   }
-  const columns = features.map((c) => emptyColumn(c, length));
+  const columns = new Array<FeatureColumn>(F);
   const missing = new Uint8Array(length * F);
   let anyMissing = false;
+  const firstRow = contiguousRows(structure, s, length);
   for (let f = 0; f < F; f++) {
     const c = features[f];
-    const column = columns[f];
+    if (firstRow >= 0 && !c.categorical && !c.v.group) {
+      // The series' rows are consecutive rows of the file: its column can be a view of the store's numbers
+      // (no copy; the Dataset then keeps 8 bytes per row of this column, the least it can).
+      const store = table.stores[c.v.columns[0]];
+      let complete = true;
+      for (let t = 0; t < length && complete; t++) complete = !store.isMissing(firstRow + t);
+      if (complete) {
+        columns[f] = store.numbers!.subarray(firstRow, firstRow + length);
+        continue;
+      }
+    }
+    const column = (columns[f] = emptyColumn(c, length));
     for (let t = 0; t < length; t++) {
       const [store, row] = cellOf(table, structure, c.v, s, t);
       if (store.isMissing(row)) {
@@ -291,6 +312,10 @@ function fillGaps(column: FeatureColumn, known: number[]): void {
   }
 }
 
+/** Steps a..b of a column for a split piece: a view for numbers (the pieces share the series' memory). */
+const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn =>
+  column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b);
+
 /** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
 function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
   const out: Series[] = [];
@@ -318,7 +343,7 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
         id: `${x.id}#${k}`,
         attributes: x.attributes.slice(),
         length: b - a,
-        features: x.features.map((column) => sliceColumn(column, a, b)),
+        features: x.features.map((column) => pieceOf(column, a, b)),
         ...(x.times ? { times: x.times.slice(a, b) } : {}),
       });
       pieces++;
