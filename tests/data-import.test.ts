@@ -695,7 +695,7 @@ describe('streaming', () => {
         `(with typed arrays +${mb(inspected.peakGrowthAll)}), kept +${mb(inspected.retainedAll)}; readDataset heap peak ` +
         `+${mb(read.peakGrowth)} (with typed arrays +${mb(read.peakGrowthAll)}), kept +${mb(read.retainedAll)} ` +
         `(${perStep.toFixed(1)} bytes per step: heap ${(read.retained / steps).toFixed(1)}, typed arrays ` +
-        `${((read.retainedAll - read.retained) / steps).toFixed(1)}; 27 M steps would keep ${mb(perStep * mbaSteps)})`,
+        `${((read.retainedAll - read.retained) / steps).toFixed(1)}; 27 M steps of this shape would keep ${mb(perStep * mbaSteps)})`,
     );
   });
 });

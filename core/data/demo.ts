@@ -177,7 +177,7 @@ export function demoDataset(options: DemoOptions = {}): Dataset {
     { name: 'technology', kind: 'categorical', role: 'attribute', categories: TECHNOLOGIES.map((t) => t.name) },
     { name: 'region', kind: 'categorical', role: 'attribute', categories: [...REGIONS] },
   ];
-  const features: ColumnSchema[] = ['downloadsmbps', 'latenciesms', 'packet_loss'].map((name, f) => ({
+  const features: ColumnSchema[] = ['download_mbps', 'latency_ms', 'packet_loss'].map((name, f) => ({
     name,
     kind: 'continuous',
     role: 'feature',
