@@ -42,7 +42,8 @@ test('dg train -> generate writes known labels in the input layout; bad input gi
   assert.equal(dataset.series.length, 6);
   const real = demoDataset({ series: 24, length: 12, seed: 5 });
   for (const s of dataset.series) {
-    assert.equal(s.features.length, 12);
+    assert.equal(s.length, 12);
+    assert.ok(s.features.every((column) => column.length === 12));
     real.attributes.forEach((c, k) => assert.ok(c.categories!.includes(s.attributes[k] as string), `${c.name}=${s.attributes[k]}`));
   }
 

@@ -32,6 +32,7 @@ import {
   type Schema,
 } from '../core/data/index.ts';
 import { CsvTokenizer } from '../core/data/csv.ts';
+import { featureRows } from '../core/data/feature-column.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MBA = path.resolve(repoRoot, '../shared/data/fcc_mba/fcc_mba.csv');
@@ -130,10 +131,10 @@ describe('CSV parsing', () => {
     const good = write('quoted-good.csv', lines.slice(0, 6).join('\n') + '\n2,1,"y",6\n');
     const { dataset } = await readDataset(good, { idColumn: 'id', timeColumn: 't', features: ['label', 'bw'] });
     assert.deepEqual(
-      dataset.series[0].features.map((f) => f[0]),
+      featureRows(dataset.series[0]).map((f) => f[0]),
       ['plain', 'comma, inside', 'say "hi"', 'two\nlines'],
     );
-    assert.deepEqual(dataset.series[1].features, [['x', 5], ['y', 6]]);
+    assert.deepEqual(featureRows(dataset.series[1]), [['x', 5], ['y', 6]]);
 
     // The bad cell is on data row 6; the header is line 1 and the quoted newline adds one: line 8.
     const schema = (await inspectFile(good, { idColumn: 'id', timeColumn: 't', features: ['label', 'bw'] })).schema;
@@ -222,7 +223,11 @@ describe('layouts', () => {
     SERIES.forEach((s, id) => {
       const series = d.series.find((x) => x.id === String(id))!;
       assert.deepEqual(series.attributes, [s.isp, s.tier]);
-      assert.deepEqual(series.features, s.traffic.map((x, t) => [x, s.proto[t]]));
+      assert.deepEqual(featureRows(series), s.traffic.map((x, t) => [x, s.proto[t]]));
+      // Stored as columns: numbers in a Float64Array, labels in a string array, one entry per step.
+      assert.equal(series.length, s.traffic.length);
+      assert.ok(series.features[0] instanceof Float64Array);
+      assert.deepEqual(series.features[1], s.proto);
       assert.deepEqual(series.times, [0, 1, 2, 3]);
     });
     // Long series come in order of first appearance.
@@ -261,7 +266,8 @@ describe('layouts', () => {
   test('wide rows may end early: trailing empty steps shorten that series', async () => {
     const text = 'id,isp,v_1,v_2,v_3\na,X,1,2,3\nb,Y,4,,\n';
     const { dataset } = await readDataset(write('wide-short.csv', text));
-    assert.deepEqual(dataset.series.map((s) => [s.id, s.features.length]), [['a', 3], ['b', 1]]);
+    assert.deepEqual(dataset.series.map((s) => [s.id, s.length]), [['a', 3], ['b', 1]]);
+    assert.deepEqual(dataset.series.map((s) => s.features[0].length), [3, 1]);
     assert.deepEqual(dataset.schema.layout, { kind: 'wide', idColumn: 'id' });
   });
 
@@ -270,7 +276,7 @@ describe('layouts', () => {
     const { dataset } = await readDataset(write('dates.csv', text), { idColumn: 'id' });
     assert.deepEqual(dataset.schema.layout, { kind: 'long', idColumn: 'id', timeColumn: 'when' });
     assert.deepEqual(dataset.series[0].times, ['2024-01-01', '2024-01-02T00:00:00Z', '2024-01-03']);
-    assert.deepEqual(dataset.series[0].features, [[1], [2], [3]]);
+    assert.deepEqual(featureRows(dataset.series[0]), [[1], [2], [3]]);
   });
 
   test('no id, no chunk size and no numbered columns: an error saying what to pass', async () => {
@@ -308,7 +314,7 @@ describe('Parquet and Arrow', () => {
     const fromCsv = await readDataset(write('typed.csv', csvText()), options);
     assert.equal(fromCsv.report.missingInterpolated, 1);
     // Row 5 is series 1 step 1: traffic interpolated between 1 and 3.
-    assert.equal(fromCsv.dataset.series[1].features[1][0], 2);
+    assert.equal(fromCsv.dataset.series[1].features[0][1], 2);
 
     const ipcStream = tableToIPC(arrowTable(), 'stream');
     const zstd = new parquetWasm.WriterPropertiesBuilder().setCompression(parquetWasm.Compression.ZSTD).build();
@@ -380,7 +386,7 @@ describe('MBA data', () => {
       features: ['traffic_byte_counter', 'ping_loss_rate'],
     });
     assert.equal(dataset.series.length, 600);
-    assert.ok(dataset.series.every((s) => s.features.length === 56 && s.attributes.length === 3));
+    assert.ok(dataset.series.every((s) => s.length === 56 && s.features.every((c) => c.length === 56) && s.attributes.length === 3));
     assert.deepEqual(dataset.series.slice(0, 3).map((s) => s.id), ['0', '1', '2']);
     assert.equal(report.rows, 33600);
     // Check against the file's own text: row 56*k+t is series k step t.
@@ -388,7 +394,7 @@ describe('MBA data', () => {
     for (const [k, t] of [[0, 0], [1, 3], [599, 55]]) {
       const cells = lines[1 + 56 * k + t].split(',');
       const s = dataset.series[k];
-      assert.deepEqual(s.features[t], [Number(cells[0]), Number(cells[1])]);
+      assert.deepEqual(featureRows(s)[t], [Number(cells[0]), Number(cells[1])]);
       assert.deepEqual(s.attributes, [cells[2], cells[3], cells[4].trim()]);
     }
   });
@@ -396,7 +402,7 @@ describe('MBA data', () => {
   test('train.csv: long layout with --id series_id --time step', async () => {
     const { dataset } = await readDataset(MBA_TRAIN, { idColumn: 'series_id', timeColumn: 'step' });
     assert.equal(dataset.series.length, 480);
-    assert.ok(dataset.series.every((s) => s.features.length === 56));
+    assert.ok(dataset.series.every((s) => s.length === 56 && s.features.every((c) => c.length === 56)));
     assert.ok(dataset.series.every((s) => s.times!.every((x, t) => x === t)));
     const firstId = fs.readFileSync(MBA_TRAIN, 'utf8').split('\n')[1].split(',')[0];
     assert.equal(dataset.series[0].id, firstId);
@@ -432,7 +438,7 @@ describe('schema JSON', () => {
     const { dataset } = await readDataset(MBA_TRAIN, { schema: loadSchemaFile(file) });
     assert.deepEqual(dataset.attributes.map((c) => c.name), ['isp', 'state']);
     assert.equal(dataset.features[1].kind, 'categorical');
-    assert.equal(typeof dataset.series[0].features[0][1], 'string');
+    assert.equal(typeof dataset.series[0].features[1][0], 'string');
     assert.ok(dataset.features[1].categories!.includes('0.0'));
   });
 
@@ -533,15 +539,15 @@ describe('validation errors', () => {
     const rows = [...Array.from({ length: 7 }, (_, t) => ['A', t, t]), ...Array.from({ length: 3 }, (_, t) => ['B', t, 10 + t])];
     const file = write('longseries.csv', csv([['id', 't', 'v'], ...rows]));
     const split = await readDataset(file, { idColumn: 'id', timeColumn: 't', maxLength: 3 });
-    assert.deepEqual(split.dataset.series.map((s) => [s.id, s.features.length]), [['A#0', 3], ['A#1', 3], ['A#2', 1], ['B', 3]]);
-    assert.deepEqual(split.dataset.series[1].features, [[3], [4], [5]]);
+    assert.deepEqual(split.dataset.series.map((s) => [s.id, s.length, s.features[0].length]), [['A#0', 3, 3], ['A#1', 3, 3], ['A#2', 1, 1], ['B', 3, 3]]);
+    assert.deepEqual(featureRows(split.dataset.series[1]), [[3], [4], [5]]);
     assert.deepEqual(split.dataset.series[1].times, [3, 4, 5]);
     assert.equal(split.report.seriesSplit, 1);
     assert.equal(split.report.series, 4);
     assert.ok(split.report.warnings.some((w) => /1 series longer than 3 steps were split into 3 pieces/.test(w)));
 
     const cut = await readDataset(file, { idColumn: 'id', timeColumn: 't', maxLength: 3, longSeries: 'truncate' });
-    assert.deepEqual(cut.dataset.series.map((s) => [s.id, s.features.length]), [['A', 3], ['B', 3]]);
+    assert.deepEqual(cut.dataset.series.map((s) => [s.id, s.length, s.features[0].length]), [['A', 3, 3], ['B', 3, 3]]);
     assert.equal(cut.report.seriesTruncated, 1);
     assert.ok(cut.report.warnings.some((w) => /truncated/.test(w)));
   });
@@ -550,12 +556,12 @@ describe('validation errors', () => {
     const text = 'id,t,v,p\nA,0,,x\nA,1,2,NA\nA,2,NaN,y\nA,3,null,\nA,4,8,z\nA,5,,z\nB,0,1,q\nB,1,2,q\n';
     const file = write('missing.csv', text);
     const filled = await readDataset(file, { idColumn: 'id', timeColumn: 't' });
-    assert.deepEqual(filled.dataset.series[0].features, [[2, 'x'], [2, 'x'], [4, 'y'], [6, 'y'], [8, 'z'], [8, 'z']]);
+    assert.deepEqual(featureRows(filled.dataset.series[0]), [[2, 'x'], [2, 'x'], [4, 'y'], [6, 'y'], [8, 'z'], [8, 'z']]);
     assert.equal(filled.report.missingInterpolated, 6);
     assert.equal(filled.report.missingRowsDropped, 0);
 
     const dropped = await readDataset(file, { idColumn: 'id', timeColumn: 't', missing: 'drop' });
-    assert.deepEqual(dropped.dataset.series[0].features, [[8, 'z']]);
+    assert.deepEqual(featureRows(dropped.dataset.series[0]), [[8, 'z']]);
     assert.deepEqual(dropped.dataset.series[0].times, [4]);
     assert.equal(dropped.report.missingRowsDropped, 5);
     assert.equal(dropped.report.missingInterpolated, 0);
@@ -586,14 +592,27 @@ describe('validation errors', () => {
   });
 });
 
-/** A full garbage collection without --expose-gc on the command line, so retained heap can be measured. */
-function collectGarbage(): void {
+/**
+ * Full garbage collections without --expose-gc on the command line, so retained memory can be measured;
+ * the pauses let V8 free the backing stores of dead typed arrays, which happens after the collection.
+ */
+async function collectGarbage(): Promise<void> {
   v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let k = 0; k < 3; k++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The JS heap, and all memory held: the heap plus typed-array backing stores, which live outside it. */
+function memoryInUse(): { heap: number; all: number } {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heap: heapUsed, all: heapUsed + arrayBuffers };
 }
 
 describe('streaming', () => {
-  test('a ~100 MB CSV is read with heap growth well below the file size', async () => {
+  test('a ~100 MB CSV is read with memory growth well below the file size; the Dataset keeps < 60 bytes per step', async () => {
     const file = path.join(dir, 'big.csv');
     const isps = ['Windstream Communications', 'Verizon Wireless', 'Charter Spectrum', 'Frontier Communications', 'CenturyLink'];
     const fd = fs.openSync(file, 'w');
@@ -623,38 +642,60 @@ describe('streaming', () => {
     fs.closeSync(fd);
     const size = fs.statSync(file).size;
 
-    // Peak heap sampled while reading (the reader yields between chunks), and heap retained after a full GC.
+    // Peak heap, and peak memory with typed-array stores, sampled while reading (the reader yields between
+    // chunks); heap and all memory retained after full GCs.
     const measure = async <T>(work: () => Promise<T>) => {
-      collectGarbage();
-      const before = process.memoryUsage().heapUsed;
-      let peak = before;
-      const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 10);
+      await collectGarbage();
+      const before = memoryInUse();
+      const peak = { ...before };
+      const sample = () => {
+        const now = memoryInUse();
+        peak.heap = Math.max(peak.heap, now.heap);
+        peak.all = Math.max(peak.all, now.all);
+      };
+      const timer = setInterval(sample, 10);
       const result = await work();
       clearInterval(timer);
-      peak = Math.max(peak, process.memoryUsage().heapUsed);
-      collectGarbage();
-      return { result, peakGrowth: peak - before, retained: process.memoryUsage().heapUsed - before };
+      sample();
+      await collectGarbage();
+      const after = memoryInUse();
+      return {
+        result,
+        peakGrowth: peak.heap - before.heap,
+        retained: after.heap - before.heap,
+        peakGrowthAll: peak.all - before.all,
+        retainedAll: after.all - before.all,
+      };
     };
     const mb = (x: number) => `${(x / 1e6).toFixed(1)} MB`;
 
     const inspected = await measure(() => inspectFile(file, { idColumn: 'series_id', timeColumn: 'step' }));
     assert.equal(inspected.result.series, series);
     assert.ok(inspected.peakGrowth < 0.4 * size, `inspect: heap peaked at +${mb(inspected.peakGrowth)} for a ${mb(size)} file`);
-    assert.ok(inspected.retained < 0.05 * size, `inspect: heap kept +${mb(inspected.retained)} for a ${mb(size)} file`);
+    assert.ok(inspected.retainedAll < 0.05 * size, `inspect: memory kept +${mb(inspected.retainedAll)} for a ${mb(size)} file`);
 
     const read = await measure(() =>
       readDataset(file, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic', 'ping_loss'] }),
     );
-    const steps = read.result.dataset.series.reduce((n, x) => n + x.features.length, 0);
+    const steps = read.result.dataset.series.reduce((n, x) => n + x.length, 0);
     assert.equal(read.result.dataset.series.length, series);
-    // What stays is the Dataset itself (Value[][] costs about 90-100 bytes per step with two features and
-    // times; a row of this file is about 260 bytes): nothing proportional to the file's text or unused columns.
-    assert.ok(read.retained < 0.5 * size, `read: heap kept +${mb(read.retained)} for a ${mb(size)} file`);
-    assert.ok(read.retained / steps < 160, `read: ${(read.retained / steps).toFixed(0)} heap bytes per step`);
+    assert.equal(steps, series * 56);
+    assert.ok(read.result.dataset.series.every((x) => x.features.every((column) => column instanceof Float64Array)));
+    // What stays is the Dataset itself: 8 bytes per step per feature in Float64Array columns, the times
+    // (a number per step) and a few hundred bytes per series; nothing proportional to the file's text or
+    // unused columns (a row of this file is about 260 bytes; one array per step cost about 90 bytes).
+    const perStep = read.retainedAll / steps;
+    assert.ok(read.peakGrowth < 0.4 * size, `read: heap peaked at +${mb(read.peakGrowth)} for a ${mb(size)} file`);
+    assert.ok(read.retainedAll < 0.2 * size, `read: memory kept +${mb(read.retainedAll)} for a ${mb(size)} file`);
+    assert.ok(perStep < 60, `read: ${perStep.toFixed(1)} bytes kept per step (heap and typed arrays)`);
+    // For scale: a 1 GB MBA-shaped file (two continuous features, ~37-byte rows) has about 27 M steps.
+    const mbaSteps = 27e6;
     console.log(
-      `streaming: ${mb(size)}, ${series} series, ${steps} steps; inspectFile heap peak +${mb(inspected.peakGrowth)}, ` +
-        `kept +${mb(inspected.retained)}; readDataset heap peak +${mb(read.peakGrowth)}, kept +${mb(read.retained)} ` +
-        `(${(read.retained / steps).toFixed(0)} bytes per step)`,
+      `streaming: ${mb(size)}, ${series} series, ${steps} steps; inspectFile heap peak +${mb(inspected.peakGrowth)} ` +
+        `(with typed arrays +${mb(inspected.peakGrowthAll)}), kept +${mb(inspected.retainedAll)}; readDataset heap peak ` +
+        `+${mb(read.peakGrowth)} (with typed arrays +${mb(read.peakGrowthAll)}), kept +${mb(read.retainedAll)} ` +
+        `(${perStep.toFixed(1)} bytes per step: heap ${(read.retained / steps).toFixed(1)}, typed arrays ` +
+        `${((read.retainedAll - read.retained) / steps).toFixed(1)}; 27 M steps of this shape would keep ${mb(perStep * mbaSteps)})`,
     );
   });
 });

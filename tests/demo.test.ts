@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
+import { featureRows, stepValues } from '../core/data/feature-column.ts';
 import type { Dataset } from '../core/data/types.ts';
 import { writeDataset } from '../core/export/index.ts';
 
@@ -20,9 +21,8 @@ function mean(values: number[]): number {
 function featureValues(data: Dataset, feature: number, keep: (attributes: (string | number)[], hourOfDay: number) => boolean): number[] {
   const out: number[] = [];
   for (const s of data.series) {
-    s.features.forEach((step, t) => {
-      if (keep(s.attributes, t % 24)) out.push(step[feature] as number);
-    });
+    const column = s.features[feature];
+    for (let t = 0; t < s.length; t++) if (keep(s.attributes, t % 24)) out.push(column[t] as number);
   }
   return out;
 }
@@ -38,15 +38,16 @@ test('same seed gives the same data; another seed differs', () => {
 test('shapes: default 400 lines of 56 hours, options respected, ids unique', () => {
   assert.equal(dataset.series.length, 400);
   for (const s of dataset.series) {
-    assert.equal(s.features.length, 56);
+    assert.equal(s.length, 56);
     assert.equal(s.attributes.length, 3);
     assert.deepEqual(s.times, Array.from({ length: 56 }, (_, t) => t));
-    for (const step of s.features) assert.equal(step.length, 3);
+    assert.equal(s.features.length, 3);
+    for (const column of s.features) assert.ok(column instanceof Float64Array && column.length === 56);
   }
   assert.equal(new Set(dataset.series.map((s) => s.id)).size, 400);
   const small = demoDataset({ series: 3, length: 5 });
   assert.equal(small.series.length, 3);
-  assert.ok(small.series.every((s) => s.features.length === 5));
+  assert.ok(small.series.every((s) => s.length === 5 && s.features.every((column) => column.length === 5)));
   assert.equal(small.schema.maxLength, 5);
   assert.throws(() => demoDataset({ series: 0 }), /positive integer/);
   assert.throws(() => demoDataset({ length: 2.5 }), /positive integer/);
@@ -118,7 +119,7 @@ test('ranges: download >= 0, latency > 0, packet loss in [0, 1] and mostly 0, al
 });
 
 test('outages: some hours drop download to about 0', () => {
-  const nearZero = dataset.series.filter((s) => s.features.some((step) => (step[DOWNLOAD] as number) < 2 && (step[LOSS] as number) > 0.8));
+  const nearZero = dataset.series.filter((s) => featureRows(s).some((step) => (step[DOWNLOAD] as number) < 2 && (step[LOSS] as number) > 0.8));
   assert.ok(nearZero.length >= 5, `${nearZero.length} lines have an outage`);
   assert.ok(nearZero.length < dataset.series.length / 2, 'outages are occasional');
 });
@@ -171,5 +172,5 @@ test('writes to CSV with writeDataset using the schema’s id and time columns',
   assert.equal(lines[0], 'line_id,hour,download_mbps,latency_ms,packet_loss,isp,technology,region');
   assert.equal(lines.length, 201);
   const first = small.series[0];
-  assert.equal(lines[1], [first.id, 0, ...first.features[0], ...first.attributes].join(','));
+  assert.equal(lines[1], [first.id, 0, ...stepValues(first, 0), ...first.attributes].join(','));
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ColumnSchema, Dataset, Series } from '../core/data/types.ts';
+import { columnsFromRows, featureRows } from '../core/data/feature-column.ts';
 import { decode, encode, encodeAttributes, fitEncoder } from '../core/encoding/encoder.ts';
 import { widthOf } from '../core/encoding/types.ts';
 import { Rng } from '../core/util/rng.ts';
@@ -18,13 +19,14 @@ function makeDataset(lengths: number[], seed = 7): Dataset {
   const series: Series[] = lengths.map((len, i) => ({
     id: `s${i}`,
     attributes: [['A', 'B', 'C'][i % 3], 10 + 990 * rng.uniform()],
-    features: Array.from({ length: len }, () => [
+    length: len,
+    features: columnsFromRows([columns[2], columns[3], columns[4]], Array.from({ length: len }, () => [
       // A wide dynamic range across series, the case auto-normalization exists for.
       Math.pow(10, i % 4) * rng.uniform(),
       rng.uniform() < 0.2 ? 'down' : 'up',
       // A flat series (all zeros) exercises the zero-range branch.
       i === 1 ? 0 : rng.uniform() * 0.01,
-    ]),
+    ])),
   }));
   return {
     schema: { version: 1, layout: { kind: 'long', idColumn: 'id' }, columns, maxLength: Math.max(...lengths), longSeries: 'split', missing: 'interpolate' },
@@ -39,18 +41,20 @@ function assertRoundTrip(original: Dataset, decoded: Dataset, state: ReturnType<
   original.series.forEach((s, i) => {
     const d = decoded.series[i];
     assert.equal(d.id, s.id);
-    assert.equal(d.features.length, s.features.length, `length of ${s.id}`);
+    assert.equal(d.length, s.length, `length of ${s.id}`);
+    d.features.forEach((column, f) => assert.equal(column.length, s.length, `length of ${s.id}, feature ${f}`));
+    const decodedRows = featureRows(d);
     s.attributes.forEach((v, a) => {
       const c = state.attributes[a];
       if (typeof v === 'string') assert.equal(d.attributes[a], v);
       else assert.ok(Math.abs((d.attributes[a] as number) - v) <= 1e-6 * (c.max! - c.min!), `attribute ${c.name} of ${s.id}`);
     });
-    s.features.forEach((step, t) =>
+    featureRows(s).forEach((step, t) =>
       step.forEach((v, f) => {
         const c = state.features[f];
-        if (typeof v === 'string') assert.equal(d.features[t][f], v);
+        if (typeof v === 'string') assert.equal(decodedRows[t][f], v);
         // float32 keeps ~7 digits of the scaled value: the error bound is relative to the column range.
-        else assert.ok(Math.abs((d.features[t][f] as number) - v) <= 2e-6 * (c.max! - c.min!), `${c.name} of ${s.id} at ${t}: ${d.features[t][f]} vs ${v}`);
+        else assert.ok(Math.abs((decodedRows[t][f] as number) - v) <= 2e-6 * (c.max! - c.min!), `${c.name} of ${s.id} at ${t}: ${decodedRows[t][f]} vs ${v}`);
       }),
     );
   });
@@ -101,7 +105,7 @@ test('equal lengths need no gen flags; padding beyond the real length is cut on 
   const enc = encode(state, data);
   assert.equal(enc.layout.maxLength, 8);
   const decoded = decode(state, { ...enc, lengths: undefined });
-  assert.ok(decoded.series.every((s) => s.features.length === 6));
+  assert.ok(decoded.series.every((s) => s.length === 6 && s.features.every((column) => column.length === 6)));
   assertRoundTrip(data, decoded, state);
 });
 
@@ -121,5 +125,5 @@ test('decode clamps generator overshoot into the training range', () => {
   enc.features.fill(1.5);
   const out = decode(state, enc);
   const bandwidth = state.features[0];
-  for (const s of out.series) for (const step of s.features) assert.equal(step[0], bandwidth.max);
+  for (const s of out.series) for (const step of featureRows(s)) assert.equal(step[0], bandwidth.max);
 });

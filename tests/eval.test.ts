@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ColumnSchema, Dataset, Schema, Value } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
+import { columnsFromRows, featureRows, pickSteps } from '../core/data/feature-column.ts';
 import { acfDistance, compareAcfCurves, datasetAcf, meanAcf, seriesAcf } from '../core/eval/autocorrelation.ts';
 import { fitStandardiser, logisticPredict, matrixFromRows, standardise, trainLogistic } from '../core/eval/classifiers.ts';
 import { compareCorrelations } from '../core/eval/crossCorrelation.ts';
@@ -43,7 +44,12 @@ function buildDataset(specs: SeriesSpec[], attributeNames: string[], featureName
     longSeries: 'split',
     missing: 'interpolate',
   };
-  return { schema, attributes, features, series: specs.map((s, i) => ({ id: String(i), attributes: s.attributes, features: s.features })) };
+  return {
+    schema,
+    attributes,
+    features,
+    series: specs.map((s, i) => ({ id: String(i), attributes: s.attributes, length: s.features.length, features: columnsFromRows(features, s.features) })),
+  };
 }
 
 function ar1(rng: Rng, length: number, phi: number): number[] {
@@ -90,7 +96,7 @@ function copyDataset(dataset: Dataset): Dataset {
 function mapFeatures(dataset: Dataset, map: (value: number, t: number, f: number, s: number) => number): Dataset {
   const copy = copyDataset(dataset);
   copy.series.forEach((series, s) => {
-    series.features = series.features.map((step, t) => step.map((v, f) => map(v as number, t, f, s)));
+    series.features = series.features.map((column, f) => Float64Array.from(column as Float64Array, (v, t) => map(v, t, f, s)));
   });
   return copy;
 }
@@ -399,8 +405,8 @@ describe('evaluate', () => {
     const rng = new Rng(24);
     const shuffled = copyDataset(real);
     for (const series of shuffled.series) {
-      const order = rng.permutation(series.features.length);
-      series.features = Array.from(order, (i) => series.features[i]);
+      const order = rng.permutation(series.length);
+      series.features = series.features.map((column) => pickSteps(column, order));
     }
     const timeShuffled = evaluate({ real, synthetic: shuffled });
     // Per-series ACF of AR(1) noise with phi 0.8 over 24 steps, against about 0 after shuffling.
@@ -432,10 +438,10 @@ describe('evaluate', () => {
 
   it('rejects mismatched columns, missing values and an unknown target, naming what is wrong', () => {
     const real = structuredDataset(new Rng(26), 10);
-    const other = buildDataset(real.series.map((s) => ({ attributes: s.attributes, features: s.features as number[][] })), ['kind', 'region'], ['load', 'latency']);
+    const other = buildDataset(real.series.map((s) => ({ attributes: s.attributes, features: featureRows(s) as number[][] })), ['kind', 'region'], ['load', 'latency']);
     assert.throws(() => evaluate({ real, synthetic: other }), /different columns/);
     const holed = copyDataset(real);
-    holed.series[3].features[2][1] = NaN;
+    holed.series[3].features[1][2] = NaN;
     assert.throws(() => evaluate({ real, synthetic: holed }), /series 3, step 2, feature delay/);
     assert.throws(() => evaluate({ real, synthetic: real, predictTarget: 'load' }), /not a categorical attribute/);
   });

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { Type, tableFromIPC } from 'apache-arrow';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import type { ColumnSchema, Dataset, Schema, Series } from '../core/data/types.ts';
+import { columnsFromRows, featureRows } from '../core/data/feature-column.ts';
+import type { ColumnSchema, Dataset, Schema, Series, Value } from '../core/data/types.ts';
 import { writeDataset, type ExportLayout } from '../core/export/index.ts';
 
 type Cell = number | string | null;
@@ -32,6 +33,11 @@ const features: ColumnSchema[] = [
   { name: 'throughput', kind: 'continuous', role: 'feature', min: -1, max: 2 },
   { name: 'state', kind: 'categorical', role: 'feature', categories: ['up', 'down, really', '"q"', 'lone\rcr'] },
 ];
+
+/** A series from its steps (features[t][f]), stored as the Dataset's columns. */
+function seriesOf(x: { id: string; attributes: Value[]; features: Value[][]; times?: Value[] }): Series {
+  return { ...x, length: x.features.length, features: columnsFromRows(features, x.features) };
+}
 
 /** Values chosen to break naive number formatting (precision, extremes, subnormals, -0) and naive quoting. */
 const series: Series[] = [
@@ -60,7 +66,7 @@ const series: Series[] = [
     ],
   },
   { id: 'empty-label', attributes: ['', 7], features: [[5, 'up'], [6, 'up']], times: [1, 2] },
-];
+].map(seriesOf);
 
 function makeDataset(layout: Schema['layout'] = { kind: 'long', idColumn: 'line', timeColumn: 'ts' }): Dataset {
   return { schema: schemaOf(layout, attributes, features), attributes, features, series };
@@ -84,7 +90,7 @@ function expectedTable(dataset: Dataset, layout: ExportLayout, idColumn: string,
   if (layout === 'long') {
     const rows: Cell[][] = [];
     for (const s of dataset.series) {
-      s.features.forEach((step, t) => {
+      featureRows(s).forEach((step, t) => {
         rows.push([s.id, s.times ? s.times[t] : t, ...step.map(expectedCell), ...s.attributes.map(expectedCell)]);
       });
     }
@@ -94,7 +100,7 @@ function expectedTable(dataset: Dataset, layout: ExportLayout, idColumn: string,
       rows,
     };
   }
-  const maxLength = Math.max(...dataset.series.map((s) => s.features.length));
+  const maxLength = Math.max(...dataset.series.map((s) => s.length));
   const columns = [idColumn, ...dataset.attributes.map((c) => c.name)];
   const kinds: Kind[] = ['string', ...attributeKinds];
   dataset.features.forEach((c, f) => {
@@ -106,7 +112,7 @@ function expectedTable(dataset: Dataset, layout: ExportLayout, idColumn: string,
   const rows = dataset.series.map((s) => {
     const row: Cell[] = [s.id, ...s.attributes.map(expectedCell)];
     dataset.features.forEach((_, f) => {
-      for (let t = 0; t < maxLength; t++) row.push(t < s.features.length ? expectedCell(s.features[t][f]) : null);
+      for (let t = 0; t < maxLength; t++) row.push(t < s.length ? expectedCell(s.features[f][t]) : null);
     });
     return row;
   });
@@ -301,10 +307,16 @@ function bigDataset(rows: number, poisonLast: boolean): Dataset {
   const big: Series[] = [];
   for (let s = 0; s < rows / length; s++) {
     const steps = Array.from({ length }, (_, t) => [s + t / 7, 'up'] as (number | string)[]);
-    big.push({ id: `line-${s}`, attributes: ['plain', s], features: steps });
+    big.push(seriesOf({ id: `line-${s}`, attributes: ['plain', s], features: steps }));
   }
-  // A label in a continuous column is an error the exporter only meets when it reaches that row.
-  if (poisonLast) big[big.length - 1].features[length - 1][0] = 'not a number';
+  // A label in a continuous column is an error the exporter only meets when it reaches that row. Typed
+  // columns cannot hold one, so the last series gets a plain array, as an unchecked JS caller could pass.
+  if (poisonLast) {
+    const last = big[big.length - 1];
+    const values: Value[] = Array.from(last.features[0] as Float64Array);
+    values[length - 1] = 'not a number';
+    last.features[0] = values as string[];
+  }
   return { ...makeDataset(), series: big };
 }
 

@@ -14,12 +14,16 @@ import { generateFromRun, runDatasets, startTraining } from '../train/run.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { formatSeconds, progressBar } from './progress.ts';
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-
 /** Mean of one feature over all steps of all series. */
 function featureMean(dataset: Dataset, name: string): number {
   const f = dataset.features.findIndex((c) => c.name === name);
-  return mean(dataset.series.flatMap((s) => s.features.map((step) => step[f] as number)));
+  let sum = 0;
+  let count = 0;
+  for (const s of dataset.series) {
+    for (const x of s.features[f] as Float64Array) sum += x;
+    count += s.length;
+  }
+  return sum / Math.max(count, 1);
 }
 
 /** Epochs that fit the demo's few-minute budget on the engine that will run. */
@@ -48,7 +52,7 @@ export async function runDemo(args: string[]): Promise<number> {
   const real = demoDataset({ seed: seed + 1 });
   const realFile = path.join(outDir, 'demo-real.csv');
   await writeDataset(real, realFile);
-  process.stderr.write(`demo data: ${real.series.length} simulated broadband lines x ${real.series[0].features.length} hours -> ${realFile}\n`);
+  process.stderr.write(`demo data: ${real.series.length} simulated broadband lines x ${real.series[0].length} hours -> ${realFile}\n`);
   const bar = progressBar('training');
   const summary = await startTraining(
     { data: { dataset: real, label: 'built-in demo data' }, runDir, sampleLen: 8, epochs, seed, engine },

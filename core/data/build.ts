@@ -8,7 +8,8 @@ import type { ColumnStore } from './columns.ts';
 import { sortedCategories, type ResolvedVariable } from './infer.ts';
 import type { Structure, Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
-import { DataError, type ColumnSchema, type Dataset, type ImportReport, type Schema, type Series, type Value } from './types.ts';
+import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
+import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type Value } from './types.ts';
 import { quote } from './values.ts';
 
 export interface Policies {
@@ -67,14 +68,14 @@ export function buildDataset(
   }
   if (whole.length === 0) throw new DataError(`${file}: no series left after dropping rows with missing values`, file);
 
-  const longest = whole.reduce((m, x) => Math.max(m, x.features.length), 0);
+  const longest = whole.reduce((m, x) => Math.max(m, x.length), 0);
   const maxLength = policies.maxLength ?? longest;
   const out = limitLengths(whole, maxLength, policies.longSeries, report);
   report.series = out.length;
 
   for (const series of out) {
     series.attributes.forEach((x, i) => track(attributes[i], x));
-    for (const step of series.features) step.forEach((x, f) => track(features[f], x));
+    series.features.forEach((column, f) => trackColumn(features[f], column));
   }
   const schema: Schema = {
     version: 1,
@@ -127,6 +128,19 @@ function track(c: Column, x: Value): void {
   if (n > c.max) c.max = n;
 }
 
+function trackColumn(c: Column, column: FeatureColumn): void {
+  if (c.categorical) return;
+  const numbers = column as Float64Array;
+  let { min, max } = c;
+  for (let t = 0; t < numbers.length; t++) {
+    const n = numbers[t];
+    if (n < min) min = n;
+    if (n > max) max = n;
+  }
+  c.min = min;
+  c.max = max;
+}
+
 const valueAt = (c: Column, store: ColumnStore, row: number): Value =>
   c.categorical ? store.labelAt(row) : store.numbers![row];
 
@@ -167,13 +181,22 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
   return value;
 }
 
+/** The first row of series s when its `length` steps are rows r, r+1, ... of the file in order; else -1. */
+function contiguousRows(structure: Structure, s: number, length: number): number {
+  if (structure.wideSteps !== undefined || length === 0) return -1;
+  const { order, start } = structure;
+  const first = order[start[s]];
+  for (let t = 1; t < length; t++) if (order[start[s] + t] !== first + t) return -1;
+  return first;
+}
+
 /** Where step t of series s of variable v is: (store, row). */
 function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number, t: number): [ColumnStore, number] {
   if (v.group) return [table.stores[v.columns[t]], s];
   return [table.stores[v.columns[0]], structure.order[structure.start[s] + t]];
 }
 
-/** Feature steps (and times) of series s with missing values repaired; null when no step is left. */
+/** Feature columns (and times) of series s with missing values repaired; null when no step is left. */
 function featureSteps(
   table: ColumnTable,
   structure: Structure,
@@ -181,29 +204,42 @@ function featureSteps(
   features: Column[],
   policies: Policies,
   report: ImportReport,
-): { features: Value[][]; times?: Value[] } | null {
+): { length: number; features: FeatureColumn[]; times?: Value[] } | null {
   const F = features.length;
   let length = structure.wideSteps ?? structure.start[s + 1] - structure.start[s];
   if (structure.wideSteps !== undefined) {
     // Wide rows end where every feature's remaining cells are empty: that series is shorter.
     while (length > 0 && features.every((c) => cellOf(table, structure, c.v, s, length - 1)[0].isMissing(s))) length--;
   }
-  const steps: Value[][] = new Array(length);
+  const columns = new Array<FeatureColumn>(F);
   const missing = new Uint8Array(length * F);
   let anyMissing = false;
-  for (let t = 0; t < length; t++) {
-    const step: Value[] = new Array(F);
-    for (let f = 0; f < F; f++) {
-      const [store, row] = cellOf(table, structure, features[f].v, s, t);
+  const firstRow = contiguousRows(structure, s, length);
+  for (let f = 0; f < F; f++) {
+    const c = features[f];
+    if (firstRow >= 0 && !c.categorical && !c.v.group) {
+      // The series' rows are consecutive rows of the file: its column can be a view of the store's numbers
+      // (no copy; the Dataset then keeps 8 bytes per row of this column, the least it can).
+      const store = table.stores[c.v.columns[0]];
+      let complete = true;
+      for (let t = 0; t < length && complete; t++) complete = !store.isMissing(firstRow + t);
+      if (complete) {
+        columns[f] = store.numbers!.subarray(firstRow, firstRow + length);
+        continue;
+      }
+    }
+    const column = (columns[f] = emptyColumn(c, length));
+    for (let t = 0; t < length; t++) {
+      const [store, row] = cellOf(table, structure, c.v, s, t);
       if (store.isMissing(row)) {
         missing[t * F + f] = 1;
         anyMissing = true;
-        step[f] = features[f].categorical ? '' : NaN;
+      } else if (c.categorical) {
+        (column as string[])[t] = store.labelAt(row);
       } else {
-        step[f] = valueAt(features[f], store, row);
+        (column as Float64Array)[t] = store.numbers![row];
       }
     }
-    steps[t] = step;
   }
   let times: Value[] | undefined;
   if (structure.timeColumn !== undefined) {
@@ -218,7 +254,7 @@ function featureSteps(
     report.warnings.push(`series ${seriesName(structure, s)} has no feature values; left out`);
     return null;
   }
-  if (!anyMissing) return { features: steps, ...(times ? { times } : {}) };
+  if (!anyMissing) return { length, features: columns, ...(times ? { times } : {}) };
 
   if (policies.missing === 'drop') {
     const keep: number[] = [];
@@ -228,7 +264,11 @@ function featureSteps(
       report.warnings.push(`series ${seriesName(structure, s)}: every step had a missing feature value; the series was left out`);
       return null;
     }
-    return { features: keep.map((t) => steps[t]), ...(times ? { times: keep.map((t) => times![t]) } : {}) };
+    return {
+      length: keep.length,
+      features: columns.map((column) => pickSteps(column, keep)),
+      ...(times ? { times: keep.map((t) => times![t]) } : {}),
+    };
   }
 
   for (let f = 0; f < F; f++) {
@@ -245,53 +285,65 @@ function featureSteps(
       );
     }
     report.missingInterpolated += length - known.length;
-    fillGaps(steps, f, known, features[f].categorical);
+    fillGaps(columns[f], known);
   }
-  return { features: steps, ...(times ? { times } : {}) };
+  return { length, features: columns, ...(times ? { times } : {}) };
 }
 
-/** Fill the unknown steps of feature f from the known steps `known` (ascending). */
-function fillGaps(steps: Value[][], f: number, known: number[], categorical: boolean): void {
+/**
+ * Fill the unknown steps of one feature column from its known steps `known` (ascending): labels carry
+ * forward, numbers are interpolated linearly.
+ */
+function fillGaps(column: FeatureColumn, known: number[]): void {
   const first = known[0];
   const last = known[known.length - 1];
-  for (let t = 0; t < first; t++) steps[t][f] = steps[first][f];
-  for (let t = last + 1; t < steps.length; t++) steps[t][f] = steps[last][f];
+  for (let t = 0; t < first; t++) column[t] = column[first];
+  for (let t = last + 1; t < column.length; t++) column[t] = column[last];
   for (let k = 0; k + 1 < known.length; k++) {
     const a = known[k];
     const b = known[k + 1];
     for (let t = a + 1; t < b; t++) {
-      if (categorical) steps[t][f] = steps[a][f];
-      else {
-        const x = steps[a][f] as number;
-        const y = steps[b][f] as number;
-        steps[t][f] = x + ((y - x) * (t - a)) / (b - a);
-      }
+      if (column instanceof Float64Array) {
+        const x = column[a];
+        const y = column[b];
+        column[t] = x + ((y - x) * (t - a)) / (b - a);
+      } else column[t] = column[a];
     }
   }
 }
+
+/** Steps a..b of a column for a split piece: a view for numbers (the pieces share the series' memory). */
+const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn =>
+  column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b);
 
 /** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
 function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
   const out: Series[] = [];
   let pieces = 0;
   for (const x of series) {
-    if (x.features.length <= maxLength) {
+    if (x.length <= maxLength) {
       out.push(x);
       continue;
     }
     if (mode === 'truncate') {
       report.seriesTruncated++;
-      out.push({ ...x, features: x.features.slice(0, maxLength), ...(x.times ? { times: x.times.slice(0, maxLength) } : {}) });
+      out.push({
+        ...x,
+        length: maxLength,
+        features: x.features.map((column) => sliceColumn(column, 0, maxLength)),
+        ...(x.times ? { times: x.times.slice(0, maxLength) } : {}),
+      });
       continue;
     }
     report.seriesSplit++;
-    for (let k = 0; k * maxLength < x.features.length; k++) {
+    for (let k = 0; k * maxLength < x.length; k++) {
       const a = k * maxLength;
-      const b = a + maxLength;
+      const b = Math.min(a + maxLength, x.length);
       out.push({
         id: `${x.id}#${k}`,
         attributes: x.attributes.slice(),
-        features: x.features.slice(a, b),
+        length: b - a,
+        features: x.features.map((column) => pieceOf(column, a, b)),
         ...(x.times ? { times: x.times.slice(a, b) } : {}),
       });
       pieces++;

@@ -103,7 +103,9 @@ function simulateLine(rng: Rng, index: number, length: number, idWidth: number):
   const idleLatencyMs = technology.latencyMs * Math.exp(0.2 * rng.normal()) + REGION_LATENCY_MS[regionIndex];
   const depth = Math.min(0.9, technology.congestionDepth * isp.congestion);
 
-  const features: number[][] = [];
+  const downloads = new Float64Array(length);
+  const latencies = new Float64Array(length);
+  const losses = new Float64Array(length);
   const times: number[] = [];
   let outageHoursLeft = 0;
   let dayFactor = 1;
@@ -129,14 +131,17 @@ function simulateLine(rng: Rng, index: number, length: number, idWidth: number):
       const spikeChance = 0.01 + 0.6 * load + (technology.name === 'Satellite' ? 0.05 : 0);
       loss = rng.uniform() < spikeChance ? Math.min(1, 0.002 + 0.03 * -Math.log(rng.uniform())) : 0;
     }
-    features.push([round(Math.max(0, download), 2), round(latency, 1), round(loss, 4)]);
+    downloads[t] = round(Math.max(0, download), 2);
+    latencies[t] = round(latency, 1);
+    losses[t] = round(loss, 4);
     times.push(t);
   }
 
   return {
     id: `line-${String(index + 1).padStart(idWidth, '0')}`,
     attributes: [isp.name, technology.name, REGIONS[regionIndex]],
-    features,
+    length,
+    features: [downloads, latencies, losses],
     times,
   };
 }
@@ -145,8 +150,7 @@ function continuousRange(series: Series[], feature: number): { min: number; max:
   let min = Infinity;
   let max = -Infinity;
   for (const s of series) {
-    for (const step of s.features) {
-      const v = step[feature] as number;
+    for (const v of s.features[feature] as Float64Array) {
       if (v < min) min = v;
       if (v > max) max = v;
     }

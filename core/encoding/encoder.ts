@@ -3,7 +3,7 @@
  * as additional attributes), generation flags and padding to a multiple of S. `decode(encode(x))` gives
  * x back up to float32 rounding.
  */
-import type { ColumnSchema, Dataset, Schema, Series, Value } from '../data/types.ts';
+import type { ColumnSchema, Dataset, FeatureColumn, Schema, Series, Value } from '../data/types.ts';
 import type { EncodedDataset, EncodedLayout, EncodedVariable } from './types.ts';
 import { widthOf } from './types.ts';
 
@@ -64,10 +64,10 @@ export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderSt
   const attributes = dataset.attributes.map((c, a) => withRange(c, () => dataset.series.map((s) => s.attributes[a])));
   const features = dataset.features.map((c, f) =>
     withRange(c, function* () {
-      for (const s of dataset.series) for (const step of s.features) yield step[f];
+      for (const s of dataset.series) yield* s.features[f];
     }),
   );
-  const lengths = dataset.series.map((s) => s.features.length);
+  const lengths = dataset.series.map((s) => s.length);
   const maxLength = Math.max(...lengths);
   const genFlags = options.genFlags ?? lengths.some((l) => l !== maxLength);
   const autoNormalize = (options.autoNormalize ?? true) && features.some(isContinuous);
@@ -112,6 +112,15 @@ function categoryIndex(column: ColumnSchema, value: Value, where: string): numbe
   return index;
 }
 
+/** Label -> position, the first one for a repeated label (as indexOf would give), for lookups per step. */
+function labelIndex(categories: string[]): Map<string, number> {
+  const index = new Map<string, number>();
+  categories.forEach((label, k) => {
+    if (!index.has(label)) index.set(label, k);
+  });
+  return index;
+}
+
 /** Writes one attribute row into out[offset..]. */
 function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Array, offset: number, where: string): void {
   let o = offset;
@@ -147,52 +156,67 @@ export function encode(state: EncoderState, dataset: Dataset): EncodedDataset {
   const features = new Float32Array(n * T * fDim);
   const lengths = new Int32Array(n);
   const offsets = featureOffsets(state);
-  const continuousFeatures = state.features.map((c, f) => ({ c, f })).filter(({ c }) => isContinuous(c));
+  // Position of each continuous feature among the continuous ones (its pair of additional attributes).
+  let continuousCount = 0;
+  const continuousIndex = state.features.map((c) => (isContinuous(c) ? continuousCount++ : -1));
+  const categoryIndices = state.features.map((c) => (isContinuous(c) ? null : labelIndex(c.categories!)));
   dataset.series.forEach((series, i) => {
     const where = `series '${series.id}'`;
-    const len = series.features.length;
+    const len = series.length;
     if (len > state.maxLength) throw new Error(`${where} has ${len} steps, more than the ${state.maxLength} the model was trained for`);
     if (!state.genFlags && len !== state.maxLength) {
       throw new Error(`${where} has ${len} steps but this encoder has fixed-length series of ${state.maxLength} steps (no generation flags)`);
     }
+    if (series.features.length !== state.features.length) {
+      throw new Error(`${where} has ${series.features.length} feature columns, expected ${state.features.length}`);
+    }
     lengths[i] = len;
     encodeAttributeRow(state, series.attributes, attributes, i * aDim, where);
-    // Auto-normalization: per-series range of each continuous feature, in scaled units.
-    const mid = new Float64Array(state.features.length);
-    const half = new Float64Array(state.features.length);
-    if (state.autoNormalize) {
-      continuousFeatures.forEach(({ c, f }, k) => {
-        let lo = Infinity;
-        let hi = -Infinity;
-        for (const step of series.features) {
-          const y = scale(state, c, step[f] as number);
-          if (y < lo) lo = y;
-          if (y > hi) hi = y;
+    const base = i * T * fDim;
+    state.features.forEach((c, f) => {
+      const column = series.features[f];
+      if (column.length !== len) throw new Error(`${where}: feature '${c.name}' has ${column.length} values for ${len} steps`);
+      const o = base + offsets[f];
+      if (!isContinuous(c)) {
+        const index = categoryIndices[f]!;
+        for (let t = 0; t < len; t++) {
+          const k = index.get(String(column[t])) ?? categoryIndex(c, column[t], `${where}, step ${t}`);
+          features[o + t * fDim + k] = 1;
         }
-        mid[f] = (hi + lo) / 2;
-        half[f] = (hi - lo) / 2;
-        additionalAttributes[i * mDim + 2 * k] = mid[f];
-        additionalAttributes[i * mDim + 2 * k + 1] = half[f];
-      });
-    }
-    for (let t = 0; t < len; t++) {
-      const base = (i * T + t) * fDim;
-      const step = series.features[t];
-      state.features.forEach((c, f) => {
-        const o = base + offsets[f];
-        if (isContinuous(c)) {
-          const x = step[f];
-          if (typeof x !== 'number' || Number.isNaN(x)) throw new Error(`${where}, step ${t}: feature '${c.name}' must be a number, got '${x}'`);
-          const y = scale(state, c, x);
-          features[o] = state.autoNormalize ? normalize(state, y, mid[f], half[f]) : y;
-        } else {
-          features[o + categoryIndex(c, step[f], `${where}, step ${t}`)] = 1;
-        }
-      });
-      if (state.genFlags) features[base + fDim - 2 + (t === len - 1 ? 1 : 0)] = 1;
-    }
+        return;
+      }
+      const numbers = continuousValues(column, c, where);
+      if (!state.autoNormalize) {
+        for (let t = 0; t < len; t++) features[o + t * fDim] = scale(state, c, numbers[t]);
+        return;
+      }
+      // Auto-normalization: the series' own range in scaled units, mapped onto the activation's full range.
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < len; t++) {
+        const y = scale(state, c, numbers[t]);
+        if (y < lo) lo = y;
+        if (y > hi) hi = y;
+      }
+      const mid = (hi + lo) / 2;
+      const half = (hi - lo) / 2;
+      const k = continuousIndex[f];
+      additionalAttributes[i * mDim + 2 * k] = mid;
+      additionalAttributes[i * mDim + 2 * k + 1] = half;
+      for (let t = 0; t < len; t++) features[o + t * fDim] = normalize(state, scale(state, c, numbers[t]), mid, half);
+    });
+    if (state.genFlags) for (let t = 0; t < len; t++) features[base + t * fDim + fDim - 2 + (t === len - 1 ? 1 : 0)] = 1;
   });
   return { layout, n, attributes, additionalAttributes, features, lengths, ids: dataset.series.map((s) => s.id) };
+}
+
+/** A continuous feature's values, checked to be numbers (a hand-built dataset may hold labels or NaN). */
+function continuousValues(column: FeatureColumn, c: ColumnSchema, where: string): ArrayLike<number> {
+  for (let t = 0; t < column.length; t++) {
+    const x = column[t];
+    if (typeof x !== 'number' || Number.isNaN(x)) throw new Error(`${where}, step ${t}: feature '${c.name}' must be a number, got '${x}'`);
+  }
+  return column as ArrayLike<number>;
 }
 
 /** Maps y in [mid-half, mid+half] onto the activation's full range; a flat series maps to its middle. */
@@ -271,20 +295,21 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
         k++;
       });
     }
-    const features: Value[][] = [];
-    for (let t = 0; t < len; t++) {
-      const base = (i * T + t) * fDim;
-      features.push(
-        state.features.map((c, f) => {
-          const o = base + offsets[f];
-          if (!isContinuous(c)) return c.categories![argmax(input.features, o, c.categories!.length)];
-          const z = input.features[o];
-          const y = state.autoNormalize ? denormalize(state, clampToRange(state, z), mid[f], half[f]) : clampToRange(state, z);
-          return unscale(state, c, y);
-        }),
-      );
-    }
-    series.push({ id: input.ids?.[i] ?? `synthetic-${i}`, attributes, features });
+    const features: FeatureColumn[] = state.features.map((c, f) => {
+      const o = i * T * fDim + offsets[f];
+      if (!isContinuous(c)) {
+        const labels = new Array<string>(len);
+        for (let t = 0; t < len; t++) labels[t] = c.categories![argmax(input.features, o + t * fDim, c.categories!.length)];
+        return labels;
+      }
+      const numbers = new Float64Array(len);
+      for (let t = 0; t < len; t++) {
+        const z = clampToRange(state, input.features[o + t * fDim]);
+        numbers[t] = unscale(state, c, state.autoNormalize ? denormalize(state, z, mid[f], half[f]) : z);
+      }
+      return numbers;
+    });
+    series.push({ id: input.ids?.[i] ?? `synthetic-${i}`, attributes, length: len, features });
   }
   return { schema: state.schema, attributes: state.attributes, features: state.features, series };
 }

@@ -1,15 +1,16 @@
 /**
- * Turns a Dataset into the plain arrays the metrics work on: one number[] per series per continuous
- * feature, one label per series per categorical attribute.
+ * Turns a Dataset into the plain arrays the metrics work on: one Float64Array per series per continuous
+ * feature (the series' own column when it already is one: no copy), one label per series per categorical
+ * attribute.
  */
 
-import type { ColumnSchema, Dataset } from '../data/types.ts';
+import type { ColumnSchema, Dataset, FeatureColumn, Series, Value } from '../data/types.ts';
 
 export interface PlainDataset {
   /** Continuous feature names, in dataset order. */
   featureNames: string[];
-  /** features[f][s]: the values of continuous feature f in series s, one per time step. */
-  features: number[][][];
+  /** features[f][s]: the values of continuous feature f in series s, one per time step (read only: may be the dataset's own column). */
+  features: Float64Array[][];
   /** Categorical feature names and their pooled labels per series (rare: most features are continuous). */
   categoricalFeatureNames: string[];
   categoricalFeatures: string[][][];
@@ -52,18 +53,7 @@ export function toPlain(dataset: Dataset, reference: Dataset = dataset, name = '
   const continuousAttributes = attributeIndex.filter(({ column }) => !isCategorical(column));
 
   const features = continuousFeatures.map(({ column, index }) =>
-    dataset.series.map((series) =>
-      series.features.map((step, t) => {
-        const value = typeof step[index] === 'number' ? (step[index] as number) : Number(step[index]);
-        if (!Number.isFinite(value)) {
-          throw new Error(
-            `The ${name} data has a missing or non-numeric value in series ${series.id}, step ${t}, feature ${column.name}: ` +
-              'evaluation needs complete series (import fills or drops missing values).',
-          );
-        }
-        return value;
-      }),
-    ),
+    dataset.series.map((series) => finiteNumbers(series, series.features[index], column, name)),
   );
   const continuousAttributeValues = continuousAttributes.map(({ column, index }) =>
     dataset.series.map((series) => {
@@ -76,18 +66,32 @@ export function toPlain(dataset: Dataset, reference: Dataset = dataset, name = '
     featureNames: continuousFeatures.map(({ column }) => column.name),
     features,
     categoricalFeatureNames: categoricalFeatures.map(({ column }) => column.name),
-    categoricalFeatures: categoricalFeatures.map(({ index }) => dataset.series.map((series) => series.features.map((step) => String(step[index])))),
+    categoricalFeatures: categoricalFeatures.map(({ index }) => dataset.series.map((series) => Array.from(series.features[index] as ArrayLike<Value>, (x) => String(x)))),
     categoricalNames: categoricalAttributes.map(({ column }) => column.name),
     categorical: categoricalAttributes.map(({ index }) => dataset.series.map((series) => String(series.attributes[index]))),
     continuousAttributeNames: continuousAttributes.map(({ column }) => column.name),
     continuousAttributes: continuousAttributeValues,
-    lengths: dataset.series.map((series) => series.features.length),
+    lengths: dataset.series.map((series) => series.length),
     ids: dataset.series.map((series) => series.id),
   };
 }
 
+/** A continuous feature column as numbers, every one finite (labels are parsed, as a schema mismatch may give them). */
+function finiteNumbers(series: Series, values: FeatureColumn, column: ColumnSchema, name: string): Float64Array {
+  const numbers = values instanceof Float64Array ? values : Float64Array.from(values, (x) => (typeof x === 'number' ? x : Number(x)));
+  for (let t = 0; t < numbers.length; t++) {
+    if (!Number.isFinite(numbers[t])) {
+      throw new Error(
+        `The ${name} data has a missing or non-numeric value in series ${series.id}, step ${t}, feature ${column.name}: ` +
+          'evaluation needs complete series (import fills or drops missing values).',
+      );
+    }
+  }
+  return numbers;
+}
+
 /** All values of one feature across series and steps, in one array. */
-export function pooled(seriesList: ReadonlyArray<ReadonlyArray<number>>): Float64Array {
+export function pooled(seriesList: ReadonlyArray<ArrayLike<number>>): Float64Array {
   let size = 0;
   for (const series of seriesList) size += series.length;
   const out = new Float64Array(size);

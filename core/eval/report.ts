@@ -218,8 +218,8 @@ function samplesSection(metrics: Metrics, real: PlainDataset, synthetic: PlainDa
   const realPick = pick(real.lengths.length);
   const syntheticPick = pick(synthetic.lengths.length);
   const svgs = real.featureNames.flatMap((feature, f) => {
-    const realLines = realPick.map((s) => real.features[f][s]);
-    const syntheticLines = syntheticPick.map((s) => synthetic.features[f][s]);
+    const realLines = realPick.map((s) => Array.from(real.features[f][s]));
+    const syntheticLines = syntheticPick.map((s) => Array.from(synthetic.features[f][s]));
     const all = [...realLines, ...syntheticLines].flat();
     const range: [number, number] = [min(all), max(all)];
     if (!(range[1] > range[0])) range[1] = range[0] + 1;

@@ -68,7 +68,7 @@ function assertUniqueNames(columns: TableColumn[]): void {
 }
 
 function seriesLength(dataset: Dataset, index: number): number {
-  return dataset.series[index].features.length;
+  return dataset.series[index].length;
 }
 
 export function longTable(dataset: Dataset, options: ResolvedOptions): RowTable {
@@ -97,10 +97,9 @@ export function longTable(dataset: Dataset, options: ResolvedOptions): RowTable 
         for (let a = 0; a < attributeTypes.length; a++) {
           row[2 + nf + a] = toCell(series.attributes[a], attributeTypes[a], dataset.attributes[a].name);
         }
-        for (let t = 0; t < series.features.length; t++) {
+        for (let t = 0; t < series.length; t++) {
           row[1] = series.times ? toCell(series.times[t], timeType, options.timeColumn) : t;
-          const step = series.features[t];
-          for (let f = 0; f < nf; f++) row[2 + f] = toCell(step[f], featureTypes[f], dataset.features[f].name);
+          for (let f = 0; f < nf; f++) row[2 + f] = toCell(series.features[f][t], featureTypes[f], dataset.features[f].name);
           yield row;
         }
       }
@@ -133,8 +132,9 @@ export function wideTable(dataset: Dataset, options: ResolvedOptions): RowTable 
         for (let a = 0; a < na; a++) row[1 + a] = toCell(series.attributes[a], attributeTypes[a], dataset.attributes[a].name);
         for (let f = 0; f < featureTypes.length; f++) {
           const base = 1 + na + f * maxLength;
+          const column = series.features[f];
           for (let t = 0; t < maxLength; t++) {
-            row[base + t] = t < series.features.length ? toCell(series.features[t][f], featureTypes[f], dataset.features[f].name) : null;
+            row[base + t] = t < series.length ? toCell(column[t], featureTypes[f], dataset.features[f].name) : null;
           }
         }
         yield row;

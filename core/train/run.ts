@@ -192,7 +192,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
     source = request.data.label;
   }
   const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? defaultHoldoutFraction(dataset.series.length), seed);
-  const longest = Math.max(...train.series.map((s) => s.features.length));
+  const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const encoder = fitEncoder(train, { sampleLen, autoNormalize: request.autoNormalize });
   const data = encode(encoder, train);
