@@ -616,6 +616,177 @@ static void test_adam(void) {
   CHECK(ok, "adam matches its formula (%g %g %g vs %g %g %g)", p[0], p[1], p[2], P[0], P[1], P[2]);
 }
 
+/* ---------------------------------------------------------------- DP-SGD: per-example clipping, noise */
+
+static void test_chacha20(void) {
+  /* RFC 7539 section 2.3.2 (the IETF layout's 32-bit counter and 96-bit nonce map onto DJB's 64/64). */
+  uint32_t key[8], out[16];
+  for (int i = 0; i < 8; i++) key[i] = (uint32_t)(4 * i) | (uint32_t)(4 * i + 1) << 8 | (uint32_t)(4 * i + 2) << 16 | (uint32_t)(4 * i + 3) << 24;
+  dg_chacha20_block(key, 0x4a000000ull, 1ull | (uint64_t)0x09000000u << 32, out);
+  static const uint32_t expect[16] = {0xe4e7f110, 0x15593bd1, 0x1fdd0f50, 0xc47120a3, 0xc7f4d1c7, 0x0368c033, 0x9aaa2204, 0x4e6cd4c3,
+                                      0x466482d2, 0x09aa9f07, 0x05d7c214, 0xa2028bd9, 0xd19c12b5, 0xb94e16de, 0xe883d0cb, 0x4e3c50a2};
+  CHECK(memcmp(out, expect, sizeof expect) == 0, "ChaCha20 block matches RFC 7539 2.3.2 (got %08x %08x ...)", out[0], out[1]);
+  uint32_t r1[4] = {0}, r2[4] = {0};
+  CHECK(dg_os_random(r1, sizeof r1) == DG_OK && dg_os_random(r2, sizeof r2) == DG_OK && memcmp(r1, r2, sizeof r1) != 0, "OS randomness differs between calls");
+}
+
+/* A critic with its parameters, workspace and a [3B, w0] input of real, fake and x_hat rows. */
+typedef struct {
+  int B, n_hidden, w[DG_MAX_LAYERS + 2];
+  size_t total;
+  float *params, *grads;
+  dg_critic_net net;
+  dg_critic_ws ws;
+} dp_critic;
+
+static void dp_critic_init(dp_critic *c, int B, int n_hidden, const int *widths, float *params, float *grads) {
+  memset(c, 0, sizeof *c);
+  c->B = B;
+  c->n_hidden = n_hidden;
+  c->net.n_hidden = n_hidden;
+  for (int l = 0; l <= n_hidden; l++) c->w[l] = widths[l];
+  c->w[n_hidden + 1] = 1;
+  c->total = 0;
+  for (int l = 0; l <= n_hidden; l++) c->total += (size_t)c->w[l] * c->w[l + 1] + c->w[l + 1];
+  c->params = params ? params : random_array(c->total, 0.6f);
+  c->grads = grads ? grads : calloc(c->total, sizeof(float));
+  size_t off = 0;
+  for (int l = 0; l <= n_hidden + 1; l++) c->net.width[l] = c->w[l];
+  for (int l = 0; l <= n_hidden; l++) {
+    c->net.W[l] = c->params + off;
+    c->net.dW[l] = c->grads + off;
+    off += (size_t)c->w[l] * c->w[l + 1];
+    c->net.b[l] = c->params + off;
+    c->net.db[l] = c->grads + off;
+    off += c->w[l + 1];
+  }
+  int rows = 3 * B, mw = 1;
+  c->ws.max_rows = rows;
+  for (int l = 0; l <= n_hidden; l++) {
+    c->ws.act[l] = malloc(sizeof(float) * rows * c->w[l]);
+    if (l) c->ws.delta[l] = malloc(sizeof(float) * rows * c->w[l]), mw = c->w[l] > mw ? c->w[l] : mw;
+  }
+  c->ws.out = malloc(sizeof(float) * rows);
+  c->ws.dout = malloc(sizeof(float) * rows);
+  c->ws.g = malloc(sizeof(float) * rows * c->w[0]);
+  c->ws.tmp = malloc(sizeof(float) * rows * mw);
+  c->ws.norm = malloc(sizeof(float) * rows);
+  c->ws.ex_norm = malloc(sizeof(float) * rows);
+  c->ws.clip = malloc(sizeof(float) * rows);
+}
+
+static void dp_critic_free(dp_critic *c, int own_params) {
+  for (int l = 0; l <= c->n_hidden; l++) free(c->ws.act[l]), free(c->ws.delta[l]);
+  free(c->ws.out), free(c->ws.dout), free(c->ws.g), free(c->ws.tmp), free(c->ws.norm), free(c->ws.ex_norm), free(c->ws.clip);
+  if (own_params) free(c->params), free(c->grads);
+}
+
+/* Gradients of the WGAN-GP loss for rows X [3B, w0] into c->grads (zeroed first); dp NULL = no clipping. */
+static void dp_critic_grads(dp_critic *c, dg_pool *pool, const float *X, float lambda, dg_dp_clip *dp, double *gp) {
+  double mr, mf, g;
+  memset(c->grads, 0, sizeof(float) * c->total);
+  memcpy(c->ws.act[0], X, sizeof(float) * 3 * c->B * c->w[0]);
+  dg_critic_forward(pool, &c->net, &c->ws, 3 * c->B);
+  dg_critic_wgan_gp_grads_dp(pool, &c->net, &c->ws, c->B, lambda, dp, &mr, &mf, &g);
+  if (gp) *gp = g;
+}
+
+/* Example b's own gradient grad l_b, materialised: the critic step on that one example (B = 1). */
+static void explicit_example_grad(const dp_critic *c, const float *X, int b, float lambda, float *out) {
+  dp_critic one;
+  dp_critic_init(&one, 1, c->n_hidden, c->w, c->params, out);
+  int w0 = c->w[0];
+  float *x1 = malloc(sizeof(float) * 3 * w0);
+  for (int k = 0; k < 3; k++) memcpy(x1 + k * w0, X + (size_t)(k * c->B + b) * w0, sizeof(float) * w0);
+  dp_critic_grads(&one, NULL, x1, lambda, NULL, NULL);
+  free(x1);
+  dp_critic_free(&one, 0);
+}
+
+static double max_abs(const float *x, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+  return m;
+}
+
+/* Explicit sum_b c_b grad l_b / B for the clip factors c_b = min(1, C / |grad l_b|). */
+static void explicit_clipped_sum(const dp_critic *c, const float *X, float lambda, float C, float *sum, double *norms) {
+  float *gb = malloc(sizeof(float) * c->total);
+  memset(sum, 0, sizeof(float) * c->total);
+  for (int b = 0; b < c->B; b++) {
+    explicit_example_grad(c, X, b, lambda, gb);
+    double n = sqrt(dot(gb, gb, c->total));
+    if (norms) norms[b] = n;
+    double cb = n > C ? C / n : 1.0;
+    for (size_t i = 0; i < c->total; i++) sum[i] += (float)(cb * gb[i] / c->B);
+  }
+  free(gb);
+}
+
+static void test_dp_clip_layer(int n_hidden, dg_pool *pool) {
+  int widths[3] = {9, 12, 8}, B = 7;
+  float lambda = 10.0f;
+  dp_critic c;
+  dp_critic_init(&c, B, n_hidden, widths, NULL, NULL);
+  int w0 = widths[0];
+  float *X = random_array((size_t)3 * B * w0, 1);
+  for (int b = 0; b < B; b++) {
+    float a = (float)test_uniform();
+    for (int k = 0; k < w0; k++) X[(2 * B + b) * w0 + k] = a * X[b * w0 + k] + (1 - a) * X[(B + b) * w0 + k];
+  }
+  double gp = 0;
+  dp_critic_grads(&c, pool, X, lambda, NULL, &gp);
+  for (int tries = 0; tries < 8 && gp < 0.05; tries++) { /* an active penalty, so its per-example terms matter */
+    for (size_t i = 0; i < c.total; i++) c.params[i] *= 1.6f;
+    dp_critic_grads(&c, pool, X, lambda, NULL, &gp);
+  }
+  float *plain = malloc(sizeof(float) * c.total), *expl = malloc(sizeof(float) * c.total);
+  memcpy(plain, c.grads, sizeof(float) * c.total);
+  double *norms = malloc(sizeof(double) * B);
+  explicit_clipped_sum(&c, X, lambda, INFINITY, expl, norms);
+
+  /* Huge C: the Gram-trick norms match the materialised ones, and the gradient is bit for bit the plain one. */
+  dg_dp_clip dp = {1e30f, 0, 0};
+  dp_critic_grads(&c, pool, X, lambda, &dp, NULL);
+  double worst = 0, mean = 0;
+  for (int b = 0; b < B; b++) worst = fmax(worst, fabs(c.ws.ex_norm[b] - norms[b]) / norms[b]), mean += norms[b] / B;
+  CHECK(worst < 1e-5, "DP (%d hidden): Gram-trick per-example norms vs materialised per-example gradients, worst relative error %.2g", n_hidden, worst);
+  CHECK(fabs(dp.mean_norm - mean) < 1e-5 * mean && dp.clipped_fraction == 0, "DP (%d hidden): mean norm %g (want %g), clipped %g", n_hidden,
+        dp.mean_norm, mean, dp.clipped_fraction);
+  CHECK(memcmp(plain, c.grads, sizeof(float) * c.total) == 0, "DP (%d hidden): huge C gives the non-DP gradient bit for bit", n_hidden);
+  double diff = 0;
+  for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(plain[i] - expl[i]));
+  CHECK(diff < 1e-5 * max_abs(expl, c.total), "DP (%d hidden): mean of per-example gradients = batch gradient (%.2g)", n_hidden, diff);
+
+  /* C between the norms: some examples clipped; the result is sum_b c_b grad l_b / B. */
+  double sorted[16];
+  memcpy(sorted, norms, sizeof(double) * B);
+  for (int i = 0; i < B; i++)
+    for (int k = i + 1; k < B; k++)
+      if (sorted[k] < sorted[i]) { double t = sorted[i]; sorted[i] = sorted[k]; sorted[k] = t; }
+  float C = (float)(0.5 * (sorted[B / 2 - 1] + sorted[B / 2]));
+  explicit_clipped_sum(&c, X, lambda, C, expl, NULL);
+  dg_dp_clip dp2 = {C, 0, 0};
+  dp_critic_grads(&c, pool, X, lambda, &dp2, NULL);
+  diff = 0;
+  for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(c.grads[i] - expl[i]));
+  int clipped = 0;
+  for (int b = 0; b < B; b++) clipped += norms[b] > C;
+  CHECK(clipped > 0 && clipped < B && fabs(dp2.clipped_fraction - (double)clipped / B) < 1e-12, "DP (%d hidden): clipped fraction %g, want %d/%d",
+        n_hidden, dp2.clipped_fraction, clipped, B);
+  CHECK(diff < 1e-5 * max_abs(expl, c.total), "DP (%d hidden): clipped gradient = sum_b c_b grad l_b / B explicitly (max diff %.2g of %.2g)", n_hidden,
+        diff, max_abs(expl, c.total));
+  free(plain), free(expl), free(norms), free(X);
+  dp_critic_free(&c, 1);
+}
+
+static void test_dp_clip_layers(void) {
+  dg_pool *pool = dg_pool_create(3);
+  for (int h = 0; h <= 2; h++) test_dp_clip_layer(h, NULL);
+  test_dp_clip_layer(2, pool);
+  dg_pool_destroy(pool);
+}
+
 /* ---------------------------------------------------------------- the whole model */
 
 static const dg_var tiny_attrs[] = {{3, DG_SOFTMAX}, {1, DG_SIGMOID}, {1, DG_TANH}};
@@ -1045,6 +1216,8 @@ int main(int argc, char **argv) {
   test_critic_gp(1);
   test_critic_gp(2);
   test_critic_input_grad();
+  test_chacha20();
+  test_dp_clip_layers();
   test_adam();
   test_model_behaviour();
   test_threads_agree();
