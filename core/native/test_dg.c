@@ -17,6 +17,8 @@
 #include "dg_internal.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -957,6 +959,171 @@ static void test_model_gradients(int gen_flags, int aux, int additional) {
   dg_destroy(m);
 }
 
+/* ---------------------------------------------------------------- DP-SGD in the whole model */
+
+static dg_config dp_config(float clip, float sigma) {
+  dg_config c = tiny_config(1, 1, 1);
+  c.dp_clip_norm = clip;
+  c.dp_noise_multiplier = sigma;
+  return c;
+}
+
+static void test_dp_model_off_equals_huge_clip(void) {
+  dg_config c0 = dp_config(0, 0), c1 = dp_config(1e30f, 0), c2 = dp_config(INFINITY, 0);
+  c0.critic_steps = c1.critic_steps = c2.critic_steps = 2;
+  dg_model *m0, *m1, *m2;
+  int rc = dg_create(&c0, 7, &m0) | dg_create(&c1, 7, &m1) | dg_create(&c2, 7, &m2);
+  CHECK(rc == DG_OK, "create DP models: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb[2];
+  make_real_batch(&rb[0], m0, &c0, 6);
+  make_real_batch(&rb[1], m0, &c0, 6);
+  dg_batch batches[2] = {rb[0].batch, rb[1].batch};
+  dg_losses l0, l1, l2;
+  for (int i = 0; i < 3; i++) {
+    rc = dg_train_step(m0, batches, 2, &l0) | dg_train_step(m1, batches, 2, &l1) | dg_train_step(m2, batches, 2, &l2);
+    CHECK(rc == DG_OK, "DP train step: %s", dg_error_message());
+  }
+  size_t n = dg_param_floats(m0);
+  int same = memcmp(dg_params(m0), dg_params(m1), n * 4) == 0 && memcmp(dg_adam_m(m0), dg_adam_m(m1), n * 4) == 0 &&
+             memcmp(dg_adam_v(m0), dg_adam_v(m1), n * 4) == 0 && memcmp(&l0, &l1, offsetof(dg_losses, dp_grad_norm)) == 0;
+  CHECK(same, "DP with C = 1e30 and sigma = 0: parameters, Adam moments and losses bit for bit as without DP");
+  CHECK(memcmp(dg_params(m0), dg_params(m2), n * 4) == 0 && l2.dp_grad_norm == 0, "C = infinity is DP off");
+  CHECK(l0.dp_grad_norm == 0 && l0.dp_clipped_fraction == 0 && l1.dp_grad_norm > 0 && l1.aux_dp_grad_norm > 0 && l1.dp_clipped_fraction == 0 &&
+            l1.aux_dp_clipped_fraction == 0,
+        "DP statistics: off %g/%g, huge C norms %g/%g clipped %g/%g", l0.dp_grad_norm, l0.dp_clipped_fraction, l1.dp_grad_norm, l1.aux_dp_grad_norm,
+        l1.dp_clipped_fraction, l1.aux_dp_clipped_fraction);
+  free_real_batch(&rb[0]), free_real_batch(&rb[1]);
+  dg_destroy(m0), dg_destroy(m1), dg_destroy(m2);
+
+  dg_model *bad = NULL;
+  dg_config e1 = dp_config(0, 1), e2 = dp_config(NAN, 0), e3 = dp_config(1, -1), e4 = dp_config(INFINITY, 1);
+  CHECK(dg_create(&e1, 1, &bad) == DG_ERR_CONFIG && dg_create(&e2, 1, &bad) == DG_ERR_CONFIG && dg_create(&e3, 1, &bad) == DG_ERR_CONFIG &&
+            dg_create(&e4, 1, &bad) == DG_ERR_CONFIG,
+        "DP configs without a usable clip norm, or with a negative multiplier, are refused");
+}
+
+/* One of the model's critics (main or aux) as a dp_critic over its live parameters, and its input rows. */
+static void model_critic(dg_model *m, const dg_config *cfg, int aux, int B, dp_critic *c, float **X) {
+  dg_dims d;
+  dg_get_dims(m, &d);
+  int widths[DG_MAX_LAYERS + 1], nh = aux ? cfg->n_aux_hidden : cfg->n_critic_hidden;
+  widths[0] = aux ? d.aux_input : d.critic_input;
+  for (int l = 0; l < nh; l++) widths[l + 1] = aux ? cfg->aux_hidden[l] : cfg->critic_hidden[l];
+  float *params = dg_params(m) + dg_param_offset(m, dg_tensor_find(m, aux ? "aux.dense0.kernel" : "critic.dense0.kernel"));
+  dp_critic_init(c, B, nh, widths, params, NULL); /* its own zeroed gradient buffer */
+  int w0 = widths[0], TF = d.T * d.feature;
+  const float *in = dg_debug_critic_input(m), *a = dg_debug_interpolation(m, aux);
+  float *x = malloc(sizeof(float) * 3 * B * w0);
+  for (int r = 0; r < 2 * B; r++) memcpy(x + (size_t)r * w0, in + (size_t)r * d.critic_input + (aux ? TF : 0), sizeof(float) * w0);
+  for (int b = 0; b < B; b++) {
+    float ab = a[b], fb = 1.0f - a[b];
+    for (int k = 0; k < w0; k++) x[(size_t)(2 * B + b) * w0 + k] = ab * x[(size_t)b * w0 + k] + fb * x[(size_t)(B + b) * w0 + k];
+  }
+  *X = x;
+}
+
+static void test_dp_model_clipping(void) {
+  int B = 6;
+  dg_config c0 = dp_config(0, 0);
+  dg_model *m0;
+  CHECK(dg_create(&c0, 11, &m0) == DG_OK, "create: %s", dg_error_message());
+  real_batch rb;
+  make_real_batch(&rb, m0, &c0, B);
+  dg_losses l;
+  dg_debug_critic_grads(m0, &rb.batch, &l);
+  /* C at the median of the main critic's per-example norms: some examples clipped, some not. */
+  dp_critic c;
+  float *X;
+  model_critic(m0, &c0, 0, B, &c, &X);
+  double norms[16], sorted[16];
+  float *expl = malloc(sizeof(float) * c.total);
+  explicit_clipped_sum(&c, X, c0.gradient_penalty_weight, INFINITY, expl, norms);
+  memcpy(sorted, norms, sizeof(double) * B);
+  for (int i = 0; i < B; i++)
+    for (int k = i + 1; k < B; k++)
+      if (sorted[k] < sorted[i]) { double t = sorted[i]; sorted[i] = sorted[k]; sorted[k] = t; }
+  float C = (float)(0.5 * (sorted[B / 2 - 1] + sorted[B / 2]));
+  free(X), free(expl), free(c.grads);
+  dp_critic_free(&c, 0);
+
+  dg_config c1 = dp_config(C, 0);
+  dg_model *m1;
+  CHECK(dg_create(&c1, 11, &m1) == DG_OK, "create: %s", dg_error_message());
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  CHECK(fabs(l.dp_clipped_fraction - 0.5) < 1e-6 && l.dp_grad_norm > 0, "model DP: half the examples clipped at the median (%g)", l.dp_clipped_fraction);
+  for (int aux = 0; aux <= 1; aux++) {
+    model_critic(m1, &c1, aux, B, &c, &X);
+    expl = malloc(sizeof(float) * c.total);
+    double mean = 0;
+    explicit_clipped_sum(&c, X, c1.gradient_penalty_weight, C, expl, norms);
+    for (int b = 0; b < B; b++) mean += norms[b] / B;
+    const float *got = dg_grads(m1) + dg_param_offset(m1, dg_tensor_find(m1, aux ? "aux.dense0.kernel" : "critic.dense0.kernel"));
+    double diff = 0;
+    for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(got[i] - expl[i]));
+    CHECK(diff < 1e-5 * max_abs(expl, c.total), "model DP, %s critic: applied gradient = sum_b c_b grad l_b / B (max diff %.2g of %.2g)",
+          aux ? "aux" : "main", diff, max_abs(expl, c.total));
+    float reported = aux ? l.aux_dp_grad_norm : l.dp_grad_norm;
+    CHECK(fabs(reported - mean) < 1e-5 * mean, "model DP, %s critic: reported mean norm %g, explicit %g", aux ? "aux" : "main", reported, mean);
+    free(X), free(expl), free(c.grads);
+    dp_critic_free(&c, 0);
+  }
+  free_real_batch(&rb);
+  dg_destroy(m0), dg_destroy(m1);
+}
+
+static void test_dp_model_noise(void) {
+  int B = 8;
+  float C = 0.75f, sigma = 1.3f;
+  dg_config c0 = dp_config(C, 0), c1 = dp_config(C, sigma);
+  c0.critic_hidden[0] = c1.critic_hidden[0] = 200; /* enough coordinates for tight statistics */
+  c0.critic_hidden[1] = c1.critic_hidden[1] = 200;
+  c0.aux_hidden[0] = c1.aux_hidden[0] = 300;
+  dg_model *m0, *m1;
+  CHECK(dg_create(&c0, 5, &m0) == DG_OK && dg_create(&c1, 5, &m1) == DG_OK, "create: %s", dg_error_message());
+  real_batch rb;
+  make_real_batch(&rb, m0, &c0, B);
+  dg_losses l;
+  size_t n = dg_param_floats(m0);
+  float *clean = malloc(n * 4), *noisy = malloc(n * 4);
+  dg_debug_critic_grads(m0, &rb.batch, &l);
+  memcpy(clean, dg_grads(m0), n * 4);
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  memcpy(noisy, dg_grads(m1), n * 4);
+  double want = (double)sigma * C / B;
+  for (int net = DG_NET_CRITIC; net <= DG_NET_AUX; net++) {
+    size_t b = SIZE_MAX, e = 0;
+    for (int i = 0; i < dg_tensor_count(m0); i++) {
+      dg_tensor_info info;
+      dg_tensor_info_at(m0, i, &info);
+      if (info.kind != DG_TENSOR_PARAM || info.network != net) continue;
+      size_t o = dg_param_offset(m0, i);
+      b = o < b ? o : b;
+      e = o + info.size > e ? o + info.size : e;
+    }
+    double s = 0, q = 0, within = 0, cnt = (double)(e - b);
+    for (size_t i = b; i < e; i++) {
+      double z = (double)noisy[i] - clean[i];
+      s += z, q += z * z, within += fabs(z) < want;
+    }
+    double sd = sqrt(q / cnt), mean = s / cnt, rel = 6.0 / sqrt(2.0 * cnt); /* 6 standard errors of the sd estimate */
+    CHECK(fabs(sd / want - 1) < rel, "DP noise (%s, %.0f coordinates): sd %.5g, want sigma C / B = %.5g", net == DG_NET_CRITIC ? "critic" : "aux", cnt, sd,
+          want);
+    CHECK(fabs(mean) < 6 * want / sqrt(cnt), "DP noise (%s): mean %.3g is 0", net == DG_NET_CRITIC ? "critic" : "aux", mean);
+    CHECK(fabs(within / cnt - 0.682689) < 6 * sqrt(0.68 * 0.32 / cnt), "DP noise (%s): %.4f of it within one sd (normal: 0.6827)",
+          net == DG_NET_CRITIC ? "critic" : "aux", within / cnt);
+  }
+  size_t gb = dg_param_offset(m0, dg_tensor_find(m0, "critic.dense0.kernel"));
+  CHECK(memcmp(clean, noisy, gb * 4) == 0, "DP noise leaves the generator's gradients alone");
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  size_t same = 0;
+  for (size_t i = gb; i < n; i++) same += dg_grads(m1)[i] == noisy[i];
+  CHECK(same < (n - gb) / 100, "DP noise differs between two runs of the same seeded step (%zu of %zu coordinates equal)", same, n - gb);
+  free(clean), free(noisy);
+  free_real_batch(&rb);
+  dg_destroy(m0), dg_destroy(m1);
+}
+
 static void test_model_behaviour(void) {
   dg_config c = tiny_config(1, 1, 1);
   dg_model *m, *m2;
@@ -1224,6 +1391,9 @@ int main(int argc, char **argv) {
   test_model_gradients(1, 1, 1);
   test_model_gradients(0, 0, 0);
   test_model_gradients(1, 0, 1);
+  test_dp_model_off_equals_huge_clip();
+  test_dp_model_clipping();
+  test_dp_model_noise();
   test_dump_round_trip();
   printf("%d checks, %d failed\n", checks, failures);
   printf("%d passed, %d failed\n", checks - failures, failures);
