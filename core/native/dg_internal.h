@@ -203,6 +203,9 @@ void dg_critic_wgan_gp_grads_dp(dg_pool *pool, const dg_critic_net *net, dg_crit
 /* DP-SGD noise: x[i] += N(0, std^2) from cryptographically secure bits (never the seeded Philox stream;
  * see dg_dp.c). DG_ERR_IO when the OS has no randomness to give. */
 int dg_add_secure_gaussian(dg_pool *pool, float *x, size_t n, double std);
+/* Box-Muller of `pairs` pairs of 64-bit words into out[2 pairs]: u1 = 2 - (1 + (words[2i] >> 12) 2^-52)
+ * in (0, 1], u2 = (words[2i+1] >> 10) 2^-54; out = sqrt(-2 ln u1) (cos, sin)(2 pi u2). */
+void dg_box_muller(const uint64_t *words, size_t pairs, double *out);
 /* n bytes from the kernel (getrandom(2) on Linux). */
 int dg_os_random(void *buf, size_t n);
 /* The ChaCha20 block function (64-bit counter and nonce, DJB's layout), for its known-answer test. */

@@ -632,6 +632,27 @@ static void test_chacha20(void) {
   CHECK(dg_os_random(r1, sizeof r1) == DG_OK && dg_os_random(r2, sizeof r2) == DG_OK && memcmp(r1, r2, sizeof r1) != 0, "OS randomness differs between calls");
 }
 
+static void test_box_muller(void) {
+  /* The vector log/sincos against libm on random words and the extremes (u1 = 1, u1 = 2^-52, each quadrant edge). */
+  enum { PAIRS = 4099 };
+  static uint64_t w[2 * PAIRS];
+  static double z[2 * PAIRS];
+  for (int i = 0; i < 2 * PAIRS; i++) w[i] = (uint64_t)(test_uniform() * 4294967296.0) << 32 | (uint64_t)(test_uniform() * 4294967296.0);
+  uint64_t edges[][2] = {{0, 0}, {~0ull, ~0ull}, {1ull << 63, 1ull << 62}, {3ull << 62, 2ull << 62}, {12345, 3ull << 62}, {~0ull >> 1, (1ull << 62) - 1}};
+  for (int e = 0; e < 6; e++) w[2 * e] = edges[e][0], w[2 * e + 1] = edges[e][1];
+  dg_box_muller(w, PAIRS, z);
+  double worst = 0, q = 0;
+  for (int i = 0; i < PAIRS; i++) {
+    double u1 = 2.0 - (1.0 + (double)(w[2 * i] >> 12) * 0x1p-52), u2 = (double)(w[2 * i + 1] >> 10) * 0x1p-54;
+    double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * u2;
+    worst = fmax(worst, fmax(fabs(z[2 * i] - r * cos(t)), fabs(z[2 * i + 1] - r * sin(t))));
+    q += z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1];
+  }
+  CHECK(worst < 1e-13, "Box-Muller's vector log/sincos vs libm: worst abs difference %.3g", worst);
+  CHECK(z[0] == 0.0 && fabs(z[2] - sqrt(2 * 52 * log(2.0))) < 1e-12, "Box-Muller extremes: u1 = 1 gives 0 (%g), u1 = 2^-52 gives %g", z[0], z[2]);
+  CHECK(fabs(q / (2 * PAIRS) - 1) < 0.06, "Box-Muller output variance %g", q / (2 * PAIRS));
+}
+
 /* A critic with its parameters, workspace and a [3B, w0] input of real, fake and x_hat rows. */
 typedef struct {
   int B, n_hidden, w[DG_MAX_LAYERS + 2];
@@ -1384,6 +1405,7 @@ int main(int argc, char **argv) {
   test_critic_gp(2);
   test_critic_input_grad();
   test_chacha20();
+  test_box_muller();
   test_dp_clip_layers();
   test_adam();
   test_model_behaviour();
