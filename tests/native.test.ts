@@ -327,3 +327,97 @@ test('an iteration dumps to the tensor format the C test compares (core/native/R
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The first iteration's gradient of every parameter of one network, times (1 - beta1): Adam's m after one step. */
+function firstStepMoments(state: EngineState, config: ModelConfig, prefix: 'critic.' | 'aux.'): Float32Array {
+  const tensors = byName(state);
+  const parts = parameterSpecs(config)
+    .filter((s) => s.name.startsWith(prefix))
+    .map((s) => tensors.get(`${s.name}.adam.m`)!.data);
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), (o += p.length);
+  return out;
+}
+
+test('DP-SGD: a huge clip norm without noise is bit for bit the non-DP run, and reports clip statistics', async () => {
+  const config = tinyConfig();
+  const rng = new Rng(77, 3);
+  const batches = [randomBatch(config, 6, rng), randomBatch(config, 6, rng), randomBatch(config, 6, rng)];
+  const plain = await createNativeEngine({ config, seed: 31, threads: 2 });
+  const dp = await createNativeEngine({ config, seed: 31, threads: 2, dp: { clipNorm: 1e30, noiseMultiplier: 0 } });
+  try {
+    for (const batch of batches) {
+      const a = await plain.trainStep([batch]);
+      const b = await dp.trainStep([batch]);
+      assert.equal(a.dp, undefined, 'no DP statistics without DP');
+      assert.ok(b.dp, 'DP statistics are reported');
+      const { dp: stats, ...losses } = b;
+      assert.deepEqual(losses, a);
+      assert.ok(stats.gradNorm > 0 && stats.auxGradNorm > 0, `per-example norms ${stats.gradNorm}, ${stats.auxGradNorm}`);
+      assert.equal(stats.clippedFraction, 0);
+      assert.equal(stats.auxClippedFraction, 0);
+    }
+    const [sa, sb] = [await plain.getState(), await dp.getState()];
+    assert.deepEqual(sb.counters, sa.counters);
+    for (let i = 0; i < sa.tensors.length; i++) assert.deepEqual(sb.tensors[i].data, sa.tensors[i].data, sa.tensors[i].name);
+  } finally {
+    plain.dispose();
+    dp.dispose();
+  }
+});
+
+test('DP-SGD: clipped gradients stay within the clip norm; noise has sd sigma C / B and is not seeded', async () => {
+  const config = tinyConfig({ criticHidden: [200, 200], auxCriticHidden: [300] });
+  const B = 8;
+  const clipNorm = 0.02;
+  const sigma = 1.5;
+  const batch = randomBatch(config, B, new Rng(5, 3));
+  const make = (noiseMultiplier: number) => createNativeEngine({ config, seed: 9, threads: 2, dp: { clipNorm, noiseMultiplier } });
+  const [clean, noisy1, noisy2] = [await make(0), await make(sigma), await make(sigma)];
+  try {
+    const cleanLosses = await clean.trainStep([batch]);
+    assert.equal(cleanLosses.dp!.clippedFraction, 1, 'every example exceeds a tiny clip norm');
+    await noisy1.trainStep([batch]);
+    await noisy2.trainStep([batch]);
+    const [s0, s1, s2] = [await clean.getState(), await noisy1.getState(), await noisy2.getState()];
+    const keep = 1 - config.adamBeta1;
+    for (const prefix of ['critic.', 'aux.'] as const) {
+      const m0 = firstStepMoments(s0, config, prefix);
+      // |sum_b c_b g_b / B| <= C when every |c_b g_b| <= C.
+      const norm = Math.sqrt(m0.reduce((s, x) => s + x * x, 0)) / keep;
+      assert.ok(norm <= clipNorm * (1 + 1e-5) && norm > 0, `${prefix} clipped gradient norm ${norm} <= ${clipNorm}`);
+      const m1 = firstStepMoments(s1, config, prefix);
+      const m2 = firstStepMoments(s2, config, prefix);
+      let q = 0;
+      let differ = 0;
+      for (let i = 0; i < m0.length; i++) {
+        const z = (m1[i] - m0[i]) / keep;
+        q += z * z;
+        if (m1[i] !== m2[i]) differ++;
+      }
+      const sd = Math.sqrt(q / m0.length);
+      const want = (sigma * clipNorm) / B;
+      assert.ok(Math.abs(sd / want - 1) < 6 / Math.sqrt(2 * m0.length), `${prefix} noise sd ${sd}, want ${want} (${m0.length} coordinates)`);
+      assert.ok(differ > 0.99 * m0.length, `${prefix} two runs with the same seed get different noise (${differ} of ${m0.length} differ)`);
+    }
+  } finally {
+    clean.dispose();
+    noisy1.dispose();
+    noisy2.dispose();
+  }
+});
+
+test('DP-SGD options are checked', async () => {
+  const config = tinyConfig();
+  await assert.rejects(createNativeEngine({ config, seed: 1, dp: { clipNorm: 0, noiseMultiplier: 0 } }), /clipNorm/);
+  await assert.rejects(createNativeEngine({ config, seed: 1, dp: { clipNorm: 1, noiseMultiplier: -1 } }), /noiseMultiplier/);
+  await assert.rejects(createNativeEngine({ config, seed: 1, dp: { clipNorm: Infinity, noiseMultiplier: 1 } }), /finite/);
+  const off = await createNativeEngine({ config, seed: 1, dp: { clipNorm: Infinity, noiseMultiplier: 0 } });
+  try {
+    const losses = await off.trainStep([randomBatch(config, 4, new Rng(1, 3))]);
+    assert.equal(losses.dp, undefined, 'clipNorm = Infinity is DP off');
+  } finally {
+    off.dispose();
+  }
+});

@@ -18,10 +18,39 @@ export const nativeAddonPath = path.resolve(here, '../native/build/Release/dg_na
 
 type Handle = { readonly __nativeModel: unique symbol };
 
+/**
+ * DP-SGD on both critics (main and auxiliary): per critic step, each example's gradient of its own
+ * loss term is clipped to L2 norm <= clipNorm over all of that critic's parameters, the clipped
+ * gradients are summed, N(0, (noiseMultiplier * clipNorm)^2) is added to each coordinate, and the
+ * result divided by the batch size is what Adam uses. The noise comes from the OS's cryptographically
+ * secure randomness, not the seed, so a run with noiseMultiplier > 0 is not bit-reproducible
+ * (everything else stays seeded). clipNorm = Infinity turns DP off (noiseMultiplier must then be 0).
+ */
+export interface DpOptions {
+  clipNorm: number;
+  noiseMultiplier: number;
+}
+
+/** Per-critic clipping statistics of the iteration's last critic step. */
+export interface DpClipStats {
+  /** Mean over the batch of each example's gradient norm (main critic), before clipping. */
+  gradNorm: number;
+  /** Share of the batch whose gradient norm exceeded clipNorm (main critic). */
+  clippedFraction: number;
+  /** The same for the auxiliary critic (0 without one). */
+  auxGradNorm: number;
+  auxClippedFraction: number;
+}
+
+/** StepLosses plus, when DP is on, the clipping statistics (to be folded into the shared StepLosses). */
+export interface NativeStepLosses extends StepLosses {
+  dp?: DpClipStats;
+}
+
 interface NativeAddon {
   create(config: object, seed: number): Handle;
   destroy(handle: Handle): void;
-  trainStep(handle: Handle, batches: RealBatch[]): Promise<StepLosses>;
+  trainStep(handle: Handle, batches: RealBatch[]): Promise<NativeStepLosses>;
   generate(handle: Handle, n: number, givenAttributes?: Float32Array, givenAdditional?: Float32Array): Promise<Omit<GeneratedBatch, 'size'>>;
   criticScores(handle: Handle, batch: RealBatch): Promise<Float32Array>;
   dumpIteration(handle: Handle, batches: RealBatch[], file: string): Promise<void>;
@@ -44,7 +73,7 @@ export function loadNativeAddon(): NativeAddon {
 }
 
 /** The plain object the binding reads: the layout's variables and ModelConfig's numbers. */
-function nativeConfig(config: ModelConfig, threads: number | undefined): object {
+function nativeConfig(config: ModelConfig, threads: number | undefined, dp: DpOptions | undefined): object {
   const { layout, ...rest } = config;
   const vars = (v: ModelConfig['layout']['attributes']) => v.map(({ dim, activation }) => ({ dim, activation }));
   return {
@@ -55,7 +84,17 @@ function nativeConfig(config: ModelConfig, threads: number | undefined): object 
     additionalAttributes: vars(layout.additionalAttributes),
     features: vars(layout.features),
     threads: threads ?? 0,
+    ...(dp ? { dpClipNorm: dp.clipNorm, dpNoiseMultiplier: dp.noiseMultiplier } : {}),
   };
+}
+
+function checkDpOptions(dp: DpOptions | undefined): void {
+  if (!dp) return;
+  if (!(dp.clipNorm > 0)) throw new Error(`dp.clipNorm must be positive (Infinity turns DP off), got ${dp.clipNorm}`);
+  if (!(Number.isFinite(dp.noiseMultiplier) && dp.noiseMultiplier >= 0)) {
+    throw new Error(`dp.noiseMultiplier must be a finite number >= 0, got ${dp.noiseMultiplier}`);
+  }
+  if (dp.noiseMultiplier > 0 && !Number.isFinite(dp.clipNorm)) throw new Error('DP noise needs a finite dp.clipNorm');
 }
 
 /** Fails loudly if the C core's tensor table ever drifts from params.ts. */
@@ -75,17 +114,20 @@ function checkLayout(config: ModelConfig, state: EngineState): void {
 }
 
 export interface NativeEngine extends Engine {
+  /** One iteration; with DP on, the result's `dp` field has the clipping statistics. */
+  trainStep(realBatches: RealBatch[]): Promise<NativeStepLosses>;
   /** Worker threads the core uses. */
   readonly threads: number;
   /** Runs one iteration and writes it as a tensor dump (core/native/README.md) for cross-engine checks. */
   dumpIteration(realBatches: RealBatch[], file: string): Promise<void>;
 }
 
-export async function createNativeEngine(options: EngineOptions & { threads?: number }): Promise<NativeEngine> {
+export async function createNativeEngine(options: EngineOptions & { threads?: number; dp?: DpOptions }): Promise<NativeEngine> {
   const native = loadNativeAddon();
   const { config, seed } = options;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
-  let handle: Handle | null = native.create(nativeConfig(config, options.threads), seed);
+  checkDpOptions(options.dp);
+  let handle: Handle | null = native.create(nativeConfig(config, options.threads, options.dp), seed);
   checkLayout(config, native.getState(handle));
   const threads = native.threads(handle);
 
@@ -111,7 +153,7 @@ export async function createNativeEngine(options: EngineOptions & { threads?: nu
     config,
     threads,
 
-    trainStep(realBatches: RealBatch[]): Promise<StepLosses> {
+    trainStep(realBatches: RealBatch[]): Promise<NativeStepLosses> {
       return run((h) => {
         checkBatches(realBatches);
         return native.trainStep(h, realBatches);

@@ -3,6 +3,7 @@
  * peak RSS for the WWT-shaped and short configurations at batch 100 and 1024, and generation speed.
  * Each case runs in its own process so its peak RSS is its own.
  * Usage: bench_dg [--quick] [--threads N]
+ *        bench_dg --dp [--dp-clip C] [--dp-sigma SIGMA] [--quick] [--threads N]   DP-SGD off vs on, alternating
  */
 #include "dg.h"
 #include "dg_bench_configs.h"
@@ -90,6 +91,48 @@ static int bench_generation(const char *label, int T, int S, int n, int threads)
   return 0;
 }
 
+/* DP-SGD off vs on (clip norm C, noise multiplier sigma) on the same machine state: two models, their
+ * iterations alternating, so load from other processes hits both alike. */
+static int bench_dp(const char *label, int T, int S, int B, int iterations, int threads, float C, float sigma) {
+  dg_config c = wwt_config(T, S, threads);
+  dg_model *m[2];
+  if (dg_create(&c, 1, &m[0])) return 1;
+  c.dp_clip_norm = C;
+  c.dp_noise_multiplier = sigma;
+  if (dg_create(&c, 1, &m[1])) {
+    fprintf(stderr, "%s\n", dg_error_message());
+    return 1;
+  }
+  dg_dims d;
+  dg_get_dims(m[0], &d);
+  float *attr = malloc(sizeof(float) * B * d.attribute), *add = malloc(sizeof(float) * B * 2);
+  float *feat = malloc(sizeof(float) * (size_t)B * d.T * d.feature);
+  dg_batch batch;
+  fill_batch(&batch, B, &d, attr, add, feat);
+  dg_losses l;
+  for (int i = 0; i < 3; i++) dg_train_step(m[0], &batch, 1, &l), dg_train_step(m[1], &batch, 1, &l);
+  double total[2] = {0, 0}, best[2] = {1e30, 1e30}, clipped = 0, norm = 0;
+  for (int i = 0; i < 2 * iterations; i++) {
+    int k = (i & 1) ^ ((i >> 1) & 1); /* off, on, on, off, ...: neither always goes first */
+    double t0 = now_ms();
+    if (dg_train_step(m[k], &batch, 1, &l)) {
+      fprintf(stderr, "%s\n", dg_error_message());
+      return 1;
+    }
+    double t = now_ms() - t0;
+    total[k] += t;
+    best[k] = t < best[k] ? t : best[k];
+    if (k) clipped += l.dp_clipped_fraction / iterations, norm += l.dp_grad_norm / iterations;
+  }
+  double off = total[0] / iterations, on = total[1] / iterations;
+  printf("%-24s batch %4d  DP off %7.2f ms (best %6.2f)  DP on %7.2f ms (best %6.2f)  +%.1f%% (best +%.1f%%)  [C %g sigma %g: mean norm %.3g, "
+         "clipped %.2f; %d threads]\n",
+         label, B, off, best[0], on, best[1], 100 * (on / off - 1), 100 * (best[1] / best[0] - 1), C, sigma, norm, clipped, dg_thread_count(m[0]));
+  free(attr), free(add), free(feat);
+  dg_destroy(m[0]), dg_destroy(m[1]);
+  return 0;
+}
+
 typedef struct {
   const char *label;
   int T, S, B, iterations;
@@ -97,10 +140,25 @@ typedef struct {
 } bench_case;
 
 int main(int argc, char **argv) {
-  int quick = 0, threads = 0;
+  int quick = 0, threads = 0, dp = 0;
+  float dp_clip = 1.0f, dp_sigma = 1.0f;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) quick = 1;
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    if (strcmp(argv[i], "--dp") == 0) dp = 1;
+    if (strcmp(argv[i], "--dp-clip") == 0 && i + 1 < argc) dp = 1, dp_clip = (float)atof(argv[++i]);
+    if (strcmp(argv[i], "--dp-sigma") == 0 && i + 1 < argc) dp = 1, dp_sigma = (float)atof(argv[++i]);
+  }
+  if (dp) {
+    bench_case dp_cases[] = {
+        {"WWT-shaped T=550 S=10", 550, 10, 100, quick ? 10 : 40, 0},
+        {"short T=50 S=5", 50, 5, 100, quick ? 20 : 100, 0},
+        {"WWT-shaped T=550 S=10", 550, 10, 1024, quick ? 2 : 6, 0},
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof dp_cases / sizeof dp_cases[0]; i++)
+      failed |= bench_dp(dp_cases[i].label, dp_cases[i].T, dp_cases[i].S, dp_cases[i].B, dp_cases[i].iterations, threads, dp_clip, dp_sigma);
+    return failed;
   }
   bench_case cases[] = {
       {"WWT-shaped T=550 S=10", 550, 10, 100, quick ? 10 : 40, 0},

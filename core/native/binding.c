@@ -7,7 +7,7 @@
  *
  * JavaScript surface (see core/model/native.ts):
  *   create(config, seed) -> handle          info() -> { kernel }
- *   trainStep(handle, batches) -> Promise<losses>
+ *   trainStep(handle, batches) -> Promise<losses>  (losses.dp: clip statistics when config.dpClipNorm is on)
  *   generate(handle, n, givenAttributes?, givenAdditional?) -> Promise<{attributes, additionalAttributes, features, lengths}>
  *   criticScores(handle, batch) -> Promise<Float32Array>
  *   getState(handle) -> { tensors: [{name, shape, data}], counters }
@@ -20,6 +20,7 @@
 #include "dg.h"
 #include "dg_dump.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,7 @@ static int parse_layers(napi_env env, napi_value cfg, const char *key, int *dst,
 }
 
 /* create({ maxLength, sampleLen, attributes, additionalAttributes, features, genFlags, ...ModelConfig
- * numbers..., threads }, seed) */
+ * numbers..., threads, dpClipNorm?, dpNoiseMultiplier? }, seed) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -241,6 +242,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (ok && get_property(env, cfg, "genFlags", &gf)) napi_get_value_bool(env, gf, &flag);
   c->gen_flags = flag;
   if (ok && get_number(env, cfg, "threads", &d)) c->threads = (int)d;
+  /* DP-SGD on the critics (absent: off). Infinity arrives as a double and stays infinite as a float. */
+  if (ok && get_number(env, cfg, "dpClipNorm", &d)) c->dp_clip_norm = (float)d;
+  if (ok && get_number(env, cfg, "dpNoiseMultiplier", &d)) c->dp_noise_multiplier = (float)d;
   if (!ok) {
     free(h->vars);
     free(h);
@@ -391,7 +395,7 @@ static void execute(napi_env env, void *data) {
   if (j->rc != DG_OK && !j->error[0]) snprintf(j->error, sizeof j->error, "%s", dg_error_message()[0] ? dg_error_message() : "native engine error");
 }
 
-static napi_value losses_object(napi_env env, const dg_losses *l) {
+static napi_value losses_object(napi_env env, const dg_losses *l, int dp_on) {
   napi_value o, v;
   CALL(env, napi_create_object(env, &o));
   const char *names[6] = {"critic", "auxCritic", "gradientPenalty", "auxGradientPenalty", "generator", "wassersteinDistance"};
@@ -399,6 +403,17 @@ static napi_value losses_object(napi_env env, const dg_losses *l) {
   for (int i = 0; i < 6; i++) {
     CALL(env, napi_create_double(env, values[i], &v));
     CALL(env, napi_set_named_property(env, o, names[i], v));
+  }
+  if (dp_on) { /* dp: { gradNorm, clippedFraction, auxGradNorm, auxClippedFraction } */
+    napi_value dp;
+    CALL(env, napi_create_object(env, &dp));
+    const char *dp_names[4] = {"gradNorm", "clippedFraction", "auxGradNorm", "auxClippedFraction"};
+    float dp_values[4] = {l->dp_grad_norm, l->dp_clipped_fraction, l->aux_dp_grad_norm, l->aux_dp_clipped_fraction};
+    for (int i = 0; i < 4; i++) {
+      CALL(env, napi_create_double(env, dp_values[i], &v));
+      CALL(env, napi_set_named_property(env, dp, dp_names[i], v));
+    }
+    CALL(env, napi_set_named_property(env, o, "dp", dp));
   }
   return o;
 }
@@ -410,7 +425,7 @@ static napi_value job_result(napi_env env, job *j) {
   size_t n = j->n;
   switch (j->kind) {
     case JOB_TRAIN:
-      return losses_object(env, &j->losses);
+      return losses_object(env, &j->losses, j->h->config.dp_clip_norm > 0 && isfinite(j->h->config.dp_clip_norm));
     case JOB_GENERATE: {
       CALL(env, napi_create_object(env, &r));
       napi_value ab, arr;

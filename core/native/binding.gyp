@@ -6,6 +6,7 @@
         "binding.c",
         "dg_cpu.c",
         "dg_layers.c",
+        "dg_dp.c",
         "dg_gemm.c",
         "dg_threads.c",
         "dg_rng.c",

@@ -71,6 +71,14 @@ typedef struct {
   int critic_steps;
   float batch_norm_momentum;
   int threads; /* worker threads for the GEMMs and noise; 0 = every online CPU */
+  /* DP-SGD on both critics (the generator only sees the critics, so it needs none): per critic step,
+   * each example's gradient of its own loss term is clipped to L2 norm <= dp_clip_norm (over all of
+   * that critic's parameters), the clipped gradients summed, N(0, (dp_noise_multiplier *
+   * dp_clip_norm)^2) added to each coordinate and the result divided by B. dp_clip_norm <= 0 or
+   * infinite turns it off (then dp_noise_multiplier must be 0). The noise comes from the OS's secure
+   * randomness, not the seed: a run with noise is not bit-reproducible. Zeroed configs have it off. */
+  float dp_clip_norm;
+  float dp_noise_multiplier;
 } dg_config;
 
 typedef struct dg_model dg_model;
@@ -92,6 +100,12 @@ typedef struct {
   float aux_gradient_penalty;
   float generator;
   float wasserstein_distance; /* mean D(real) - mean D(fake) */
+  /* DP-SGD (0 when off): mean per-example gradient norm before clipping, and the share of examples
+   * whose norm exceeded dp_clip_norm, for the main and the auxiliary critic. */
+  float dp_grad_norm;
+  float dp_clipped_fraction;
+  float aux_dp_grad_norm;
+  float aux_dp_clipped_fraction;
 } dg_losses;
 
 typedef struct {

@@ -297,6 +297,8 @@ static int check_layers(const int *w, int n, const char *what) {
   return DG_OK;
 }
 
+static int dp_enabled(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c->dp_clip_norm); }
+
 static int check_config(const dg_config *c) {
   int rc;
   if (!c) return dg_fail(DG_ERR_ARG, "config is NULL");
@@ -320,6 +322,11 @@ static int check_config(const dg_config *c) {
   if ((rc = check_layers(c->aux_hidden, c->n_aux_hidden, "auxCriticHidden"))) return rc;
   if (c->critic_steps < 1) return dg_fail(DG_ERR_CONFIG, "criticSteps must be >= 1, got %d", c->critic_steps);
   if (!(c->adam_beta1 >= 0 && c->adam_beta1 < 1 && c->adam_beta2 >= 0 && c->adam_beta2 < 1)) return dg_fail(DG_ERR_CONFIG, "Adam betas must be in [0, 1)");
+  if (isnan(c->dp_clip_norm)) return dg_fail(DG_ERR_CONFIG, "the DP clip norm is NaN");
+  if (!(c->dp_noise_multiplier >= 0 && isfinite(c->dp_noise_multiplier)))
+    return dg_fail(DG_ERR_CONFIG, "the DP noise multiplier must be finite and >= 0, got %g", c->dp_noise_multiplier);
+  if (c->dp_noise_multiplier > 0 && !dp_enabled(c))
+    return dg_fail(DG_ERR_CONFIG, "DP noise (multiplier %g) needs a finite, positive clip norm", c->dp_noise_multiplier);
   return DG_OK;
 }
 
@@ -500,6 +507,8 @@ static void layout_critic_ws(arena *a, dg_critic_ws *w, const critic_layout *c, 
   w->g = take(a, (size_t)rows * c->width[0]);
   w->tmp = take(a, (size_t)rows * mw);
   w->norm = take(a, rows);
+  w->ex_norm = take(a, rows);
+  w->clip = take(a, rows);
 }
 
 static int ensure_gen_ws(dg_model *m, int rows) {
@@ -812,6 +821,27 @@ static void interpolate(float *X, int B, int width, const float *a) {
   }
 }
 
+/* One critic's WGAN-GP gradients, clipped and noised per DP-SGD when the config asks for it. */
+static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, int network, int B, double *mean_real, double *mean_fake,
+                             double *gp, float *dp_norm, float *dp_clipped) {
+  float lambda = m->cfg.gradient_penalty_weight;
+  zero_grads(m, network);
+  dg_critic_forward(m->pool, net, ws, 3 * B);
+  if (!dp_enabled(&m->cfg)) {
+    dg_critic_wgan_gp_grads(m->pool, net, ws, B, lambda, mean_real, mean_fake, gp);
+    *dp_norm = *dp_clipped = 0.0f;
+    return DG_OK;
+  }
+  dg_dp_clip dp = {m->cfg.dp_clip_norm, 0.0, 0.0};
+  dg_critic_wgan_gp_grads_dp(m->pool, net, ws, B, lambda, &dp, mean_real, mean_fake, gp);
+  *dp_norm = (float)dp.mean_norm;
+  *dp_clipped = (float)dp.clipped_fraction;
+  /* The sum of clipped gradients gets N(0, (sigma C)^2) per coordinate; the gradient is that over B. */
+  double std = (double)m->cfg.dp_noise_multiplier * m->cfg.dp_clip_norm / B;
+  size_t begin = m->net_begin[network];
+  return dg_add_secure_gaussian(m->pool, m->grads + begin, m->net_end[network] - begin, std);
+}
+
 /* Gradients of both critics' losses for one real batch and a fresh fake batch (noise from the
  * current position, which advances by what was drawn). */
 static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
@@ -838,15 +868,17 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   write_fake_rows(m, g, X + (size_t)B * w0, w0);
   interpolate(X, B, w0, m->a_main);
   critic_net(m, &m->critic, &net);
-  zero_grads(m, DG_NET_CRITIC);
-  dg_critic_forward(m->pool, &net, &m->main_ws, 3 * B);
-  dg_critic_wgan_gp_grads(m->pool, &net, &m->main_ws, B, lambda, &mean_real, &mean_fake, &gp);
+  if ((rc = critic_step_grads(m, &net, &m->main_ws, DG_NET_CRITIC, B, &mean_real, &mean_fake, &gp, &losses->dp_grad_norm,
+                              &losses->dp_clipped_fraction)))
+    return rc;
   losses->critic = (float)(mean_fake - mean_real + lambda * gp);
   losses->gradient_penalty = (float)gp;
   losses->wasserstein_distance = (float)(mean_real - mean_fake);
 
   losses->aux_critic = 0.0f;
   losses->aux_gradient_penalty = 0.0f;
+  losses->aux_dp_grad_norm = 0.0f;
+  losses->aux_dp_clipped_fraction = 0.0f;
   if (d->has_aux) {
     int wa = d->aux_input, TF = d->T * d->feature;
     float *Xa = m->aux_ws.act[0];
@@ -854,9 +886,9 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
     for (int r = 0; r < 2 * B; r++) memcpy(Xa + (size_t)r * wa, X + (size_t)r * w0 + TF, sizeof(float) * wa);
     interpolate(Xa, B, wa, m->a_aux);
     critic_net(m, &m->aux, &net);
-    zero_grads(m, DG_NET_AUX);
-    dg_critic_forward(m->pool, &net, &m->aux_ws, 3 * B);
-    dg_critic_wgan_gp_grads(m->pool, &net, &m->aux_ws, B, lambda, &mean_real, &mean_fake, &gp);
+    if ((rc = critic_step_grads(m, &net, &m->aux_ws, DG_NET_AUX, B, &mean_real, &mean_fake, &gp, &losses->aux_dp_grad_norm,
+                                &losses->aux_dp_clipped_fraction)))
+      return rc;
     losses->aux_critic = (float)(mean_fake - mean_real + lambda * gp);
     losses->aux_gradient_penalty = (float)gp;
   }

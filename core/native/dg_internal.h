@@ -173,6 +173,8 @@ typedef struct {
   float *g;                        /* [rows, width0]: input gradients */
   float *tmp;                      /* [rows, max hidden width] */
   float *norm;                     /* [rows] */
+  float *ex_norm;                  /* DP only, [rows]: |grad l_b| per example before clipping */
+  float *clip;                     /* DP only, [rows]: clip factors min(1, C / |grad l_b|) */
 } dg_critic_ws;
 
 /* D for rows of act[0]. */
@@ -184,6 +186,30 @@ void dg_critic_backward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *w
  * Returns through the pointers mean D(real), mean D(fake) and gp. */
 void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, double *mean_real,
                              double *mean_fake, double *gp);
+
+/* DP-SGD clipping of one critic step: each example's gradient of its own loss term
+ * l_b = D(G_b) - D(R_b) + lambda (|g_b| - 1)^2 (the batch loss is mean_b l_b) is clipped to L2 norm
+ * <= clip_norm over all the critic's parameters, and dW/db receive sum_b c_b grad l_b / B. */
+typedef struct {
+  float clip_norm;         /* C (finite, > 0) */
+  double mean_norm;        /* out: mean_b |grad l_b| before clipping */
+  double clipped_fraction; /* out: share of examples with |grad l_b| > C */
+} dg_dp_clip;
+/* dg_critic_wgan_gp_grads with clipping (dp NULL: exactly dg_critic_wgan_gp_grads). Needs ws->ex_norm
+ * and ws->clip [B]; leaves |grad l_b| in ex_norm and c_b in clip. */
+void dg_critic_wgan_gp_grads_dp(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, dg_dp_clip *dp,
+                                double *mean_real, double *mean_fake, double *gp);
+
+/* DP-SGD noise: x[i] += N(0, std^2) from cryptographically secure bits (never the seeded Philox stream;
+ * see dg_dp.c). DG_ERR_IO when the OS has no randomness to give. */
+int dg_add_secure_gaussian(dg_pool *pool, float *x, size_t n, double std);
+/* Box-Muller of `pairs` pairs of 64-bit words into out[2 pairs]: u1 = 2 - (1 + (words[2i] >> 12) 2^-52)
+ * in (0, 1], u2 = (words[2i+1] >> 10) 2^-54; out = sqrt(-2 ln u1) (cos, sin)(2 pi u2). */
+void dg_box_muller(const uint64_t *words, size_t pairs, double *out);
+/* n bytes from the kernel (getrandom(2) on Linux). */
+int dg_os_random(void *buf, size_t n);
+/* The ChaCha20 block function (64-bit counter and nonce, DJB's layout), for its known-answer test. */
+void dg_chacha20_block(const uint32_t key[8], uint64_t nonce, uint64_t counter, uint32_t out[16]);
 
 void dg_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, int64_t t);
 

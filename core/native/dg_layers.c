@@ -311,8 +311,122 @@ void dg_critic_backward(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *w
   if (want_input_grad) critic_input_grad(pool, net, ws, 0, rows);
 }
 
+/* ---------------------------------------------------------------- DP-SGD per-example clipping */
+
+/* Example b's share of the batch gradient, (1/B) grad l_b, is a sum of outer products per dense layer:
+ * its real row h_R^T delta_R, its fake row h_F^T delta_F and its x_hat row u^T v (the penalty). Its
+ * squared Frobenius norm is sum_{i,j} (a_i . a_j)(d_i . d_j) over those three pairs (a 3x3 Gram of
+ * each side), so per-example norms cost O(width) per example and layer instead of materialising
+ * O(width^2) per-example gradients. Biases add |delta_R + delta_F|^2. */
+typedef struct {
+  const dg_critic_net *net;
+  dg_critic_ws *ws;
+  int B;
+} norm_job;
+
+/* Gram entries of three rows: out = {00, 11, 22, 01, 02, 12}, in double. */
+static void gram3(const float *x0, const float *x1, const float *x2, int n, double out[6]) {
+  double s00 = 0, s11 = 0, s22 = 0, s01 = 0, s02 = 0, s12 = 0;
+  for (int k = 0; k < n; k++) {
+    double a = x0[k], b = x1[k], c = x2[k];
+    s00 += a * a, s11 += b * b, s22 += c * c, s01 += a * b, s02 += a * c, s12 += b * c;
+  }
+  out[0] = s00, out[1] = s11, out[2] = s22, out[3] = s01, out[4] = s02, out[5] = s12;
+}
+
+static double gram_product(const double a[6], const double d[6]) {
+  return a[0] * d[0] + a[1] * d[1] + a[2] * d[2] + 2.0 * (a[3] * d[3] + a[4] * d[4] + a[5] * d[5]);
+}
+
+static void example_norm_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const norm_job *j = ctx;
+  const dg_critic_net *net = j->net;
+  dg_critic_ws *ws = j->ws;
+  int B = j->B, L = net->n_hidden;
+  int b0 = (int)((long)B * chunk / n_chunks), b1 = (int)((long)B * (chunk + 1) / n_chunks);
+  for (int b = b0; b < b1; b++) {
+    double sq = 0.0, ga[6], gd[6];
+    for (int l = 0; l < L; l++) {
+      int wa = net->width[l], wd = net->width[l + 1];
+      const float *a = ws->act[l], *d = ws->delta[l + 1];
+      gram3(a + (size_t)b * wa, a + (size_t)(B + b) * wa, a + (size_t)(2 * B + b) * wa, wa, ga);
+      gram3(d + (size_t)b * wd, d + (size_t)(B + b) * wd, d + (size_t)(2 * B + b) * wd, wd, gd);
+      sq += gram_product(ga, gd);
+      sq += gd[0] + gd[1] + 2.0 * gd[3]; /* bias: |delta_R + delta_F|^2 */
+    }
+    /* Output layer: the row coefficients dout are the "deltas" (x_hat rows: 1, with u_L as activation). */
+    int w = net->width[L];
+    const float *a = ws->act[L];
+    gram3(a + (size_t)b * w, a + (size_t)(B + b) * w, a + (size_t)(2 * B + b) * w, w, ga);
+    double cr = ws->dout[b], cf = ws->dout[B + b], cx = ws->dout[2 * B + b];
+    gd[0] = cr * cr, gd[1] = cf * cf, gd[2] = cx * cx, gd[3] = cr * cf, gd[4] = cr * cx, gd[5] = cf * cx;
+    sq += gram_product(ga, gd);
+    sq += (cr + cf) * (cr + cf);
+    ws->ex_norm[b] = (float)((double)B * sqrt(sq > 0.0 ? sq : 0.0));
+  }
+}
+
+/* Scales example b's rows by clip[b] wherever they enter the weight-gradient products: its real and
+ * fake deltas and row coefficients, and its penalty rows u_l (v_l then needs no scaling). */
+static void scale_example_rows(const dg_critic_net *net, dg_critic_ws *ws, int B) {
+  int L = net->n_hidden;
+  for (int b = 0; b < B; b++) {
+    float c = ws->clip[b];
+    if (c == 1.0f) continue;
+    for (int l = 1; l <= L; l++) {
+      int w = net->width[l];
+      float *dr = ws->delta[l] + (size_t)b * w, *df = ws->delta[l] + (size_t)(B + b) * w;
+      for (int k = 0; k < w; k++) dr[k] *= c, df[k] *= c;
+    }
+    for (int l = 0; l <= L; l++) {
+      int w = net->width[l];
+      float *u = ws->act[l] + (size_t)(2 * B + b) * w;
+      for (int k = 0; k < w; k++) u[k] *= c;
+    }
+    ws->dout[b] *= c;
+    ws->dout[B + b] *= c;
+  }
+}
+
+static void clip_examples(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, dg_dp_clip *dp) {
+  norm_job j = {net, ws, B};
+  int chunks = dg_pool_size(pool) > 1 && B >= 16 ? 2 * dg_pool_size(pool) : 1;
+  dg_pool_run(pool, example_norm_task, &j, chunks);
+  double sum = 0.0;
+  int clipped = 0;
+  float C = dp->clip_norm;
+  for (int b = 0; b < B; b++) {
+    float norm = ws->ex_norm[b];
+    sum += norm;
+    /* Only examples strictly above C change: a huge C leaves every row (and the result) bit for bit
+     * as without DP. */
+    if (norm > C) {
+      ws->clip[b] = C / norm;
+      clipped++;
+    } else {
+      ws->clip[b] = 1.0f;
+    }
+  }
+  dp->mean_norm = sum / B;
+  dp->clipped_fraction = (double)clipped / B;
+  if (clipped) scale_example_rows(net, ws, B);
+}
+
+static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, dg_dp_clip *dp,
+                                 double *mean_real, double *mean_fake, double *gp);
+
 void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, double *mean_real,
                              double *mean_fake, double *gp) {
+  critic_wgan_gp_grads(pool, net, ws, B, lambda, NULL, mean_real, mean_fake, gp);
+}
+
+void dg_critic_wgan_gp_grads_dp(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, dg_dp_clip *dp,
+                                double *mean_real, double *mean_fake, double *gp) {
+  critic_wgan_gp_grads(pool, net, ws, B, lambda, dp, mean_real, mean_fake, gp);
+}
+
+static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_ws *ws, int B, float lambda, dg_dp_clip *dp,
+                                 double *mean_real, double *mean_fake, double *gp) {
   int L = net->n_hidden, w0 = net->width[0];
   int rows = 3 * B;
   double sr = 0.0, sf = 0.0;
@@ -359,6 +473,8 @@ void dg_critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_critic_
             net->width[l]);
     for (size_t i = 0; i < n; i++) cur[i] = cur[i] > 0.0f ? ws->tmp[i] : 0.0f;
   }
+
+  if (dp) clip_examples(pool, net, ws, B, dp);
 
   /* Weight gradients over all 3B rows at once: real/fake rows carry h_{l-1} and the WGAN deltas,
    * x_hat rows carry u_{l-1} and v_l, which is the penalty's dW_l += u_{l-1}^T v_l. */

@@ -17,6 +17,8 @@
 #include "dg_internal.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,6 +618,198 @@ static void test_adam(void) {
   CHECK(ok, "adam matches its formula (%g %g %g vs %g %g %g)", p[0], p[1], p[2], P[0], P[1], P[2]);
 }
 
+/* ---------------------------------------------------------------- DP-SGD: per-example clipping, noise */
+
+static void test_chacha20(void) {
+  /* RFC 7539 section 2.3.2 (the IETF layout's 32-bit counter and 96-bit nonce map onto DJB's 64/64). */
+  uint32_t key[8], out[16];
+  for (int i = 0; i < 8; i++) key[i] = (uint32_t)(4 * i) | (uint32_t)(4 * i + 1) << 8 | (uint32_t)(4 * i + 2) << 16 | (uint32_t)(4 * i + 3) << 24;
+  dg_chacha20_block(key, 0x4a000000ull, 1ull | (uint64_t)0x09000000u << 32, out);
+  static const uint32_t expect[16] = {0xe4e7f110, 0x15593bd1, 0x1fdd0f50, 0xc47120a3, 0xc7f4d1c7, 0x0368c033, 0x9aaa2204, 0x4e6cd4c3,
+                                      0x466482d2, 0x09aa9f07, 0x05d7c214, 0xa2028bd9, 0xd19c12b5, 0xb94e16de, 0xe883d0cb, 0x4e3c50a2};
+  CHECK(memcmp(out, expect, sizeof expect) == 0, "ChaCha20 block matches RFC 7539 2.3.2 (got %08x %08x ...)", out[0], out[1]);
+  uint32_t r1[4] = {0}, r2[4] = {0};
+  CHECK(dg_os_random(r1, sizeof r1) == DG_OK && dg_os_random(r2, sizeof r2) == DG_OK && memcmp(r1, r2, sizeof r1) != 0, "OS randomness differs between calls");
+}
+
+static void test_box_muller(void) {
+  /* The vector log/sincos against libm on random words and the extremes (u1 = 1, u1 = 2^-52, each quadrant edge). */
+  enum { PAIRS = 4099 };
+  static uint64_t w[2 * PAIRS];
+  static double z[2 * PAIRS];
+  for (int i = 0; i < 2 * PAIRS; i++) w[i] = (uint64_t)(test_uniform() * 4294967296.0) << 32 | (uint64_t)(test_uniform() * 4294967296.0);
+  uint64_t edges[][2] = {{0, 0}, {~0ull, ~0ull}, {1ull << 63, 1ull << 62}, {3ull << 62, 2ull << 62}, {12345, 3ull << 62}, {~0ull >> 1, (1ull << 62) - 1}};
+  for (int e = 0; e < 6; e++) w[2 * e] = edges[e][0], w[2 * e + 1] = edges[e][1];
+  dg_box_muller(w, PAIRS, z);
+  double worst = 0, q = 0;
+  for (int i = 0; i < PAIRS; i++) {
+    double u1 = 2.0 - (1.0 + (double)(w[2 * i] >> 12) * 0x1p-52), u2 = (double)(w[2 * i + 1] >> 10) * 0x1p-54;
+    double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * u2;
+    worst = fmax(worst, fmax(fabs(z[2 * i] - r * cos(t)), fabs(z[2 * i + 1] - r * sin(t))));
+    q += z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1];
+  }
+  CHECK(worst < 1e-13, "Box-Muller's vector log/sincos vs libm: worst abs difference %.3g", worst);
+  CHECK(z[0] == 0.0 && fabs(z[2] - sqrt(2 * 52 * log(2.0))) < 1e-12, "Box-Muller extremes: u1 = 1 gives 0 (%g), u1 = 2^-52 gives %g", z[0], z[2]);
+  CHECK(fabs(q / (2 * PAIRS) - 1) < 0.06, "Box-Muller output variance %g", q / (2 * PAIRS));
+}
+
+/* A critic with its parameters, workspace and a [3B, w0] input of real, fake and x_hat rows. */
+typedef struct {
+  int B, n_hidden, w[DG_MAX_LAYERS + 2];
+  size_t total;
+  float *params, *grads;
+  dg_critic_net net;
+  dg_critic_ws ws;
+} dp_critic;
+
+static void dp_critic_init(dp_critic *c, int B, int n_hidden, const int *widths, float *params, float *grads) {
+  memset(c, 0, sizeof *c);
+  c->B = B;
+  c->n_hidden = n_hidden;
+  c->net.n_hidden = n_hidden;
+  for (int l = 0; l <= n_hidden; l++) c->w[l] = widths[l];
+  c->w[n_hidden + 1] = 1;
+  c->total = 0;
+  for (int l = 0; l <= n_hidden; l++) c->total += (size_t)c->w[l] * c->w[l + 1] + c->w[l + 1];
+  c->params = params ? params : random_array(c->total, 0.6f);
+  c->grads = grads ? grads : calloc(c->total, sizeof(float));
+  size_t off = 0;
+  for (int l = 0; l <= n_hidden + 1; l++) c->net.width[l] = c->w[l];
+  for (int l = 0; l <= n_hidden; l++) {
+    c->net.W[l] = c->params + off;
+    c->net.dW[l] = c->grads + off;
+    off += (size_t)c->w[l] * c->w[l + 1];
+    c->net.b[l] = c->params + off;
+    c->net.db[l] = c->grads + off;
+    off += c->w[l + 1];
+  }
+  int rows = 3 * B, mw = 1;
+  c->ws.max_rows = rows;
+  for (int l = 0; l <= n_hidden; l++) {
+    c->ws.act[l] = malloc(sizeof(float) * rows * c->w[l]);
+    if (l) c->ws.delta[l] = malloc(sizeof(float) * rows * c->w[l]), mw = c->w[l] > mw ? c->w[l] : mw;
+  }
+  c->ws.out = malloc(sizeof(float) * rows);
+  c->ws.dout = malloc(sizeof(float) * rows);
+  c->ws.g = malloc(sizeof(float) * rows * c->w[0]);
+  c->ws.tmp = malloc(sizeof(float) * rows * mw);
+  c->ws.norm = malloc(sizeof(float) * rows);
+  c->ws.ex_norm = malloc(sizeof(float) * rows);
+  c->ws.clip = malloc(sizeof(float) * rows);
+}
+
+static void dp_critic_free(dp_critic *c, int own_params) {
+  for (int l = 0; l <= c->n_hidden; l++) free(c->ws.act[l]), free(c->ws.delta[l]);
+  free(c->ws.out), free(c->ws.dout), free(c->ws.g), free(c->ws.tmp), free(c->ws.norm), free(c->ws.ex_norm), free(c->ws.clip);
+  if (own_params) free(c->params), free(c->grads);
+}
+
+/* Gradients of the WGAN-GP loss for rows X [3B, w0] into c->grads (zeroed first); dp NULL = no clipping. */
+static void dp_critic_grads(dp_critic *c, dg_pool *pool, const float *X, float lambda, dg_dp_clip *dp, double *gp) {
+  double mr, mf, g;
+  memset(c->grads, 0, sizeof(float) * c->total);
+  memcpy(c->ws.act[0], X, sizeof(float) * 3 * c->B * c->w[0]);
+  dg_critic_forward(pool, &c->net, &c->ws, 3 * c->B);
+  dg_critic_wgan_gp_grads_dp(pool, &c->net, &c->ws, c->B, lambda, dp, &mr, &mf, &g);
+  if (gp) *gp = g;
+}
+
+/* Example b's own gradient grad l_b, materialised: the critic step on that one example (B = 1). */
+static void explicit_example_grad(const dp_critic *c, const float *X, int b, float lambda, float *out) {
+  dp_critic one;
+  dp_critic_init(&one, 1, c->n_hidden, c->w, c->params, out);
+  int w0 = c->w[0];
+  float *x1 = malloc(sizeof(float) * 3 * w0);
+  for (int k = 0; k < 3; k++) memcpy(x1 + k * w0, X + (size_t)(k * c->B + b) * w0, sizeof(float) * w0);
+  dp_critic_grads(&one, NULL, x1, lambda, NULL, NULL);
+  free(x1);
+  dp_critic_free(&one, 0);
+}
+
+static double max_abs(const float *x, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+  return m;
+}
+
+/* Explicit sum_b c_b grad l_b / B for the clip factors c_b = min(1, C / |grad l_b|). */
+static void explicit_clipped_sum(const dp_critic *c, const float *X, float lambda, float C, float *sum, double *norms) {
+  float *gb = malloc(sizeof(float) * c->total);
+  memset(sum, 0, sizeof(float) * c->total);
+  for (int b = 0; b < c->B; b++) {
+    explicit_example_grad(c, X, b, lambda, gb);
+    double n = sqrt(dot(gb, gb, c->total));
+    if (norms) norms[b] = n;
+    double cb = n > C ? C / n : 1.0;
+    for (size_t i = 0; i < c->total; i++) sum[i] += (float)(cb * gb[i] / c->B);
+  }
+  free(gb);
+}
+
+static void test_dp_clip_layer(int n_hidden, dg_pool *pool) {
+  int widths[3] = {9, 12, 8}, B = 7;
+  float lambda = 10.0f;
+  dp_critic c;
+  dp_critic_init(&c, B, n_hidden, widths, NULL, NULL);
+  int w0 = widths[0];
+  float *X = random_array((size_t)3 * B * w0, 1);
+  for (int b = 0; b < B; b++) {
+    float a = (float)test_uniform();
+    for (int k = 0; k < w0; k++) X[(2 * B + b) * w0 + k] = a * X[b * w0 + k] + (1 - a) * X[(B + b) * w0 + k];
+  }
+  double gp = 0;
+  dp_critic_grads(&c, pool, X, lambda, NULL, &gp);
+  for (int tries = 0; tries < 8 && gp < 0.05; tries++) { /* an active penalty, so its per-example terms matter */
+    for (size_t i = 0; i < c.total; i++) c.params[i] *= 1.6f;
+    dp_critic_grads(&c, pool, X, lambda, NULL, &gp);
+  }
+  float *plain = malloc(sizeof(float) * c.total), *expl = malloc(sizeof(float) * c.total);
+  memcpy(plain, c.grads, sizeof(float) * c.total);
+  double *norms = malloc(sizeof(double) * B);
+  explicit_clipped_sum(&c, X, lambda, INFINITY, expl, norms);
+
+  /* Huge C: the Gram-trick norms match the materialised ones, and the gradient is bit for bit the plain one. */
+  dg_dp_clip dp = {1e30f, 0, 0};
+  dp_critic_grads(&c, pool, X, lambda, &dp, NULL);
+  double worst = 0, mean = 0;
+  for (int b = 0; b < B; b++) worst = fmax(worst, fabs(c.ws.ex_norm[b] - norms[b]) / norms[b]), mean += norms[b] / B;
+  CHECK(worst < 1e-5, "DP (%d hidden): Gram-trick per-example norms vs materialised per-example gradients, worst relative error %.2g", n_hidden, worst);
+  CHECK(fabs(dp.mean_norm - mean) < 1e-5 * mean && dp.clipped_fraction == 0, "DP (%d hidden): mean norm %g (want %g), clipped %g", n_hidden,
+        dp.mean_norm, mean, dp.clipped_fraction);
+  CHECK(memcmp(plain, c.grads, sizeof(float) * c.total) == 0, "DP (%d hidden): huge C gives the non-DP gradient bit for bit", n_hidden);
+  double diff = 0;
+  for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(plain[i] - expl[i]));
+  CHECK(diff < 1e-5 * max_abs(expl, c.total), "DP (%d hidden): mean of per-example gradients = batch gradient (%.2g)", n_hidden, diff);
+
+  /* C between the norms: some examples clipped; the result is sum_b c_b grad l_b / B. */
+  double sorted[16];
+  memcpy(sorted, norms, sizeof(double) * B);
+  for (int i = 0; i < B; i++)
+    for (int k = i + 1; k < B; k++)
+      if (sorted[k] < sorted[i]) { double t = sorted[i]; sorted[i] = sorted[k]; sorted[k] = t; }
+  float C = (float)(0.5 * (sorted[B / 2 - 1] + sorted[B / 2]));
+  explicit_clipped_sum(&c, X, lambda, C, expl, NULL);
+  dg_dp_clip dp2 = {C, 0, 0};
+  dp_critic_grads(&c, pool, X, lambda, &dp2, NULL);
+  diff = 0;
+  for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(c.grads[i] - expl[i]));
+  int clipped = 0;
+  for (int b = 0; b < B; b++) clipped += norms[b] > C;
+  CHECK(clipped > 0 && clipped < B && fabs(dp2.clipped_fraction - (double)clipped / B) < 1e-12, "DP (%d hidden): clipped fraction %g, want %d/%d",
+        n_hidden, dp2.clipped_fraction, clipped, B);
+  CHECK(diff < 1e-5 * max_abs(expl, c.total), "DP (%d hidden): clipped gradient = sum_b c_b grad l_b / B explicitly (max diff %.2g of %.2g)", n_hidden,
+        diff, max_abs(expl, c.total));
+  free(plain), free(expl), free(norms), free(X);
+  dp_critic_free(&c, 1);
+}
+
+static void test_dp_clip_layers(void) {
+  dg_pool *pool = dg_pool_create(3);
+  for (int h = 0; h <= 2; h++) test_dp_clip_layer(h, NULL);
+  test_dp_clip_layer(2, pool);
+  dg_pool_destroy(pool);
+}
+
 /* ---------------------------------------------------------------- the whole model */
 
 static const dg_var tiny_attrs[] = {{3, DG_SOFTMAX}, {1, DG_SIGMOID}, {1, DG_TANH}};
@@ -784,6 +978,171 @@ static void test_model_gradients(int gen_flags, int aux, int additional) {
   check_network_grads(m, &rb, 1, label);
   free_real_batch(&rb);
   dg_destroy(m);
+}
+
+/* ---------------------------------------------------------------- DP-SGD in the whole model */
+
+static dg_config dp_config(float clip, float sigma) {
+  dg_config c = tiny_config(1, 1, 1);
+  c.dp_clip_norm = clip;
+  c.dp_noise_multiplier = sigma;
+  return c;
+}
+
+static void test_dp_model_off_equals_huge_clip(void) {
+  dg_config c0 = dp_config(0, 0), c1 = dp_config(1e30f, 0), c2 = dp_config(INFINITY, 0);
+  c0.critic_steps = c1.critic_steps = c2.critic_steps = 2;
+  dg_model *m0, *m1, *m2;
+  int rc = dg_create(&c0, 7, &m0) | dg_create(&c1, 7, &m1) | dg_create(&c2, 7, &m2);
+  CHECK(rc == DG_OK, "create DP models: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb[2];
+  make_real_batch(&rb[0], m0, &c0, 6);
+  make_real_batch(&rb[1], m0, &c0, 6);
+  dg_batch batches[2] = {rb[0].batch, rb[1].batch};
+  dg_losses l0, l1, l2;
+  for (int i = 0; i < 3; i++) {
+    rc = dg_train_step(m0, batches, 2, &l0) | dg_train_step(m1, batches, 2, &l1) | dg_train_step(m2, batches, 2, &l2);
+    CHECK(rc == DG_OK, "DP train step: %s", dg_error_message());
+  }
+  size_t n = dg_param_floats(m0);
+  int same = memcmp(dg_params(m0), dg_params(m1), n * 4) == 0 && memcmp(dg_adam_m(m0), dg_adam_m(m1), n * 4) == 0 &&
+             memcmp(dg_adam_v(m0), dg_adam_v(m1), n * 4) == 0 && memcmp(&l0, &l1, offsetof(dg_losses, dp_grad_norm)) == 0;
+  CHECK(same, "DP with C = 1e30 and sigma = 0: parameters, Adam moments and losses bit for bit as without DP");
+  CHECK(memcmp(dg_params(m0), dg_params(m2), n * 4) == 0 && l2.dp_grad_norm == 0, "C = infinity is DP off");
+  CHECK(l0.dp_grad_norm == 0 && l0.dp_clipped_fraction == 0 && l1.dp_grad_norm > 0 && l1.aux_dp_grad_norm > 0 && l1.dp_clipped_fraction == 0 &&
+            l1.aux_dp_clipped_fraction == 0,
+        "DP statistics: off %g/%g, huge C norms %g/%g clipped %g/%g", l0.dp_grad_norm, l0.dp_clipped_fraction, l1.dp_grad_norm, l1.aux_dp_grad_norm,
+        l1.dp_clipped_fraction, l1.aux_dp_clipped_fraction);
+  free_real_batch(&rb[0]), free_real_batch(&rb[1]);
+  dg_destroy(m0), dg_destroy(m1), dg_destroy(m2);
+
+  dg_model *bad = NULL;
+  dg_config e1 = dp_config(0, 1), e2 = dp_config(NAN, 0), e3 = dp_config(1, -1), e4 = dp_config(INFINITY, 1);
+  CHECK(dg_create(&e1, 1, &bad) == DG_ERR_CONFIG && dg_create(&e2, 1, &bad) == DG_ERR_CONFIG && dg_create(&e3, 1, &bad) == DG_ERR_CONFIG &&
+            dg_create(&e4, 1, &bad) == DG_ERR_CONFIG,
+        "DP configs without a usable clip norm, or with a negative multiplier, are refused");
+}
+
+/* One of the model's critics (main or aux) as a dp_critic over its live parameters, and its input rows. */
+static void model_critic(dg_model *m, const dg_config *cfg, int aux, int B, dp_critic *c, float **X) {
+  dg_dims d;
+  dg_get_dims(m, &d);
+  int widths[DG_MAX_LAYERS + 1], nh = aux ? cfg->n_aux_hidden : cfg->n_critic_hidden;
+  widths[0] = aux ? d.aux_input : d.critic_input;
+  for (int l = 0; l < nh; l++) widths[l + 1] = aux ? cfg->aux_hidden[l] : cfg->critic_hidden[l];
+  float *params = dg_params(m) + dg_param_offset(m, dg_tensor_find(m, aux ? "aux.dense0.kernel" : "critic.dense0.kernel"));
+  dp_critic_init(c, B, nh, widths, params, NULL); /* its own zeroed gradient buffer */
+  int w0 = widths[0], TF = d.T * d.feature;
+  const float *in = dg_debug_critic_input(m), *a = dg_debug_interpolation(m, aux);
+  float *x = malloc(sizeof(float) * 3 * B * w0);
+  for (int r = 0; r < 2 * B; r++) memcpy(x + (size_t)r * w0, in + (size_t)r * d.critic_input + (aux ? TF : 0), sizeof(float) * w0);
+  for (int b = 0; b < B; b++) {
+    float ab = a[b], fb = 1.0f - a[b];
+    for (int k = 0; k < w0; k++) x[(size_t)(2 * B + b) * w0 + k] = ab * x[(size_t)b * w0 + k] + fb * x[(size_t)(B + b) * w0 + k];
+  }
+  *X = x;
+}
+
+static void test_dp_model_clipping(void) {
+  int B = 6;
+  dg_config c0 = dp_config(0, 0);
+  dg_model *m0;
+  CHECK(dg_create(&c0, 11, &m0) == DG_OK, "create: %s", dg_error_message());
+  real_batch rb;
+  make_real_batch(&rb, m0, &c0, B);
+  dg_losses l;
+  dg_debug_critic_grads(m0, &rb.batch, &l);
+  /* C at the median of the main critic's per-example norms: some examples clipped, some not. */
+  dp_critic c;
+  float *X;
+  model_critic(m0, &c0, 0, B, &c, &X);
+  double norms[16], sorted[16];
+  float *expl = malloc(sizeof(float) * c.total);
+  explicit_clipped_sum(&c, X, c0.gradient_penalty_weight, INFINITY, expl, norms);
+  memcpy(sorted, norms, sizeof(double) * B);
+  for (int i = 0; i < B; i++)
+    for (int k = i + 1; k < B; k++)
+      if (sorted[k] < sorted[i]) { double t = sorted[i]; sorted[i] = sorted[k]; sorted[k] = t; }
+  float C = (float)(0.5 * (sorted[B / 2 - 1] + sorted[B / 2]));
+  free(X), free(expl), free(c.grads);
+  dp_critic_free(&c, 0);
+
+  dg_config c1 = dp_config(C, 0);
+  dg_model *m1;
+  CHECK(dg_create(&c1, 11, &m1) == DG_OK, "create: %s", dg_error_message());
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  CHECK(fabs(l.dp_clipped_fraction - 0.5) < 1e-6 && l.dp_grad_norm > 0, "model DP: half the examples clipped at the median (%g)", l.dp_clipped_fraction);
+  for (int aux = 0; aux <= 1; aux++) {
+    model_critic(m1, &c1, aux, B, &c, &X);
+    expl = malloc(sizeof(float) * c.total);
+    double mean = 0;
+    explicit_clipped_sum(&c, X, c1.gradient_penalty_weight, C, expl, norms);
+    for (int b = 0; b < B; b++) mean += norms[b] / B;
+    const float *got = dg_grads(m1) + dg_param_offset(m1, dg_tensor_find(m1, aux ? "aux.dense0.kernel" : "critic.dense0.kernel"));
+    double diff = 0;
+    for (size_t i = 0; i < c.total; i++) diff = fmax(diff, fabs(got[i] - expl[i]));
+    CHECK(diff < 1e-5 * max_abs(expl, c.total), "model DP, %s critic: applied gradient = sum_b c_b grad l_b / B (max diff %.2g of %.2g)",
+          aux ? "aux" : "main", diff, max_abs(expl, c.total));
+    float reported = aux ? l.aux_dp_grad_norm : l.dp_grad_norm;
+    CHECK(fabs(reported - mean) < 1e-5 * mean, "model DP, %s critic: reported mean norm %g, explicit %g", aux ? "aux" : "main", reported, mean);
+    free(X), free(expl), free(c.grads);
+    dp_critic_free(&c, 0);
+  }
+  free_real_batch(&rb);
+  dg_destroy(m0), dg_destroy(m1);
+}
+
+static void test_dp_model_noise(void) {
+  int B = 8;
+  float C = 0.75f, sigma = 1.3f;
+  dg_config c0 = dp_config(C, 0), c1 = dp_config(C, sigma);
+  c0.critic_hidden[0] = c1.critic_hidden[0] = 200; /* enough coordinates for tight statistics */
+  c0.critic_hidden[1] = c1.critic_hidden[1] = 200;
+  c0.aux_hidden[0] = c1.aux_hidden[0] = 300;
+  dg_model *m0, *m1;
+  CHECK(dg_create(&c0, 5, &m0) == DG_OK && dg_create(&c1, 5, &m1) == DG_OK, "create: %s", dg_error_message());
+  real_batch rb;
+  make_real_batch(&rb, m0, &c0, B);
+  dg_losses l;
+  size_t n = dg_param_floats(m0);
+  float *clean = malloc(n * 4), *noisy = malloc(n * 4);
+  dg_debug_critic_grads(m0, &rb.batch, &l);
+  memcpy(clean, dg_grads(m0), n * 4);
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  memcpy(noisy, dg_grads(m1), n * 4);
+  double want = (double)sigma * C / B;
+  for (int net = DG_NET_CRITIC; net <= DG_NET_AUX; net++) {
+    size_t b = SIZE_MAX, e = 0;
+    for (int i = 0; i < dg_tensor_count(m0); i++) {
+      dg_tensor_info info;
+      dg_tensor_info_at(m0, i, &info);
+      if (info.kind != DG_TENSOR_PARAM || info.network != net) continue;
+      size_t o = dg_param_offset(m0, i);
+      b = o < b ? o : b;
+      e = o + info.size > e ? o + info.size : e;
+    }
+    double s = 0, q = 0, within = 0, cnt = (double)(e - b);
+    for (size_t i = b; i < e; i++) {
+      double z = (double)noisy[i] - clean[i];
+      s += z, q += z * z, within += fabs(z) < want;
+    }
+    double sd = sqrt(q / cnt), mean = s / cnt, rel = 6.0 / sqrt(2.0 * cnt); /* 6 standard errors of the sd estimate */
+    CHECK(fabs(sd / want - 1) < rel, "DP noise (%s, %.0f coordinates): sd %.5g, want sigma C / B = %.5g", net == DG_NET_CRITIC ? "critic" : "aux", cnt, sd,
+          want);
+    CHECK(fabs(mean) < 6 * want / sqrt(cnt), "DP noise (%s): mean %.3g is 0", net == DG_NET_CRITIC ? "critic" : "aux", mean);
+    CHECK(fabs(within / cnt - 0.682689) < 6 * sqrt(0.68 * 0.32 / cnt), "DP noise (%s): %.4f of it within one sd (normal: 0.6827)",
+          net == DG_NET_CRITIC ? "critic" : "aux", within / cnt);
+  }
+  size_t gb = dg_param_offset(m0, dg_tensor_find(m0, "critic.dense0.kernel"));
+  CHECK(memcmp(clean, noisy, gb * 4) == 0, "DP noise leaves the generator's gradients alone");
+  dg_debug_critic_grads(m1, &rb.batch, &l);
+  size_t same = 0;
+  for (size_t i = gb; i < n; i++) same += dg_grads(m1)[i] == noisy[i];
+  CHECK(same < (n - gb) / 100, "DP noise differs between two runs of the same seeded step (%zu of %zu coordinates equal)", same, n - gb);
+  free(clean), free(noisy);
+  free_real_batch(&rb);
+  dg_destroy(m0), dg_destroy(m1);
 }
 
 static void test_model_behaviour(void) {
@@ -1045,12 +1404,18 @@ int main(int argc, char **argv) {
   test_critic_gp(1);
   test_critic_gp(2);
   test_critic_input_grad();
+  test_chacha20();
+  test_box_muller();
+  test_dp_clip_layers();
   test_adam();
   test_model_behaviour();
   test_threads_agree();
   test_model_gradients(1, 1, 1);
   test_model_gradients(0, 0, 0);
   test_model_gradients(1, 0, 1);
+  test_dp_model_off_equals_huge_clip();
+  test_dp_model_clipping();
+  test_dp_model_noise();
   test_dump_round_trip();
   printf("%d checks, %d failed\n", checks, failures);
   printf("%d passed, %d failed\n", checks - failures, failures);
