@@ -34,6 +34,32 @@ export interface StepLosses {
   generator: number;
   /** E[D(real)] - E[D(fake)]: the Wasserstein estimate. */
   wassersteinDistance: number;
+  /** Clipping statistics of the last critic step, when DP-SGD is on. */
+  dp?: DpClipStats;
+}
+
+/**
+ * DP-SGD on both critics (main and auxiliary): per critic step, each example's gradient of its own
+ * loss term is clipped to L2 norm <= clipNorm over all of that critic's parameters, the clipped
+ * gradients are summed, N(0, (noiseMultiplier * clipNorm)^2) is added to each coordinate, and the
+ * result divided by the batch size is what Adam uses. The noise comes from the OS's cryptographically
+ * secure randomness, not the seed, so a run with noiseMultiplier > 0 is not bit-reproducible
+ * (everything else stays seeded). clipNorm = Infinity turns DP off (noiseMultiplier must then be 0).
+ */
+export interface DpOptions {
+  clipNorm: number;
+  noiseMultiplier: number;
+}
+
+/** Per-critic clipping statistics of the iteration's last critic step. */
+export interface DpClipStats {
+  /** Mean over the batch of each example's gradient norm (main critic), before clipping. */
+  gradNorm: number;
+  /** Share of the batch whose gradient norm exceeded clipNorm (main critic). */
+  clippedFraction: number;
+  /** The same for the auxiliary critic (0 without one). */
+  auxGradNorm: number;
+  auxClippedFraction: number;
 }
 
 /** Generated, still encoded data (same layout as `RealBatch`, features already masked after each end). */
@@ -72,4 +98,6 @@ export interface Engine {
 export interface EngineOptions {
   config: ModelConfig;
   seed: number;
+  /** DP-SGD on the critics (native engine only for now; the reference engine refuses it). */
+  dp?: DpOptions;
 }

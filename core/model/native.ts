@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelConfig } from './config.ts';
-import type { Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
+import type { DpOptions, Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
 import { bufferSpecs, parameterSpecs } from './params.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,39 +18,10 @@ export const nativeAddonPath = path.resolve(here, '../native/build/Release/dg_na
 
 type Handle = { readonly __nativeModel: unique symbol };
 
-/**
- * DP-SGD on both critics (main and auxiliary): per critic step, each example's gradient of its own
- * loss term is clipped to L2 norm <= clipNorm over all of that critic's parameters, the clipped
- * gradients are summed, N(0, (noiseMultiplier * clipNorm)^2) is added to each coordinate, and the
- * result divided by the batch size is what Adam uses. The noise comes from the OS's cryptographically
- * secure randomness, not the seed, so a run with noiseMultiplier > 0 is not bit-reproducible
- * (everything else stays seeded). clipNorm = Infinity turns DP off (noiseMultiplier must then be 0).
- */
-export interface DpOptions {
-  clipNorm: number;
-  noiseMultiplier: number;
-}
-
-/** Per-critic clipping statistics of the iteration's last critic step. */
-export interface DpClipStats {
-  /** Mean over the batch of each example's gradient norm (main critic), before clipping. */
-  gradNorm: number;
-  /** Share of the batch whose gradient norm exceeded clipNorm (main critic). */
-  clippedFraction: number;
-  /** The same for the auxiliary critic (0 without one). */
-  auxGradNorm: number;
-  auxClippedFraction: number;
-}
-
-/** StepLosses plus, when DP is on, the clipping statistics (to be folded into the shared StepLosses). */
-export interface NativeStepLosses extends StepLosses {
-  dp?: DpClipStats;
-}
-
 interface NativeAddon {
   create(config: object, seed: number): Handle;
   destroy(handle: Handle): void;
-  trainStep(handle: Handle, batches: RealBatch[]): Promise<NativeStepLosses>;
+  trainStep(handle: Handle, batches: RealBatch[]): Promise<StepLosses>;
   generate(handle: Handle, n: number, givenAttributes?: Float32Array, givenAdditional?: Float32Array): Promise<Omit<GeneratedBatch, 'size'>>;
   criticScores(handle: Handle, batch: RealBatch): Promise<Float32Array>;
   dumpIteration(handle: Handle, batches: RealBatch[], file: string): Promise<void>;
@@ -115,14 +86,14 @@ function checkLayout(config: ModelConfig, state: EngineState): void {
 
 export interface NativeEngine extends Engine {
   /** One iteration; with DP on, the result's `dp` field has the clipping statistics. */
-  trainStep(realBatches: RealBatch[]): Promise<NativeStepLosses>;
+  trainStep(realBatches: RealBatch[]): Promise<StepLosses>;
   /** Worker threads the core uses. */
   readonly threads: number;
   /** Runs one iteration and writes it as a tensor dump (core/native/README.md) for cross-engine checks. */
   dumpIteration(realBatches: RealBatch[], file: string): Promise<void>;
 }
 
-export async function createNativeEngine(options: EngineOptions & { threads?: number; dp?: DpOptions }): Promise<NativeEngine> {
+export async function createNativeEngine(options: EngineOptions & { threads?: number }): Promise<NativeEngine> {
   const native = loadNativeAddon();
   const { config, seed } = options;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
@@ -153,7 +124,7 @@ export async function createNativeEngine(options: EngineOptions & { threads?: nu
     config,
     threads,
 
-    trainStep(realBatches: RealBatch[]): Promise<NativeStepLosses> {
+    trainStep(realBatches: RealBatch[]): Promise<StepLosses> {
       return run((h) => {
         checkBatches(realBatches);
         return native.trainStep(h, realBatches);

@@ -56,6 +56,9 @@ function readTensor(name: string, t: tf.Tensor): NamedTensor {
 }
 
 export async function createReferenceEngine(options: EngineOptions & { backend?: ReferenceBackend }): Promise<Engine> {
+  if (options.dp && Number.isFinite(options.dp.clipNorm) && options.dp.clipNorm > 0) {
+    throw new Error('the reference engine has no DP-SGD (per-example clipping); train with --engine native');
+  }
   const backend = await activateBackend(options.backend ?? 'wasm');
   const { config, seed } = options;
   const shape: ModelShape = modelShape(config);
