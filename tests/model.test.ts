@@ -22,62 +22,11 @@ import {
 import { gateScale, lstmSequence } from '../core/model/reference-lstm.ts';
 import { modelConfig, type ModelConfig } from '../core/model/config.ts';
 import { dims, initialParameters, parameterSpecs } from '../core/model/params.ts';
-import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
+import type { EncodedLayout } from '../core/encoding/types.ts';
 import type { Engine, EngineState, RealBatch } from '../core/model/engine.ts';
 import { Rng } from '../core/util/rng.ts';
+import { categorical, continuous, randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
 
-const categorical = (name: string, dim: number): EncodedVariable => ({ name, kind: 'categorical', dim, activation: 'softmax' });
-const continuous = (name: string, activation: 'sigmoid' | 'tanh' = 'sigmoid'): EncodedVariable => ({ name, kind: 'continuous', dim: 1, activation });
-
-/** T=8, S=2; two continuous features (sigmoid, tanh) + gen flags; a 3-way categorical and a continuous attribute; two additional attributes. */
-function tinyLayout(genFlags = true): EncodedLayout {
-  return {
-    maxLength: 8,
-    attributes: [categorical('kind', 3), continuous('size')],
-    additionalAttributes: [continuous('x.mid'), continuous('x.half')],
-    features: [continuous('x'), continuous('y', 'tanh'), ...(genFlags ? [categorical('flags', 2)] : [])],
-    genFlags,
-  };
-}
-
-function tinyConfig(overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()): ModelConfig {
-  return modelConfig(layout, {
-    sampleLen: 2,
-    attributeNoiseDim: 3,
-    minMaxNoiseDim: 2,
-    featureNoiseDim: 2,
-    attributeHidden: [8, 8],
-    minMaxHidden: [6],
-    lstmUnits: 7,
-    criticHidden: [10, 9],
-    auxCriticHidden: [6, 5],
-    ...overrides,
-  });
-}
-
-/** A valid encoded batch: one-hot categories, values in range, gen flags consistent with a random length, zeros after it. */
-function randomBatch(config: ModelConfig, size: number, rng: Rng): RealBatch {
-  const d = dims(config);
-  const attributes = new Float32Array(size * d.attribute);
-  const additionalAttributes = new Float32Array(size * d.additional);
-  const features = new Float32Array(size * d.T * d.feature);
-  for (let b = 0; b < size; b++) {
-    attributes[b * d.attribute + rng.int(3)] = 1;
-    attributes[b * d.attribute + 3] = rng.uniform();
-    for (let k = 0; k < d.additional; k++) additionalAttributes[b * d.additional + k] = rng.uniform();
-    const length = config.layout.genFlags ? 1 + rng.int(d.T) : d.T;
-    for (let t = 0; t < length; t++) {
-      const row = (b * d.T + t) * d.feature;
-      features[row] = rng.uniform();
-      features[row + 1] = 2 * rng.uniform() - 1;
-      if (config.layout.genFlags) {
-        features[row + 2] = t === length - 1 ? 0 : 1;
-        features[row + 3] = t === length - 1 ? 1 : 0;
-      }
-    }
-  }
-  return { size, attributes, additionalAttributes, features };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Critic gradients, including the gradient penalty's second-order terms

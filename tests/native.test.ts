@@ -12,13 +12,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { modelConfig, type ModelConfig } from '../core/model/config.ts';
+import type { ModelConfig } from '../core/model/config.ts';
 import { bufferSpecs, dims, initialBuffers, initialParameters, parameterSpecs } from '../core/model/params.ts';
 import type { Engine, EngineState, NamedTensor, RealBatch } from '../core/model/engine.ts';
-import type { EncodedLayout, EncodedVariable } from '../core/encoding/types.ts';
 import { createNativeEngine, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
 import { configTensors, readTensorDump, writeTensorDump } from '../core/native/tensor-dump.ts';
 import { Rng } from '../core/util/rng.ts';
+import { randomBatch, tinyConfig as sharedTinyConfig, tinyLayout as sharedTinyLayout } from './fixtures/tiny-model.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const referencePath = path.join(repoRoot, 'core/model/reference.ts');
@@ -28,56 +28,9 @@ assert.ok(
   `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`,
 );
 
-const categorical = (name: string, dim: number): EncodedVariable => ({ name, kind: 'categorical', dim, activation: 'softmax' });
-const continuous = (name: string, activation: 'sigmoid' | 'tanh' = 'sigmoid'): EncodedVariable => ({ name, kind: 'continuous', dim: 1, activation });
-
-/** T=8, S=2; sigmoid and tanh features + gen flags; categorical and continuous attributes; auto-normalization. */
-function tinyLayout(genFlags = true): EncodedLayout {
-  return {
-    maxLength: 8,
-    attributes: [categorical('kind', 3), continuous('size'), continuous('skew', 'tanh')],
-    additionalAttributes: [continuous('x.mid'), continuous('x.half')],
-    features: [continuous('x'), continuous('y', 'tanh'), ...(genFlags ? [categorical('flags', 2)] : [])],
-    genFlags,
-  };
-}
-
-function tinyConfig(overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()): ModelConfig {
-  return modelConfig(layout, {
-    sampleLen: 2,
-    attributeNoiseDim: 3,
-    minMaxNoiseDim: 2,
-    featureNoiseDim: 2,
-    attributeHidden: [8, 8],
-    minMaxHidden: [6],
-    lstmUnits: 7,
-    criticHidden: [10, 9],
-    auxCriticHidden: [6, 5],
-    ...overrides,
-  });
-}
-
-/** A valid encoded batch: one-hot categories, values in range, gen flags ending at a random length. */
-function randomBatch(config: ModelConfig, size: number, rng: Rng): RealBatch {
-  const d = dims(config);
-  const attributes = new Float32Array(size * d.attribute);
-  const additionalAttributes = new Float32Array(size * d.additional);
-  const features = new Float32Array(size * d.T * d.feature);
-  for (let b = 0; b < size; b++) {
-    attributes[b * d.attribute + rng.int(3)] = 1;
-    attributes[b * d.attribute + 3] = rng.uniform();
-    attributes[b * d.attribute + 4] = 2 * rng.uniform() - 1;
-    for (let k = 0; k < d.additional; k++) additionalAttributes[b * d.additional + k] = rng.uniform();
-    const length = config.layout.genFlags ? 1 + rng.int(d.T) : d.T;
-    for (let t = 0; t < length; t++) {
-      const row = (b * d.T + t) * d.feature;
-      features[row] = rng.uniform();
-      features[row + 1] = 2 * rng.uniform() - 1;
-      if (config.layout.genFlags) features[row + (t === length - 1 ? 3 : 2)] = 1;
-    }
-  }
-  return { size, attributes, additionalAttributes, features };
-}
+/** The native tests add a tanh attribute to exercise that head too. */
+const tinyLayout = (genFlags = true) => sharedTinyLayout(genFlags, true);
+const tinyConfig = (overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()) => sharedTinyConfig(overrides, layout);
 
 const byName = (state: EngineState) => new Map(state.tensors.map((t) => [t.name, t]));
 
