@@ -1,0 +1,184 @@
+/**
+ * The native core's standalone C tests, run from `npm test`: `make -C core/native test` builds
+ * out/test_dg and runs its suite, then one iteration of the TF.js reference engine is dumped
+ * (core/model/dump-reference.ts) and `out/test_dg --compare` rebuilds the model in C, loads the
+ * reference's initial state, reruns the iteration and compares every tensor it knows. Needs make and a
+ * C compiler; without them this test fails (it does not skip), saying what to install.
+ *
+ * The dumped iterations train the critics with learning rate 0. Their gradients, Adam slots and losses
+ * are still compared; their updated weights would not be reproducible: WGAN critic gradients have
+ * directions that are zero in exact arithmetic (the output bias, the bias of a unit active on every
+ * row: they shift D by a constant, which the loss ignores), TF.js sums them to exactly 0 while the C
+ * core's single pass over real then fake rows leaves rounding noise (~1e-9), and a first Adam step
+ * turns that noise into a full +-lr step. That moves D by a constant in one engine only, so the
+ * generator step after it (loss, gradients, a ReLU flipping now and then) would differ by 1e-4..1e-1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelConfig } from '../core/model/config.ts';
+import type { StepLosses } from '../core/model/engine.ts';
+import { createReferenceEngine } from '../core/model/reference.ts';
+import { dumpReferenceIteration, feedsBatchNorm } from '../core/model/dump-reference.ts';
+import { parameterSpecs } from '../core/model/params.ts';
+import { readTensorDump } from '../core/native/tensor-dump.ts';
+import { Rng } from '../core/util/rng.ts';
+import { randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.join(repoRoot, 'core/native');
+const testBinary = path.join(nativeDir, 'out/test_dg');
+const TOLERANCE = 1e-4;
+const INSTALL_HINT = 'install make and a C compiler (gcc), e.g. `apt-get install build-essential`';
+
+function run(command: string, args: string[], timeoutSeconds: number) {
+  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutSeconds * 1000, maxBuffer: 64 << 20 });
+  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    assert.fail(`\`${command}\` is not installed: the native core's C tests need it; ${INSTALL_HINT}`);
+  }
+  if (result.error) throw result.error;
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Set once make has (re)built out/test_dg, so a failed build never leaves the comparisons on a stale binary. */
+let built = false;
+
+test('the C core builds and its standalone test suite passes (make -C core/native test)', () => {
+  run('make', ['--version'], 30);
+  // make's own default compiler, unless CC says otherwise
+  run(process.env.CC || 'cc', ['--version'], 30);
+  const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  const { status, output } = run('make', ['-C', nativeDir, `-j${jobs}`, 'test'], 600);
+  assert.equal(status, 0, `make -C core/native test failed (exit ${status}):\n${output.slice(-6000)}`);
+  built = fs.existsSync(testBinary);
+  const summary = output.match(/^(\d+) passed, (\d+) failed$/m);
+  assert.ok(summary, `no test summary in out/test_dg's output:\n${output.slice(-3000)}`);
+  assert.equal(Number(summary[2]), 0, output.slice(-6000));
+  assert.ok(Number(summary[1]) >= 100, `only ${summary[1]} C checks ran`);
+});
+
+interface ComparedTensor {
+  ok: boolean;
+  diff: number;
+  scale: number;
+  rel: number;
+}
+
+/** `test_dg --compare` prints one line per compared tensor, then a summary. */
+function parseComparison(output: string) {
+  const tensors = new Map<string, ComparedTensor>();
+  for (const m of output.matchAll(/^(ok|MISMATCH)\s+(\S+)\s+max\|diff\| (\S+)\s+max\|ref\| (\S+)\s+rel (\S+)$/gm)) {
+    tensors.set(m[2], { ok: m[1] === 'ok', diff: Number(m[3]), scale: Number(m[4]), rel: Number(m[5]) });
+  }
+  const summary = output.match(/^compared (\d+) tensors, (\d+) mismatched/m);
+  assert.ok(summary, `no summary in test_dg --compare's output:\n${output.slice(-3000)}`);
+  return { tensors, compared: Number(summary[1]), mismatched: Number(summary[2]) };
+}
+
+/** Inputs of the rerun: the C test reads them, it does not compare them. */
+const isInput = (name: string) => name.startsWith('config/') || name === 'seed' || /^batch\d+\//.test(name) || name === 'init/counters';
+
+/** `generator/grad/<p>`, `final/<p>.adam.m` or `.adam.v` of a bias that feeds a batch norm: rounding noise in both engines. */
+function isNoiseByConstruction(name: string): boolean {
+  const param = name.match(/^(?:generator\/grad|final)\/(.+?)(?:\.adam\.[mv])?$/);
+  return param !== null && feedsBatchNorm(param[1]);
+}
+
+async function compareReferenceIteration(config: ModelConfig, batchSize: number, seed: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-native-c-'));
+  try {
+    const file = path.join(dir, 'iteration.dgtd');
+    const engine = await createReferenceEngine({ config, seed });
+    const batches = Array.from({ length: config.criticSteps }, (_, k) => randomBatch(config, batchSize, new Rng(seed + k, 3)));
+    let losses: StepLosses;
+    try {
+      losses = await dumpReferenceIteration(engine, batches, file, seed);
+    } finally {
+      engine.dispose();
+    }
+    const dump = readTensorDump(file);
+    assert.ok(built, `${testBinary} was not built: see the build test above (${INSTALL_HINT})`);
+    const { status, output } = run(testBinary, ['--compare', file], 120);
+    const report = parseComparison(output);
+    const failures = output.split('\n').filter((l) => l.startsWith('MISMATCH'));
+    assert.equal(status, 0, `test_dg --compare exit ${status}:\n${failures.join('\n') || output.slice(-3000)}`);
+    assert.equal(report.mismatched, 0);
+
+    // every tensor of the dump that is not an input was compared, and nothing else
+    const expected = [...dump.keys()].filter((n) => !isInput(n));
+    assert.deepEqual(expected.filter((n) => !report.tensors.has(n)), [], 'tensors of the dump that test_dg did not compare');
+    assert.equal(report.compared, expected.length);
+    assert.equal(report.tensors.size, expected.length);
+
+    // relative error < 1e-4 everywhere except the gradients that are only rounding noise, which
+    // must then agree in absolute terms (test_dg's floor of 1e-7)
+    let worst = { name: '', rel: 0 };
+    const noise: string[] = [];
+    for (const [name, t] of report.tensors) {
+      if (isNoiseByConstruction(name)) {
+        noise.push(name);
+        assert.ok(t.diff < 1e-7 && t.scale < 1e-6, `${name} should be rounding noise: max|diff| ${t.diff}, max|ref| ${t.scale}`);
+        continue;
+      }
+      assert.ok(t.rel < TOLERANCE, `${name}: relative error ${t.rel}`);
+      if (t.rel >= worst.rel) worst = { name, rel: t.rel };
+    }
+    return { dump, report, worst, noise, losses };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const frozenCritics = { criticLearningRate: 0, auxCriticLearningRate: 0 };
+
+test('the C core reruns a reference iteration of the tiny model within 1e-4 (test_dg --compare)', async () => {
+  const config = tinyConfig(frozenCritics, tinyLayout(true, true));
+  const { dump, report, worst, noise, losses } = await compareReferenceIteration(config, 16, 7);
+  const specs = parameterSpecs(config);
+  // state before and after (bar the noise-driven biases), both critics' first-step gradients, the
+  // generator's gradients, the fake batch, losses, counters
+  for (const s of specs) {
+    assert.ok(report.tensors.has(`init/${s.name}`) && report.tensors.has(`final/${s.name}.adam.m`) && report.tensors.has(`final/${s.name}.adam.v`));
+    assert.equal(report.tensors.has(`final/${s.name}`), !feedsBatchNorm(s.name), s.name);
+    assert.ok(report.tensors.has(`${s.network === 'generator' ? 'generator' : 'critic0'}/grad/${s.name}`), s.name);
+  }
+  for (const name of ['critic0/fake/features', 'critic0/a', 'critic0/aAux', 'critic0/losses', 'losses', 'final/counters']) assert.ok(report.tensors.has(name), name);
+  assert.ok(report.compared >= 4 * specs.length + 10, `only ${report.compared} tensors compared`);
+  assert.equal(noise.length, 3 * specs.filter((s) => feedsBatchNorm(s.name)).length);
+
+  // the recomputed first critic step is the engine's own: with one critic step from zero Adam slots,
+  // m = (1 - beta1) g, and the step's losses are the iteration's
+  for (const s of specs.filter((x) => x.network !== 'generator')) {
+    const g = dump.get(`critic0/grad/${s.name}`)!.data;
+    const m = dump.get(`final/${s.name}.adam.m`)!.data;
+    const scale = g.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+    g.forEach((x, i) => assert.ok(Math.abs((1 - config.adamBeta1) * x - m[i]) <= 1e-6 * scale, `critic0/grad/${s.name}[${i}] is not the engine's gradient`));
+  }
+  assert.deepEqual([...dump.get('critic0/losses')!.data], [...Float32Array.of(losses.critic, losses.auxCritic, losses.gradientPenalty, losses.auxGradientPenalty)]);
+  console.log(`tiny model: ${report.compared} tensors compared, worst relative error ${worst.rel.toExponential(2)} (${worst.name})`);
+});
+
+test('the C core reruns a reference iteration of a WWT-shaped model (T=50, S=5, 2 critic steps, batch 20) within 1e-4', async () => {
+  const layout = { ...tinyLayout(true, true), maxLength: 50 };
+  const config = tinyConfig(
+    {
+      ...frozenCritics,
+      sampleLen: 5,
+      criticSteps: 2,
+      attributeHidden: [16, 16],
+      minMaxHidden: [16],
+      lstmUnits: 24,
+      criticHidden: [32, 32, 32],
+      auxCriticHidden: [24, 24],
+    },
+    layout,
+  );
+  const { report, worst } = await compareReferenceIteration(config, 20, 11);
+  assert.ok(report.tensors.has('final/critic.dense2.kernel.adam.m'));
+  assert.ok(report.compared >= 4 * parameterSpecs(config).length + 10, `only ${report.compared} tensors compared`);
+  console.log(`WWT-shaped model: ${report.compared} tensors compared, worst relative error ${worst.rel.toExponential(2)} (${worst.name})`);
+});
