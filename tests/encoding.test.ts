@@ -127,3 +127,51 @@ test('decode clamps generator overshoot into the training range', () => {
   const bandwidth = state.features[0];
   for (const s of out.series) for (const step of featureRows(s)) assert.equal(step[0], bandwidth.max);
 });
+
+test('decode moves generated values onto a bound the data hold repeatedly, and only within half the gap to the next real value', () => {
+  // loss: exact zeros most of the time, else multiples of 1/30 (MBA ping loss); bandwidth: its lowest value occurs once.
+  const lossColumn = Float64Array.from({ length: 12 }, (_, t) => (t === 3 ? 1 / 30 : t === 7 ? 0.1 : 0));
+  const data = makeDataset([12, 12]);
+  data.series = data.series.map((s, i) => ({ ...s, features: [Float64Array.from({ length: 12 }, (_, t) => 5 + t + 20 * i), s.features[1], i === 0 ? lossColumn : new Float64Array(12)] }));
+  for (const autoNormalize of [false, true]) {
+    const state = fitEncoder(data, { sampleLen: 4, autoNormalize });
+    const loss = state.boundarySnap!.features[2]!;
+    assert.ok(Math.abs(loss.low - 1 / 60) < 1e-12, `half the gap between 0 and 1/30, got ${loss.low}`);
+    assert.equal(state.boundarySnap!.features[0]!.low, 0, 'a lowest value seen once is no point mass');
+    assert.equal(state.boundarySnap!.features[1], null, 'categorical');
+    const enc = encode(state, data);
+    assertRoundTrip(data, decode(state, enc), state);
+    // Generated-like output: the loss head just above its lower end (where a sigmoid never quite gets to).
+    const fDim = widthOf(enc.layout.features);
+    const T = enc.layout.maxLength;
+    const near = enc.features.slice();
+    const lossOffset = fDim - 1;
+    const mDim = widthOf(enc.layout.additionalAttributes);
+    for (let i = 0; i < 2; i++) {
+      if (autoNormalize) {
+        near[i * T * fDim + 0 * fDim + lossOffset] = 0;
+        // The series spans [0, 0.05] in user units: mid = half = 0.25 of the column's range of 0.1.
+        enc.additionalAttributes[i * mDim + 2] = 0.25;
+        enc.additionalAttributes[i * mDim + 3] = 0.25;
+      }
+      // 0.01 and 0.02 in user units: the first is closer to 0 than to 1/30, the second closer to 1/30.
+      near[i * T * fDim + 1 * fDim + lossOffset] = autoNormalize ? 0.2 : 0.1;
+      near[i * T * fDim + 2 * fDim + lossOffset] = autoNormalize ? 0.4 : 0.2;
+    }
+    const out = decode(state, { ...enc, features: near });
+    for (const s of out.series) {
+      const values = s.features[2] as Float64Array;
+      if (autoNormalize) assert.equal(values[0], 0);
+      assert.equal(values[1], 0, `0.01 snaps to 0 (autoNormalize ${autoNormalize})`);
+      assert.ok(Math.abs(values[2] - 0.02) < 1e-6, `0.02 stays (autoNormalize ${autoNormalize}), got ${values[2]}`);
+    }
+  }
+});
+
+test('an encoder saved without boundarySnap decodes as before', () => {
+  const data = makeDataset([5, 5]);
+  const { boundarySnap, ...old } = fitEncoder(data, { sampleLen: 1, autoNormalize: false });
+  assert.ok(boundarySnap);
+  const enc = encode(old, data);
+  assertRoundTrip(data, decode(old, enc), old);
+});
