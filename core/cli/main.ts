@@ -36,15 +36,17 @@ Layout options (how rows become series; inferred when left out):
   --missing interpolate|drop   what to do with missing feature values (default interpolate)
 
 Training options:
-  --sample-len S           time steps emitted per LSTM step (default: keeps <= 50 LSTM steps)
-  --epochs E               passes over the data (default 400); --iterations N overrides
+  --sample-len S           time steps emitted per LSTM step (default: largest divisor of T up to 10 leaving >= 4 LSTM steps)
+  --epochs E               passes over the data (default 400, raised to reach 20,000 iterations on small data);
+                           --iterations N overrides
   --batch B                batch size (default 100)
   --seed N                 seed of every random draw (default 0)
   --engine auto|native|reference   (default auto: native if built, else reference)
   --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
                            review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
-  --no-auto-normalize      turn off per-series min/max normalization
+  --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
+                           per-series ranges differ 100x or more)
   --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1
                            (names and defaults: core/model/config.ts)
 

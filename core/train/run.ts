@@ -35,9 +35,11 @@ export interface TrainRequest {
   /** A file to import, or a dataset already in memory (demo data, the app's store). */
   data: { file: string; options?: ReadOptions } | { dataset: Dataset; label: string };
   runDir: string;
-  /** S; default: the smallest S that keeps the LSTM at <= 50 steps. */
+  /** S; default: `defaultSampleLen` of the longest series. */
   sampleLen?: number;
+  /** Default: `defaultAutoNormalize` of the training series. */
   autoNormalize?: boolean;
+  /** Default: `defaultEpochs` (the paper's 400, more for small datasets). */
   epochs?: number;
   /** Overrides epochs when given. */
   iterations?: number;
@@ -89,7 +91,61 @@ interface RunInfo {
 /** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
 export const defaultHoldoutFraction = (series: number) => (series >= 100 ? 0.1 : 0);
 
-export const defaultSampleLen = (maxLength: number) => Math.max(1, Math.ceil(maxLength / 50));
+/*
+ * Training defaults by dataset shape. The model's own settings stay the paper's (`paperDefaults` in
+ * core/model/config.ts); these choose what depends on the data. Measurements behind them: bench/FIDELITY.md.
+ */
+
+/**
+ * S: the largest divisor of T that is at most 10 and leaves the LSTM at least 4 steps (1 when none does).
+ * The paper found S = 10 best on WWT (T = 550); on MBA (T = 56) S = 8 beat 4, 2 and 1 (bench/FIDELITY.md).
+ * A divisor, so no padded steps are generated and thrown away.
+ */
+export function defaultSampleLen(maxLength: number): number {
+  for (let s = Math.min(10, Math.floor(maxLength / 4)); s > 1; s--) if (maxLength % s === 0) return s;
+  return 1;
+}
+
+/** Fewest iterations a default run trains for: small datasets get more epochs (the authors trained MBA, 600
+ * series, for 17,000 epochs); on MBA quality kept improving up to about this many (bench/FIDELITY.md). */
+export const MIN_DEFAULT_ITERATIONS = 20_000;
+
+/** The paper's 400 epochs, or enough epochs for MIN_DEFAULT_ITERATIONS iterations when that is more. */
+export function defaultEpochs(series: number, batchSize: number): number {
+  return Math.max(400, Math.ceil(MIN_DEFAULT_ITERATIONS / iterationsPerEpoch(series, batchSize)));
+}
+
+/** Auto-normalization pays off when series of one feature live on very different scales. */
+export const AUTO_NORMALIZE_RANGE_RATIO = 100;
+
+/**
+ * Auto-normalization (per-series min/max as generated attributes) is the paper's fix for features whose
+ * series span very different scales (WWT page views: orders of magnitude). It is on when, for some
+ * continuous feature, the 90th percentile of the per-series ranges (max - min, over series that are not
+ * flat) is at least AUTO_NORMALIZE_RANGE_RATIO times the 10th percentile; off otherwise. On MBA (ratios
+ * 10 and 5) it hurts: the min/max generator cannot put a zero-loss series' min exactly on 0, so ping loss
+ * becomes a constant offset (bench/FIDELITY.md); the authors' own MBA configuration has it off too.
+ */
+export function defaultAutoNormalize(train: Dataset): boolean {
+  return train.features.some((column, f) => {
+    if (column.kind !== 'continuous') return false;
+    const ranges: number[] = [];
+    for (const series of train.series) {
+      const values = series.features[f] as Float64Array;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < series.length; t++) {
+        if (values[t] < lo) lo = values[t];
+        if (values[t] > hi) hi = values[t];
+      }
+      if (hi > lo) ranges.push(hi - lo);
+    }
+    if (ranges.length < 2) return false;
+    ranges.sort((a, b) => a - b);
+    const at = (q: number) => ranges[Math.round(q * (ranges.length - 1))];
+    return at(0.9) >= AUTO_NORMALIZE_RANGE_RATIO * at(0.1);
+  });
+}
 
 function writeJson(file: string, value: unknown): void {
   writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
@@ -194,13 +250,14 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? defaultHoldoutFraction(dataset.series.length), seed);
   const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
-  const encoder = fitEncoder(train, { sampleLen, autoNormalize: request.autoNormalize });
+  const autoNormalize = request.autoNormalize ?? defaultAutoNormalize(train);
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize });
   const data = encode(encoder, train);
   const model = modelConfig(encoder.layout, { ...request.model, sampleLen });
   const batchSize = Math.min(request.batchSize ?? 100, data.n);
   if (batchSize < (request.batchSize ?? 100)) hooks.onLog?.(`batch size lowered to ${batchSize}: the training set has only ${data.n} series`);
   const perEpoch = iterationsPerEpoch(data.n, batchSize);
-  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? 400);
+  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? defaultEpochs(data.n, batchSize));
   if (!(totalIterations > 0)) throw new Error(`nothing to train: ${totalIterations} iterations`);
   const plan: TrainingPlan = {
     seed,
@@ -244,7 +301,8 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
     engineState: { tensors: [], counters: {} },
   };
   hooks.onLog?.(
-    `training on ${data.n} series (${holdout ? `${holdout.series.length} held out, ` : ''}T=${encoder.layout.maxLength}, S=${sampleLen}), ` +
+    `training on ${data.n} series (${holdout ? `${holdout.series.length} held out, ` : ''}T=${encoder.layout.maxLength}, S=${sampleLen}, ` +
+      `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
   return runTraining(runDir, checkpoint, data, info, hooks, true);

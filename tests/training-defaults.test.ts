@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Dataset } from '../core/data/types.ts';
+import { readDataset } from '../core/data/index.ts';
+import { iterationsPerEpoch } from '../core/train/loop.ts';
+import { defaultAutoNormalize, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/run.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const mbaTrain = path.resolve(repoRoot, '../shared/baselines/mba/train.csv');
+
+test('default S: the largest divisor of T up to 10 that leaves at least 4 LSTM steps', () => {
+  assert.equal(defaultSampleLen(56), 8, 'MBA');
+  assert.equal(defaultSampleLen(550), 10, 'WWT, the paper\'s best');
+  assert.equal(defaultSampleLen(24), 6);
+  assert.equal(defaultSampleLen(12), 3);
+  assert.equal(defaultSampleLen(53), 1, 'a prime length has no other divisor');
+  assert.equal(defaultSampleLen(3), 1);
+  for (const T of [5, 16, 56, 97, 168, 550, 2500]) {
+    const S = defaultSampleLen(T);
+    assert.equal(T % S, 0, `S divides T=${T}`);
+    assert.ok(S <= 10 && (S === 1 || T / S >= 4), `T=${T} S=${S}`);
+  }
+});
+
+test('default epochs: the paper\'s 400, raised so that small datasets still train MIN_DEFAULT_ITERATIONS iterations', () => {
+  assert.equal(defaultEpochs(50_000, 100), 400, 'WWT-sized: the paper\'s epochs');
+  assert.equal(defaultEpochs(480, 100), MIN_DEFAULT_ITERATIONS / 4, 'MBA split: 4 iterations per epoch');
+  for (const [n, batch] of [[30, 8], [480, 100], [5_000, 100], [123, 50]]) {
+    assert.ok(defaultEpochs(n, batch) * iterationsPerEpoch(n, batch) >= MIN_DEFAULT_ITERATIONS, `n=${n} batch=${batch}`);
+  }
+});
+
+/** Series whose single feature is a sine of a chosen amplitude. */
+function sines(amplitudes: number[]): Dataset {
+  const column = { name: 'x', kind: 'continuous' as const, role: 'feature' as const };
+  return {
+    schema: { version: 1, layout: { kind: 'long', idColumn: 'id' }, columns: [column], maxLength: 20, longSeries: 'split', missing: 'interpolate' },
+    attributes: [],
+    features: [column],
+    series: amplitudes.map((a, i) => ({ id: `s${i}`, attributes: [], length: 20, features: [Float64Array.from({ length: 20 }, (_, t) => a * Math.sin(t))] })),
+  };
+}
+
+test('auto-normalization by default only when a feature\'s series span scales 100x apart', async () => {
+  const { dataset } = await readDataset(mbaTrain, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] });
+  assert.equal(defaultAutoNormalize(dataset), false, 'MBA: per-series ranges within about 10x');
+  const orders = Array.from({ length: 50 }, (_, i) => Math.pow(10, (4 * i) / 49));
+  assert.equal(defaultAutoNormalize(sines(orders)), true, 'amplitudes over four orders of magnitude');
+  assert.equal(defaultAutoNormalize(sines(orders.map((a) => 1 + a / 1e3))), false, 'amplitudes within 11x');
+  assert.equal(defaultAutoNormalize(sines(orders.map(() => 0))), false, 'flat series give no ranges');
+});
