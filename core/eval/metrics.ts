@@ -6,7 +6,7 @@
 
 import type { CategoryComparison } from './dependence.ts';
 import type { DiscriminativeResult } from './discriminative.ts';
-import type { SeriesStatistic } from './statistics.ts';
+import type { MomentDifference, SeriesStatistic } from './statistics.ts';
 import type { TstrResult } from './tstr.ts';
 
 export interface AutocorrelationFeature {
@@ -54,7 +54,8 @@ export interface AttributeResult {
   continuous: Array<{ attribute: string; wasserstein: number }>;
 }
 
-export interface FeatureMarginal {
+/** Moments are TSGBench's SD/KD: skewness and excess kurtosis (0 for a normal distribution). */
+export interface FeatureMarginal extends MomentDifference {
   feature: string;
   /** Wasserstein-1 of pooled values over all series and steps, in units of the real range (realMax - realMin). */
   wasserstein: number;
@@ -62,13 +63,6 @@ export interface FeatureMarginal {
   mdd: number;
   realMin: number;
   realMax: number;
-  realSkewness: number;
-  otherSkewness: number;
-  skewnessDifference: number;
-  /** Excess kurtosis (0 for a normal distribution). */
-  realKurtosis: number;
-  otherKurtosis: number;
-  kurtosisDifference: number;
 }
 
 export interface FeatureResult {
