@@ -7,7 +7,8 @@
  * setting and are shown as mean ± sample standard deviation. The first NAME's holdout comparison (the
  * real holdout against the same training data) is the "holdout" column. The last two columns say whether
  * the last NAME (ours) beats the NAME called `gretel*` (every one of them) and `naive` on that metric.
- * --rows prints one row per NAME with the headline metrics as columns (compact, for tuning logs).
+ * --rows prints one row per NAME with the headline metrics as columns (compact, for tuning logs);
+ * --short, with --rows, keeps the metrics the tuning log tracks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,8 +22,9 @@ interface Group {
 
 const args = process.argv.slice(2);
 const transposed = args.includes('--rows');
+const short = args.includes('--short');
 const groups: Group[] = args
-  .filter((a) => a !== '--rows')
+  .filter((a) => a !== '--rows' && a !== '--short')
   .map((arg) => {
     const eq = arg.indexOf('=');
     if (eq < 1) throw new Error(`expected NAME=DIR[,DIR...], got '${arg}'`);
@@ -113,7 +115,8 @@ function beats(row: Row, names: (n: string) => boolean): string {
 }
 
 if (transposed) {
-  const rows = [...headlineRows, ...detailRows.filter((r) => /discriminative accuracy|TSTR accuracy/.test(r.label))];
+  const tracked = ['ACF gap (relative)', 'ACD', 'MDD', 'Per-series stats KS', 'Metadata dependence gap', 'Discriminative score', 'TSTR / TRTR'];
+  const rows = short ? headlineRows.filter((r) => tracked.includes(r.label)) : [...headlineRows, ...detailRows.filter((r) => /discriminative accuracy|TSTR accuracy/.test(r.label))];
   console.log('| setting | ' + rows.map((r) => r.label).join(' | ') + ' |');
   console.log('|---|' + rows.map(() => '---').join('|') + '|');
   for (const g of groups) console.log(`| ${g.name} (${g.runs.length}) | ` + rows.map((r) => cell(g, r.read)).join(' | ') + ' |');
