@@ -383,20 +383,34 @@ __global__ void k_colsum(float *db, const float *x, int rows, int cols, int accu
   db[c] = accumulate ? db[c] + s : s;
 }
 
-/* The output layer's gradients: dw[k] = sum_r dout[r] act[r, k] (all rows), db = sum of the first
- * bias_rows coefficients. */
-__global__ void k_out_grads(float *dw, float *db, const float *act, const float *dout, int rows, int width, int bias_rows) {
+/* db[c] = (sum of fake rows [B, 2B)) + (sum of real rows [0, B)) of x[r, c], each in row order, like
+ * the reference (and dg_layers.c): WGAN bias gradients that are zero in exact arithmetic (the output
+ * bias, a unit active on every row) then cancel exactly instead of leaving rounding noise that Adam's
+ * first step would turn into a full +-lr step. */
+__device__ float real_fake_sum(const float *x, int B, size_t stride) {
+  float real = 0.0f, fake = 0.0f;
+  for (int r = 0; r < B; r++) {
+    real += x[(size_t)r * stride];
+    fake += x[(size_t)(B + r) * stride];
+  }
+  return fake + real;
+}
+
+__global__ void k_colsum_real_fake(float *db, const float *x, int B, int cols) {
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < cols) db[c] = real_fake_sum(x + c, B, cols);
+}
+
+/* The output layer's gradients: dw[k] = sum_r dout[r] act[r, k] (all 3B rows), db = the real and fake
+ * rows' coefficients summed as k_colsum_real_fake does. */
+__global__ void k_out_grads(float *dw, float *db, const float *act, const float *dout, int B, int width) {
   int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k < width) {
     float s = 0.0f;
-    for (int r = 0; r < rows; r++) s += dout[r] * act[(size_t)r * width + k];
+    for (int r = 0; r < 3 * B; r++) s += dout[r] * act[(size_t)r * width + k];
     dw[k] = s;
   }
-  if (k == 0) {
-    float s = 0.0f;
-    for (int r = 0; r < bias_rows; r++) s += dout[r];
-    db[0] = s;
-  }
+  if (k == 0) db[0] = real_fake_sum(dout, B, 1);
 }
 
 /* Means of D over row ranges into stats[slot] (double): one block. */
@@ -985,10 +999,9 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
   for (int l = 0; l < Lh; l++) {
     gemm(g, 1, 0, cl->width[l], cl->width[l + 1], rows, 1.0f, w->act[l], cl->width[l], w->delta[l + 1], cl->width[l + 1], 0.0f, g->G + cl->kernel[l],
          cl->width[l + 1]);
-    k_colsum<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], 2 * B, cl->width[l + 1], 0);
+    k_colsum_real_fake<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
   }
-  k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, rows, cl->width[Lh],
-                                                                      2 * B);
+  k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
 }
 
 static void adam(dg_cuda *g, int net, float lr) {

@@ -26,6 +26,25 @@ static void column_sums_add(float *acc, const float *x, int rows, int cols) {
   }
 }
 
+/* acc += (sum of fake rows [B, 2B)) + (sum of real rows [0, B)), each summed in row order from 0 like
+ * the reference's reductions (TF.js differentiates D(R) and D(G) separately and adds the two bias
+ * gradients). Not one running sum over all 2B rows: WGAN bias gradients that are zero in exact
+ * arithmetic (the output bias; a unit active on every row) then cancel exactly, as in the reference,
+ * instead of leaving rounding noise that a first Adam step would turn into a full +-lr step. */
+static void column_sums_add_real_fake(float *acc, const float *x, int B, int cols) {
+  enum { BLOCK = 256 };
+  float real[BLOCK], fake[BLOCK];
+  for (int j0 = 0; j0 < cols; j0 += BLOCK) {
+    int n = cols - j0 < BLOCK ? cols - j0 : BLOCK;
+    for (int j = 0; j < n; j++) real[j] = fake[j] = 0.0f;
+    for (int r = 0; r < B; r++) {
+      const float *xr = x + (size_t)r * cols + j0, *xf = x + (size_t)(B + r) * cols + j0;
+      for (int j = 0; j < n; j++) real[j] += xr[j], fake[j] += xf[j];
+    }
+    for (int j = 0; j < n; j++) acc[j0 + j] += fake[j] + real[j];
+  }
+}
+
 void dg_dense_backward(dg_pool *pool, float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int rows,
                        int in_dim, int out_dim) {
   if (dW) dg_gemm(pool, 1, 0, in_dim, out_dim, rows, 1.0f, in, in_dim, dout, out_dim, 1.0f, dW, out_dim);
@@ -481,7 +500,7 @@ static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_cri
   for (int l = 0; l < L; l++) {
     dg_gemm(pool, 1, 0, net->width[l], net->width[l + 1], rows, 1.0f, ws->act[l], net->width[l], ws->delta[l + 1], net->width[l + 1], 1.0f,
             net->dW[l], net->width[l + 1]);
-    column_sums_add(net->db[l], ws->delta[l + 1], 2 * B, net->width[l + 1]);
+    column_sums_add_real_fake(net->db[l], ws->delta[l + 1], B, net->width[l + 1]);
   }
   int w = net->width[L];
   float *dw = net->dW[L];
@@ -490,9 +509,7 @@ static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_cri
     float c = ws->dout[r];
     for (int k = 0; k < w; k++) dw[k] += c * a[k];
   }
-  float dbias = 0.0f;
-  for (int r = 0; r < 2 * B; r++) dbias += ws->dout[r];
-  net->db[L][0] += dbias;
+  column_sums_add_real_fake(net->db[L], ws->dout, B, 1);
 }
 
 /* ---------------------------------------------------------------- Adam */

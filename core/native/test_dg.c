@@ -555,6 +555,10 @@ static void test_critic_gp(int n_hidden) {
   }
   CHECK(bad == 0, "critic WGAN-GP (%d hidden): weight gradients (penalty double backward included) vs double-precision finite differences, worst %.2f",
         n_hidden, worst);
+  /* The output bias shifts D by a constant, which the loss ignores: its gradient is exactly 0 when the
+   * real and fake rows' coefficients (-1/B, 1/B; inexact for B = 5) are summed separately, as in the
+   * reference, and not one running sum over both (rounding noise that Adam would turn into a step). */
+  CHECK(analytic[total - 1] == 0.0f, "critic WGAN-GP (%d hidden): output bias gradient is exactly 0 (got %g)", n_hidden, analytic[total - 1]);
   free(pd);
   for (int l = 0; l <= n_hidden; l++) free(c.ws.act[l]), free(c.ws.delta[l]);
   free(c.ws.out), free(c.ws.dout), free(c.ws.g), free(c.ws.tmp), free(c.ws.norm), free(c.X), free(c.params), free(c.grads), free(analytic);
