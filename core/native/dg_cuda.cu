@@ -42,8 +42,9 @@ static struct {
 
 static int load_cublas(void) {
   if (cublas.loaded) return cublas.loaded > 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cuBLAS could not be loaded");
-  const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-  for (int i = 0; i < 3 && !cublas.lib; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  /* The toolkit's default location last: it is often not on the loader's path. */
+  const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so", "/usr/local/cuda/lib64/libcublas.so.13"};
+  for (int i = 0; i < 4 && !cublas.lib; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
   if (!cublas.lib) {
     cublas.loaded = -1;
     return dg_fail(DG_ERR_CONFIG, "cannot load cuBLAS (libcublas.so.13): %s; set LD_LIBRARY_PATH to the CUDA libraries", dlerror());
