@@ -1076,7 +1076,7 @@ extern "C" int dg_cuda_available(void) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e == cudaErrorInsufficientDriver && !driver_installed())
-    return dg_fail(DG_ERR_CONFIG, "no CUDA device: the NVIDIA driver (libcuda.so.1) is not installed");
+    return dg_fail(DG_ERR_CONFIG, "no NVIDIA driver (libcuda.so.1 not found)");
   if (e != cudaSuccess || n == 0) return dg_fail(DG_ERR_CONFIG, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
   /* A device this build has no code for (machine code for sm_80 and sm_90, PTX for compute_90) would
    * only fail at the first launch: ask for a kernel's attributes now instead. */
