@@ -5,6 +5,7 @@
 #include "backend.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ typedef struct plugin {
 } plugin;
 
 static plugin *plugins;
+/* Worker threads (node:worker_threads) each load the addon: they share this list. */
+static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* dlerror() for a file that cannot be opened starts with the path; drop it, the caller names it. */
 static const char *without_path(const char *message, const char *path) {
@@ -77,11 +80,7 @@ static const char *resolve(void *lib, dg_backend *t) {
   return NULL;
 }
 
-const dg_backend *dg_cuda_plugin_load(const char *path, char *err, size_t err_size) {
-  if (!path || !strchr(path, '/')) {
-    snprintf(err, err_size, "the CUDA plugin path must name a file (got '%s')", path ? path : "");
-    return NULL;
-  }
+static const dg_backend *load_locked(const char *path, char *err, size_t err_size) {
   for (plugin *p = plugins; p; p = p->next)
     if (strcmp(p->path, path) == 0) return &p->table;
   /* RTLD_LOCAL: the plugin's copy of the CPU core stays out of the global namespace, so it and the
@@ -114,4 +113,15 @@ const dg_backend *dg_cuda_plugin_load(const char *path, char *err, size_t err_si
   p->next = plugins;
   plugins = p;
   return &p->table;
+}
+
+const dg_backend *dg_cuda_plugin_load(const char *path, char *err, size_t err_size) {
+  if (!path || !strchr(path, '/')) {
+    snprintf(err, err_size, "the CUDA plugin path must name a file (got '%s')", path ? path : "");
+    return NULL;
+  }
+  pthread_mutex_lock(&plugins_lock);
+  const dg_backend *table = load_locked(path, err, err_size);
+  pthread_mutex_unlock(&plugins_lock);
+  return table;
 }

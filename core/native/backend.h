@@ -52,7 +52,7 @@ extern const dg_backend dg_cpu_backend;
 /* The CUDA plugin at `path` (a file path: the system library path is never searched), loaded with
  * dlopen(RTLD_NOW | RTLD_LOCAL) on first use and kept for the life of the process (models may still
  * use it; unloading the CUDA runtime is not safe anyway). NULL with the reason in err when it cannot
- * be loaded or lacks a function. Call from the JavaScript thread only. */
+ * be loaded or lacks a function. */
 const dg_backend *dg_cuda_plugin_load(const char *path, char *err, size_t err_size);
 
 #endif

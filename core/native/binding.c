@@ -39,6 +39,7 @@ typedef struct {
   const dg_backend *be; /* whose functions handle this model: the CPU core's or a CUDA plugin's */
   dg_cuda *gpu;         /* the CUDA model, or NULL on the CPU */
   dg_model *model;      /* the CPU model, or the CUDA model's host model (names and stores the state) */
+  int host_stale;       /* CUDA: the device has changed since the host model was last synced */
   dg_config config; /* kept for dumps; var arrays owned below */
   dg_var *vars;
   uint32_t seed;
@@ -431,9 +432,22 @@ static int model_generate(handle *h, int n, const float *given_attr, const float
 }
 
 /* A CUDA model's state lives on the device: these bring the host model up to date before it is read
- * (device -> host), and the device after the host model was written (host -> device). */
-static int state_to_host(handle *h) { return h->gpu ? h->be->cuda_download(h->gpu) : DG_OK; }
-static int state_to_device(handle *h) { return h->gpu ? h->be->cuda_upload(h->gpu) : DG_OK; }
+ * (device -> host, only when training or generation changed the device since the last sync: critic
+ * scores come in many batches), and the device after the host model was written (host -> device). */
+static int state_to_host(handle *h) {
+  if (!h->gpu || !h->host_stale) return DG_OK;
+  int rc = h->be->cuda_download(h->gpu);
+  if (rc == DG_OK) h->host_stale = 0;
+  return rc;
+}
+
+static int state_to_device(handle *h) {
+  if (!h->gpu) return DG_OK;
+  h->host_stale = 1; /* until the upload is known to be complete */
+  int rc = h->be->cuda_upload(h->gpu);
+  if (rc == DG_OK) h->host_stale = 0;
+  return rc;
+}
 
 static void execute(napi_env env, void *data) {
   job *j = data;
@@ -442,6 +456,8 @@ static void execute(napi_env env, void *data) {
   dg_model *m = h->model;
   dg_dims d;
   be->get_dims(m, &d);
+  /* Training and generation (its noise position) change the device's state, even when they fail. */
+  if (j->kind == JOB_TRAIN || j->kind == JOB_GENERATE) h->host_stale = 1;
   switch (j->kind) {
     case JOB_TRAIN:
       j->rc = model_train(h, j->batches, j->n_batches, &j->losses);
