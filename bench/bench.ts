@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --engines reference,native] [-- --configs wwt,short] [-- --batches 100,1024]`
+ * `npm run bench [-- --json] [-- --engines reference,native,cuda] [-- --configs wwt,short] [-- --batches 100,1024]`
  *
  * ms per iteration (1 critic step + 1 generator step) and peak RSS, per engine and config. Each
  * measurement runs in its own child process so peak memory belongs to that measurement alone.

@@ -41,7 +41,8 @@ Training options:
                            --iterations N overrides
   --batch B                batch size (default 100)
   --seed N                 seed of every random draw (default 0)
-  --engine auto|native|reference   (default auto: native if built, else reference)
+  --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
+                           else the native CPU engine, else the TF.js reference engine; says which)
   --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
                            review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)

@@ -1,9 +1,12 @@
 /**
- * The native engine: the C core in core/native (AVX2/FMA GEMMs, threads) behind the Engine interface.
- * Work runs off the JavaScript thread; calls are queued so one operation runs at a time. Tensor names,
- * order and initialization are params.ts's, so state moves to and from the reference engine unchanged.
+ * The native engine: the C core in core/native (AVX2/FMA GEMMs, threads) behind the Engine interface,
+ * on the CPU or, through the CUDA plugin, on one NVIDIA GPU. Work runs off the JavaScript thread;
+ * calls are queued so one operation runs at a time. Tensor names, order and initialization are
+ * params.ts's, so state moves between the reference, CPU and CUDA engines unchanged.
  *
- * The addon is built by `node-gyp rebuild -C core/native` (the package's install step).
+ * The addon is built by `node-gyp rebuild -C core/native` (the package's install step). The CUDA
+ * plugin (core/native/out/libdg_cuda.so) is built by the same step only where nvcc exists
+ * (`make -C core/native cuda-lib`) and loaded at run time: the addon itself never needs CUDA.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,11 +18,12 @@ import { bufferSpecs, parameterSpecs } from './params.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const nativeAddonPath = path.resolve(here, '../native/build/Release/dg_native.node');
+export const defaultCudaLibraryPath = path.resolve(here, '../native/out/libdg_cuda.so');
 
 type Handle = { readonly __nativeModel: unique symbol };
 
 interface NativeAddon {
-  create(config: object, seed: number): Handle;
+  create(config: object, seed: number, cudaLibrary?: string): Handle;
   destroy(handle: Handle): void;
   trainStep(handle: Handle, batches: RealBatch[]): Promise<StepLosses>;
   generate(handle: Handle, n: number, givenAttributes?: Float32Array, givenAdditional?: Float32Array): Promise<Omit<GeneratedBatch, 'size'>>;
@@ -29,6 +33,7 @@ interface NativeAddon {
   setState(handle: Handle, tensors: NamedTensor[], counters: Record<string, number>): void;
   info(): { kernel: string };
   threads(handle: Handle): number;
+  cudaStatus(cudaLibrary: string): { available: boolean; reason?: string; device?: string };
 }
 
 let addon: NativeAddon | null = null;
@@ -41,6 +46,38 @@ export function loadNativeAddon(): NativeAddon {
   }
   addon = createRequire(import.meta.url)(nativeAddonPath) as NativeAddon;
   return addon;
+}
+
+/** Where the CUDA plugin is: $DG_CUDA_LIBRARY when set, else core/native/out/libdg_cuda.so. */
+export function cudaLibraryPath(): string {
+  return process.env.DG_CUDA_LIBRARY || defaultCudaLibraryPath;
+}
+
+export interface CudaStatus {
+  available: boolean;
+  /** Why not, when unavailable. */
+  reason?: string;
+  /** e.g. "NVIDIA H100 80GB HBM3, sm_90, 79 GiB", when available. */
+  device?: string;
+  library: string;
+}
+
+/** Whether the CUDA engine can run here (plugin built and loadable, driver, a device it has code for), and if not, why. Never throws. */
+export function cudaStatus(library: string = cudaLibraryPath()): CudaStatus {
+  try {
+    const native = loadNativeAddon();
+    if (!fs.existsSync(library)) {
+      return { available: false, library, reason: `no CUDA plugin at ${library} (the install step builds it where nvcc exists; or run make -C core/native cuda-lib)` };
+    }
+    return { ...native.cudaStatus(library), library };
+  } catch (error) {
+    return { available: false, library, reason: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** DP-SGD is on unless absent or clipNorm is infinite (dg.h's rule). */
+export function dpEnabled(dp: DpOptions | undefined): boolean {
+  return dp !== undefined && dp.clipNorm > 0 && Number.isFinite(dp.clipNorm);
 }
 
 /** The plain object the binding reads: the layout's variables and ModelConfig's numbers. */
@@ -87,19 +124,52 @@ function checkLayout(config: ModelConfig, state: EngineState): void {
 export interface NativeEngine extends Engine {
   /** One iteration; with DP on, the result's `dp` field has the clipping statistics. */
   trainStep(realBatches: RealBatch[]): Promise<StepLosses>;
-  /** Worker threads the core uses. */
+  /** Worker threads the core uses (on CUDA: the host's, for critic scores). */
   readonly threads: number;
-  /** Runs one iteration and writes it as a tensor dump (core/native/README.md) for cross-engine checks. */
+  /** Where it trains. */
+  readonly device: 'cpu' | 'cuda';
+  /** Runs one iteration and writes it as a tensor dump (core/native/README.md) for cross-engine checks (CPU only). */
   dumpIteration(realBatches: RealBatch[], file: string): Promise<void>;
 }
 
-export async function createNativeEngine(options: EngineOptions & { threads?: number }): Promise<NativeEngine> {
+export interface NativeEngineOptions extends EngineOptions {
+  /** CPU worker threads (default: every online CPU; on CUDA only critic scores use the CPU, on one thread). */
+  threads?: number;
+  /** Where to train: the CPU core (default) or one GPU through the CUDA plugin. */
+  device?: 'cpu' | 'cuda';
+  /** The CUDA plugin (default cudaLibraryPath()). */
+  cudaLibrary?: string;
+}
+
+export async function createNativeEngine(options: NativeEngineOptions): Promise<NativeEngine> {
   const native = loadNativeAddon();
   const { config, seed } = options;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
   checkDpOptions(options.dp);
-  let handle: Handle | null = native.create(nativeConfig(config, options.threads, options.dp), seed);
-  checkLayout(config, native.getState(handle));
+  const device = options.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`device must be 'cpu' or 'cuda', got ${String(device)}`);
+  let cudaDevice = '';
+  let cudaLibrary: string | undefined;
+  if (device === 'cuda') {
+    if (dpEnabled(options.dp)) throw new Error('DP-SGD runs on the native CPU engine only, not on CUDA');
+    const status = cudaStatus(options.cudaLibrary ?? cudaLibraryPath());
+    if (!status.available) throw new Error(`CUDA is not available: ${status.reason}`);
+    cudaDevice = status.device ?? 'GPU';
+    cudaLibrary = status.library;
+  }
+  let handle: Handle | null;
+  try {
+    handle = native.create(nativeConfig(config, options.threads, options.dp), seed, cudaLibrary);
+  } catch (error) {
+    if (device === 'cuda' && error instanceof Error) error.message = `the CUDA engine could not start on ${cudaDevice}: ${error.message}`;
+    throw error;
+  }
+  try {
+    checkLayout(config, native.getState(handle));
+  } catch (error) {
+    native.destroy(handle);
+    throw error;
+  }
   const threads = native.threads(handle);
 
   // One operation at a time: each call waits for the previous one, whatever its outcome.
@@ -120,9 +190,10 @@ export async function createNativeEngine(options: EngineOptions & { threads?: nu
   }
 
   return {
-    name: `native-cpu (${native.info().kernel}, ${threads} thread${threads === 1 ? '' : 's'})`,
+    name: device === 'cuda' ? `native-cuda (${cudaDevice})` : `native-cpu (${native.info().kernel}, ${threads} thread${threads === 1 ? '' : 's'})`,
     config,
     threads,
+    device,
 
     trainStep(realBatches: RealBatch[]): Promise<StepLosses> {
       return run((h) => {

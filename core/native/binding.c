@@ -5,18 +5,25 @@
  * (or thrown errors for the synchronous calls) carrying the core's message. One operation runs on a
  * model at a time: core/model/native.ts queues its calls, and the binding refuses overlapping ones.
  *
+ * A model runs on the CPU core linked in here, or on the GPU through the CUDA plugin (out/libdg_cuda.so,
+ * see backend.h) when create() is given the plugin's path. Each handle carries its backend's table; a
+ * CUDA model's state lives on the device and is copied to its host model for getState, criticScores
+ * (computed on the CPU) and from it after setState.
+ *
  * JavaScript surface (see core/model/native.ts):
- *   create(config, seed) -> handle          info() -> { kernel }
+ *   create(config, seed, cudaLibrary?) -> handle          info() -> { kernel }
+ *   cudaStatus(cudaLibrary) -> { available, reason?, device? }   (never throws for a missing plugin, driver or GPU)
  *   trainStep(handle, batches) -> Promise<losses>  (losses.dp: clip statistics when config.dpClipNorm is on)
  *   generate(handle, n, givenAttributes?, givenAdditional?) -> Promise<{attributes, additionalAttributes, features, lengths}>
  *   criticScores(handle, batch) -> Promise<Float32Array>
  *   getState(handle) -> { tensors: [{name, shape, data}], counters }
  *   setState(handle, tensors, counters)     destroy(handle)     threads(handle) -> number
- *   dumpIteration(handle, batches, path) -> Promise<void>   (one iteration as a tensor dump, README.md)
+ *   dumpIteration(handle, batches, path) -> Promise<void>   (one iteration as a tensor dump, README.md; CPU models only)
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include "backend.h"
 #include "dg.h"
 #include "dg_dump.h"
 
@@ -29,7 +36,10 @@
 #define MAX_ARGS 6
 
 typedef struct {
-  dg_model *model;
+  const dg_backend *be; /* whose functions handle this model: the CPU core's or a CUDA plugin's */
+  dg_cuda *gpu;         /* the CUDA model, or NULL on the CPU */
+  dg_model *model;      /* the CPU model, or the CUDA model's host model (names and stores the state) */
+  int host_stale;       /* CUDA: the device has changed since the host model was last synced */
   dg_config config; /* kept for dumps; var arrays owned below */
   dg_var *vars;
   uint32_t seed;
@@ -97,6 +107,45 @@ static int float32_array(napi_env env, napi_value v, float **data, size_t *lengt
   return 1;
 }
 
+static int is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  napi_typeof(env, v, &t);
+  return t == napi_undefined || t == napi_null;
+}
+
+/* A JS string as a malloc'ed C string; NULL, with a JS error thrown, when it is not a string or holds
+ * a NUL (which would silently cut a path short). */
+static char *string_value(napi_env env, napi_value v, const char *what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    throw_error(env, "%s must be a string", what);
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) {
+    throw_error(env, "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    throw_error(env, "%s must not contain NUL characters", what);
+    return NULL;
+  }
+  return s;
+}
+
+/* The CUDA plugin at the path in v; NULL with a JS error thrown when it cannot be loaded. */
+static const dg_backend *cuda_backend(napi_env env, napi_value v) {
+  char *path = string_value(env, v, "the CUDA plugin path");
+  if (!path) return NULL;
+  char err[600];
+  const dg_backend *be = dg_cuda_plugin_load(path, err, sizeof err);
+  free(path);
+  if (!be) throw_error(env, "%s", err);
+  return be;
+}
+
 static napi_value new_float32_array(napi_env env, const float *data, size_t n) {
   napi_value ab, arr;
   void *dst;
@@ -120,7 +169,11 @@ static handle *get_handle(napi_env env, napi_value v) {
 }
 
 static void free_handle(handle *h) {
-  dg_destroy(h->model);
+  if (h->gpu)
+    h->be->cuda_destroy(h->gpu); /* and its host model */
+  else if (h->model)
+    h->be->destroy(h->model);
+  h->gpu = NULL;
   h->model = NULL;
   free(h->vars);
   h->vars = NULL;
@@ -180,16 +233,19 @@ static int parse_layers(napi_env env, napi_value cfg, const char *key, int *dst,
 }
 
 /* create({ maxLength, sampleLen, attributes, additionalAttributes, features, genFlags, ...ModelConfig
- * numbers..., threads, dpClipNorm?, dpNoiseMultiplier? }, seed) */
+ * numbers..., threads, dpClipNorm?, dpNoiseMultiplier? }, seed, cudaLibrary?): on the CPU, or on the
+ * GPU through the CUDA plugin at cudaLibrary. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_error(env, "create(config, seed) takes two arguments");
+  if (argc < 2) return throw_error(env, "create(config, seed, cudaLibrary?) takes two or three arguments");
   napi_value cfg = argv[0];
   double seed_d;
   if (napi_get_value_double(env, argv[1], &seed_d) != napi_ok || seed_d < 0 || seed_d > 4294967295.0 || seed_d != (double)(uint32_t)seed_d)
     return throw_error(env, "seed must be an integer in [0, 2^32)");
+  const dg_backend *be = &dg_cpu_backend;
+  if (argc >= 3 && !is_nullish(env, argv[2]) && !(be = cuda_backend(env, argv[2]))) return NULL;
 
   uint32_t na = 0, nm = 0, nf = 0;
   napi_value tmp;
@@ -252,8 +308,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                    : throw_error(env, "config has a malformed variable or layer list");
   }
   h->seed = (uint32_t)seed_d;
-  if (dg_create(c, h->seed, &h->model) != DG_OK) {
-    napi_value r = throw_error(env, "%s", dg_error_message());
+  h->be = be;
+  int rc = be->cuda_create ? be->cuda_create(c, h->seed, &h->gpu) : be->create(c, h->seed, &h->model);
+  if (rc == DG_OK && h->gpu) h->model = be->cuda_host_model(h->gpu);
+  if (rc != DG_OK) {
+    napi_value r = throw_error(env, "%s", be->error_message());
     free(h->vars);
     free(h);
     return r;
@@ -327,7 +386,7 @@ static float *own_copy(job *j, const float *src, size_t n) {
 /* Copies a JS batch { size, attributes, additionalAttributes, features } after checking its shapes. */
 static int copy_batch(napi_env env, job *j, napi_value v, dg_batch *b) {
   dg_dims d;
-  dg_get_dims(j->h->model, &d);
+  j->h->be->get_dims(j->h->model, &d);
   int size;
   float *a = NULL, *m = NULL, *f = NULL;
   size_t na = 0, nm = 0, nf = 0;
@@ -361,14 +420,47 @@ static int copy_batch(napi_env env, job *j, napi_value v, dg_batch *b) {
   return 1;
 }
 
+/* ---------------------------------------------------------------- the model, on either backend */
+
+static int model_train(handle *h, const dg_batch *batches, int n, dg_losses *out) {
+  return h->gpu ? h->be->cuda_train_step(h->gpu, batches, n, out) : h->be->train_step(h->model, batches, n, out);
+}
+
+static int model_generate(handle *h, int n, const float *given_attr, const float *given_add, float *attr, float *add, float *feat, int32_t *len) {
+  return h->gpu ? h->be->cuda_generate(h->gpu, n, given_attr, given_add, attr, add, feat, len)
+                : h->be->generate(h->model, n, given_attr, given_add, attr, add, feat, len);
+}
+
+/* A CUDA model's state lives on the device: these bring the host model up to date before it is read
+ * (device -> host, only when training or generation changed the device since the last sync: critic
+ * scores come in many batches), and the device after the host model was written (host -> device). */
+static int state_to_host(handle *h) {
+  if (!h->gpu || !h->host_stale) return DG_OK;
+  int rc = h->be->cuda_download(h->gpu);
+  if (rc == DG_OK) h->host_stale = 0;
+  return rc;
+}
+
+static int state_to_device(handle *h) {
+  if (!h->gpu) return DG_OK;
+  h->host_stale = 1; /* until the upload is known to be complete */
+  int rc = h->be->cuda_upload(h->gpu);
+  if (rc == DG_OK) h->host_stale = 0;
+  return rc;
+}
+
 static void execute(napi_env env, void *data) {
   job *j = data;
-  dg_model *m = j->h->model;
+  handle *h = j->h;
+  const dg_backend *be = h->be;
+  dg_model *m = h->model;
   dg_dims d;
-  dg_get_dims(m, &d);
+  be->get_dims(m, &d);
+  /* Training and generation (its noise position) change the device's state, even when they fail. */
+  if (j->kind == JOB_TRAIN || j->kind == JOB_GENERATE) h->host_stale = 1;
   switch (j->kind) {
     case JOB_TRAIN:
-      j->rc = dg_train_step(m, j->batches, j->n_batches, &j->losses);
+      j->rc = model_train(h, j->batches, j->n_batches, &j->losses);
       break;
     case JOB_GENERATE: {
       size_t n = j->n;
@@ -381,18 +473,25 @@ static void execute(napi_env env, void *data) {
         snprintf(j->error, sizeof j->error, "out of memory for %zu generated series", n);
         return;
       }
-      j->rc = dg_generate(m, j->n, j->given_attr, j->given_add, j->out_attr, j->out_add, j->out_feat, j->out_len);
+      j->rc = model_generate(h, j->n, j->given_attr, j->given_add, j->out_attr, j->out_add, j->out_feat, j->out_len);
       break;
     }
-    case JOB_SCORES:
+    case JOB_SCORES: /* on the CPU for CUDA models too: one critic forward pass over the host model */
       j->out_scores = malloc(sizeof(float) * (j->batches[0].size + 1));
-      j->rc = j->out_scores ? dg_critic_scores(m, &j->batches[0], j->out_scores) : DG_ERR_ALLOC;
+      if (!j->out_scores) {
+        j->rc = DG_ERR_ALLOC;
+        snprintf(j->error, sizeof j->error, "out of memory for %d critic scores", j->batches[0].size);
+        return;
+      }
+      j->rc = state_to_host(h);
+      if (j->rc == DG_OK) j->rc = be->critic_scores(m, &j->batches[0], j->out_scores);
       break;
     case JOB_DUMP:
       j->rc = dg_dump_iteration(m, &j->h->config, j->h->seed, j->batches, j->n_batches, j->path);
       break;
   }
-  if (j->rc != DG_OK && !j->error[0]) snprintf(j->error, sizeof j->error, "%s", dg_error_message()[0] ? dg_error_message() : "native engine error");
+  /* The backend's own message: a CUDA plugin keeps its (thread-local) message in its copy of the core. */
+  if (j->rc != DG_OK && !j->error[0]) snprintf(j->error, sizeof j->error, "%s", be->error_message()[0] ? be->error_message() : "native engine error");
 }
 
 static napi_value losses_object(napi_env env, const dg_losses *l, int dp_on) {
@@ -420,7 +519,7 @@ static napi_value losses_object(napi_env env, const dg_losses *l, int dp_on) {
 
 static napi_value job_result(napi_env env, job *j) {
   dg_dims d;
-  dg_get_dims(j->h->model, &d);
+  j->h->be->get_dims(j->h->model, &d);
   napi_value r = NULL, v;
   size_t n = j->n;
   switch (j->kind) {
@@ -559,7 +658,7 @@ static napi_value js_generate(napi_env env, napi_callback_info info) {
   if (!j) return NULL;
   double n;
   dg_dims d;
-  dg_get_dims(j->h->model, &d);
+  j->h->be->get_dims(j->h->model, &d);
   if (napi_get_value_double(env, argv[1], &n) != napi_ok || n < 0 || n != (double)(int)n || n > 1e8) {
     free_job(j);
     return throw_error(env, "n must be a non-negative integer");
@@ -615,6 +714,10 @@ static napi_value js_dump_iteration(napi_env env, napi_callback_info info) {
   if (argc < 3) return throw_error(env, "dumpIteration(handle, batches, path)");
   job *j = new_job(env, argv[0], JOB_DUMP);
   if (!j) return NULL;
+  if (j->h->gpu) { /* the dump reruns pieces of the CPU core's iteration; the CUDA core has no such hooks */
+    free_job(j);
+    return throw_error(env, "dumpIteration runs on the native CPU engine only, not on CUDA");
+  }
   size_t len;
   if (!copy_batches(env, j, argv[1]) || napi_get_value_string_utf8(env, argv[2], NULL, 0, &len) != napi_ok || !(j->path = malloc(len + 1))) {
     free_job(j);
@@ -637,13 +740,15 @@ static napi_value js_get_state(napi_env env, napi_callback_info info) {
   handle *h = argc ? get_handle(env, argv[0]) : NULL;
   if (!h) return argc ? NULL : throw_error(env, "getState(handle)");
   if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
+  const dg_backend *be = h->be;
+  if (state_to_host(h) != DG_OK) return throw_error(env, "cannot read the model's state from the GPU: %s", be->error_message());
   napi_value result, tensors, counters, v;
-  int n = dg_tensor_count(h->model);
+  int n = be->tensor_count(h->model);
   CALL(env, napi_create_object(env, &result));
   CALL(env, napi_create_array_with_length(env, n, &tensors));
   for (int i = 0; i < n; i++) {
     dg_tensor_info ti;
-    dg_tensor_info_at(h->model, i, &ti);
+    be->tensor_info_at(h->model, i, &ti);
     napi_value t, name, shape, data;
     CALL(env, napi_create_object(env, &t));
     CALL(env, napi_create_string_utf8(env, ti.name, NAPI_AUTO_LENGTH, &name));
@@ -652,14 +757,14 @@ static napi_value js_get_state(napi_env env, napi_callback_info info) {
       CALL(env, napi_create_int32(env, ti.shape[k], &v));
       CALL(env, napi_set_element(env, shape, k, v));
     }
-    if (!(data = new_float32_array(env, dg_tensor_data(h->model, i), ti.size))) return NULL;
+    if (!(data = new_float32_array(env, be->tensor_data(h->model, i), ti.size))) return NULL;
     CALL(env, napi_set_named_property(env, t, "name", name));
     CALL(env, napi_set_named_property(env, t, "shape", shape));
     CALL(env, napi_set_named_property(env, t, "data", data));
     CALL(env, napi_set_element(env, tensors, i, t));
   }
   dg_counters c;
-  dg_get_counters(h->model, &c);
+  be->get_counters(h->model, &c);
   double values[4] = {(double)c.generator_step, (double)c.critic_step, (double)c.aux_critic_step, (double)c.noise_position};
   CALL(env, napi_create_object(env, &counters));
   for (int k = 0; k < 4; k++) {
@@ -681,7 +786,8 @@ static napi_value js_set_state(napi_env env, napi_callback_info info) {
   handle *h = get_handle(env, argv[0]);
   if (!h) return NULL;
   if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
-  int n = dg_tensor_count(h->model);
+  const dg_backend *be = h->be;
+  int n = be->tensor_count(h->model);
   uint32_t given = 0;
   bool is_array = false;
   napi_is_array(env, argv[1], &is_array);
@@ -700,13 +806,13 @@ static napi_value js_set_state(napi_env env, napi_callback_info info) {
       free(src);
       return throw_error(env, "tensor %u needs a name and Float32Array data", i);
     }
-    int index = dg_tensor_find(h->model, name);
+    int index = be->tensor_find(h->model, name);
     if (index < 0) {
       free(src);
       return throw_error(env, "unknown tensor '%s' for this model", name);
     }
     dg_tensor_info ti;
-    dg_tensor_info_at(h->model, index, &ti);
+    be->tensor_info_at(h->model, index, &ti);
     if (count != ti.size) {
       free(src);
       return throw_error(env, "tensor '%s' has %zu values, this model needs %zu", name, count, ti.size);
@@ -716,7 +822,7 @@ static napi_value js_set_state(napi_env env, napi_callback_info info) {
   for (int i = 0; i < n; i++)
     if (!src[i]) {
       dg_tensor_info ti;
-      dg_tensor_info_at(h->model, i, &ti);
+      be->tensor_info_at(h->model, i, &ti);
       free(src);
       return throw_error(env, "state is missing tensor '%s'", ti.name);
     }
@@ -728,12 +834,13 @@ static napi_value js_set_state(napi_env env, napi_callback_info info) {
     }
   for (int i = 0; i < n; i++) {
     dg_tensor_info ti;
-    dg_tensor_info_at(h->model, i, &ti);
-    memcpy(dg_tensor_data(h->model, i), src[i], sizeof(float) * ti.size);
+    be->tensor_info_at(h->model, i, &ti);
+    memcpy(be->tensor_data(h->model, i), src[i], sizeof(float) * ti.size);
   }
   free(src);
   dg_counters c = {(int64_t)values[0], (int64_t)values[1], (int64_t)values[2], (uint64_t)values[3]};
-  if (dg_set_counters(h->model, &c) != DG_OK) return throw_error(env, "%s", dg_error_message());
+  if (be->set_counters(h->model, &c) != DG_OK) return throw_error(env, "%s", be->error_message());
+  if (state_to_device(h) != DG_OK) return throw_error(env, "cannot copy the state to the GPU: %s", be->error_message());
   return NULL;
 }
 
@@ -745,13 +852,41 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* cudaStatus(cudaLibrary) -> { available: true, device } or { available: false, reason }. A plugin that
+ * does not load, a missing driver or no usable device is an answer, not an exception: the engine
+ * chooser asks this on every machine. Only a path that is not a string throws. */
+static napi_value js_cuda_status(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_error(env, "cudaStatus(cudaLibrary) takes the CUDA plugin's path");
+  char *path = string_value(env, argv[0], "the CUDA plugin path");
+  if (!path) return NULL;
+  char reason[600] = "", device[256] = "";
+  const dg_backend *be = dg_cuda_plugin_load(path, reason, sizeof reason);
+  free(path);
+  int available = 0;
+  if (be && be->cuda_available() != DG_OK)
+    snprintf(reason, sizeof reason, "%s", be->error_message());
+  else if (be && be->cuda_device_name(device, sizeof device) != DG_OK)
+    snprintf(reason, sizeof reason, "%s", be->error_message());
+  else if (be)
+    available = 1;
+  CALL(env, napi_create_object(env, &result));
+  CALL(env, napi_get_boolean(env, available, &v));
+  CALL(env, napi_set_named_property(env, result, "available", v));
+  CALL(env, napi_create_string_utf8(env, available ? device : reason, NAPI_AUTO_LENGTH, &v));
+  CALL(env, napi_set_named_property(env, result, available ? "device" : "reason", v));
+  return result;
+}
+
 static napi_value js_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], v;
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   handle *h = argc ? get_handle(env, argv[0]) : NULL;
   if (!h) return NULL;
-  CALL(env, napi_create_int32(env, dg_thread_count(h->model), &v));
+  CALL(env, napi_create_int32(env, h->be->thread_count(h->model), &v));
   return v;
 }
 
@@ -767,6 +902,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setState", NULL, js_set_state, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, js_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"cudaStatus", NULL, js_cuda_status, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

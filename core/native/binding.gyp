@@ -4,6 +4,7 @@
       "target_name": "dg_native",
       "sources": [
         "binding.c",
+        "backend.c",
         "dg_cpu.c",
         "dg_layers.c",
         "dg_dp.c",
@@ -16,7 +17,7 @@
       ],
       "cflags": ["-O3", "-std=c11", "-D_GNU_SOURCE", "-fno-math-errno", "-Wall", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "cflags!": ["-fno-exceptions"],
-      "libraries": ["-lm", "-lpthread"],
+      "libraries": ["-lm", "-lpthread", "-ldl"],
       "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11", "-fno-math-errno"] }
     }
   ]

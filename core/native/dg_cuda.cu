@@ -42,8 +42,9 @@ static struct {
 
 static int load_cublas(void) {
   if (cublas.loaded) return cublas.loaded > 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cuBLAS could not be loaded");
-  const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-  for (int i = 0; i < 3 && !cublas.lib; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  /* The toolkit's default location last: it is often not on the loader's path. */
+  const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so", "/usr/local/cuda/lib64/libcublas.so.13"};
+  for (int i = 0; i < 4 && !cublas.lib; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
   if (!cublas.lib) {
     cublas.loaded = -1;
     return dg_fail(DG_ERR_CONFIG, "cannot load cuBLAS (libcublas.so.13): %s; set LD_LIBRARY_PATH to the CUDA libraries", dlerror());
@@ -1076,11 +1077,42 @@ static void iteration(dg_cuda *g, int B) {
 
 /* ---------------------------------------------------------------- API */
 
+/* Whether the NVIDIA driver library can be loaded at all: without it the static CUDA runtime reports
+ * "driver version is insufficient", which misleads on a machine that simply has no NVIDIA driver. */
+static int driver_installed(void) {
+  void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (lib) dlclose(lib);
+  return lib != NULL;
+}
+
 extern "C" int dg_cuda_available(void) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaErrorInsufficientDriver && !driver_installed())
+    return dg_fail(DG_ERR_CONFIG, "no NVIDIA driver (libcuda.so.1 not found)");
   if (e != cudaSuccess || n == 0) return dg_fail(DG_ERR_CONFIG, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+  /* A device this build has no code for (machine code for sm_80 and sm_90, PTX for compute_90) would
+   * only fail at the first launch: ask for a kernel's attributes now instead. */
+  cudaFuncAttributes attr;
+  e = cudaFuncGetAttributes(&attr, k_advance);
+  if (e != cudaSuccess) {
+    int device = 0, major = 0, minor = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    return dg_fail(DG_ERR_CONFIG, "the CUDA device (compute capability %d.%d) cannot run this build: %s", major, minor, cudaGetErrorString(e));
+  }
   return load_cublas();
+}
+
+extern "C" int dg_cuda_device_name(char *out, size_t size) {
+  if (!out || size == 0) return dg_fail(DG_ERR_ARG, "dg_cuda_device_name needs a buffer");
+  int device = 0;
+  cudaDeviceProp prop;
+  CUDA_TRY(cudaGetDevice(&device));
+  CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+  snprintf(out, size, "%s, sm_%d%d, %.0f GiB", prop.name, prop.major, prop.minor, (double)prop.totalGlobalMem / (1u << 30));
+  return DG_OK;
 }
 
 static int upload_state(dg_cuda *g) {

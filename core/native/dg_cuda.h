@@ -22,6 +22,8 @@ typedef struct dg_cuda dg_cuda;
 
 /* DG_OK when a CUDA device and cuBLAS are usable; otherwise an error code with dg_error_message(). */
 int dg_cuda_available(void);
+/* The current device as "<name>, sm_<major><minor>, <memory> GiB", into out[size]. */
+int dg_cuda_device_name(char *out, size_t size);
 
 int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **out);
 void dg_cuda_destroy(dg_cuda *g);

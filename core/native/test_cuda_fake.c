@@ -1,0 +1,80 @@
+/*
+ * A stand-in for the CUDA plugin, for testing the binding's CUDA path on machines without a GPU
+ * (tests/native-cuda.test.ts): the dg_cuda_* API of dg_cuda.h implemented with the CPU core. Built
+ * like the real plugin (its own copy of the core, -Bsymbolic) as out/libdg_cuda_fake.so by
+ * `make -C core/native cuda-fake`; never installed or loaded by default.
+ *
+ * The "device" is a second CPU model: training and generation run on it, and the host model (the one
+ * the binding reads and writes) only changes on dg_cuda_download / dg_cuda_upload, as with the real
+ * plugin. A binding that forgot a download or an upload would read or train on stale state.
+ */
+#include "dg_cuda.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dg_internal.h"
+
+struct dg_cuda {
+  dg_model *host;   /* names and stores the state for the binding */
+  dg_model *device; /* trains and generates */
+};
+
+int dg_cuda_available(void) { return getenv("DG_FAKE_CUDA_FAIL") ? dg_fail(DG_ERR_CONFIG, "no CUDA device: fake failure") : DG_OK; }
+
+int dg_cuda_device_name(char *out, size_t size) {
+  if (!out || size == 0) return dg_fail(DG_ERR_ARG, "dg_cuda_device_name needs a buffer");
+  strncpy(out, "fake CUDA device (CPU core), sm_00, 0 GiB", size - 1);
+  out[size - 1] = 0;
+  return DG_OK;
+}
+
+/* from -> to: every state tensor and the counters (both models have the same table). */
+static int copy_state(dg_model *to, const dg_model *from) {
+  for (int i = 0; i < dg_tensor_count(from); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(from, i, &ti);
+    memcpy(dg_tensor_data(to, i), dg_tensor_data((dg_model *)from, i), sizeof(float) * ti.size);
+  }
+  dg_counters c;
+  dg_get_counters(from, &c);
+  return dg_set_counters(to, &c);
+}
+
+void dg_cuda_destroy(dg_cuda *g) {
+  if (!g) return;
+  dg_destroy(g->host);
+  dg_destroy(g->device);
+  free(g);
+}
+
+int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **out) {
+  int rc;
+  *out = NULL;
+  if ((rc = dg_cuda_available())) return rc;
+  if (config->dp_clip_norm > 0 && isfinite(config->dp_clip_norm))
+    return dg_fail(DG_ERR_CONFIG, "DP-SGD (per-example clipping and noise) runs on the CPU core only, not yet on CUDA");
+  dg_cuda *g = calloc(1, sizeof(dg_cuda));
+  if (!g) return dg_fail(DG_ERR_ALLOC, "out of memory");
+  dg_config host_config = *config;
+  host_config.threads = 1; /* as dg_cuda_create: the host model only names and stores state */
+  if ((rc = dg_create(&host_config, seed, &g->host)) || (rc = dg_create(config, seed, &g->device))) {
+    dg_cuda_destroy(g);
+    return rc;
+  }
+  *out = g;
+  return DG_OK;
+}
+
+int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) { return dg_train_step(g->device, batches, n_batches, out); }
+
+int dg_cuda_generate(dg_cuda *g, int n, const float *given_attributes, const float *given_additional, float *attributes, float *additional, float *features,
+                     int32_t *lengths) {
+  return dg_generate(g->device, n, given_attributes, given_additional, attributes, additional, features, lengths);
+}
+
+void dg_cuda_use_graphs(dg_cuda *g, int on) {}
+dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
+int dg_cuda_download(dg_cuda *g) { return copy_state(g->host, g->device); }
+int dg_cuda_upload(dg_cuda *g) { return copy_state(g->device, g->host); }

@@ -1,0 +1,246 @@
+/**
+ * The CUDA plugin (core/native/out/libdg_cuda.so) as the engine layer sees it: built with nvcc where
+ * nvcc exists (`make -C core/native cuda-lib`; skipped, saying so, where it does not), loaded by the
+ * addon at run time, probed with cudaStatus, and chosen by `createEngine('auto')` only when usable.
+ *
+ * On a machine without a GPU (or driver) these check that the real plugin loads and reports why CUDA
+ * is unavailable, that auto then picks the native CPU engine and says why, that `cuda` fails with a
+ * clear message, and that bad plugin paths are answers, not crashes. On a GPU machine the same file
+ * instead checks the CUDA engine against the CPU engine (5 identical-seed iterations, state, scores,
+ * generation).
+ *
+ * The addon must already be built (`npx node-gyp rebuild -C core/native`, the package's install step).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineState, StepLosses } from '../core/model/engine.ts';
+import { createEngine } from '../core/model/engines.ts';
+import { createNativeEngine, cudaStatus, loadNativeAddon, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
+import { Rng } from '../core/util/rng.ts';
+import { randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.join(repoRoot, 'core/native');
+const library = path.join(nativeDir, 'out/libdg_cuda.so');
+const bogusLibrary = path.join(repoRoot, 'no-such-dir/libdg_cuda.so');
+
+assert.ok(
+  fs.existsSync(nativeAddonPath),
+  `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`,
+);
+
+// The engine layer looks here (DG_CUDA_LIBRARY overrides the default path): the plugin this file built.
+process.env.DG_CUDA_LIBRARY = library;
+
+const config = tinyConfig({}, tinyLayout(true, true));
+const dp = { clipNorm: 1, noiseMultiplier: 0.5 };
+
+/** Builds the plugin (a no-op when up to date); the reason to skip when nvcc is absent, else null. */
+function buildPlugin(): string | null {
+  const result = spawnSync('make', ['-C', nativeDir, 'cuda-lib'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  if (result.error) throw result.error;
+  const output = `${result.stdout}${result.stderr}`;
+  if (/nvcc not found/.test(output)) return 'nvcc is not installed: the CUDA plugin is built only where nvcc exists';
+  assert.equal(result.status, 0, `make -C core/native cuda-lib failed (exit ${result.status}):\n${output.slice(-6000)}`);
+  assert.ok(fs.existsSync(library), `make -C core/native cuda-lib succeeded but ${library} is missing`);
+  return null;
+}
+
+let noNvcc: string | null = null;
+let status = cudaStatus(library);
+
+test('the CUDA plugin builds with nvcc (make -C core/native cuda-lib) and loads into the addon', (t) => {
+  noNvcc = buildPlugin();
+  if (noNvcc) return t.skip(noNvcc);
+  status = cudaStatus(library);
+  // Loaded and every function resolved: what is left to say is about the driver or the device.
+  assert.equal(status.library, library);
+  if (!status.available) {
+    assert.ok(status.reason, 'an unavailable plugin says why');
+    assert.doesNotMatch(status.reason, /cannot load|lacks|no CUDA plugin/, 'the plugin itself should load');
+  }
+});
+
+test('cudaStatus: without a GPU, unavailable with the reason (and creating a CUDA model fails with it); with one, the device', (t) => {
+  if (noNvcc) return t.skip(noNvcc);
+  const addon = loadNativeAddon();
+  if (status.available) {
+    assert.match(status.device!, /sm_\d+/);
+    return;
+  }
+  assert.match(status.reason!, /no CUDA device|driver|cannot run this build/);
+  console.log(`CUDA unavailable here: ${status.reason}`);
+  // the binding's CUDA path: the plugin's dg_cuda_create refuses, with the plugin's own error message
+  assert.throws(() => addon.create({}, 1, library), /config\.maxLength is missing/);
+  assert.throws(() => addon.create(nativeConfigFor(), 1, library), (e: Error) => e.message === status.reason);
+});
+
+/** The binding's config object for the tiny model (what createNativeEngine passes). */
+function nativeConfigFor(): object {
+  const { layout, ...rest } = config;
+  const vars = (v: typeof layout.attributes) => v.map(({ dim, activation }) => ({ dim, activation }));
+  return { ...rest, maxLength: layout.maxLength, genFlags: layout.genFlags, attributes: vars(layout.attributes), additionalAttributes: vars(layout.additionalAttributes), features: vars(layout.features) };
+}
+
+test("createEngine('auto') picks CUDA when usable, else the native CPU engine, and says why it skipped CUDA", async () => {
+  const { engine, note } = await createEngine('auto', { config, seed: 3 });
+  try {
+    if (status.available) {
+      assert.equal((engine as NativeEngine).device, 'cuda');
+      assert.match(engine.name, /^native-cuda \(.+\)$/);
+      assert.equal(note, 'auto: using CUDA');
+    } else {
+      assert.equal((engine as NativeEngine).device, 'cpu');
+      assert.match(engine.name, /^native-cpu/);
+      const why = fs.existsSync(library) ? status.reason! : 'plugin not built';
+      assert.equal(note, `auto: CUDA unavailable (${why}); using native CPU`);
+    }
+  } finally {
+    engine.dispose();
+  }
+  // DP-SGD runs on the CPU core only: auto skips CUDA for it even on a GPU machine
+  const withDp = await createEngine('auto', { config, seed: 3, dp });
+  try {
+    assert.match(withDp.engine.name, /^native-cpu/);
+    assert.equal(withDp.note, 'auto: CUDA unavailable (DP-SGD runs on the CPU only); using native CPU');
+  } finally {
+    withDp.engine.dispose();
+  }
+});
+
+test("createEngine('cuda') rejects with a clear message where CUDA cannot run, and always with DP-SGD", async () => {
+  if (!status.available) {
+    await assert.rejects(createEngine('cuda', { config, seed: 3 }), (e: Error) => {
+      assert.equal(e.message, `CUDA is not available: ${status.reason}`);
+      return true;
+    });
+  }
+  await assert.rejects(createEngine('cuda', { config, seed: 3, dp }), /DP-SGD runs on the native CPU engine only, not on CUDA/);
+});
+
+test('a bad plugin path is an answer naming the path, not a crash', async () => {
+  const addon = loadNativeAddon();
+  // through the engine layer
+  const missing = cudaStatus(bogusLibrary);
+  assert.equal(missing.available, false);
+  assert.ok(missing.reason!.includes(bogusLibrary), missing.reason);
+  // the binding itself: dlopen failures, a file that is not a library, a library that is not the plugin
+  const direct = addon.cudaStatus(bogusLibrary);
+  assert.equal(direct.available, false);
+  assert.match(direct.reason!, /^cannot load the CUDA plugin .*no-such-dir\/libdg_cuda\.so: .*No such file/);
+  const notElf = path.join(repoRoot, 'package.json');
+  assert.match(addon.cudaStatus(notElf).reason!, new RegExp(`^cannot load the CUDA plugin ${notElf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+  assert.match(addon.cudaStatus(nativeAddonPath).reason!, /lacks dg_cuda_available/);
+  assert.match(addon.cudaStatus('libdg_cuda.so').reason!, /must name a file/);
+  assert.throws(() => addon.cudaStatus(42 as unknown as string), /must be a string/);
+  assert.throws(() => addon.create(nativeConfigFor(), 1, bogusLibrary), /cannot load the CUDA plugin .*no-such-dir/);
+  // DG_CUDA_LIBRARY pointing nowhere: auto falls back and names the path; cuda fails naming it
+  process.env.DG_CUDA_LIBRARY = bogusLibrary;
+  try {
+    const { engine, note } = await createEngine('auto', { config, seed: 3 });
+    engine.dispose();
+    assert.equal(note, `auto: CUDA unavailable (no plugin at ${bogusLibrary}); using native CPU`);
+    await assert.rejects(createEngine('cuda', { config, seed: 3 }), (e: Error) => e.message.includes(bogusLibrary));
+  } finally {
+    process.env.DG_CUDA_LIBRARY = library;
+  }
+});
+
+/** max |a - b| / max |b| (0 when both are all zero). */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+function assertLossesClose(cpu: StepLosses, cuda: StepLosses, tolerance: number, label: string): void {
+  for (const key of ['critic', 'auxCritic', 'gradientPenalty', 'auxGradientPenalty', 'generator', 'wassersteinDistance'] as const) {
+    assert.ok(Math.abs(cpu[key] - cuda[key]) <= tolerance * Math.max(1, Math.abs(cpu[key])), `${label}: ${key}: cpu ${cpu[key]}, cuda ${cuda[key]}`);
+  }
+}
+
+/**
+ * The CUDA engine at `cudaLibrary` against the CPU engine from the same seed: 5 iterations, then
+ * critic scores (before any getState: criticScores must fetch the trained state itself), state,
+ * setState back to the initial state (must reach the device: getState and generation then show it),
+ * dumpIteration refused.
+ * `exact` for the CPU stand-in, whose arithmetic is the CPU engine's.
+ */
+async function compareWithCpu(cudaLibrary: string, exact: boolean): Promise<void> {
+  const seed = 21;
+  const cpu = await createNativeEngine({ config, seed, device: 'cpu', threads: 2 });
+  const cuda = await createNativeEngine({ config, seed, device: 'cuda', cudaLibrary });
+  try {
+    assert.equal(cuda.device, 'cuda');
+    assert.match(cuda.name, /^native-cuda \(.+\)$/);
+    const initial = await cpu.getState();
+    assert.deepEqual(await cuda.getState(), initial, 'the same initial state from the same seed');
+    for (let it = 0; it < 5; it++) {
+      const batches = Array.from({ length: config.criticSteps }, (_, k) => randomBatch(config, 16, new Rng(100 * it + k, 3)));
+      const lc = await cpu.trainStep(batches);
+      const lg = await cuda.trainStep(batches);
+      // the first iteration to float rounding; a few Adam steps keep them within a couple of percent
+      if (exact) assert.deepEqual(lg, lc, `iteration ${it + 1}`);
+      else assertLossesClose(lc, lg, it === 0 ? 1e-3 : 2e-2, `iteration ${it + 1}`);
+    }
+    const batch = randomBatch(config, 16, new Rng(7, 3));
+    const scoresError = relativeError(await cuda.criticScores(batch), await cpu.criticScores(batch));
+    assert.ok(exact ? scoresError === 0 : scoresError < 2e-2, `critic scores after training differ: ${scoresError}`);
+
+    const cpuState = await cpu.getState();
+    const cudaState = await cuda.getState();
+    assert.deepEqual(cudaState.counters, cpuState.counters, 'the same steps and noise draws');
+    assert.deepEqual(cudaState.tensors.map((x) => x.name), cpuState.tensors.map((x) => x.name));
+    if (exact) assert.deepEqual(cudaState, cpuState);
+
+    // setState back to the untrained state: the device then holds exactly that
+    await cuda.setState(initial);
+    await cpu.setState(initial);
+    const roundTrip: EngineState = await cuda.getState();
+    roundTrip.tensors.forEach((x, i) => assert.deepEqual(x.data, initial.tensors[i].data, x.name));
+    assert.deepEqual(roundTrip.counters, initial.counters);
+    assert.ok(relativeError(await cuda.criticScores(batch), await cpu.criticScores(batch)) < 1e-5, 'critic scores on the same state');
+    const gc = await cpu.generate(50);
+    const gg = await cuda.generate(50);
+    const attributesError = relativeError(gg.attributes, gc.attributes);
+    assert.ok(exact ? attributesError === 0 : attributesError < 1e-3, `generated attributes differ: ${attributesError}`);
+    assert.equal(gg.features.length, gc.features.length);
+    assert.ok(gg.lengths.every((l) => l >= 1 && l <= config.layout.maxLength));
+    await assert.rejects(cuda.dumpIteration([batch], path.join(repoRoot, 'tmp-never-written.dgtd')), /CPU engine only/);
+  } finally {
+    cpu.dispose();
+    cuda.dispose();
+  }
+}
+
+test('on a GPU: the CUDA and CPU engines train 5 identical-seed iterations to close losses, and share state', async (t) => {
+  if (noNvcc) return t.skip(noNvcc);
+  if (!status.available) return t.skip(`no usable GPU here (${status.reason})`);
+  await compareWithCpu(library, false);
+});
+
+test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_fake.so): same results as the CPU engine, auto picks it", async () => {
+  const result = spawnSync('make', ['-C', nativeDir, 'cuda-fake'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  if (result.error) throw result.error;
+  assert.equal(result.status, 0, `make -C core/native cuda-fake failed:\n${result.stdout}${result.stderr}`.slice(-6000));
+  const fake = path.join(nativeDir, 'out/libdg_cuda_fake.so');
+  assert.deepEqual(cudaStatus(fake), { available: true, device: 'fake CUDA device (CPU core), sm_00, 0 GiB', library: fake });
+  await compareWithCpu(fake, true);
+  process.env.DG_CUDA_LIBRARY = fake;
+  try {
+    const { engine, note } = await createEngine('auto', { config, seed: 3 });
+    engine.dispose();
+    assert.equal(engine.name, 'native-cuda (fake CUDA device (CPU core), sm_00, 0 GiB)');
+    assert.equal(note, 'auto: using CUDA');
+  } finally {
+    process.env.DG_CUDA_LIBRARY = library;
+  }
+});
