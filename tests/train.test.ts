@@ -78,6 +78,10 @@ test('a run refuses to overwrite another; the progress log and holdout are writt
   assert.ok(!holdout.ids.some((id) => train.ids.includes(id)), 'holdout series are not trained on');
   const { holdout: decodedHoldout } = runDatasets(runDir);
   assert.equal(decodedHoldout?.series.length, 6);
+  assert.equal(readCheckpoint(path.join(runDir, RUN_FILES.checkpoint)).model.criticSteps, 2, 'a small dataset trains the critic twice per iteration by default');
+  const overridden = path.join(tmp(), 'run-one-critic-step');
+  await startTraining(request(overridden, { iterations: 1, model: { ...small, criticSteps: 1 } }));
+  assert.equal(readCheckpoint(path.join(overridden, RUN_FILES.checkpoint)).model.criticSteps, 1, 'an explicit model setting wins over the default');
 });
 
 test('generation: seeded, decoded to known labels, conditional on given attributes', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Dataset } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
 import { iterationsPerEpoch } from '../core/train/loop.ts';
-import { defaultAutoNormalize, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/run.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/run.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const mbaTrain = path.resolve(repoRoot, '../shared/baselines/mba/train.csv');
@@ -29,6 +29,13 @@ test('default epochs: the paper\'s 400, raised so that small datasets still trai
   for (const [n, batch] of [[30, 8], [480, 100], [5_000, 100], [123, 50]]) {
     assert.ok(defaultEpochs(n, batch) * iterationsPerEpoch(n, batch) >= MIN_DEFAULT_ITERATIONS, `n=${n} batch=${batch}`);
   }
+});
+
+test('default critic steps: 2 for small datasets on the long schedule, the paper\'s 1 for large ones', () => {
+  assert.equal(defaultCriticSteps(480, 100), 2, 'MBA split');
+  assert.equal(defaultCriticSteps(50_000, 100), 1, 'WWT-sized');
+  assert.equal(defaultCriticSteps(5_000, 100), 1, '50 iterations per epoch x 400 epochs reaches MIN_DEFAULT_ITERATIONS');
+  assert.equal(defaultCriticSteps(4_999, 100), 2);
 });
 
 /** Series whose single feature is a sine of a chosen amplitude. */
