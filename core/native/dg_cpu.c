@@ -640,6 +640,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   int rows = g->rows, A = d->attribute, M = d->additional, H = m->H, steps = d->steps, S = d->S, F = d->feature;
   int nf = c->feature_noise_dim, AM = A + M;
   float *P = m->params;
+  DG_PROF_T0();
 
   memcpy(g->attr.input, g->za, sizeof(float) * rows * c->attribute_noise_dim);
   if (given_attr)
@@ -661,6 +662,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
       mlp_forward(m, &m->minmax, &g->minmax, rows, mode);
   }
 
+  DG_PROF_LAP(DG_PROF_GEN_MLP);
   /* LSTM: gates_j = [A, M] K_am + b + [z_j, h_{j-1}] K_zh; the first two terms once for all steps. */
   const float *M_stop = m->frozen_add ? m->frozen_add : g->minmax.out;
   for (int r = 0; r < rows; r++) {
@@ -671,6 +673,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   size_t G4 = 4 * (size_t)H;
   dg_dense_forward(m->pool, g->base, g->xam, K, P + m->lstm_bias, rows, AM, 4 * H);
   dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H);
+  DG_PROF_LAP(DG_PROF_LSTM_FWD);
 
   /* Heads: every LSTM step emits S time steps of F values; h_j sits in block j + 1 of xh. */
   int ld = nf + H, SF = S * F;
@@ -694,6 +697,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
     g->lengths[r] = length;
     for (int t = 0; t < d->T; t++) g->mask[(size_t)r * d->T + t] = t < length ? 1.0f : 0.0f;
   }
+  DG_PROF_LAP(DG_PROF_HEADS_FWD);
 }
 
 /* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows of X. */
@@ -732,6 +736,7 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
   int nf = c->feature_noise_dim, AM = A + M;
   size_t G4 = 4 * (size_t)H;
   float *P = m->params, *G = m->grads;
+  DG_PROF_T0();
 
   for (int r = 0; r < rows; r++) {
     for (int k = 0; k < A; k++) g->dA[(size_t)r * A + k] = dmain[(size_t)r * ldm + TF + k] + (daux ? daux[(size_t)r * lda + k] : 0.0f);
@@ -753,11 +758,13 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
   for (size_t r = 0; r < (size_t)steps * rows; r++)
     for (int k = 0; k < SF; k++) dfb[k] += g->dy[r * SF + k];
   dg_gemm(m->pool, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, P + m->feat_kernel, SF, 0.0f, g->dh, H);
+  DG_PROF_LAP(DG_PROF_HEADS_BWD);
 
   const float *K = P + m->lstm_kernel;
   float *dK = G + m->lstm_kernel;
   dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->packed, g->dh_rec, g->dc, steps,
                    rows, nf, H);
+  DG_PROF_SKIP(); /* dg_lstm_backward profiles its own two parts */
   /* g->gates now holds d(gates). */
   /* [A, M] is the same at every step: sum the gate gradients over steps first. */
   memcpy(g->dgsum, g->gates, sizeof(float) * rows * G4);
@@ -769,6 +776,7 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
 
   if (m->has_minmax) mlp_backward(m, &m->minmax, &g->minmax, rows, g->dM, g->d1, g->d2);
   mlp_backward(m, &m->attr, &g->attr, rows, g->dA, g->d1, g->d2);
+  DG_PROF_LAP(DG_PROF_GEN_TAIL);
 }
 
 /* ---------------------------------------------------------------- critics */
@@ -808,7 +816,9 @@ static void adam_network(dg_model *m, int net, float lr) {
   if (n == 0) return;
   m->step[net]++;
   adam_job j = {m, b, n, lr, m->step[net]};
+  DG_PROF_T0();
   dg_pool_run(m->pool, adam_task, &j, n < 65536 ? 1 : 2 * dg_pool_size(m->pool));
+  DG_PROF_LAP(DG_PROF_ADAM);
 }
 
 /* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B). */
@@ -825,8 +835,10 @@ static void interpolate(float *X, int B, int width, const float *a) {
 static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, int network, int B, double *mean_real, double *mean_fake,
                              double *gp, float *dp_norm, float *dp_clipped) {
   float lambda = m->cfg.gradient_penalty_weight;
+  DG_PROF_T0();
   zero_grads(m, network);
   dg_critic_forward(m->pool, net, ws, 3 * B);
+  DG_PROF_LAP(DG_PROF_CRITIC_FWD);
   if (!dp_enabled(&m->cfg)) {
     dg_critic_wgan_gp_grads(m->pool, net, ws, B, lambda, mean_real, mean_fake, gp);
     *dp_norm = *dp_clipped = 0.0f;
@@ -850,8 +862,11 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   if ((rc = ensure_gen_ws(m, B)) || (rc = ensure_critic_ws(m, 3 * B))) return rc;
   gen_ws *g = &m->gen;
   g->rows = B;
+  DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
+  DG_PROF_LAP(DG_PROF_NOISE);
   generator_forward(m, g, BN_TRAIN, NULL, NULL);
+  DG_PROF_SKIP();
   dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_main, B);
   m->noise_position += B;
   if (d->has_aux) {
@@ -868,9 +883,11 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   write_fake_rows(m, g, X + (size_t)B * w0, w0);
   interpolate(X, B, w0, m->a_main);
   critic_net(m, &m->critic, &net);
+  DG_PROF_LAP(DG_PROF_ROWS);
   if ((rc = critic_step_grads(m, &net, &m->main_ws, DG_NET_CRITIC, B, &mean_real, &mean_fake, &gp, &losses->dp_grad_norm,
                               &losses->dp_clipped_fraction)))
     return rc;
+  DG_PROF_SKIP();
   losses->critic = (float)(mean_fake - mean_real + lambda * gp);
   losses->gradient_penalty = (float)gp;
   losses->wasserstein_distance = (float)(mean_real - mean_fake);
@@ -886,9 +903,11 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
     for (int r = 0; r < 2 * B; r++) memcpy(Xa + (size_t)r * wa, X + (size_t)r * w0 + TF, sizeof(float) * wa);
     interpolate(Xa, B, wa, m->a_aux);
     critic_net(m, &m->aux, &net);
+    DG_PROF_LAP(DG_PROF_ROWS);
     if ((rc = critic_step_grads(m, &net, &m->aux_ws, DG_NET_AUX, B, &mean_real, &mean_fake, &gp, &losses->aux_dp_grad_norm,
                                 &losses->aux_dp_clipped_fraction)))
       return rc;
+    DG_PROF_SKIP();
     losses->aux_critic = (float)(mean_fake - mean_real + lambda * gp);
     losses->aux_gradient_penalty = (float)gp;
   }
@@ -902,14 +921,18 @@ static int generator_grads(dg_model *m, int B, int bn_mode, dg_losses *losses) {
   if ((rc = ensure_gen_ws(m, B)) || (rc = ensure_critic_ws(m, B))) return rc;
   gen_ws *g = &m->gen;
   g->rows = B;
+  DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
+  DG_PROF_LAP(DG_PROF_NOISE);
   generator_forward(m, g, bn_mode, NULL, NULL);
+  DG_PROF_SKIP();
 
   dg_critic_net net;
   int w0 = d->critic_input;
   float alpha = m->cfg.aux_critic_weight;
   write_fake_rows(m, g, m->main_ws.act[0], w0);
   critic_net(m, &m->critic, &net);
+  DG_PROF_LAP(DG_PROF_ROWS);
   dg_critic_forward(m->pool, &net, &m->main_ws, B);
   double sum = 0.0;
   for (int b = 0; b < B; b++) {
@@ -936,6 +959,7 @@ static int generator_grads(dg_model *m, int B, int bn_mode, dg_losses *losses) {
   }
   losses->generator = (float)loss;
   zero_grads(m, DG_NET_GENERATOR);
+  DG_PROF_LAP(DG_PROF_GEN_CRITIC);
   generator_backward(m, g, m->main_ws.g, w0, daux, d->aux_input);
   return DG_OK;
 }

@@ -14,6 +14,35 @@
 
 int dg_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---------------------------------------------------------------- optional phase profile
+ * Built only with -DDG_PROFILE (make prof -> out/bench_dg_prof); otherwise the macros are empty and
+ * cost nothing. Wall time per phase of an iteration, as the calling thread sees it, plus per-thread
+ * CPU time inside the LSTM passes and the pool's fork-join counts. */
+enum {
+  DG_PROF_NOISE, DG_PROF_GEN_MLP, DG_PROF_LSTM_FWD, DG_PROF_HEADS_FWD, DG_PROF_ROWS, DG_PROF_CRITIC_FWD, DG_PROF_CRITIC_DELTAS,
+  DG_PROF_CRITIC_INPUT_GRAD, DG_PROF_CRITIC_U, DG_PROF_CRITIC_DW, DG_PROF_ADAM, DG_PROF_GEN_CRITIC, DG_PROF_HEADS_BWD, DG_PROF_LSTM_BWD,
+  DG_PROF_LSTM_DK, DG_PROF_GEN_TAIL, DG_PROF_OTHER,
+  /* per-thread CPU time summed over threads (not wall) */
+  DG_PROF_LSTM_FWD_GEMM, DG_PROF_LSTM_FWD_CELL, DG_PROF_LSTM_BWD_CELL, DG_PROF_LSTM_BWD_GEMM,
+  /* pool: parallel regions, caller's wait after its own chunks (ms) */
+  DG_PROF_POOL_REGIONS, DG_PROF_POOL_WAIT,
+  DG_PROF_COUNT
+};
+#ifdef DG_PROFILE
+double dg_prof_now(void);
+void dg_prof_add(int phase, double ms);
+void dg_prof_add_t(int thread, int phase, double ms); /* from inside a pool task */
+void dg_prof_report(int iterations);
+void dg_prof_reset(void);
+#define DG_PROF_T0() double dg_prof_t0_ = dg_prof_now()
+#define DG_PROF_LAP(phase) (dg_prof_add((phase), dg_prof_now() - dg_prof_t0_), dg_prof_t0_ = dg_prof_now())
+#define DG_PROF_SKIP() (dg_prof_t0_ = dg_prof_now())
+#else
+#define DG_PROF_SKIP() ((void)0)
+#define DG_PROF_T0() ((void)0)
+#define DG_PROF_LAP(phase) ((void)0)
+#endif
+
 /* ---------------------------------------------------------------- Philox RNG (core/util/rng.ts) */
 
 enum { DG_STREAM_INIT = 1, DG_STREAM_NOISE = 2, DG_STREAM_BATCHES = 3 };
