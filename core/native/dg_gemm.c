@@ -163,12 +163,28 @@ static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long c
       for (int k = 0; k < kc; k++)
         for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < edge_rows ? a[i * rs + k * cs] : 0.0f;
     }
-    for (int jr = 0; jr < nc; jr += DG_NR) {
-      int nr = nc - jr < DG_NR ? nc - jr : DG_NR;
+    for (int jr = 0; jr < nc;) {
+      /* np adjacent panels per kernel call where the kernel set has a wide kernel (B's np panels, at most
+       * ~32 KB, stay in L1 while A's rows stream past them). */
+      int panels = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
+      if (kern->ukernel_wide && panels > 1) {
+        np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
+        if (np > kern->max_panels) np = kern->max_panels;
+        if (np > panels) np = panels;
+      }
+      int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
       const float *b = bp + (size_t)jr * kc;
-      for (int ir = ic; ir < full_end; ir += DG_MR)
-        kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
-      if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      if (np == 1) {
+        for (int ir = ic; ir < full_end; ir += DG_MR)
+          kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+        if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      } else {
+        long bstride = (long)DG_NR * kc;
+        for (int ir = ic; ir < full_end; ir += DG_MR)
+          kern->ukernel_wide(np, kc, A + ir * rs + pc * cs, rs, cs, b, bstride, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+        if (edge_rows) kern->ukernel_wide(np, kc, edge, 1, DG_MR, b, bstride, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      }
+      jr += DG_NR * np;
     }
   }
 }

@@ -104,6 +104,12 @@ typedef struct {
    * last); dc receives the carry to the earlier step. c_prev NULL means zeros. */
   void (*lstm_cell_backward)(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec, float *dc,
                              int last);
+  /* Optional (NULL: use ukernel per panel): np (2..max_panels) adjacent NR-wide panels at once, panel q
+   * at b + q * bstride, nr <= np * NR valid columns; same arithmetic per element as ukernel up to the
+   * order of the depth sum. */
+  void (*ukernel_wide)(int np, int kc, const float *a, long rs, long cs, const float *b, long bstride, float *c, int ldc, float alpha, float beta,
+                       int mr, int nr);
+  int max_panels;
 } dg_kernels;
 
 /* The body of every lstm_cell_backward: plain C that each kernel set compiles for its own vector ISA. */
