@@ -762,16 +762,10 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
 
   const float *K = P + m->lstm_kernel;
   float *dK = G + m->lstm_kernel;
-  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->packed, g->dh_rec, g->dc, steps,
+  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->dgsum, g->packed, g->dh_rec, g->dc, steps,
                    rows, nf, H);
   DG_PROF_SKIP(); /* dg_lstm_backward profiles its own two parts */
-  /* g->gates now holds d(gates). */
-  /* [A, M] is the same at every step: sum the gate gradients over steps first. */
-  memcpy(g->dgsum, g->gates, sizeof(float) * rows * G4);
-  for (int j = 1; j < steps; j++) {
-    const float *src = g->gates + (size_t)j * rows * G4;
-    for (size_t k = 0; k < rows * G4; k++) g->dgsum[k] += src[k];
-  }
+  /* g->gates now holds d(gates). [A, M] is the same at every step: dgsum, their sum over steps. */
   dg_dense_backward(m->pool, NULL, dK, G + m->lstm_bias, g->dgsum, g->xam, K, rows, AM, 4 * H);
 
   if (m->has_minmax) mlp_backward(m, &m->minmax, &g->minmax, rows, g->dM, g->d1, g->d2);

@@ -184,10 +184,11 @@ size_t dg_lstm_packed_floats(int nx, int H);
 void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
                      int steps, int rows, int nx, int H);
 /* BPTT. dh [steps, rows, H]: the gradient reaching each h_j from outside the recurrence (the heads).
- * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j.
+ * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j; dgsum [rows, 4H]
+ * (may be NULL) = sum_j dgates_j (the gradient of base), summed from the last step to the first.
  * Scratch: dh_rec, dc [rows, H]; packed as above. */
 void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
-                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H);
+                      float *dKxh, float *dgsum, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H);
 
 /* A ReLU MLP critic's parameters and one pass's activations. */
 typedef struct {

@@ -208,7 +208,7 @@ typedef struct {
   int steps, rows, nx, H;
   float *gates, *xh, *c, *tc;
   const float *base, *packed, *dh;
-  float *dh_rec, *dc;
+  float *dh_rec, *dc, *dgsum;
 } lstm_pass;
 
 static int lstm_chunks(dg_pool *pool, int rows) {
@@ -254,7 +254,7 @@ void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, 
   for (int r = 0; r < rows; r++) memset(xh + (size_t)r * ld + nx, 0, sizeof(float) * H);
   for (int r = 0; r < rows; r++) memset(xh + (size_t)steps * rows * ld + (size_t)r * ld, 0, sizeof(float) * nx);
   dg_pack_b(0, ld, 4 * H, Kxh, 4 * H, packed);
-  lstm_pass p = {steps, rows, nx, H, gates, xh, c, tanh_c, base, packed, NULL, NULL, NULL};
+  lstm_pass p = {steps, rows, nx, H, gates, xh, c, tanh_c, base, packed, NULL, NULL, NULL, NULL};
   dg_pool_run(pool, lstm_forward_task, &p, lstm_chunks(pool, rows));
 }
 
@@ -270,6 +270,17 @@ static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
     if (r1 > r0)
       dg_kernels_get()->lstm_cell_backward(r1 - r0, H, g + (size_t)r0 * 4 * H, tc + (size_t)r0 * H, cprev ? cprev + (size_t)r0 * H : NULL,
                                            dh + (size_t)r0 * H, p->dh_rec + (size_t)r0 * H, p->dc + (size_t)r0 * H, j == p->steps - 1);
+    /* The step sum of d(gates) while this step's rows are still in cache (a separate pass would read
+     * all steps' gates back from memory). */
+    if (p->dgsum && r1 > r0) {
+      float *sum = p->dgsum + (size_t)r0 * 4 * H;
+      const float *src = g + (size_t)r0 * 4 * H;
+      size_t n = (size_t)(r1 - r0) * 4 * H;
+      if (j == p->steps - 1)
+        memcpy(sum, src, sizeof(float) * n);
+      else
+        for (size_t i = 0; i < n; i++) sum[i] += src[i];
+    }
 #ifdef DG_PROFILE
     dg_prof_add_t(thread, DG_PROF_LSTM_BWD_CELL, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
 #endif
@@ -282,11 +293,11 @@ static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
 }
 
 void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
-                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H) {
+                      float *dKxh, float *dgsum, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H) {
   int ld = nx + H;
   DG_PROF_T0();
   dg_pack_b(1, 4 * H, H, Kxh + (size_t)nx * 4 * H, 4 * H, packed);
-  lstm_pass p = {steps, rows, nx, H, gates, (float *)xh, (float *)c, (float *)tanh_c, NULL, packed, dh, dh_rec, dc};
+  lstm_pass p = {steps, rows, nx, H, gates, (float *)xh, (float *)c, (float *)tanh_c, NULL, packed, dh, dh_rec, dc, dgsum};
   dg_pool_run(pool, lstm_backward_task, &p, lstm_chunks(pool, rows));
   DG_PROF_LAP(DG_PROF_LSTM_BWD);
   /* dKxh += sum_j xh_j^T dgates_j: one product over all steps (block 0's h part is zero). */
