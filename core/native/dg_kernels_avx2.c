@@ -282,9 +282,14 @@ static inline __m512 exp512(__m512 x) {
   return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
+/* 1 / (1 + exp(-x)). The reciprocal is rcp14 plus one Newton step (relative error ~2^-27, within an ulp
+ * or two of a division) instead of vdivps, whose zmm form has a throughput of ~1 per 10 cycles: the
+ * LSTM cell takes five of these per 16 units. d >= 1 and <= 1 + e^87, so r stays a normal float. */
 static inline __m512 sigmoid512(__m512 x) {
   __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+  __m512 d = _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+  __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, one), r);
 }
 
 static inline __m512 tanh512(__m512 x) {
