@@ -150,12 +150,50 @@ static void scale_c(int rows, int cols, float beta, float *C, int ldc) {
 }
 
 /* Rows [i0, i1) x columns [j0, j0 + nc) of C for one depth block [pc, pc + kc), with op(B)'s panels for
- * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs]. */
+ * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs], except that
+ * with apack (scratch for (MCB + MR) x KC floats; given for a transposed A, whose in-place reads would
+ * touch a new cache line at every depth step) each MCB-row block is first copied into MR-row
+ * micro-panels, read contiguously by every column panel after that. Same products in the same order. */
 static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long cs, int i0, int i1, int pc, int kc, const float *bp, int j0,
-                         int nc, float alpha, float beta, float *C, int ldc) {
+                         int nc, float alpha, float beta, float *C, int ldc, float *apack) {
   float edge[DG_MR * DG_KC];
   for (int ic = i0; ic < i1; ic += DG_MCB) {
     int ie = i1 - ic < DG_MCB ? i1 : ic + DG_MCB;
+    if (apack) {
+      int rows = ie - ic, panels = (rows + DG_MR - 1) / DG_MR;
+      for (int q = 0; q < panels; q++) {
+        float *dst = apack + (size_t)q * DG_MR * kc;
+        int n = rows - q * DG_MR < DG_MR ? rows - q * DG_MR : DG_MR;
+        const float *a = A + (ic + q * DG_MR) * rs + pc * cs;
+        if (n == DG_MR && rs == 1) {
+          for (int k = 0; k < kc; k++) memcpy(dst + k * DG_MR, a + k * cs, sizeof(float) * DG_MR);
+        } else {
+          for (int k = 0; k < kc; k++)
+            for (int i = 0; i < DG_MR; i++) dst[k * DG_MR + i] = i < n ? a[i * rs + k * cs] : 0.0f;
+        }
+      }
+      for (int jr = 0; jr < nc;) {
+        int left = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
+        if (kern->ukernel_wide && left > 1) {
+          np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
+          if (np > kern->max_panels) np = kern->max_panels;
+          if (np > left) np = left;
+        }
+        int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
+        const float *b = bp + (size_t)jr * kc;
+        for (int q = 0; q < panels; q++) {
+          int mr = rows - q * DG_MR < DG_MR ? rows - q * DG_MR : DG_MR;
+          const float *a = apack + (size_t)q * DG_MR * kc;
+          float *c = C + (size_t)(ic + q * DG_MR) * ldc + j0 + jr;
+          if (np == 1)
+            kern->ukernel(kc, a, 1, DG_MR, b, c, ldc, alpha, beta, mr, nr);
+          else
+            kern->ukernel_wide(np, kc, a, 1, DG_MR, b, (long)DG_NR * kc, c, ldc, alpha, beta, mr, nr);
+        }
+        jr += DG_NR * np;
+      }
+      continue;
+    }
     /* A ragged last panel (fewer than 6 rows) is copied once, zero-padded, so the kernel reads 6 rows. */
     int full_end = ic + (ie - ic) / DG_MR * DG_MR, edge_rows = ie - full_end;
     if (edge_rows) {
@@ -231,7 +269,8 @@ static void gemm_block(const gemm_job *j, float *scratch, int i0, int i1, int j0
         pack_b_block(j->tb, j->B, j->ldb, pc, kc, jc, nc, scratch);
         bp = scratch;
       }
-      macro_kernel(kern, j->A, rs, cs, i0, i1, pc, kc, bp, jc, nc, j->alpha, pc == 0 ? j->beta : 1.0f, j->C, j->ldc);
+      macro_kernel(kern, j->A, rs, cs, i0, i1, pc, kc, bp, jc, nc, j->alpha, pc == 0 ? j->beta : 1.0f, j->C, j->ldc,
+                   j->ta && scratch ? scratch + DG_GEMM_B_SCRATCH_FLOATS : NULL);
     }
   }
 }

@@ -139,7 +139,9 @@ static inline void dg_lstm_cell_backward_body(int rows, int H, float *gates, con
 #define DG_KC 256
 #define DG_NC 1024
 #define DG_MCB 240 /* rows of A per block, kept in L2 while B's panels stream */
-#define DG_GEMM_SCRATCH_FLOATS ((size_t)DG_KC * DG_NC)
+#define DG_GEMM_B_SCRATCH_FLOATS ((size_t)DG_KC * DG_NC)
+/* B's panels, then (transposed A only) one MCB x KC block of A in MR-row micro-panels */
+#define DG_GEMM_SCRATCH_FLOATS (DG_GEMM_B_SCRATCH_FLOATS + (size_t)(DG_MCB + DG_MR) * DG_KC)
 
 const dg_kernels *dg_kernels_get(void);
 const dg_kernels *dg_kernels_portable(void);
