@@ -632,6 +632,36 @@ static void mlp_backward(dg_model *m, const gen_mlp *mlp, mlp_ws *w, int rows, f
   }
 }
 
+/* The feature heads over steps * rows rows of S * F values: bias and activations forward, or the
+ * activations' backward, on row chunks in parallel (rows are independent, so the split changes nothing). */
+typedef struct {
+  const dg_model *m;
+  float *y;        /* forward: logits -> outputs; backward: the outputs */
+  float *dy;       /* backward only: d outputs -> d logits */
+  int rows, width;
+} heads_job;
+
+static void heads_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const heads_job *j = ctx;
+  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  if (r1 <= r0) return;
+  const float *fb = j->m->params + j->m->feat_bias;
+  float *y = j->y + r0 * j->width;
+  for (size_t r = 0; r < r1 - r0; r++)
+    for (int k = 0; k < j->width; k++) y[r * j->width + k] += fb[k];
+  dg_heads_forward(y, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+}
+
+static void heads_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const heads_job *j = ctx;
+  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  if (r1 <= r0) return;
+  float *dy = j->dy + r0 * j->width;
+  dg_heads_backward(dy, dy, j->y + r0 * j->width, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+}
+
+static int heads_chunks(const dg_model *m, size_t values) { return values < 16384 ? 1 : 2 * dg_pool_size(m->pool); }
+
 /* The generator over g->rows examples whose noise is already drawn. given_* (may be NULL) replace
  * the attribute / additional outputs. Fills g->attr.out, g->minmax.out, g->y, g->mask, g->lengths. */
 static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *given_attr, const float *given_add) {
@@ -678,10 +708,8 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   /* Heads: every LSTM step emits S time steps of F values; h_j sits in block j + 1 of xh. */
   int ld = nf + H, SF = S * F;
   dg_gemm(m->pool, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, P + m->feat_kernel, SF, 0.0f, g->y, SF);
-  const float *fb = P + m->feat_bias;
-  for (size_t r = 0; r < (size_t)steps * rows; r++)
-    for (int k = 0; k < SF; k++) g->y[r * SF + k] += fb[k];
-  dg_heads_forward(g->y, steps * rows, m->feat_vars, c->n_features, S);
+  heads_job hj = {m, g->y, NULL, steps * rows, SF};
+  dg_pool_run(m->pool, heads_forward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
 
   /* Gen-flag mask: keep up to and including the first step whose "ends" beats "continues". */
   for (int r = 0; r < rows; r++) {
@@ -750,8 +778,9 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
       const float *src = dmain + (size_t)r * ldm + (size_t)t * F;
       for (int f = 0; f < F; f++) dv[f] = src[f] * mk;
     }
-  dg_heads_backward(g->dy, g->dy, g->y, steps * rows, m->feat_vars, c->n_features, S);
   int ld = nf + H, SF = S * F;
+  heads_job hj = {m, g->y, g->dy, steps * rows, SF};
+  dg_pool_run(m->pool, heads_backward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
   const float *h_all = g->xh + (size_t)rows * ld + nf;
   dg_gemm(m->pool, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, G + m->feat_kernel, SF);
   float *dfb = G + m->feat_bias;

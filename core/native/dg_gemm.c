@@ -310,8 +310,11 @@ static void run_gemm(dg_pool *pool, gemm_job *job) {
     dg_pool_run(pool, gemm_task, job, 1);
     return;
   }
-  /* Columns when there are enough of them: then each chunk packs only its own part of B. */
-  job->split_columns = col_units >= 2 * threads;
+  /* Column stripes make every chunk read all of A (M x K) and pack only its part of B; row stripes make
+   * every chunk pack all of B (K x N) and read only its rows of A. So columns when there are enough of
+   * them and A is the smaller side (M <= N), e.g. dK = X^T dG (105 x 400), else rows, e.g. the critic's
+   * dW_0 = X^T delta (1666 x 200), whose transposed A each column chunk would also pack whole. */
+  job->split_columns = col_units >= 2 * threads && (job->M <= job->N || row_units < 2 * threads);
   int units = job->split_columns ? col_units : row_units;
   int chunks = 2 * threads < units ? 2 * threads : units;
   dg_pool_run(pool, gemm_task, job, chunks);
