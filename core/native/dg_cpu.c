@@ -728,11 +728,12 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   DG_PROF_LAP(DG_PROF_HEADS_FWD);
 }
 
-/* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows of X. */
-static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) {
+/* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows [r0, r1)
+ * of X. */
+static void write_fake_rows_range(const dg_model *m, const gen_ws *g, float *X, int ldx, int r0, int r1) {
   const dg_dims *d = &m->d;
   int rows = g->rows, S = d->S, F = d->feature, A = d->attribute, M = d->additional, TF = d->T * F;
-  for (int r = 0; r < rows; r++) {
+  for (int r = r0; r < r1; r++) {
     float *x = X + (size_t)r * ldx;
     for (int t = 0; t < d->T; t++) {
       const float *v = g->y + ((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F;
@@ -743,6 +744,8 @@ static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ld
     if (M) memcpy(x + TF + A, g->minmax.out + (size_t)r * M, sizeof(float) * M);
   }
 }
+
+static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) { write_fake_rows_range(m, g, X, ldx, 0, g->rows); }
 
 static void write_real_rows(const dg_model *m, const dg_batch *b, int first, int rows, float *X, int ldx) {
   const dg_dims *d = &m->d;
@@ -844,14 +847,34 @@ static void adam_network(dg_model *m, int net, float lr) {
   DG_PROF_LAP(DG_PROF_ADAM);
 }
 
-/* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B). */
-static void interpolate(float *X, int B, int width, const float *a) {
-  for (int b = 0; b < B; b++) {
+/* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B) (examples [b0, b1)). */
+static void interpolate_range(float *X, int B, int width, const float *a, int b0, int b1) {
+  for (int b = b0; b < b1; b++) {
     const float *r = X + (size_t)b * width, *f = X + (size_t)(B + b) * width;
     float *x = X + (size_t)(2 * B + b) * width;
     float ab = a[b], fb = 1.0f - a[b];
     for (int k = 0; k < width; k++) x[k] = ab * r[k] + fb * f[k];
   }
+}
+
+static void interpolate(float *X, int B, int width, const float *a) { interpolate_range(X, B, width, a, 0, B); }
+
+/* The main critic's input [real; fake; x_hat] on example chunks in parallel (each row is written once). */
+typedef struct {
+  const dg_model *m;
+  const gen_ws *g;
+  const dg_batch *batch;
+  float *X;
+  int ldx, B;
+} critic_rows_job;
+
+static void critic_rows_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const critic_rows_job *j = ctx;
+  int b0 = (int)((long)j->B * chunk / n_chunks), b1 = (int)((long)j->B * (chunk + 1) / n_chunks);
+  if (b1 <= b0) return;
+  write_real_rows(j->m, j->batch, b0, b1 - b0, j->X + (size_t)b0 * j->ldx, j->ldx);
+  write_fake_rows_range(j->m, j->g, j->X + (size_t)j->B * j->ldx, j->ldx, b0, b1);
+  interpolate_range(j->X, j->B, j->ldx, j->m->a_main, b0, b1);
 }
 
 /* One critic's WGAN-GP gradients, clipped and noised per DP-SGD when the config asks for it. */
@@ -902,9 +925,8 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   float lambda = m->cfg.gradient_penalty_weight;
   int w0 = d->critic_input;
   float *X = m->main_ws.act[0];
-  write_real_rows(m, batch, 0, B, X, w0);
-  write_fake_rows(m, g, X + (size_t)B * w0, w0);
-  interpolate(X, B, w0, m->a_main);
+  critic_rows_job rj = {m, g, batch, X, w0, B};
+  dg_pool_run(m->pool, critic_rows_task, &rj, (size_t)B * w0 < 16384 ? 1 : 2 * dg_pool_size(m->pool));
   critic_net(m, &m->critic, &net);
   DG_PROF_LAP(DG_PROF_ROWS);
   if ((rc = critic_step_grads(m, &net, &m->main_ws, DG_NET_CRITIC, B, &mean_real, &mean_fake, &gp, &losses->dp_grad_norm,
