@@ -25,25 +25,35 @@ static double now_s(void) {
 }
 
 __attribute__((target("avx512f"))) static double fma512(long iters, float seed) {
-  __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(seed + i);
-  for (long n = 0; n < iters; n++)
-    for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2), a3 = _mm512_set1_ps(seed + 3);
+  __m512 a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5), a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7);
+  __m512 a8 = _mm512_set1_ps(seed + 8), a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
+  for (long n = 0; n < iters; n++) {
+    a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c), a2 = _mm512_fmadd_ps(a2, m, c), a3 = _mm512_fmadd_ps(a3, m, c);
+    a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c), a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c);
+    a8 = _mm512_fmadd_ps(a8, m, c), a9 = _mm512_fmadd_ps(a9, m, c), a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+  }
   float out[16];
-  __m512 s = a[0];
-  for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
   _mm512_storeu_ps(out, s);
   return out[0];
 }
 
 __attribute__((target("avx2,fma"))) static double fma256(long iters, float seed) {
-  __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(seed + i);
-  for (long n = 0; n < iters; n++)
-    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+  __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2), a3 = _mm256_set1_ps(seed + 3);
+  __m256 a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5), a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7);
+  __m256 a8 = _mm256_set1_ps(seed + 8), a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
+  for (long n = 0; n < iters; n++) {
+    a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c), a2 = _mm256_fmadd_ps(a2, m, c), a3 = _mm256_fmadd_ps(a3, m, c);
+    a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c), a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c);
+    a8 = _mm256_fmadd_ps(a8, m, c), a9 = _mm256_fmadd_ps(a9, m, c), a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+  }
   float out[8];
-  __m256 s = a[0];
-  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
   _mm256_storeu_ps(out, s);
   return out[0];
 }
