@@ -664,7 +664,7 @@ static int heads_chunks(const dg_model *m, size_t values) { return values < 1638
 
 /* The generator over g->rows examples whose noise is already drawn. given_* (may be NULL) replace
  * the attribute / additional outputs. Fills g->attr.out, g->minmax.out, g->y, g->mask, g->lengths. */
-static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *given_attr, const float *given_add) {
+static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *given_attr, const float *given_add, int for_backward) {
   const dg_config *c = &m->cfg;
   const dg_dims *d = &m->d;
   int rows = g->rows, A = d->attribute, M = d->additional, H = m->H, steps = d->steps, S = d->S, F = d->feature;
@@ -702,7 +702,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   const float *K = P + m->lstm_kernel;
   size_t G4 = 4 * (size_t)H;
   dg_dense_forward(m->pool, g->base, g->xam, K, P + m->lstm_bias, rows, AM, 4 * H);
-  dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H);
+  dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H, for_backward);
   DG_PROF_LAP(DG_PROF_LSTM_FWD);
 
   /* Heads: every LSTM step emits S time steps of F values; h_j sits in block j + 1 of xh. */
@@ -911,7 +911,7 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
   DG_PROF_LAP(DG_PROF_NOISE);
-  generator_forward(m, g, BN_TRAIN, NULL, NULL);
+  generator_forward(m, g, BN_TRAIN, NULL, NULL, 0);
   DG_PROF_SKIP();
   dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_main, B);
   m->noise_position += B;
@@ -969,7 +969,7 @@ static int generator_grads(dg_model *m, int B, int bn_mode, dg_losses *losses) {
   DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
   DG_PROF_LAP(DG_PROF_NOISE);
-  generator_forward(m, g, bn_mode, NULL, NULL);
+  generator_forward(m, g, bn_mode, NULL, NULL, 1);
   DG_PROF_SKIP();
 
   dg_critic_net net;
@@ -1096,7 +1096,7 @@ int dg_generate(dg_model *m, int n, const float *given_attr, const float *given_
       size_t first = (size_t)b0 + r0;
       g->rows = rows;
       drawn = draw_generator_noise(m, g, position, block, r0, rows);
-      generator_forward(m, g, BN_INFER, given_attr ? given_attr + first * A : NULL, given_add ? given_add + first * M : NULL);
+      generator_forward(m, g, BN_INFER, given_attr ? given_attr + first * A : NULL, given_add ? given_add + first * M : NULL, 0);
       for (int r = 0; r < rows; r++) {
         size_t o = first + r;
         float *x = feat_out + o * TF;

@@ -181,10 +181,12 @@ void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, con
  * nx + H], laid out [x_j, h_{j-1}] so that one product with Kxh [nx + H, 4H] (rows for x, then for h)
  * gives the gates: gates_j = xh_j Kxh + base (base [rows, 4H], may be NULL). The caller fills the x
  * parts; h_j is written into block j + 1 (block 0's h part is zeroed). gates [steps, rows, 4H] returns
- * the activated gates; c, tanh_c [steps, rows, H]. packed: dg_lstm_packed_floats() of scratch. */
+ * the activated gates; c, tanh_c [steps, rows, H]. packed: dg_lstm_packed_floats() of scratch. keep = 0
+ * (no BPTT to follow): only the h parts of xh are kept; gates, c and tanh_c are scratch, of which
+ * step 0's blocks (c: steps 0 and 1) are used. */
 size_t dg_lstm_packed_floats(int nx, int H);
 void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
-                     int steps, int rows, int nx, int H);
+                     int steps, int rows, int nx, int H, int keep);
 /* BPTT. dh [steps, rows, H]: the gradient reaching each h_j from outside the recurrence (the heads).
  * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j; dgsum [rows, 4H]
  * (may be NULL) = sum_j dgates_j (the gradient of base), summed from the last step to the first.

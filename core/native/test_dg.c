@@ -363,7 +363,7 @@ static double lstm_loss(void *p) {
   int ld = c->nx + c->H;
   for (int j = 0; j < c->steps; j++)
     for (int r = 0; r < c->rows; r++) memcpy(c->xh + ((size_t)j * c->rows + r) * ld, c->x + ((size_t)j * c->rows + r) * c->nx, sizeof(float) * c->nx);
-  dg_lstm_forward(c->pool, c->gates, c->xh, c->base, c->Kxh, c->packed, c->c, c->tc, c->steps, c->rows, c->nx, c->H);
+  dg_lstm_forward(c->pool, c->gates, c->xh, c->base, c->Kxh, c->packed, c->c, c->tc, c->steps, c->rows, c->nx, c->H, 1);
   double s = 0;
   for (int j = 0; j < c->steps; j++)
     for (int r = 0; r < c->rows; r++)
