@@ -2,7 +2,7 @@
  * Benchmark of the native core: ms per training iteration (1 critic step + 1 generator step) and
  * peak RSS for the WWT-shaped and short configurations at batch 100 and 1024, and generation speed.
  * Each case runs in its own process so its peak RSS is its own.
- * Usage: bench_dg [--quick] [--threads N]
+ * Usage: bench_dg [--quick] [--threads N] [--only CASE] [--iters N]   (CASE: 0 WWT b100, 1 short b100, 2 WWT b1024, 3 short b1024, 4 generation)
  *        bench_dg --dp [--dp-clip C] [--dp-sigma SIGMA] [--quick] [--threads N]   DP-SGD off vs on, alternating
  */
 #include "dg.h"
@@ -15,6 +15,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef DG_PROFILE
+#include "dg_internal.h"
+#endif
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
 
 static double now_ms(void) {
   struct timespec ts;
@@ -49,6 +58,10 @@ static int bench_training(const char *label, int T, int S, int B, int iterations
   fill_batch(&batch, B, &d, attr, add, feat);
   dg_losses l;
   for (int i = 0; i < 3; i++) dg_train_step(m, &batch, 1, &l); /* warm-up: workspaces, caches */
+#ifdef DG_PROFILE
+  dg_prof_reset();
+#endif
+  double *times = malloc(sizeof(double) * iterations);
   double best = 1e30, total = 0, cpu0 = cpu_ms();
   for (int i = 0; i < iterations; i++) {
     double t0 = now_ms();
@@ -57,12 +70,18 @@ static int bench_training(const char *label, int T, int S, int B, int iterations
       return 1;
     }
     double t = now_ms() - t0;
+    times[i] = t;
     total += t;
     best = t < best ? t : best;
   }
   double cpu = (cpu_ms() - cpu0) / iterations;
-  printf("%-24s batch %4d  %8.2f ms/iter (best %7.2f, cpu %7.2f)  peak RSS %4ld MB  [%d threads, %s]\n", label, B, total / iterations, best, cpu,
-         peak_rss_mb(), dg_thread_count(m), dg_kernel_name());
+  qsort(times, iterations, sizeof(double), cmp_double);
+  printf("%-24s batch %4d  %8.2f ms/iter (median %7.2f, best %7.2f, cpu %7.2f)  peak RSS %4ld MB  [%d threads, %s]\n", label, B, total / iterations,
+         times[iterations / 2], best, cpu, peak_rss_mb(), dg_thread_count(m), dg_kernel_name());
+  free(times);
+#ifdef DG_PROFILE
+  dg_prof_report(iterations);
+#endif
   free(attr), free(add), free(feat);
   dg_destroy(m);
   return 0;
@@ -140,12 +159,14 @@ typedef struct {
 } bench_case;
 
 int main(int argc, char **argv) {
-  int quick = 0, threads = 0, dp = 0;
+  int quick = 0, threads = 0, dp = 0, only = -1, iters = 0;
   float dp_clip = 1.0f, dp_sigma = 1.0f;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) quick = 1;
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
     if (strcmp(argv[i], "--dp") == 0) dp = 1;
+    if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = atoi(argv[++i]);
+    if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = atoi(argv[++i]);
     if (strcmp(argv[i], "--dp-clip") == 0 && i + 1 < argc) dp = 1, dp_clip = (float)atof(argv[++i]);
     if (strcmp(argv[i], "--dp-sigma") == 0 && i + 1 < argc) dp = 1, dp_sigma = (float)atof(argv[++i]);
   }
@@ -169,6 +190,8 @@ int main(int argc, char **argv) {
   };
   int failed = 0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    if (only >= 0 && (int)i != only) continue;
+    if (iters > 0 && !cases[i].generation) cases[i].iterations = iters;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {

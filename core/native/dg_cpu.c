@@ -632,14 +632,45 @@ static void mlp_backward(dg_model *m, const gen_mlp *mlp, mlp_ws *w, int rows, f
   }
 }
 
+/* The feature heads over steps * rows rows of S * F values: bias and activations forward, or the
+ * activations' backward, on row chunks in parallel (rows are independent, so the split changes nothing). */
+typedef struct {
+  const dg_model *m;
+  float *y;        /* forward: logits -> outputs; backward: the outputs */
+  float *dy;       /* backward only: d outputs -> d logits */
+  int rows, width;
+} heads_job;
+
+static void heads_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const heads_job *j = ctx;
+  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  if (r1 <= r0) return;
+  const float *fb = j->m->params + j->m->feat_bias;
+  float *y = j->y + r0 * j->width;
+  for (size_t r = 0; r < r1 - r0; r++)
+    for (int k = 0; k < j->width; k++) y[r * j->width + k] += fb[k];
+  dg_heads_forward(y, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+}
+
+static void heads_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const heads_job *j = ctx;
+  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  if (r1 <= r0) return;
+  float *dy = j->dy + r0 * j->width;
+  dg_heads_backward(dy, dy, j->y + r0 * j->width, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+}
+
+static int heads_chunks(const dg_model *m, size_t values) { return values < 16384 ? 1 : 2 * dg_pool_size(m->pool); }
+
 /* The generator over g->rows examples whose noise is already drawn. given_* (may be NULL) replace
  * the attribute / additional outputs. Fills g->attr.out, g->minmax.out, g->y, g->mask, g->lengths. */
-static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *given_attr, const float *given_add) {
+static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *given_attr, const float *given_add, int for_backward) {
   const dg_config *c = &m->cfg;
   const dg_dims *d = &m->d;
   int rows = g->rows, A = d->attribute, M = d->additional, H = m->H, steps = d->steps, S = d->S, F = d->feature;
   int nf = c->feature_noise_dim, AM = A + M;
   float *P = m->params;
+  DG_PROF_T0();
 
   memcpy(g->attr.input, g->za, sizeof(float) * rows * c->attribute_noise_dim);
   if (given_attr)
@@ -661,6 +692,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
       mlp_forward(m, &m->minmax, &g->minmax, rows, mode);
   }
 
+  DG_PROF_LAP(DG_PROF_GEN_MLP);
   /* LSTM: gates_j = [A, M] K_am + b + [z_j, h_{j-1}] K_zh; the first two terms once for all steps. */
   const float *M_stop = m->frozen_add ? m->frozen_add : g->minmax.out;
   for (int r = 0; r < rows; r++) {
@@ -670,15 +702,14 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   const float *K = P + m->lstm_kernel;
   size_t G4 = 4 * (size_t)H;
   dg_dense_forward(m->pool, g->base, g->xam, K, P + m->lstm_bias, rows, AM, 4 * H);
-  dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H);
+  dg_lstm_forward(m->pool, g->gates, g->xh, g->base, K + (size_t)AM * G4, g->packed, g->c, g->tc, steps, rows, nf, H, for_backward);
+  DG_PROF_LAP(DG_PROF_LSTM_FWD);
 
   /* Heads: every LSTM step emits S time steps of F values; h_j sits in block j + 1 of xh. */
   int ld = nf + H, SF = S * F;
   dg_gemm(m->pool, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, P + m->feat_kernel, SF, 0.0f, g->y, SF);
-  const float *fb = P + m->feat_bias;
-  for (size_t r = 0; r < (size_t)steps * rows; r++)
-    for (int k = 0; k < SF; k++) g->y[r * SF + k] += fb[k];
-  dg_heads_forward(g->y, steps * rows, m->feat_vars, c->n_features, S);
+  heads_job hj = {m, g->y, NULL, steps * rows, SF};
+  dg_pool_run(m->pool, heads_forward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
 
   /* Gen-flag mask: keep up to and including the first step whose "ends" beats "continues". */
   for (int r = 0; r < rows; r++) {
@@ -694,13 +725,15 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
     g->lengths[r] = length;
     for (int t = 0; t < d->T; t++) g->mask[(size_t)r * d->T + t] = t < length ? 1.0f : 0.0f;
   }
+  DG_PROF_LAP(DG_PROF_HEADS_FWD);
 }
 
-/* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows of X. */
-static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) {
+/* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows [r0, r1)
+ * of X. */
+static void write_fake_rows_range(const dg_model *m, const gen_ws *g, float *X, int ldx, int r0, int r1) {
   const dg_dims *d = &m->d;
   int rows = g->rows, S = d->S, F = d->feature, A = d->attribute, M = d->additional, TF = d->T * F;
-  for (int r = 0; r < rows; r++) {
+  for (int r = r0; r < r1; r++) {
     float *x = X + (size_t)r * ldx;
     for (int t = 0; t < d->T; t++) {
       const float *v = g->y + ((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F;
@@ -711,6 +744,8 @@ static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ld
     if (M) memcpy(x + TF + A, g->minmax.out + (size_t)r * M, sizeof(float) * M);
   }
 }
+
+static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) { write_fake_rows_range(m, g, X, ldx, 0, g->rows); }
 
 static void write_real_rows(const dg_model *m, const dg_batch *b, int first, int rows, float *X, int ldx) {
   const dg_dims *d = &m->d;
@@ -732,6 +767,7 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
   int nf = c->feature_noise_dim, AM = A + M;
   size_t G4 = 4 * (size_t)H;
   float *P = m->params, *G = m->grads;
+  DG_PROF_T0();
 
   for (int r = 0; r < rows; r++) {
     for (int k = 0; k < A; k++) g->dA[(size_t)r * A + k] = dmain[(size_t)r * ldm + TF + k] + (daux ? daux[(size_t)r * lda + k] : 0.0f);
@@ -745,30 +781,28 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
       const float *src = dmain + (size_t)r * ldm + (size_t)t * F;
       for (int f = 0; f < F; f++) dv[f] = src[f] * mk;
     }
-  dg_heads_backward(g->dy, g->dy, g->y, steps * rows, m->feat_vars, c->n_features, S);
   int ld = nf + H, SF = S * F;
+  heads_job hj = {m, g->y, g->dy, steps * rows, SF};
+  dg_pool_run(m->pool, heads_backward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
   const float *h_all = g->xh + (size_t)rows * ld + nf;
   dg_gemm(m->pool, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, G + m->feat_kernel, SF);
   float *dfb = G + m->feat_bias;
   for (size_t r = 0; r < (size_t)steps * rows; r++)
     for (int k = 0; k < SF; k++) dfb[k] += g->dy[r * SF + k];
   dg_gemm(m->pool, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, P + m->feat_kernel, SF, 0.0f, g->dh, H);
+  DG_PROF_LAP(DG_PROF_HEADS_BWD);
 
   const float *K = P + m->lstm_kernel;
   float *dK = G + m->lstm_kernel;
-  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->packed, g->dh_rec, g->dc, steps,
+  dg_lstm_backward(m->pool, g->gates, g->c, g->tc, g->xh, g->dh, K + (size_t)AM * G4, dK + (size_t)AM * G4, g->dgsum, g->packed, g->dh_rec, g->dc, steps,
                    rows, nf, H);
-  /* g->gates now holds d(gates). */
-  /* [A, M] is the same at every step: sum the gate gradients over steps first. */
-  memcpy(g->dgsum, g->gates, sizeof(float) * rows * G4);
-  for (int j = 1; j < steps; j++) {
-    const float *src = g->gates + (size_t)j * rows * G4;
-    for (size_t k = 0; k < rows * G4; k++) g->dgsum[k] += src[k];
-  }
+  DG_PROF_SKIP(); /* dg_lstm_backward profiles its own two parts */
+  /* g->gates now holds d(gates). [A, M] is the same at every step: dgsum, their sum over steps. */
   dg_dense_backward(m->pool, NULL, dK, G + m->lstm_bias, g->dgsum, g->xam, K, rows, AM, 4 * H);
 
   if (m->has_minmax) mlp_backward(m, &m->minmax, &g->minmax, rows, g->dM, g->d1, g->d2);
   mlp_backward(m, &m->attr, &g->attr, rows, g->dA, g->d1, g->d2);
+  DG_PROF_LAP(DG_PROF_GEN_TAIL);
 }
 
 /* ---------------------------------------------------------------- critics */
@@ -808,12 +842,14 @@ static void adam_network(dg_model *m, int net, float lr) {
   if (n == 0) return;
   m->step[net]++;
   adam_job j = {m, b, n, lr, m->step[net]};
+  DG_PROF_T0();
   dg_pool_run(m->pool, adam_task, &j, n < 65536 ? 1 : 2 * dg_pool_size(m->pool));
+  DG_PROF_LAP(DG_PROF_ADAM);
 }
 
-/* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B). */
-static void interpolate(float *X, int B, int width, const float *a) {
-  for (int b = 0; b < B; b++) {
+/* x_hat = a R + (1 - a) G per example, rows [2B, 3B) from rows [0, B) and [B, 2B) (examples [b0, b1)). */
+static void interpolate_range(float *X, int B, int width, const float *a, int b0, int b1) {
+  for (int b = b0; b < b1; b++) {
     const float *r = X + (size_t)b * width, *f = X + (size_t)(B + b) * width;
     float *x = X + (size_t)(2 * B + b) * width;
     float ab = a[b], fb = 1.0f - a[b];
@@ -821,12 +857,34 @@ static void interpolate(float *X, int B, int width, const float *a) {
   }
 }
 
+static void interpolate(float *X, int B, int width, const float *a) { interpolate_range(X, B, width, a, 0, B); }
+
+/* The main critic's input [real; fake; x_hat] on example chunks in parallel (each row is written once). */
+typedef struct {
+  const dg_model *m;
+  const gen_ws *g;
+  const dg_batch *batch;
+  float *X;
+  int ldx, B;
+} critic_rows_job;
+
+static void critic_rows_task(void *ctx, int chunk, int n_chunks, int thread) {
+  const critic_rows_job *j = ctx;
+  int b0 = (int)((long)j->B * chunk / n_chunks), b1 = (int)((long)j->B * (chunk + 1) / n_chunks);
+  if (b1 <= b0) return;
+  write_real_rows(j->m, j->batch, b0, b1 - b0, j->X + (size_t)b0 * j->ldx, j->ldx);
+  write_fake_rows_range(j->m, j->g, j->X + (size_t)j->B * j->ldx, j->ldx, b0, b1);
+  interpolate_range(j->X, j->B, j->ldx, j->m->a_main, b0, b1);
+}
+
 /* One critic's WGAN-GP gradients, clipped and noised per DP-SGD when the config asks for it. */
 static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, int network, int B, double *mean_real, double *mean_fake,
                              double *gp, float *dp_norm, float *dp_clipped) {
   float lambda = m->cfg.gradient_penalty_weight;
+  DG_PROF_T0();
   zero_grads(m, network);
   dg_critic_forward(m->pool, net, ws, 3 * B);
+  DG_PROF_LAP(DG_PROF_CRITIC_FWD);
   if (!dp_enabled(&m->cfg)) {
     dg_critic_wgan_gp_grads(m->pool, net, ws, B, lambda, mean_real, mean_fake, gp);
     *dp_norm = *dp_clipped = 0.0f;
@@ -850,8 +908,11 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   if ((rc = ensure_gen_ws(m, B)) || (rc = ensure_critic_ws(m, 3 * B))) return rc;
   gen_ws *g = &m->gen;
   g->rows = B;
+  DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
-  generator_forward(m, g, BN_TRAIN, NULL, NULL);
+  DG_PROF_LAP(DG_PROF_NOISE);
+  generator_forward(m, g, BN_TRAIN, NULL, NULL, 0);
+  DG_PROF_SKIP();
   dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_main, B);
   m->noise_position += B;
   if (d->has_aux) {
@@ -864,13 +925,14 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   float lambda = m->cfg.gradient_penalty_weight;
   int w0 = d->critic_input;
   float *X = m->main_ws.act[0];
-  write_real_rows(m, batch, 0, B, X, w0);
-  write_fake_rows(m, g, X + (size_t)B * w0, w0);
-  interpolate(X, B, w0, m->a_main);
+  critic_rows_job rj = {m, g, batch, X, w0, B};
+  dg_pool_run(m->pool, critic_rows_task, &rj, (size_t)B * w0 < 16384 ? 1 : 2 * dg_pool_size(m->pool));
   critic_net(m, &m->critic, &net);
+  DG_PROF_LAP(DG_PROF_ROWS);
   if ((rc = critic_step_grads(m, &net, &m->main_ws, DG_NET_CRITIC, B, &mean_real, &mean_fake, &gp, &losses->dp_grad_norm,
                               &losses->dp_clipped_fraction)))
     return rc;
+  DG_PROF_SKIP();
   losses->critic = (float)(mean_fake - mean_real + lambda * gp);
   losses->gradient_penalty = (float)gp;
   losses->wasserstein_distance = (float)(mean_real - mean_fake);
@@ -886,9 +948,11 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
     for (int r = 0; r < 2 * B; r++) memcpy(Xa + (size_t)r * wa, X + (size_t)r * w0 + TF, sizeof(float) * wa);
     interpolate(Xa, B, wa, m->a_aux);
     critic_net(m, &m->aux, &net);
+    DG_PROF_LAP(DG_PROF_ROWS);
     if ((rc = critic_step_grads(m, &net, &m->aux_ws, DG_NET_AUX, B, &mean_real, &mean_fake, &gp, &losses->aux_dp_grad_norm,
                                 &losses->aux_dp_clipped_fraction)))
       return rc;
+    DG_PROF_SKIP();
     losses->aux_critic = (float)(mean_fake - mean_real + lambda * gp);
     losses->aux_gradient_penalty = (float)gp;
   }
@@ -902,14 +966,18 @@ static int generator_grads(dg_model *m, int B, int bn_mode, dg_losses *losses) {
   if ((rc = ensure_gen_ws(m, B)) || (rc = ensure_critic_ws(m, B))) return rc;
   gen_ws *g = &m->gen;
   g->rows = B;
+  DG_PROF_T0();
   m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
-  generator_forward(m, g, bn_mode, NULL, NULL);
+  DG_PROF_LAP(DG_PROF_NOISE);
+  generator_forward(m, g, bn_mode, NULL, NULL, 1);
+  DG_PROF_SKIP();
 
   dg_critic_net net;
   int w0 = d->critic_input;
   float alpha = m->cfg.aux_critic_weight;
   write_fake_rows(m, g, m->main_ws.act[0], w0);
   critic_net(m, &m->critic, &net);
+  DG_PROF_LAP(DG_PROF_ROWS);
   dg_critic_forward(m->pool, &net, &m->main_ws, B);
   double sum = 0.0;
   for (int b = 0; b < B; b++) {
@@ -936,6 +1004,7 @@ static int generator_grads(dg_model *m, int B, int bn_mode, dg_losses *losses) {
   }
   losses->generator = (float)loss;
   zero_grads(m, DG_NET_GENERATOR);
+  DG_PROF_LAP(DG_PROF_GEN_CRITIC);
   generator_backward(m, g, m->main_ws.g, w0, daux, d->aux_input);
   return DG_OK;
 }
@@ -1027,7 +1096,7 @@ int dg_generate(dg_model *m, int n, const float *given_attr, const float *given_
       size_t first = (size_t)b0 + r0;
       g->rows = rows;
       drawn = draw_generator_noise(m, g, position, block, r0, rows);
-      generator_forward(m, g, BN_INFER, given_attr ? given_attr + first * A : NULL, given_add ? given_add + first * M : NULL);
+      generator_forward(m, g, BN_INFER, given_attr ? given_attr + first * A : NULL, given_add ? given_add + first * M : NULL, 0);
       for (int r = 0; r < rows; r++) {
         size_t o = first + r;
         float *x = feat_out + o * TF;

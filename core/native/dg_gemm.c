@@ -150,12 +150,50 @@ static void scale_c(int rows, int cols, float beta, float *C, int ldc) {
 }
 
 /* Rows [i0, i1) x columns [j0, j0 + nc) of C for one depth block [pc, pc + kc), with op(B)'s panels for
- * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs]. */
+ * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs], except that
+ * with apack (scratch for (MCB + MR) x KC floats; given for a transposed A, whose in-place reads would
+ * touch a new cache line at every depth step) each MCB-row block is first copied into MR-row
+ * micro-panels, read contiguously by every column panel after that. Same products in the same order. */
 static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long cs, int i0, int i1, int pc, int kc, const float *bp, int j0,
-                         int nc, float alpha, float beta, float *C, int ldc) {
+                         int nc, float alpha, float beta, float *C, int ldc, float *apack) {
   float edge[DG_MR * DG_KC];
   for (int ic = i0; ic < i1; ic += DG_MCB) {
     int ie = i1 - ic < DG_MCB ? i1 : ic + DG_MCB;
+    if (apack) {
+      int rows = ie - ic, panels = (rows + DG_MR - 1) / DG_MR;
+      for (int q = 0; q < panels; q++) {
+        float *dst = apack + (size_t)q * DG_MR * kc;
+        int n = rows - q * DG_MR < DG_MR ? rows - q * DG_MR : DG_MR;
+        const float *a = A + (ic + q * DG_MR) * rs + pc * cs;
+        if (n == DG_MR && rs == 1) {
+          for (int k = 0; k < kc; k++) memcpy(dst + k * DG_MR, a + k * cs, sizeof(float) * DG_MR);
+        } else {
+          for (int k = 0; k < kc; k++)
+            for (int i = 0; i < DG_MR; i++) dst[k * DG_MR + i] = i < n ? a[i * rs + k * cs] : 0.0f;
+        }
+      }
+      for (int jr = 0; jr < nc;) {
+        int left = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
+        if (kern->ukernel_wide && left > 1) {
+          np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
+          if (np > kern->max_panels) np = kern->max_panels;
+          if (np > left) np = left;
+        }
+        int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
+        const float *b = bp + (size_t)jr * kc;
+        for (int q = 0; q < panels; q++) {
+          int mr = rows - q * DG_MR < DG_MR ? rows - q * DG_MR : DG_MR;
+          const float *a = apack + (size_t)q * DG_MR * kc;
+          float *c = C + (size_t)(ic + q * DG_MR) * ldc + j0 + jr;
+          if (np == 1)
+            kern->ukernel(kc, a, 1, DG_MR, b, c, ldc, alpha, beta, mr, nr);
+          else
+            kern->ukernel_wide(np, kc, a, 1, DG_MR, b, (long)DG_NR * kc, c, ldc, alpha, beta, mr, nr);
+        }
+        jr += DG_NR * np;
+      }
+      continue;
+    }
     /* A ragged last panel (fewer than 6 rows) is copied once, zero-padded, so the kernel reads 6 rows. */
     int full_end = ic + (ie - ic) / DG_MR * DG_MR, edge_rows = ie - full_end;
     if (edge_rows) {
@@ -163,12 +201,28 @@ static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long c
       for (int k = 0; k < kc; k++)
         for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < edge_rows ? a[i * rs + k * cs] : 0.0f;
     }
-    for (int jr = 0; jr < nc; jr += DG_NR) {
-      int nr = nc - jr < DG_NR ? nc - jr : DG_NR;
+    for (int jr = 0; jr < nc;) {
+      /* np adjacent panels per kernel call where the kernel set has a wide kernel (B's np panels, at most
+       * ~32 KB, stay in L1 while A's rows stream past them). */
+      int panels = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
+      if (kern->ukernel_wide && panels > 1) {
+        np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
+        if (np > kern->max_panels) np = kern->max_panels;
+        if (np > panels) np = panels;
+      }
+      int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
       const float *b = bp + (size_t)jr * kc;
-      for (int ir = ic; ir < full_end; ir += DG_MR)
-        kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
-      if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      if (np == 1) {
+        for (int ir = ic; ir < full_end; ir += DG_MR)
+          kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+        if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      } else {
+        long bstride = (long)DG_NR * kc;
+        for (int ir = ic; ir < full_end; ir += DG_MR)
+          kern->ukernel_wide(np, kc, A + ir * rs + pc * cs, rs, cs, b, bstride, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+        if (edge_rows) kern->ukernel_wide(np, kc, edge, 1, DG_MR, b, bstride, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
+      }
+      jr += DG_NR * np;
     }
   }
 }
@@ -215,7 +269,8 @@ static void gemm_block(const gemm_job *j, float *scratch, int i0, int i1, int j0
         pack_b_block(j->tb, j->B, j->ldb, pc, kc, jc, nc, scratch);
         bp = scratch;
       }
-      macro_kernel(kern, j->A, rs, cs, i0, i1, pc, kc, bp, jc, nc, j->alpha, pc == 0 ? j->beta : 1.0f, j->C, j->ldc);
+      macro_kernel(kern, j->A, rs, cs, i0, i1, pc, kc, bp, jc, nc, j->alpha, pc == 0 ? j->beta : 1.0f, j->C, j->ldc,
+                   j->ta && scratch ? scratch + DG_GEMM_B_SCRATCH_FLOATS : NULL);
     }
   }
 }
@@ -255,8 +310,11 @@ static void run_gemm(dg_pool *pool, gemm_job *job) {
     dg_pool_run(pool, gemm_task, job, 1);
     return;
   }
-  /* Columns when there are enough of them: then each chunk packs only its own part of B. */
-  job->split_columns = col_units >= 2 * threads;
+  /* Column stripes make every chunk read all of A (M x K) and pack only its part of B; row stripes make
+   * every chunk pack all of B (K x N) and read only its rows of A. So columns when there are enough of
+   * them and A is the smaller side (M <= N), e.g. dK = X^T dG (105 x 400), else rows, e.g. the critic's
+   * dW_0 = X^T delta (1666 x 200), whose transposed A each column chunk would also pack whole. */
+  job->split_columns = col_units >= 2 * threads && (job->M <= job->N || row_units < 2 * threads);
   int units = job->split_columns ? col_units : row_units;
   int chunks = 2 * threads < units ? 2 * threads : units;
   dg_pool_run(pool, gemm_task, job, chunks);

@@ -14,6 +14,35 @@
 
 int dg_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---------------------------------------------------------------- optional phase profile
+ * Built only with -DDG_PROFILE (make prof -> out/bench_dg_prof); otherwise the macros are empty and
+ * cost nothing. Wall time per phase of an iteration, as the calling thread sees it, plus per-thread
+ * CPU time inside the LSTM passes and the pool's fork-join counts. */
+enum {
+  DG_PROF_NOISE, DG_PROF_GEN_MLP, DG_PROF_LSTM_FWD, DG_PROF_HEADS_FWD, DG_PROF_ROWS, DG_PROF_CRITIC_FWD, DG_PROF_CRITIC_DELTAS,
+  DG_PROF_CRITIC_INPUT_GRAD, DG_PROF_CRITIC_U, DG_PROF_CRITIC_DW, DG_PROF_ADAM, DG_PROF_GEN_CRITIC, DG_PROF_HEADS_BWD, DG_PROF_LSTM_BWD,
+  DG_PROF_LSTM_DK, DG_PROF_GEN_TAIL, DG_PROF_OTHER,
+  /* per-thread CPU time summed over threads (not wall) */
+  DG_PROF_LSTM_FWD_GEMM, DG_PROF_LSTM_FWD_CELL, DG_PROF_LSTM_BWD_CELL, DG_PROF_LSTM_BWD_GEMM,
+  /* pool: parallel regions, caller's wait after its own chunks (ms) */
+  DG_PROF_POOL_REGIONS, DG_PROF_POOL_WAIT,
+  DG_PROF_COUNT
+};
+#ifdef DG_PROFILE
+double dg_prof_now(void);
+void dg_prof_add(int phase, double ms);
+void dg_prof_add_t(int thread, int phase, double ms); /* from inside a pool task */
+void dg_prof_report(int iterations);
+void dg_prof_reset(void);
+#define DG_PROF_T0() double dg_prof_t0_ = dg_prof_now()
+#define DG_PROF_LAP(phase) (dg_prof_add((phase), dg_prof_now() - dg_prof_t0_), dg_prof_t0_ = dg_prof_now())
+#define DG_PROF_SKIP() (dg_prof_t0_ = dg_prof_now())
+#else
+#define DG_PROF_SKIP() ((void)0)
+#define DG_PROF_T0() ((void)0)
+#define DG_PROF_LAP(phase) ((void)0)
+#endif
+
 /* ---------------------------------------------------------------- Philox RNG (core/util/rng.ts) */
 
 enum { DG_STREAM_INIT = 1, DG_STREAM_NOISE = 2, DG_STREAM_BATCHES = 3 };
@@ -75,6 +104,12 @@ typedef struct {
    * last); dc receives the carry to the earlier step. c_prev NULL means zeros. */
   void (*lstm_cell_backward)(int rows, int H, float *gates, const float *tanh_c, const float *c_prev, const float *dh, const float *dh_rec, float *dc,
                              int last);
+  /* Optional (NULL: use ukernel per panel): np (2..max_panels) adjacent NR-wide panels at once, panel q
+   * at b + q * bstride, nr <= np * NR valid columns; same arithmetic per element as ukernel up to the
+   * order of the depth sum. */
+  void (*ukernel_wide)(int np, int kc, const float *a, long rs, long cs, const float *b, long bstride, float *c, int ldc, float alpha, float beta,
+                       int mr, int nr);
+  int max_panels;
 } dg_kernels;
 
 /* The body of every lstm_cell_backward: plain C that each kernel set compiles for its own vector ISA. */
@@ -104,7 +139,9 @@ static inline void dg_lstm_cell_backward_body(int rows, int H, float *gates, con
 #define DG_KC 256
 #define DG_NC 1024
 #define DG_MCB 240 /* rows of A per block, kept in L2 while B's panels stream */
-#define DG_GEMM_SCRATCH_FLOATS ((size_t)DG_KC * DG_NC)
+#define DG_GEMM_B_SCRATCH_FLOATS ((size_t)DG_KC * DG_NC)
+/* B's panels, then (transposed A only) one MCB x KC block of A in MR-row micro-panels */
+#define DG_GEMM_SCRATCH_FLOATS (DG_GEMM_B_SCRATCH_FLOATS + (size_t)(DG_MCB + DG_MR) * DG_KC)
 
 const dg_kernels *dg_kernels_get(void);
 const dg_kernels *dg_kernels_portable(void);
@@ -144,15 +181,18 @@ void dg_heads_backward(float *dx, const float *dy, const float *y, int rows, con
  * nx + H], laid out [x_j, h_{j-1}] so that one product with Kxh [nx + H, 4H] (rows for x, then for h)
  * gives the gates: gates_j = xh_j Kxh + base (base [rows, 4H], may be NULL). The caller fills the x
  * parts; h_j is written into block j + 1 (block 0's h part is zeroed). gates [steps, rows, 4H] returns
- * the activated gates; c, tanh_c [steps, rows, H]. packed: dg_lstm_packed_floats() of scratch. */
+ * the activated gates; c, tanh_c [steps, rows, H]. packed: dg_lstm_packed_floats() of scratch. keep = 0
+ * (no BPTT to follow): only the h parts of xh are kept; gates, c and tanh_c are scratch, of which
+ * step 0's blocks (c: steps 0 and 1) are used. */
 size_t dg_lstm_packed_floats(int nx, int H);
 void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
-                     int steps, int rows, int nx, int H);
+                     int steps, int rows, int nx, int H, int keep);
 /* BPTT. dh [steps, rows, H]: the gradient reaching each h_j from outside the recurrence (the heads).
- * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j.
+ * On return gates holds d(gates) [steps, rows, 4H]; dKxh += sum_j xh_j^T dgates_j; dgsum [rows, 4H]
+ * (may be NULL) = sum_j dgates_j (the gradient of base), summed from the last step to the first.
  * Scratch: dh_rec, dc [rows, H]; packed as above. */
 void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
-                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H);
+                      float *dKxh, float *dgsum, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H);
 
 /* A ReLU MLP critic's parameters and one pass's activations. */
 typedef struct {

@@ -208,7 +208,8 @@ typedef struct {
   int steps, rows, nx, H;
   float *gates, *xh, *c, *tc;
   const float *base, *packed, *dh;
-  float *dh_rec, *dc;
+  float *dh_rec, *dc, *dgsum;
+  int keep; /* forward: keep every step's gates, c and tanh(c) for BPTT (else reuse step 0's, c in two slots) */
 } lstm_pass;
 
 static int lstm_chunks(dg_pool *pool, int rows) {
@@ -232,22 +233,33 @@ static void lstm_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
   if (r1 <= r0) return;
   const dg_kernels *k = dg_kernels_get();
   size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H, xstep = (size_t)p->rows * ld;
+  DG_PROF_T0();
   for (int j = 0; j < p->steps; j++) {
-    float *g = p->gates + j * gstep, *c = p->c + j * hstep;
+    /* Without BPTT to follow, one step's gates and tanh(c) and two slots of c (this and the previous step)
+     * are reused: they stay in cache instead of streaming [steps, rows, 4H] out to memory. */
+    float *g = p->gates + (p->keep ? j : 0) * gstep, *c = p->c + (p->keep ? j : j & 1) * hstep;
+    float *tc = p->tc + (p->keep ? j : 0) * hstep;
+    const float *cprev = j == 0 ? NULL : p->c + (p->keep ? j - 1 : (j - 1) & 1) * hstep;
     const float *x = p->xh + j * xstep;
     dg_gemm_rows_packed(0, r0, r1, 4 * H, ld, 1.0f, x, ld, p->packed, 0.0f, g, 4 * H);
-    k->lstm_cell(r1 - r0, H, g + (size_t)r0 * 4 * H, p->base ? p->base + (size_t)r0 * 4 * H : NULL, j > 0 ? c - hstep + (size_t)r0 * H : NULL,
-                 c + (size_t)r0 * H, p->tc + j * hstep + (size_t)r0 * H, p->xh + (j + 1) * xstep + (size_t)r0 * ld + p->nx, ld);
+#ifdef DG_PROFILE
+    dg_prof_add_t(thread, DG_PROF_LSTM_FWD_GEMM, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
+#endif
+    k->lstm_cell(r1 - r0, H, g + (size_t)r0 * 4 * H, p->base ? p->base + (size_t)r0 * 4 * H : NULL, cprev ? cprev + (size_t)r0 * H : NULL,
+                 c + (size_t)r0 * H, tc + (size_t)r0 * H, p->xh + (j + 1) * xstep + (size_t)r0 * ld + p->nx, ld);
+#ifdef DG_PROFILE
+    dg_prof_add_t(thread, DG_PROF_LSTM_FWD_CELL, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
+#endif
   }
 }
 
 void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, const float *Kxh, float *packed, float *c, float *tanh_c,
-                     int steps, int rows, int nx, int H) {
+                     int steps, int rows, int nx, int H, int keep) {
   int ld = nx + H;
   for (int r = 0; r < rows; r++) memset(xh + (size_t)r * ld + nx, 0, sizeof(float) * H);
   for (int r = 0; r < rows; r++) memset(xh + (size_t)steps * rows * ld + (size_t)r * ld, 0, sizeof(float) * nx);
   dg_pack_b(0, ld, 4 * H, Kxh, 4 * H, packed);
-  lstm_pass p = {steps, rows, nx, H, gates, xh, c, tanh_c, base, packed, NULL, NULL, NULL};
+  lstm_pass p = {steps, rows, nx, H, gates, xh, c, tanh_c, base, packed, NULL, NULL, NULL, NULL, keep};
   dg_pool_run(pool, lstm_forward_task, &p, lstm_chunks(pool, rows));
 }
 
@@ -256,25 +268,46 @@ static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
   int r0, r1, H = p->H;
   row_stripe(p->rows, chunk, n_chunks, &r0, &r1);
   size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H;
+  DG_PROF_T0();
   for (int j = p->steps - 1; j >= 0; j--) {
     float *g = p->gates + j * gstep;
     const float *tc = p->tc + j * hstep, *dh = p->dh + j * hstep, *cprev = j > 0 ? p->c + (j - 1) * hstep : NULL;
     if (r1 > r0)
       dg_kernels_get()->lstm_cell_backward(r1 - r0, H, g + (size_t)r0 * 4 * H, tc + (size_t)r0 * H, cprev ? cprev + (size_t)r0 * H : NULL,
                                            dh + (size_t)r0 * H, p->dh_rec + (size_t)r0 * H, p->dc + (size_t)r0 * H, j == p->steps - 1);
+    /* The step sum of d(gates) while this step's rows are still in cache (a separate pass would read
+     * all steps' gates back from memory). */
+    if (p->dgsum && r1 > r0) {
+      float *sum = p->dgsum + (size_t)r0 * 4 * H;
+      const float *src = g + (size_t)r0 * 4 * H;
+      size_t n = (size_t)(r1 - r0) * 4 * H;
+      if (j == p->steps - 1)
+        memcpy(sum, src, sizeof(float) * n);
+      else
+        for (size_t i = 0; i < n; i++) sum[i] += src[i];
+    }
+#ifdef DG_PROFILE
+    dg_prof_add_t(thread, DG_PROF_LSTM_BWD_CELL, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
+#endif
     /* d h_{j-1} = dgates_j Kh^T for this chunk's rows: all the earlier step needs from this one. */
     if (j > 0 && r1 > r0) dg_gemm_rows_packed(0, r0, r1, H, 4 * H, 1.0f, g, 4 * H, p->packed, 0.0f, p->dh_rec, H);
+#ifdef DG_PROFILE
+    dg_prof_add_t(thread, DG_PROF_LSTM_BWD_GEMM, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
+#endif
   }
 }
 
 void dg_lstm_backward(dg_pool *pool, float *gates, const float *c, const float *tanh_c, const float *xh, const float *dh, const float *Kxh,
-                      float *dKxh, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H) {
+                      float *dKxh, float *dgsum, float *packed, float *dh_rec, float *dc, int steps, int rows, int nx, int H) {
   int ld = nx + H;
+  DG_PROF_T0();
   dg_pack_b(1, 4 * H, H, Kxh + (size_t)nx * 4 * H, 4 * H, packed);
-  lstm_pass p = {steps, rows, nx, H, gates, (float *)xh, (float *)c, (float *)tanh_c, NULL, packed, dh, dh_rec, dc};
+  lstm_pass p = {steps, rows, nx, H, gates, (float *)xh, (float *)c, (float *)tanh_c, NULL, packed, dh, dh_rec, dc, dgsum, 1};
   dg_pool_run(pool, lstm_backward_task, &p, lstm_chunks(pool, rows));
+  DG_PROF_LAP(DG_PROF_LSTM_BWD);
   /* dKxh += sum_j xh_j^T dgates_j: one product over all steps (block 0's h part is zero). */
   dg_gemm(pool, 1, 0, ld, 4 * H, steps * rows, 1.0f, xh, ld, gates, 4 * H, 1.0f, dKxh, 4 * H);
+  DG_PROF_LAP(DG_PROF_LSTM_DK);
 }
 
 /* ---------------------------------------------------------------- critic */
@@ -461,8 +494,11 @@ static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_cri
     ws->dout[B + b] = 1.0f / B;
     ws->dout[2 * B + b] = 1.0f;
   }
+  DG_PROF_T0();
   critic_deltas(pool, net, ws, rows);
+  DG_PROF_LAP(DG_PROF_CRITIC_DELTAS);
   critic_input_grad(pool, net, ws, 2 * B, B);
+  DG_PROF_LAP(DG_PROF_CRITIC_INPUT_GRAD);
 
   /* Per-example norms; dgp/dg_b = lambda * 2 (|g_b| - 1) g_b / |g_b| / B becomes u_0, stored over x_hat. */
   double gsum = 0.0;
@@ -493,6 +529,7 @@ static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_cri
     for (size_t i = 0; i < n; i++) cur[i] = cur[i] > 0.0f ? ws->tmp[i] : 0.0f;
   }
 
+  DG_PROF_LAP(DG_PROF_CRITIC_U);
   if (dp) clip_examples(pool, net, ws, B, dp);
 
   /* Weight gradients over all 3B rows at once: real/fake rows carry h_{l-1} and the WGAN deltas,
@@ -510,6 +547,7 @@ static void critic_wgan_gp_grads(dg_pool *pool, const dg_critic_net *net, dg_cri
     for (int k = 0; k < w; k++) dw[k] += c * a[k];
   }
   column_sums_add_real_fake(net->db[L], ws->dout, B, 1);
+  DG_PROF_LAP(DG_PROF_CRITIC_DW);
 }
 
 /* ---------------------------------------------------------------- Adam */

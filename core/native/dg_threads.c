@@ -173,13 +173,47 @@ void dg_pool_run(dg_pool *p, dg_task_fn fn, void *ctx, int n_chunks) {
   /* The caller works too; it only waits for chunks a worker took and has not finished, so a worker
    * that the OS has descheduled (busy machine) costs nothing unless it is mid-chunk. */
   run_chunks(p, p->generation, 0);
+#ifdef DG_PROFILE
+  double wait0 = dg_prof_now();
+  dg_prof_add(DG_PROF_POOL_REGIONS, 1.0);
+#endif
   for (int spins = 0; atomic_load(&p->done) != n_chunks; spins++) {
     if (spins % 64 != 63)
       cpu_relax();
     else
       sched_yield();
   }
+#ifdef DG_PROFILE
+  dg_prof_add(DG_PROF_POOL_WAIT, dg_prof_now() - wait0);
+#endif
 }
+
+#ifdef DG_PROFILE
+#include <stdio.h>
+static double prof[MAX_THREADS][DG_PROF_COUNT];
+
+double dg_prof_now(void) { return now_ns() * 1e-6; }
+void dg_prof_add_t(int thread, int phase, double ms) { prof[thread][phase] += ms; }
+void dg_prof_add(int phase, double ms) { prof[0][phase] += ms; }
+void dg_prof_reset(void) { memset(prof, 0, sizeof prof); }
+void dg_prof_report(int iterations) {
+  static const char *names[DG_PROF_COUNT] = {
+      "noise (draw + scatter)", "generator MLPs fwd", "LSTM forward pass", "feature heads fwd + mask", "critic input rows", "critic forward",
+      "critic deltas", "critic input grad (x_hat)", "critic u forward (GP)", "critic dW/db", "Adam", "gen step: critics fwd+bwd",
+      "gen bwd: heads/feature dense", "LSTM backward pass", "LSTM dK product", "gen bwd: dgsum + base + MLPs", "other",
+      "  LSTM fwd GEMM (cpu, all threads)", "  LSTM fwd cell (cpu, all threads)", "  LSTM bwd cell (cpu, all threads)",
+      "  LSTM bwd GEMM (cpu, all threads)", "pool regions (count)", "pool caller wait"};
+  double total = 0;
+  for (int ph = 0; ph <= DG_PROF_OTHER; ph++) total += prof[0][ph];
+  printf("  phase                                    ms/iter\n");
+  for (int ph = 0; ph < DG_PROF_COUNT; ph++) {
+    double s = 0;
+    for (int t = 0; t < MAX_THREADS; t++) s += prof[t][ph];
+    printf("  %-38s %8.3f\n", names[ph], s / iterations);
+    if (ph == DG_PROF_OTHER) printf("  %-38s %8.3f\n", "= sum of phases", total / iterations);
+  }
+}
+#endif
 
 float *dg_pool_scratch(dg_pool *p, int thread, size_t floats) {
   static _Thread_local float *own = NULL; /* callers without a pool (serial GEMM) */

@@ -363,7 +363,7 @@ static double lstm_loss(void *p) {
   int ld = c->nx + c->H;
   for (int j = 0; j < c->steps; j++)
     for (int r = 0; r < c->rows; r++) memcpy(c->xh + ((size_t)j * c->rows + r) * ld, c->x + ((size_t)j * c->rows + r) * c->nx, sizeof(float) * c->nx);
-  dg_lstm_forward(c->pool, c->gates, c->xh, c->base, c->Kxh, c->packed, c->c, c->tc, c->steps, c->rows, c->nx, c->H);
+  dg_lstm_forward(c->pool, c->gates, c->xh, c->base, c->Kxh, c->packed, c->c, c->tc, c->steps, c->rows, c->nx, c->H, 1);
   double s = 0;
   for (int j = 0; j < c->steps; j++)
     for (int r = 0; r < c->rows; r++)
@@ -388,11 +388,16 @@ static void test_lstm_with(const dg_kernels *k, dg_pool *pool, int rows) {
   c.R = random_array(nh, 1);
   lstm_loss(&c);
   float *dKxh = calloc((size_t)ld * G4, 4), *dhr = malloc(sizeof(float) * c.rows * c.H), *dc = malloc(sizeof(float) * c.rows * c.H);
-  dg_lstm_backward(pool, c.gates, c.c, c.tc, c.xh, c.R, c.Kxh, dKxh, c.packed, dhr, dc, c.steps, c.rows, c.nx, c.H);
+  float *dgsum = malloc(sizeof(float) * c.rows * G4);
+  dg_lstm_backward(pool, c.gates, c.c, c.tc, c.xh, c.R, c.Kxh, dKxh, dgsum, c.packed, dhr, dc, c.steps, c.rows, c.nx, c.H);
   /* base enters every step's gates: its gradient is the gate gradients summed over steps. */
   float *dbase = calloc((size_t)c.rows * G4, 4);
   for (int j = 0; j < c.steps; j++)
     for (size_t i = 0; i < (size_t)c.rows * G4; i++) dbase[i] += c.gates[j * (size_t)c.rows * G4 + i];
+  double worst_sum = 0;
+  for (size_t i = 0; i < (size_t)c.rows * G4; i++) worst_sum = fmax(worst_sum, fabs(dgsum[i] - dbase[i]) / (1e-3 + fabs(dbase[i])));
+  CHECK(worst_sum < 1e-5, "lstm (%s, %d rows): the backward's step sum of d(gates) matches (%g)", k->name, rows, worst_sum);
+  free(dgsum);
   char what[80];
   snprintf(what, sizeof what, "lstm (%s, %d rows) d(base)", k->name, rows);
   /* More rows sum more float rounding into the loss: a larger step keeps it below the tolerance. */
