@@ -20,6 +20,19 @@ async function fixture() {
   return { dir, file };
 }
 
+test('--help after any command prints the usage; an unknown option points to it', () => {
+  const dir = os.tmpdir();
+  for (const args of [['train', '--help'], ['generate', 'run', '-h'], ['help']]) {
+    const r = dg(args, dir);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /^dg: DoppelGANger/);
+    assert.match(r.stdout, /--engine auto\|cuda\|native\|reference/);
+  }
+  const bad = dg(['train', '--bogus'], dir);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /Unknown option '--bogus'[\s\S]*Run 'dg help' for usage/);
+});
+
 test('dg inspect prints the inferred schema and writes a schema file', async () => {
   const { dir, file } = await fixture();
   const r = dg(['inspect', file, '--id', 'line_id', '--time', 'hour', '--write-schema', 'schema.json'], dir);

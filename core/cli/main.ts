@@ -38,7 +38,8 @@ Layout options (how rows become series; inferred when left out):
 Training options:
   --sample-len S           time steps emitted per LSTM step (default: largest divisor of T up to 10 leaving >= 4 LSTM steps)
   --epochs E               passes over the data (default 400, raised to reach 20,000 iterations on small data);
-                           --iterations N overrides
+                           --iterations N overrides; such small datasets also take 2 critic steps per
+                           iteration (the paper: 1; --model criticSteps=N)
   --batch B                batch size (default 100)
   --seed N                 seed of every random draw (default 0)
   --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
@@ -305,6 +306,12 @@ async function evaluateCommand(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `dg train --help` and the like: usage, not a parse error (a lone '--' ends the options)
+  const optionArgs = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (command !== undefined && (optionArgs.includes('--help') || optionArgs.includes('-h'))) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
   try {
     switch (command) {
       case 'inspect':
