@@ -36,6 +36,7 @@ static struct {
   cublasStatus_t (*destroy)(cublasHandle_t);
   cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
   cublasStatus_t (*set_workspace)(cublasHandle_t, void *, size_t);
+  cublasStatus_t (*set_math_mode)(cublasHandle_t, int);
   cublasStatus_t (*sgemm)(cublasHandle_t, int, int, int, int, int, const float *, const float *, int, const float *, int, const float *, float *,
                           int);
 } cublas;
@@ -54,6 +55,7 @@ static int load_cublas(void) {
   *(void **)&cublas.set_stream = dlsym(cublas.lib, "cublasSetStream_v2");
   *(void **)&cublas.set_workspace = dlsym(cublas.lib, "cublasSetWorkspace_v2");
   *(void **)&cublas.sgemm = dlsym(cublas.lib, "cublasSgemm_v2");
+  *(void **)&cublas.set_math_mode = dlsym(cublas.lib, "cublasSetMathMode");
   if (!cublas.create || !cublas.destroy || !cublas.set_stream || !cublas.sgemm) {
     cublas.loaded = -1;
     return dg_fail(DG_ERR_CONFIG, "libcublas lacks cublasCreate_v2/cublasSgemm_v2");
@@ -483,11 +485,12 @@ __global__ void k_gen_dy(float *dy, const float *dmain, int ldm, const float *ma
   dy[((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F + f] = dmain[(size_t)r * ldm + k] * mask[(size_t)r * T + t];
 }
 
+/* From the last step to the first, as dg_lstm_backward sums dgsum (bit-identical order). */
 __global__ void k_sum_steps(float *out, const float *x, int steps, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i >= n) return;
   float s = 0.0f;
-  for (int j = 0; j < steps; j++) s += x[(size_t)j * n + i];
+  for (int j = steps - 1; j >= 0; j--) s += x[(size_t)j * n + i];
   out[i] = s;
 }
 
@@ -518,6 +521,10 @@ __global__ void k_lstm_forward(float *gates, float *xh, const float *base, const
     for (int i = threadIdx.x; i < ld * G; i += blockDim.x) Ks[i] = K[i];
   for (int i = threadIdx.x; i < R * ld; i += blockDim.x) xs[i] = 0.0f;
   for (int i = threadIdx.x; i < R * H; i += blockDim.x) cs[i] = 0.0f;
+  /* h_{-1} = 0 in xh block 0 (dg_lstm_forward zeroes it too): the dK product reads blocks 0..steps-1
+   * whole, and an earlier pass over fewer rows (a smaller batch, a small generation) leaves its h_j in
+   * what is now block 0 of the arena. */
+  for (int i = threadIdx.x; i < nr * H; i += blockDim.x) xh[(size_t)(r0 + i / H) * ld + nx + i % H] = 0.0f;
   __syncthreads();
   for (int j = 0; j < steps; j++) {
     for (int i = threadIdx.x; i < nr * nx; i += blockDim.x) {
@@ -634,6 +641,13 @@ struct dg_cuda {
   int use_graphs;
   cudaGraphExec_t graph;
   int graph_rows, graph_batches;
+  int warm_rows;   /* an eager iteration at this batch size ran: cuBLAS's lazy setup is done, capture is safe */
+  int capturing;   /* inside cudaStreamBeginCapture .. EndCapture */
+  int blas_status; /* the first failing cublasSgemm's status (0: none), reported after the next sync */
+  /* DG_CUDA_DEBUG=1: eager runs synchronize after each stage and name the first that failed */
+  int debug;
+  const char *debug_stage;
+  cudaError_t debug_error;
 
   float *P, *G, *M, *V, *Bf; /* parameters, gradients, Adam m/v, buffers */
   uint64_t *position;
@@ -666,7 +680,34 @@ static void gemm(dg_cuda *g, int ta, int tb, int M, int N, int K, float alpha, c
     for (int r = 0; r < M; r++) k_scale<<<blocks_for(N, 256), 256, 0, g->stream>>>(C + (size_t)r * ldc, N, beta);
     return;
   }
-  cublas.sgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+  cublasStatus_t st = cublas.sgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+  if (st != 0 && !g->blas_status) g->blas_status = st;
+}
+
+/* DG_CUDA_DEBUG: after a stage of an eager run, wait for it and remember the first stage that failed
+ * (a bad launch, an illegal address, a cuBLAS error), so the error names where it happened. */
+static void stage(dg_cuda *g, const char *name) {
+  if (!g->debug || g->capturing || g->debug_stage) return;
+  cudaError_t e = cudaStreamSynchronize(g->stream);
+  if (e == cudaSuccess) e = cudaGetLastError();
+  if (e != cudaSuccess || g->blas_status) {
+    g->debug_stage = name;
+    g->debug_error = e;
+  }
+}
+
+/* After a synchronized run: DG_OK, or the first cuBLAS / debug-stage failure (then forgotten). */
+static int run_errors(dg_cuda *g, const char *what) {
+  int rc = DG_OK;
+  if (g->debug_stage)
+    rc = dg_fail(DG_ERR_CONFIG, "%s failed at stage '%s': %s%s", what, g->debug_stage, g->debug_error != cudaSuccess ? cudaGetErrorString(g->debug_error) : "",
+                 g->blas_status ? " (a cublasSgemm call failed)" : "");
+  else if (g->blas_status)
+    rc = dg_fail(DG_ERR_CONFIG, "%s: cublasSgemm failed with status %d", what, g->blas_status);
+  g->debug_stage = NULL;
+  g->debug_error = cudaSuccess;
+  g->blas_status = 0;
+  return rc;
 }
 
 static int upload_heads(heads_desc *h, const dg_var *vars, int n_vars, int groups) {
@@ -797,7 +838,8 @@ static int ensure_ws(dg_cuda *g, int rows) {
     g->graph = NULL;
   }
   CUDA_TRY(cudaMalloc(&g->arena, a.used));
-  CUDA_TRY(cudaMemset(g->arena, 0, a.used));
+  /* On g->stream: a plain cudaMemset runs on the legacy stream, unordered with g->stream's kernels. */
+  CUDA_TRY(cudaMemsetAsync(g->arena, 0, a.used, g->stream));
   a.base = (char *)g->arena;
   a.used = 0;
   layout_ws(g, &a, rows);
@@ -894,6 +936,7 @@ static void generator_forward(dg_cuda *g, int rows, int mode, const float *given
     cudaMemcpyAsync(g->attr.out, given_attr, sizeof(float) * rows * A, cudaMemcpyDeviceToDevice, g->stream);
   else
     mlp_forward(g, &L->attr, &g->attr, &g->attr_heads, rows, mode);
+  stage(g, "generator: attribute MLP");
   if (L->has_minmax) {
     int nm = c->minmax_noise_dim;
     k_copy_cols<<<blocks_for((long)rows * A, 256), 256, 0, g->stream>>>(g->minmax.input, nm + A, nm, g->attr.out, A, rows, A);
@@ -901,22 +944,26 @@ static void generator_forward(dg_cuda *g, int rows, int mode, const float *given
       cudaMemcpyAsync(g->minmax.out, given_add, sizeof(float) * rows * Md, cudaMemcpyDeviceToDevice, g->stream);
     else
       mlp_forward(g, &L->minmax, &g->minmax, &g->add_heads, rows, mode);
+    stage(g, "generator: min/max MLP");
   }
   k_copy_cols<<<blocks_for((long)rows * A, 256), 256, 0, g->stream>>>(g->xam, AM, 0, g->attr.out, A, rows, A);
   if (Md) k_copy_cols<<<blocks_for((long)rows * Md, 256), 256, 0, g->stream>>>(g->xam, AM, A, g->minmax.out, Md, rows, Md);
   const float *K = g->P + L->lstm_kernel;
   gemm(g, 0, 0, rows, G4, AM, 1.0f, g->xam, AM, K, G4, 0.0f, g->base, G4);
   k_bias_relu<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->base, rows, G4, g->P + L->lstm_bias, 0);
+  stage(g, "generator: LSTM input [A, M] K + b");
   int R = (rows + 131) / 132;
   R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
   size_t smem = sizeof(float) * ((g->lstm_k_shared_fwd ? (size_t)ld * G4 : 0) + (size_t)R * ld + (size_t)R * G4 + (size_t)R * H);
   k_lstm_forward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->xh, g->base, K + (size_t)AM * G4, g->c, g->tc, steps, rows, nf, H, R,
                                                                 g->lstm_k_shared_fwd);
+  stage(g, "generator: LSTM forward (persistent kernel)");
   int SF = S * F;
   gemm(g, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, g->P + L->feat_kernel, SF, 0.0f, g->y, SF);
   k_bias_relu<<<blocks_for((long)steps * rows * SF, 256), 256, 0, g->stream>>>(g->y, (long)steps * rows, SF, g->P + L->feat_bias, 0);
   heads_forward(g, &g->feat_heads, g->y, steps * rows);
   k_mask<<<blocks_for(rows, 128), 128, 0, g->stream>>>(g->mask, g->lengths, g->y, rows, L->d.T, S, F, c->gen_flags);
+  stage(g, "generator: feature heads and gen-flag mask");
 }
 
 static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm, const float *daux, int lda) {
@@ -931,6 +978,7 @@ static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm
   gemm(g, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, g->G + L->feat_kernel, SF);
   k_colsum<<<blocks_for(SF, 128), 128, 0, g->stream>>>(g->G + L->feat_bias, g->dy, steps * rows, SF, 1);
   gemm(g, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, g->P + L->feat_kernel, SF, 0.0f, g->dh, H);
+  stage(g, "generator backward: feature heads");
 
   const float *K = g->P + L->lstm_kernel;
   float *dK = g->G + L->lstm_kernel;
@@ -939,12 +987,15 @@ static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm
   R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
   size_t smem = sizeof(float) * ((g->lstm_k_shared_bwd ? (size_t)G4 * H : 0) + (size_t)R * G4 + 2 * (size_t)R * H);
   k_lstm_backward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->c, g->tc, g->dh, g->khT, steps, rows, H, R, g->lstm_k_shared_bwd);
+  stage(g, "generator backward: LSTM BPTT (persistent kernel)");
   gemm(g, 1, 0, ld, G4, steps * rows, 1.0f, g->xh, ld, g->gates, G4, 1.0f, dK + (size_t)AM * G4, G4);
   k_sum_steps<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->dgsum, g->gates, steps, (long)rows * G4);
   gemm(g, 1, 0, AM, G4, rows, 1.0f, g->xam, AM, g->dgsum, G4, 1.0f, dK, G4);
   k_colsum<<<blocks_for(G4, 128), 128, 0, g->stream>>>(g->G + L->lstm_bias, g->dgsum, rows, G4, 1);
+  stage(g, "generator backward: LSTM kernel and bias gradients");
   if (L->has_minmax) mlp_backward(g, &L->minmax, &g->minmax, &g->add_heads, rows, g->dM);
   mlp_backward(g, &L->attr, &g->attr, &g->attr_heads, rows, g->dA);
+  stage(g, "generator backward: attribute and min/max MLPs");
 }
 
 static void critic_forward(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int rows) {
@@ -1023,6 +1074,7 @@ static void iteration(dg_cuda *g, int B) {
   k_zero_double<<<1, 32, 0, g->stream>>>(g->stats, 8);
   for (int s = 0; s < c->critic_steps; s++) {
     draw_noise(g, 0, B, 0, B);
+    stage(g, "critic step: noise");
     generator_forward(g, B, 0, NULL, NULL);
     k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_main, B, seed, g->position, pass);
     if (L->d.has_aux) k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_aux, B, seed, g->position, pass + B);
@@ -1034,16 +1086,20 @@ static void iteration(dg_cuda *g, int B) {
     k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X + (size_t)B * w0, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S,
                                                                       L->d.feature, A, Md, 0);
     k_interpolate<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, B, w0, g->a_main);
+    stage(g, "critic step: input rows [real; fake; x_hat]");
     critic_wgan_gp(g, &L->critic, &g->main_ws, B, 0);
+    stage(g, "critic step: main critic WGAN-GP gradients");
     if (L->d.has_aux) {
       float *Xa = g->aux_ws.act[0];
       k_copy_cols<<<blocks_for((long)2 * B * wa, 256), 256, 0, g->stream>>>(Xa, wa, 0, X + TF, w0, 2 * B, wa);
       k_interpolate<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(Xa, B, wa, g->a_aux);
       critic_wgan_gp(g, &L->aux, &g->aux_ws, B, 3);
+      stage(g, "critic step: aux critic WGAN-GP gradients");
     }
     k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 0);
     adam(g, DG_NET_CRITIC, c->critic_lr);
     if (L->d.has_aux) adam(g, DG_NET_AUX, c->aux_critic_lr);
+    stage(g, "critic step: Adam");
   }
 
   /* generator step */
@@ -1053,6 +1109,7 @@ static void iteration(dg_cuda *g, int B) {
   float *X = g->main_ws.act[0];
   k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S, L->d.feature,
                                                                     A, Md, 0);
+  stage(g, "generator step: fake rows");
   critic_forward(g, &L->critic, &g->main_ws, B);
   k_mean<<<1, 256, 0, g->stream>>>(g->stats, 6, g->main_ws.out, 0, B);
   k_dout<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->main_ws.dout, B, 0, -1.0f / B);
@@ -1069,10 +1126,12 @@ static void iteration(dg_cuda *g, int B) {
     daux = g->aux_ws.g;
   }
   k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 1);
+  stage(g, "generator step: critics forward and input gradients");
   size_t gb = L->net_begin[DG_NET_GENERATOR];
   cudaMemsetAsync(g->G + gb, 0, sizeof(float) * (L->net_end[DG_NET_GENERATOR] - gb), g->stream);
   generator_backward(g, B, g->main_ws.g, w0, daux, wa);
   adam(g, DG_NET_GENERATOR, c->generator_lr);
+  stage(g, "generator step: Adam");
 }
 
 /* ---------------------------------------------------------------- API */
@@ -1115,21 +1174,26 @@ extern "C" int dg_cuda_device_name(char *out, size_t size) {
   return DG_OK;
 }
 
+/* On g->stream and waited for: a plain cudaMemcpy from pageable memory goes through the legacy default
+ * stream, may return before its DMA is done, and is not ordered with g->stream (non-blocking), so the
+ * next kernels could read the old state. */
 static int upload_state(dg_cuda *g) {
   const dg_layout *L = &g->L;
   size_t np = L->n_param_floats, nb = L->n_buffer_floats;
-  CUDA_TRY(cudaMemcpy(g->P, dg_params(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
-  CUDA_TRY(cudaMemcpy(g->M, dg_adam_m(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
-  CUDA_TRY(cudaMemcpy(g->V, dg_adam_v(g->host), sizeof(float) * np, cudaMemcpyHostToDevice));
-  if (nb) CUDA_TRY(cudaMemcpy(g->Bf, dg_buffers(g->host), sizeof(float) * nb, cudaMemcpyHostToDevice));
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
+  CUDA_TRY(cudaMemcpyAsync(g->P, dg_params(g->host), sizeof(float) * np, cudaMemcpyHostToDevice, g->stream));
+  CUDA_TRY(cudaMemcpyAsync(g->M, dg_adam_m(g->host), sizeof(float) * np, cudaMemcpyHostToDevice, g->stream));
+  CUDA_TRY(cudaMemcpyAsync(g->V, dg_adam_v(g->host), sizeof(float) * np, cudaMemcpyHostToDevice, g->stream));
+  if (nb) CUDA_TRY(cudaMemcpyAsync(g->Bf, dg_buffers(g->host), sizeof(float) * nb, cudaMemcpyHostToDevice, g->stream));
   dg_counters c;
   dg_get_counters(g->host, &c);
   g->host_position = c.noise_position;
   g->host_step[0] = c.generator_step;
   g->host_step[1] = c.critic_step;
   g->host_step[2] = c.aux_critic_step;
-  CUDA_TRY(cudaMemcpy(g->position, &g->host_position, sizeof(uint64_t), cudaMemcpyHostToDevice));
-  CUDA_TRY(cudaMemcpy(g->step, g->host_step, sizeof(int64_t) * 3, cudaMemcpyHostToDevice));
+  CUDA_TRY(cudaMemcpyAsync(g->position, &g->host_position, sizeof(uint64_t), cudaMemcpyHostToDevice, g->stream));
+  CUDA_TRY(cudaMemcpyAsync(g->step, g->host_step, sizeof(int64_t) * 3, cudaMemcpyHostToDevice, g->stream));
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
   return DG_OK;
 }
 
@@ -1199,17 +1263,22 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
 #define CU(expr) TRY((expr) == cudaSuccess ? DG_OK : dg_fail(DG_ERR_CONFIG, "%s failed: %s", #expr, cudaGetErrorString(cudaGetLastError())))
   CU(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
   TRY(cublas.create(&g->blas) == 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cublasCreate failed"));
-  cublas.set_stream(g->blas, g->stream);
+  TRY(cublas.set_stream(g->blas, g->stream) == 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cublasSetStream failed"));
+  /* Plain fp32 products (CUBLAS_DEFAULT_MATH = 0): no TF32 tensor cores, which the tests' tolerances
+   * against the CPU core do not allow. It is cuBLAS's default; set explicitly in case a build differs. */
+  if (cublas.set_math_mode) TRY(cublas.set_math_mode(g->blas, 0) == 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cublasSetMathMode failed"));
   if (cublas.set_workspace) {
-    size_t bytes = 32u << 20; /* a fixed workspace keeps cuBLAS from allocating during graph capture */
+    /* A fixed workspace keeps cuBLAS from allocating during graph capture (set after the stream:
+     * cublasSetStream resets the workspace to the default pool). */
+    size_t bytes = 32u << 20;
     CU(cudaMalloc(&g->blas_workspace, bytes));
-    cublas.set_workspace(g->blas, g->blas_workspace, bytes);
+    TRY(cublas.set_workspace(g->blas, g->blas_workspace, bytes) == 0 ? DG_OK : dg_fail(DG_ERR_CONFIG, "cublasSetWorkspace failed"));
   }
   size_t np = g->L.n_param_floats, nb = g->L.n_buffer_floats;
   /* One allocation: P, G, M, V, buffers, then counters and statistics. */
   size_t floats = 4 * np + nb + 64;
   CU(cudaMalloc((void **)&g->P, sizeof(float) * floats + 256));
-  CU(cudaMemset(g->P, 0, sizeof(float) * floats + 256));
+  CU(cudaMemsetAsync(g->P, 0, sizeof(float) * floats + 256, g->stream));
   g->G = g->P + np;
   g->M = g->G + np;
   g->V = g->M + np;
@@ -1233,10 +1302,20 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   size_t per_rows_fwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)ld + G4 + H), per_rows_bwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)G4 + 2 * H);
   g->lstm_k_shared_fwd = sizeof(float) * (size_t)ld * G4 + per_rows_fwd <= (size_t)max_smem;
   g->lstm_k_shared_bwd = sizeof(float) * (size_t)G4 * H + per_rows_bwd <= (size_t)max_smem;
+  if (per_rows_fwd > (size_t)max_smem || per_rows_bwd > (size_t)max_smem) {
+    dg_fail(DG_ERR_CONFIG, "lstmUnits %d is too large for the CUDA core's LSTM kernels (%zu bytes of shared memory per block, the device has %d)", H,
+            per_rows_fwd > per_rows_bwd ? per_rows_fwd : per_rows_bwd, max_smem);
+    dg_cuda_destroy(g);
+    return DG_ERR_CONFIG;
+  }
   g->lstm_smem_fwd = (int)((g->lstm_k_shared_fwd ? sizeof(float) * (size_t)ld * G4 : 0) + per_rows_fwd);
   g->lstm_smem_bwd = (int)((g->lstm_k_shared_bwd ? sizeof(float) * (size_t)G4 * H : 0) + per_rows_bwd);
   CU(cudaFuncSetAttribute(k_lstm_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_fwd));
   CU(cudaFuncSetAttribute(k_lstm_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_bwd));
+  /* The head descriptors went up with plain cudaMemcpy (legacy stream): wait for everything. */
+  CU(cudaDeviceSynchronize());
+  const char *debug = getenv("DG_CUDA_DEBUG");
+  g->debug = debug && atoi(debug) > 0;
 #undef CU
 #undef TRY
   *out = g;
@@ -1245,6 +1324,7 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
 
 extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) {
   int rc;
+  if (!g || !batches || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
   const dg_config *c = g->L.config;
   const dg_dims *d = &g->L.d;
   if (n_batches < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_batches);
@@ -1264,37 +1344,62 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
       CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], b->additional, sizeof(float) * B * d->additional, cudaMemcpyHostToDevice, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
   }
-  if (g->use_graphs) {
-    if (g->graph && g->graph_rows != B) {
-      cudaGraphExecDestroy(g->graph);
-      g->graph = NULL;
-    }
-    if (!g->graph) {
-      cudaGraph_t graph;
-      CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
+  if (g->use_graphs && g->graph && g->graph_rows != B) {
+    cudaGraphExecDestroy(g->graph);
+    g->graph = NULL;
+  }
+  /* The first iteration at a batch size runs eagerly (cuBLAS's lazy setup on its first products, module
+   * loading, happen outside any capture); the next one is captured once and replayed from then on. */
+  if (g->use_graphs && !g->graph && g->warm_rows == B) {
+    cudaGraph_t graph = NULL;
+    g->capturing = 1;
+    cudaError_t e = cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal);
+    if (e == cudaSuccess) {
       iteration(g, B);
-      CUDA_TRY(cudaStreamEndCapture(g->stream, &graph));
-      cudaError_t e = cudaGraphInstantiate(&g->graph, graph, 0);
-      cudaGraphDestroy(graph);
-      if (e != cudaSuccess) return dg_fail(DG_ERR_CONFIG, "cudaGraphInstantiate failed: %s", cudaGetErrorString(e));
-      g->graph_rows = B;
+      e = cudaStreamEndCapture(g->stream, &graph);
     }
+    g->capturing = 0;
+    /* On failure the iteration did not run; graphs go off for this model so a retry runs eagerly. */
+    if (e != cudaSuccess) {
+      g->blas_status = 0;
+      g->use_graphs = 0;
+      return dg_fail(DG_ERR_CONFIG, "capturing the iteration as a CUDA graph failed: %s (graphs now off for this model)", cudaGetErrorString(e));
+    }
+    if (g->blas_status) {
+      cudaGraphDestroy(graph);
+      g->use_graphs = 0;
+      return run_errors(g, "capturing the iteration (cuBLAS; graphs now off for this model)");
+    }
+    e = cudaGraphInstantiate(&g->graph, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+      g->graph = NULL;
+      g->use_graphs = 0;
+      return dg_fail(DG_ERR_CONFIG, "cudaGraphInstantiate failed: %s (graphs now off for this model)", cudaGetErrorString(e));
+    }
+    g->graph_rows = B;
+  }
+  if (g->use_graphs && g->graph) {
     CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
   } else {
     iteration(g, B);
+    g->warm_rows = B;
   }
   float l[6];
   CUDA_TRY(cudaMemcpyAsync(l, g->losses, sizeof l, cudaMemcpyDeviceToHost, g->stream));
   CUDA_TRY(cudaStreamSynchronize(g->stream));
   CUDA_TRY(cudaGetLastError());
+  if ((rc = run_errors(g, "the training iteration"))) return rc;
+  memset(out, 0, sizeof *out); /* DP-SGD's fields stay 0: not on CUDA */
   out->critic = l[0];
   out->aux_critic = l[1];
   out->gradient_penalty = l[2];
   out->aux_gradient_penalty = l[3];
   out->generator = l[4];
   out->wasserstein_distance = l[5];
-  if (!(isfinite(l[0]) && isfinite(l[1]) && isfinite(l[4])))
-    return dg_fail(DG_ERR_NUMERIC, "training diverged: a loss is not finite (critic %g, generator %g)", l[0], l[4]);
+  for (int k = 0; k < 6; k++) /* all six, as dg_train_step checks */
+    if (!isfinite(l[k]))
+      return dg_fail(DG_ERR_NUMERIC, "training diverged: a loss is not finite (critic %g, generator %g, gp %g)", l[0], l[4], l[2]);
   return DG_OK;
 }
 
@@ -1307,6 +1412,7 @@ extern "C" int dg_cuda_generate(dg_cuda *g, int n, const float *given_attr, cons
   if (n < 0) return dg_fail(DG_ERR_ARG, "cannot generate %d series", n);
   if (given_add && !given_attr) return dg_fail(DG_ERR_ARG, "given additional attributes need given attributes too");
   if (n == 0) return DG_OK;
+  if (!attr_out || !feat_out || !lengths || (d->additional > 0 && !add_out)) return dg_fail(DG_ERR_ARG, "an output array is NULL");
   int chunk = n < GEN_CHUNK ? n : GEN_CHUNK;
   if ((rc = ensure_ws(g, chunk))) return rc;
   int A = d->attribute, Md = d->additional, TF = d->T * d->feature;
@@ -1318,6 +1424,7 @@ extern "C" int dg_cuda_generate(dg_cuda *g, int n, const float *given_attr, cons
     if (given_add) cudaMemcpyAsync(given_dev + (size_t)chunk * A, given_add + (size_t)r0 * Md, sizeof(float) * rows * Md, cudaMemcpyHostToDevice, g->stream);
     draw_noise(g, 0, rows, 0, rows);
     k_advance<<<1, 1, 0, g->stream>>>(g->position, draws_per_pass(g, rows));
+    stage(g, "generation: noise");
     generator_forward(g, rows, 2, given_dev, given_add ? given_dev + (size_t)chunk * A : NULL);
     k_fake_rows<<<blocks_for((long)rows * TF, 256), 256, 0, g->stream>>>(g->gen_features, TF, g->y, g->mask, g->attr.out, g->minmax.out, rows, d->T, d->S,
                                                                           d->feature, 0, 0, 1);
@@ -1325,9 +1432,13 @@ extern "C" int dg_cuda_generate(dg_cuda *g, int n, const float *given_attr, cons
     cudaMemcpyAsync(attr_out + (size_t)r0 * A, g->attr.out, sizeof(float) * rows * A, cudaMemcpyDeviceToHost, g->stream);
     if (Md) cudaMemcpyAsync(add_out + (size_t)r0 * Md, g->minmax.out, sizeof(float) * rows * Md, cudaMemcpyDeviceToHost, g->stream);
     cudaMemcpyAsync(lengths + r0, g->lengths, sizeof(int32_t) * rows, cudaMemcpyDeviceToHost, g->stream);
-    CUDA_TRY(cudaStreamSynchronize(g->stream));
+    cudaError_t e = cudaStreamSynchronize(g->stream);
+    if (e != cudaSuccess) {
+      if (given_dev) cudaFree(given_dev);
+      return dg_fail(DG_ERR_CONFIG, "generation failed: %s", cudaGetErrorString(e));
+    }
   }
   if (given_dev) cudaFree(given_dev);
   CUDA_TRY(cudaGetLastError());
-  return DG_OK;
+  return run_errors(g, "generation");
 }

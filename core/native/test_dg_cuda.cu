@@ -23,16 +23,24 @@ extern "C" {
 
 #include <string>
 
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+/* Only the first MAX_SHOWN failures are printed (a GPU session sees the last 12,000 characters of output);
+ * the count at the end includes all. stdout, like the progress lines, so the order is kept in one log. */
+#define MAX_SHOWN 40
 static int failures = 0, checks = 0;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    checks++;                                              \
-    if (!(cond)) {                                         \
-      failures++;                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fprintf(stderr, "\n");                               \
-    }                                                      \
+#define CHECK(cond, ...)                                 \
+  do {                                                   \
+    checks++;                                            \
+    if (!(cond)) {                                       \
+      if (++failures <= MAX_SHOWN) {                     \
+        printf("FAIL %s:%d: ", __FILE__, __LINE__);      \
+        printf(__VA_ARGS__);                             \
+        printf("\n");                                    \
+        fflush(stdout);                                  \
+      }                                                  \
+    }                                                    \
   } while (0)
 
 static double now_ms(void) {
@@ -186,72 +194,158 @@ static void compare_losses(const char *label, const dg_losses *c, const dg_losse
     CHECK(fabs(a[k] - b[k]) <= tol * fmax(1.0, fabs(a[k])), "%s: loss %s: cpu %.7g, cuda %.7g", label, names[k], a[k], b[k]);
 }
 
-static void test_against_cpu(const char *label, dg_config config, int B) {
-  dg_model *cpu;
-  dg_cuda *gpu;
-  if (dg_create(&config, 1234, &cpu) || dg_cuda_create(&config, 1234, &gpu)) {
-    CHECK(0, "%s: create: %s", label, dg_error_message());
-    return;
-  }
-  dg_dims d;
-  dg_get_dims(cpu, &d);
-  host_batch hb;
-  make_batch(&hb, &config, &d, B, 77);
-  dg_cuda_use_graphs(gpu, 0);
-  dg_losses lc, lg;
-  CHECK(dg_train_step(cpu, &hb.b, 1, &lc) == DG_OK, "%s: cpu step", label);
-  int rc = dg_cuda_train_step(gpu, &hb.b, 1, &lg);
-  CHECK(rc == DG_OK, "%s: cuda step: %s", label, dg_error_message());
-  if (rc == DG_OK) {
-    compare_losses(label, &lc, &lg, 1e-3);
-    dg_cuda_download(gpu);
-    compare_models(label, cpu, dg_cuda_host_model(gpu), 2e-3);
-  }
-  /* More iterations stay close (chaos aside, a few steps of Adam keep them within a percent). */
-  for (int it = 0; it < 4 && rc == DG_OK; it++) {
-    dg_train_step(cpu, &hb.b, 1, &lc);
-    rc = dg_cuda_train_step(gpu, &hb.b, 1, &lg);
-    CHECK(rc == DG_OK, "%s: cuda step %d: %s", label, it + 2, dg_error_message());
-  }
-  if (rc == DG_OK) compare_losses(label, &lc, &lg, 2e-2);
-
-  /* Generation: the same noise blocks, the same lengths (up to ties), the same attributes. */
-  int n = 2500;
-  float *ca = (float *)malloc(sizeof(float) * n * d.attribute), *ga = (float *)malloc(sizeof(float) * n * d.attribute);
-  float *cm = (float *)malloc(sizeof(float) * n * (d.additional + 1)), *gm = (float *)malloc(sizeof(float) * n * (d.additional + 1));
-  float *cf = (float *)malloc(sizeof(float) * (size_t)n * d.T * d.feature), *gf = (float *)malloc(sizeof(float) * (size_t)n * d.T * d.feature);
-  int32_t *cl = (int32_t *)malloc(sizeof(int32_t) * n), *gl = (int32_t *)malloc(sizeof(int32_t) * n);
-  /* Start both from the same state: the GPU's. */
-  dg_cuda_download(gpu);
-  dg_model *host = dg_cuda_host_model(gpu);
-  for (int i = 0; i < dg_tensor_count(cpu); i++) {
+/* dst's state (every tensor and the counters) := src's. */
+static void copy_state(dg_model *dst, dg_model *src) {
+  for (int i = 0; i < dg_tensor_count(src); i++) {
     dg_tensor_info ti;
-    dg_tensor_info_at(cpu, i, &ti);
-    memcpy(dg_tensor_data(cpu, i), dg_tensor_data(host, i), sizeof(float) * ti.size);
+    dg_tensor_info_at(src, i, &ti);
+    memcpy(dg_tensor_data(dst, i), dg_tensor_data(src, i), sizeof(float) * ti.size);
   }
   dg_counters cn;
-  dg_get_counters(host, &cn);
-  dg_set_counters(cpu, &cn);
-  CHECK(dg_generate(cpu, n, NULL, NULL, ca, cm, cf, cl) == DG_OK, "cpu generate");
-  rc = dg_cuda_generate(gpu, n, NULL, NULL, ga, gm, gf, gl);
+  dg_get_counters(src, &cn);
+  dg_set_counters(dst, &cn);
+}
+
+typedef struct {
+  float *a, *m, *f;
+  int32_t *len;
+} gen_out;
+
+static void gen_alloc(gen_out *o, int n, const dg_dims *d) {
+  o->a = (float *)malloc(sizeof(float) * n * d->attribute);
+  o->m = (float *)malloc(sizeof(float) * n * (d->additional + 1));
+  o->f = (float *)malloc(sizeof(float) * (size_t)n * d->T * d->feature);
+  o->len = (int32_t *)malloc(sizeof(int32_t) * n);
+}
+
+static void gen_free(gen_out *o) { free(o->a), free(o->m), free(o->f), free(o->len); }
+
+/* Both engines generate n series from the same state (given attributes optional): lengths (up to ties
+ * of the gen flags), attributes, additional attributes, and the features of the series whose lengths
+ * agree; then the noise positions. The CPU's output is left in *keep when not NULL. Returns 0 when the
+ * CUDA call failed. */
+static int compare_generation(const char *label, dg_model *cpu, dg_cuda *gpu, int n, const float *given_a, const float *given_m, gen_out *keep) {
+  dg_dims d;
+  dg_get_dims(cpu, &d);
+  gen_out c, g;
+  gen_alloc(&c, n, &d);
+  gen_alloc(&g, n, &d);
+  CHECK(dg_generate(cpu, n, given_a, given_m, c.a, c.m, c.f, c.len) == DG_OK, "%s: cpu generate: %s", label, dg_error_message());
+  int rc = dg_cuda_generate(gpu, n, given_a, given_m, g.a, g.m, g.f, g.len);
   CHECK(rc == DG_OK, "%s: cuda generate: %s", label, dg_error_message());
   if (rc == DG_OK) {
     int same = 0;
-    for (int i = 0; i < n; i++) same += cl[i] == gl[i];
+    for (int i = 0; i < n; i++) same += c.len[i] == g.len[i];
     CHECK(same >= n * 98 / 100, "%s: generated lengths agree for %d of %d", label, same, n);
-    CHECK(rel_error(ga, ca, (size_t)n * d.attribute) < 1e-3, "%s: generated attributes differ: %.3g", label, rel_error(ga, ca, (size_t)n * d.attribute));
+    double ea = rel_error(g.a, c.a, (size_t)n * d.attribute), em = d.additional ? rel_error(g.m, c.m, (size_t)n * d.additional) : 0;
+    CHECK(ea < 1e-3, "%s: generated attributes differ: %.3g", label, ea);
+    CHECK(em < 1e-3, "%s: generated additional attributes differ: %.3g", label, em);
+    if (given_a) CHECK(memcmp(g.a, given_a, sizeof(float) * n * d.attribute) == 0, "%s: given attributes not returned as given", label);
+    double ef = 0, scale = 0;
+    size_t TF = (size_t)d.T * d.feature;
+    for (int i = 0; i < n; i++)
+      if (c.len[i] == g.len[i])
+        for (size_t k = 0; k < TF; k++) {
+          ef = fmax(ef, fabs((double)g.f[i * TF + k] - c.f[i * TF + k]));
+          scale = fmax(scale, fabs((double)c.f[i * TF + k]));
+        }
+    ef = scale > 0 ? ef / scale : ef;
+    CHECK(ef < 1e-3, "%s: generated features differ (series of equal length): %.3g", label, ef);
     dg_cuda_download(gpu);
     dg_counters a, b;
     dg_get_counters(cpu, &a);
     dg_get_counters(dg_cuda_host_model(gpu), &b);
-    CHECK(a.noise_position == b.noise_position, "%s: generation noise positions differ", label);
+    CHECK(a.noise_position == b.noise_position, "%s: generation noise positions differ (%llu vs %llu)", label, (unsigned long long)a.noise_position,
+          (unsigned long long)b.noise_position);
+    printf("  %s: %d of %d lengths agree, attributes %.3g, additional %.3g, features %.3g\n", label, same, n, ea, em, ef);
   }
-  free(ca), free(ga), free(cm), free(gm), free(cf), free(gf), free(cl), free(gl);
-  free_batch(&hb);
+  if (keep)
+    *keep = c;
+  else
+    gen_free(&c);
+  gen_free(&g);
+  return rc == DG_OK;
+}
+
+static void test_against_cpu(const char *label, dg_config config, int B) {
+  dg_model *cpu;
+  dg_cuda *gpu;
+  std::string lb;
+  if (dg_create(&config, 1234, &cpu) || dg_cuda_create(&config, 1234, &gpu)) {
+    CHECK(0, "%s: create: %s", label, dg_error_message());
+    return;
+  }
+  printf("%s (batch %d, %d critic step%s)\n", label, B, config.critic_steps, config.critic_steps > 1 ? "s" : "");
+  fflush(stdout);
+  dg_dims d;
+  dg_get_dims(cpu, &d);
+  int nb = config.critic_steps;
+  host_batch hb[16];
+  dg_batch batches[16];
+  for (int k = 0; k < nb; k++) {
+    make_batch(&hb[k], &config, &d, B, 77 + 1000 * k);
+    batches[k] = hb[k].b;
+  }
+  dg_cuda_use_graphs(gpu, 0);
+  int small = B / 2 + 1; /* a pass over fewer rows than the batch */
+
+  /* 1. Forward only, before any training (noise, MLPs with running statistics, LSTM, heads, mask): a
+   * failure here is in the forward kernels, not in a backward pass or Adam. */
+  lb = std::string(label) + " forward (generation, fresh model)";
+  int ok = compare_generation(lb.c_str(), cpu, gpu, small, NULL, NULL, NULL);
+
+  /* 2. One iteration: losses, every gradient, the updated weights, running statistics, counters. */
+  dg_losses lc, lg;
+  CHECK(dg_train_step(cpu, batches, nb, &lc) == DG_OK, "%s: cpu step", label);
+  int rc = ok ? dg_cuda_train_step(gpu, batches, nb, &lg) : DG_ERR_CONFIG;
+  CHECK(rc == DG_OK, "%s: cuda step: %s", label, ok ? dg_error_message() : "skipped (generation failed)");
+  if (rc == DG_OK) {
+    lb = std::string(label) + " iteration 1";
+    compare_losses(lb.c_str(), &lc, &lg, 1e-3);
+    dg_cuda_download(gpu);
+    compare_models(lb.c_str(), cpu, dg_cuda_host_model(gpu), 2e-3);
+  }
+  /* 3. More iterations stay close (chaos aside, a few steps of Adam keep them within a percent). */
+  for (int it = 0; it < 4 && rc == DG_OK; it++) {
+    dg_train_step(cpu, batches, nb, &lc);
+    rc = dg_cuda_train_step(gpu, batches, nb, &lg);
+    CHECK(rc == DG_OK, "%s: cuda step %d: %s", label, it + 2, dg_error_message());
+  }
+  if (rc == DG_OK) compare_losses((std::string(label) + " iteration 5").c_str(), &lc, &lg, 2e-2);
+
+  if (rc == DG_OK) {
+    /* 4. Generation from the same state (the GPU's): noise blocks of 1000, lengths, attributes, features. */
+    dg_cuda_download(gpu);
+    copy_state(cpu, dg_cuda_host_model(gpu));
+    gen_out first;
+    lb = std::string(label) + " generation of 2500";
+    if (compare_generation(lb.c_str(), cpu, gpu, 2500, NULL, NULL, &first)) {
+      /* 5. With given attributes (and additional attributes), fewer rows than the batch. */
+      lb = std::string(label) + " generation with given attributes";
+      compare_generation(lb.c_str(), cpu, gpu, small, first.a, d.additional ? first.m : NULL, NULL);
+      /* 6. An iteration after those smaller passes, from the same state: the workspace held other
+       * shapes in between (the LSTM's h_{-1} block must still be zero). */
+      dg_cuda_download(gpu);
+      copy_state(cpu, dg_cuda_host_model(gpu));
+      CHECK(dg_train_step(cpu, batches, nb, &lc) == DG_OK, "%s: cpu step", label);
+      rc = dg_cuda_train_step(gpu, batches, nb, &lg);
+      CHECK(rc == DG_OK, "%s: cuda step after generation: %s", label, dg_error_message());
+      if (rc == DG_OK) {
+        lb = std::string(label) + " iteration after smaller passes";
+        compare_losses(lb.c_str(), &lc, &lg, 1e-3);
+        dg_cuda_download(gpu);
+        compare_models(lb.c_str(), cpu, dg_cuda_host_model(gpu), 2e-3);
+      }
+      gen_free(&first);
+    }
+  }
+  for (int k = 0; k < nb; k++) free_batch(&hb[k]);
   dg_destroy(cpu);
   dg_cuda_destroy(gpu);
 }
 
+/* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
+ * launches: the same kernels, so the same numbers; a batch-size change recaptures. */
 static void test_graph_replay(void) {
   dg_config c = wwt_config(550, 10, 1);
   dg_cuda *eager, *graph;
@@ -259,25 +353,42 @@ static void test_graph_replay(void) {
     CHECK(0, "create: %s", dg_error_message());
     return;
   }
+  printf("graph replay vs eager (WWT-shaped, batch 100, then 50, then 100)\n");
+  fflush(stdout);
   dg_cuda_use_graphs(eager, 0);
   dg_cuda_use_graphs(graph, 1);
   dg_dims d;
   dg_get_dims(dg_cuda_host_model(eager), &d);
-  host_batch hb;
+  host_batch hb, hs;
   make_batch(&hb, &c, &d, 100, 3);
+  make_batch(&hs, &c, &d, 50, 4);
   dg_losses le, lg;
-  for (int i = 0; i < 3; i++) {
-    CHECK(dg_cuda_train_step(eager, &hb.b, 1, &le) == DG_OK, "eager: %s", dg_error_message());
-    CHECK(dg_cuda_train_step(graph, &hb.b, 1, &lg) == DG_OK, "graph: %s", dg_error_message());
+  const dg_batch *seq[7] = {&hb.b, &hb.b, &hb.b, &hb.b, &hs.b, &hs.b, &hb.b};
+  for (int i = 0; i < 7; i++) {
+    int re = dg_cuda_train_step(eager, seq[i], 1, &le);
+    CHECK(re == DG_OK, "eager iteration %d: %s", i + 1, dg_error_message());
+    int rg = dg_cuda_train_step(graph, seq[i], 1, &lg);
+    CHECK(rg == DG_OK, "graph iteration %d: %s", i + 1, dg_error_message());
+    if (re || rg) break;
+    compare_losses((std::string("graph replay vs eager, iteration ") + std::to_string(i + 1)).c_str(), &le, &lg, 1e-5);
   }
-  compare_losses("graph replay vs eager", &le, &lg, 1e-5);
   dg_cuda_download(eager);
   dg_cuda_download(graph);
   dg_counters a, b;
   dg_get_counters(dg_cuda_host_model(eager), &a);
   dg_get_counters(dg_cuda_host_model(graph), &b);
   CHECK(memcmp(&a, &b, sizeof a) == 0, "graph replay advances the same counters");
+  double worst = 0;
+  dg_model *me = dg_cuda_host_model(eager), *mg = dg_cuda_host_model(graph);
+  for (int i = 0; i < dg_tensor_count(me); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(me, i, &ti);
+    worst = fmax(worst, rel_error(dg_tensor_data(mg, i), dg_tensor_data(me, i), ti.size));
+  }
+  CHECK(worst < 1e-5, "graph replay vs eager: state differs after 7 iterations, worst relative error %.3g", worst);
+  printf("  graph replay vs eager: worst state difference %.3g\n", worst);
   free_batch(&hb);
+  free_batch(&hs);
   dg_cuda_destroy(eager);
   dg_cuda_destroy(graph);
 }
@@ -335,16 +446,40 @@ int main(int argc, char **argv) {
   int run_tests = 1, run_bench = 1;
   if (argc > 1 && strcmp(argv[1], "--test") == 0) run_bench = 0;
   if (argc > 1 && strcmp(argv[1], "--bench") == 0) run_tests = 0;
-  if (dg_cuda_available() != DG_OK) {
-    printf("no usable GPU (%s): nothing to test\n", dg_error_message());
+  /* Exit 0 only where there is no GPU to test: no NVIDIA driver at all, or no device. A driver too old
+   * for this build, or any other error, fails (exit 2) so a GPU session cannot mistake it for a pass. */
+  int devices = 0;
+  cudaError_t e = cudaGetDeviceCount(&devices);
+  void *libcuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (libcuda) dlclose(libcuda);
+  if ((e == cudaErrorInsufficientDriver && !libcuda) || e == cudaErrorNoDevice || (e == cudaSuccess && devices == 0)) {
+    dg_cuda_available();
+    printf("no GPU (%s): nothing to test\n", dg_error_message());
     return 0;
   }
+  if (e != cudaSuccess) {
+    printf("FAIL: cudaGetDeviceCount: %s\n", cudaGetErrorString(e));
+    return 2;
+  }
+  /* A GPU that the core cannot use (cuBLAS missing, no code for this architecture) is a failure here. */
+  if (dg_cuda_available() != DG_OK) {
+    printf("FAIL: a GPU is present but the CUDA core cannot use it: %s\n", dg_error_message());
+    return 2;
+  }
+  char name[256];
+  if (dg_cuda_device_name(name, sizeof name) == DG_OK) printf("device: %s\n", name);
   if (run_tests) {
+    /* Eager runs synchronize after each stage and name the first failing one (see dg_cuda.cu, stage()). */
+    setenv("DG_CUDA_DEBUG", "1", 0);
     test_against_cpu("tiny", tiny_config(), 6);
+    dg_config two = tiny_config();
+    two.critic_steps = 2;
+    test_against_cpu("tiny, 2 critic steps", two, 6);
     dg_config wwt = wwt_config(550, 10, 2);
     test_against_cpu("WWT-shaped", wwt, 100);
     test_graph_replay();
-    printf("%d passed, %d failed\n", checks - failures, failures);
+    printf("%d passed, %d failed%s\n", checks - failures, failures, failures > MAX_SHOWN ? " (only the first failures are shown)" : "");
+    unsetenv("DG_CUDA_DEBUG");
   }
   if (run_bench) {
     bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1);
