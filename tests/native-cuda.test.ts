@@ -21,7 +21,7 @@ import type { EngineState, StepLosses } from '../core/model/engine.ts';
 import { createEngine } from '../core/model/engines.ts';
 import { createNativeEngine, cudaStatus, loadNativeAddon, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
 import { Rng } from '../core/util/rng.ts';
-import { randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
+import { randomBatch, relativeError, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(repoRoot, 'core/native');
@@ -149,17 +149,6 @@ test('a bad plugin path is an answer naming the path, not a crash', async () => 
     process.env.DG_CUDA_LIBRARY = library;
   }
 });
-
-/** max |a - b| / max |b| (0 when both are all zero). */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 function assertLossesClose(cpu: StepLosses, cuda: StepLosses, tolerance: number, label: string): void {
   for (const key of ['critic', 'auxCritic', 'gradientPenalty', 'auxGradientPenalty', 'generator', 'wassersteinDistance'] as const) {

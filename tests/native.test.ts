@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelConfig } from '../core/model/config.ts';
+import { feedsBatchNorm } from '../core/model/dump-reference.ts';
 import { bufferSpecs, dims, initialBuffers, initialParameters, parameterSpecs } from '../core/model/params.ts';
 import type { Engine, EngineState, NamedTensor, RealBatch } from '../core/model/engine.ts';
 import { createNativeEngine, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
 import { configTensors, readTensorDump, writeTensorDump } from '../core/native/tensor-dump.ts';
 import { Rng } from '../core/util/rng.ts';
-import { randomBatch, tinyConfig as sharedTinyConfig, tinyLayout as sharedTinyLayout } from './fixtures/tiny-model.ts';
+import { randomBatch, relativeError, tinyConfig as sharedTinyConfig, tinyLayout as sharedTinyLayout } from './fixtures/tiny-model.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const referencePath = path.join(repoRoot, 'core/model/reference.ts');
@@ -33,20 +34,6 @@ const tinyLayout = (genFlags = true) => sharedTinyLayout(genFlags, true);
 const tinyConfig = (overrides: Partial<Omit<ModelConfig, 'layout'>> = {}, layout = tinyLayout()) => sharedTinyConfig(overrides, layout);
 
 const byName = (state: EngineState) => new Map(state.tensors.map((t) => [t.name, t]));
-
-/** max |a - b| / max |b| over a tensor (0 when both are all zero). */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
-/** Dense biases right before a batch norm: their gradient is zero in exact arithmetic, noise in float. */
-const feedsBatchNorm = (name: string) => /^gen\.(attr|minmax)\.dense\d+\.bias/.test(name);
 
 /*
  * Cross-engine tolerances of the reference comparison below. Since 14aebf8 the C core sums the critics'
