@@ -149,6 +149,30 @@ static void scale_c(int rows, int cols, float beta, float *C, int ldc) {
   }
 }
 
+/* Column panels per kernel call: np adjacent panels where the kernel set has a wide kernel (B's np
+ * panels, at most ~32 KB, stay in L1 while A's rows stream past them), else 1. */
+static int panels_per_call(const dg_kernels *kern, int kc, int panels_left) {
+  if (!kern->ukernel_wide || panels_left < 2) return 1;
+  int np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
+  if (np > kern->max_panels) np = kern->max_panels;
+  return np > panels_left ? panels_left : np;
+}
+
+/* One kernel call over np panels (1: the narrow kernel). */
+static inline void call_kernel(const dg_kernels *kern, int np, int kc, const float *a, long rs, long cs, const float *b, float *c, int ldc,
+                               float alpha, float beta, int mr, int nr) {
+  if (np == 1)
+    kern->ukernel(kc, a, rs, cs, b, c, ldc, alpha, beta, mr, nr);
+  else
+    kern->ukernel_wide(np, kc, a, rs, cs, b, (long)DG_NR * kc, c, ldc, alpha, beta, mr, nr);
+}
+
+/* n (<= MR) rows of op(A) over kc depth steps as one MR-row micro-panel, zero-padded below n. */
+static void pack_rows(float *dst, const float *a, long rs, long cs, int n, int kc) {
+  for (int k = 0; k < kc; k++)
+    for (int i = 0; i < DG_MR; i++) dst[k * DG_MR + i] = i < n ? a[i * rs + k * cs] : 0.0f;
+}
+
 /* Rows [i0, i1) x columns [j0, j0 + nc) of C for one depth block [pc, pc + kc), with op(B)'s panels for
  * those columns at bp. A is read in place: element (i, k) of op(A) is A[i * rs + k * cs], except that
  * with apack (scratch for (MCB + MR) x KC floats; given for a transposed A, whose in-place reads would
@@ -168,27 +192,16 @@ static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long c
         if (n == DG_MR && rs == 1) {
           for (int k = 0; k < kc; k++) memcpy(dst + k * DG_MR, a + k * cs, sizeof(float) * DG_MR);
         } else {
-          for (int k = 0; k < kc; k++)
-            for (int i = 0; i < DG_MR; i++) dst[k * DG_MR + i] = i < n ? a[i * rs + k * cs] : 0.0f;
+          pack_rows(dst, a, rs, cs, n, kc);
         }
       }
       for (int jr = 0; jr < nc;) {
-        int left = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
-        if (kern->ukernel_wide && left > 1) {
-          np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
-          if (np > kern->max_panels) np = kern->max_panels;
-          if (np > left) np = left;
-        }
+        int np = panels_per_call(kern, kc, (nc - jr + DG_NR - 1) / DG_NR);
         int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
         const float *b = bp + (size_t)jr * kc;
         for (int q = 0; q < panels; q++) {
           int mr = rows - q * DG_MR < DG_MR ? rows - q * DG_MR : DG_MR;
-          const float *a = apack + (size_t)q * DG_MR * kc;
-          float *c = C + (size_t)(ic + q * DG_MR) * ldc + j0 + jr;
-          if (np == 1)
-            kern->ukernel(kc, a, 1, DG_MR, b, c, ldc, alpha, beta, mr, nr);
-          else
-            kern->ukernel_wide(np, kc, a, 1, DG_MR, b, (long)DG_NR * kc, c, ldc, alpha, beta, mr, nr);
+          call_kernel(kern, np, kc, apack + (size_t)q * DG_MR * kc, 1, DG_MR, b, C + (size_t)(ic + q * DG_MR) * ldc + j0 + jr, ldc, alpha, beta, mr, nr);
         }
         jr += DG_NR * np;
       }
@@ -196,32 +209,14 @@ static void macro_kernel(const dg_kernels *kern, const float *A, long rs, long c
     }
     /* A ragged last panel (fewer than 6 rows) is copied once, zero-padded, so the kernel reads 6 rows. */
     int full_end = ic + (ie - ic) / DG_MR * DG_MR, edge_rows = ie - full_end;
-    if (edge_rows) {
-      const float *a = A + full_end * rs + pc * cs;
-      for (int k = 0; k < kc; k++)
-        for (int i = 0; i < DG_MR; i++) edge[k * DG_MR + i] = i < edge_rows ? a[i * rs + k * cs] : 0.0f;
-    }
+    if (edge_rows) pack_rows(edge, A + full_end * rs + pc * cs, rs, cs, edge_rows, kc);
     for (int jr = 0; jr < nc;) {
-      /* np adjacent panels per kernel call where the kernel set has a wide kernel (B's np panels, at most
-       * ~32 KB, stay in L1 while A's rows stream past them). */
-      int panels = (nc - jr + DG_NR - 1) / DG_NR, np = 1;
-      if (kern->ukernel_wide && panels > 1) {
-        np = kc * (int)sizeof(float) * DG_NR * 3 <= 36 * 1024 ? 3 : 2;
-        if (np > kern->max_panels) np = kern->max_panels;
-        if (np > panels) np = panels;
-      }
+      int np = panels_per_call(kern, kc, (nc - jr + DG_NR - 1) / DG_NR);
       int nr = nc - jr < DG_NR * np ? nc - jr : DG_NR * np;
       const float *b = bp + (size_t)jr * kc;
-      if (np == 1) {
-        for (int ir = ic; ir < full_end; ir += DG_MR)
-          kern->ukernel(kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
-        if (edge_rows) kern->ukernel(kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
-      } else {
-        long bstride = (long)DG_NR * kc;
-        for (int ir = ic; ir < full_end; ir += DG_MR)
-          kern->ukernel_wide(np, kc, A + ir * rs + pc * cs, rs, cs, b, bstride, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
-        if (edge_rows) kern->ukernel_wide(np, kc, edge, 1, DG_MR, b, bstride, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
-      }
+      for (int ir = ic; ir < full_end; ir += DG_MR)
+        call_kernel(kern, np, kc, A + ir * rs + pc * cs, rs, cs, b, C + (size_t)ir * ldc + j0 + jr, ldc, alpha, beta, DG_MR, nr);
+      if (edge_rows) call_kernel(kern, np, kc, edge, 1, DG_MR, b, C + (size_t)full_end * ldc + j0 + jr, ldc, alpha, beta, edge_rows, nr);
       jr += DG_NR * np;
     }
   }
