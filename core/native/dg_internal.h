@@ -36,11 +36,13 @@ void dg_prof_report(int iterations);
 void dg_prof_reset(void);
 #define DG_PROF_T0() double dg_prof_t0_ = dg_prof_now()
 #define DG_PROF_LAP(phase) (dg_prof_add((phase), dg_prof_now() - dg_prof_t0_), dg_prof_t0_ = dg_prof_now())
+#define DG_PROF_LAP_T(thread, phase) (dg_prof_add_t((thread), (phase), dg_prof_now() - dg_prof_t0_), dg_prof_t0_ = dg_prof_now())
 #define DG_PROF_SKIP() (dg_prof_t0_ = dg_prof_now())
 #else
 #define DG_PROF_SKIP() ((void)0)
 #define DG_PROF_T0() ((void)0)
 #define DG_PROF_LAP(phase) ((void)0)
+#define DG_PROF_LAP_T(thread, phase) ((void)0)
 #endif
 
 /* ---------------------------------------------------------------- Philox RNG (core/util/rng.ts) */

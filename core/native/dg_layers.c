@@ -242,14 +242,10 @@ static void lstm_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
     const float *cprev = j == 0 ? NULL : p->c + (p->keep ? j - 1 : (j - 1) & 1) * hstep;
     const float *x = p->xh + j * xstep;
     dg_gemm_rows_packed(0, r0, r1, 4 * H, ld, 1.0f, x, ld, p->packed, 0.0f, g, 4 * H);
-#ifdef DG_PROFILE
-    dg_prof_add_t(thread, DG_PROF_LSTM_FWD_GEMM, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
-#endif
+    DG_PROF_LAP_T(thread, DG_PROF_LSTM_FWD_GEMM);
     k->lstm_cell(r1 - r0, H, g + (size_t)r0 * 4 * H, p->base ? p->base + (size_t)r0 * 4 * H : NULL, cprev ? cprev + (size_t)r0 * H : NULL,
                  c + (size_t)r0 * H, tc + (size_t)r0 * H, p->xh + (j + 1) * xstep + (size_t)r0 * ld + p->nx, ld);
-#ifdef DG_PROFILE
-    dg_prof_add_t(thread, DG_PROF_LSTM_FWD_CELL, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
-#endif
+    DG_PROF_LAP_T(thread, DG_PROF_LSTM_FWD_CELL);
   }
 }
 
@@ -286,14 +282,10 @@ static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
       else
         for (size_t i = 0; i < n; i++) sum[i] += src[i];
     }
-#ifdef DG_PROFILE
-    dg_prof_add_t(thread, DG_PROF_LSTM_BWD_CELL, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
-#endif
+    DG_PROF_LAP_T(thread, DG_PROF_LSTM_BWD_CELL);
     /* d h_{j-1} = dgates_j Kh^T for this chunk's rows: all the earlier step needs from this one. */
     if (j > 0 && r1 > r0) dg_gemm_rows_packed(0, r0, r1, H, 4 * H, 1.0f, g, 4 * H, p->packed, 0.0f, p->dh_rec, H);
-#ifdef DG_PROFILE
-    dg_prof_add_t(thread, DG_PROF_LSTM_BWD_GEMM, dg_prof_now() - dg_prof_t0_), DG_PROF_SKIP();
-#endif
+    DG_PROF_LAP_T(thread, DG_PROF_LSTM_BWD_GEMM);
   }
 }
 
