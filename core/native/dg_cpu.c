@@ -643,24 +643,27 @@ typedef struct {
 
 static void heads_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
   const heads_job *j = ctx;
-  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  int r0, r1;
+  dg_stripe(j->rows, 1, chunk, n_chunks, &r0, &r1);
   if (r1 <= r0) return;
   const float *fb = j->m->params + j->m->feat_bias;
-  float *y = j->y + r0 * j->width;
-  for (size_t r = 0; r < r1 - r0; r++)
+  float *y = j->y + (size_t)r0 * j->width;
+  for (size_t r = 0; r < (size_t)(r1 - r0); r++)
     for (int k = 0; k < j->width; k++) y[r * j->width + k] += fb[k];
-  dg_heads_forward(y, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+  dg_heads_forward(y, r1 - r0, j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
 }
 
 static void heads_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
   const heads_job *j = ctx;
-  size_t r0 = (size_t)j->rows * chunk / n_chunks, r1 = (size_t)j->rows * (chunk + 1) / n_chunks;
+  int r0, r1;
+  dg_stripe(j->rows, 1, chunk, n_chunks, &r0, &r1);
   if (r1 <= r0) return;
-  float *dy = j->dy + r0 * j->width;
-  dg_heads_backward(dy, dy, j->y + r0 * j->width, (int)(r1 - r0), j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
+  float *dy = j->dy + (size_t)r0 * j->width;
+  dg_heads_backward(dy, dy, j->y + (size_t)r0 * j->width, r1 - r0, j->m->feat_vars, j->m->cfg.n_features, j->m->d.S);
 }
 
-static int heads_chunks(const dg_model *m, size_t values) { return values < 16384 ? 1 : 2 * dg_pool_size(m->pool); }
+/* Chunks for a row-parallel pass over `values` floats: below ~16K values a fork-join costs more than it saves. */
+static int row_pass_chunks(const dg_model *m, size_t values) { return values < 16384 ? 1 : 2 * dg_pool_size(m->pool); }
 
 /* The generator over g->rows examples whose noise is already drawn. given_* (may be NULL) replace
  * the attribute / additional outputs. Fills g->attr.out, g->minmax.out, g->y, g->mask, g->lengths. */
@@ -709,7 +712,7 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
   int ld = nf + H, SF = S * F;
   dg_gemm(m->pool, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, P + m->feat_kernel, SF, 0.0f, g->y, SF);
   heads_job hj = {m, g->y, NULL, steps * rows, SF};
-  dg_pool_run(m->pool, heads_forward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
+  dg_pool_run(m->pool, heads_forward_task, &hj, row_pass_chunks(m, (size_t)steps * rows * SF));
 
   /* Gen-flag mask: keep up to and including the first step whose "ends" beats "continues". */
   for (int r = 0; r < rows; r++) {
@@ -783,7 +786,7 @@ static void generator_backward(dg_model *m, gen_ws *g, const float *dmain, int l
     }
   int ld = nf + H, SF = S * F;
   heads_job hj = {m, g->y, g->dy, steps * rows, SF};
-  dg_pool_run(m->pool, heads_backward_task, &hj, heads_chunks(m, (size_t)steps * rows * SF));
+  dg_pool_run(m->pool, heads_backward_task, &hj, row_pass_chunks(m, (size_t)steps * rows * SF));
   const float *h_all = g->xh + (size_t)rows * ld + nf;
   dg_gemm(m->pool, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, G + m->feat_kernel, SF);
   float *dfb = G + m->feat_bias;
@@ -870,7 +873,8 @@ typedef struct {
 
 static void critic_rows_task(void *ctx, int chunk, int n_chunks, int thread) {
   const critic_rows_job *j = ctx;
-  int b0 = (int)((long)j->B * chunk / n_chunks), b1 = (int)((long)j->B * (chunk + 1) / n_chunks);
+  int b0, b1;
+  dg_stripe(j->B, 1, chunk, n_chunks, &b0, &b1);
   if (b1 <= b0) return;
   write_real_rows(j->m, j->batch, b0, b1 - b0, j->X + (size_t)b0 * j->ldx, j->ldx);
   write_fake_rows_range(j->m, j->g, j->X + (size_t)j->B * j->ldx, j->ldx, b0, b1);
@@ -926,7 +930,7 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   int w0 = d->critic_input;
   float *X = m->main_ws.act[0];
   critic_rows_job rj = {m, g, batch, X, w0, B};
-  dg_pool_run(m->pool, critic_rows_task, &rj, (size_t)B * w0 < 16384 ? 1 : 2 * dg_pool_size(m->pool));
+  dg_pool_run(m->pool, critic_rows_task, &rj, row_pass_chunks(m, (size_t)B * w0));
   critic_net(m, &m->critic, &net);
   DG_PROF_LAP(DG_PROF_ROWS);
   if ((rc = critic_step_grads(m, &net, &m->main_ws, DG_NET_CRITIC, B, &mean_real, &mean_fake, &gp, &losses->dp_grad_norm,

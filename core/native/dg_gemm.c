@@ -272,23 +272,15 @@ static void gemm_block(const gemm_job *j, float *scratch, int i0, int i1, int j0
 
 /* ---------------------------------------------------------------- parallel split */
 
-static void stripe(int total, int align, int part, int parts, int *begin, int *end) {
-  int units = (total + align - 1) / align;
-  int b = (int)((long)units * part / parts) * align;
-  int e = (int)((long)units * (part + 1) / parts) * align;
-  *begin = b < total ? b : total;
-  *end = e < total ? e : total;
-}
-
 static void gemm_task(void *ctx, int chunk, int n_chunks, int thread) {
   gemm_job *j = ctx;
   float *scratch = j->packed ? NULL : dg_pool_scratch(j->pool, thread, DG_GEMM_SCRATCH_FLOATS);
   int b, e;
   if (j->split_columns) {
-    stripe(j->N, DG_NR, chunk, n_chunks, &b, &e);
+    dg_stripe(j->N, DG_NR, chunk, n_chunks, &b, &e);
     gemm_block(j, scratch, 0, j->M, b, e);
   } else {
-    stripe(j->M, DG_MR, chunk, n_chunks, &b, &e);
+    dg_stripe(j->M, DG_MR, chunk, n_chunks, &b, &e);
     gemm_block(j, scratch, b, e, 0, j->N);
   }
 }

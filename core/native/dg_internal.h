@@ -69,6 +69,14 @@ typedef void (*dg_task_fn)(void *ctx, int chunk, int n_chunks, int thread);
 dg_pool *dg_pool_create(int n_threads);
 void dg_pool_destroy(dg_pool *pool);
 int dg_pool_size(const dg_pool *pool);
+/* Chunk `part` of `parts` of [0, total), cut at multiples of `align` (1: an even split), as [begin, end). */
+static inline void dg_stripe(int total, int align, int part, int parts, int *begin, int *end) {
+  int units = (total + align - 1) / align;
+  int b = (int)((long)units * part / parts) * align;
+  int e = (int)((long)units * (part + 1) / parts) * align;
+  *begin = b < total ? b : total;
+  *end = e < total ? e : total;
+}
 void dg_pool_run(dg_pool *pool, dg_task_fn fn, void *ctx, int n_chunks);
 /* Per-thread scratch memory for the GEMM's packed panels (grown on demand, owned by the pool). */
 float *dg_pool_scratch(dg_pool *pool, int thread, size_t floats);

@@ -218,18 +218,10 @@ static int lstm_chunks(dg_pool *pool, int rows) {
   return want < units ? want : units;
 }
 
-static void row_stripe(int rows, int chunk, int n_chunks, int *r0, int *r1) {
-  int units = (rows + DG_MR - 1) / DG_MR;
-  *r0 = (int)((long)units * chunk / n_chunks) * DG_MR;
-  *r1 = (int)((long)units * (chunk + 1) / n_chunks) * DG_MR;
-  if (*r0 > rows) *r0 = rows;
-  if (*r1 > rows) *r1 = rows;
-}
-
 static void lstm_forward_task(void *ctx, int chunk, int n_chunks, int thread) {
   const lstm_pass *p = ctx;
   int r0, r1, H = p->H, ld = p->nx + H;
-  row_stripe(p->rows, chunk, n_chunks, &r0, &r1);
+  dg_stripe(p->rows, DG_MR, chunk, n_chunks, &r0, &r1);
   if (r1 <= r0) return;
   const dg_kernels *k = dg_kernels_get();
   size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H, xstep = (size_t)p->rows * ld;
@@ -262,7 +254,7 @@ void dg_lstm_forward(dg_pool *pool, float *gates, float *xh, const float *base, 
 static void lstm_backward_task(void *ctx, int chunk, int n_chunks, int thread) {
   const lstm_pass *p = ctx;
   int r0, r1, H = p->H;
-  row_stripe(p->rows, chunk, n_chunks, &r0, &r1);
+  dg_stripe(p->rows, DG_MR, chunk, n_chunks, &r0, &r1);
   size_t gstep = (size_t)p->rows * 4 * H, hstep = (size_t)p->rows * H;
   DG_PROF_T0();
   for (int j = p->steps - 1; j >= 0; j--) {
@@ -387,7 +379,8 @@ static void example_norm_task(void *ctx, int chunk, int n_chunks, int thread) {
   const dg_critic_net *net = j->net;
   dg_critic_ws *ws = j->ws;
   int B = j->B, L = net->n_hidden;
-  int b0 = (int)((long)B * chunk / n_chunks), b1 = (int)((long)B * (chunk + 1) / n_chunks);
+  int b0, b1;
+  dg_stripe(B, 1, chunk, n_chunks, &b0, &b1);
   for (int b = b0; b < b1; b++) {
     double sq = 0.0, ga[6], gd[6];
     for (int l = 0; l < L; l++) {
