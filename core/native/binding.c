@@ -72,13 +72,17 @@ static napi_value throw_error(napi_env env, const char *fmt, ...) {
   return NULL;
 }
 
+static int is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  napi_typeof(env, v, &t);
+  return t == napi_undefined || t == napi_null;
+}
+
 static int get_property(napi_env env, napi_value obj, const char *key, napi_value *out) {
   bool has = false;
   if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
   if (napi_get_named_property(env, obj, key, out) != napi_ok) return 0;
-  napi_valuetype t;
-  napi_typeof(env, *out, &t);
-  return t != napi_undefined && t != napi_null;
+  return !is_nullish(env, *out);
 }
 
 static int get_number(napi_env env, napi_value obj, const char *key, double *out) {
@@ -105,12 +109,6 @@ static int float32_array(napi_env env, napi_value v, float **data, size_t *lengt
   if (napi_get_typedarray_info(env, v, &type, length, &ptr, &ab, &offset) != napi_ok || type != napi_float32_array) return 0;
   *data = ptr;
   return 1;
-}
-
-static int is_nullish(napi_env env, napi_value v) {
-  napi_valuetype t = napi_undefined;
-  napi_typeof(env, v, &t);
-  return t == napi_undefined || t == napi_null;
 }
 
 /* A JS string as a malloc'ed C string; NULL, with a JS error thrown, when it is not a string or holds
@@ -718,14 +716,12 @@ static napi_value js_dump_iteration(napi_env env, napi_callback_info info) {
     free_job(j);
     return throw_error(env, "dumpIteration runs on the native CPU engine only, not on CUDA");
   }
-  size_t len;
-  if (!copy_batches(env, j, argv[1]) || napi_get_value_string_utf8(env, argv[2], NULL, 0, &len) != napi_ok || !(j->path = malloc(len + 1))) {
+  if (!copy_batches(env, j, argv[1]) || !(j->path = string_value(env, argv[2], "dumpIteration: path"))) {
     free_job(j);
     bool pending;
     napi_is_exception_pending(env, &pending);
-    return pending ? NULL : throw_error(env, "dumpIteration: path must be a string");
+    return pending ? NULL : throw_error(env, "dumpIteration: cannot read the batches");
   }
-  napi_get_value_string_utf8(env, argv[2], j->path, len + 1, &len);
   return start_job(env, j, "dg.dumpIteration");
 }
 
