@@ -9,6 +9,10 @@
  * instead checks the CUDA engine against the CPU engine (5 identical-seed iterations, state, scores,
  * generation).
  *
+ * Everywhere, the binding's CUDA path also runs twice without a GPU: on a CPU stand-in for the plugin
+ * (the CPU core behind the plugin's API) and on the real dg_cuda.cu built for the CUDA emulator
+ * (core/native/cuda_emu/, g++ only).
+ *
  * The addon must already be built (`npx node-gyp rebuild -C core/native`, the package's install step).
  */
 import { test } from 'node:test';
@@ -232,4 +236,13 @@ test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_
   } finally {
     process.env.DG_CUDA_LIBRARY = library;
   }
+});
+
+test("the real CUDA core on the CPU emulator (out/emu/libdg_cuda.so): the CUDA engine against the CPU engine, through the binding", async () => {
+  const result = spawnSync('make', ['-C', nativeDir, '-j2', 'out/emu/libdg_cuda.so'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  if (result.error) throw result.error;
+  assert.equal(result.status, 0, `make -C core/native out/emu/libdg_cuda.so failed:\n${result.stdout}${result.stderr}`.slice(-6000));
+  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so');
+  assert.deepEqual(cudaStatus(emulated), { available: true, device: 'CUDA emulator on the CPU (reports sm_90), sm_90, 80 GiB', library: emulated });
+  await compareWithCpu(emulated, false);
 });

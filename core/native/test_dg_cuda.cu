@@ -1,7 +1,8 @@
 /*
  * Test and benchmark of the CUDA core (dg_cuda.h) against the CPU core, for a GPU machine:
  *   make -C core/native cuda
- *   LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib core/native/out/test_dg_cuda [--test|--bench]
+ *   LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib core/native/out/test_dg_cuda [--test [--quick] | --bench]
+ * Without a GPU, `make -C core/native cuda-emu-test` runs the tests on the CPU emulator (cuda_emu/).
  * Tests: one iteration on a tiny model and on the WWT-shaped model, CUDA vs CPU from the same seed and
  * batch: losses, every parameter's gradient (read from the Adam m slot, m = (1 - beta1) g after one
  * step), updated weights, running statistics, counters; graph replay vs eager launches; a few more
@@ -267,7 +268,7 @@ static int compare_generation(const char *label, dg_model *cpu, dg_cuda *gpu, in
   return rc == DG_OK;
 }
 
-static void test_against_cpu(const char *label, dg_config config, int B) {
+static void test_against_cpu(const char *label, dg_config config, int B, int generated) {
   dg_model *cpu;
   dg_cuda *gpu;
   std::string lb;
@@ -318,8 +319,8 @@ static void test_against_cpu(const char *label, dg_config config, int B) {
     dg_cuda_download(gpu);
     copy_state(cpu, dg_cuda_host_model(gpu));
     gen_out first;
-    lb = std::string(label) + " generation of 2500";
-    if (compare_generation(lb.c_str(), cpu, gpu, 2500, NULL, NULL, &first)) {
+    lb = std::string(label) + " generation of " + std::to_string(generated);
+    if (compare_generation(lb.c_str(), cpu, gpu, generated, NULL, NULL, &first)) {
       /* 5. With given attributes (and additional attributes), fewer rows than the batch. */
       lb = std::string(label) + " generation with given attributes";
       compare_generation(lb.c_str(), cpu, gpu, small, first.a, d.additional ? first.m : NULL, NULL);
@@ -346,14 +347,14 @@ static void test_against_cpu(const char *label, dg_config config, int B) {
 
 /* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
  * launches: the same kernels, so the same numbers; a batch-size change recaptures. */
-static void test_graph_replay(void) {
-  dg_config c = wwt_config(550, 10, 1);
+static void test_graph_replay(int T, int S) {
+  dg_config c = wwt_config(T, S, 1);
   dg_cuda *eager, *graph;
   if (dg_cuda_create(&c, 5, &eager) || dg_cuda_create(&c, 5, &graph)) {
     CHECK(0, "create: %s", dg_error_message());
     return;
   }
-  printf("graph replay vs eager (WWT-shaped, batch 100, then 50, then 100)\n");
+  printf("graph replay vs eager (T=%d S=%d, batch 100, then 50, then 100)\n", T, S);
   fflush(stdout);
   dg_cuda_use_graphs(eager, 0);
   dg_cuda_use_graphs(graph, 1);
@@ -443,9 +444,19 @@ static void bench_generation(int n) {
 }
 
 int main(int argc, char **argv) {
-  int run_tests = 1, run_bench = 1;
-  if (argc > 1 && strcmp(argv[1], "--test") == 0) run_bench = 0;
-  if (argc > 1 && strcmp(argv[1], "--bench") == 0) run_tests = 0;
+  /* --quick (tests only): the WWT-shaped model generates 1001 series instead of 2500 (still two noise
+   * blocks) and graph replay runs on the short config: the same code paths in a fifth of the work, for
+   * the CPU emulator (cuda_emu/), where the LSTM's 55 steps are slow. */
+  int run_tests = 1, run_bench = 1, quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--test") == 0) run_bench = 0;
+    else if (strcmp(argv[i], "--bench") == 0) run_tests = 0;
+    else if (strcmp(argv[i], "--quick") == 0) quick = 1, run_bench = 0;
+    else {
+      printf("usage: test_dg_cuda [--test [--quick] | --bench]\n");
+      return 2;
+    }
+  }
   /* Exit 0 only where there is no GPU to test: no NVIDIA driver at all, or no device. A driver too old
    * for this build, or any other error, fails (exit 2) so a GPU session cannot mistake it for a pass. */
   int devices = 0;
@@ -471,13 +482,16 @@ int main(int argc, char **argv) {
   if (run_tests) {
     /* Eager runs synchronize after each stage and name the first failing one (see dg_cuda.cu, stage()). */
     setenv("DG_CUDA_DEBUG", "1", 0);
-    test_against_cpu("tiny", tiny_config(), 6);
+    test_against_cpu("tiny", tiny_config(), 6, 2500);
     dg_config two = tiny_config();
     two.critic_steps = 2;
-    test_against_cpu("tiny, 2 critic steps", two, 6);
+    test_against_cpu("tiny, 2 critic steps", two, 6, 2500);
     dg_config wwt = wwt_config(550, 10, 2);
-    test_against_cpu("WWT-shaped", wwt, 100);
-    test_graph_replay();
+    test_against_cpu("WWT-shaped", wwt, 100, quick ? 1001 : 2500);
+    if (quick)
+      test_graph_replay(50, 5);
+    else
+      test_graph_replay(550, 10);
     printf("%d passed, %d failed%s\n", checks - failures, failures, failures > MAX_SHOWN ? " (only the first failures are shown)" : "");
     unsetenv("DG_CUDA_DEBUG");
   }

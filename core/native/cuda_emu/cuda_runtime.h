@@ -158,7 +158,7 @@ struct Launch {
 };
 }  // namespace emu
 
-/* For the cuBLAS stand-in (emu_cublas.cc): run now, or record into the stream's capture. */
+/* For the cuBLAS stand-in (emu_cublas.cc, in the same library): run now, or record into the stream's capture. */
 extern "C" void emu_stream_submit(cudaStream_t stream, void (*run)(void *), void *context, void (*release)(void *));
 /* 1 when pointer..pointer+bytes lies inside one device allocation. */
 extern "C" int emu_is_device_range(const void *pointer, size_t bytes);

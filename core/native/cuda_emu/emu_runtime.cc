@@ -21,6 +21,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -242,9 +243,14 @@ void run_block(unsigned n) {
 
 /* ---------------------------------------------------------------- device memory */
 
+/* Engines may run on several host threads (the addon's workers): kernels run one at a time, under
+ * kernel_lock (the scheduler's state is global); the allocation table has a lock of its own. */
+std::recursive_mutex kernel_lock;
+std::mutex allocation_lock;
 std::map<uintptr_t, size_t> allocations;
 
 bool in_device(const void *p, size_t bytes) {
+  std::lock_guard<std::mutex> hold(allocation_lock);
   auto it = allocations.upper_bound((uintptr_t)p);
   if (it == allocations.begin()) return false;
   --it;
@@ -252,6 +258,7 @@ bool in_device(const void *p, size_t bytes) {
 }
 
 bool touches_device(const void *p, size_t bytes) {
+  std::lock_guard<std::mutex> hold(allocation_lock);
   auto it = allocations.upper_bound((uintptr_t)p + (bytes ? bytes - 1 : 0));
   if (it == allocations.begin()) return false;
   --it;
@@ -356,6 +363,7 @@ void emu::Launch::submit(const Launch &launch, const void *kernel, const char *n
     return;
   }
   ::submit(launch.stream, [launch, name, body]() {
+    std::lock_guard<std::recursive_mutex> hold(kernel_lock);
     if (current) device_fault("%s launched from inside a kernel", name);
     gridDim = launch.grid;
     blockDim = launch.block;
@@ -443,6 +451,7 @@ cudaError_t cudaMalloc(void **pointer, size_t bytes) {
   void *p = nullptr;
   if (posix_memalign(&p, 256, bytes ? bytes : 1)) return cudaErrorMemoryAllocation;
   memset(p, 0xff, bytes); /* NaN until written: cudaMalloc does not clear */
+  std::lock_guard<std::mutex> hold(allocation_lock);
   allocations[(uintptr_t)p] = bytes;
   *pointer = p;
   return cudaSuccess;
@@ -451,9 +460,12 @@ cudaError_t cudaMalloc(void **pointer, size_t bytes) {
 cudaError_t cudaFree(void *pointer) {
   if (!pointer) return cudaSuccess;
   if (refuse_during_capture("cudaFree")) return cudaErrorStreamCaptureUnsupported;
-  auto it = allocations.find((uintptr_t)pointer);
-  if (it == allocations.end()) device_fault("cudaFree(%p): not the start of a device allocation", pointer);
-  allocations.erase(it);
+  {
+    std::lock_guard<std::mutex> hold(allocation_lock);
+    auto it = allocations.find((uintptr_t)pointer);
+    if (it == allocations.end()) device_fault("cudaFree(%p): not the start of a device allocation", pointer);
+    allocations.erase(it);
+  }
   free(pointer);
   return cudaSuccess;
 }
