@@ -246,3 +246,34 @@ test("the real CUDA core on the CPU emulator (out/emu/libdg_cuda.so): the CUDA e
   assert.deepEqual(cudaStatus(emulated), { available: true, device: 'CUDA emulator on the CPU (reports sm_90), sm_90, 80 GiB', library: emulated });
   await compareWithCpu(emulated, false);
 });
+
+test('on the emulator: the CUDA engine resumed from a saved state trains bit-identically to an uninterrupted one (graphs replayed across setState)', async () => {
+  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so'); // built by the previous test
+  const twoSteps = tinyConfig({ criticSteps: 2 }, tinyLayout(true, true));
+  const batches = Array.from({ length: 8 }, (_, i) => randomBatch(twoSteps, 5, new Rng(200 + i, 0)));
+  const pair = (k: number) => batches.slice(2 * k, 2 * k + 2);
+  const cuda = () => createNativeEngine({ config: twoSteps, seed: 3, device: 'cuda', cudaLibrary: emulated });
+
+  // iterations 1-2 run eagerly then from a captured graph; 3-4 replay it
+  const uninterrupted = await cuda();
+  await uninterrupted.trainStep(pair(0));
+  await uninterrupted.trainStep(pair(1));
+  const saved = await uninterrupted.getState();
+  await uninterrupted.trainStep(pair(2));
+  const lossesAfter = await uninterrupted.trainStep(pair(3));
+  const stateAfter = await uninterrupted.getState();
+  const generatedAfter = await uninterrupted.generate(4);
+  uninterrupted.dispose();
+
+  // moved away from the checkpoint first (a captured graph, other step counts and noise positions), then set back
+  const resumed = await cuda();
+  for (let i = 0; i < 3; i++) await resumed.trainStep(pair(3));
+  await resumed.generate(7);
+  await resumed.setState(saved);
+  assert.deepEqual(await resumed.getState(), saved);
+  await resumed.trainStep(pair(2));
+  assert.deepEqual(await resumed.trainStep(pair(3)), lossesAfter);
+  assert.deepEqual(await resumed.getState(), stateAfter);
+  assert.deepEqual(await resumed.generate(4), generatedAfter);
+  resumed.dispose();
+});
