@@ -106,24 +106,24 @@ test("createEngine('auto') picks CUDA when usable, else the native CPU engine, a
   } finally {
     engine.dispose();
   }
-  // DP-SGD runs on the CPU core only: auto skips CUDA for it even on a GPU machine
+  // DP-SGD runs on CUDA too: auto decides as without it
   const withDp = await createEngine('auto', { config, seed: 3, dp });
   try {
-    assert.match(withDp.engine.name, /^native-cpu/);
-    assert.equal(withDp.note, 'auto: CUDA unavailable (DP-SGD runs on the CPU only); using native CPU');
+    assert.equal((withDp.engine as NativeEngine).device, status.available ? 'cuda' : 'cpu');
+    assert.equal(withDp.note, note);
   } finally {
     withDp.engine.dispose();
   }
 });
 
-test("createEngine('cuda') rejects with a clear message where CUDA cannot run, and always with DP-SGD", async () => {
-  if (!status.available) {
-    await assert.rejects(createEngine('cuda', { config, seed: 3 }), (e: Error) => {
+test("createEngine('cuda') rejects with a clear message where CUDA cannot run", async (t) => {
+  if (status.available) return t.skip('CUDA runs here');
+  for (const options of [{ config, seed: 3 }, { config, seed: 3, dp }]) {
+    await assert.rejects(createEngine('cuda', options), (e: Error) => {
       assert.equal(e.message, `CUDA is not available: ${status.reason}`);
       return true;
     });
   }
-  await assert.rejects(createEngine('cuda', { config, seed: 3, dp }), /DP-SGD runs on the native CPU engine only, not on CUDA/);
 });
 
 test('a bad plugin path is an answer naming the path, not a crash', async () => {
@@ -276,4 +276,51 @@ test('on the emulator: the CUDA engine resumed from a saved state trains bit-ide
   assert.deepEqual(await resumed.getState(), stateAfter);
   assert.deepEqual(await resumed.generate(4), generatedAfter);
   resumed.dispose();
+});
+
+test('on the emulator: DP-SGD on the CUDA engine clips like the CPU engine (no noise), and adds fresh noise when asked', async () => {
+  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so'); // built by an earlier test
+  const batches = Array.from({ length: 3 }, (_, it) => Array.from({ length: config.criticSteps }, (_, k) => randomBatch(config, 16, new Rng(300 + 10 * it + k, 3))));
+  // a clip norm that clips some examples and not others (this model's example norms average ~12)
+  const clipOnly = { clipNorm: 12, noiseMultiplier: 0 };
+  const cpu = await createNativeEngine({ config, seed: 4, device: 'cpu', threads: 2, dp: clipOnly });
+  const cuda = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp: clipOnly });
+  let clippedSome = false;
+  try {
+    for (const [i, batch] of batches.entries()) {
+      const lc = await cpu.trainStep(batch);
+      const lg = await cuda.trainStep(batch);
+      assertLossesClose(lc, lg, i === 0 ? 1e-3 : 2e-2, `DP iteration ${i + 1}`);
+      assert.ok(lc.dp && lg.dp, 'both report clip statistics');
+      for (const key of ['gradNorm', 'clippedFraction', 'auxGradNorm', 'auxClippedFraction'] as const) {
+        assert.ok(Math.abs(lc.dp[key] - lg.dp[key]) <= (i === 0 ? 1e-4 : 5e-2) * Math.max(1, lc.dp[key]), `DP iteration ${i + 1}: ${key}: cpu ${lc.dp[key]}, cuda ${lg.dp[key]}`);
+      }
+      clippedSome ||= lg.dp.clippedFraction > 0 && lg.dp.clippedFraction < 1;
+    }
+    assert.ok(clippedSome, 'the clip norm should clip part of a batch in some iteration');
+  } finally {
+    cpu.dispose();
+    cuda.dispose();
+  }
+  // with noise: same clipping statistics on the first step, other weights, and other weights again from a second engine
+  const noisy = { clipNorm: 12, noiseMultiplier: 1 };
+  const weights = async () => {
+    const engine = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp: noisy });
+    try {
+      const losses = await engine.trainStep(batches[0]);
+      const state = await engine.getState();
+      return { losses, critic: state.tensors.find((x) => x.name === 'critic.out.kernel')!.data };
+    } finally {
+      engine.dispose();
+    }
+  };
+  const first = await weights();
+  const second = await weights();
+  const clean = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp: clipOnly });
+  const cleanLosses = await clean.trainStep(batches[0]);
+  const cleanCritic = (await clean.getState()).tensors.find((x) => x.name === 'critic.out.kernel')!.data;
+  clean.dispose();
+  assert.deepEqual(first.losses.dp, cleanLosses.dp, 'noise is added after clipping');
+  assert.notDeepEqual(first.critic, cleanCritic, 'the noise moved the critic');
+  assert.notDeepEqual(first.critic, second.critic, 'each engine draws fresh noise from the OS');
 });

@@ -24,7 +24,6 @@ async function tryNative(options: EngineOptions, device: 'cpu' | 'cuda'): Promis
 async function cudaSkipReason(options: EngineOptions): Promise<string | null> {
   try {
     const native = await import('./native.ts');
-    if (native.dpEnabled(options.dp)) return 'DP-SGD runs on the CPU only';
     native.loadNativeAddon();
     const library = native.cudaLibraryPath();
     // the install step builds the plugin only where nvcc exists

@@ -151,7 +151,6 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
   let cudaDevice = '';
   let cudaLibrary: string | undefined;
   if (device === 'cuda') {
-    if (dpEnabled(options.dp)) throw new Error('DP-SGD runs on the native CPU engine only, not on CUDA');
     const status = cudaStatus(options.cudaLibrary ?? cudaLibraryPath());
     if (!status.available) throw new Error(`CUDA is not available: ${status.reason}`);
     cudaDevice = status.device ?? 'GPU';

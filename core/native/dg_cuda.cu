@@ -22,6 +22,7 @@ extern "C" {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- cuBLAS, loaded at run time */
 
@@ -502,6 +503,109 @@ __global__ void k_transpose_kh(float *khT, const float *Kh, int H) {
   khT[i] = Kh[(size_t)u * 4 * H + col];
 }
 
+/* ---------------------------------------------------------------- DP-SGD: per-example clipping */
+
+/* One critic's rows as dg_layers.c's DP code sees them (passed by value to the kernels). */
+typedef struct {
+  float *act[DG_MAX_LAYERS + 1], *delta[DG_MAX_LAYERS + 1];
+  int width[DG_MAX_LAYERS + 1];
+  int n_hidden;
+} critic_rows;
+
+#define NORM_THREADS 128
+
+/* The Gram entries {00, 11, 22, 01, 02, 12} of three rows, in double, into out (every thread gets them). */
+__device__ void gram3_block(const float *x0, const float *x1, const float *x2, int n, double *part, double out[6]) {
+  double s[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (int k = threadIdx.x; k < n; k += NORM_THREADS) {
+    double a = x0[k], b = x1[k], c = x2[k];
+    s[0] += a * a, s[1] += b * b, s[2] += c * c, s[3] += a * b, s[4] += a * c, s[5] += b * c;
+  }
+  for (int i = 0; i < 6; i++) part[i * NORM_THREADS + threadIdx.x] = s[i];
+  __syncthreads();
+  for (int h = NORM_THREADS / 2; h > 0; h /= 2) {
+    if (threadIdx.x < h)
+      for (int i = 0; i < 6; i++) part[i * NORM_THREADS + threadIdx.x] += part[i * NORM_THREADS + threadIdx.x + h];
+    __syncthreads();
+  }
+  for (int i = 0; i < 6; i++) out[i] = part[i * NORM_THREADS];
+  __syncthreads(); /* part is reused by the next call */
+}
+
+__device__ double gram_product(const double a[6], const double d[6]) {
+  return a[0] * d[0] + a[1] * d[1] + a[2] * d[2] + 2.0 * (a[3] * d[3] + a[4] * d[4] + a[5] * d[5]);
+}
+
+/* Example b's gradient norm (dg_layers.c, example_norm_task: the 3x3 Gram trick over its real, fake and
+ * x_hat rows), one block of NORM_THREADS per example. */
+__global__ void k_example_norms(float *ex_norm, critic_rows c, const float *dout, int B) {
+  __shared__ double part[6 * NORM_THREADS];
+  int b = blockIdx.x, L = c.n_hidden;
+  double sq = 0.0, ga[6], gd[6];
+  for (int l = 0; l < L; l++) {
+    int wa = c.width[l], wd = c.width[l + 1];
+    const float *a = c.act[l], *d = c.delta[l + 1];
+    gram3_block(a + (size_t)b * wa, a + (size_t)(B + b) * wa, a + (size_t)(2 * B + b) * wa, wa, part, ga);
+    gram3_block(d + (size_t)b * wd, d + (size_t)(B + b) * wd, d + (size_t)(2 * B + b) * wd, wd, part, gd);
+    sq += gram_product(ga, gd);
+    sq += gd[0] + gd[1] + 2.0 * gd[3]; /* bias: |delta_R + delta_F|^2 */
+  }
+  int w = c.width[L];
+  const float *a = c.act[L];
+  gram3_block(a + (size_t)b * w, a + (size_t)(B + b) * w, a + (size_t)(2 * B + b) * w, w, part, ga);
+  double cr = dout[b], cf = dout[B + b], cx = dout[2 * B + b];
+  gd[0] = cr * cr, gd[1] = cf * cf, gd[2] = cx * cx, gd[3] = cr * cf, gd[4] = cr * cx, gd[5] = cf * cx;
+  sq += gram_product(ga, gd);
+  sq += (cr + cf) * (cr + cf);
+  if (threadIdx.x == 0) ex_norm[b] = (float)((double)B * sqrt(sq > 0.0 ? sq : 0.0));
+}
+
+/* Clip factors (only norms strictly above C change) and the statistics {mean norm, clipped fraction},
+ * summed in example order like dg_layers.c's clip_examples: one thread. */
+__global__ void k_clip_factors(float *clip, float *stats, const float *ex_norm, int B, float C) {
+  double sum = 0.0;
+  int clipped = 0;
+  for (int b = 0; b < B; b++) {
+    float norm = ex_norm[b];
+    sum += norm;
+    if (norm > C) {
+      clip[b] = C / norm;
+      clipped++;
+    } else {
+      clip[b] = 1.0f;
+    }
+  }
+  stats[0] = (float)(sum / B);
+  stats[1] = (float)((double)clipped / B);
+}
+
+/* Example b's rows scaled by clip[b] where they enter the weight gradients (dg_layers.c,
+ * scale_example_rows): real and fake deltas and row coefficients, penalty rows u_l. One block per example. */
+__global__ void k_scale_example_rows(critic_rows c, float *dout, const float *clip, int B) {
+  int b = blockIdx.x;
+  float f = clip[b];
+  if (f == 1.0f) return;
+  for (int l = 1; l <= c.n_hidden; l++) {
+    int w = c.width[l];
+    float *dr = c.delta[l] + (size_t)b * w, *df = c.delta[l] + (size_t)(B + b) * w;
+    for (int k = threadIdx.x; k < w; k += blockDim.x) dr[k] *= f, df[k] *= f;
+  }
+  for (int l = 0; l <= c.n_hidden; l++) {
+    int w = c.width[l];
+    float *u = c.act[l] + (size_t)(2 * B + b) * w;
+    for (int k = threadIdx.x; k < w; k += blockDim.x) u[k] *= f;
+  }
+  if (threadIdx.x == 0) {
+    dout[b] *= f;
+    dout[B + b] *= f;
+  }
+}
+
+__global__ void k_add(float *x, const float *y, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) x[i] += y[i];
+}
+
 /* ---------------------------------------------------------------- persistent LSTM kernels */
 
 #define LSTM_MAX_ROWS 8 /* batch rows per block */
@@ -630,6 +734,7 @@ typedef struct {
 
 typedef struct {
   float *act[DG_MAX_LAYERS + 1], *delta[DG_MAX_LAYERS + 1], *out, *dout, *g, *tmp;
+  float *ex_norm, *clip; /* DP-SGD: per-example gradient norms and clip factors */
 } critic_ws;
 
 struct dg_cuda {
@@ -653,7 +758,7 @@ struct dg_cuda {
   uint64_t *position;
   int64_t *step; /* [3] */
   double *stats; /* [8] */
-  float *losses; /* [6] */
+  float *losses; /* [10]: StepLosses order, then DP's {norm, clipped fraction} for the main and aux critic */
   uint64_t host_position;
   int64_t host_step[3];
 
@@ -671,6 +776,11 @@ struct dg_cuda {
   int batch_capacity;
   /* generation outputs staged on the device */
   float *gen_features;
+  /* DP-SGD noise: drawn on the host from the OS's secure randomness (dg_dp.c) before each iteration,
+   * for every critic step and both critics, and copied to dp_noise, which the iteration adds */
+  float *dp_noise, *dp_noise_host;
+  size_t dp_noise_floats;
+  dg_pool *dp_pool;
 };
 
 static void gemm(dg_cuda *g, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -822,6 +932,8 @@ static void layout_ws(dg_cuda *g, arena *a, int rows) {
     w->dout = take(a, r3);
     w->g = take(a, (size_t)rows * cl->width[0]);
     w->tmp = take(a, (size_t)rows * mwc);
+    w->ex_norm = take(a, rows);
+    w->clip = take(a, rows);
   }
   g->gen_features = take(a, (size_t)rows * L->d.T * L->d.feature);
 }
@@ -1031,8 +1143,12 @@ static void critic_input_grad(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w,
        w0);
 }
 
-/* dg_critic_wgan_gp_grads: gradients of mean D(fake) - mean D(real) + lambda gp into G (overwritten). */
-static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int B, int stat0) {
+static int dp_on(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c->dp_clip_norm); }
+
+/* dg_critic_wgan_gp_grads: gradients of mean D(fake) - mean D(real) + lambda gp into G (overwritten);
+ * with DP-SGD, each example's share clipped to the clip norm, then the noise at `noise` added. */
+static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int B, int stat0, float *dp_stats, const float *noise, size_t begin,
+                           size_t end) {
   int Lh = cl->n_hidden, w0 = cl->width[0], rows = 3 * B;
   float lambda = g->L.config->gradient_penalty_weight;
   critic_forward(g, cl, w, rows);
@@ -1048,12 +1164,46 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
     long n = (long)B * cl->width[l];
     k_relu_mask<<<blocks_for(n, 256), 256, 0, g->stream>>>(cur, w->tmp, cur, n);
   }
+  if (dp_on(g->L.config)) {
+    critic_rows rows_of = {};
+    for (int l = 0; l <= Lh; l++) {
+      rows_of.act[l] = w->act[l];
+      rows_of.delta[l] = w->delta[l];
+      rows_of.width[l] = cl->width[l];
+    }
+    rows_of.n_hidden = Lh;
+    k_example_norms<<<B, NORM_THREADS, 0, g->stream>>>(w->ex_norm, rows_of, w->dout, B);
+    k_clip_factors<<<1, 1, 0, g->stream>>>(w->clip, dp_stats, w->ex_norm, B, g->L.config->dp_clip_norm);
+    k_scale_example_rows<<<B, 128, 0, g->stream>>>(rows_of, w->dout, w->clip, B);
+  }
   for (int l = 0; l < Lh; l++) {
     gemm(g, 1, 0, cl->width[l], cl->width[l + 1], rows, 1.0f, w->act[l], cl->width[l], w->delta[l + 1], cl->width[l + 1], 0.0f, g->G + cl->kernel[l],
          cl->width[l + 1]);
     k_colsum_real_fake<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
   }
   k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
+  if (noise) k_add<<<blocks_for((long)(end - begin), 256), 256, 0, g->stream>>>(g->G + begin, noise, (long)(end - begin));
+}
+
+/* Where critic step s's noise for network net (DG_NET_CRITIC or DG_NET_AUX) lies in dp_noise, or NULL. */
+static const float *dp_noise_for(const dg_cuda *g, int s, int net) {
+  if (!g->dp_noise) return NULL;
+  const dg_layout *L = &g->L;
+  size_t main = L->net_end[DG_NET_CRITIC] - L->net_begin[DG_NET_CRITIC], aux = L->net_end[DG_NET_AUX] - L->net_begin[DG_NET_AUX];
+  return g->dp_noise + (size_t)s * (main + aux) + (net == DG_NET_AUX ? main : 0);
+}
+
+/* Fresh secure noise for every critic step and critic of the next iteration on B rows, on its way to the
+ * device (ordered before the iteration on g->stream). N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's
+ * critic_step_grads adds to the mean clipped gradient. */
+static int upload_dp_noise(dg_cuda *g, int B) {
+  const dg_config *c = g->L.config;
+  if (!g->dp_noise) return DG_OK;
+  memset(g->dp_noise_host, 0, sizeof(float) * g->dp_noise_floats);
+  int rc = dg_add_secure_gaussian(g->dp_pool, g->dp_noise_host, g->dp_noise_floats, (double)c->dp_noise_multiplier * c->dp_clip_norm / B);
+  if (rc) return rc;
+  CUDA_TRY(cudaMemcpyAsync(g->dp_noise, g->dp_noise_host, sizeof(float) * g->dp_noise_floats, cudaMemcpyHostToDevice, g->stream));
+  return DG_OK;
 }
 
 static void adam(dg_cuda *g, int net, float lr) {
@@ -1087,13 +1237,14 @@ static void iteration(dg_cuda *g, int B) {
                                                                       L->d.feature, A, Md, 0);
     k_interpolate<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, B, w0, g->a_main);
     stage(g, "critic step: input rows [real; fake; x_hat]");
-    critic_wgan_gp(g, &L->critic, &g->main_ws, B, 0);
+    critic_wgan_gp(g, &L->critic, &g->main_ws, B, 0, g->losses + 6, dp_noise_for(g, s, DG_NET_CRITIC), L->net_begin[DG_NET_CRITIC],
+                   L->net_end[DG_NET_CRITIC]);
     stage(g, "critic step: main critic WGAN-GP gradients");
     if (L->d.has_aux) {
       float *Xa = g->aux_ws.act[0];
       k_copy_cols<<<blocks_for((long)2 * B * wa, 256), 256, 0, g->stream>>>(Xa, wa, 0, X + TF, w0, 2 * B, wa);
       k_interpolate<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(Xa, B, wa, g->a_aux);
-      critic_wgan_gp(g, &L->aux, &g->aux_ws, B, 3);
+      critic_wgan_gp(g, &L->aux, &g->aux_ws, B, 3, g->losses + 8, dp_noise_for(g, s, DG_NET_AUX), L->net_begin[DG_NET_AUX], L->net_end[DG_NET_AUX]);
       stage(g, "critic step: aux critic WGAN-GP gradients");
     }
     k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 0);
@@ -1232,6 +1383,9 @@ extern "C" void dg_cuda_destroy(dg_cuda *g) {
   cudaFree(g->arena);
   cudaFree(g->P);
   cudaFree(g->blas_workspace);
+  cudaFree(g->dp_noise);
+  free(g->dp_noise_host);
+  if (g->dp_pool) dg_pool_destroy(g->dp_pool);
   if (g->stream) cudaStreamDestroy(g->stream);
   dg_destroy(g->host);
   free(g);
@@ -1241,8 +1395,6 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   int rc;
   *out = NULL;
   if ((rc = dg_cuda_available())) return rc;
-  if (config->dp_clip_norm > 0 && isfinite(config->dp_clip_norm))
-    return dg_fail(DG_ERR_CONFIG, "DP-SGD (per-example clipping and noise) runs on the CPU core only, not yet on CUDA");
   dg_cuda *g = (dg_cuda *)calloc(1, sizeof(dg_cuda));
   if (!g) return dg_fail(DG_ERR_ALLOC, "out of memory");
   dg_config host_config = *config;
@@ -1312,6 +1464,15 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   g->lstm_smem_bwd = (int)((g->lstm_k_shared_bwd ? sizeof(float) * (size_t)G4 * H : 0) + per_rows_bwd);
   CU(cudaFuncSetAttribute(k_lstm_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_fwd));
   CU(cudaFuncSetAttribute(k_lstm_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_bwd));
+  if (dp_on(c) && c->dp_noise_multiplier > 0) {
+    size_t critic_floats = (g->L.net_end[DG_NET_CRITIC] - g->L.net_begin[DG_NET_CRITIC]) + (g->L.net_end[DG_NET_AUX] - g->L.net_begin[DG_NET_AUX]);
+    g->dp_noise_floats = (size_t)c->critic_steps * critic_floats;
+    CU(cudaMalloc((void **)&g->dp_noise, sizeof(float) * g->dp_noise_floats));
+    g->dp_noise_host = (float *)malloc(sizeof(float) * g->dp_noise_floats);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    g->dp_pool = dg_pool_create(c->threads > 0 ? c->threads : cpus > 0 ? (int)cpus : 1);
+    TRY(g->dp_noise_host && g->dp_pool ? DG_OK : dg_fail(DG_ERR_ALLOC, "out of memory"));
+  }
   /* The head descriptors went up with plain cudaMemcpy (legacy stream): wait for everything. */
   CU(cudaDeviceSynchronize());
   const char *debug = getenv("DG_CUDA_DEBUG");
@@ -1344,6 +1505,7 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
       CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], b->additional, sizeof(float) * B * d->additional, cudaMemcpyHostToDevice, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
   }
+  if ((rc = upload_dp_noise(g, B))) return rc;
   if (g->use_graphs && g->graph && g->graph_rows != B) {
     cudaGraphExecDestroy(g->graph);
     g->graph = NULL;
@@ -1385,18 +1547,22 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     iteration(g, B);
     g->warm_rows = B;
   }
-  float l[6];
+  float l[10];
   CUDA_TRY(cudaMemcpyAsync(l, g->losses, sizeof l, cudaMemcpyDeviceToHost, g->stream));
   CUDA_TRY(cudaStreamSynchronize(g->stream));
   CUDA_TRY(cudaGetLastError());
   if ((rc = run_errors(g, "the training iteration"))) return rc;
-  memset(out, 0, sizeof *out); /* DP-SGD's fields stay 0: not on CUDA */
+  memset(out, 0, sizeof *out);
   out->critic = l[0];
   out->aux_critic = l[1];
   out->gradient_penalty = l[2];
   out->aux_gradient_penalty = l[3];
   out->generator = l[4];
   out->wasserstein_distance = l[5];
+  out->dp_grad_norm = l[6];
+  out->dp_clipped_fraction = l[7];
+  out->aux_dp_grad_norm = l[8];
+  out->aux_dp_clipped_fraction = l[9];
   for (int k = 0; k < 6; k++) /* all six, as dg_train_step checks */
     if (!isfinite(l[k]))
       return dg_fail(DG_ERR_NUMERIC, "training diverged: a loss is not finite (critic %g, generator %g, gp %g)", l[0], l[4], l[2]);

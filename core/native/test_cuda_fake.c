@@ -53,8 +53,6 @@ int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **out) {
   int rc;
   *out = NULL;
   if ((rc = dg_cuda_available())) return rc;
-  if (config->dp_clip_norm > 0 && isfinite(config->dp_clip_norm))
-    return dg_fail(DG_ERR_CONFIG, "DP-SGD (per-example clipping and noise) runs on the CPU core only, not yet on CUDA");
   dg_cuda *g = calloc(1, sizeof(dg_cuda));
   if (!g) return dg_fail(DG_ERR_ALLOC, "out of memory");
   dg_config host_config = *config;

@@ -6,7 +6,8 @@
  * Tests: one iteration on a tiny model and on the WWT-shaped model, CUDA vs CPU from the same seed and
  * batch: losses, every parameter's gradient (read from the Adam m slot, m = (1 - beta1) g after one
  * step), updated weights, running statistics, counters; graph replay vs eager launches; a few more
- * iterations; generation (noise blocks, lengths, attributes). Then ms per iteration and generation speed.
+ * iterations; generation (noise blocks, lengths, attributes); DP-SGD clipping (deterministic without noise,
+ * so compared the same way) and its noise (scale, freshness). Then ms per iteration and generation speed.
  * Exits 0 with a note when no GPU is present.
  */
 #include "dg_cuda.h"
@@ -187,11 +188,15 @@ static void compare_models(const char *label, dg_model *cpu, dg_model *gpu, doub
   printf("  %s: worst gradient relative error %.3g (%s)\n", label, worst_grad, worst_name);
 }
 
+/* The losses, and DP-SGD's clip statistics (0 on both sides without DP). */
 static void compare_losses(const char *label, const dg_losses *c, const dg_losses *g, double tol) {
-  const float a[6] = {c->critic, c->aux_critic, c->gradient_penalty, c->aux_gradient_penalty, c->generator, c->wasserstein_distance};
-  const float b[6] = {g->critic, g->aux_critic, g->gradient_penalty, g->aux_gradient_penalty, g->generator, g->wasserstein_distance};
-  const char *names[6] = {"critic", "auxCritic", "gradientPenalty", "auxGradientPenalty", "generator", "wassersteinDistance"};
-  for (int k = 0; k < 6; k++)
+  const float a[10] = {c->critic,       c->aux_critic,          c->gradient_penalty, c->aux_gradient_penalty,  c->generator,
+                       c->wasserstein_distance, c->dp_grad_norm, c->dp_clipped_fraction, c->aux_dp_grad_norm, c->aux_dp_clipped_fraction};
+  const float b[10] = {g->critic,       g->aux_critic,          g->gradient_penalty, g->aux_gradient_penalty,  g->generator,
+                       g->wasserstein_distance, g->dp_grad_norm, g->dp_clipped_fraction, g->aux_dp_grad_norm, g->aux_dp_clipped_fraction};
+  const char *names[10] = {"critic", "auxCritic", "gradientPenalty", "auxGradientPenalty", "generator", "wassersteinDistance",
+                           "dp.gradNorm", "dp.clippedFraction", "dp.auxGradNorm", "dp.auxClippedFraction"};
+  for (int k = 0; k < 10; k++)
     CHECK(fabs(a[k] - b[k]) <= tol * fmax(1.0, fabs(a[k])), "%s: loss %s: cpu %.7g, cuda %.7g", label, names[k], a[k], b[k]);
 }
 
@@ -303,6 +308,9 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
   if (rc == DG_OK) {
     lb = std::string(label) + " iteration 1";
     compare_losses(lb.c_str(), &lc, &lg, 1e-3);
+    if (config.dp_clip_norm > 0)
+      printf("  %s: DP clipped %.0f%% of examples (main critic), %.0f%% (aux); mean norms %.4g, %.4g\n", lb.c_str(), 100 * lg.dp_clipped_fraction,
+             100 * lg.aux_dp_clipped_fraction, lg.dp_grad_norm, lg.aux_dp_grad_norm);
     dg_cuda_download(gpu);
     compare_models(lb.c_str(), cpu, dg_cuda_host_model(gpu), 2e-3);
   }
@@ -394,6 +402,60 @@ static void test_graph_replay(int T, int S) {
   dg_cuda_destroy(graph);
 }
 
+/* DP-SGD noise: one iteration with noise multiplier sigma against one without, from the same state and
+ * batch; the critics' gradients (Adam m / (1 - beta1)) then differ by the noise alone: mean ~0,
+ * standard deviation sigma C / B, fresh each iteration. */
+static void test_dp_noise(void) {
+  dg_config c = tiny_config();
+  c.dp_clip_norm = 0.5f;
+  c.dp_noise_multiplier = 1.5f;
+  dg_config clean_config = c;
+  clean_config.dp_noise_multiplier = 0.0f;
+  dg_cuda *noisy, *clean;
+  if (dg_cuda_create(&c, 9, &noisy) || dg_cuda_create(&clean_config, 9, &clean)) {
+    CHECK(0, "DP noise: create: %s", dg_error_message());
+    return;
+  }
+  printf("DP-SGD noise (tiny, sigma 1.5, C 0.5, batch 8)\n");
+  dg_dims d;
+  dg_get_dims(dg_cuda_host_model(noisy), &d);
+  host_batch hb;
+  int B = 8;
+  make_batch(&hb, &c, &d, B, 11);
+  dg_losses ln, lc;
+  CHECK(dg_cuda_train_step(noisy, &hb.b, 1, &ln) == DG_OK && dg_cuda_train_step(clean, &hb.b, 1, &lc) == DG_OK, "DP noise: step: %s", dg_error_message());
+  CHECK(ln.dp_clipped_fraction == lc.dp_clipped_fraction && ln.dp_grad_norm == lc.dp_grad_norm, "DP noise: the noise changed the clipping");
+  dg_cuda_download(noisy);
+  dg_cuda_download(clean);
+  dg_layout L;
+  dg_get_layout(dg_cuda_host_model(noisy), &L);
+  const float *mn = dg_adam_m(dg_cuda_host_model(noisy)), *mc = dg_adam_m(dg_cuda_host_model(clean));
+  double expected = (double)c.dp_noise_multiplier * c.dp_clip_norm / B;
+  const int nets[2] = {DG_NET_CRITIC, DG_NET_AUX};
+  for (int k = 0; k < 2; k++) {
+    size_t b0 = L.net_begin[nets[k]], n = L.net_end[nets[k]] - b0;
+    double sum = 0, sq = 0;
+    for (size_t i = b0; i < b0 + n; i++) {
+      double z = (mn[i] - mc[i]) / (1.0 - c.adam_beta1);
+      sum += z, sq += z * z;
+    }
+    double mean = sum / n, sd = sqrt(sq / n - mean * mean);
+    /* sampling error of the standard deviation ~ 1 / sqrt(2n): 4.5 of those, plus float rounding */
+    double allowed = 4.5 / sqrt(2.0 * n);
+    CHECK(fabs(sd / expected - 1) < allowed, "DP noise (%s): standard deviation %.4g, expected %.4g (n %zu)", k ? "aux" : "main", sd, expected, n);
+    CHECK(fabs(mean) < 4.5 * expected / sqrt((double)n), "DP noise (%s): mean %.3g, expected ~0", k ? "aux" : "main", mean);
+    printf("  %s critic: noise sd %.4g (expected %.4g, %zu coordinates), mean %.2g\n", k ? "aux" : "main", sd, expected, n, mean);
+  }
+  /* Fresh noise each iteration: a second step of both differs again, by other values. */
+  std::string before((const char *)mn, sizeof(float) * (L.net_end[DG_NET_CRITIC] - L.net_begin[DG_NET_CRITIC]));
+  dg_cuda_train_step(noisy, &hb.b, 1, &ln);
+  dg_cuda_download(noisy);
+  CHECK(memcmp(before.data(), mn, before.size()) != 0, "DP noise: the second iteration left the critic's gradients unchanged");
+  free_batch(&hb);
+  dg_cuda_destroy(noisy);
+  dg_cuda_destroy(clean);
+}
+
 static void bench(const char *label, int T, int S, int B, int iterations, int graphs) {
   dg_config c = wwt_config(T, S, 1);
   dg_cuda *g;
@@ -445,8 +507,9 @@ static void bench_generation(int n) {
 
 int main(int argc, char **argv) {
   /* --quick (tests only): the WWT-shaped model generates 1001 series instead of 2500 (still two noise
-   * blocks) and graph replay runs on the short config: the same code paths in a fifth of the work, for
-   * the CPU emulator (cuda_emu/), where the LSTM's 55 steps are slow. */
+   * blocks), DP clipping runs on the tiny model only (with a wide critic) and graph replay on the short
+   * config: the same code paths in a fifth of the work, for the CPU emulator (cuda_emu/), where the
+   * LSTM's 55 steps are slow. */
   int run_tests = 1, run_bench = 1, quick = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--test") == 0) run_bench = 0;
@@ -487,7 +550,21 @@ int main(int argc, char **argv) {
     two.critic_steps = 2;
     test_against_cpu("tiny, 2 critic steps", two, 6, 2500);
     dg_config wwt = wwt_config(550, 10, 2);
+    /* DP-SGD clipping without noise is deterministic: the same comparison (clip norms that clip part of
+     * the examples; 2 critic steps, so clipping meets the per-step statistics reset too). */
+    dg_config dp = tiny_config();
+    dp.critic_steps = 2;
+    dp.dp_clip_norm = 18.0f;
+    dp.critic_hidden[0] = 200; /* wider than a norm block's 128 threads */
+    dp.critic_hidden[1] = 150;
+    test_against_cpu("tiny, wide critic, DP clipping", dp, 8, 2500);
+    test_dp_noise();
     test_against_cpu("WWT-shaped", wwt, 100, quick ? 1001 : 2500);
+    if (!quick) {
+      dg_config wwt_dp = wwt;
+      wwt_dp.dp_clip_norm = 22.0f;
+      test_against_cpu("WWT-shaped, DP clipping", wwt_dp, 100, 2500);
+    }
     if (quick)
       test_graph_replay(50, 5);
     else

@@ -4,8 +4,8 @@
  * thread by thread, blocks one after another, each thread on its own small stack so that
  * __syncthreads() and warp shuffles really wait for the other threads of the block or warp. It checks
  * what a GPU would not tell as clearly: divergent barriers, launches over the block or shared-memory
- * limits, copies whose pointers are not device memory of the right size, synchronous calls during a
- * stream capture. Device memory is host memory filled with NaN bytes, so that AddressSanitizer sees
+ * limits, copies whose pointers are not device memory of the right size, host pointers passed to
+ * kernels, synchronous calls during a stream capture. Device memory is host memory filled with NaN bytes, so that AddressSanitizer sees
  * out-of-bounds accesses and reads of memory never written show up as NaN.
  *
  * It says nothing about speed, about races the chosen thread order hides (run it in both orders:
@@ -142,7 +142,18 @@ inline cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *attr, K *kernel) {
 
 /* ---------------------------------------------------------------- kernel launches */
 
+/* A kernel's pointer arguments must point into device memory (or be NULL): a host pointer would fault
+ * on the GPU, while host and device memory are one here. */
+extern "C" void emu_check_device_pointer(const char *kernel, int index, const void *pointer);
+
 namespace emu {
+template <class T>
+inline void check_argument(const char *, int, const T &) {}
+template <class T>
+inline void check_argument(const char *kernel, int index, T *pointer) {
+  emu_check_device_pointer(kernel, index, (const void *)pointer);
+}
+
 struct Launch {
   dim3 grid, block;
   size_t shared_bytes;
@@ -152,7 +163,11 @@ struct Launch {
   template <class... P>
   auto bind(void (*kernel)(P...), const char *name) const {
     Launch self = *this;
-    return [self, kernel, name](auto... args) { submit(self, (const void *)kernel, name, [kernel, args...]() { kernel(args...); }); };
+    return [self, kernel, name](auto... args) {
+      int index = 0;
+      (check_argument(name, index++, args), ...);
+      submit(self, (const void *)kernel, name, [kernel, args...]() { kernel(args...); });
+    };
   }
   static void submit(const Launch &launch, const void *kernel, const char *name, std::function<void()> body);
 };

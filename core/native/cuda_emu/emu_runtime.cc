@@ -576,3 +576,15 @@ extern "C" void emu_stream_submit(cudaStream_t stream, void (*run)(void *), void
 }
 
 extern "C" int emu_is_device_range(const void *pointer, size_t bytes) { return in_device(pointer, bytes); }
+
+extern "C" void emu_check_device_pointer(const char *kernel, int index, const void *pointer) {
+  if (!pointer) return;
+  std::lock_guard<std::mutex> hold(allocation_lock);
+  auto it = allocations.upper_bound((uintptr_t)pointer);
+  /* one past the end counts (an empty range at the end of an allocation) */
+  if (it != allocations.begin()) {
+    --it;
+    if ((uintptr_t)pointer <= it->first + it->second) return;
+  }
+  device_fault("%s: argument %d (%p) is not device memory (a host pointer faults on the GPU)", kernel, index, pointer);
+}
