@@ -456,8 +456,10 @@ static void test_dp_noise(void) {
   dg_cuda_destroy(clean);
 }
 
-static void bench(const char *label, int T, int S, int B, int iterations, int graphs) {
+/* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration). */
+static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp) {
   dg_config c = wwt_config(T, S, 1);
+  if (dp) c.dp_clip_norm = c.dp_noise_multiplier = 1.0f;
   dg_cuda *g;
   if (dg_cuda_create(&c, 1, &g)) {
     printf("%s: %s\n", label, dg_error_message());
@@ -479,7 +481,7 @@ static void bench(const char *label, int T, int S, int B, int iterations, int gr
   double t0 = now_ms();
   for (int i = 0; i < iterations; i++) dg_cuda_train_step(g, &batch, 1, &l);
   double t = (now_ms() - t0) / iterations;
-  printf("%-24s batch %4d  %7.3f ms/iter  (%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", l.critic, l.generator);
+  printf("%-24s batch %4d  %7.3f ms/iter  (%s%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", dp ? ", DP-SGD" : "", l.critic, l.generator);
   free(attr), free(add), free(feat);
   dg_cuda_destroy(g);
 }
@@ -573,11 +575,12 @@ int main(int argc, char **argv) {
     unsetenv("DG_CUDA_DEBUG");
   }
   if (run_bench) {
-    bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1);
-    bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 0);
-    bench("short T=50 S=5", 50, 5, 100, 100, 1);
-    bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1);
-    bench("short T=50 S=5", 50, 5, 1024, 50, 1);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1, 0);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 0, 0);
+    bench("short T=50 S=5", 50, 5, 100, 100, 1, 0);
+    bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1, 0);
+    bench("short T=50 S=5", 50, 5, 1024, 50, 1, 0);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 1, 1);
     bench_generation(20000);
   }
   return failures ? 1 : 0;
