@@ -22,6 +22,7 @@ extern "C" {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- cuBLAS, loaded at run time */
@@ -753,6 +754,16 @@ struct dg_cuda {
   int debug;
   const char *debug_stage;
   cudaError_t debug_error;
+  /* DG_CUDA_PROFILE=1: eager runs, each stage waited for and timed; the table goes to stderr when the
+   * model is destroyed (test_dg_cuda --bench prints one for the GPU session) */
+  int profile, profile_stages;
+  long profile_iterations;
+  double profile_mark;
+  struct {
+    const char *name;
+    double ms;
+    long calls;
+  } profile_table[32];
 
   float *P, *G, *M, *V, *Bf; /* parameters, gradients, Adam m/v, buffers */
   uint64_t *position;
@@ -794,9 +805,39 @@ static void gemm(dg_cuda *g, int ta, int tb, int M, int N, int K, float alpha, c
   if (st != 0 && !g->blas_status) g->blas_status = st;
 }
 
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* DG_CUDA_PROFILE: the time since the previous mark, waited for, goes to the stage's row. */
+static void profile_mark(dg_cuda *g, const char *name) {
+  cudaStreamSynchronize(g->stream);
+  double t = now_ms();
+  if (name) {
+    int i = 0;
+    while (i < g->profile_stages && g->profile_table[i].name != name) i++;
+    if (i == g->profile_stages && i < 32) g->profile_table[g->profile_stages++] = {name, 0.0, 0};
+    if (i < 32) g->profile_table[i].ms += t - g->profile_mark, g->profile_table[i].calls++;
+  }
+  g->profile_mark = t;
+}
+
+static void profile_report(const dg_cuda *g) {
+  double total = 0.0;
+  for (int i = 0; i < g->profile_stages; i++) total += g->profile_table[i].ms;
+  long n = g->profile_iterations > 0 ? g->profile_iterations : 1;
+  fprintf(stderr, "DG_CUDA_PROFILE: %ld iterations, stages waited for one by one (ms per iteration, share, calls per iteration)\n", n);
+  for (int i = 0; i < g->profile_stages; i++)
+    fprintf(stderr, "  %-55s %8.3f  %5.1f%%  %4.1f\n", g->profile_table[i].name, g->profile_table[i].ms / n, 100.0 * g->profile_table[i].ms / total,
+            (double)g->profile_table[i].calls / n);
+}
+
 /* DG_CUDA_DEBUG: after a stage of an eager run, wait for it and remember the first stage that failed
  * (a bad launch, an illegal address, a cuBLAS error), so the error names where it happened. */
 static void stage(dg_cuda *g, const char *name) {
+  if (g->profile && !g->capturing) profile_mark(g, name);
   if (!g->debug || g->capturing || g->debug_stage) return;
   cudaError_t e = cudaStreamSynchronize(g->stream);
   if (e == cudaSuccess) e = cudaGetLastError();
@@ -1368,10 +1409,11 @@ extern "C" int dg_cuda_download(dg_cuda *g) {
 }
 
 extern "C" dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
-extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on; }
+extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on && !g->profile; }
 
 extern "C" void dg_cuda_destroy(dg_cuda *g) {
   if (!g) return;
+  if (g->profile && g->profile_stages) profile_report(g);
   if (g->graph) cudaGraphExecDestroy(g->graph);
   if (g->blas) cublas.destroy(g->blas);
   for (int k = 0; k < 16; k++)
@@ -1475,8 +1517,10 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   }
   /* The head descriptors went up with plain cudaMemcpy (legacy stream): wait for everything. */
   CU(cudaDeviceSynchronize());
-  const char *debug = getenv("DG_CUDA_DEBUG");
+  const char *debug = getenv("DG_CUDA_DEBUG"), *profile = getenv("DG_CUDA_PROFILE");
   g->debug = debug && atoi(debug) > 0;
+  g->profile = profile && atoi(profile) > 0;
+  if (g->profile) g->use_graphs = 0;
 #undef CU
 #undef TRY
   *out = g;
@@ -1498,6 +1542,7 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
   }
   if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
   if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  if (g->profile) profile_mark(g, NULL);
   for (int s = 0; s < c->critic_steps; s++) {
     const dg_batch *b = &batches[s];
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], b->attributes, sizeof(float) * B * d->attribute, cudaMemcpyHostToDevice, g->stream));
@@ -1506,6 +1551,7 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
   }
   if ((rc = upload_dp_noise(g, B))) return rc;
+  stage(g, "upload: real batches, DP noise");
   if (g->use_graphs && g->graph && g->graph_rows != B) {
     cudaGraphExecDestroy(g->graph);
     g->graph = NULL;
@@ -1546,6 +1592,7 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
   } else {
     iteration(g, B);
     g->warm_rows = B;
+    g->profile_iterations++;
   }
   float l[10];
   CUDA_TRY(cudaMemcpyAsync(l, g->losses, sizeof l, cudaMemcpyDeviceToHost, g->stream));
@@ -1586,6 +1633,7 @@ extern "C" int dg_cuda_generate(dg_cuda *g, int n, const float *given_attr, cons
   if (given_attr) CUDA_TRY(cudaMalloc((void **)&given_dev, sizeof(float) * (size_t)chunk * (A + Md)));
   for (int r0 = 0; r0 < n; r0 += chunk) {
     int rows = n - r0 < chunk ? n - r0 : chunk;
+    if (g->profile) profile_mark(g, NULL);
     if (given_attr) cudaMemcpyAsync(given_dev, given_attr + (size_t)r0 * A, sizeof(float) * rows * A, cudaMemcpyHostToDevice, g->stream);
     if (given_add) cudaMemcpyAsync(given_dev + (size_t)chunk * A, given_add + (size_t)r0 * Md, sizeof(float) * rows * Md, cudaMemcpyHostToDevice, g->stream);
     draw_noise(g, 0, rows, 0, rows);
