@@ -561,23 +561,34 @@ __global__ void k_example_norms(float *ex_norm, critic_rows c, const float *dout
   if (threadIdx.x == 0) ex_norm[b] = (float)((double)B * sqrt(sq > 0.0 ? sq : 0.0));
 }
 
-/* Clip factors (only norms strictly above C change) and the statistics {mean norm, clipped fraction},
- * summed in example order like dg_layers.c's clip_examples: one thread. */
+/* Clip factors (only norms strictly above C change, as in dg_layers.c's clip_examples) and the
+ * statistics {mean norm, clipped fraction}: one block of 256 threads (the sum's order differs from the
+ * CPU core's; it is in double, so the float statistics agree). */
 __global__ void k_clip_factors(float *clip, float *stats, const float *ex_norm, int B, float C) {
+  __shared__ double part_sum[256];
+  __shared__ int part_clipped[256];
   double sum = 0.0;
   int clipped = 0;
-  for (int b = 0; b < B; b++) {
+  for (int b = threadIdx.x; b < B; b += blockDim.x) {
     float norm = ex_norm[b];
     sum += norm;
-    if (norm > C) {
-      clip[b] = C / norm;
-      clipped++;
-    } else {
-      clip[b] = 1.0f;
-    }
+    clipped += norm > C;
+    clip[b] = norm > C ? C / norm : 1.0f;
   }
-  stats[0] = (float)(sum / B);
-  stats[1] = (float)((double)clipped / B);
+  part_sum[threadIdx.x] = sum;
+  part_clipped[threadIdx.x] = clipped;
+  __syncthreads();
+  for (int h = blockDim.x / 2; h > 0; h /= 2) {
+    if (threadIdx.x < h) {
+      part_sum[threadIdx.x] += part_sum[threadIdx.x + h];
+      part_clipped[threadIdx.x] += part_clipped[threadIdx.x + h];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    stats[0] = (float)(part_sum[0] / B);
+    stats[1] = (float)((double)part_clipped[0] / B);
+  }
 }
 
 /* Example b's rows scaled by clip[b] where they enter the weight gradients (dg_layers.c,
@@ -1214,7 +1225,7 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
     }
     rows_of.n_hidden = Lh;
     k_example_norms<<<B, NORM_THREADS, 0, g->stream>>>(w->ex_norm, rows_of, w->dout, B);
-    k_clip_factors<<<1, 1, 0, g->stream>>>(w->clip, dp_stats, w->ex_norm, B, g->L.config->dp_clip_norm);
+    k_clip_factors<<<1, 256, 0, g->stream>>>(w->clip, dp_stats, w->ex_norm, B, g->L.config->dp_clip_norm);
     k_scale_example_rows<<<B, 128, 0, g->stream>>>(rows_of, w->dout, w->clip, B);
   }
   for (int l = 0; l < Lh; l++) {
