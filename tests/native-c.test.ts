@@ -33,13 +33,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelConfig } from '../core/model/config.ts';
-import type { StepLosses } from '../core/model/engine.ts';
-import { createReferenceEngine } from '../core/model/reference.ts';
-import { dumpReferenceIteration, feedsBatchNorm } from '../core/model/dump-reference.ts';
+import { feedsBatchNorm } from '../core/model/dump-reference.ts';
 import { parameterSpecs } from '../core/model/params.ts';
 import { readTensorDump } from '../core/native/tensor-dump.ts';
-import { Rng } from '../core/util/rng.ts';
-import { randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
+import { isNoiseByConstruction, parseComparison, referenceDumps, writeReferenceDump, type ComparedTensor, type ReferenceDump } from './fixtures/reference-dumps.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(repoRoot, 'core/native');
@@ -73,45 +70,14 @@ test('the C core builds and its standalone test suite passes (make -C core/nativ
   assert.ok(Number(summary[1]) >= 100, `only ${summary[1]} C checks ran`);
 });
 
-interface ComparedTensor {
-  ok: boolean;
-  diff: number;
-  scale: number;
-  rel: number;
-}
-
-/** `test_dg --compare` prints one line per compared tensor, then a summary. */
-function parseComparison(output: string) {
-  const tensors = new Map<string, ComparedTensor>();
-  for (const m of output.matchAll(/^(ok|MISMATCH)\s+(\S+)\s+max\|diff\| (\S+)\s+max\|ref\| (\S+)\s+rel (\S+)$/gm)) {
-    tensors.set(m[2], { ok: m[1] === 'ok', diff: Number(m[3]), scale: Number(m[4]), rel: Number(m[5]) });
-  }
-  const summary = output.match(/^compared (\d+) tensors, (\d+) mismatched/m);
-  assert.ok(summary, `no summary in test_dg --compare's output:\n${output.slice(-3000)}`);
-  return { tensors, compared: Number(summary[1]), mismatched: Number(summary[2]) };
-}
-
 /** Inputs of the rerun: the C test reads them, it does not compare them. */
 const isInput = (name: string) => name.startsWith('config/') || name === 'seed' || /^batch\d+\//.test(name) || name === 'init/counters';
 
-/** `generator/grad/<p>`, `final/<p>.adam.m` or `.adam.v` of a bias that feeds a batch norm: rounding noise in both engines. */
-function isNoiseByConstruction(name: string): boolean {
-  const param = name.match(/^(?:generator\/grad|final)\/(.+?)(?:\.adam\.[mv])?$/);
-  return param !== null && feedsBatchNorm(param[1]);
-}
-
-async function compareReferenceIteration(config: ModelConfig, batchSize: number, seed: number) {
+async function compareReferenceIteration(spec: ReferenceDump) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-native-c-'));
   try {
     const file = path.join(dir, 'iteration.dgtd');
-    const engine = await createReferenceEngine({ config, seed });
-    const batches = Array.from({ length: config.criticSteps }, (_, k) => randomBatch(config, batchSize, new Rng(seed + k, 3)));
-    let losses: StepLosses;
-    try {
-      losses = await dumpReferenceIteration(engine, batches, file, seed);
-    } finally {
-      engine.dispose();
-    }
+    const losses = await writeReferenceDump(spec, file);
     const dump = readTensorDump(file);
     assert.ok(built, `${testBinary} was not built: see the build test above (${INSTALL_HINT})`);
     const { status, output } = run(testBinary, ['--compare', file], 120);
@@ -166,8 +132,9 @@ function assertOutputBiasesStayZero(report: { tensors: Map<string, ComparedTenso
 }
 
 test('the C core reruns a reference iteration of the tiny model within 1e-4 (test_dg --compare)', async () => {
-  const config = tinyConfig({}, tinyLayout(true, true));
-  const { dump, report, worst, noise, losses } = await compareReferenceIteration(config, 16, 7);
+  const spec = referenceDumps.find((d) => d.name === 'tiny')!;
+  const config = spec.config;
+  const { dump, report, worst, noise, losses } = await compareReferenceIteration(spec);
   const specs = parameterSpecs(config);
   // state before and after (bar the noise-driven biases), both critics' first-step gradients, the
   // generator's gradients, the fake batch, losses, counters
@@ -194,20 +161,9 @@ test('the C core reruns a reference iteration of the tiny model within 1e-4 (tes
 });
 
 test('the C core reruns a reference iteration of a WWT-shaped model (T=50, S=5, 2 critic steps, batch 20) within 1e-4', async () => {
-  const layout = { ...tinyLayout(true, true), maxLength: 50 };
-  const config = tinyConfig(
-    {
-      sampleLen: 5,
-      criticSteps: 2,
-      attributeHidden: [16, 16],
-      minMaxHidden: [16],
-      lstmUnits: 24,
-      criticHidden: [32, 32, 32],
-      auxCriticHidden: [24, 24],
-    },
-    layout,
-  );
-  const { report, worst } = await compareReferenceIteration(config, 20, 11);
+  const spec = referenceDumps.find((d) => d.name === 'wwt-shaped-t50')!;
+  const config = spec.config;
+  const { report, worst } = await compareReferenceIteration(spec);
   assert.ok(report.tensors.has('final/critic.dense2.kernel.adam.m'));
   assert.ok(report.compared >= 4 * parameterSpecs(config).length + 10, `only ${report.compared} tensors compared`);
   assertOutputBiasesStayZero(report, config);

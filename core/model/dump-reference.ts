@@ -20,11 +20,9 @@
  * reproduce. Their gradients and Adam slots stay in the dump (both engines' are noise, and the
  * comparison's absolute floor of 1e-7 takes them as equal).
  *
- * Only iterations whose critics train with learning rate 0 compare cleanly against today's C core:
- * the critics' gradient has directions that are zero in exact arithmetic (the output bias, the bias of
- * a unit active on every row), which TF.js sums to exactly 0 and the C core to rounding noise, and
- * Adam's first step turns that noise into a +-lr step that then changes the generator step too. With
- * critic learning rates 0 the critics' gradients and Adam slots are still in the dump and compared.
+ * The critics train with their real learning rates: the critics' gradient has directions that are
+ * zero in exact arithmetic (the output bias, the bias of a unit active on every row), which TF.js sums
+ * to exactly 0, and the native cores sum their bias gradients the same way (tests/native-c.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Engine, NamedTensor, RealBatch, StepLosses } from './engine.ts';

@@ -47,3 +47,10 @@ int dg_dump_iteration(dg_model *model, const dg_config *config, uint32_t seed, c
  * tolerance. Prints one line per tensor when verbose. Returns the number of mismatches (or -1 when the
  * dump cannot be used, with dg_error_message() saying why). */
 int dg_compare_dump(const char *path, double tolerance, int verbose);
+
+/* The same with the iteration run by `run` (another engine: test_dg_cuda runs it on the GPU): it gets
+ * the CPU model m with the dump's initial state and must leave the final state, counters and gradients
+ * in m. The first critic step's intermediates (fake batch, interpolation weights) are then not
+ * compared, and its gradients and losses only with one critic step (they are then the iteration's). */
+typedef int (*dg_iteration_fn)(void *ctx, dg_model *m, const dg_config *config, uint32_t seed, const dg_batch *batches, int n_batches, dg_losses *out);
+int dg_compare_dump_with(const char *path, double tolerance, int verbose, dg_iteration_fn run, void *ctx);

@@ -360,7 +360,9 @@ static void compare_grads(comparison *cmp, const dg_dump *d, dg_model *m, const 
   }
 }
 
-int dg_compare_dump(const char *path, double tolerance, int verbose) {
+int dg_compare_dump(const char *path, double tolerance, int verbose) { return dg_compare_dump_with(path, tolerance, verbose, NULL, NULL); }
+
+int dg_compare_dump_with(const char *path, double tolerance, int verbose, dg_iteration_fn run, void *ctx) {
   dg_dump d;
   dumped_config dc;
   dg_model *m = NULL;
@@ -418,6 +420,18 @@ int dg_compare_dump(const char *path, double tolerance, int verbose) {
   }
   dg_losses l;
   float la[6];
+  if (run) {
+    if (run(ctx, m, &dc.c, dc.seed, batches, steps, &l)) {
+      fprintf(stderr, "the iteration failed: %s\n", dg_error_message());
+      goto out;
+    }
+    if (steps == 1) { /* the critic's gradients and losses are the one critic step's */
+      compare_grads(&cmp, &d, m, "critic0/grad", 0);
+      losses_array(&l, la);
+      compare(&cmp, &d, "critic0/losses", la, 4);
+    }
+    goto compare_final;
+  }
   if (dg_debug_critic_grads(m, &batches[0], &l)) {
     fprintf(stderr, "critic step failed: %s\n", dg_error_message());
     goto out;
@@ -436,6 +450,7 @@ int dg_compare_dump(const char *path, double tolerance, int verbose) {
     fprintf(stderr, "train step failed: %s\n", dg_error_message());
     goto out;
   }
+compare_final:
   losses_array(&l, la);
   compare(&cmp, &d, "losses", la, 6);
   compare_grads(&cmp, &d, m, "generator/grad", 1);

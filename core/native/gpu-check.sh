@@ -1,6 +1,7 @@
 #!/bin/bash
 # The CUDA core's whole check on a GPU machine, in one go (it needs nvcc, gcc, make and a driver; no
-# Node.js): builds out/test_dg_cuda, runs its tests (CUDA vs the CPU core), then its benchmark, and the
+# Node.js): builds out/test_dg_cuda, runs its tests (CUDA vs the CPU core), compares it with the
+# reference engine's dumped iterations in out/dumps (when carried along), then its benchmark, and the
 # CPU benchmark for a same-machine baseline. Each step has a time limit so a hang cannot eat the
 # device budget. Logs go to $OUT (default: core/native/out/gpu-check).
 #   core/native/gpu-check.sh            from the repository root
@@ -24,5 +25,10 @@ step() { # step NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, report the e
 cat "$OUT/device.txt"
 step build 300 make -C . out/test_dg_cuda out/bench_dg out/libdg_cuda.so || exit 1
 step cuda-test 240 ./out/test_dg_cuda --test
+# Reference-engine iterations written beforehand (no Node.js here): node --import tsx
+# tests/fixtures/reference-dumps.ts core/native/out/dumps, and `carry` core/native/out/dumps along.
+for dump in out/dumps/*.dgtd; do
+  [ -e "$dump" ] && step "compare-$(basename "$dump" .dgtd)" 120 ./out/test_dg_cuda --compare "$dump"
+done
 step cuda-bench 240 ./out/test_dg_cuda --bench
 step cpu-bench 240 ./out/bench_dg --quick

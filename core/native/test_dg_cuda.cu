@@ -13,6 +13,7 @@
 #include "dg_cuda.h"
 
 extern "C" {
+#include "dg_dump.h"
 #include "dg_internal.h"
 }
 #include "dg_bench_configs.h"
@@ -457,6 +458,25 @@ static void test_dp_noise(void) {
 }
 
 /* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration). */
+/* dg_compare_dump_with's iteration on the GPU: m's state up, one eager iteration, the state and the
+ * gradients back into m. */
+static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint32_t seed, const dg_batch *batches, int n, dg_losses *out) {
+  dg_cuda *g;
+  int rc = dg_cuda_create(config, seed, &g);
+  if (rc) return rc;
+  dg_cuda_use_graphs(g, 0);
+  dg_model *host = dg_cuda_host_model(g);
+  copy_state(host, m);
+  if (!(rc = dg_cuda_upload(g)) && !(rc = dg_cuda_train_step(g, batches, n, out)) && !(rc = dg_cuda_download(g))) {
+    copy_state(m, host);
+    dg_layout L;
+    dg_get_layout(m, &L);
+    memcpy(dg_grads(m), dg_grads(host), sizeof(float) * L.n_param_floats);
+  }
+  dg_cuda_destroy(g);
+  return rc;
+}
+
 static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp) {
   dg_config c = wwt_config(T, S, 1);
   if (dp) c.dp_clip_norm = c.dp_noise_multiplier = 1.0f;
@@ -513,12 +533,14 @@ int main(int argc, char **argv) {
    * config: the same code paths in a fifth of the work, for the CPU emulator (cuda_emu/), where the
    * LSTM's 55 steps are slow. */
   int run_tests = 1, run_bench = 1, quick = 0;
+  const char *dump = NULL;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--test") == 0) run_bench = 0;
+    if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc) dump = argv[++i], run_tests = run_bench = 0;
+    else if (strcmp(argv[i], "--test") == 0) run_bench = 0;
     else if (strcmp(argv[i], "--bench") == 0) run_tests = 0;
     else if (strcmp(argv[i], "--quick") == 0) quick = 1, run_bench = 0;
     else {
-      printf("usage: test_dg_cuda [--test [--quick] | --bench]\n");
+      printf("usage: test_dg_cuda [--test [--quick] | --bench | --compare DUMP]\n");
       return 2;
     }
   }
@@ -544,6 +566,14 @@ int main(int argc, char **argv) {
   }
   char name[256];
   if (dg_cuda_device_name(name, sizeof name) == DG_OK) printf("device: %s\n", name);
+  if (dump) {
+    /* A reference-engine dump (core/native/reference-dumps.ts): rerun its iteration on the GPU and
+     * compare every tensor within 1e-4, as test_dg --compare does for the CPU core. */
+    setenv("DG_CUDA_DEBUG", "1", 0);
+    int mismatched = dg_compare_dump_with(dump, 1e-4, 1, cuda_iteration, NULL);
+    if (mismatched < 0) printf("FAIL: %s: %s\n", dump, dg_error_message());
+    return mismatched == 0 ? 0 : 1;
+  }
   if (run_tests) {
     /* Eager runs synchronize after each stage and name the first failing one (see dg_cuda.cu, stage()). */
     setenv("DG_CUDA_DEBUG", "1", 0);
