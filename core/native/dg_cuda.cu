@@ -613,9 +613,9 @@ __global__ void k_scale_example_rows(critic_rows c, float *dout, const float *cl
   }
 }
 
-__global__ void k_add(float *x, const float *y, long n) {
+__global__ void k_add_scaled(float *x, const float *y, float scale, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
-  if (i < n) x[i] += y[i];
+  if (i < n) x[i] += scale * y[i];
 }
 
 /* ---------------------------------------------------------------- persistent LSTM kernels */
@@ -798,9 +798,11 @@ struct dg_cuda {
   int batch_capacity;
   /* generation outputs staged on the device */
   float *gen_features;
-  /* DP-SGD noise: drawn on the host from the OS's secure randomness (dg_dp.c) before each iteration,
-   * for every critic step and both critics, and copied to dp_noise, which the iteration adds */
-  float *dp_noise, *dp_noise_host;
+  /* DP-SGD noise, N(0, 1) per coordinate for every critic step and both critics, drawn on the host from
+   * the OS's secure randomness (dg_dp.c) and copied to dp_noise, which the iteration adds scaled by
+   * sigma C / B. Two host buffers: the next iteration's noise is drawn while the GPU runs this one. */
+  float *dp_noise, *dp_noise_host[2];
+  int dp_next, dp_next_ready;
   size_t dp_noise_floats;
   dg_pool *dp_pool;
 };
@@ -1201,6 +1203,7 @@ static int dp_on(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c-
  * with DP-SGD, each example's share clipped to the clip norm, then the noise at `noise` added. */
 static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int B, int stat0, float *dp_stats, const float *noise, size_t begin,
                            size_t end) {
+  const dg_config *c = g->L.config;
   int Lh = cl->n_hidden, w0 = cl->width[0], rows = 3 * B;
   float lambda = g->L.config->gradient_penalty_weight;
   critic_forward(g, cl, w, rows);
@@ -1234,7 +1237,10 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
     k_colsum_real_fake<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
   }
   k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
-  if (noise) k_add<<<blocks_for((long)(end - begin), 256), 256, 0, g->stream>>>(g->G + begin, noise, (long)(end - begin));
+  /* N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's critic_step_grads adds to the mean clipped gradient */
+  if (noise)
+    k_add_scaled<<<blocks_for((long)(end - begin), 256), 256, 0, g->stream>>>(g->G + begin, noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / B),
+                                                                              (long)(end - begin));
 }
 
 /* Where critic step s's noise for network net (DG_NET_CRITIC or DG_NET_AUX) lies in dp_noise, or NULL. */
@@ -1245,16 +1251,24 @@ static const float *dp_noise_for(const dg_cuda *g, int s, int net) {
   return g->dp_noise + (size_t)s * (main + aux) + (net == DG_NET_AUX ? main : 0);
 }
 
-/* Fresh secure noise for every critic step and critic of the next iteration on B rows, on its way to the
- * device (ordered before the iteration on g->stream). N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's
- * critic_step_grads adds to the mean clipped gradient. */
-static int upload_dp_noise(dg_cuda *g, int B) {
-  const dg_config *c = g->L.config;
+/* Fresh N(0, 1) noise from the OS's secure randomness into the next host buffer. */
+static int draw_dp_noise(dg_cuda *g) {
+  float *host = g->dp_noise_host[g->dp_next];
+  memset(host, 0, sizeof(float) * g->dp_noise_floats);
+  int rc = dg_add_secure_gaussian(g->dp_pool, host, g->dp_noise_floats, 1.0);
+  g->dp_next_ready = rc == DG_OK;
+  return rc;
+}
+
+/* This iteration's noise on its way to the device (ordered before the iteration on g->stream): drawn
+ * while the previous iteration ran, or now. Each buffer is used once. */
+static int upload_dp_noise(dg_cuda *g) {
+  int rc;
   if (!g->dp_noise) return DG_OK;
-  memset(g->dp_noise_host, 0, sizeof(float) * g->dp_noise_floats);
-  int rc = dg_add_secure_gaussian(g->dp_pool, g->dp_noise_host, g->dp_noise_floats, (double)c->dp_noise_multiplier * c->dp_clip_norm / B);
-  if (rc) return rc;
-  CUDA_TRY(cudaMemcpyAsync(g->dp_noise, g->dp_noise_host, sizeof(float) * g->dp_noise_floats, cudaMemcpyHostToDevice, g->stream));
+  if (!g->dp_next_ready && (rc = draw_dp_noise(g))) return rc;
+  CUDA_TRY(cudaMemcpyAsync(g->dp_noise, g->dp_noise_host[g->dp_next], sizeof(float) * g->dp_noise_floats, cudaMemcpyHostToDevice, g->stream));
+  g->dp_next ^= 1;
+  g->dp_next_ready = 0;
   return DG_OK;
 }
 
@@ -1437,7 +1451,8 @@ extern "C" void dg_cuda_destroy(dg_cuda *g) {
   cudaFree(g->P);
   cudaFree(g->blas_workspace);
   cudaFree(g->dp_noise);
-  free(g->dp_noise_host);
+  free(g->dp_noise_host[0]);
+  free(g->dp_noise_host[1]);
   if (g->dp_pool) dg_pool_destroy(g->dp_pool);
   if (g->stream) cudaStreamDestroy(g->stream);
   dg_destroy(g->host);
@@ -1521,10 +1536,10 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
     size_t critic_floats = (g->L.net_end[DG_NET_CRITIC] - g->L.net_begin[DG_NET_CRITIC]) + (g->L.net_end[DG_NET_AUX] - g->L.net_begin[DG_NET_AUX]);
     g->dp_noise_floats = (size_t)c->critic_steps * critic_floats;
     CU(cudaMalloc((void **)&g->dp_noise, sizeof(float) * g->dp_noise_floats));
-    g->dp_noise_host = (float *)malloc(sizeof(float) * g->dp_noise_floats);
+    for (int k = 0; k < 2; k++) g->dp_noise_host[k] = (float *)malloc(sizeof(float) * g->dp_noise_floats);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     g->dp_pool = dg_pool_create(c->threads > 0 ? c->threads : cpus > 0 ? (int)cpus : 1);
-    TRY(g->dp_noise_host && g->dp_pool ? DG_OK : dg_fail(DG_ERR_ALLOC, "out of memory"));
+    TRY(g->dp_noise_host[0] && g->dp_noise_host[1] && g->dp_pool ? DG_OK : dg_fail(DG_ERR_ALLOC, "out of memory"));
   }
   /* The head descriptors went up with plain cudaMemcpy (legacy stream): wait for everything. */
   CU(cudaDeviceSynchronize());
@@ -1561,7 +1576,7 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
       CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], b->additional, sizeof(float) * B * d->additional, cudaMemcpyHostToDevice, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
   }
-  if ((rc = upload_dp_noise(g, B))) return rc;
+  if ((rc = upload_dp_noise(g))) return rc;
   stage(g, "upload: real batches, DP noise");
   if (g->use_graphs && g->graph && g->graph_rows != B) {
     cudaGraphExecDestroy(g->graph);
@@ -1605,6 +1620,9 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     g->warm_rows = B;
     g->profile_iterations++;
   }
+  /* The next iteration's noise, drawn while the GPU works (a failure here is retried, and reported, by
+   * the next iteration's upload_dp_noise). */
+  if (g->dp_noise) draw_dp_noise(g);
   float l[10];
   CUDA_TRY(cudaMemcpyAsync(l, g->losses, sizeof l, cudaMemcpyDeviceToHost, g->stream));
   CUDA_TRY(cudaStreamSynchronize(g->stream));

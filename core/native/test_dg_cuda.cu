@@ -25,6 +25,7 @@ extern "C" {
 #include <time.h>
 
 #include <string>
+#include <vector>
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
@@ -433,25 +434,43 @@ static void test_dp_noise(void) {
   const float *mn = dg_adam_m(dg_cuda_host_model(noisy)), *mc = dg_adam_m(dg_cuda_host_model(clean));
   double expected = (double)c.dp_noise_multiplier * c.dp_clip_norm / B;
   const int nets[2] = {DG_NET_CRITIC, DG_NET_AUX};
-  for (int k = 0; k < 2; k++) {
-    size_t b0 = L.net_begin[nets[k]], n = L.net_end[nets[k]] - b0;
-    double sum = 0, sq = 0;
-    for (size_t i = b0; i < b0 + n; i++) {
-      double z = (mn[i] - mc[i]) / (1.0 - c.adam_beta1);
-      sum += z, sq += z * z;
+  size_t c0 = L.net_begin[DG_NET_CRITIC], nc = L.net_end[DG_NET_CRITIC] - c0;
+  std::vector<double> first(nc);
+  /* The noise of iteration `it`: both engines started it from the same Adam slots, so the first
+   * moments differ by (1 - beta1) times the noise alone. */
+  for (int it = 1; it <= 2; it++) {
+    for (int k = 0; k < 2; k++) {
+      size_t b0 = L.net_begin[nets[k]], n = L.net_end[nets[k]] - b0;
+      double sum = 0, sq = 0, cross = 0;
+      for (size_t i = b0; i < b0 + n; i++) {
+        double z = (mn[i] - mc[i]) / (1.0 - c.adam_beta1);
+        sum += z, sq += z * z;
+        if (k == 0 && it == 1) first[i - b0] = z;
+        if (k == 0 && it == 2) cross += z * first[i - b0];
+      }
+      double mean = sum / n, sd = sqrt(sq / n - mean * mean);
+      /* sampling error of the standard deviation ~ 1 / sqrt(2n): 4.5 of those, plus float rounding */
+      double allowed = 4.5 / sqrt(2.0 * n);
+      const char *net = k ? "aux" : "main";
+      CHECK(fabs(sd / expected - 1) < allowed, "DP noise (%s, iteration %d): standard deviation %.4g, expected %.4g (n %zu)", net, it, sd, expected, n);
+      CHECK(fabs(mean) < 4.5 * expected / sqrt((double)n), "DP noise (%s, iteration %d): mean %.3g, expected ~0", net, it, mean);
+      printf("  %s critic, iteration %d: noise sd %.4g (expected %.4g, %zu coordinates), mean %.2g\n", net, it, sd, expected, n, mean);
+      if (k == 0 && it == 2) {
+        /* fresh noise, never a buffer used twice: uncorrelated with the first iteration's */
+        double correlation = cross / n / (expected * expected);
+        CHECK(fabs(correlation) < 4.5 / sqrt((double)n), "DP noise: iterations 1 and 2 correlate (%.3f): noise reused?", correlation);
+        printf("  main critic: correlation of the two iterations' noise %.3f\n", correlation);
+      }
     }
-    double mean = sum / n, sd = sqrt(sq / n - mean * mean);
-    /* sampling error of the standard deviation ~ 1 / sqrt(2n): 4.5 of those, plus float rounding */
-    double allowed = 4.5 / sqrt(2.0 * n);
-    CHECK(fabs(sd / expected - 1) < allowed, "DP noise (%s): standard deviation %.4g, expected %.4g (n %zu)", k ? "aux" : "main", sd, expected, n);
-    CHECK(fabs(mean) < 4.5 * expected / sqrt((double)n), "DP noise (%s): mean %.3g, expected ~0", k ? "aux" : "main", mean);
-    printf("  %s critic: noise sd %.4g (expected %.4g, %zu coordinates), mean %.2g\n", k ? "aux" : "main", sd, expected, n, mean);
+    if (it == 2) break;
+    /* Iteration 2 from the same state on both: the clean engine takes the noisy one's. */
+    copy_state(dg_cuda_host_model(clean), dg_cuda_host_model(noisy));
+    dg_cuda_upload(clean);
+    CHECK(dg_cuda_train_step(noisy, &hb.b, 1, &ln) == DG_OK && dg_cuda_train_step(clean, &hb.b, 1, &lc) == DG_OK, "DP noise: step 2: %s",
+          dg_error_message());
+    dg_cuda_download(noisy);
+    dg_cuda_download(clean);
   }
-  /* Fresh noise each iteration: a second step of both differs again, by other values. */
-  std::string before((const char *)mn, sizeof(float) * (L.net_end[DG_NET_CRITIC] - L.net_begin[DG_NET_CRITIC]));
-  dg_cuda_train_step(noisy, &hb.b, 1, &ln);
-  dg_cuda_download(noisy);
-  CHECK(memcmp(before.data(), mn, before.size()) != 0, "DP noise: the second iteration left the critic's gradients unchanged");
   free_batch(&hb);
   dg_cuda_destroy(noisy);
   dg_cuda_destroy(clean);
