@@ -522,7 +522,7 @@ static napi_value job_result(napi_env env, job *j) {
   size_t n = j->n;
   switch (j->kind) {
     case JOB_TRAIN:
-      return losses_object(env, &j->losses, j->h->config.dp_clip_norm > 0 && isfinite(j->h->config.dp_clip_norm));
+      return losses_object(env, &j->losses, dg_dp_enabled(&j->h->config));
     case JOB_GENERATE: {
       CALL(env, napi_create_object(env, &r));
       napi_value ab, arr;

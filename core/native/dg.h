@@ -81,6 +81,9 @@ typedef struct {
   float dp_noise_multiplier;
 } dg_config;
 
+/* Whether the config turns DP-SGD on (a finite, positive dp_clip_norm). */
+int dg_dp_enabled(const dg_config *config);
+
 typedef struct dg_model dg_model;
 
 /* One batch of real, encoded series: attributes [size, A], additional [size, M], features [size, T, F]. */

@@ -297,7 +297,7 @@ static int check_layers(const int *w, int n, const char *what) {
   return DG_OK;
 }
 
-static int dp_enabled(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c->dp_clip_norm); }
+int dg_dp_enabled(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c->dp_clip_norm); }
 
 static int check_config(const dg_config *c) {
   int rc;
@@ -325,12 +325,12 @@ static int check_config(const dg_config *c) {
   if (isnan(c->dp_clip_norm)) return dg_fail(DG_ERR_CONFIG, "the DP clip norm is NaN");
   if (!(c->dp_noise_multiplier >= 0 && isfinite(c->dp_noise_multiplier)))
     return dg_fail(DG_ERR_CONFIG, "the DP noise multiplier must be finite and >= 0, got %g", c->dp_noise_multiplier);
-  if (c->dp_noise_multiplier > 0 && !dp_enabled(c))
+  if (c->dp_noise_multiplier > 0 && !dg_dp_enabled(c))
     return dg_fail(DG_ERR_CONFIG, "DP noise (multiplier %g) needs a finite, positive clip norm", c->dp_noise_multiplier);
   return DG_OK;
 }
 
-static int default_threads(void) {
+int dg_default_threads(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   const char *env = getenv("DG_NUM_THREADS");
   if (env && atoi(env) > 0) n = atoi(env);
@@ -389,7 +389,7 @@ int dg_create(const dg_config *config, uint32_t seed, dg_model **out) {
   m->adam_m = calloc(np, sizeof(float));
   m->adam_v = calloc(np, sizeof(float));
   m->buffers = calloc(nb ? nb : 1, sizeof(float));
-  m->pool = dg_pool_create(config->threads > 0 ? config->threads : default_threads());
+  m->pool = dg_pool_create(config->threads > 0 ? config->threads : dg_default_threads());
   if (!m->params || !m->grads || !m->adam_m || !m->adam_v || !m->buffers || !m->pool) {
     dg_destroy(m);
     return dg_fail(DG_ERR_ALLOC, "out of memory allocating %zu parameters", np);
@@ -889,7 +889,7 @@ static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, 
   zero_grads(m, network);
   dg_critic_forward(m->pool, net, ws, 3 * B);
   DG_PROF_LAP(DG_PROF_CRITIC_FWD);
-  if (!dp_enabled(&m->cfg)) {
+  if (!dg_dp_enabled(&m->cfg)) {
     dg_critic_wgan_gp_grads(m->pool, net, ws, B, lambda, mean_real, mean_fake, gp);
     *dp_norm = *dp_clipped = 0.0f;
     return DG_OK;
@@ -1188,6 +1188,17 @@ int dg_set_counters(dg_model *m, const dg_counters *c) {
   m->step[DG_NET_AUX] = c->aux_critic_step;
   m->noise_position = c->noise_position;
   return DG_OK;
+}
+
+int dg_copy_state(dg_model *to, const dg_model *from) {
+  for (int i = 0; i < dg_tensor_count(from); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(from, i, &ti);
+    memcpy(dg_tensor_data(to, i), dg_tensor_data((dg_model *)from, i), sizeof(float) * ti.size);
+  }
+  dg_counters c;
+  dg_get_counters(from, &c);
+  return dg_set_counters(to, &c);
 }
 
 /* ---------------------------------------------------------------- layout for other back ends */

@@ -23,7 +23,6 @@ extern "C" {
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* ---------------------------------------------------------------- cuBLAS, loaded at run time */
 
@@ -1197,15 +1196,25 @@ static void critic_input_grad(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w,
        w0);
 }
 
-static int dp_on(const dg_config *c) { return c->dp_clip_norm > 0 && isfinite(c->dp_clip_norm); }
+/* Where critic step s's noise for network net (DG_NET_CRITIC or DG_NET_AUX) lies in dp_noise, or NULL. */
+static const float *dp_noise_for(const dg_cuda *g, int s, int net) {
+  if (!g->dp_noise) return NULL;
+  const dg_layout *L = &g->L;
+  size_t main = L->net_end[DG_NET_CRITIC] - L->net_begin[DG_NET_CRITIC], aux = L->net_end[DG_NET_AUX] - L->net_begin[DG_NET_AUX];
+  return g->dp_noise + (size_t)s * (main + aux) + (net == DG_NET_AUX ? main : 0);
+}
 
-/* dg_critic_wgan_gp_grads: gradients of mean D(fake) - mean D(real) + lambda gp into G (overwritten);
- * with DP-SGD, each example's share clipped to the clip norm, then the noise at `noise` added. */
-static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, int B, int stat0, float *dp_stats, const float *noise, size_t begin,
-                           size_t end) {
+/* dg_critic_wgan_gp_grads for critic step s of network net (DG_NET_CRITIC or DG_NET_AUX): gradients of
+ * mean D(fake) - mean D(real) + lambda gp into G (overwritten); with DP-SGD, each example's share
+ * clipped to the clip norm, then the step's noise added. */
+static void critic_wgan_gp(dg_cuda *g, int net, int s, int B) {
   const dg_config *c = g->L.config;
+  int aux = net == DG_NET_AUX;
+  const dg_mlp_layout *cl = aux ? &g->L.aux : &g->L.critic;
+  critic_ws *w = aux ? &g->aux_ws : &g->main_ws;
+  int stat0 = aux ? 3 : 0; /* g->stats slots: mean D(real), mean D(fake), gp sum */
   int Lh = cl->n_hidden, w0 = cl->width[0], rows = 3 * B;
-  float lambda = g->L.config->gradient_penalty_weight;
+  float lambda = c->gradient_penalty_weight;
   critic_forward(g, cl, w, rows);
   k_mean<<<1, 256, 0, g->stream>>>(g->stats, stat0, w->out, 0, B);
   k_mean<<<1, 256, 0, g->stream>>>(g->stats, stat0 + 1, w->out, B, B);
@@ -1219,7 +1228,7 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
     long n = (long)B * cl->width[l];
     k_relu_mask<<<blocks_for(n, 256), 256, 0, g->stream>>>(cur, w->tmp, cur, n);
   }
-  if (dp_on(g->L.config)) {
+  if (dg_dp_enabled(c)) {
     critic_rows rows_of = {};
     for (int l = 0; l <= Lh; l++) {
       rows_of.act[l] = w->act[l];
@@ -1228,7 +1237,8 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
     }
     rows_of.n_hidden = Lh;
     k_example_norms<<<B, NORM_THREADS, 0, g->stream>>>(w->ex_norm, rows_of, w->dout, B);
-    k_clip_factors<<<1, 256, 0, g->stream>>>(w->clip, dp_stats, w->ex_norm, B, g->L.config->dp_clip_norm);
+    /* into losses[6..7] (main) or [8..9] (aux) */
+    k_clip_factors<<<1, 256, 0, g->stream>>>(w->clip, g->losses + (aux ? 8 : 6), w->ex_norm, B, c->dp_clip_norm);
     k_scale_example_rows<<<B, 128, 0, g->stream>>>(rows_of, w->dout, w->clip, B);
   }
   for (int l = 0; l < Lh; l++) {
@@ -1238,17 +1248,10 @@ static void critic_wgan_gp(dg_cuda *g, const dg_mlp_layout *cl, critic_ws *w, in
   }
   k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
   /* N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's critic_step_grads adds to the mean clipped gradient */
+  const float *noise = dp_noise_for(g, s, net);
+  long n = (long)(g->L.net_end[net] - g->L.net_begin[net]);
   if (noise)
-    k_add_scaled<<<blocks_for((long)(end - begin), 256), 256, 0, g->stream>>>(g->G + begin, noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / B),
-                                                                              (long)(end - begin));
-}
-
-/* Where critic step s's noise for network net (DG_NET_CRITIC or DG_NET_AUX) lies in dp_noise, or NULL. */
-static const float *dp_noise_for(const dg_cuda *g, int s, int net) {
-  if (!g->dp_noise) return NULL;
-  const dg_layout *L = &g->L;
-  size_t main = L->net_end[DG_NET_CRITIC] - L->net_begin[DG_NET_CRITIC], aux = L->net_end[DG_NET_AUX] - L->net_begin[DG_NET_AUX];
-  return g->dp_noise + (size_t)s * (main + aux) + (net == DG_NET_AUX ? main : 0);
+    k_add_scaled<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / B), n);
 }
 
 /* Fresh N(0, 1) noise from the OS's secure randomness into the next host buffer. */
@@ -1303,14 +1306,13 @@ static void iteration(dg_cuda *g, int B) {
                                                                       L->d.feature, A, Md, 0);
     k_interpolate<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, B, w0, g->a_main);
     stage(g, "critic step: input rows [real; fake; x_hat]");
-    critic_wgan_gp(g, &L->critic, &g->main_ws, B, 0, g->losses + 6, dp_noise_for(g, s, DG_NET_CRITIC), L->net_begin[DG_NET_CRITIC],
-                   L->net_end[DG_NET_CRITIC]);
+    critic_wgan_gp(g, DG_NET_CRITIC, s, B);
     stage(g, "critic step: main critic WGAN-GP gradients");
     if (L->d.has_aux) {
       float *Xa = g->aux_ws.act[0];
       k_copy_cols<<<blocks_for((long)2 * B * wa, 256), 256, 0, g->stream>>>(Xa, wa, 0, X + TF, w0, 2 * B, wa);
       k_interpolate<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(Xa, B, wa, g->a_aux);
-      critic_wgan_gp(g, &L->aux, &g->aux_ws, B, 3, g->losses + 8, dp_noise_for(g, s, DG_NET_AUX), L->net_begin[DG_NET_AUX], L->net_end[DG_NET_AUX]);
+      critic_wgan_gp(g, DG_NET_AUX, s, B);
       stage(g, "critic step: aux critic WGAN-GP gradients");
     }
     k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 0);
@@ -1532,13 +1534,12 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   g->lstm_smem_bwd = (int)((g->lstm_k_shared_bwd ? sizeof(float) * (size_t)G4 * H : 0) + per_rows_bwd);
   CU(cudaFuncSetAttribute(k_lstm_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_fwd));
   CU(cudaFuncSetAttribute(k_lstm_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, g->lstm_smem_bwd));
-  if (dp_on(c) && c->dp_noise_multiplier > 0) {
+  if (dg_dp_enabled(c) && c->dp_noise_multiplier > 0) {
     size_t critic_floats = (g->L.net_end[DG_NET_CRITIC] - g->L.net_begin[DG_NET_CRITIC]) + (g->L.net_end[DG_NET_AUX] - g->L.net_begin[DG_NET_AUX]);
     g->dp_noise_floats = (size_t)c->critic_steps * critic_floats;
     CU(cudaMalloc((void **)&g->dp_noise, sizeof(float) * g->dp_noise_floats));
     for (int k = 0; k < 2; k++) g->dp_noise_host[k] = (float *)malloc(sizeof(float) * g->dp_noise_floats);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    g->dp_pool = dg_pool_create(c->threads > 0 ? c->threads : cpus > 0 ? (int)cpus : 1);
+    g->dp_pool = dg_pool_create(c->threads > 0 ? c->threads : dg_default_threads());
     TRY(g->dp_noise_host[0] && g->dp_noise_host[1] && g->dp_pool ? DG_OK : dg_fail(DG_ERR_ALLOC, "out of memory"));
   }
   /* The head descriptors went up with plain cudaMemcpy (legacy stream): wait for everything. */

@@ -67,6 +67,8 @@ typedef struct dg_pool dg_pool;
 typedef void (*dg_task_fn)(void *ctx, int chunk, int n_chunks, int thread);
 
 dg_pool *dg_pool_create(int n_threads);
+/* The thread count a config's threads = 0 means: DG_NUM_THREADS, else every online CPU (1..64). */
+int dg_default_threads(void);
 void dg_pool_destroy(dg_pool *pool);
 int dg_pool_size(const dg_pool *pool);
 /* Chunk `part` of `parts` of [0, total), cut at multiples of `align` (1: an even split), as [begin, end). */
@@ -281,6 +283,8 @@ const float *dg_debug_interpolation(const dg_model *model, int aux);
 float *dg_params(dg_model *model);
 size_t dg_param_floats(const dg_model *model);
 size_t dg_param_offset(const dg_model *model, int index);
+/* from -> to: every state tensor and the counters (two models of one config). */
+int dg_copy_state(dg_model *to, const dg_model *from);
 
 /* ---------------------------------------------------------------- layout for other back ends (CUDA) */
 

@@ -30,18 +30,6 @@ int dg_cuda_device_name(char *out, size_t size) {
   return DG_OK;
 }
 
-/* from -> to: every state tensor and the counters (both models have the same table). */
-static int copy_state(dg_model *to, const dg_model *from) {
-  for (int i = 0; i < dg_tensor_count(from); i++) {
-    dg_tensor_info ti;
-    dg_tensor_info_at(from, i, &ti);
-    memcpy(dg_tensor_data(to, i), dg_tensor_data((dg_model *)from, i), sizeof(float) * ti.size);
-  }
-  dg_counters c;
-  dg_get_counters(from, &c);
-  return dg_set_counters(to, &c);
-}
-
 void dg_cuda_destroy(dg_cuda *g) {
   if (!g) return;
   dg_destroy(g->host);
@@ -74,5 +62,5 @@ int dg_cuda_generate(dg_cuda *g, int n, const float *given_attributes, const flo
 
 void dg_cuda_use_graphs(dg_cuda *g, int on) {}
 dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
-int dg_cuda_download(dg_cuda *g) { return copy_state(g->host, g->device); }
-int dg_cuda_upload(dg_cuda *g) { return copy_state(g->device, g->host); }
+int dg_cuda_download(dg_cuda *g) { return dg_copy_state(g->host, g->device); }
+int dg_cuda_upload(dg_cuda *g) { return dg_copy_state(g->device, g->host); }

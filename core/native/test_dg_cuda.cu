@@ -202,18 +202,6 @@ static void compare_losses(const char *label, const dg_losses *c, const dg_losse
     CHECK(fabs(a[k] - b[k]) <= tol * fmax(1.0, fabs(a[k])), "%s: loss %s: cpu %.7g, cuda %.7g", label, names[k], a[k], b[k]);
 }
 
-/* dst's state (every tensor and the counters) := src's. */
-static void copy_state(dg_model *dst, dg_model *src) {
-  for (int i = 0; i < dg_tensor_count(src); i++) {
-    dg_tensor_info ti;
-    dg_tensor_info_at(src, i, &ti);
-    memcpy(dg_tensor_data(dst, i), dg_tensor_data(src, i), sizeof(float) * ti.size);
-  }
-  dg_counters cn;
-  dg_get_counters(src, &cn);
-  dg_set_counters(dst, &cn);
-}
-
 typedef struct {
   float *a, *m, *f;
   int32_t *len;
@@ -327,7 +315,7 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
   if (rc == DG_OK) {
     /* 4. Generation from the same state (the GPU's): noise blocks of 1000, lengths, attributes, features. */
     dg_cuda_download(gpu);
-    copy_state(cpu, dg_cuda_host_model(gpu));
+    dg_copy_state(cpu, dg_cuda_host_model(gpu));
     gen_out first;
     lb = std::string(label) + " generation of " + std::to_string(generated);
     if (compare_generation(lb.c_str(), cpu, gpu, generated, NULL, NULL, &first)) {
@@ -337,7 +325,7 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
       /* 6. An iteration after those smaller passes, from the same state: the workspace held other
        * shapes in between (the LSTM's h_{-1} block must still be zero). */
       dg_cuda_download(gpu);
-      copy_state(cpu, dg_cuda_host_model(gpu));
+      dg_copy_state(cpu, dg_cuda_host_model(gpu));
       CHECK(dg_train_step(cpu, batches, nb, &lc) == DG_OK, "%s: cpu step", label);
       rc = dg_cuda_train_step(gpu, batches, nb, &lg);
       CHECK(rc == DG_OK, "%s: cuda step after generation: %s", label, dg_error_message());
@@ -464,7 +452,7 @@ static void test_dp_noise(void) {
     }
     if (it == 2) break;
     /* Iteration 2 from the same state on both: the clean engine takes the noisy one's. */
-    copy_state(dg_cuda_host_model(clean), dg_cuda_host_model(noisy));
+    dg_copy_state(dg_cuda_host_model(clean), dg_cuda_host_model(noisy));
     dg_cuda_upload(clean);
     CHECK(dg_cuda_train_step(noisy, &hb.b, 1, &ln) == DG_OK && dg_cuda_train_step(clean, &hb.b, 1, &lc) == DG_OK, "DP noise: step 2: %s",
           dg_error_message());
@@ -476,7 +464,6 @@ static void test_dp_noise(void) {
   dg_cuda_destroy(clean);
 }
 
-/* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration). */
 /* dg_compare_dump_with's iteration on the GPU: m's state up, one eager iteration, the state and the
  * gradients back into m. */
 static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint32_t seed, const dg_batch *batches, int n, dg_losses *out) {
@@ -485,9 +472,9 @@ static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint3
   if (rc) return rc;
   dg_cuda_use_graphs(g, 0);
   dg_model *host = dg_cuda_host_model(g);
-  copy_state(host, m);
+  dg_copy_state(host, m);
   if (!(rc = dg_cuda_upload(g)) && !(rc = dg_cuda_train_step(g, batches, n, out)) && !(rc = dg_cuda_download(g))) {
-    copy_state(m, host);
+    dg_copy_state(m, host);
     dg_layout L;
     dg_get_layout(m, &L);
     memcpy(dg_grads(m), dg_grads(host), sizeof(float) * L.n_param_floats);
@@ -496,6 +483,7 @@ static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint3
   return rc;
 }
 
+/* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration). */
 static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp) {
   dg_config c = wwt_config(T, S, 1);
   if (dp) c.dp_clip_norm = c.dp_noise_multiplier = 1.0f;
@@ -586,7 +574,7 @@ int main(int argc, char **argv) {
   char name[256];
   if (dg_cuda_device_name(name, sizeof name) == DG_OK) printf("device: %s\n", name);
   if (dump) {
-    /* A reference-engine dump (core/native/reference-dumps.ts): rerun its iteration on the GPU and
+    /* A reference-engine dump (tests/fixtures/reference-dumps.ts): rerun its iteration on the GPU and
      * compare every tensor within 1e-4, as test_dg --compare does for the CPU core. */
     setenv("DG_CUDA_DEBUG", "1", 0);
     int mismatched = dg_compare_dump_with(dump, 1e-4, 1, cuda_iteration, NULL);

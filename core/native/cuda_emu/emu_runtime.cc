@@ -312,10 +312,6 @@ int shared_limit() {
 void copy_checked(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what) {
   bool dst_device = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
   bool src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
-  if (kind == cudaMemcpyDefault) {
-    dst_device = touches_device(dst, bytes);
-    src_device = touches_device(src, bytes);
-  }
   if (dst_device ? !in_device(dst, bytes) : touches_device(dst, bytes))
     device_fault("%s of %zu bytes: the destination %p is %s", what, bytes, dst, dst_device ? "not inside one device allocation" : "device memory (wrong direction)");
   if (src_device ? !in_device(src, bytes) : touches_device(src, bytes))
@@ -407,8 +403,6 @@ cudaError_t cudaGetLastError(void) {
   return e;
 }
 
-cudaError_t cudaPeekAtLastError(void) { return last_error; }
-
 cudaError_t cudaGetDeviceCount(int *count) {
   *count = 1;
   return cudaSuccess;
@@ -475,11 +469,6 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
   if (!stream && refuse_during_capture("cudaMemcpyAsync on the legacy stream")) return cudaErrorStreamCaptureUnsupported;
   submit(stream, [=]() { copy_checked(dst, src, bytes, kind, "cudaMemcpyAsync"); });
   return cudaSuccess;
-}
-
-cudaError_t cudaMemset(void *dst, int value, size_t bytes) {
-  if (refuse_during_capture("cudaMemset")) return cudaErrorStreamCaptureUnsupported;
-  return cudaMemsetAsync(dst, value, bytes, 0);
 }
 
 cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t stream) {
@@ -574,12 +563,7 @@ extern "C" int emu_is_device_range(const void *pointer, size_t bytes) { return i
 
 extern "C" void emu_check_device_pointer(const char *kernel, int index, const void *pointer) {
   if (!pointer) return;
-  std::lock_guard<std::mutex> hold(allocation_lock);
-  auto it = allocations.upper_bound((uintptr_t)pointer);
-  /* one past the end counts (an empty range at the end of an allocation) */
-  if (it != allocations.begin()) {
-    --it;
-    if ((uintptr_t)pointer <= it->first + it->second) return;
-  }
+  /* an empty range: one past the end of an allocation counts */
+  if (in_device(pointer, 0)) return;
   device_fault("%s: argument %d (%p) is not device memory (a host pointer faults on the GPU)", kernel, index, pointer);
 }
