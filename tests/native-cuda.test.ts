@@ -25,12 +25,15 @@ import type { EngineState, StepLosses } from '../core/model/engine.ts';
 import { createEngine } from '../core/model/engines.ts';
 import { createNativeEngine, cudaStatus, loadNativeAddon, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
 import { Rng } from '../core/util/rng.ts';
+import { assertResumeIsExact } from './fixtures/resume-check.ts';
 import { randomBatch, relativeError, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(repoRoot, 'core/native');
 const library = path.join(nativeDir, 'out/libdg_cuda.so');
 const bogusLibrary = path.join(repoRoot, 'no-such-dir/libdg_cuda.so');
+/** dg_cuda.cu built for the CUDA emulator (core/native/cuda_emu/); the first test using it builds it. */
+const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so');
 
 assert.ok(
   fs.existsSync(nativeAddonPath),
@@ -45,13 +48,19 @@ const dp = { clipNorm: 1, noiseMultiplier: 0.5 };
 
 /** Builds the plugin (a no-op when up to date); the reason to skip when nvcc is absent, else null. */
 function buildPlugin(): string | null {
-  const result = spawnSync('make', ['-C', nativeDir, 'cuda-lib'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
-  if (result.error) throw result.error;
-  const output = `${result.stdout}${result.stderr}`;
+  const output = make('cuda-lib');
   if (/nvcc not found/.test(output)) return 'nvcc is not installed: the CUDA plugin is built only where nvcc exists';
-  assert.equal(result.status, 0, `make -C core/native cuda-lib failed (exit ${result.status}):\n${output.slice(-6000)}`);
   assert.ok(fs.existsSync(library), `make -C core/native cuda-lib succeeded but ${library} is missing`);
   return null;
+}
+
+/** `make -C core/native TARGET`, failing the test when make fails; make's output. */
+function make(target: string): string {
+  const result = spawnSync('make', ['-C', nativeDir, '-j2', target], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  if (result.error) throw result.error;
+  const output = `${result.stdout}${result.stderr}`;
+  assert.equal(result.status, 0, `make -C core/native ${target} failed (exit ${result.status}):\n${output.slice(-6000)}`);
+  return output;
 }
 
 let noNvcc: string | null = null;
@@ -221,9 +230,7 @@ test('on a GPU: the CUDA and CPU engines train 5 identical-seed iterations to cl
 });
 
 test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_fake.so): same results as the CPU engine, auto picks it", async () => {
-  const result = spawnSync('make', ['-C', nativeDir, 'cuda-fake'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
-  if (result.error) throw result.error;
-  assert.equal(result.status, 0, `make -C core/native cuda-fake failed:\n${result.stdout}${result.stderr}`.slice(-6000));
+  make('cuda-fake');
   const fake = path.join(nativeDir, 'out/libdg_cuda_fake.so');
   assert.deepEqual(cudaStatus(fake), { available: true, device: 'fake CUDA device (CPU core), sm_00, 0 GiB', library: fake });
   await compareWithCpu(fake, true);
@@ -239,47 +246,19 @@ test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_
 });
 
 test("the real CUDA core on the CPU emulator (out/emu/libdg_cuda.so): the CUDA engine against the CPU engine, through the binding", async () => {
-  const result = spawnSync('make', ['-C', nativeDir, '-j2', 'out/emu/libdg_cuda.so'], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
-  if (result.error) throw result.error;
-  assert.equal(result.status, 0, `make -C core/native out/emu/libdg_cuda.so failed:\n${result.stdout}${result.stderr}`.slice(-6000));
-  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so');
+  make('out/emu/libdg_cuda.so');
   assert.deepEqual(cudaStatus(emulated), { available: true, device: 'CUDA emulator on the CPU (reports sm_90), sm_90, 80 GiB', library: emulated });
   await compareWithCpu(emulated, false);
 });
 
 test('on the emulator: the CUDA engine resumed from a saved state trains bit-identically to an uninterrupted one (graphs replayed across setState)', async () => {
-  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so'); // built by the previous test
+  // iterations 1-2 run eagerly then from a captured graph; later ones replay it, across setState
   const twoSteps = tinyConfig({ criticSteps: 2 }, tinyLayout(true, true));
-  const batches = Array.from({ length: 8 }, (_, i) => randomBatch(twoSteps, 5, new Rng(200 + i, 0)));
-  const pair = (k: number) => batches.slice(2 * k, 2 * k + 2);
-  const cuda = () => createNativeEngine({ config: twoSteps, seed: 3, device: 'cuda', cudaLibrary: emulated });
-
-  // iterations 1-2 run eagerly then from a captured graph; 3-4 replay it
-  const uninterrupted = await cuda();
-  await uninterrupted.trainStep(pair(0));
-  await uninterrupted.trainStep(pair(1));
-  const saved = await uninterrupted.getState();
-  await uninterrupted.trainStep(pair(2));
-  const lossesAfter = await uninterrupted.trainStep(pair(3));
-  const stateAfter = await uninterrupted.getState();
-  const generatedAfter = await uninterrupted.generate(4);
-  uninterrupted.dispose();
-
-  // moved away from the checkpoint first (a captured graph, other step counts and noise positions), then set back
-  const resumed = await cuda();
-  for (let i = 0; i < 3; i++) await resumed.trainStep(pair(3));
-  await resumed.generate(7);
-  await resumed.setState(saved);
-  assert.deepEqual(await resumed.getState(), saved);
-  await resumed.trainStep(pair(2));
-  assert.deepEqual(await resumed.trainStep(pair(3)), lossesAfter);
-  assert.deepEqual(await resumed.getState(), stateAfter);
-  assert.deepEqual(await resumed.generate(4), generatedAfter);
+  const { resumed } = await assertResumeIsExact(() => createNativeEngine({ config: twoSteps, seed: 3, device: 'cuda', cudaLibrary: emulated }), twoSteps);
   resumed.dispose();
 });
 
 test('on the emulator: DP-SGD on the CUDA engine clips like the CPU engine (no noise), and adds fresh noise when asked', async () => {
-  const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so'); // built by an earlier test
   const batches = Array.from({ length: 3 }, (_, it) => Array.from({ length: config.criticSteps }, (_, k) => randomBatch(config, 16, new Rng(300 + 10 * it + k, 3))));
   // a clip norm that clips some examples and not others (this model's example norms average ~12)
   const clipOnly = { clipNorm: 12, noiseMultiplier: 0 };
@@ -305,8 +284,8 @@ test('on the emulator: DP-SGD on the CUDA engine clips like the CPU engine (no n
   // with noise: same clipping statistics on the first step, other gradients (Adam's first moment: the
   // first Adam step moves each weight by +-lr whatever the gradient's size), and others again from a second engine
   const noisy = { clipNorm: 12, noiseMultiplier: 1 };
-  const weights = async () => {
-    const engine = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp: noisy });
+  const firstStep = async (dp: typeof noisy) => {
+    const engine = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp });
     try {
       const losses = await engine.trainStep(batches[0]);
       const state = await engine.getState();
@@ -315,13 +294,10 @@ test('on the emulator: DP-SGD on the CUDA engine clips like the CPU engine (no n
       engine.dispose();
     }
   };
-  const first = await weights();
-  const second = await weights();
-  const clean = await createNativeEngine({ config, seed: 4, device: 'cuda', cudaLibrary: emulated, dp: clipOnly });
-  const cleanLosses = await clean.trainStep(batches[0]);
-  const cleanCritic = (await clean.getState()).tensors.find((x) => x.name === 'critic.out.kernel.adam.m')!.data;
-  clean.dispose();
-  assert.deepEqual(first.losses.dp, cleanLosses.dp, 'noise is added after clipping');
-  assert.notDeepEqual(first.critic, cleanCritic, 'the noise moved the critic');
+  const first = await firstStep(noisy);
+  const second = await firstStep(noisy);
+  const clean = await firstStep(clipOnly);
+  assert.deepEqual(first.losses.dp, clean.losses.dp, 'noise is added after clipping');
+  assert.notDeepEqual(first.critic, clean.critic, 'the noise moved the critic');
   assert.notDeepEqual(first.critic, second.critic, 'each engine draws fresh noise from the OS');
 });
