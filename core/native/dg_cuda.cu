@@ -132,6 +132,46 @@ __global__ void k_step(int64_t *step) { *step += 1; }
 
 static inline unsigned blocks_for(long n, int threads) { return (unsigned)((n + threads - 1) / threads); }
 
+/* Column reductions (bias gradients, batch-norm statistics) run on blocks of COL_X x COL_Y threads:
+ * threadIdx.x picks one of COL_X adjacent columns (a warp reads a row's columns in one transaction),
+ * threadIdx.y strides over rows, and the COL_Y partial sums meet in a fixed tree, so results are
+ * deterministic. One thread per column looping over all rows would be a chain of thousands of dependent
+ * global-memory loads (the feature bias's 55 x 1024 rows: milliseconds). */
+#define COL_X 32
+#define COL_Y 16
+#define COLSUM_CHUNK 1024 /* rows per block in k_colsum's first pass: 64 per thread */
+static inline dim3 column_blocks(int cols, int chunks = 1) { return dim3(blocks_for(cols, COL_X), chunks); }
+static const dim3 COLUMN_THREADS(COL_X, COL_Y);
+
+/* The sum of v over threadIdx.y, to every thread of the block; all threads must call it. */
+template <typename T>
+__device__ T sum_over_y(T v) {
+  __shared__ T part[COL_Y][COL_X + 1];
+  part[threadIdx.y][threadIdx.x] = v;
+  __syncthreads();
+  for (int h = COL_Y / 2; h > 0; h /= 2) {
+    if (threadIdx.y < h) part[threadIdx.y][threadIdx.x] += part[threadIdx.y + h][threadIdx.x];
+    __syncthreads();
+  }
+  T total = part[0][threadIdx.x];
+  __syncthreads(); /* part is reused by the next call */
+  return total;
+}
+
+/* Sum over rows [r0, r1) of x[r, c] (times weight[r] when given), to every thread of the column. In
+ * double: a gradient that is zero in exact arithmetic then comes out at most ~1e-13 of its terms, which
+ * Adam's epsilon (1e-8) turns into no step, where a float tree's residue (~1e-8) could become a full
+ * +-lr step that the reference does not take. (The reference sums in row order, which cancels exactly
+ * in more cases: a unit of the last hidden layer active on as many real as fake rows has terms +-c,
+ * and the row-order partial sums of the real and fake rows are the same multiples of c; a tree groups
+ * them differently.) */
+__device__ double column_sum(const float *x, long ld, long r0, long r1, int c, int cols, const float *weight) {
+  double s = 0.0;
+  if (c < cols)
+    for (long r = r0 + threadIdx.y; r < r1; r += COL_Y) s += (double)(weight ? weight[r] : 1.0f) * x[r * ld + c];
+  return sum_over_y(s);
+}
+
 __global__ void k_bias_relu(float *x, long rows, int cols, const float *bias, int relu) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i >= rows * cols) return;
@@ -144,61 +184,74 @@ __global__ void k_scale(float *x, long n, float beta) {
   if (i < n) x[i] = beta == 0.0f ? 0.0f : beta * x[i];
 }
 
-/* Batch norm + ReLU for one hidden layer of a generator MLP; one thread per channel.
- * mode 0: batch statistics; 1: batch statistics and running-statistics update; 2: running statistics. */
+/* Batch norm + ReLU for one hidden layer of a generator MLP: column blocks (COLUMN_THREADS), statistics
+ * in double. mode 0: batch statistics; 1: batch statistics and running-statistics update; 2: running
+ * statistics. */
 __global__ void k_batchnorm_relu(float *z_to_xhat, float *act, float *invstd, const float *gamma, const float *beta, float *moving_mean,
                                  float *moving_var, int rows, int C, int mode, float momentum) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
+  int c = blockIdx.x * COL_X + threadIdx.x;
+  int live = c < C;
   if (mode == 2) {
+    if (!live) return;
     float mm = moving_mean[c], sd = sqrtf(moving_var[c] + 1e-5f);
-    for (int r = 0; r < rows; r++) {
+    for (int r = threadIdx.y; r < rows; r += COL_Y) {
       float y = gamma[c] * (z_to_xhat[(size_t)r * C + c] - mm) / sd + beta[c];
       act[(size_t)r * C + c] = y > 0.0f ? y : 0.0f;
     }
     return;
   }
   double s = 0.0;
-  for (int r = 0; r < rows; r++) s += z_to_xhat[(size_t)r * C + c];
-  double mu = s / rows, q = 0.0;
-  for (int r = 0; r < rows; r++) {
-    double d = z_to_xhat[(size_t)r * C + c] - mu;
-    q += d * d;
-  }
-  double var = q / rows;
+  if (live)
+    for (int r = threadIdx.y; r < rows; r += COL_Y) s += z_to_xhat[(size_t)r * C + c];
+  double mu = sum_over_y(s) / rows, q = 0.0;
+  if (live)
+    for (int r = threadIdx.y; r < rows; r += COL_Y) {
+      double d = z_to_xhat[(size_t)r * C + c] - mu;
+      q += d * d;
+    }
+  double var = sum_over_y(q) / rows;
+  if (!live) return;
   float is = (float)(1.0 / sqrt(var + 1e-5));
   float mean = (float)mu;
-  invstd[c] = is;
-  for (int r = 0; r < rows; r++) {
+  for (int r = threadIdx.y; r < rows; r += COL_Y) {
     size_t i = (size_t)r * C + c;
     float xh = (z_to_xhat[i] - mean) * is;
     z_to_xhat[i] = xh;
     float y = gamma[c] * xh + beta[c];
     act[i] = y > 0.0f ? y : 0.0f;
   }
-  if (mode == 1) {
-    moving_mean[c] = momentum * moving_mean[c] + (1.0f - momentum) * mean;
-    moving_var[c] = momentum * moving_var[c] + (1.0f - momentum) * (float)var;
+  if (threadIdx.y == 0) {
+    invstd[c] = is;
+    if (mode == 1) {
+      moving_mean[c] = momentum * moving_mean[c] + (1.0f - momentum) * mean;
+      moving_var[c] = momentum * moving_var[c] + (1.0f - momentum) * (float)var;
+    }
   }
 }
 
-/* ReLU backward then batch-norm backward; one thread per channel. dy is the gradient of the ReLU
- * output; dx receives the gradient of the dense output. */
+/* ReLU backward then batch-norm backward, column blocks. dy is the gradient of the ReLU output; dx
+ * receives the gradient of the dense output. */
 __global__ void k_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *act, const float *xhat,
                                           const float *invstd, const float *gamma, int rows, int C) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
+  int c = blockIdx.x * COL_X + threadIdx.x;
+  int live = c < C;
   double sdy = 0.0, sdyx = 0.0;
-  for (int r = 0; r < rows; r++) {
-    size_t i = (size_t)r * C + c;
-    float d = act[i] > 0.0f ? dy[i] : 0.0f;
-    sdy += d;
-    sdyx += (double)d * xhat[i];
+  if (live)
+    for (int r = threadIdx.y; r < rows; r += COL_Y) {
+      size_t i = (size_t)r * C + c;
+      float d = act[i] > 0.0f ? dy[i] : 0.0f;
+      sdy += d;
+      sdyx += (double)d * xhat[i];
+    }
+  sdy = sum_over_y(sdy);
+  sdyx = sum_over_y(sdyx);
+  if (!live) return;
+  if (threadIdx.y == 0) {
+    dbeta[c] += (float)sdy;
+    dgamma[c] += (float)sdyx;
   }
-  dbeta[c] += (float)sdy;
-  dgamma[c] += (float)sdyx;
   float k = gamma[c] * invstd[c] / rows, m1 = (float)sdy, m2 = (float)sdyx;
-  for (int r = 0; r < rows; r++) {
+  for (int r = threadIdx.y; r < rows; r += COL_Y) {
     size_t i = (size_t)r * C + c;
     float d = act[i] > 0.0f ? dy[i] : 0.0f;
     dx[i] = k * (rows * d - m1 - xhat[i] * m2);
@@ -261,21 +314,28 @@ __global__ void k_copy_cols(float *dst, int ldd, int c0, const float *src, int l
   dst[r * ldd + c0 + k] = src[r * lds + k];
 }
 
-/* Gen-flag mask and lengths from the activated heads y [steps * rows, S*F]. One thread per row. */
+/* Gen-flag mask and lengths from the activated heads y [steps * rows, S*F]. One warp per row (blocks
+ * of 32 x MASK_ROWS): the lanes look for the first step whose flag is set, t = lane, lane + 32, ... */
+#define MASK_ROWS 8
 __global__ void k_mask(float *mask, int32_t *lengths, const float *y, int rows, int T, int S, int F, int gen_flags) {
-  int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  int length = T;
-  if (gen_flags)
-    for (int t = 0; t < T; t++) {
+  __shared__ int row_length[MASK_ROWS];
+  int r = blockIdx.x * MASK_ROWS + threadIdx.y, lane = threadIdx.x;
+  int first = T;
+  if (gen_flags && r < rows)
+    for (int t = lane; t < T; t += 32) {
       const float *v = y + ((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F;
       if (v[F - 1] > v[F - 2]) {
-        length = t + 1;
+        first = t;
         break;
       }
     }
-  lengths[r] = length;
-  for (int t = 0; t < T; t++) mask[(size_t)r * T + t] = t < length ? 1.0f : 0.0f;
+  for (int o = 16; o > 0; o /= 2) first = min(first, __shfl_down_sync(0xffffffffu, first, o));
+  if (lane == 0) row_length[threadIdx.y] = first < T ? first + 1 : T;
+  __syncthreads();
+  if (r >= rows) return;
+  int length = row_length[threadIdx.y];
+  if (lane == 0) lengths[r] = length;
+  for (int t = lane; t < T; t += 32) mask[(size_t)r * T + t] = t < length ? 1.0f : 0.0f;
 }
 
 /* Fake rows [masked features t-major, A, M] into X (row stride ldx). zero_pad: write +0 after the end. */
@@ -378,43 +438,39 @@ __global__ void k_gradient_penalty(float *u0, const float *g, int B, int w0, flo
   if (threadIdx.x == 0) atomicAdd(gp_sum, (norm - 1.0) * (norm - 1.0));
 }
 
-/* db[c] (+)= sum over rows of x[r, c]. */
-__global__ void k_colsum(float *db, const float *x, int rows, int cols, int accumulate) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
-  float s = 0.0f;
-  for (int r = 0; r < rows; r++) s += x[(size_t)r * cols + c];
-  db[c] = accumulate ? db[c] + s : s;
-}
-
-/* db[c] = (sum of fake rows [B, 2B)) + (sum of real rows [0, B)) of x[r, c], each in row order, like
- * the reference (and dg_layers.c): WGAN bias gradients that are zero in exact arithmetic (the output
- * bias, a unit active on every row) then cancel exactly instead of leaving rounding noise that Adam's
- * first step would turn into a full +-lr step. */
-__device__ float real_fake_sum(const float *x, int B, size_t stride) {
-  float real = 0.0f, fake = 0.0f;
-  for (int r = 0; r < B; r++) {
-    real += x[(size_t)r * stride];
-    fake += x[(size_t)(B + r) * stride];
+/* out[blockIdx.y, c] (+)= sum of x[r, c] over the block's chunk of rows [blockIdx.y chunk, ...): column
+ * blocks, one chunk per blockIdx.y (see colsum()). */
+__global__ void k_colsum(float *out, const float *x, long rows, int cols, long chunk, int accumulate) {
+  int c = blockIdx.x * COL_X + threadIdx.x;
+  long r0 = blockIdx.y * chunk, r1 = min(rows, r0 + chunk);
+  double s = column_sum(x, cols, r0, r1, c, cols, NULL);
+  if (threadIdx.y == 0 && c < cols) {
+    float *o = out + (size_t)blockIdx.y * cols + c;
+    *o = (float)(accumulate ? *o + s : s);
   }
-  return fake + real;
 }
 
+/* db[c] = (sum of fake rows [B, 2B)) + (sum of real rows [0, B)) of x[r, c], each summed by the same
+ * tree, like the reference forms them (it differentiates D(R) and D(G) separately): WGAN bias
+ * gradients that are zero in exact arithmetic (the output bias, a unit active on every row) have real
+ * and fake terms exactly opposite, so the two sums cancel exactly instead of leaving rounding noise
+ * that Adam's first step would turn into a full +-lr step. Column blocks. */
 __global__ void k_colsum_real_fake(float *db, const float *x, int B, int cols) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < cols) db[c] = real_fake_sum(x + c, B, cols);
+  int c = blockIdx.x * COL_X + threadIdx.x;
+  double fake = column_sum(x, cols, B, 2 * B, c, cols, NULL), real = column_sum(x, cols, 0, B, c, cols, NULL);
+  if (threadIdx.y == 0 && c < cols) db[c] = (float)(fake + real);
 }
 
-/* The output layer's gradients: dw[k] = sum_r dout[r] act[r, k] (all 3B rows), db = the real and fake
- * rows' coefficients summed as k_colsum_real_fake does. */
+/* The output layer's gradients: dw[k] = sum_r dout[r] act[r, k] (all 3B rows); db = the real and fake
+ * rows' coefficients summed as k_colsum_real_fake does (block 0). Column blocks. */
 __global__ void k_out_grads(float *dw, float *db, const float *act, const float *dout, int B, int width) {
-  int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k < width) {
-    float s = 0.0f;
-    for (int r = 0; r < 3 * B; r++) s += dout[r] * act[(size_t)r * width + k];
-    dw[k] = s;
+  int k = blockIdx.x * COL_X + threadIdx.x;
+  double s = column_sum(act, width, 0, 3 * B, k, width, dout);
+  if (threadIdx.y == 0 && k < width) dw[k] = (float)s;
+  if (blockIdx.x == 0) {
+    double fake = column_sum(dout, 1, B, 2 * B, threadIdx.x, 1, NULL), real = column_sum(dout, 1, 0, B, threadIdx.x, 1, NULL);
+    if (threadIdx.x == 0 && threadIdx.y == 0) db[0] = (float)(fake + real);
   }
-  if (k == 0) db[0] = real_fake_sum(dout, B, 1);
 }
 
 /* Means of D over row ranges into stats[slot] (double): one block. */
@@ -790,6 +846,7 @@ struct dg_cuda {
   int capacity;
   void *arena;
   float *xh, *base, *gates, *c, *tc, *y, *mask, *xam, *dy, *dh, *dgsum, *dA, *dM, *d1, *d2, *khT, *a_main, *a_aux;
+  float *colsum_partial; /* colsum()'s per-chunk sums */
   int32_t *lengths;
   mlp_ws attr, minmax;
   critic_ws main_ws, aux_ws;
@@ -954,6 +1011,9 @@ static void layout_ws(dg_cuda *g, arena *a, int rows) {
   mw = max_of(c->minmax_hidden, c->n_minmax_hidden, mw > (int)M ? mw : (int)M);
   g->d1 = take(a, (size_t)rows * mw);
   g->d2 = take(a, (size_t)rows * mw);
+  size_t feature_partials = (steps * rows + COLSUM_CHUNK - 1) / COLSUM_CHUNK * SF;
+  size_t other_partials = ((size_t)rows + COLSUM_CHUNK - 1) / COLSUM_CHUNK * (4 * H > (size_t)mw ? 4 * H : (size_t)mw);
+  g->colsum_partial = take(a, feature_partials > other_partials ? feature_partials : other_partials);
   const dg_mlp_layout *mlps[2] = {&L->attr, &L->minmax};
   mlp_ws *wss[2] = {&g->attr, &g->minmax};
   for (int k = 0; k < (L->has_minmax ? 2 : 1); k++) {
@@ -1056,6 +1116,18 @@ static void draw_noise(dg_cuda *g, uint64_t start, int n, int r0, int rows) {
                                                                                     start + 2 * n * (na + nm) + 2 * r0 * steps * nf);
 }
 
+/* db[c] += sum over rows of x[r, c]. Up to COLSUM_CHUNK rows in one pass; more (the feature bias's
+ * steps x B rows) in two: chunks side by side into colsum_partial, then their sum. */
+static void colsum(dg_cuda *g, float *db, const float *x, long rows, int cols) {
+  long chunks = (rows + COLSUM_CHUNK - 1) / COLSUM_CHUNK;
+  if (chunks <= 1) {
+    k_colsum<<<column_blocks(cols), COLUMN_THREADS, 0, g->stream>>>(db, x, rows, cols, rows, 1);
+    return;
+  }
+  k_colsum<<<column_blocks(cols, (int)chunks), COLUMN_THREADS, 0, g->stream>>>(g->colsum_partial, x, rows, cols, COLSUM_CHUNK, 0);
+  k_colsum<<<column_blocks(cols), COLUMN_THREADS, 0, g->stream>>>(db, g->colsum_partial, chunks, cols, chunks, 1);
+}
+
 static void mlp_forward(dg_cuda *g, const dg_mlp_layout *ml, mlp_ws *w, const heads_desc *heads, int rows, int mode) {
   const float *x = w->input;
   float mom = g->L.config->batch_norm_momentum;
@@ -1063,7 +1135,7 @@ static void mlp_forward(dg_cuda *g, const dg_mlp_layout *ml, mlp_ws *w, const he
     int in = ml->width[i], C = ml->width[i + 1];
     gemm(g, 0, 0, rows, C, in, 1.0f, x, in, g->P + ml->kernel[i], C, 0.0f, w->xhat[i], C);
     k_bias_relu<<<blocks_for((long)rows * C, 256), 256, 0, g->stream>>>(w->xhat[i], rows, C, g->P + ml->bias[i], 0);
-    k_batchnorm_relu<<<blocks_for(C, 128), 128, 0, g->stream>>>(w->xhat[i], w->act[i], w->invstd[i], g->P + ml->gamma[i], g->P + ml->beta[i],
+    k_batchnorm_relu<<<column_blocks(C), COLUMN_THREADS, 0, g->stream>>>(w->xhat[i], w->act[i], w->invstd[i], g->P + ml->gamma[i], g->P + ml->beta[i],
                                                                  g->Bf + ml->moving_mean[i], g->Bf + ml->moving_var[i], rows, C, mode, mom);
     x = w->act[i];
   }
@@ -1078,15 +1150,15 @@ static void mlp_backward(dg_cuda *g, const dg_mlp_layout *ml, mlp_ws *w, const h
   heads_backward(g, heads, dout, w->out, rows);
   const float *x_last = Lh ? w->act[Lh - 1] : w->input;
   gemm(g, 1, 0, ml->width[Lh], out, rows, 1.0f, x_last, ml->width[Lh], dout, out, 1.0f, g->G + ml->kernel[Lh], out);
-  k_colsum<<<blocks_for(out, 128), 128, 0, g->stream>>>(g->G + ml->bias[Lh], dout, rows, out, 1);
+  colsum(g, g->G + ml->bias[Lh], dout, rows, out);
   if (Lh) gemm(g, 0, 1, rows, ml->width[Lh], out, 1.0f, dout, out, g->P + ml->kernel[Lh], out, 0.0f, g->d1, ml->width[Lh]);
   for (int i = Lh - 1; i >= 0; i--) {
     int in = ml->width[i], C = ml->width[i + 1];
-    k_batchnorm_relu_backward<<<blocks_for(C, 128), 128, 0, g->stream>>>(g->d2, g->G + ml->gamma[i], g->G + ml->beta[i], g->d1, w->act[i], w->xhat[i],
+    k_batchnorm_relu_backward<<<column_blocks(C), COLUMN_THREADS, 0, g->stream>>>(g->d2, g->G + ml->gamma[i], g->G + ml->beta[i], g->d1, w->act[i], w->xhat[i],
                                                                           w->invstd[i], g->P + ml->gamma[i], rows, C);
     const float *x = i ? w->act[i - 1] : w->input;
     gemm(g, 1, 0, in, C, rows, 1.0f, x, in, g->d2, C, 1.0f, g->G + ml->kernel[i], C);
-    k_colsum<<<blocks_for(C, 128), 128, 0, g->stream>>>(g->G + ml->bias[i], g->d2, rows, C, 1);
+    colsum(g, g->G + ml->bias[i], g->d2, rows, C);
     if (i) gemm(g, 0, 1, rows, in, C, 1.0f, g->d2, C, g->P + ml->kernel[i], C, 0.0f, g->d1, in);
   }
 }
@@ -1127,7 +1199,7 @@ static void generator_forward(dg_cuda *g, int rows, int mode, const float *given
   gemm(g, 0, 0, steps * rows, SF, H, 1.0f, g->xh + (size_t)rows * ld + nf, ld, g->P + L->feat_kernel, SF, 0.0f, g->y, SF);
   k_bias_relu<<<blocks_for((long)steps * rows * SF, 256), 256, 0, g->stream>>>(g->y, (long)steps * rows, SF, g->P + L->feat_bias, 0);
   heads_forward(g, &g->feat_heads, g->y, steps * rows);
-  k_mask<<<blocks_for(rows, 128), 128, 0, g->stream>>>(g->mask, g->lengths, g->y, rows, L->d.T, S, F, c->gen_flags);
+  k_mask<<<blocks_for(rows, MASK_ROWS), dim3(32, MASK_ROWS), 0, g->stream>>>(g->mask, g->lengths, g->y, rows, L->d.T, S, F, c->gen_flags);
   stage(g, "generator: feature heads and gen-flag mask");
 }
 
@@ -1141,7 +1213,7 @@ static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm
   heads_backward(g, &g->feat_heads, g->dy, g->y, steps * rows);
   const float *h_all = g->xh + (size_t)rows * ld + nf;
   gemm(g, 1, 0, H, SF, steps * rows, 1.0f, h_all, ld, g->dy, SF, 1.0f, g->G + L->feat_kernel, SF);
-  k_colsum<<<blocks_for(SF, 128), 128, 0, g->stream>>>(g->G + L->feat_bias, g->dy, steps * rows, SF, 1);
+  colsum(g, g->G + L->feat_bias, g->dy, (long)steps * rows, SF);
   gemm(g, 0, 1, steps * rows, H, SF, 1.0f, g->dy, SF, g->P + L->feat_kernel, SF, 0.0f, g->dh, H);
   stage(g, "generator backward: feature heads");
 
@@ -1156,7 +1228,7 @@ static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm
   gemm(g, 1, 0, ld, G4, steps * rows, 1.0f, g->xh, ld, g->gates, G4, 1.0f, dK + (size_t)AM * G4, G4);
   k_sum_steps<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->dgsum, g->gates, steps, (long)rows * G4);
   gemm(g, 1, 0, AM, G4, rows, 1.0f, g->xam, AM, g->dgsum, G4, 1.0f, dK, G4);
-  k_colsum<<<blocks_for(G4, 128), 128, 0, g->stream>>>(g->G + L->lstm_bias, g->dgsum, rows, G4, 1);
+  colsum(g, g->G + L->lstm_bias, g->dgsum, rows, G4);
   stage(g, "generator backward: LSTM kernel and bias gradients");
   if (L->has_minmax) mlp_backward(g, &L->minmax, &g->minmax, &g->add_heads, rows, g->dM);
   mlp_backward(g, &L->attr, &g->attr, &g->attr_heads, rows, g->dA);
@@ -1244,9 +1316,9 @@ static void critic_wgan_gp(dg_cuda *g, int net, int s, int B) {
   for (int l = 0; l < Lh; l++) {
     gemm(g, 1, 0, cl->width[l], cl->width[l + 1], rows, 1.0f, w->act[l], cl->width[l], w->delta[l + 1], cl->width[l + 1], 0.0f, g->G + cl->kernel[l],
          cl->width[l + 1]);
-    k_colsum_real_fake<<<blocks_for(cl->width[l + 1], 128), 128, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
+    k_colsum_real_fake<<<column_blocks(cl->width[l + 1]), COLUMN_THREADS, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
   }
-  k_out_grads<<<blocks_for(cl->width[Lh], 128), 128, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
+  k_out_grads<<<column_blocks(cl->width[Lh]), COLUMN_THREADS, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
   /* N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's critic_step_grads adds to the mean clipped gradient */
   const float *noise = dp_noise_for(g, s, net);
   long n = (long)(g->L.net_end[net] - g->L.net_begin[net]);
