@@ -677,20 +677,32 @@ __global__ void k_add_scaled(float *x, const float *y, float scale, long n) {
 
 #define LSTM_MAX_ROWS 8 /* batch rows per block */
 
-/* Forward over all steps. Block b owns rows [b R, b R + R). Shared memory: [K (when it fits)] x [R][ld]
- * gates [R][4H] c [R][H]. gates (global) receives the activated gates, c and tanh(c) per step, h_j goes
- * into xh block j + 1 after the z part. */
+/* The products read shared memory, whose bandwidth bounds them: each weight once per step for all of
+ * a block's rows (in a register), the rows' inputs 4 at a time (one 16-byte broadcast load per row,
+ * hence rows padded to a multiple of 4 floats), summed in the same order as one at a time. */
+__host__ __device__ static inline int padded4(int n) { return (n + 3) & ~3; }
+__device__ __forceinline__ float4 load_float4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
+
+/* One thread per gate column (a warp's multiple, at most 1024). */
+static inline int lstm_threads(int H) {
+  int t = (4 * H + 31) / 32 * 32;
+  return t < 1024 ? t : 1024;
+}
+
+/* Forward over all steps. Block b owns rows [b R, b R + R). Shared memory: [K (when it fits)] x [R][ld
+ * padded to 4] gates [R][4H] c [R][H]. gates (global) receives the activated gates, c and tanh(c) per
+ * step, h_j goes into xh block j + 1 after the z part. */
 __global__ void k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H,
                                int R, int k_in_shared) {
   extern __shared__ float sm[];
-  int ld = nx + H, G = 4 * H;
-  float *Ks = sm, *xs = sm + (k_in_shared ? (size_t)ld * G : 0), *gs = xs + R * ld, *cs = gs + R * G;
+  int ld = nx + H, lds = padded4(ld), G = 4 * H;
+  float *Ks = sm, *xs = sm + (k_in_shared ? (size_t)ld * G : 0), *gs = xs + R * lds, *cs = gs + R * G;
   const float *Kp = k_in_shared ? Ks : K;
   int r0 = blockIdx.x * R, nr = min(R, rows - r0);
   if (nr <= 0) return;
   if (k_in_shared)
     for (int i = threadIdx.x; i < ld * G; i += blockDim.x) Ks[i] = K[i];
-  for (int i = threadIdx.x; i < R * ld; i += blockDim.x) xs[i] = 0.0f;
+  for (int i = threadIdx.x; i < R * lds; i += blockDim.x) xs[i] = 0.0f;
   for (int i = threadIdx.x; i < R * H; i += blockDim.x) cs[i] = 0.0f;
   /* h_{-1} = 0 in xh block 0 (dg_lstm_forward zeroes it too): the dK product reads blocks 0..steps-1
    * whole, and an earlier pass over fewer rows (a smaller batch, a small generation) leaves its h_j in
@@ -700,18 +712,31 @@ __global__ void k_lstm_forward(float *gates, float *xh, const float *base, const
   for (int j = 0; j < steps; j++) {
     for (int i = threadIdx.x; i < nr * nx; i += blockDim.x) {
       int r = i / nx, d = i % nx;
-      xs[r * ld + d] = xh[((size_t)j * rows + r0 + r) * ld + d];
+      xs[r * lds + d] = xh[((size_t)j * rows + r0 + r) * ld + d];
     }
     __syncthreads();
     for (int col = threadIdx.x; col < G; col += blockDim.x) {
       float acc[LSTM_MAX_ROWS];
 #pragma unroll
       for (int r = 0; r < LSTM_MAX_ROWS; r++) acc[r] = r < nr ? base[(size_t)(r0 + r) * G + col] : 0.0f;
-      for (int k = 0; k < ld; k++) {
+      int k = 0;
+      for (; k + 4 <= ld; k += 4) {
+        float k0 = Kp[(size_t)k * G + col], k1 = Kp[(size_t)(k + 1) * G + col], k2 = Kp[(size_t)(k + 2) * G + col], k3 = Kp[(size_t)(k + 3) * G + col];
+#pragma unroll
+        for (int r = 0; r < LSTM_MAX_ROWS; r++)
+          if (r < nr) {
+            float4 x = load_float4(xs + r * lds + k);
+            acc[r] += x.x * k0;
+            acc[r] += x.y * k1;
+            acc[r] += x.z * k2;
+            acc[r] += x.w * k3;
+          }
+      }
+      for (; k < ld; k++) {
         float kv = Kp[(size_t)k * G + col];
 #pragma unroll
         for (int r = 0; r < LSTM_MAX_ROWS; r++)
-          if (r < nr) acc[r] += xs[r * ld + k] * kv;
+          if (r < nr) acc[r] += xs[r * lds + k] * kv;
       }
 #pragma unroll
       for (int r = 0; r < LSTM_MAX_ROWS; r++)
@@ -732,7 +757,7 @@ __global__ void k_lstm_forward(float *gates, float *xh, const float *base, const
       c[row * H + u] = cn;
       tc[row * H + u] = t;
       xh[((size_t)(j + 1) * rows + r0 + r) * ld + nx + u] = h;
-      xs[r * ld + nx + u] = h;
+      xs[r * lds + nx + u] = h;
       cs[r * H + u] = cn;
     }
     __syncthreads();
@@ -776,12 +801,25 @@ __global__ void k_lstm_backward(float *gates, const float *c, const float *tc, c
     }
     __syncthreads();
     if (j > 0)
-      for (int i = threadIdx.x; i < nr * H; i += blockDim.x) {
-        int r = i / H, u = i % H;
-        const float *d = dgs + r * G;
-        float s = 0.0f;
-        for (int col = 0; col < G; col++) s += d[col] * Kp[(size_t)col * H + u];
-        dhr[r * H + u] = s;
+      for (int u = threadIdx.x; u < H; u += blockDim.x) {
+        float s[LSTM_MAX_ROWS];
+#pragma unroll
+        for (int r = 0; r < LSTM_MAX_ROWS; r++) s[r] = 0.0f;
+        for (int col = 0; col < G; col += 4) { /* G = 4H */
+          float k0 = Kp[(size_t)col * H + u], k1 = Kp[(size_t)(col + 1) * H + u], k2 = Kp[(size_t)(col + 2) * H + u], k3 = Kp[(size_t)(col + 3) * H + u];
+#pragma unroll
+          for (int r = 0; r < LSTM_MAX_ROWS; r++)
+            if (r < nr) {
+              float4 d = load_float4(dgs + r * G + col);
+              s[r] += d.x * k0;
+              s[r] += d.y * k1;
+              s[r] += d.z * k2;
+              s[r] += d.w * k3;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < LSTM_MAX_ROWS; r++)
+          if (r < nr) dhr[r * H + u] = s[r];
       }
     __syncthreads();
   }
@@ -1191,8 +1229,8 @@ static void generator_forward(dg_cuda *g, int rows, int mode, const float *given
   stage(g, "generator: LSTM input [A, M] K + b");
   int R = (rows + 131) / 132;
   R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
-  size_t smem = sizeof(float) * ((g->lstm_k_shared_fwd ? (size_t)ld * G4 : 0) + (size_t)R * ld + (size_t)R * G4 + (size_t)R * H);
-  k_lstm_forward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->xh, g->base, K + (size_t)AM * G4, g->c, g->tc, steps, rows, nf, H, R,
+  size_t smem = sizeof(float) * ((g->lstm_k_shared_fwd ? (size_t)ld * G4 : 0) + (size_t)R * padded4(ld) + (size_t)R * G4 + (size_t)R * H);
+  k_lstm_forward<<<(rows + R - 1) / R, lstm_threads(H), smem, g->stream>>>(g->gates, g->xh, g->base, K + (size_t)AM * G4, g->c, g->tc, steps, rows, nf, H, R,
                                                                 g->lstm_k_shared_fwd);
   stage(g, "generator: LSTM forward (persistent kernel)");
   int SF = S * F;
@@ -1223,7 +1261,7 @@ static void generator_backward(dg_cuda *g, int rows, const float *dmain, int ldm
   int R = (rows + 131) / 132;
   R = R < 1 ? 1 : R > LSTM_MAX_ROWS ? LSTM_MAX_ROWS : R;
   size_t smem = sizeof(float) * ((g->lstm_k_shared_bwd ? (size_t)G4 * H : 0) + (size_t)R * G4 + 2 * (size_t)R * H);
-  k_lstm_backward<<<(rows + R - 1) / R, 256, smem, g->stream>>>(g->gates, g->c, g->tc, g->dh, g->khT, steps, rows, H, R, g->lstm_k_shared_bwd);
+  k_lstm_backward<<<(rows + R - 1) / R, lstm_threads(H), smem, g->stream>>>(g->gates, g->c, g->tc, g->dh, g->khT, steps, rows, H, R, g->lstm_k_shared_bwd);
   stage(g, "generator backward: LSTM BPTT (persistent kernel)");
   gemm(g, 1, 0, ld, G4, steps * rows, 1.0f, g->xh, ld, g->gates, G4, 1.0f, dK + (size_t)AM * G4, G4);
   k_sum_steps<<<blocks_for((long)rows * G4, 256), 256, 0, g->stream>>>(g->dgsum, g->gates, steps, (long)rows * G4);
@@ -1593,7 +1631,7 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   int H = g->L.H, ld = c->feature_noise_dim + H, G4 = 4 * H, device, max_smem = 0;
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  size_t per_rows_fwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)ld + G4 + H), per_rows_bwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)G4 + 2 * H);
+  size_t per_rows_fwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)padded4(ld) + G4 + H), per_rows_bwd = sizeof(float) * LSTM_MAX_ROWS * ((size_t)G4 + 2 * H);
   g->lstm_k_shared_fwd = sizeof(float) * (size_t)ld * G4 + per_rows_fwd <= (size_t)max_smem;
   g->lstm_k_shared_bwd = sizeof(float) * (size_t)G4 * H + per_rows_bwd <= (size_t)max_smem;
   if (per_rows_fwd > (size_t)max_smem || per_rows_bwd > (size_t)max_smem) {

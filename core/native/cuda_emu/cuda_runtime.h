@@ -26,6 +26,7 @@
 
 #define __global__
 #define __device__
+#define __host__
 #define __forceinline__ inline
 /* Blocks run one after another, so one static copy per kernel is the block's shared memory. */
 #define __shared__ static
@@ -35,6 +36,11 @@ struct dim3 {
   dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
 typedef dim3 uint3;
+/* 16-byte aligned as in CUDA: UBSan (the in-order test build) stops a misaligned vector load, which
+ * faults on a GPU. */
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 
 /* The running thread's coordinates (set by the scheduler before it resumes a thread). */
 extern uint3 threadIdx, blockIdx;
