@@ -683,16 +683,18 @@ __global__ void k_add_scaled(float *x, const float *y, float scale, long n) {
 __host__ __device__ static inline int padded4(int n) { return (n + 3) & ~3; }
 __device__ __forceinline__ float4 load_float4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
 
-/* One thread per gate column (a warp's multiple, at most 1024). */
+/* One thread per gate column (a warp's multiple) up to LSTM_MAX_THREADS, which __launch_bounds__ makes
+ * the compiler fit in registers (at 1024 threads a kernel over 64 registers per thread fails to launch). */
+#define LSTM_MAX_THREADS 512
 static inline int lstm_threads(int H) {
   int t = (4 * H + 31) / 32 * 32;
-  return t < 1024 ? t : 1024;
+  return t < LSTM_MAX_THREADS ? t : LSTM_MAX_THREADS;
 }
 
 /* Forward over all steps. Block b owns rows [b R, b R + R). Shared memory: [K (when it fits)] x [R][ld
  * padded to 4] gates [R][4H] c [R][H]. gates (global) receives the activated gates, c and tanh(c) per
  * step, h_j goes into xh block j + 1 after the z part. */
-__global__ void k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H,
+__global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H,
                                int R, int k_in_shared) {
   extern __shared__ float sm[];
   int ld = nx + H, lds = padded4(ld), G = 4 * H;
@@ -766,7 +768,7 @@ __global__ void k_lstm_forward(float *gates, float *xh, const float *base, const
 
 /* BPTT over all steps, rows split as in the forward. gates holds the activations on entry and
  * d(pre-activation gates) on exit. khT: [4H][H] (in shared memory when it fits). */
-__global__ void k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H,
+__global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H,
                                 int R, int k_in_shared) {
   extern __shared__ float sm[];
   int G = 4 * H;

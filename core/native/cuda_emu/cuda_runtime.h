@@ -27,6 +27,7 @@
 #define __global__
 #define __device__
 #define __host__
+#define __launch_bounds__(...) /* a register budget: nothing to emulate */
 #define __forceinline__ inline
 /* Blocks run one after another, so one static copy per kernel is the block's shared memory. */
 #define __shared__ static
