@@ -301,3 +301,30 @@ test('on the emulator: DP-SGD on the CUDA engine clips like the CPU engine (no n
   assert.notDeepEqual(first.critic, clean.critic, 'the noise moved the critic');
   assert.notDeepEqual(first.critic, second.critic, 'each engine draws fresh noise from the OS');
 });
+
+test('one batch object for every critic step (as the training loop passes it) trains exactly like equal copies, on the CPU and the emulated CUDA engine', async () => {
+  // the binding copies such a batch once and the CUDA core uploads it once (a device-to-device copy for
+  // the later critic steps): the result must not depend on it
+  const twoSteps = tinyConfig({ criticSteps: 2 }, tinyLayout(true, true));
+  const copyOf = (b: ReturnType<typeof randomBatch>) => ({
+    size: b.size,
+    attributes: b.attributes.slice(),
+    additionalAttributes: b.additionalAttributes.slice(),
+    features: b.features.slice(),
+  });
+  for (const device of ['cpu', 'cuda'] as const) {
+    const create = () => createNativeEngine({ config: twoSteps, seed: 8, device, threads: 2, cudaLibrary: emulated });
+    const shared = await create();
+    const copies = await create();
+    try {
+      for (let it = 0; it < 3; it++) {
+        const batch = randomBatch(twoSteps, 12, new Rng(500 + it, 3));
+        assert.deepEqual(await shared.trainStep([batch, batch]), await copies.trainStep([batch, copyOf(batch)]), `${device}, iteration ${it + 1}`);
+      }
+      assert.deepEqual(await shared.getState(), await copies.getState(), `${device}: the same state`);
+    } finally {
+      shared.dispose();
+      copies.dispose();
+    }
+  }
+});

@@ -351,6 +351,7 @@ typedef struct {
   /* inputs (copies) */
   int n_batches;
   dg_batch batches[16];
+  const float *batch_sources[16][3]; /* the JS arrays' data each batch was copied from */
   float *owned[48];
   int n_owned;
   int n;
@@ -381,8 +382,11 @@ static float *own_copy(job *j, const float *src, size_t n) {
   return p;
 }
 
-/* Copies a JS batch { size, attributes, additionalAttributes, features } after checking its shapes. */
-static int copy_batch(napi_env env, job *j, napi_value v, dg_batch *b) {
+/* Copies JS batch number i { size, attributes, additionalAttributes, features } after checking its
+ * shapes. The training loop passes one batch for every critic step: arrays already copied for an
+ * earlier batch of this call are shared, not copied again (and the CUDA core then uploads them once). */
+static int copy_batch(napi_env env, job *j, napi_value v, int i) {
+  dg_batch *b = &j->batches[i];
   dg_dims d;
   j->h->be->get_dims(j->h->model, &d);
   int size;
@@ -407,6 +411,13 @@ static int copy_batch(napi_env env, job *j, napi_value v, dg_batch *b) {
                 (size_t)size * d.attribute, nm, (size_t)size * d.additional, nf, (size_t)size * d.T * d.feature);
     return 0;
   }
+  const float *sources[3] = {a, m, f};
+  memcpy(j->batch_sources[i], sources, sizeof sources);
+  for (int k = 0; k < i; k++)
+    if (j->batches[k].size == size && memcmp(j->batch_sources[k], sources, sizeof sources) == 0) {
+      *b = j->batches[k];
+      return 1;
+    }
   b->size = size;
   b->attributes = own_copy(j, a, na);
   b->additional = own_copy(j, m, nm);
@@ -627,7 +638,7 @@ static int copy_batches(napi_env env, job *j, napi_value arr) {
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
-    if (napi_get_element(env, arr, i, &v) != napi_ok || !copy_batch(env, j, v, &j->batches[i])) return 0;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || !copy_batch(env, j, v, (int)i)) return 0;
   }
   j->n_batches = (int)n;
   return 1;
@@ -697,7 +708,7 @@ static napi_value js_critic_scores(napi_env env, napi_callback_info info) {
   if (argc < 2) return throw_error(env, "criticScores(handle, batch)");
   job *j = new_job(env, argv[0], JOB_SCORES);
   if (!j) return NULL;
-  if (!copy_batch(env, j, argv[1], &j->batches[0])) {
+  if (!copy_batch(env, j, argv[1], 0)) {
     free_job(j);
     return NULL;
   }

@@ -1684,10 +1684,20 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
   if (g->profile) profile_mark(g, NULL);
   for (int s = 0; s < c->critic_steps; s++) {
     const dg_batch *b = &batches[s];
-    CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], b->attributes, sizeof(float) * B * d->attribute, cudaMemcpyHostToDevice, g->stream));
-    if (d->additional)
-      CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], b->additional, sizeof(float) * B * d->additional, cudaMemcpyHostToDevice, g->stream));
-    CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], b->features, sizeof(float) * (size_t)B * d->T * d->feature, cudaMemcpyHostToDevice, g->stream));
+    /* The training loop passes one batch for every critic step: a batch already uploaded this
+     * iteration is copied on the device instead of crossing the bus again. */
+    int same = 0;
+    while (same < s && !(batches[same].attributes == b->attributes && batches[same].additional == b->additional && batches[same].features == b->features))
+      same++;
+    const float *from[3] = {b->attributes, b->additional, b->features};
+    cudaMemcpyKind kind = cudaMemcpyHostToDevice;
+    if (same < s) {
+      for (int k = 0; k < 3; k++) from[k] = g->batch[same][k];
+      kind = cudaMemcpyDeviceToDevice;
+    }
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], from[0], sizeof(float) * B * d->attribute, kind, g->stream));
+    if (d->additional) CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], from[1], sizeof(float) * B * d->additional, kind, g->stream));
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], from[2], sizeof(float) * (size_t)B * d->T * d->feature, kind, g->stream));
   }
   if ((rc = upload_dp_noise(g))) return rc;
   stage(g, "upload: real batches, DP noise");

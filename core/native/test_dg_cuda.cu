@@ -263,7 +263,8 @@ static int compare_generation(const char *label, dg_model *cpu, dg_cuda *gpu, in
   return rc == DG_OK;
 }
 
-static void test_against_cpu(const char *label, dg_config config, int B, int generated) {
+/* one_batch: every critic step gets the same batch arrays, as the training loop passes them. */
+static void test_against_cpu(const char *label, dg_config config, int B, int generated, int one_batch = 0) {
   dg_model *cpu;
   dg_cuda *gpu;
   std::string lb;
@@ -280,7 +281,7 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
   dg_batch batches[16];
   for (int k = 0; k < nb; k++) {
     make_batch(&hb[k], &config, &d, B, 77 + 1000 * k);
-    batches[k] = hb[k].b;
+    batches[k] = hb[one_batch ? 0 : k].b;
   }
   dg_cuda_use_graphs(gpu, 0);
   int small = B / 2 + 1; /* a pass over fewer rows than the batch */
@@ -591,6 +592,7 @@ int main(int argc, char **argv) {
     dg_config two = tiny_config();
     two.critic_steps = 2;
     test_against_cpu("tiny, 2 critic steps", two, 6, 2500);
+    test_against_cpu("tiny, 2 critic steps on one batch", two, 6, 7, 1);
     dg_config wwt = wwt_config(550, 10, 2);
     /* DP-SGD clipping without noise is deterministic: the same comparison (clip norms that clip part of
      * the examples; 2 critic steps, so clipping meets the per-step statistics reset too). */
