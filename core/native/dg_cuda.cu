@@ -314,6 +314,14 @@ __global__ void k_copy_cols(float *dst, int ldd, int c0, const float *src, int l
   dst[r * ldd + c0 + k] = src[r * lds + k];
 }
 
+/* dst[b, :] = src[rows[b], :] for rows of width w: a batch gathered from the held training set. */
+__global__ void k_gather_rows(float *dst, const float *src, const int32_t *rows, int B, int w) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)B * w) return;
+  long b = i / w;
+  dst[i] = src[(size_t)rows[b] * w + i % w];
+}
+
 /* Gen-flag mask and lengths from the activated heads y [steps * rows, S*F]. One warp per row (blocks
  * of 32 x MASK_ROWS): the lanes look for the first step whose flag is set, t = lane, lane + 32, ... */
 #define MASK_ROWS 8
@@ -892,6 +900,11 @@ struct dg_cuda {
   critic_ws main_ws, aux_ws;
   float *batch[16][3];
   int batch_capacity;
+  /* dg_cuda_hold_training_data: the training set on the device, and a step's row numbers */
+  float *held[3];
+  int held_n;
+  int32_t *held_rows;
+  int held_rows_capacity;
   /* generation outputs staged on the device */
   float *gen_features;
   /* DP-SGD noise, N(0, 1) per coordinate for every critic step and both critics, drawn on the host from
@@ -1562,6 +1575,8 @@ extern "C" void dg_cuda_destroy(dg_cuda *g) {
   for (int i = 0; i < 3; i++)
     if (hs[i]->offset) cudaFree(hs[i]->offset);
   cudaFree(g->arena);
+  for (int k = 0; k < 3; k++) cudaFree(g->held[k]);
+  cudaFree(g->held_rows);
   cudaFree(g->P);
   cudaFree(g->blas_workspace);
   cudaFree(g->dp_noise);
@@ -1666,41 +1681,13 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   return DG_OK;
 }
 
-extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) {
+/* The iteration on B rows whose real batches are on their way to the device (queued on g->stream):
+ * DP noise, then the graph (captured on the second iteration at a batch size) or eager launches, then
+ * the losses. */
+static int run_iteration(dg_cuda *g, int B, dg_losses *out) {
   int rc;
-  if (!g || !batches || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
-  const dg_config *c = g->L.config;
-  const dg_dims *d = &g->L.d;
-  if (n_batches < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_batches);
-  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
-  int B = batches[0].size;
-  for (int s = 0; s < c->critic_steps; s++) {
-    const dg_batch *b = &batches[s];
-    if (b->size != B) return dg_fail(DG_ERR_ARG, "the CUDA core needs equal batch sizes within an iteration");
-    if (!b->attributes || !b->features || (d->additional && !b->additional)) return dg_fail(DG_ERR_ARG, "a batch array is NULL");
-  }
-  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
-  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
-  if (g->profile) profile_mark(g, NULL);
-  for (int s = 0; s < c->critic_steps; s++) {
-    const dg_batch *b = &batches[s];
-    /* The training loop passes one batch for every critic step: a batch already uploaded this
-     * iteration is copied on the device instead of crossing the bus again. */
-    int same = 0;
-    while (same < s && !(batches[same].attributes == b->attributes && batches[same].additional == b->additional && batches[same].features == b->features))
-      same++;
-    const float *from[3] = {b->attributes, b->additional, b->features};
-    cudaMemcpyKind kind = cudaMemcpyHostToDevice;
-    if (same < s) {
-      for (int k = 0; k < 3; k++) from[k] = g->batch[same][k];
-      kind = cudaMemcpyDeviceToDevice;
-    }
-    CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], from[0], sizeof(float) * B * d->attribute, kind, g->stream));
-    if (d->additional) CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], from[1], sizeof(float) * B * d->additional, kind, g->stream));
-    CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], from[2], sizeof(float) * (size_t)B * d->T * d->feature, kind, g->stream));
-  }
   if ((rc = upload_dp_noise(g))) return rc;
-  stage(g, "upload: real batches, DP noise");
+  stage(g, "real batches (upload or gather), DP noise");
   if (g->use_graphs && g->graph && g->graph_rows != B) {
     cudaGraphExecDestroy(g->graph);
     g->graph = NULL;
@@ -1766,6 +1753,106 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     if (!isfinite(l[k]))
       return dg_fail(DG_ERR_NUMERIC, "training diverged: a loss is not finite (critic %g, generator %g, gp %g)", l[0], l[4], l[2]);
   return DG_OK;
+}
+
+extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) {
+  int rc;
+  if (!g || !batches || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
+  const dg_config *c = g->L.config;
+  const dg_dims *d = &g->L.d;
+  if (n_batches < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_batches);
+  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
+  int B = batches[0].size;
+  for (int s = 0; s < c->critic_steps; s++) {
+    const dg_batch *b = &batches[s];
+    if (b->size != B) return dg_fail(DG_ERR_ARG, "the CUDA core needs equal batch sizes within an iteration");
+    if (!b->attributes || !b->features || (d->additional && !b->additional)) return dg_fail(DG_ERR_ARG, "a batch array is NULL");
+  }
+  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
+  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  if (g->profile) profile_mark(g, NULL);
+  for (int s = 0; s < c->critic_steps; s++) {
+    const dg_batch *b = &batches[s];
+    /* The training loop passes one batch for every critic step: a batch already uploaded this
+     * iteration is copied on the device instead of crossing the bus again. */
+    int same = 0;
+    while (same < s && !(batches[same].attributes == b->attributes && batches[same].additional == b->additional && batches[same].features == b->features))
+      same++;
+    const float *from[3] = {b->attributes, b->additional, b->features};
+    cudaMemcpyKind kind = cudaMemcpyHostToDevice;
+    if (same < s) {
+      for (int k = 0; k < 3; k++) from[k] = g->batch[same][k];
+      kind = cudaMemcpyDeviceToDevice;
+    }
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], from[0], sizeof(float) * B * d->attribute, kind, g->stream));
+    if (d->additional) CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], from[1], sizeof(float) * B * d->additional, kind, g->stream));
+    CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], from[2], sizeof(float) * (size_t)B * d->T * d->feature, kind, g->stream));
+  }
+  return run_iteration(g, B, out);
+}
+
+extern "C" int dg_cuda_hold_training_data(dg_cuda *g, const dg_batch *all) {
+  if (!g || !all) return dg_fail(DG_ERR_ARG, "NULL argument");
+  const dg_dims *d = &g->L.d;
+  int n = all->size;
+  if (n < 1) return dg_fail(DG_ERR_ARG, "the training set needs at least one series");
+  if (!all->attributes || !all->features || (d->additional && !all->additional)) return dg_fail(DG_ERR_ARG, "a training-set array is NULL");
+  for (int k = 0; k < 3; k++) cudaFree(g->held[k]);
+  memset(g->held, 0, sizeof g->held);
+  g->held_n = 0;
+  size_t widths[3] = {(size_t)d->attribute, (size_t)d->additional, (size_t)d->T * d->feature};
+  const float *from[3] = {all->attributes, all->additional, all->features};
+  for (int k = 0; k < 3; k++) {
+    if (!widths[k]) continue;
+    size_t bytes = sizeof(float) * n * widths[k];
+    cudaError_t e = cudaMalloc((void **)&g->held[k], bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      for (int i = 0; i < 3; i++) cudaFree(g->held[i]);
+      memset(g->held, 0, sizeof g->held);
+      return dg_fail(DG_ERR_ALLOC, "the training set (%d series, %.0f MB) does not fit in the GPU's free memory: %s", n,
+                     sizeof(float) * n * (double)(widths[0] + widths[1] + widths[2]) / 1e6, cudaGetErrorString(e));
+    }
+    CUDA_TRY(cudaMemcpyAsync(g->held[k], from[k], bytes, cudaMemcpyHostToDevice, g->stream));
+  }
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
+  g->held_n = n;
+  return DG_OK;
+}
+
+extern "C" int dg_cuda_train_step_rows(dg_cuda *g, const int32_t *const *rows, int n_steps, int B, dg_losses *out) {
+  int rc;
+  if (!g || !rows || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
+  const dg_config *c = g->L.config;
+  const dg_dims *d = &g->L.d;
+  if (!g->held_n) return dg_fail(DG_ERR_ARG, "no training set is held on the GPU (dg_cuda_hold_training_data)");
+  if (n_steps < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_steps);
+  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
+  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
+  for (int s = 0; s < c->critic_steps; s++) {
+    if (!rows[s]) return dg_fail(DG_ERR_ARG, "a row list is NULL");
+    for (int b = 0; b < B; b++)
+      if (rows[s][b] < 0 || rows[s][b] >= g->held_n)
+        return dg_fail(DG_ERR_ARG, "critic step %d, batch row %d: row %d is outside the held training set (0..%d)", s, b, (int)rows[s][b], g->held_n - 1);
+  }
+  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  size_t need = (size_t)c->critic_steps * B;
+  if ((int)need > g->held_rows_capacity) {
+    cudaFree(g->held_rows);
+    g->held_rows = NULL;
+    g->held_rows_capacity = 0;
+    CUDA_TRY(cudaMalloc((void **)&g->held_rows, sizeof(int32_t) * need));
+    g->held_rows_capacity = (int)need;
+  }
+  if (g->profile) profile_mark(g, NULL);
+  int widths[3] = {d->attribute, d->additional, d->T * d->feature};
+  for (int s = 0; s < c->critic_steps; s++) {
+    int32_t *dev_rows = g->held_rows + (size_t)s * B;
+    CUDA_TRY(cudaMemcpyAsync(dev_rows, rows[s], sizeof(int32_t) * B, cudaMemcpyHostToDevice, g->stream));
+    for (int k = 0; k < 3; k++)
+      if (widths[k]) k_gather_rows<<<blocks_for((long)B * widths[k], 256), 256, 0, g->stream>>>(g->batch[s][k], g->held[k], dev_rows, B, widths[k]);
+  }
+  return run_iteration(g, B, out);
 }
 
 #define GEN_CHUNK 1000 /* = reference.ts's GENERATION_CHUNK: one noise block per pass */

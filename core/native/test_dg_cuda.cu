@@ -346,6 +346,68 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
 
 /* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
  * launches: the same kernels, so the same numbers; a batch-size change recaptures. */
+/* Training from rows of a training set held on the device (gathered there) against uploading the same
+ * rows as batches: bit-identical (graphs on: eager, capture, replays), and row errors named. */
+static void test_held_rows(void) {
+  dg_config c = tiny_config();
+  c.critic_steps = 2;
+  dg_cuda *held, *uploaded;
+  if (dg_cuda_create(&c, 9, &held) || dg_cuda_create(&c, 9, &uploaded)) {
+    CHECK(0, "create: %s", dg_error_message());
+    return;
+  }
+  printf("rows of a training set held on the GPU vs uploaded batches (tiny, 2 critic steps)\n");
+  fflush(stdout);
+  dg_dims d;
+  dg_get_dims(dg_cuda_host_model(held), &d);
+  const int n = 23, B = 6, TF = d.T * d.feature;
+  host_batch all, batch[2];
+  make_batch(&all, &c, &d, n, 41);
+  make_batch(&batch[0], &c, &d, B, 1);
+  make_batch(&batch[1], &c, &d, B, 2);
+  dg_losses lh, lu;
+  int32_t rows[2][6];
+  const int32_t *row_lists[2] = {rows[0], rows[1]};
+  CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "no training set is held"),
+        "rows before any training set: %s", dg_error_message());
+  CHECK(dg_cuda_hold_training_data(held, &all.b) == DG_OK, "hold: %s", dg_error_message());
+  for (int it = 0; it < 4; it++) {
+    for (int k = 0; k < 2; k++) {
+      for (int b = 0; b < B; b++) {
+        int r = rows[k][b] = (7 * it + 5 * b + 11 * k) % n;
+        memcpy(batch[k].a + b * d.attribute, all.a + r * d.attribute, sizeof(float) * d.attribute);
+        memcpy(batch[k].m + b * d.additional, all.m + r * d.additional, sizeof(float) * d.additional);
+        memcpy(batch[k].f + (size_t)b * TF, all.f + (size_t)r * TF, sizeof(float) * TF);
+      }
+      batch[k].b.size = B;
+    }
+    dg_batch two[2] = {batch[0].b, batch[1].b};
+    int rh = dg_cuda_train_step_rows(held, row_lists, 2, B, &lh), ru = dg_cuda_train_step(uploaded, two, 2, &lu);
+    CHECK(rh == DG_OK && ru == DG_OK, "iteration %d: %s", it + 1, dg_error_message());
+    if (rh || ru) break;
+    CHECK(memcmp(&lh, &lu, sizeof lh) == 0, "iteration %d: losses differ (critic %g vs %g)", it + 1, lh.critic, lu.critic);
+  }
+  dg_cuda_download(held);
+  dg_cuda_download(uploaded);
+  dg_model *mh = dg_cuda_host_model(held), *mu = dg_cuda_host_model(uploaded);
+  int same = 1;
+  for (int i = 0; i < dg_tensor_count(mh); i++) {
+    dg_tensor_info ti;
+    dg_tensor_info_at(mh, i, &ti);
+    same &= memcmp(dg_tensor_data(mh, i), dg_tensor_data(mu, i), sizeof(float) * ti.size) == 0;
+  }
+  CHECK(same, "held rows vs uploaded batches: the states differ after 4 iterations");
+  rows[1][3] = n;
+  CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "critic step 1, batch row 3: row 23 is outside"),
+        "a row past the training set: %s", dg_error_message());
+  printf("  held rows vs uploaded batches: %s\n", same ? "bit-identical" : "DIFFERENT");
+  free_batch(&all);
+  free_batch(&batch[0]);
+  free_batch(&batch[1]);
+  dg_cuda_destroy(held);
+  dg_cuda_destroy(uploaded);
+}
+
 static void test_graph_replay(int T, int S) {
   dg_config c = wwt_config(T, S, 1);
   dg_cuda *eager, *graph;
@@ -609,6 +671,7 @@ int main(int argc, char **argv) {
       wwt_dp.dp_clip_norm = 22.0f;
       test_against_cpu("WWT-shaped, DP clipping", wwt_dp, 100, 2500);
     }
+    test_held_rows();
     if (quick)
       test_graph_replay(50, 5);
     else
