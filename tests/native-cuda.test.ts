@@ -21,9 +21,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineState, StepLosses } from '../core/model/engine.ts';
+import type { EncodedDataset } from '../core/encoding/types.ts';
+import type { Engine, EngineState, StepLosses } from '../core/model/engine.ts';
 import { createEngine } from '../core/model/engines.ts';
 import { createNativeEngine, cudaStatus, loadNativeAddon, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
+import type { TrainingPlan } from '../core/train/checkpoint.ts';
+import { createBatchSampler, runLoop } from '../core/train/loop.ts';
 import { Rng } from '../core/util/rng.ts';
 import { assertResumeIsExact } from './fixtures/resume-check.ts';
 import { randomBatch, relativeError, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
@@ -327,4 +330,56 @@ test('one batch object for every critic step (as the training loop passes it) tr
       copies.dispose();
     }
   }
+});
+
+test('a training set held by the CUDA engine: training on its rows equals training on the same rows as batches, through the loop too (CPU stand-in and emulated GPU)', async () => {
+  make('cuda-fake');
+  const twoSteps = tinyConfig({ criticSteps: 2 }, tinyLayout(true, true));
+  const all = randomBatch(twoSteps, 29, new Rng(61, 3));
+  const data: EncodedDataset = { ...all, layout: twoSteps.layout, n: all.size, lengths: new Int32Array(all.size), ids: [] };
+  const plan: TrainingPlan = { seed: 5, batchSize: 8, iterationsPerEpoch: 3, totalIterations: 7, checkpointEvery: 100, engine: 'cuda' };
+
+  const cpu = await createNativeEngine({ config: twoSteps, seed: 2, device: 'cpu', threads: 2 });
+  assert.equal(cpu.holdTrainingData, undefined, 'the CPU engine reads batches in place');
+  cpu.dispose();
+
+  for (const library of [path.join(nativeDir, 'out/libdg_cuda_fake.so'), emulated]) {
+    const create = () => createNativeEngine({ config: twoSteps, seed: 2, device: 'cuda', cudaLibrary: library });
+    const held = await create();
+    const batches = await create();
+    try {
+      await assert.rejects(held.trainStepOnRows!([new Int32Array(8), new Int32Array(8)]), /no training set is held/);
+      await held.holdTrainingData!(all);
+      const sampler = createBatchSampler(data, plan);
+      for (let it = 0; it < 3; it++) {
+        const rows = sampler.rowsAt(it);
+        const lr = await held.trainStepOnRows!([rows, rows]);
+        const batch = sampler.batchAt(it);
+        assert.deepEqual(lr, await batches.trainStep([batch, batch]), `${library}: iteration ${it + 1}`);
+      }
+      assert.deepEqual(await held.getState(), await batches.getState(), `${library}: the same state`);
+      await assert.rejects(held.trainStepOnRows!([Int32Array.of(0, 1, 29), Int32Array.of(0, 1, 2)]), /critic step 0, batch row 2: row 29 is outside the held training set \(0\.\.28\)/);
+      await assert.rejects(held.trainStepOnRows!([new Int32Array(8), new Int32Array(7)]), /rows\[1\] must be an Int32Array of row numbers as long as rows\[0\]/);
+    } finally {
+      held.dispose();
+      batches.dispose();
+    }
+  }
+
+  // the loop hands the training set over and trains on rows; hiding the two methods makes it send batches
+  const loopState = async (hideRows: boolean) => {
+    const engine = await createNativeEngine({ config: twoSteps, seed: 4, device: 'cuda', cudaLibrary: emulated });
+    try {
+      const loopEngine: Engine = hideRows ? { ...engine, holdTrainingData: undefined, trainStepOnRows: undefined } : engine;
+      let held = false;
+      const original = engine.holdTrainingData!;
+      if (!hideRows) loopEngine.holdTrainingData = async (set) => ((held = true), original(set));
+      await runLoop({ engine: loopEngine, data, plan, startIteration: 0, onCheckpoint: () => {} });
+      assert.equal(held, !hideRows);
+      return await engine.getState();
+    } finally {
+      engine.dispose();
+    }
+  };
+  assert.deepEqual(await loopState(false), await loopState(true), 'the loop on rows trains exactly as on batches');
 });

@@ -87,6 +87,14 @@ export interface Engine {
   readonly config: ModelConfig;
   /** One iteration: `criticSteps` critic updates (one batch each) then one generator update. */
   trainStep(realBatches: RealBatch[]): Promise<StepLosses>;
+  /**
+   * Engines that keep the training set themselves (CUDA: on the GPU) have these two. holdTrainingData
+   * takes every training series as one batch (copied now; rejects, holding nothing, when it cannot:
+   * too little GPU memory); trainStepOnRows is then trainStep on row numbers of that set, one
+   * Int32Array per critic step, so no batch is gathered, copied or uploaded per iteration.
+   */
+  holdTrainingData?(all: RealBatch): Promise<void>;
+  trainStepOnRows?(rows: Int32Array[]): Promise<StepLosses>;
   generate(n: number, options?: GenerateOptions): Promise<GeneratedBatch>;
   /** Main critic output D(x) per example (for the membership-inference review). */
   criticScores(batch: RealBatch): Promise<Float32Array>;

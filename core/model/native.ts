@@ -26,6 +26,8 @@ interface NativeAddon {
   create(config: object, seed: number, cudaLibrary?: string): Handle;
   destroy(handle: Handle): void;
   trainStep(handle: Handle, batches: RealBatch[]): Promise<StepLosses>;
+  holdTrainingData(handle: Handle, all: RealBatch): void;
+  trainStepRows(handle: Handle, rows: Int32Array[]): Promise<StepLosses>;
   generate(handle: Handle, n: number, givenAttributes?: Float32Array, givenAdditional?: Float32Array): Promise<Omit<GeneratedBatch, 'size'>>;
   criticScores(handle: Handle, batch: RealBatch): Promise<Float32Array>;
   dumpIteration(handle: Handle, batches: RealBatch[], file: string): Promise<void>;
@@ -182,11 +184,24 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
     return next;
   }
 
-  function checkBatches(realBatches: RealBatch[]): void {
+  function checkBatches(realBatches: { length: number }): void {
     if (realBatches.length !== config.criticSteps) {
       throw new Error(`trainStep needs ${config.criticSteps} real batch(es), one per critic step; got ${realBatches.length}`);
     }
   }
+
+  // Only the CUDA engine holds the training set (on the GPU): the CPU core reads batches in place.
+  const heldTrainingSet: Pick<Engine, 'holdTrainingData' | 'trainStepOnRows'> =
+    device === 'cuda'
+      ? {
+          holdTrainingData: (all: RealBatch) => run((h) => native.holdTrainingData(h, all)),
+          trainStepOnRows: (rows: Int32Array[]) =>
+            run((h) => {
+              checkBatches(rows);
+              return native.trainStepRows(h, rows);
+            }),
+        }
+      : {};
 
   return {
     name: device === 'cuda' ? `native-cuda (${cudaDevice})` : `native-cpu (${native.info().kernel}, ${threads} thread${threads === 1 ? '' : 's'})`,
@@ -200,6 +215,7 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
         return native.trainStep(h, realBatches);
       });
     },
+    ...heldTrainingSet,
 
     generate(n: number, generateOptions: GenerateOptions = {}): Promise<GeneratedBatch> {
       return run(async (h) => {

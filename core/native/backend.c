@@ -67,6 +67,8 @@ static const char *resolve(void *lib, dg_backend *t) {
       {"dg_cuda_create", (void **)&t->cuda_create},
       {"dg_cuda_destroy", (void **)&t->cuda_destroy},
       {"dg_cuda_train_step", (void **)&t->cuda_train_step},
+      {"dg_cuda_hold_training_data", (void **)&t->cuda_hold_training_data},
+      {"dg_cuda_train_step_rows", (void **)&t->cuda_train_step_rows},
       {"dg_cuda_generate", (void **)&t->cuda_generate},
       {"dg_cuda_host_model", (void **)&t->cuda_host_model},
       {"dg_cuda_download", (void **)&t->cuda_download},

@@ -41,6 +41,8 @@ typedef struct {
   int (*cuda_create)(const dg_config *, uint32_t, dg_cuda **);
   void (*cuda_destroy)(dg_cuda *);
   int (*cuda_train_step)(dg_cuda *, const dg_batch *, int, dg_losses *);
+  int (*cuda_hold_training_data)(dg_cuda *, const dg_batch *);
+  int (*cuda_train_step_rows)(dg_cuda *, const int32_t *const *, int, int, dg_losses *);
   int (*cuda_generate)(dg_cuda *, int, const float *, const float *, float *, float *, float *, int32_t *);
   dg_model *(*cuda_host_model)(dg_cuda *);
   int (*cuda_download)(dg_cuda *);

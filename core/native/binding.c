@@ -339,7 +339,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
 
 /* ---------------------------------------------------------------- async jobs */
 
-enum { JOB_TRAIN, JOB_GENERATE, JOB_SCORES, JOB_DUMP };
+enum { JOB_TRAIN, JOB_TRAIN_ROWS, JOB_GENERATE, JOB_SCORES, JOB_DUMP };
 
 typedef struct {
   napi_async_work work;
@@ -352,6 +352,8 @@ typedef struct {
   int n_batches;
   dg_batch batches[16];
   const float *batch_sources[16][3]; /* the JS arrays' data each batch was copied from */
+  int32_t *rows[16];                 /* JOB_TRAIN_ROWS: copies of each critic step's row numbers */
+  int rows_per_batch;
   float *owned[48];
   int n_owned;
   int n;
@@ -365,6 +367,7 @@ typedef struct {
 
 static void free_job(job *j) {
   for (int i = 0; i < j->n_owned; i++) free(j->owned[i]);
+  for (int i = 0; i < 16; i++) free(j->rows[i]);
   free(j->out_attr);
   free(j->out_add);
   free(j->out_feat);
@@ -382,13 +385,11 @@ static float *own_copy(job *j, const float *src, size_t n) {
   return p;
 }
 
-/* Copies JS batch number i { size, attributes, additionalAttributes, features } after checking its
- * shapes. The training loop passes one batch for every critic step: arrays already copied for an
- * earlier batch of this call are shared, not copied again (and the CUDA core then uploads them once). */
-static int copy_batch(napi_env env, job *j, napi_value v, int i) {
-  dg_batch *b = &j->batches[i];
+/* Points b at the arrays of a JS batch { size, attributes, additionalAttributes, features } (JS memory:
+ * valid during this call only) after checking their shapes against the model of h. */
+static int batch_arrays(napi_env env, handle *h, napi_value v, dg_batch *b) {
   dg_dims d;
-  j->h->be->get_dims(j->h->model, &d);
+  h->be->get_dims(h->model, &d);
   int size;
   float *a = NULL, *m = NULL, *f = NULL;
   size_t na = 0, nm = 0, nf = 0;
@@ -411,6 +412,21 @@ static int copy_batch(napi_env env, job *j, napi_value v, int i) {
                 (size_t)size * d.attribute, nm, (size_t)size * d.additional, nf, (size_t)size * d.T * d.feature);
     return 0;
   }
+  *b = (dg_batch){.size = size, .attributes = a, .additional = m, .features = f};
+  return 1;
+}
+
+/* Copies JS batch number i of a job after checking its shapes. The training loop passes one batch for
+ * every critic step: arrays already copied for an earlier batch of this call are shared, not copied
+ * again (and the CUDA core then uploads them once). */
+static int copy_batch(napi_env env, job *j, napi_value v, int i) {
+  dg_batch *b = &j->batches[i], js;
+  if (!batch_arrays(env, j->h, v, &js)) return 0;
+  const float *a = js.attributes, *m = js.additional, *f = js.features;
+  int size = js.size;
+  dg_dims d;
+  j->h->be->get_dims(j->h->model, &d);
+  size_t na = (size_t)size * d.attribute, nm = (size_t)size * d.additional, nf = (size_t)size * d.T * d.feature;
   const float *sources[3] = {a, m, f};
   memcpy(j->batch_sources[i], sources, sizeof sources);
   for (int k = 0; k < i; k++)
@@ -466,10 +482,13 @@ static void execute(napi_env env, void *data) {
   dg_dims d;
   be->get_dims(m, &d);
   /* Training and generation (its noise position) change the device's state, even when they fail. */
-  if (j->kind == JOB_TRAIN || j->kind == JOB_GENERATE) h->host_stale = 1;
+  if (j->kind == JOB_TRAIN || j->kind == JOB_TRAIN_ROWS || j->kind == JOB_GENERATE) h->host_stale = 1;
   switch (j->kind) {
     case JOB_TRAIN:
       j->rc = model_train(h, j->batches, j->n_batches, &j->losses);
+      break;
+    case JOB_TRAIN_ROWS:
+      j->rc = be->cuda_train_step_rows(h->gpu, (const int32_t *const *)j->rows, j->n_batches, j->rows_per_batch, &j->losses);
       break;
     case JOB_GENERATE: {
       size_t n = j->n;
@@ -533,6 +552,7 @@ static napi_value job_result(napi_env env, job *j) {
   size_t n = j->n;
   switch (j->kind) {
     case JOB_TRAIN:
+    case JOB_TRAIN_ROWS:
       return losses_object(env, &j->losses, dg_dp_enabled(&j->h->config));
     case JOB_GENERATE: {
       CALL(env, napi_create_object(env, &r));
@@ -656,6 +676,67 @@ static napi_value js_train_step(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return start_job(env, j, "dg.trainStep");
+}
+
+/* holdTrainingData(handle, all): the whole training set as one batch, kept by a CUDA model on the GPU
+ * (copied now, synchronously), for trainStepRows. */
+static napi_value js_hold_training_data(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "holdTrainingData(handle, trainingSet)");
+  handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (!h->gpu) return throw_error(env, "holdTrainingData: only a CUDA model holds its training set (the CPU engine reads batches in place)");
+  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
+  dg_batch all;
+  if (!batch_arrays(env, h, argv[1], &all)) return NULL;
+  if (h->be->cuda_hold_training_data(h->gpu, &all) != DG_OK) return throw_error(env, "%s", h->be->error_message());
+  return NULL;
+}
+
+/* trainStepRows(handle, rows): trainStep on rows of the held training set, one Int32Array of row
+ * numbers (all of one length, the batch size) per critic step. */
+static napi_value js_train_step_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_error(env, "trainStepRows(handle, rows)");
+  handle *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  if (!h->gpu) return throw_error(env, "trainStepRows: only a CUDA model holds its training set");
+  job *j = new_job(env, argv[0], JOB_TRAIN_ROWS);
+  if (!j) return NULL;
+  uint32_t n = 0;
+  bool is_array = false;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n < 1 || n > 16) {
+    free_job(j);
+    return throw_error(env, "trainStepRows: expected an array of 1 to 16 Int32Arrays of row numbers");
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    bool is_typed = false;
+    napi_typedarray_type type;
+    size_t length = 0, offset;
+    void *data;
+    napi_value ab;
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok || napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array || length < 1 ||
+        length > (size_t)INT32_MAX || (i > 0 && length != (size_t)j->rows_per_batch)) {
+      free_job(j);
+      return throw_error(env, "trainStepRows: rows[%u] must be an Int32Array of row numbers as long as rows[0] (the batch size)", i);
+    }
+    j->rows_per_batch = (int)length;
+    j->rows[i] = malloc(sizeof(int32_t) * length);
+    if (!j->rows[i]) {
+      free_job(j);
+      return throw_error(env, "out of memory copying row numbers");
+    }
+    memcpy(j->rows[i], data, sizeof(int32_t) * length);
+  }
+  j->n_batches = (int)n;
+  return start_job(env, j, "dg.trainStepRows");
 }
 
 static napi_value js_generate(napi_env env, napi_callback_info info) {
@@ -902,6 +983,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
       {"trainStep", NULL, js_train_step, NULL, NULL, NULL, napi_default, NULL},
+      {"holdTrainingData", NULL, js_hold_training_data, NULL, NULL, NULL, napi_default, NULL},
+      {"trainStepRows", NULL, js_train_step_rows, NULL, NULL, NULL, napi_default, NULL},
       {"generate", NULL, js_generate, NULL, NULL, NULL, napi_default, NULL},
       {"criticScores", NULL, js_critic_scores, NULL, NULL, NULL, napi_default, NULL},
       {"dumpIteration", NULL, js_dump_iteration, NULL, NULL, NULL, napi_default, NULL},

@@ -29,6 +29,8 @@ export interface LoopOptions {
   onProgress?: (progress: Progress) => void;
   /** Called every plan.checkpointEvery iterations, on cancel and at the end. */
   onCheckpoint: (iteration: number, status: 'running' | 'cancelled' | 'complete', elapsedSeconds: number) => Promise<void> | void;
+  /** Says how batches reach the engine when it is worth knowing (a training set the GPU could not hold). */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -46,16 +48,23 @@ export function iterationsPerEpoch(n: number, batchSize: number): number {
   return Math.max(1, Math.floor(n / batchSize));
 }
 
+export interface BatchSampler {
+  /** The training-set rows of iteration `iteration`'s batch, from the epoch's seeded permutation. */
+  rowsAt(iteration: number): Int32Array;
+  /** Those rows gathered into a batch. */
+  batchAt(iteration: number): RealBatch;
+}
+
 /**
- * The real batch of each iteration, gathered from the epoch's seeded permutation. One batch's arrays
- * are refilled by every call (engines consume a batch within trainStep): at WWT-shaped batch 1024,
- * 6.7 MB allocated and zeroed per iteration cost more than the copy itself.
+ * Each call refills the same rows and batch arrays (engines consume them within a step): at
+ * WWT-shaped batch 1024, 6.7 MB allocated and zeroed per iteration cost more than the copy itself.
  */
-export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): (iteration: number) => RealBatch {
+export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): BatchSampler {
   const B = plan.batchSize;
   const aDim = widthOf(data.layout.attributes);
   const mDim = widthOf(data.layout.additionalAttributes);
   const fSize = data.layout.maxLength * widthOf(data.layout.features);
+  const rows = new Int32Array(B);
   const batch: RealBatch = {
     size: B,
     attributes: new Float32Array(B * aDim),
@@ -64,21 +73,39 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): (i
   };
   let permutationEpoch = -1;
   let permutation: Int32Array = new Int32Array(0);
-  return (iteration) => {
+  const rowsAt = (iteration: number) => {
     const epoch = Math.floor(iteration / plan.iterationsPerEpoch);
     const k = iteration % plan.iterationsPerEpoch;
     if (epoch !== permutationEpoch) {
       permutation = new Rng(plan.seed, epochStream(epoch)).permutation(data.n);
       permutationEpoch = epoch;
     }
-    for (let b = 0; b < B; b++) {
-      const i = permutation[(k * B + b) % data.n];
-      batch.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
-      batch.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
-      batch.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
-    }
-    return batch;
+    for (let b = 0; b < B; b++) rows[b] = permutation[(k * B + b) % data.n];
+    return rows;
   };
+  return {
+    rowsAt,
+    batchAt(iteration) {
+      for (const [b, i] of rowsAt(iteration).entries()) {
+        batch.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
+        batch.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
+        batch.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
+      }
+      return batch;
+    },
+  };
+}
+
+/** Whether the engine took the whole training set (then it trains on row numbers). */
+async function handTrainingSet(engine: Engine, data: EncodedDataset, onNotice?: (message: string) => void): Promise<boolean> {
+  if (!engine.holdTrainingData || !engine.trainStepOnRows) return false;
+  try {
+    await engine.holdTrainingData({ size: data.n, attributes: data.attributes, additionalAttributes: data.additionalAttributes, features: data.features });
+    return true;
+  } catch (error) {
+    onNotice?.(`the engine could not hold the training set (${error instanceof Error ? error.message : String(error)}): sending it a batch per iteration`);
+    return false;
+  }
 }
 
 /** Lets signal handlers (Ctrl-C) and other events run between synchronous engine steps. */
@@ -89,7 +116,8 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   const previous = options.previousSeconds ?? 0;
   const started = performance.now();
   const elapsed = () => previous + (performance.now() - started) / 1000;
-  const batchAt = createBatchSampler(data, plan);
+  const sampler = createBatchSampler(data, plan);
+  const onRows = await handTrainingSet(engine, data, options.onNotice);
   let iteration = options.startIteration;
   let losses: StepLosses | undefined;
   // Throughput over this session only, so a resume does not inherit a stale rate.
@@ -99,9 +127,9 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
       await options.onCheckpoint(iteration, 'cancelled', elapsed());
       return { iteration, status: 'cancelled', losses, elapsedSeconds: elapsed() };
     }
-    const batch = batchAt(iteration);
-    const batches = Array.from({ length: engine.config.criticSteps }, () => batch);
-    losses = await engine.trainStep(batches);
+    // one batch for every critic step of an iteration
+    const everyStep = <T>(x: T) => Array.from({ length: engine.config.criticSteps }, () => x);
+    losses = onRows ? await engine.trainStepOnRows!(everyStep(sampler.rowsAt(iteration))) : await engine.trainStep(everyStep(sampler.batchAt(iteration)));
     if (!Number.isFinite(losses.critic) || !Number.isFinite(losses.generator)) {
       throw new Error(`training diverged at iteration ${iteration + 1} (critic loss ${losses.critic}, generator loss ${losses.generator}); resume from the last checkpoint with a lower learning rate`);
     }

@@ -211,6 +211,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       startIteration: checkpoint.iteration,
       previousSeconds: checkpoint.elapsedSeconds,
       signal: hooks.signal,
+      onNotice: (message) => hooks.onLog?.(message),
       onProgress: (p) => {
         if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
           fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses }) + '\n');
