@@ -546,8 +546,10 @@ static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint3
   return rc;
 }
 
-/* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration). */
-static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp) {
+/* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration).
+ * held: the batch is held on the device as the training set and each iteration sends its row numbers
+ * (as `dg train` does); otherwise the batch is uploaded every iteration. */
+static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp, int held = 0) {
   dg_config c = wwt_config(T, S, 1);
   if (dp) c.dp_clip_norm = c.dp_noise_multiplier = 1.0f;
   dg_cuda *g;
@@ -563,15 +565,26 @@ static void bench(const char *label, int T, int S, int B, int iterations, int gr
   dg_batch batch;
   fill_batch(&batch, B, &d, attr, add, feat);
   dg_losses l;
-  for (int i = 0; i < 3; i++)
-    if (dg_cuda_train_step(g, &batch, 1, &l)) {
+  int32_t *rows = (int32_t *)malloc(sizeof(int32_t) * B);
+  for (int b = 0; b < B; b++) rows[b] = (int32_t)((7L * b + 3) % B);
+  const int32_t *row_lists[1] = {rows};
+  if (held && dg_cuda_hold_training_data(g, &batch)) {
+    printf("%s: %s\n", label, dg_error_message());
+    return;
+  }
+  const int warmup = 3;
+  double t0 = 0;
+  for (int i = 0; i < warmup + iterations; i++) {
+    if (i == warmup) t0 = now_ms();
+    if (held ? dg_cuda_train_step_rows(g, row_lists, 1, B, &l) : dg_cuda_train_step(g, &batch, 1, &l)) {
       printf("%s: %s\n", label, dg_error_message());
       return;
     }
-  double t0 = now_ms();
-  for (int i = 0; i < iterations; i++) dg_cuda_train_step(g, &batch, 1, &l);
+  }
   double t = (now_ms() - t0) / iterations;
-  printf("%-24s batch %4d  %7.3f ms/iter  (%s%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", dp ? ", DP-SGD" : "", l.critic, l.generator);
+  printf("%-24s batch %4d  %7.3f ms/iter  (%s%s%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", dp ? ", DP-SGD" : "",
+         held ? ", held rows" : ", batch uploaded", l.critic, l.generator);
+  free(rows);
   free(attr), free(add), free(feat);
   dg_cuda_destroy(g);
 }
@@ -681,9 +694,11 @@ int main(int argc, char **argv) {
   }
   if (run_bench) {
     bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1, 0);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 50, 1, 0, 1);
     bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 0, 0);
     bench("short T=50 S=5", 50, 5, 100, 100, 1, 0);
     bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1, 0);
+    bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1, 0, 1);
     bench("short T=50 S=5", 50, 5, 1024, 50, 1, 0);
     bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 1, 1);
     /* Where the time goes: eager runs with every stage waited for (slower than the figures above; the
