@@ -381,5 +381,21 @@ test('a training set held by the CUDA engine: training on its rows equals traini
       engine.dispose();
     }
   };
-  assert.deepEqual(await loopState(false), await loopState(true), 'the loop on rows trains exactly as on batches');
+  const onBatches = await loopState(true);
+  assert.deepEqual(await loopState(false), onBatches, 'the loop on rows trains exactly as on batches');
+
+  // a GPU without room for the training set: the loop says so and sends batches
+  process.env.EMU_FREE_MEMORY = '2000';
+  const engine = await createNativeEngine({ config: twoSteps, seed: 4, device: 'cuda', cudaLibrary: emulated });
+  try {
+    await assert.rejects(engine.holdTrainingData!(all), /the training set \(29 series, 0\.\d MB\) would take more than half of the GPU's free memory \(0\.0 MB\)/);
+    const notices: string[] = [];
+    await runLoop({ engine, data, plan, startIteration: 0, onCheckpoint: () => {}, onNotice: (m) => notices.push(m) });
+    assert.equal(notices.length, 1);
+    assert.match(notices[0], /^the engine could not hold the training set \(the training set .* would take more than half of the GPU's free memory .*\): sending it a batch per iteration$/);
+    assert.deepEqual(await engine.getState(), onBatches, 'then it trains on batches, as before');
+  } finally {
+    delete process.env.EMU_FREE_MEMORY;
+    engine.dispose();
+  }
 });

@@ -1801,6 +1801,13 @@ extern "C" int dg_cuda_hold_training_data(dg_cuda *g, const dg_batch *all) {
   memset(g->held, 0, sizeof g->held);
   g->held_n = 0;
   size_t widths[3] = {(size_t)d->attribute, (size_t)d->additional, (size_t)d->T * d->feature};
+  /* Training needs room after the set (workspaces grow with the batch, cuBLAS's own): at most half of
+   * what is free, or the caller sends batches instead. */
+  size_t set_bytes = sizeof(float) * n * (widths[0] + widths[1] + widths[2]), free_bytes = 0, total_bytes = 0;
+  CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  if (set_bytes > free_bytes / 2)
+    return dg_fail(DG_ERR_ALLOC, "the training set (%d series, %.1f MB) would take more than half of the GPU's free memory (%.1f MB)", n, set_bytes / 1e6,
+                   free_bytes / 1e6);
   const float *from[3] = {all->attributes, all->additional, all->features};
   for (int k = 0; k < 3; k++) {
     if (!widths[k]) continue;
