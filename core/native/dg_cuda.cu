@@ -719,12 +719,22 @@ __global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_forward(float *gates,
    * what is now block 0 of the arena. */
   for (int i = threadIdx.x; i < nr * H; i += blockDim.x) xh[(size_t)(r0 + i / H) * ld + nx + i % H] = 0.0f;
   __syncthreads();
+  /* Step j's noise inputs z_j come from global memory. When each thread has at most one (nr nx <=
+   * threads, the usual case), step j + 1's is loaded during step j's products, off the critical path. */
+  int one_z = nr * nx <= (int)blockDim.x, zr = threadIdx.x / max(nx, 1), zd = threadIdx.x % max(nx, 1);
+  int has_z = one_z && (int)threadIdx.x < nr * nx;
+  float z_next = has_z ? xh[((size_t)r0 + zr) * ld + zd] : 0.0f;
   for (int j = 0; j < steps; j++) {
-    for (int i = threadIdx.x; i < nr * nx; i += blockDim.x) {
-      int r = i / nx, d = i % nx;
-      xs[r * lds + d] = xh[((size_t)j * rows + r0 + r) * ld + d];
+    if (one_z) {
+      if (has_z) xs[zr * lds + zd] = z_next;
+    } else {
+      for (int i = threadIdx.x; i < nr * nx; i += blockDim.x) {
+        int r = i / nx, d = i % nx;
+        xs[r * lds + d] = xh[((size_t)j * rows + r0 + r) * ld + d];
+      }
     }
     __syncthreads();
+    if (has_z && j + 1 < steps) z_next = xh[((size_t)(j + 1) * rows + r0 + zr) * ld + zd];
     for (int col = threadIdx.x; col < G; col += blockDim.x) {
       float acc[LSTM_MAX_ROWS];
 #pragma unroll

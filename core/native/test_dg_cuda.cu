@@ -662,8 +662,12 @@ int main(int argc, char **argv) {
     setenv("DG_CUDA_DEBUG", "1", 0);
     test_against_cpu("tiny", tiny_config(), 6, 2500);
     /* Training batches over 132 rows put several rows in each block of the LSTM kernels (here 3, the
-     * last block 1): the BPTT's multi-row path, which generation (1,000-row chunks) does not reach. */
-    test_against_cpu("tiny, 3 rows per LSTM block", tiny_config(), 301, 1001);
+     * last block 1): the BPTT's multi-row path, which generation (1,000-row chunks) does not reach.
+     * 30 noise inputs per step on 3 rows outnumber the block's 64 threads: the forward's path that
+     * copies them without prefetching. */
+    dg_config wide_noise = tiny_config();
+    wide_noise.feature_noise_dim = 30;
+    test_against_cpu("tiny, 3 rows per LSTM block, 30 noise inputs", wide_noise, 301, 1001);
     dg_config two = tiny_config();
     two.critic_steps = 2;
     test_against_cpu("tiny, 2 critic steps", two, 6, 2500);
