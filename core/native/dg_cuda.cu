@@ -784,8 +784,46 @@ __global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_forward(float *gates,
   }
 }
 
+/* What BPTT step j reads from global memory for row r (of the block's), unit u. */
+typedef struct {
+  float ig, fg, gv, og, t, cp, dh;
+} bptt_inputs;
+
+__device__ __forceinline__ bptt_inputs bptt_load(const float *gates, const float *c, const float *tc, const float *dh, int j, int rows, int row0, int H) {
+  size_t row = (size_t)j * rows + row0;
+  const float *g = gates + row * 4 * H;
+  bptt_inputs x = {g[0], g[H], g[2 * H], g[3 * H], tc[row * H], j > 0 ? c[((size_t)(j - 1) * rows + row0) * H] : 0.0f, dh[row * H]};
+  return x;
+}
+
+/* BPTT step j for row r, unit u: d(pre-activation gates) into gates (global) and dgs, the carried
+ * d(c) into dcs. dhr holds the recurrent d(h) from step j + 1. */
+__device__ __forceinline__ void bptt_cell(const bptt_inputs &x, float *gates, float *dgs, const float *dhr, float *dcs, int j, int rows, int r0, int r,
+                                          int u, int H) {
+  int G = 4 * H;
+  float dht = x.dh + dhr[r * H + u];
+  float dct = dcs[r * H + u] + dht * x.og * (1.0f - x.t * x.t);
+  float di = dct * x.gv * x.ig * (1.0f - x.ig), df = dct * x.cp * x.fg * (1.0f - x.fg), dg = dct * x.ig * (1.0f - x.gv * x.gv),
+        dO = dht * x.t * x.og * (1.0f - x.og);
+  float *g = gates + ((size_t)j * rows + r0 + r) * G;
+  g[u] = di;
+  g[H + u] = df;
+  g[2 * H + u] = dg;
+  g[3 * H + u] = dO;
+  float *d = dgs + r * G;
+  d[u] = di;
+  d[H + u] = df;
+  d[2 * H + u] = dg;
+  d[3 * H + u] = dO;
+  dcs[r * H + u] = dct * x.fg;
+}
+
+#define BPTT_PREFETCH 2 /* (row, unit) items per thread whose next step's inputs are loaded ahead */
+
 /* BPTT over all steps, rows split as in the forward. gates holds the activations on entry and
- * d(pre-activation gates) on exit. khT: [4H][H] (in shared memory when it fits). */
+ * d(pre-activation gates) on exit. khT: [4H][H] (in shared memory when it fits). When each thread has
+ * at most BPTT_PREFETCH items (nr H <= 2 x 416 for H = 100: every batch size), step j - 1's inputs are
+ * loaded while step j's recurrent product runs. */
 __global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H,
                                 int R, int k_in_shared) {
   extern __shared__ float sm[];
@@ -797,29 +835,32 @@ __global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_backward(float *gates
   if (k_in_shared)
     for (int i = threadIdx.x; i < G * H; i += blockDim.x) Ks[i] = khT_global[i];
   for (int i = threadIdx.x; i < R * H; i += blockDim.x) dhr[i] = dcs[i] = 0.0f;
+  int items = nr * H, prefetch = items <= BPTT_PREFETCH * (int)blockDim.x;
+  bptt_inputs next[BPTT_PREFETCH];
+#pragma unroll
+  for (int k = 0; k < BPTT_PREFETCH; k++) {
+    int i = threadIdx.x + k * blockDim.x;
+    if (prefetch && i < items) next[k] = bptt_load(gates + i % H, c + i % H, tc + i % H, dh + i % H, steps - 1, rows, r0 + i / H, H);
+  }
   __syncthreads();
   for (int j = steps - 1; j >= 0; j--) {
-    for (int i = threadIdx.x; i < nr * H; i += blockDim.x) {
-      int r = i / H, u = i % H;
-      size_t row = (size_t)j * rows + r0 + r;
-      float *g = gates + row * G;
-      float ig = g[u], fg = g[H + u], gv = g[2 * H + u], og = g[3 * H + u], t = tc[row * H + u];
-      float cp = j > 0 ? c[((size_t)(j - 1) * rows + r0 + r) * H + u] : 0.0f;
-      float dht = dh[row * H + u] + dhr[r * H + u];
-      float dct = dcs[r * H + u] + dht * og * (1.0f - t * t);
-      float di = dct * gv * ig * (1.0f - ig), df = dct * cp * fg * (1.0f - fg), dg = dct * ig * (1.0f - gv * gv), dO = dht * t * og * (1.0f - og);
-      g[u] = di;
-      g[H + u] = df;
-      g[2 * H + u] = dg;
-      g[3 * H + u] = dO;
-      float *d = dgs + r * G;
-      d[u] = di;
-      d[H + u] = df;
-      d[2 * H + u] = dg;
-      d[3 * H + u] = dO;
-      dcs[r * H + u] = dct * fg;
+    if (prefetch) {
+#pragma unroll
+      for (int k = 0; k < BPTT_PREFETCH; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i < items) bptt_cell(next[k], gates, dgs, dhr, dcs, j, rows, r0, i / H, i % H, H);
+      }
+    } else {
+      for (int i = threadIdx.x; i < items; i += blockDim.x)
+        bptt_cell(bptt_load(gates + i % H, c + i % H, tc + i % H, dh + i % H, j, rows, r0 + i / H, H), gates, dgs, dhr, dcs, j, rows, r0, i / H, i % H, H);
     }
     __syncthreads();
+    if (prefetch && j > 0)
+#pragma unroll
+      for (int k = 0; k < BPTT_PREFETCH; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i < items) next[k] = bptt_load(gates + i % H, c + i % H, tc + i % H, dh + i % H, j - 1, rows, r0 + i / H, H);
+      }
     if (j > 0)
       for (int u = threadIdx.x; u < H; u += blockDim.x) {
         float s[LSTM_MAX_ROWS];

@@ -668,6 +668,11 @@ int main(int argc, char **argv) {
     dg_config wide_noise = tiny_config();
     wide_noise.feature_noise_dim = 30;
     test_against_cpu("tiny, 3 rows per LSTM block, 30 noise inputs", wide_noise, 301, 1001);
+    /* 8 rows of 160 units are more than 2 per thread of the kernel's 512: the BPTT's path that loads
+     * each step's inputs when it needs them. */
+    dg_config wide_lstm = tiny_config();
+    wide_lstm.lstm_units = 160;
+    test_against_cpu("tiny, LSTM 160 units, 8 rows per block", wide_lstm, 925, 925);
     dg_config two = tiny_config();
     two.critic_steps = 2;
     test_against_cpu("tiny, 2 critic steps", two, 6, 2500);
