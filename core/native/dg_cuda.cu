@@ -962,6 +962,8 @@ struct dg_cuda {
    * the OS's secure randomness (dg_dp.c) and copied to dp_noise, which the iteration adds scaled by
    * sigma C / B. Two host buffers: the next iteration's noise is drawn while the GPU runs this one. */
   float *dp_noise, *dp_noise_host[2];
+  int dp_noise_pinned;                 /* the host buffers are page-locked (cudaMallocHost): uploads are plain DMA */
+  cudaEvent_t dp_noise_uploaded[2];    /* recorded after each buffer's upload: it is rewritten only after that */
   int dp_next, dp_next_ready;
   size_t dp_noise_floats;
   dg_pool *dp_pool;
@@ -1433,6 +1435,9 @@ static void critic_wgan_gp(dg_cuda *g, int net, int s, int B) {
 /* Fresh N(0, 1) noise from the OS's secure randomness into the next host buffer. */
 static int draw_dp_noise(dg_cuda *g) {
   float *host = g->dp_noise_host[g->dp_next];
+  /* A page-locked buffer is read by the device while the copy runs: wait for its last upload (long
+   * done whenever the iteration that used it has finished, which is the normal case). */
+  CUDA_TRY(cudaEventSynchronize(g->dp_noise_uploaded[g->dp_next]));
   memset(host, 0, sizeof(float) * g->dp_noise_floats);
   int rc = dg_add_secure_gaussian(g->dp_pool, host, g->dp_noise_floats, 1.0);
   g->dp_next_ready = rc == DG_OK;
@@ -1446,6 +1451,7 @@ static int upload_dp_noise(dg_cuda *g) {
   if (!g->dp_noise) return DG_OK;
   if (!g->dp_next_ready && (rc = draw_dp_noise(g))) return rc;
   CUDA_TRY(cudaMemcpyAsync(g->dp_noise, g->dp_noise_host[g->dp_next], sizeof(float) * g->dp_noise_floats, cudaMemcpyHostToDevice, g->stream));
+  CUDA_TRY(cudaEventRecord(g->dp_noise_uploaded[g->dp_next], g->stream));
   g->dp_next ^= 1;
   g->dp_next_ready = 0;
   return DG_OK;
@@ -1631,8 +1637,13 @@ extern "C" void dg_cuda_destroy(dg_cuda *g) {
   cudaFree(g->P);
   cudaFree(g->blas_workspace);
   cudaFree(g->dp_noise);
-  free(g->dp_noise_host[0]);
-  free(g->dp_noise_host[1]);
+  for (int k = 0; k < 2; k++) {
+    if (g->dp_noise_pinned)
+      cudaFreeHost(g->dp_noise_host[k]);
+    else
+      free(g->dp_noise_host[k]);
+    if (g->dp_noise_uploaded[k]) cudaEventDestroy(g->dp_noise_uploaded[k]);
+  }
   if (g->dp_pool) dg_pool_destroy(g->dp_pool);
   if (g->stream) cudaStreamDestroy(g->stream);
   dg_destroy(g->host);
@@ -1716,7 +1727,15 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
     size_t critic_floats = (g->L.net_end[DG_NET_CRITIC] - g->L.net_begin[DG_NET_CRITIC]) + (g->L.net_end[DG_NET_AUX] - g->L.net_begin[DG_NET_AUX]);
     g->dp_noise_floats = (size_t)c->critic_steps * critic_floats;
     CU(cudaMalloc((void **)&g->dp_noise, sizeof(float) * g->dp_noise_floats));
-    for (int k = 0; k < 2; k++) g->dp_noise_host[k] = (float *)malloc(sizeof(float) * g->dp_noise_floats);
+    size_t bytes = sizeof(float) * g->dp_noise_floats;
+    g->dp_noise_pinned = cudaMallocHost((void **)&g->dp_noise_host[0], bytes) == cudaSuccess &&
+                         cudaMallocHost((void **)&g->dp_noise_host[1], bytes) == cudaSuccess;
+    if (!g->dp_noise_pinned) { /* page-locked memory is a limited resource: pageable works, only slower */
+      cudaGetLastError();
+      cudaFreeHost(g->dp_noise_host[0]);
+      for (int k = 0; k < 2; k++) g->dp_noise_host[k] = (float *)malloc(bytes);
+    }
+    for (int k = 0; k < 2; k++) CU(cudaEventCreateWithFlags(&g->dp_noise_uploaded[k], cudaEventDisableTiming));
     g->dp_pool = dg_pool_create(c->threads > 0 ? c->threads : dg_default_threads());
     TRY(g->dp_noise_host[0] && g->dp_noise_host[1] && g->dp_pool ? DG_OK : dg_fail(DG_ERR_ALLOC, "out of memory"));
   }

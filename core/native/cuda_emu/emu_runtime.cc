@@ -435,6 +435,57 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
 
 cudaError_t cudaDeviceSynchronize(void) { return refuse_during_capture("cudaDeviceSynchronize") ? cudaErrorStreamCaptureUnsupported : cudaSuccess; }
 
+namespace {
+std::mutex pinned_lock;
+std::map<void *, size_t> pinned;
+}  // namespace
+
+struct emu_event {
+  bool recorded = false;
+};
+
+cudaError_t cudaMallocHost(void **pointer, size_t bytes) {
+  if (refuse_during_capture("cudaMallocHost")) return cudaErrorStreamCaptureUnsupported;
+  void *p = nullptr;
+  if (posix_memalign(&p, 4096, bytes ? bytes : 1)) return cudaErrorMemoryAllocation;
+  std::lock_guard<std::mutex> hold(pinned_lock);
+  pinned[p] = bytes;
+  *pointer = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *pointer) {
+  if (!pointer) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> hold(pinned_lock);
+    if (!pinned.erase(pointer)) device_fault("cudaFreeHost(%p): not from cudaMallocHost", pointer);
+  }
+  free(pointer);
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags) {
+  (void)flags;
+  *event = new emu_event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (!event) return cudaErrorInvalidValue;
+  submit(stream, [event]() { event->recorded = true; });
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (!event) return cudaErrorInvalidValue;
+  return refuse_during_capture("cudaEventSynchronize") ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
   const char *e = getenv("EMU_FREE_MEMORY");
   *total_bytes = (size_t)80 << 30;
