@@ -702,8 +702,9 @@ static inline int lstm_threads(int H) {
 /* Forward over all steps. Block b owns rows [b R, b R + R). Shared memory: [K (when it fits)] x [R][ld
  * padded to 4] gates [R][4H] c [R][H]. gates (global) receives the activated gates, c and tanh(c) per
  * step, h_j goes into xh block j + 1 after the z part. */
-__global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H,
-                               int R, int k_in_shared) {
+__global__ void __launch_bounds__(LSTM_MAX_THREADS)
+    k_lstm_forward(float *gates, float *xh, const float *base, const float *K, float *c, float *tc, int steps, int rows, int nx, int H, int R,
+                   int k_in_shared) {
   extern __shared__ float sm[];
   int ld = nx + H, lds = padded4(ld), G = 4 * H;
   float *Ks = sm, *xs = sm + (k_in_shared ? (size_t)ld * G : 0), *gs = xs + R * lds, *cs = gs + R * G;
@@ -824,8 +825,8 @@ __device__ __forceinline__ void bptt_cell(const bptt_inputs &x, float *gates, fl
  * d(pre-activation gates) on exit. khT: [4H][H] (in shared memory when it fits). When each thread has
  * at most BPTT_PREFETCH items (nr H <= 2 x 416 for H = 100: every batch size), step j - 1's inputs are
  * loaded while step j's recurrent product runs. */
-__global__ void __launch_bounds__(LSTM_MAX_THREADS) k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H,
-                                int R, int k_in_shared) {
+__global__ void __launch_bounds__(LSTM_MAX_THREADS)
+    k_lstm_backward(float *gates, const float *c, const float *tc, const float *dh, const float *khT_global, int steps, int rows, int H, int R, int k_in_shared) {
   extern __shared__ float sm[];
   int G = 4 * H;
   float *Ks = sm, *dgs = sm + (k_in_shared ? (size_t)G * H : 0), *dhr = dgs + R * G, *dcs = dhr + R * H;
