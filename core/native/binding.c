@@ -166,6 +166,28 @@ static handle *get_handle(napi_env env, napi_value v) {
   return h;
 }
 
+/* The model of a handle with no operation in flight (a JS error thrown and NULL otherwise). */
+static handle *idle_handle(napi_env env, napi_value v) {
+  handle *h = get_handle(env, v);
+  if (h && h->busy) {
+    throw_error(env, "the native engine is busy with another operation (await the previous call)");
+    return NULL;
+  }
+  return h;
+}
+
+/* The length of a JS array of 1 to max elements (0, with `error` thrown, otherwise). */
+static uint32_t array_length(napi_env env, napi_value v, uint32_t max, const char *error) {
+  uint32_t n = 0;
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  if (!is_array || napi_get_array_length(env, v, &n) != napi_ok || n < 1 || n > max) {
+    throw_error(env, "%s", error);
+    return 0;
+  }
+  return n;
+}
+
 static void free_handle(handle *h) {
   if (h->gpu)
     h->be->cuda_destroy(h->gpu); /* and its host model */
@@ -632,12 +654,8 @@ static napi_value start_job(napi_env env, job *j, const char *name) {
 }
 
 static job *new_job(napi_env env, napi_value handle_value, int kind) {
-  handle *h = get_handle(env, handle_value);
+  handle *h = idle_handle(env, handle_value);
   if (!h) return NULL;
-  if (h->busy) {
-    throw_error(env, "the native engine is busy with another operation (await the previous call)");
-    return NULL;
-  }
   job *j = calloc(1, sizeof(job));
   if (!j) {
     throw_error(env, "out of memory");
@@ -649,13 +667,8 @@ static job *new_job(napi_env env, napi_value handle_value, int kind) {
 }
 
 static int copy_batches(napi_env env, job *j, napi_value arr) {
-  uint32_t n = 0;
-  bool is_array = false;
-  napi_is_array(env, arr, &is_array);
-  if (!is_array || napi_get_array_length(env, arr, &n) != napi_ok || n < 1 || n > 16) {
-    throw_error(env, "expected an array of 1 to 16 batches");
-    return 0;
-  }
+  uint32_t n = array_length(env, arr, 16, "expected an array of 1 to 16 batches");
+  if (!n) return 0;
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     if (napi_get_element(env, arr, i, &v) != napi_ok || !copy_batch(env, j, v, (int)i)) return 0;
@@ -685,10 +698,9 @@ static napi_value js_hold_training_data(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_error(env, "holdTrainingData(handle, trainingSet)");
-  handle *h = get_handle(env, argv[0]);
+  handle *h = idle_handle(env, argv[0]);
   if (!h) return NULL;
   if (!h->gpu) return throw_error(env, "holdTrainingData: only a CUDA model holds its training set (the CPU engine reads batches in place)");
-  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
   dg_batch all;
   if (!batch_arrays(env, h, argv[1], &all)) return NULL;
   if (h->be->cuda_hold_training_data(h->gpu, &all) != DG_OK) return throw_error(env, "%s", h->be->error_message());
@@ -702,17 +714,16 @@ static napi_value js_train_step_rows(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_error(env, "trainStepRows(handle, rows)");
-  handle *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  if (!h->gpu) return throw_error(env, "trainStepRows: only a CUDA model holds its training set");
   job *j = new_job(env, argv[0], JOB_TRAIN_ROWS);
   if (!j) return NULL;
-  uint32_t n = 0;
-  bool is_array = false;
-  napi_is_array(env, argv[1], &is_array);
-  if (!is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n < 1 || n > 16) {
+  if (!j->h->gpu) {
     free_job(j);
-    return throw_error(env, "trainStepRows: expected an array of 1 to 16 Int32Arrays of row numbers");
+    return throw_error(env, "trainStepRows: only a CUDA model holds its training set");
+  }
+  uint32_t n = array_length(env, argv[1], 16, "trainStepRows: expected an array of 1 to 16 Int32Arrays of row numbers");
+  if (!n) {
+    free_job(j);
+    return NULL;
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
@@ -825,9 +836,8 @@ static napi_value js_get_state(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  handle *h = argc ? get_handle(env, argv[0]) : NULL;
+  handle *h = argc ? idle_handle(env, argv[0]) : NULL;
   if (!h) return argc ? NULL : throw_error(env, "getState(handle)");
-  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
   const dg_backend *be = h->be;
   if (state_to_host(h) != DG_OK) return throw_error(env, "cannot read the model's state from the GPU: %s", be->error_message());
   napi_value result, tensors, counters, v;
@@ -871,9 +881,8 @@ static napi_value js_set_state(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) return throw_error(env, "setState(handle, tensors, counters)");
-  handle *h = get_handle(env, argv[0]);
+  handle *h = idle_handle(env, argv[0]);
   if (!h) return NULL;
-  if (h->busy) return throw_error(env, "the native engine is busy with another operation (await the previous call)");
   const dg_backend *be = h->be;
   int n = be->tensor_count(h->model);
   uint32_t given = 0;

@@ -691,6 +691,20 @@ __global__ void k_add_scaled(float *x, const float *y, float scale, long n) {
 __host__ __device__ static inline int padded4(int n) { return (n + 3) & ~3; }
 __device__ __forceinline__ float4 load_float4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
 
+/* acc[r] += rows[r * stride + 0..3] . (w0, w1, w2, w3), in that order, for the block's nr rows (in shared
+ * memory, 16-byte aligned): the 4-wide step of both LSTM kernels' recurrent products. */
+__device__ __forceinline__ void accumulate4(float acc[LSTM_MAX_ROWS], const float *rows, int stride, int nr, float w0, float w1, float w2, float w3) {
+#pragma unroll
+  for (int r = 0; r < LSTM_MAX_ROWS; r++)
+    if (r < nr) {
+      float4 x = load_float4(rows + r * stride);
+      acc[r] += x.x * w0;
+      acc[r] += x.y * w1;
+      acc[r] += x.z * w2;
+      acc[r] += x.w * w3;
+    }
+}
+
 /* One thread per gate column (a warp's multiple) up to LSTM_MAX_THREADS, which __launch_bounds__ makes
  * the compiler fit in registers (at 1024 threads a kernel over 64 registers per thread fails to launch). */
 #define LSTM_MAX_THREADS 512
@@ -742,16 +756,7 @@ __global__ void __launch_bounds__(LSTM_MAX_THREADS)
       for (int r = 0; r < LSTM_MAX_ROWS; r++) acc[r] = r < nr ? base[(size_t)(r0 + r) * G + col] : 0.0f;
       int k = 0;
       for (; k + 4 <= ld; k += 4) {
-        float k0 = Kp[(size_t)k * G + col], k1 = Kp[(size_t)(k + 1) * G + col], k2 = Kp[(size_t)(k + 2) * G + col], k3 = Kp[(size_t)(k + 3) * G + col];
-#pragma unroll
-        for (int r = 0; r < LSTM_MAX_ROWS; r++)
-          if (r < nr) {
-            float4 x = load_float4(xs + r * lds + k);
-            acc[r] += x.x * k0;
-            acc[r] += x.y * k1;
-            acc[r] += x.z * k2;
-            acc[r] += x.w * k3;
-          }
+        accumulate4(acc, xs + k, lds, nr, Kp[(size_t)k * G + col], Kp[(size_t)(k + 1) * G + col], Kp[(size_t)(k + 2) * G + col], Kp[(size_t)(k + 3) * G + col]);
       }
       for (; k < ld; k++) {
         float kv = Kp[(size_t)k * G + col];
@@ -867,18 +872,8 @@ __global__ void __launch_bounds__(LSTM_MAX_THREADS)
         float s[LSTM_MAX_ROWS];
 #pragma unroll
         for (int r = 0; r < LSTM_MAX_ROWS; r++) s[r] = 0.0f;
-        for (int col = 0; col < G; col += 4) { /* G = 4H */
-          float k0 = Kp[(size_t)col * H + u], k1 = Kp[(size_t)(col + 1) * H + u], k2 = Kp[(size_t)(col + 2) * H + u], k3 = Kp[(size_t)(col + 3) * H + u];
-#pragma unroll
-          for (int r = 0; r < LSTM_MAX_ROWS; r++)
-            if (r < nr) {
-              float4 d = load_float4(dgs + r * G + col);
-              s[r] += d.x * k0;
-              s[r] += d.y * k1;
-              s[r] += d.z * k2;
-              s[r] += d.w * k3;
-            }
-        }
+        for (int col = 0; col < G; col += 4) /* G = 4H */
+          accumulate4(s, dgs + col, G, nr, Kp[(size_t)col * H + u], Kp[(size_t)(col + 1) * H + u], Kp[(size_t)(col + 2) * H + u], Kp[(size_t)(col + 3) * H + u]);
 #pragma unroll
         for (int r = 0; r < LSTM_MAX_ROWS; r++)
           if (r < nr) dhr[r * H + u] = s[r];
@@ -951,12 +946,11 @@ struct dg_cuda {
   mlp_ws attr, minmax;
   critic_ws main_ws, aux_ws;
   float *batch[16][3];
+  int32_t *batch_rows; /* [critic steps][batch_capacity]: row numbers of the held training set */
   int batch_capacity;
-  /* dg_cuda_hold_training_data: the training set on the device, and a step's row numbers */
+  /* dg_cuda_hold_training_data: the training set on the device */
   float *held[3];
   int held_n;
-  int32_t *held_rows;
-  int held_rows_capacity;
   /* generation outputs staged on the device */
   float *gen_features;
   /* DP-SGD noise, N(0, 1) per coordinate for every critic step and both critics, drawn on the host from
@@ -1179,15 +1173,22 @@ static int ensure_ws(dg_cuda *g, int rows) {
   return DG_OK;
 }
 
+/* Floats per series of a batch's three arrays: attributes, additional attributes, features. */
+static void batch_widths(const dg_dims *d, size_t w[3]) {
+  w[0] = d->attribute, w[1] = d->additional, w[2] = (size_t)d->T * d->feature;
+}
+
 static int ensure_batches(dg_cuda *g, int rows) {
   if (rows <= g->batch_capacity) return DG_OK;
-  const dg_dims *d = &g->L.d;
-  size_t sizes[3] = {(size_t)rows * d->attribute, (size_t)rows * (d->additional ? d->additional : 1), (size_t)rows * d->T * d->feature};
+  size_t w[3];
+  batch_widths(&g->L.d, w);
   for (int k = 0; k < 16; k++)
     for (int s = 0; s < 3; s++) {
       if (g->batch[k][s]) cudaFree(g->batch[k][s]);
       g->batch[k][s] = NULL;
     }
+  cudaFree(g->batch_rows);
+  g->batch_rows = NULL;
   g->batch_capacity = 0;
   if (g->graph) {
     cudaGraphExecDestroy(g->graph);
@@ -1195,7 +1196,8 @@ static int ensure_batches(dg_cuda *g, int rows) {
   }
   int n = g->L.config->critic_steps < 16 ? g->L.config->critic_steps : 16;
   for (int k = 0; k < n; k++)
-    for (int s = 0; s < 3; s++) CUDA_TRY(cudaMalloc((void **)&g->batch[k][s], sizeof(float) * sizes[s]));
+    for (int s = 0; s < 3; s++) CUDA_TRY(cudaMalloc((void **)&g->batch[k][s], sizeof(float) * rows * (w[s] ? w[s] : 1)));
+  CUDA_TRY(cudaMalloc((void **)&g->batch_rows, sizeof(int32_t) * n * rows));
   g->batch_capacity = rows;
   return DG_OK;
 }
@@ -1634,7 +1636,7 @@ extern "C" void dg_cuda_destroy(dg_cuda *g) {
     if (hs[i]->offset) cudaFree(hs[i]->offset);
   cudaFree(g->arena);
   for (int k = 0; k < 3; k++) cudaFree(g->held[k]);
-  cudaFree(g->held_rows);
+  cudaFree(g->batch_rows);
   cudaFree(g->P);
   cudaFree(g->blas_workspace);
   cudaFree(g->dp_noise);
@@ -1826,22 +1828,35 @@ static int run_iteration(dg_cuda *g, int B, dg_losses *out) {
   return DG_OK;
 }
 
+/* An iteration's real batches: one per critic step (at most 16), `given` of them. */
+static int check_critic_steps(const dg_config *c, int given) {
+  if (given < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, given);
+  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
+  return DG_OK;
+}
+
+/* Workspaces and batch buffers for B rows, before the batches are put in place. */
+static int prepare_iteration(dg_cuda *g, int B) {
+  int rc;
+  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
+  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  if (g->profile) profile_mark(g, NULL);
+  return DG_OK;
+}
+
 extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_losses *out) {
   int rc;
   if (!g || !batches || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
   const dg_config *c = g->L.config;
   const dg_dims *d = &g->L.d;
-  if (n_batches < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_batches);
-  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
+  if ((rc = check_critic_steps(c, n_batches))) return rc;
   int B = batches[0].size;
   for (int s = 0; s < c->critic_steps; s++) {
     const dg_batch *b = &batches[s];
     if (b->size != B) return dg_fail(DG_ERR_ARG, "the CUDA core needs equal batch sizes within an iteration");
     if (!b->attributes || !b->features || (d->additional && !b->additional)) return dg_fail(DG_ERR_ARG, "a batch array is NULL");
   }
-  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
-  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
-  if (g->profile) profile_mark(g, NULL);
+  if ((rc = prepare_iteration(g, B))) return rc;
   for (int s = 0; s < c->critic_steps; s++) {
     const dg_batch *b = &batches[s];
     /* The training loop passes one batch for every critic step: a batch already uploaded this
@@ -1871,7 +1886,8 @@ extern "C" int dg_cuda_hold_training_data(dg_cuda *g, const dg_batch *all) {
   for (int k = 0; k < 3; k++) cudaFree(g->held[k]);
   memset(g->held, 0, sizeof g->held);
   g->held_n = 0;
-  size_t widths[3] = {(size_t)d->attribute, (size_t)d->additional, (size_t)d->T * d->feature};
+  size_t widths[3];
+  batch_widths(d, widths);
   /* Training needs room after the set (workspaces grow with the batch, cuBLAS's own): at most half of
    * what is free, or the caller sends batches instead. */
   size_t set_bytes = sizeof(float) * n * (widths[0] + widths[1] + widths[2]), free_bytes = 0, total_bytes = 0;
@@ -1902,33 +1918,23 @@ extern "C" int dg_cuda_train_step_rows(dg_cuda *g, const int32_t *const *rows, i
   int rc;
   if (!g || !rows || !out) return dg_fail(DG_ERR_ARG, "NULL argument");
   const dg_config *c = g->L.config;
-  const dg_dims *d = &g->L.d;
   if (!g->held_n) return dg_fail(DG_ERR_ARG, "no training set is held on the GPU (dg_cuda_hold_training_data)");
-  if (n_steps < c->critic_steps) return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", c->critic_steps, n_steps);
-  if (c->critic_steps > 16) return dg_fail(DG_ERR_CONFIG, "the CUDA core supports at most 16 critic steps");
-  if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
+  if ((rc = check_critic_steps(c, n_steps))) return rc;
   for (int s = 0; s < c->critic_steps; s++) {
     if (!rows[s]) return dg_fail(DG_ERR_ARG, "a row list is NULL");
     for (int b = 0; b < B; b++)
       if (rows[s][b] < 0 || rows[s][b] >= g->held_n)
         return dg_fail(DG_ERR_ARG, "critic step %d, batch row %d: row %d is outside the held training set (0..%d)", s, b, (int)rows[s][b], g->held_n - 1);
   }
-  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
-  size_t need = (size_t)c->critic_steps * B;
-  if ((int)need > g->held_rows_capacity) {
-    cudaFree(g->held_rows);
-    g->held_rows = NULL;
-    g->held_rows_capacity = 0;
-    CUDA_TRY(cudaMalloc((void **)&g->held_rows, sizeof(int32_t) * need));
-    g->held_rows_capacity = (int)need;
-  }
-  if (g->profile) profile_mark(g, NULL);
-  int widths[3] = {d->attribute, d->additional, d->T * d->feature};
+  if ((rc = prepare_iteration(g, B))) return rc;
+  size_t widths[3];
+  batch_widths(&g->L.d, widths);
   for (int s = 0; s < c->critic_steps; s++) {
-    int32_t *dev_rows = g->held_rows + (size_t)s * B;
+    int32_t *dev_rows = g->batch_rows + (size_t)s * B;
     CUDA_TRY(cudaMemcpyAsync(dev_rows, rows[s], sizeof(int32_t) * B, cudaMemcpyHostToDevice, g->stream));
     for (int k = 0; k < 3; k++)
-      if (widths[k]) k_gather_rows<<<blocks_for((long)B * widths[k], 256), 256, 0, g->stream>>>(g->batch[s][k], g->held[k], dev_rows, B, widths[k]);
+      if (widths[k])
+        k_gather_rows<<<blocks_for((long)B * widths[k], 256), 256, 0, g->stream>>>(g->batch[s][k], g->held[k], dev_rows, B, (int)widths[k]);
   }
   return run_iteration(g, B, out);
 }

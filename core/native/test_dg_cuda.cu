@@ -344,8 +344,6 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
   dg_cuda_destroy(gpu);
 }
 
-/* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
- * launches: the same kernels, so the same numbers; a batch-size change recaptures. */
 /* Training from rows of a training set held on the device (gathered there) against uploading the same
  * rows as batches: bit-identical (graphs on: eager, capture, replays), and row errors named. */
 static void test_held_rows(void) {
@@ -408,6 +406,8 @@ static void test_held_rows(void) {
   dg_cuda_destroy(uploaded);
 }
 
+/* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
+ * launches: the same kernels, so the same numbers; a batch-size change recaptures. */
 static void test_graph_replay(int T, int S) {
   dg_config c = wwt_config(T, S, 1);
   dg_cuda *eager, *graph;
