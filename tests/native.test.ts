@@ -6,6 +6,7 @@
  *
  * The addon must already be built (`npx node-gyp rebuild -C core/native`, the package's install step).
  */
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -300,9 +301,20 @@ test('generation: masks, lengths, given attributes, noise position, +0 padding',
     assert.deepEqual(conditioned.attributes, given);
     await assert.rejects(engine.generate(5, { givenAttributes: new Float32Array(3) }), /givenAttributes/);
     await assert.rejects(engine.generate(5, { givenAdditionalAttributes: new Float32Array(10) }), /givenAttributes/);
+    const none = await engine.generate(0);
+    assert.deepEqual([none.attributes.length, none.additionalAttributes.length, none.features.length, none.lengths.length], [0, 0, 0, 0]);
   } finally {
     engine.dispose();
   }
+});
+
+test('generated series are held once: the core writes into the arrays JavaScript receives', () => {
+  // 20,000 series of 500 steps (153 MB): a copy out of a C buffer would raise the peak by twice that.
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'tests/fixtures/generate-memory.ts'), '20000'], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  const { before, after, outputMb } = JSON.parse(child.stdout);
+  assert.ok(outputMb > 150, `output ${outputMb} MB`);
+  assert.ok(after - before < 1.3 * outputMb, `peak RSS grew ${(after - before).toFixed(0)} MB for ${outputMb.toFixed(0)} MB of series`);
 });
 
 test('errors reach JavaScript; calls queue; a disposed engine refuses work', async () => {

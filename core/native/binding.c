@@ -385,18 +385,42 @@ typedef struct {
   dg_losses losses;
   float *out_attr, *out_add, *out_feat, *out_scores;
   int32_t *out_len;
+  /* JOB_GENERATE writes into JS ArrayBuffers made before it starts (kept alive by these references),
+   * so the series are not held twice: 50,000 WWT-shaped series are 330 MB. out_attr, out_add,
+   * out_feat and out_len point into them. */
+  napi_ref out_buffers[4];
 } job;
 
-static void free_job(job *j) {
+static void free_job(napi_env env, job *j) {
   for (int i = 0; i < j->n_owned; i++) free(j->owned[i]);
   for (int i = 0; i < 16; i++) free(j->rows[i]);
-  free(j->out_attr);
-  free(j->out_add);
-  free(j->out_feat);
+  for (int i = 0; i < 4; i++)
+    if (j->out_buffers[i]) napi_delete_reference(env, j->out_buffers[i]);
   free(j->out_scores);
-  free(j->out_len);
   free(j->path);
   free(j);
+}
+
+/* A new ArrayBuffer of `bytes` for a job to write into off the JS thread, at *data (NULL when empty);
+ * 0 after throwing. */
+static int job_output_buffer(napi_env env, job *j, int slot, size_t bytes, void **data) {
+  napi_value ab;
+  *data = NULL;
+  if (napi_create_arraybuffer(env, bytes, data, &ab) != napi_ok || napi_create_reference(env, ab, 1, &j->out_buffers[slot]) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) throw_error(env, "out of memory for the generated series (%zu MB)", bytes >> 20);
+    return 0;
+  }
+  return 1;
+}
+
+/* A typed array over a job's output buffer. */
+static napi_value job_output_array(napi_env env, job *j, int slot, napi_typedarray_type type, size_t n) {
+  napi_value ab, arr;
+  CALL(env, napi_get_reference_value(env, j->out_buffers[slot], &ab));
+  CALL(env, napi_create_typedarray(env, type, n, ab, 0, &arr));
+  return arr;
 }
 
 static float *own_copy(job *j, const float *src, size_t n) {
@@ -512,20 +536,9 @@ static void execute(napi_env env, void *data) {
     case JOB_TRAIN_ROWS:
       j->rc = be->cuda_train_step_rows(h->gpu, (const int32_t *const *)j->rows, j->n_batches, j->rows_per_batch, &j->losses);
       break;
-    case JOB_GENERATE: {
-      size_t n = j->n;
-      j->out_attr = malloc(sizeof(float) * (n * d.attribute + 1));
-      j->out_add = malloc(sizeof(float) * (n * d.additional + 1));
-      j->out_feat = malloc(sizeof(float) * (n * d.T * d.feature + 1));
-      j->out_len = malloc(sizeof(int32_t) * (n + 1));
-      if (!j->out_attr || !j->out_add || !j->out_feat || !j->out_len) {
-        j->rc = DG_ERR_ALLOC;
-        snprintf(j->error, sizeof j->error, "out of memory for %zu generated series", n);
-        return;
-      }
+    case JOB_GENERATE:
       j->rc = model_generate(h, j->n, j->given_attr, j->given_add, j->out_attr, j->out_add, j->out_feat, j->out_len);
       break;
-    }
     case JOB_SCORES: /* on the CPU for CUDA models too: one critic forward pass over the host model */
       j->out_scores = malloc(sizeof(float) * (j->batches[0].size + 1));
       if (!j->out_scores) {
@@ -578,18 +591,12 @@ static napi_value job_result(napi_env env, job *j) {
       return losses_object(env, &j->losses, dg_dp_enabled(&j->h->config));
     case JOB_GENERATE: {
       CALL(env, napi_create_object(env, &r));
-      napi_value ab, arr;
-      void *dst;
-      if (!(v = new_float32_array(env, j->out_attr, n * d.attribute))) return NULL;
-      CALL(env, napi_set_named_property(env, r, "attributes", v));
-      if (!(v = new_float32_array(env, j->out_add, n * d.additional))) return NULL;
-      CALL(env, napi_set_named_property(env, r, "additionalAttributes", v));
-      if (!(v = new_float32_array(env, j->out_feat, n * d.T * d.feature))) return NULL;
-      CALL(env, napi_set_named_property(env, r, "features", v));
-      CALL(env, napi_create_arraybuffer(env, n * sizeof(int32_t), &dst, &ab));
-      if (n) memcpy(dst, j->out_len, n * sizeof(int32_t));
-      CALL(env, napi_create_typedarray(env, napi_int32_array, n, ab, 0, &arr));
-      CALL(env, napi_set_named_property(env, r, "lengths", arr));
+      const char *names[4] = {"attributes", "additionalAttributes", "features", "lengths"};
+      size_t lengths[4] = {n * d.attribute, n * d.additional, n * d.T * d.feature, n};
+      for (int i = 0; i < 4; i++) {
+        if (!(v = job_output_array(env, j, i, i == 3 ? napi_int32_array : napi_float32_array, lengths[i]))) return NULL;
+        CALL(env, napi_set_named_property(env, r, names[i], v));
+      }
       return r;
     }
     case JOB_SCORES:
@@ -624,7 +631,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, j->deferred, err);
   }
   napi_delete_async_work(env, j->work);
-  free_job(j);
+  free_job(env, j);
   if (h->destroy_when_idle) {
     int also_free = h->destroy_when_idle == 2;
     free_handle(h);
@@ -636,7 +643,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 static napi_value start_job(napi_env env, job *j, const char *name) {
   napi_value promise, resource_name;
   if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
-    free_job(j);
+    free_job(env, j);
     return throw_error(env, "cannot create a promise");
   }
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
@@ -646,7 +653,7 @@ static napi_value start_job(napi_env env, job *j, const char *name) {
     napi_create_string_utf8(env, "cannot queue the native operation", NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &err);
     napi_reject_deferred(env, j->deferred, err);
-    free_job(j);
+    free_job(env, j);
     return promise;
   }
   j->h->busy = 1;
@@ -685,7 +692,7 @@ static napi_value js_train_step(napi_env env, napi_callback_info info) {
   job *j = new_job(env, argv[0], JOB_TRAIN);
   if (!j) return NULL;
   if (!copy_batches(env, j, argv[1])) {
-    free_job(j);
+    free_job(env, j);
     return NULL;
   }
   return start_job(env, j, "dg.trainStep");
@@ -717,12 +724,12 @@ static napi_value js_train_step_rows(napi_env env, napi_callback_info info) {
   job *j = new_job(env, argv[0], JOB_TRAIN_ROWS);
   if (!j) return NULL;
   if (!j->h->gpu) {
-    free_job(j);
+    free_job(env, j);
     return throw_error(env, "trainStepRows: only a CUDA model holds its training set");
   }
   uint32_t n = array_length(env, argv[1], 16, "trainStepRows: expected an array of 1 to 16 Int32Arrays of row numbers");
   if (!n) {
-    free_job(j);
+    free_job(env, j);
     return NULL;
   }
   for (uint32_t i = 0; i < n; i++) {
@@ -735,13 +742,13 @@ static napi_value js_train_step_rows(napi_env env, napi_callback_info info) {
     if (napi_get_element(env, argv[1], i, &v) != napi_ok || napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
         napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array || length < 1 ||
         length > (size_t)INT32_MAX || (i > 0 && length != (size_t)j->rows_per_batch)) {
-      free_job(j);
+      free_job(env, j);
       return throw_error(env, "trainStepRows: rows[%u] must be an Int32Array of row numbers as long as rows[0] (the batch size)", i);
     }
     j->rows_per_batch = (int)length;
     j->rows[i] = malloc(sizeof(int32_t) * length);
     if (!j->rows[i]) {
-      free_job(j);
+      free_job(env, j);
       return throw_error(env, "out of memory copying row numbers");
     }
     memcpy(j->rows[i], data, sizeof(int32_t) * length);
@@ -761,7 +768,7 @@ static napi_value js_generate(napi_env env, napi_callback_info info) {
   dg_dims d;
   j->h->be->get_dims(j->h->model, &d);
   if (napi_get_value_double(env, argv[1], &n) != napi_ok || n < 0 || n != (double)(int)n || n > 1e8) {
-    free_job(j);
+    free_job(env, j);
     return throw_error(env, "n must be a non-negative integer");
   }
   j->n = (int)n;
@@ -773,12 +780,12 @@ static napi_value js_generate(napi_env env, napi_callback_info info) {
     size_t len;
     size_t want = (size_t)j->n * (k == 0 ? d.attribute : d.additional);
     if (!float32_array(env, argv[2 + k], &data, &len) || len != want) {
-      free_job(j);
+      free_job(env, j);
       return throw_error(env, "%s must be a Float32Array of %zu values", k == 0 ? "givenAttributes" : "givenAdditionalAttributes", want);
     }
     float *copy = own_copy(j, data, len);
     if (!copy) {
-      free_job(j);
+      free_job(env, j);
       return throw_error(env, "out of memory");
     }
     if (k == 0)
@@ -787,8 +794,16 @@ static napi_value js_generate(napi_env env, napi_callback_info info) {
       j->given_add = copy;
   }
   if (j->given_add && !j->given_attr) {
-    free_job(j);
+    free_job(env, j);
     return throw_error(env, "givenAdditionalAttributes need givenAttributes too");
+  }
+  size_t n_series = (size_t)j->n;
+  if (!job_output_buffer(env, j, 0, sizeof(float) * n_series * d.attribute, (void **)&j->out_attr) ||
+      !job_output_buffer(env, j, 1, sizeof(float) * n_series * d.additional, (void **)&j->out_add) ||
+      !job_output_buffer(env, j, 2, sizeof(float) * n_series * d.T * d.feature, (void **)&j->out_feat) ||
+      !job_output_buffer(env, j, 3, sizeof(int32_t) * n_series, (void **)&j->out_len)) {
+    free_job(env, j);
+    return NULL;
   }
   return start_job(env, j, "dg.generate");
 }
@@ -801,7 +816,7 @@ static napi_value js_critic_scores(napi_env env, napi_callback_info info) {
   job *j = new_job(env, argv[0], JOB_SCORES);
   if (!j) return NULL;
   if (!copy_batch(env, j, argv[1], 0)) {
-    free_job(j);
+    free_job(env, j);
     return NULL;
   }
   j->n_batches = 1;
@@ -816,11 +831,11 @@ static napi_value js_dump_iteration(napi_env env, napi_callback_info info) {
   job *j = new_job(env, argv[0], JOB_DUMP);
   if (!j) return NULL;
   if (j->h->gpu) { /* the dump reruns pieces of the CPU core's iteration; the CUDA core has no such hooks */
-    free_job(j);
+    free_job(env, j);
     return throw_error(env, "dumpIteration runs on the native CPU engine only, not on CUDA");
   }
   if (!copy_batches(env, j, argv[1]) || !(j->path = string_value(env, argv[2], "dumpIteration: path"))) {
-    free_job(j);
+    free_job(env, j);
     bool pending;
     napi_is_exception_pending(env, &pending);
     return pending ? NULL : throw_error(env, "dumpIteration: cannot read the batches");
