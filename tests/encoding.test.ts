@@ -109,6 +109,20 @@ test('equal lengths need no gen flags; padding beyond the real length is cut on 
   assertRoundTrip(data, decoded, state);
 });
 
+test('data without attribute columns is encoded with one constant category and decodes back to none', () => {
+  const full = makeDataset([5, 3, 5]);
+  const data: Dataset = { ...full, attributes: [], series: full.series.map((s) => ({ ...s, attributes: [] })) };
+  const state = fitEncoder(data, { sampleLen: 5 });
+  const enc = encode(state, data);
+  assert.deepEqual(enc.layout.attributes, [{ name: '__constant', kind: 'categorical', dim: 1, activation: 'softmax' }]);
+  assert.deepEqual([...enc.attributes], [1, 1, 1]);
+  assert.deepEqual([...encodeAttributes(state, [[], []])], [1, 1]);
+  const decoded = decode(state, enc);
+  assert.deepEqual(decoded.attributes, []);
+  assert.ok(decoded.series.every((s) => s.attributes.length === 0));
+  assertRoundTrip(data, decoded, state);
+});
+
 test('encodeAttributes matches encode and rejects unknown labels with the row', () => {
   const data = makeDataset([3, 3]);
   const state = fitEncoder(data, { sampleLen: 1 });

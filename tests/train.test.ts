@@ -84,6 +84,23 @@ test('a run refuses to overwrite another; the progress log and holdout are writt
   assert.equal(readCheckpoint(path.join(overridden, RUN_FILES.checkpoint)).model.criticSteps, 1, 'an explicit model setting wins over the default');
 });
 
+test('data with features only (no attribute column) trains and generates on both engines', async () => {
+  const demo = demoDataset({ series: 30, length: 12, seed: 3 });
+  const dataset = { ...demo, attributes: [], series: demo.series.map((s) => ({ ...s, attributes: [] })) };
+  for (const engine of ['reference', 'native'] as const) {
+    const runDir = path.join(tmp(), 'run');
+    await startTraining(request(runDir, { data: { dataset, label: 'features only' }, iterations: 3, engine }));
+    const synthetic = await generateFromRun({ runDir, n: 4, seed: 1 });
+    assert.deepEqual(synthetic.attributes, []);
+    assert.equal(synthetic.series.length, 4);
+    for (const s of synthetic.series) {
+      assert.deepEqual(s.attributes, []);
+      assert.equal(s.features.length, demo.features.length);
+      assert.ok(s.features.every((column) => column.length === s.length && [...column].every((v) => v !== undefined)), engine);
+    }
+  }
+});
+
 test('generation: seeded, decoded to known labels, conditional on given attributes', async () => {
   const runDir = path.join(tmp(), 'run');
   await startTraining(request(runDir, { iterations: 3 }));

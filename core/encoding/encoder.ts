@@ -52,6 +52,13 @@ export interface BoundarySnap {
 
 const isContinuous = (c: ColumnSchema) => c.kind === 'continuous';
 
+/**
+ * The model conditions every series on an attribute vector and cannot be built without one, so data
+ * without attribute columns (only time-varying features) is encoded with this single-value category:
+ * always 1 in the data, and exactly 1 from a softmax over one value. Decoding has no column for it.
+ */
+const constantAttribute: EncodedVariable = { name: '__constant', kind: 'categorical', dim: 1, activation: 'softmax' };
+
 function variableOf(column: ColumnSchema, activation: 'sigmoid' | 'tanh'): EncodedVariable {
   if (isContinuous(column)) return { name: column.name, kind: 'continuous', dim: 1, activation };
   const dim = column.categories?.length ?? 0;
@@ -135,7 +142,7 @@ export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderSt
     : [];
   const layout: EncodedLayout = {
     maxLength: Math.ceil(maxLength / sampleLen) * sampleLen,
-    attributes: attributes.map((c) => variableOf(c, continuousActivation)),
+    attributes: attributes.length > 0 ? attributes.map((c) => variableOf(c, continuousActivation)) : [constantAttribute],
     additionalAttributes: additional,
     features: featureVars,
     genFlags,
@@ -178,6 +185,7 @@ function labelIndex(categories: string[]): Map<string, number> {
 /** Writes one attribute row into out[offset..]. */
 function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Array, offset: number, where: string): void {
   let o = offset;
+  if (state.attributes.length === 0) out[o] = 1; // constantAttribute
   state.attributes.forEach((column, a) => {
     const value = values[a];
     if (isContinuous(column)) {
