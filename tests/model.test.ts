@@ -569,3 +569,21 @@ test('a few hundred steps learn a trivial dataset (constant series at a category
   engine.dispose();
   assert.ok(after < 0.5 * before && after < 0.45, `distance to the real statistics went from ${before.toFixed(3)} to ${after.toFixed(3)}`);
 });
+
+test('modelConfig refuses settings no engine can build or train, naming the setting and the range', () => {
+  const layout = tinyLayout();
+  const refused: Array<[Partial<Omit<ModelConfig, 'layout'>>, RegExp]> = [
+    [{ lstmUnits: 0 }, /lstmUnits must be a positive integer, got 0/],
+    [{ featureNoiseDim: 2.5 }, /featureNoiseDim must be a positive integer/],
+    [{ criticHidden: [200, 0] }, /criticHidden must be a list of positive integer layer widths \(empty for none\), got \[200, 0\]/],
+    [{ criticSteps: 17 }, /criticSteps must be an integer from 1 to 16, got 17/],
+    [{ generatorLearningRate: -1e-3 }, /generatorLearningRate must be a positive number/],
+    [{ gradientPenaltyWeight: Number.NaN }, /gradientPenaltyWeight must be a number >= 0, got NaN/],
+    [{ adamBeta2: 1 }, /adamBeta2 must be a number in \[0, 1\)/],
+    [{ batchNormMomentum: 1.5 }, /batchNormMomentum must be a number in \[0, 1\]/],
+  ];
+  for (const [overrides, message] of refused) assert.throws(() => modelConfig(layout, { sampleLen: 2, ...overrides }), message);
+  // Edges that are valid: no hidden layers, no aux critic, no gradient penalty, 16 critic steps.
+  const edges = modelConfig(layout, { sampleLen: 2, criticHidden: [], auxCriticHidden: [], gradientPenaltyWeight: 0, criticSteps: 16, adamBeta1: 0 });
+  assert.equal(edges.criticSteps, 16);
+});
