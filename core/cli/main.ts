@@ -10,8 +10,8 @@ import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts'
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { paperDefaults, type ModelConfig } from '../model/config.ts';
 import { formatSeconds, progressBar } from './progress.ts';
-import { generateFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
-import { writeDataset } from '../export/index.ts';
+import { generatePartsFromRun, generationPartSeries, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
+import { writeDatasetParts } from '../export/index.ts';
 import { readAttributeRows } from '../data/attribute-rows.ts';
 import { runDemo } from './demo.ts';
 import { runEvaluate } from './evaluate.ts';
@@ -264,15 +264,21 @@ async function generateCommand(args: string[]): Promise<number> {
   const n = given ? given.length : integer(values.n, 'n');
   if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
   const started = performance.now();
-  const dataset = await generateFromRun({
+  const bar = progressBar('generating');
+  // Parts are generated and written one at a time: memory stays flat for any number of series.
+  const parts = generatePartsFromRun({
     runDir,
     n,
     seed: integer(values.seed, 'seed', 0),
     givenAttributes: given,
     engine: oneOf(values.engine, 'engine', engineKinds),
-    onLog: (m) => process.stderr.write(m + '\n'),
+    onLog: (m) => bar.log(m),
+    // a bar only when there are several parts (a single part is done in about a second)
+    onProgress: (done, total) => total > generationPartSeries(checkpoint.encoder.layout.maxLength) && bar.update(done, total, 'series'),
   });
-  const written = await writeDataset(dataset, values.out, { layout: oneOf(values.layout, 'layout', ['long', 'wide'] as const) });
+  // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
+  const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
+  const written = await writeDatasetParts(parts, values.out, { layout, seriesLength: checkpoint.encoder.maxLength }).finally(() => bar.finish());
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(`generated ${n} series (${written.rows} rows) in ${seconds.toFixed(1)}s -> ${written.file}\n`);
   process.stdout.write(JSON.stringify({ file: written.file, series: n, rows: written.rows, format: written.format }) + '\n');

@@ -1,7 +1,7 @@
-/** Builds an apache-arrow Table from the export rows and writes it as an Arrow IPC file. */
-import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData, tableToIPC, type Data } from 'apache-arrow';
+/** Builds apache-arrow Tables from the export rows and writes them as an Arrow IPC file. */
+import { Field, Float64, Int32, RecordBatch, RecordBatchFileWriter, Schema, Struct, Table, Utf8, makeData, type Data } from 'apache-arrow';
 import type { FileHandle } from 'node:fs/promises';
-import type { Cell, CellType, RowTable } from './columns.ts';
+import type { Cell, CellType, RowTable, TableWriter } from './columns.ts';
 
 /**
  * Column buffers filled directly: apache-arrow's generic builders cost about 10x more per cell, and ids
@@ -102,6 +102,26 @@ export function arrowTable(table: RowTable): Table {
   return new Table([new RecordBatch(new Schema(fields), data)]);
 }
 
-export async function writeArrowFile(handle: FileHandle, table: RowTable): Promise<void> {
-  await handle.write(tableToIPC(arrowTable(table), 'file'));
+/** An Arrow IPC file with one record batch per table, written as each table arrives. */
+export function arrowWriter(handle: FileHandle): TableWriter {
+  const writer = new RecordBatchFileWriter();
+  let failure: unknown;
+  const drained = (async () => {
+    for await (const bytes of writer) await handle.write(bytes);
+  })().catch((error) => {
+    failure = error;
+  });
+  return {
+    async write(table) {
+      if (failure) throw failure;
+      for (const batch of arrowTable(table).batches) writer.write(batch);
+      // Let the drain write these bytes before the next table is built.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    async finish() {
+      writer.finish();
+      await drained;
+      if (failure) throw failure;
+    },
+  };
 }

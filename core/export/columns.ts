@@ -23,10 +23,18 @@ export interface RowTable {
   rows(): Generator<Cell[]>;
 }
 
+/** Writes the tables of one file in turn (all with the same columns); finish() completes the file. */
+export interface TableWriter {
+  write(table: RowTable): Promise<void>;
+  finish(): Promise<void>;
+}
+
 export interface ResolvedOptions {
   layout: ExportLayout;
   idColumn: string;
   timeColumn: string;
+  /** Wide layout: steps per feature; undefined = the longest series. */
+  seriesLength?: number;
 }
 
 function cellType(column: ColumnSchema): CellType {
@@ -108,8 +116,14 @@ export function longTable(dataset: Dataset, options: ResolvedOptions): RowTable 
 }
 
 export function wideTable(dataset: Dataset, options: ResolvedOptions): RowTable {
-  let maxLength = 0;
-  for (let s = 0; s < dataset.series.length; s++) maxLength = Math.max(maxLength, seriesLength(dataset, s));
+  let maxLength = options.seriesLength ?? 0;
+  for (let s = 0; s < dataset.series.length; s++) {
+    const length = seriesLength(dataset, s);
+    if (options.seriesLength !== undefined && length > options.seriesLength) {
+      throw new Error(`series '${dataset.series[s].id}' has ${length} steps, more than the wide layout's ${options.seriesLength}`);
+    }
+    maxLength = Math.max(maxLength, length);
+  }
   const featureTypes = dataset.features.map(cellType);
   const attributeTypes = dataset.attributes.map(cellType);
   const columns: TableColumn[] = [

@@ -4,11 +4,11 @@
  */
 import { extname } from 'node:path';
 import type { Dataset } from '../data/types.ts';
-import { writeArrowFile } from './arrow.ts';
+import { arrowWriter } from './arrow.ts';
 import { writeAtomically } from '../util/atomic-file.ts';
-import { longTable, wideTable, type ExportLayout, type ResolvedOptions, type RowTable } from './columns.ts';
-import { writeCsv } from './csv.ts';
-import { writeParquetFile } from './parquet.ts';
+import { longTable, wideTable, type ExportLayout, type ResolvedOptions, type RowTable, type TableColumn } from './columns.ts';
+import { csvWriter } from './csv.ts';
+import { parquetWriter } from './parquet.ts';
 
 export type { ExportLayout } from './columns.ts';
 
@@ -19,6 +19,8 @@ export interface ExportOptions {
   idColumn?: string;
   /** Default: the schema's time column, or 'step'. Long layout only. */
   timeColumn?: string;
+  /** Wide layout: steps per feature (columns `<feature>_0` ...); default: the longest series. */
+  seriesLength?: number;
 }
 
 export type ExportFormat = 'csv' | 'parquet' | 'arrow';
@@ -51,6 +53,7 @@ export function resolveOptions(dataset: Dataset, options: ExportOptions = {}): R
     layout: options.layout ?? (layout.kind === 'wide' ? 'wide' : 'long'),
     idColumn: options.idColumn ?? schemaId ?? 'series_id',
     timeColumn: options.timeColumn ?? schemaTime ?? 'step',
+    seriesLength: options.seriesLength,
   };
 }
 
@@ -59,10 +62,34 @@ export function exportTable(dataset: Dataset, options?: ExportOptions): RowTable
   return resolved.layout === 'wide' ? wideTable(dataset, resolved) : longTable(dataset, resolved);
 }
 
-export async function writeDataset(dataset: Dataset, file: string, options?: ExportOptions): Promise<ExportResult> {
+const sameColumns = (a: TableColumn[], b: TableColumn[]) => a.length === b.length && a.every((c, i) => c.name === b[i].name && c.type === b[i].type);
+
+/**
+ * Writes a dataset that arrives in parts (generation of many series, a part at a time) as one file,
+ * atomically, holding one part in memory at a time. Every part must give the same columns: for the
+ * wide layout pass `seriesLength`.
+ */
+export async function writeDatasetParts(parts: AsyncIterable<Dataset> | Iterable<Dataset>, file: string, options?: ExportOptions): Promise<ExportResult> {
   const format = formatOf(file);
-  const table = exportTable(dataset, options);
-  const write = format === 'csv' ? writeCsv : format === 'parquet' ? writeParquetFile : writeArrowFile;
-  await writeAtomically(file, (handle) => write(handle, table));
-  return { file, rows: table.rowCount, format };
+  let rows = 0;
+  await writeAtomically(file, async (handle) => {
+    const writer = format === 'csv' ? csvWriter(handle) : format === 'parquet' ? await parquetWriter(handle) : arrowWriter(handle);
+    let columns: TableColumn[] | undefined;
+    for await (const part of parts) {
+      const table = exportTable(part, options);
+      columns ??= table.columns;
+      if (!sameColumns(columns, table.columns)) {
+        throw new Error(`part ${JSON.stringify(table.columns.map((c) => `${c.name}:${c.type}`))} of the export has other columns than its first ${JSON.stringify(columns.map((c) => `${c.name}:${c.type}`))}`);
+      }
+      await writer.write(table);
+      rows += table.rowCount;
+    }
+    if (!columns) throw new Error(`nothing to write to ${file}: no part of the dataset arrived`);
+    await writer.finish();
+  });
+  return { file, rows, format };
+}
+
+export async function writeDataset(dataset: Dataset, file: string, options?: ExportOptions): Promise<ExportResult> {
+  return writeDatasetParts([dataset], file, options);
 }

@@ -1,16 +1,43 @@
-/** Parquet (ZSTD) through parquet-wasm: Arrow table -> IPC stream -> parquet-wasm's Rust writer. */
+/**
+ * Parquet (ZSTD) through parquet-wasm's streaming writer: each table goes Arrow table -> IPC stream ->
+ * parquet-wasm record batches, and the Rust writer emits row groups as they fill, so a file of any
+ * size is written in bounded memory.
+ */
 import { tableToIPC } from 'apache-arrow';
 import type { FileHandle } from 'node:fs/promises';
 import { arrowTable } from './arrow.ts';
-import type { RowTable } from './columns.ts';
+import type { TableWriter } from './columns.ts';
 
-export async function writeParquetFile(handle: FileHandle, table: RowTable): Promise<void> {
+export async function parquetWriter(handle: FileHandle): Promise<TableWriter> {
   // Loaded on first use: the Node entry compiles its WebAssembly at import time, which CSV users should not pay for.
   const parquet = await import('parquet-wasm');
-  const ipc = tableToIPC(arrowTable(table), 'stream');
-  const wasmTable = parquet.Table.fromIPCStream(ipc);
-  const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build();
-  // writeParquet takes ownership of (and frees) both wasm objects.
-  const bytes = parquet.writeParquet(wasmTable, properties);
-  await handle.write(bytes);
+  let input!: ReadableStreamDefaultController;
+  const batches = new ReadableStream({
+    start(controller) {
+      input = controller;
+    },
+  });
+  let failure: unknown;
+  // transformParquetStream resolves only once the first batch gives it the schema: not awaited here.
+  const drained = (async () => {
+    const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build();
+    const output = await parquet.transformParquetStream(batches, properties);
+    for await (const bytes of output as unknown as AsyncIterable<Uint8Array>) await handle.write(bytes);
+  })().catch((error) => {
+    failure = error;
+  });
+  return {
+    async write(table) {
+      if (failure) throw failure;
+      const wasmTable = parquet.Table.fromIPCStream(tableToIPC(arrowTable(table), 'stream'));
+      for (const batch of wasmTable.recordBatches()) input.enqueue(batch);
+      wasmTable.free();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    async finish() {
+      input.close();
+      await drained;
+      if (failure) throw failure;
+    },
+  };
 }

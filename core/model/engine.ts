@@ -82,6 +82,13 @@ export interface EngineState {
   counters: Record<string, number>;
 }
 
+/**
+ * Series per noise block in `generate`: every engine draws a block's noise together, then the next
+ * block's, from the stream's position at the call. Calls of whole blocks therefore generate exactly
+ * what one call for all of them would (generation in parts relies on it).
+ */
+export const GENERATION_BLOCK = 1000;
+
 export interface Engine {
   readonly name: string;
   readonly config: ModelConfig;

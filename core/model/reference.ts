@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
+import { GENERATION_BLOCK } from './engine.ts';
 import { bufferSpecs, initialBuffers, initialParameters, parameterSpecs, RNG_STREAM, type Network } from './params.ts';
 import { Rng } from '../util/rng.ts';
 import { adamStep, type AdamSlots } from './reference-adam.ts';
@@ -26,8 +27,6 @@ import type { Weights } from './reference-ops.ts';
 
 export type ReferenceBackend = 'wasm' | 'cpu';
 
-/** Series per generator forward in `generate` (bounds memory, not results: each chunk draws its own noise). */
-export const GENERATION_CHUNK = 1000;
 
 /** Makes `preferred` the active TF.js backend; wasm falls back to cpu when it cannot initialize. */
 async function activateBackend(preferred: ReferenceBackend): Promise<ReferenceBackend> {
@@ -258,8 +257,8 @@ export async function createReferenceEngine(options: EngineOptions & { backend?:
         lengths: new Int32Array(n).fill(d.T),
       };
       const runningStatistics = { kind: 'running' as const, buffers: buffers as Weights };
-      for (let start = 0; start < n; start += GENERATION_CHUNK) {
-        const B = Math.min(GENERATION_CHUNK, n - start);
+      for (let start = 0; start < n; start += GENERATION_BLOCK) {
+        const B = Math.min(GENERATION_BLOCK, n - start);
         const noise = drawGeneratorNoise(noiseRng, shape, B);
         const rows = (data: Float32Array | undefined, width: number) =>
           data && width > 0 ? tf.tensor2d(data.subarray(start * width, (start + B) * width), [B, width]) : undefined;
@@ -302,8 +301,8 @@ export async function createReferenceEngine(options: EngineOptions & { backend?:
       await enter();
       checkBatch(batch);
       const scores = new Float32Array(batch.size);
-      for (let start = 0; start < batch.size; start += GENERATION_CHUNK) {
-        const B = Math.min(GENERATION_CHUNK, batch.size - start);
+      for (let start = 0; start < batch.size; start += GENERATION_BLOCK) {
+        const B = Math.min(GENERATION_BLOCK, batch.size - start);
         const chunk: RealBatch = {
           size: B,
           attributes: batch.attributes.subarray(start * d.attribute, (start + B) * d.attribute),

@@ -13,9 +13,9 @@ import path from 'node:path';
 import type { Dataset, ImportReport, Value } from '../data/types.ts';
 import { readDataset, type ReadOptions } from '../data/index.ts';
 import { decode, encode, encodeAttributes, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
-import type { EncodedDataset } from '../encoding/types.ts';
+import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, paperDefaults, type ModelConfig } from '../model/config.ts';
-import type { StepLosses } from '../model/engine.ts';
+import { GENERATION_BLOCK, type StepLosses } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { Rng } from '../util/rng.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -348,24 +348,62 @@ export interface GenerateRequest {
   givenAttributes?: Value[][];
   engine?: EngineKind;
   onLog?: (message: string) => void;
+  /** Series generated so far, after each part. */
+  onProgress?: (done: number, total: number) => void;
+  /** Series per part (a multiple of GENERATION_BLOCK); default: generationPartSeries. */
+  partSeries?: number;
 }
 
-/** Generates n series from a run's latest checkpoint, decoded into the user's units. */
-export async function generateFromRun(request: GenerateRequest): Promise<Dataset> {
+/** Rows (series x steps) per generated part: a part's encoded and decoded copies stay in the tens of MB. */
+const PART_ROWS = 1_000_000;
+
+/** Series per part: whole noise blocks (so parts generate exactly what one call would), about PART_ROWS rows. */
+export function generationPartSeries(maxLength: number): number {
+  return GENERATION_BLOCK * Math.max(1, Math.floor(PART_ROWS / (GENERATION_BLOCK * maxLength)));
+}
+
+/**
+ * Generates a run's series in parts, decoded into the user's units (ids `synthetic-<i>` across parts),
+ * so any number of series can be written in bounded memory. The same seed gives the same series
+ * however they are split. Always yields at least one part (an empty one for n = 0).
+ */
+export async function* generatePartsFromRun(request: GenerateRequest): AsyncGenerator<Dataset> {
   const { checkpoint } = readRun(path.resolve(request.runDir));
+  const { encoder } = checkpoint;
   const seed = request.seed ?? checkpoint.plan.seed + 1;
   const { engine, note } = await createEngine(request.engine ?? checkpoint.plan.engine, { config: checkpoint.model, seed });
   try {
     if (note) request.onLog?.(note);
     // A fresh noise stream from the generation seed: the same seed gives the same synthetic data.
     await engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } });
-    const given = request.givenAttributes ? encodeAttributes(checkpoint.encoder, request.givenAttributes) : undefined;
+    const given = request.givenAttributes ? encodeAttributes(encoder, request.givenAttributes) : undefined;
+    const width = widthOf(encoder.layout.attributes);
     const n = request.givenAttributes ? request.givenAttributes.length : request.n;
-    const out = await engine.generate(n, given ? { givenAttributes: given } : {});
-    return decode(checkpoint.encoder, { n, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths });
+    const partSeries = request.partSeries ?? generationPartSeries(encoder.layout.maxLength);
+    if (!Number.isInteger(partSeries) || partSeries < 1 || (partSeries < n && partSeries % GENERATION_BLOCK !== 0)) {
+      throw new Error(`series per part must be a positive multiple of ${GENERATION_BLOCK}, got ${partSeries}`);
+    }
+    for (let start = 0; start === 0 || start < n; start += partSeries) {
+      const count = Math.min(partSeries, n - start);
+      const givenAttributes = given?.subarray(start * width, (start + count) * width);
+      const out = await engine.generate(count, givenAttributes ? { givenAttributes } : {});
+      const ids = Array.from({ length: count }, (_, i) => `synthetic-${start + i}`);
+      yield decode(encoder, { n: count, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids });
+      request.onProgress?.(start + count, n);
+    }
   } finally {
     engine.dispose();
   }
+}
+
+/** Generates n series from a run's latest checkpoint, decoded into the user's units, as one dataset. */
+export async function generateFromRun(request: GenerateRequest): Promise<Dataset> {
+  let whole: Dataset | undefined;
+  for await (const part of generatePartsFromRun(request)) {
+    if (!whole) whole = part;
+    else for (const series of part.series) whole.series.push(series);
+  }
+  return whole!;
 }
 
 /** The run's real series (training and holdout) decoded back to user units, for evaluation. */
