@@ -12,7 +12,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { columnsFromRows, featureRows } from '../core/data/feature-column.ts';
 import type { ColumnSchema, Dataset, Schema, Series, Value } from '../core/data/types.ts';
-import { writeDataset, type ExportLayout } from '../core/export/index.ts';
+import { writeDataset, writeDatasetParts, type ExportLayout } from '../core/export/index.ts';
 
 type Cell = number | string | null;
 type Kind = 'number' | 'string';
@@ -361,4 +361,67 @@ test('atomic: the old file stays in place while the write is under way and is re
   const text = fs.readFileSync(file, 'utf8');
   assert.ok(text.startsWith('line,ts,throughput,state,isp,tier_mbps\nline-0,0,0,up,plain,0\n'));
   assert.equal(text.split('\n').length, 200_000 + 2, 'header, every row, and the final newline');
+});
+
+/** The dataset's series split into parts of `size`, each a Dataset of its own, as generation yields them. */
+function partsOf(dataset: Dataset, size: number): Dataset[] {
+  const parts: Dataset[] = [];
+  for (let i = 0; i < dataset.series.length; i += size) parts.push({ ...dataset, series: dataset.series.slice(i, i + size) });
+  return parts;
+}
+
+test('a dataset written in parts reads back as the whole, in every format and layout', async () => {
+  const dir = tempDir();
+  const whole = bigDataset(3_000, false);
+  for (const layout of ['long', 'wide'] as const) {
+    const expected = expectedTable(whole, layout, 'line', 'ts');
+    for (const format of ['csv', 'arrow', 'parquet']) {
+      const file = path.join(dir, `parts-${layout}.${format}`);
+      // wide: 100 columns per feature, as every series has 100 steps
+      const result = await writeDatasetParts(partsOf(whole, 7), file, { layout, seriesLength: 100 });
+      assert.equal(result.rows, expected.rows.length);
+      const read = format === 'csv' ? readCsv(file, expected.kinds) : format === 'arrow' ? readArrow(file) : await readParquet(file);
+      assert.deepEqual(read.columns, expected.columns);
+      assertRowsEqual(read.rows, expected.rows, `${format} ${layout} in parts`);
+    }
+  }
+  // The wide layout's width is fixed up front: a shorter first part gets empty cells, a longer series is refused.
+  const short = { ...whole, series: [seriesOf({ id: 'short', attributes: ['plain', 1], features: [[1, 'up']] }), ...whole.series.slice(0, 2)] };
+  const wide = readCsv((await writeDatasetParts(partsOf(short, 1), path.join(dir, 'w.csv'), { layout: 'wide', seriesLength: 100 })).file, expectedTable(whole, 'wide', 'line', 'ts').kinds);
+  assert.equal(wide.columns.length, 3 + 2 * 100);
+  assert.deepEqual(wide.rows[0].slice(3, 5), [1, null]);
+  await assert.rejects(writeDatasetParts(partsOf(short, 1), path.join(dir, 'x.csv'), { layout: 'wide', seriesLength: 50 }), /series 'line-0' has 100 steps, more than the wide layout's 50/);
+  assert.ok(!fs.existsSync(path.join(dir, 'x.csv')));
+});
+
+test('parts go to disk as they come: earlier parts are in the file before a later one is made (CSV, Arrow)', async () => {
+  for (const format of ['csv', 'arrow']) {
+    const file = path.join(tempDir(), `stream.${format}`);
+    const temporary = `${file}.tmp-${process.pid}`;
+    const sizes: number[] = [];
+    async function* parts() {
+      for (const part of partsOf(bigDataset(50_000, false), 100)) {
+        sizes.push(fs.existsSync(temporary) ? fs.statSync(temporary).size : 0);
+        yield part;
+      }
+    }
+    await writeDatasetParts(parts(), file);
+    // 5 parts of 10,000 rows: each one is on disk when the next is requested
+    assert.equal(sizes.length, 5);
+    for (let k = 1; k < sizes.length; k++) assert.ok(sizes[k] > sizes[k - 1] + 100_000, `${format}: file at part ${k}: ${sizes}`);
+  }
+});
+
+test('a part that fails stops the export and leaves nothing behind', async () => {
+  const dir = tempDir();
+  for (const format of ['csv', 'arrow', 'parquet']) {
+    const file = path.join(dir, `fail.${format}`);
+    async function* parts() {
+      yield partsOf(makeDataset(), 2)[0];
+      throw new Error('generation failed');
+    }
+    await assert.rejects(writeDatasetParts(parts(), file), /generation failed/);
+    await assert.rejects(writeDatasetParts([], file), /nothing to write/);
+  }
+  assert.deepEqual(fs.readdirSync(dir), []);
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
-import { generateFromRun, loadEncoded, resumeTraining, RUN_FILES, runDatasets, startTraining, type TrainRequest } from '../core/train/run.ts';
+import { generateFromRun, generatePartsFromRun, loadEncoded, resumeTraining, RUN_FILES, runDatasets, startTraining, type TrainRequest } from '../core/train/run.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-train-'));
 
@@ -116,4 +116,20 @@ test('generation: seeded, decoded to known labels, conditional on given attribut
   const given = [real.series[0].attributes, real.series[1].attributes, real.series[0].attributes];
   const conditional = await generateFromRun({ runDir, n: 0, seed: 1, givenAttributes: given });
   assert.deepEqual(conditional.series.map((s) => s.attributes), given);
+});
+
+test('generation in parts of whole noise blocks gives the same series as one part, on both engines', async () => {
+  for (const engine of ['reference', 'native'] as const) {
+    const runDir = path.join(tmp(), 'run');
+    await startTraining(request(runDir, { iterations: 2, engine }));
+    const whole = await generateFromRun({ runDir, n: 2500, seed: 5 });
+    const progress: number[] = [];
+    const parts = [];
+    for await (const part of generatePartsFromRun({ runDir, n: 2500, seed: 5, partSeries: 1000, onProgress: (done) => progress.push(done) })) parts.push(part);
+    assert.deepEqual(parts.map((p) => p.series.length), [1000, 1000, 500]);
+    assert.deepEqual(progress, [1000, 2000, 2500]);
+    assert.deepEqual(parts.flatMap((p) => p.series), whole.series, engine);
+    assert.equal(whole.series[2499].id, 'synthetic-2499');
+    await assert.rejects(generateFromRun({ runDir, n: 2500, partSeries: 700 }), /multiple of 1000, got 700/);
+  }
 });

@@ -54,16 +54,24 @@ function utf8Column(rows: number): ColumnBuffer {
   let used = 0;
   const validity = validityBuffer(rows);
   let row = 0;
+  // A long table repeats its id and attributes on every step of a series: the last cell's bytes again.
+  let lastCell: Cell = null;
+  let lastUtf8: Uint8Array = new Uint8Array(0);
   return {
     append(cell) {
       const valid = cell !== null;
       if (valid) {
-        const text = String(cell);
-        let utf8 = encoded.get(text);
+        let utf8 = cell === lastCell ? lastUtf8 : undefined;
         if (!utf8) {
-          utf8 = encoder.encode(text);
-          // Only short, repeated labels are worth remembering; a cache of every distinct string would not be.
-          if (encoded.size < 65536) encoded.set(text, utf8);
+          const text = String(cell);
+          utf8 = encoded.get(text);
+          if (!utf8) {
+            utf8 = encoder.encode(text);
+            // Only short, repeated labels are worth remembering; a cache of every distinct string would not be.
+            if (encoded.size < 65536) encoded.set(text, utf8);
+          }
+          lastCell = cell;
+          lastUtf8 = utf8;
         }
         if (used + utf8.length > bytes.length) {
           const grown = new Uint8Array(Math.max(bytes.length * 2, used + utf8.length));
@@ -102,21 +110,45 @@ export function arrowTable(table: RowTable): Table {
   return new Table([new RecordBatch(new Schema(fields), data)]);
 }
 
-/** An Arrow IPC file with one record batch per table, written as each table arrives. */
+/**
+ * An Arrow IPC file with one record batch per table, written as each table arrives. The writer queues
+ * its bytes without limit, so each write waits until the file has taken them: memory holds one part.
+ */
 export function arrowWriter(handle: FileHandle): TableWriter {
   const writer = new RecordBatchFileWriter();
   let failure: unknown;
+  let writing = false;
+  let waiters: Array<() => void> = [];
+  // Runs once microtasks settle: a drain not writing by then is waiting on an empty queue.
+  const wakeWhenIdle = () =>
+    setImmediate(() => {
+      if (writing && !failure) return;
+      for (const wake of waiters) wake();
+      waiters = [];
+    });
   const drained = (async () => {
-    for await (const bytes of writer) await handle.write(bytes);
+    const chunks = writer[Symbol.asyncIterator]();
+    for (;;) {
+      writing = false;
+      wakeWhenIdle();
+      const next = await chunks.next();
+      if (next.done) break;
+      writing = true;
+      await handle.write(next.value);
+    }
   })().catch((error) => {
     failure = error;
+    wakeWhenIdle();
   });
   return {
     async write(table) {
       if (failure) throw failure;
       for (const batch of arrowTable(table).batches) writer.write(batch);
-      // Let the drain write these bytes before the next table is built.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        wakeWhenIdle();
+      });
+      if (failure) throw failure;
     },
     async finish() {
       writer.finish();

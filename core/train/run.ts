@@ -15,7 +15,7 @@ import { readDataset, type ReadOptions } from '../data/index.ts';
 import { decode, encode, encodeAttributes, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, paperDefaults, type ModelConfig } from '../model/config.ts';
-import { GENERATION_BLOCK, type StepLosses } from '../model/engine.ts';
+import { GENERATION_BLOCK, type GeneratedBatch, type StepLosses } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { Rng } from '../util/rng.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -383,13 +383,24 @@ export async function* generatePartsFromRun(request: GenerateRequest): AsyncGene
     if (!Number.isInteger(partSeries) || partSeries < 1 || (partSeries < n && partSeries % GENERATION_BLOCK !== 0)) {
       throw new Error(`series per part must be a positive multiple of ${GENERATION_BLOCK}, got ${partSeries}`);
     }
-    for (let start = 0; start === 0 || start < n; start += partSeries) {
+    const generatePart = (start: number) => {
       const count = Math.min(partSeries, n - start);
       const givenAttributes = given?.subarray(start * width, (start + count) * width);
-      const out = await engine.generate(count, givenAttributes ? { givenAttributes } : {});
-      const ids = Array.from({ length: count }, (_, i) => `synthetic-${start + i}`);
-      yield decode(encoder, { n: count, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids });
-      request.onProgress?.(start + count, n);
+      return engine.generate(count, givenAttributes ? { givenAttributes } : {});
+    };
+    let next: Promise<GeneratedBatch> | undefined = generatePart(0);
+    try {
+      for (let start = 0; next; start += partSeries) {
+        const out = await next;
+        // The next part is generated (off this thread on the native engines) while this one is written.
+        next = start + partSeries < n ? generatePart(start + partSeries) : undefined;
+        const ids = Array.from({ length: out.size }, (_, i) => `synthetic-${start + i}`);
+        yield decode(encoder, { n: out.size, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids });
+        request.onProgress?.(start + out.size, n);
+      }
+    } finally {
+      // a consumer that stopped early leaves a part in flight: its result or error is not wanted
+      next?.catch(() => {});
     }
   } finally {
     engine.dispose();
