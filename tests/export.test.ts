@@ -400,15 +400,16 @@ test('parts go to disk as they come: earlier parts are in the file before a late
     const temporary = `${file}.tmp-${process.pid}`;
     const sizes: number[] = [];
     async function* parts() {
-      for (const part of partsOf(bigDataset(50_000, false), 100)) {
+      // parts of 40,000 rows (~1.4 MB as CSV): larger than the CSV writer's 1 MB buffer
+      for (const part of partsOf(bigDataset(200_000, false), 400)) {
         sizes.push(fs.existsSync(temporary) ? fs.statSync(temporary).size : 0);
         yield part;
       }
     }
     await writeDatasetParts(parts(), file);
-    // 5 parts of 10,000 rows: each one is on disk when the next is requested
+    // each part is on disk (but for the CSV writer's last, partly filled buffer) when the next is requested
     assert.equal(sizes.length, 5);
-    for (let k = 1; k < sizes.length; k++) assert.ok(sizes[k] > sizes[k - 1] + 100_000, `${format}: file at part ${k}: ${sizes}`);
+    for (let k = 1; k < sizes.length; k++) assert.ok(sizes[k] > sizes[k - 1] + 300_000, `${format}: file at part ${k}: ${sizes}`);
   }
 });
 
@@ -424,4 +425,23 @@ test('a part that fails stops the export and leaves nothing behind', async () =>
     await assert.rejects(writeDatasetParts([], file), /nothing to write/);
   }
   assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('CSV: multi-byte labels, a label longer than the write buffer, and rows across many buffers read back exactly', async () => {
+  const huge = 'é'.repeat(400_000) + ',"x"'; // 800,004 bytes, quoted: with its row it crosses the 1 MB buffer
+  const labels = ['naïve', '東京', '🙂 smile', huge, 'x'.repeat(1_200_000)]; // the last one is larger than a buffer
+  const categorical: ColumnSchema = { name: 'label', kind: 'categorical', role: 'attribute', categories: labels };
+  // 400 series of 100 steps with the short labels (~3 MB), one step each with the long ones in between
+  const many: Series[] = Array.from({ length: 400 }, (_, s) => {
+    const label = labels[s % labels.length];
+    const steps = Array.from({ length: label.length > 1000 ? 1 : 100 }, (_, t) => [s * 0.001 + t, 'up'] as (number | string)[]);
+    return seriesOf({ id: `s${s}`, attributes: [label, s], features: steps });
+  });
+  const dataset: Dataset = { ...makeDataset(), attributes: [categorical, attributes[1]], series: many };
+  const expected = expectedTable(dataset, 'long', 'line', 'ts');
+  const file = path.join(tempDir(), 'labels.csv');
+  await writeDataset(dataset, file);
+  const read = readCsv(file, expected.kinds);
+  assert.deepEqual(read.columns, expected.columns);
+  assertRowsEqual(read.rows, expected.rows, 'csv with long and multi-byte labels');
 });
