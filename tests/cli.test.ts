@@ -96,3 +96,23 @@ test('Ctrl-C during dg train checkpoints; dg train --resume finishes the run', a
   // The run had done at least one iteration; resuming to 3 either finishes it or says it is complete.
   assert.equal(resumed.status, 0, resumed.stderr);
 });
+
+test('Ctrl-C during dg generate stops it and leaves neither the file nor a temporary one', async () => {
+  const { dir, file } = await fixture();
+  const trained = dg(['train', file, '--id', 'line_id', '--sample-len', '4', '--iterations', '2', '--batch', '8', '--out', 'run'], dir);
+  assert.equal(trained.status, 0, trained.stderr);
+  // 12-step series: parts of 83,000; 2M series take many parts (and far longer than the test waits)
+  const child = spawn(process.execPath, [dgBin, 'generate', 'run', '-n', '2000000', '--out', 'synthetic.csv'], { cwd: dir });
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (/generating (\[|\d+%)/.test(stderr)) resolve();
+    });
+  });
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /cancelled: nothing was written to synthetic\.csv/);
+  assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith('synthetic')), []);
+});

@@ -265,6 +265,14 @@ async function generateCommand(args: string[]): Promise<number> {
   if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
   const started = performance.now();
   const bar = progressBar('generating');
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    bar.log(`stopping: ${values.out} will not be written (Ctrl-C again to quit at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   // Parts are generated and written one at a time: memory stays flat for any number of series.
   const parts = generatePartsFromRun({
     runDir,
@@ -273,12 +281,24 @@ async function generateCommand(args: string[]): Promise<number> {
     givenAttributes: given,
     engine: oneOf(values.engine, 'engine', engineKinds),
     onLog: (m) => bar.log(m),
+    signal: controller.signal,
     // a bar only when there are several parts (a single part is done in about a second)
     onProgress: (done, total) => total > generationPartSeries(checkpoint.encoder.layout.maxLength) && bar.update(done, total, 'series'),
   });
   // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
   const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
-  const written = await writeDatasetParts(parts, values.out, { layout, seriesLength: checkpoint.encoder.maxLength }).finally(() => bar.finish());
+  let written;
+  try {
+    written = await writeDatasetParts(parts, values.out, { layout, seriesLength: checkpoint.encoder.maxLength });
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+    process.stderr.write(`cancelled: nothing was written to ${values.out}\n`);
+    return 130;
+  } finally {
+    bar.finish();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(`generated ${n} series (${written.rows} rows) in ${seconds.toFixed(1)}s -> ${written.file}\n`);
   process.stdout.write(JSON.stringify({ file: written.file, series: n, rows: written.rows, format: written.format }) + '\n');

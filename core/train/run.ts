@@ -352,6 +352,8 @@ export interface GenerateRequest {
   onProgress?: (done: number, total: number) => void;
   /** Series per part (a multiple of GENERATION_BLOCK); default: generationPartSeries. */
   partSeries?: number;
+  /** Stops before the next part with an error (an export in progress then removes its file). */
+  signal?: AbortSignal;
 }
 
 /** Rows (series x steps) per generated part: a part's encoded and decoded copies stay in the tens of MB. */
@@ -392,6 +394,7 @@ export async function* generatePartsFromRun(request: GenerateRequest): AsyncGene
     try {
       for (let start = 0; next; start += partSeries) {
         const out = await next;
+        if (request.signal?.aborted) throw new Error('generation cancelled');
         // The next part is generated (off this thread on the native engines) while this one is written.
         next = start + partSeries < n ? generatePart(start + partSeries) : undefined;
         const ids = Array.from({ length: out.size }, (_, i) => `synthetic-${start + i}`);
