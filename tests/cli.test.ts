@@ -116,3 +116,19 @@ test('Ctrl-C during dg generate stops it and leaves neither the file nor a tempo
   assert.match(stderr, /cancelled: nothing was written to synthetic\.csv/);
   assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith('synthetic')), []);
 });
+
+test('dg evaluate --run reads dg generate output by the run\'s own id and time columns, whatever their names', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-cli-'));
+  // 'page' and 'day' are names the layout detection does not guess
+  const lines = ['page,day,views,domain'];
+  for (let p = 0; p < 30; p++) for (let d = 0; d < 10; d++) lines.push(`p${p},${d},${(p * 7 + d * 3) % 11},${['en', 'fr', 'de'][p % 3]}`);
+  fs.writeFileSync(path.join(dir, 'wiki.csv'), lines.join('\n') + '\n');
+  const trained = dg(['train', 'wiki.csv', '--id', 'page', '--time', 'day', '--sample-len', '5', '--iterations', '2', '--out', 'run'], dir);
+  assert.equal(trained.status, 0, trained.stderr);
+  const generated = dg(['generate', 'run', '-n', '40', '--out', 'synth.csv'], dir);
+  assert.equal(generated.status, 0, generated.stderr);
+  assert.ok(fs.readFileSync(path.join(dir, 'synth.csv'), 'utf8').startsWith('page,day,views,domain\n'));
+  const evaluated = dg(['evaluate', '--run', 'run', '--synth', 'synth.csv', '--out', 'eval'], dir);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.match(evaluated.stderr, /evaluating 40 synthetic series against 30 real series/);
+});

@@ -23,18 +23,25 @@ export interface EvaluateRequest {
 }
 
 /**
- * Reads a synthetic or holdout file with the real data's columns. Files written by `dg generate` carry a
- * series id and step column, so their layout is detected; other files are read exactly like the real one.
+ * Reads a synthetic or holdout file with the real data's columns. Files written by `dg generate` carry
+ * the real data's series id column (or `series_id`) and step column: read with those first, then with
+ * the layout detected, then exactly like the real file.
  */
 async function readLike(file: string, options: ReadOptions, real: Dataset): Promise<Dataset> {
   const columns = { attributes: real.attributes.map((c) => c.name), features: real.features.map((c) => c.name) };
   const { idColumn: _id, timeColumn: _time, chunkSize: _chunk, schema: _schema, ...rest } = options;
-  try {
-    return (await readDataset(file, { ...rest, ...columns })).dataset;
-  } catch (error) {
-    if (!(error instanceof DataError)) throw error;
-    return (await readDataset(file, { ...options, ...columns, schema: undefined })).dataset;
+  const { layout } = real.schema;
+  const attempts: ReadOptions[] = [];
+  if (layout.kind === 'long') attempts.push({ ...rest, ...columns, idColumn: layout.idColumn, timeColumn: layout.timeColumn });
+  attempts.push({ ...rest, ...columns }, { ...options, ...columns, schema: undefined });
+  for (const [k, attempt] of attempts.entries()) {
+    try {
+      return (await readDataset(file, attempt)).dataset;
+    } catch (error) {
+      if (!(error instanceof DataError) || k === attempts.length - 1) throw error;
+    }
   }
+  throw new Error('unreachable');
 }
 
 export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFile: string; reportFile: string; summary: string }> {
