@@ -317,6 +317,19 @@ test('generated series are held once: the core writes into the arrays JavaScript
   assert.ok(after - before < 1.3 * outputMb, `peak RSS grew ${(after - before).toFixed(0)} MB for ${outputMb.toFixed(0)} MB of series`);
 });
 
+test('by default one thread per CPU the process may use: affinity (taskset) counts, DG_NUM_THREADS overrides', (t) => {
+  const threads = (prefix: string[], env: NodeJS.ProcessEnv = {}) => {
+    const [command, ...args] = [...prefix, process.execPath, '--import', 'tsx', path.join(repoRoot, 'tests/fixtures/native-threads.ts')];
+    const child = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, DG_NUM_THREADS: '', ...env } });
+    assert.equal(child.status, 0, child.stderr);
+    return Number(child.stdout.trim());
+  };
+  assert.equal(threads([]), os.availableParallelism());
+  assert.equal(threads([], { DG_NUM_THREADS: '3' }), 3);
+  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return t.skip('taskset is not available');
+  assert.equal(threads(['taskset', '-c', '0']), 1, 'one CPU allowed: one thread (was every online CPU)');
+});
+
 test('errors reach JavaScript; calls queue; a disposed engine refuses work', async () => {
   const config = tinyConfig({ criticSteps: 2 });
   const engine = await createNativeEngine({ config, seed: 8 });

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 /* ---------------------------------------------------------------- errors */
 
@@ -330,8 +333,30 @@ static int check_config(const dg_config *c) {
   return DG_OK;
 }
 
-int dg_default_threads(void) {
+/* CPUs this process may use: its affinity mask (taskset, numactl, a container's cpuset) and a cgroup v2
+ * CPU quota (docker --cpus) where there are such limits, else every online CPU. More threads than
+ * that only take turns on the same CPUs, and each parallel region waits for its slowest thread. */
+static long usable_cpus(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+  FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+  if (f) {
+    char quota[32];
+    long period;
+    if (fscanf(f, "%31s %ld", quota, &period) == 2 && strcmp(quota, "max") != 0 && period > 0) {
+      long cpus = (atol(quota) + period - 1) / period;
+      if (cpus >= 1 && cpus < n) n = cpus;
+    }
+    fclose(f);
+  }
+#endif
+  return n;
+}
+
+int dg_default_threads(void) {
+  long n = usable_cpus();
   const char *env = getenv("DG_NUM_THREADS");
   if (env && atoi(env) > 0) n = atoi(env);
   if (n < 1) n = 1;
