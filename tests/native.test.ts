@@ -330,6 +330,26 @@ test('by default one thread per CPU the process may use: affinity (taskset) coun
   assert.equal(threads(['taskset', '-c', '0']), 1, 'one CPU allowed: one thread (was every online CPU)');
 });
 
+test('a batch whose working memory exceeds what is available is refused with the sizes, before anything is allocated', async () => {
+  // ~3.7 MB of generator workspace per row: 600 LSTM steps of 200 units
+  const config = tinyConfig({ sampleLen: 1, lstmUnits: 200 }, { ...tinyLayout(), maxLength: 600 });
+  const engine = await createNativeEngine({ config, seed: 1, threads: 1 });
+  const rng = new Rng(1, 1);
+  const limit = process.env.DG_MEMORY_LIMIT_MB;
+  process.env.DG_MEMORY_LIMIT_MB = '100';
+  try {
+    await assert.rejects(engine.trainStep([randomBatch(config, 40, rng)]), /a generator pass of 40 rows needs \d+ MB of working memory, more than the 100 MB available \(DG_MEMORY_LIMIT_MB\): use a smaller batch/);
+    const losses = await engine.trainStep([randomBatch(config, 8, rng)]);
+    assert.ok(Number.isFinite(losses.critic));
+    // the refused batch changed nothing: the engine goes on as if it had never been asked
+    assert.equal((await engine.getState()).counters.criticStep, 1);
+  } finally {
+    if (limit === undefined) delete process.env.DG_MEMORY_LIMIT_MB;
+    else process.env.DG_MEMORY_LIMIT_MB = limit;
+    engine.dispose();
+  }
+});
+
 test('errors reach JavaScript; calls queue; a disposed engine refuses work', async () => {
   const config = tinyConfig({ criticSteps: 2 });
   const engine = await createNativeEngine({ config, seed: 8 });

@@ -112,6 +112,7 @@ struct dg_model {
   /* Workspaces, grown on demand. */
   int gen_capacity, critic_capacity;
   void *gen_memory, *critic_memory;
+  size_t gen_bytes, critic_bytes;
   gen_ws gen;
   dg_critic_ws main_ws, aux_ws;
   float *a_main, *a_aux;
@@ -536,14 +537,51 @@ static void layout_critic_ws(arena *a, dg_critic_ws *w, const critic_layout *c, 
   w->clip = take(a, rows);
 }
 
+/* Memory the workspaces may take: what the system can still give without swapping (Linux:
+ * MemAvailable), at most DG_MEMORY_LIMIT_MB when set (a cap on a shared machine); SIZE_MAX if unknown. */
+static size_t available_memory(void) {
+  size_t available = SIZE_MAX;
+#ifdef __linux__
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f) {
+    char line[128];
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        available = (size_t)kb * 1024;
+        break;
+      }
+    fclose(f);
+  }
+#endif
+  const char *limit = getenv("DG_MEMORY_LIMIT_MB");
+  if (limit && atol(limit) > 0 && (size_t)atol(limit) << 20 < available) available = (size_t)atol(limit) << 20;
+  return available;
+}
+
+/* Refuses a workspace the machine cannot hold: Linux hands out any allocation and the process is killed
+ * only when it touches the pages, mid-step, with no message. `bytes` replaces `old` bytes of it; `other`
+ * bytes of the other workspace may still be untouched, so they count as needed too. */
+static int check_workspace(const char *what, int rows, size_t bytes, size_t old, size_t other) {
+  size_t available = available_memory();
+  if (available == SIZE_MAX || bytes + other <= available + old) return DG_OK;
+  return dg_fail(DG_ERR_ALLOC,
+                 "a %s of %d rows needs %zu MB of working memory, more than the %zu MB available%s: use a smaller batch",
+                 what, rows, (bytes + other) >> 20, (available + old) >> 20, getenv("DG_MEMORY_LIMIT_MB") ? " (DG_MEMORY_LIMIT_MB)" : "");
+}
+
 static int ensure_gen_ws(dg_model *m, int rows) {
+  int rc;
   if (rows <= m->gen_capacity) return DG_OK;
   arena a = {NULL, 0};
   layout_gen_ws(&a, &m->gen, m, rows);
+  if ((rc = check_workspace("generator pass", rows, a.used, m->gen_bytes, m->critic_bytes))) return rc;
   free(m->gen_memory);
   m->gen_capacity = 0;
+  m->gen_bytes = 0;
   m->gen_memory = aligned_alloc(64, a.used);
   if (!m->gen_memory) return dg_fail(DG_ERR_ALLOC, "out of memory for a generator pass of %d rows (%zu MB)", rows, a.used >> 20);
+  m->gen_bytes = a.used;
   a.base = m->gen_memory;
   a.used = 0;
   layout_gen_ws(&a, &m->gen, m, rows);
@@ -553,6 +591,7 @@ static int ensure_gen_ws(dg_model *m, int rows) {
 
 /* Critic workspaces hold `rows` rows (3 B for a critic step). */
 static int ensure_critic_ws(dg_model *m, int rows) {
+  int rc;
   if (rows <= m->critic_capacity) return DG_OK;
   for (int pass = 0; pass < 2; pass++) {
     arena a = {pass ? m->critic_memory : NULL, 0};
@@ -561,10 +600,13 @@ static int ensure_critic_ws(dg_model *m, int rows) {
     m->a_main = take(&a, rows);
     m->a_aux = take(&a, rows);
     if (pass == 0) {
+      if ((rc = check_workspace("critic pass", rows, a.used, m->critic_bytes, m->gen_bytes))) return rc;
       free(m->critic_memory);
       m->critic_capacity = 0;
+      m->critic_bytes = 0;
       m->critic_memory = aligned_alloc(64, a.used);
       if (!m->critic_memory) return dg_fail(DG_ERR_ALLOC, "out of memory for a critic pass of %d rows (%zu MB)", rows, a.used >> 20);
+      m->critic_bytes = a.used;
     }
   }
   m->critic_capacity = rows;
