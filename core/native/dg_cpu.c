@@ -537,33 +537,21 @@ static void layout_critic_ws(arena *a, dg_critic_ws *w, const critic_layout *c, 
   w->clip = take(a, rows);
 }
 
-#ifdef __linux__
-/* The first number in a file (cgroup and proc files), or -1. */
-static long long read_number(const char *path, const char *format) {
-  long long value = -1;
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  char line[128];
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, format, &value) == 1) break;
-  fclose(f);
-  return value;
-}
-#endif
-
 /* Memory the workspaces may take: what the system can still give without swapping (Linux:
- * MemAvailable), within a container's cgroup v2 limit (memory.max - memory.current), at most
- * DG_MEMORY_LIMIT_MB when set (a cap on a shared machine); SIZE_MAX where unknown. */
+ * MemAvailable), at most DG_MEMORY_LIMIT_MB when set (a cap on a shared machine); SIZE_MAX if unknown. */
 static size_t available_memory(void) {
   size_t available = SIZE_MAX;
 #ifdef __linux__
-  long long kb = read_number("/proc/meminfo", "MemAvailable: %lld kB");
-  if (kb >= 0) available = (size_t)kb * 1024;
-  long long max = read_number("/sys/fs/cgroup/memory.max", "%lld"); /* "max" (no limit) reads as -1 */
-  long long current = read_number("/sys/fs/cgroup/memory.current", "%lld");
-  if (max > 0 && current >= 0) {
-    size_t room = max > current ? (size_t)(max - current) : 0;
-    if (room < available) available = room;
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f) {
+    char line[128];
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        available = (size_t)kb * 1024;
+        break;
+      }
+    fclose(f);
   }
 #endif
   const char *limit = getenv("DG_MEMORY_LIMIT_MB");
