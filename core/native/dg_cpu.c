@@ -334,7 +334,29 @@ static int check_config(const dg_config *c) {
   return DG_OK;
 }
 
-/* CPUs this process may use: its affinity mask (taskset, numactl, a container's cpuset) and a cgroup v2
+#ifdef __linux__
+/* A cgroup's CPU quota in whole CPUs (rounded up), or 0 without one: v2 `cpu.max` ("max 100000" when
+ * unlimited), v1 `cpu.cfs_quota_us` (-1 when unlimited) over `cpu.cfs_period_us`. */
+static long cgroup_cpu_quota(void) {
+  long long quota = -1, period = 0;
+  char text[32];
+  FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+  if (f) {
+    if (fscanf(f, "%31s %lld", text, &period) == 2 && strcmp(text, "max") != 0) quota = atoll(text);
+    fclose(f);
+  } else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
+    if (fscanf(f, "%lld", &quota) != 1) quota = -1;
+    fclose(f);
+    if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r"))) {
+      if (fscanf(f, "%lld", &period) != 1) period = 0;
+      fclose(f);
+    }
+  }
+  return quota > 0 && period > 0 ? (long)((quota + period - 1) / period) : 0;
+}
+#endif
+
+/* CPUs this process may use: its affinity mask (taskset, numactl, a container's cpuset) and a cgroup
  * CPU quota (docker --cpus) where there are such limits, else every online CPU. More threads than
  * that only take turns on the same CPUs, and each parallel region waits for its slowest thread. */
 static long usable_cpus(void) {
@@ -342,16 +364,8 @@ static long usable_cpus(void) {
 #ifdef __linux__
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
-  FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
-  if (f) {
-    char quota[32];
-    long period;
-    if (fscanf(f, "%31s %ld", quota, &period) == 2 && strcmp(quota, "max") != 0 && period > 0) {
-      long cpus = (atol(quota) + period - 1) / period;
-      if (cpus >= 1 && cpus < n) n = cpus;
-    }
-    fclose(f);
-  }
+  long quota = cgroup_cpu_quota();
+  if (quota >= 1 && quota < n) n = quota;
 #endif
   return n;
 }
