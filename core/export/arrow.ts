@@ -155,5 +155,9 @@ export function arrowWriter(handle: FileHandle): TableWriter {
       await drained;
       if (failure) throw failure;
     },
+    async abort(reason) {
+      writer.abort(reason);
+      await drained;
+    },
   };
 }

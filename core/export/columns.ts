@@ -23,10 +23,15 @@ export interface RowTable {
   rows(): Generator<Cell[]>;
 }
 
-/** Writes the tables of one file in turn (all with the same columns); finish() completes the file. */
+/**
+ * Writes the tables of one file in turn (all with the same columns); finish() completes the file. After
+ * a failure, abort() waits for writes in flight and releases what the writer holds (the caller discards
+ * the file), so nothing touches the file or stays pending afterwards.
+ */
 export interface TableWriter {
   write(table: RowTable): Promise<void>;
   finish(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
 }
 
 export interface ResolvedOptions {

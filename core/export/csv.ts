@@ -32,9 +32,14 @@ export function csvWriter(handle: FileHandle): TableWriter {
   let used = 0;
   let inFlight: Promise<unknown> = Promise.resolve();
   let headerWritten = false;
+  /** The next write, once the last one is done; its error surfaces at the next await of inFlight. */
+  const send = (bytes: Uint8Array, length = bytes.length) => {
+    inFlight = handle.write(bytes, 0, length);
+    inFlight.catch(() => {}); // awaited later: not an unhandled rejection meanwhile
+  };
   const flush = async () => {
     await inFlight;
-    inFlight = handle.write(buffers[current], 0, used);
+    send(buffers[current], used);
     current = 1 - current;
     used = 0;
   };
@@ -48,7 +53,7 @@ export function csvWriter(handle: FileHandle): TableWriter {
     await flush();
     if (bytes.length + 1 > CHUNK_BYTES) {
       await inFlight;
-      inFlight = handle.write(bytes);
+      send(bytes);
       bytes = new Uint8Array(0);
     }
     copy(bytes, separator);
@@ -91,6 +96,9 @@ export function csvWriter(handle: FileHandle): TableWriter {
     async finish() {
       if (used > 0) await flush();
       await inFlight;
+    },
+    async abort() {
+      await inFlight.catch(() => {});
     },
   };
 }

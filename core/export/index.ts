@@ -75,17 +75,22 @@ export async function writeDatasetParts(parts: AsyncIterable<Dataset> | Iterable
   await writeAtomically(file, async (handle) => {
     const writer = format === 'csv' ? csvWriter(handle) : format === 'parquet' ? await parquetWriter(handle) : arrowWriter(handle);
     let columns: TableColumn[] | undefined;
-    for await (const part of parts) {
-      const table = exportTable(part, options);
-      columns ??= table.columns;
-      if (!sameColumns(columns, table.columns)) {
-        throw new Error(`part ${JSON.stringify(table.columns.map((c) => `${c.name}:${c.type}`))} of the export has other columns than its first ${JSON.stringify(columns.map((c) => `${c.name}:${c.type}`))}`);
+    try {
+      for await (const part of parts) {
+        const table = exportTable(part, options);
+        columns ??= table.columns;
+        if (!sameColumns(columns, table.columns)) {
+          throw new Error(`part ${JSON.stringify(table.columns.map((c) => `${c.name}:${c.type}`))} of the export has other columns than its first ${JSON.stringify(columns.map((c) => `${c.name}:${c.type}`))}`);
+        }
+        await writer.write(table);
+        rows += table.rowCount;
       }
-      await writer.write(table);
-      rows += table.rowCount;
+      if (!columns) throw new Error(`nothing to write to ${file}: no part of the dataset arrived`);
+      await writer.finish();
+    } catch (error) {
+      await writer.abort(error);
+      throw error;
     }
-    if (!columns) throw new Error(`nothing to write to ${file}: no part of the dataset arrived`);
-    await writer.finish();
   });
   return { file, rows, format };
 }

@@ -18,6 +18,7 @@ export async function parquetWriter(handle: FileHandle): Promise<TableWriter> {
     },
   });
   let failure: unknown;
+  let started = false;
   // transformParquetStream resolves only once the first batch gives it the schema: not awaited here.
   const drained = (async () => {
     const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build();
@@ -30,7 +31,10 @@ export async function parquetWriter(handle: FileHandle): Promise<TableWriter> {
     async write(table) {
       if (failure) throw failure;
       const wasmTable = parquet.Table.fromIPCStream(tableToIPC(arrowTable(table), 'stream'));
-      for (const batch of wasmTable.recordBatches()) input.enqueue(batch);
+      for (const batch of wasmTable.recordBatches()) {
+        input.enqueue(batch);
+        started = true;
+      }
       wasmTable.free();
       await new Promise<void>((resolve) => setImmediate(resolve));
     },
@@ -38,6 +42,11 @@ export async function parquetWriter(handle: FileHandle): Promise<TableWriter> {
       input.close();
       await drained;
       if (failure) throw failure;
+    },
+    async abort(reason) {
+      input.error(reason);
+      // Before its first batch the transform has not started: there is nothing to wait for.
+      if (started) await drained;
     },
   };
 }
