@@ -263,6 +263,9 @@ async function generateCommand(args: string[]): Promise<number> {
   const given = values['given-attributes'] ? await readAttributeRows(values['given-attributes'], checkpoint.encoder.attributes) : undefined;
   const n = given ? given.length : integer(values.n, 'n');
   if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
+  const seed = integer(values.seed, 'seed', 0);
+  const engine = oneOf(values.engine, 'engine', engineKinds);
+  const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
   const started = performance.now();
   const bar = progressBar('generating');
   const controller = new AbortController();
@@ -277,18 +280,17 @@ async function generateCommand(args: string[]): Promise<number> {
   const parts = generatePartsFromRun({
     runDir,
     n,
-    seed: integer(values.seed, 'seed', 0),
+    seed,
     givenAttributes: given,
-    engine: oneOf(values.engine, 'engine', engineKinds),
+    engine,
     onLog: (m) => bar.log(m),
     signal: controller.signal,
     // a bar only when there are several parts (a single part is done in about a second)
     onProgress: (done, total) => total > generationPartSeries(checkpoint.encoder.layout.maxLength) && bar.update(done, total, 'series'),
   });
-  // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
-  const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
   let written;
   try {
+    // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
     written = await writeDatasetParts(parts, values.out, { layout, seriesLength: checkpoint.encoder.maxLength });
   } catch (error) {
     if (!controller.signal.aborted) throw error;
