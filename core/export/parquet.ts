@@ -21,7 +21,9 @@ export async function parquetWriter(handle: FileHandle): Promise<TableWriter> {
   let started = false;
   // transformParquetStream resolves only once the first batch gives it the schema: not awaited here.
   const drained = (async () => {
-    const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build();
+    // No dictionary pages: after ZSTD the plain pages came out smaller (FCC MBA: 263 vs 323 KB; 5,000
+    // generated WWT-shaped series: 18.2 vs 19.0 MB) and took a third to a half less time to write.
+    const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).setDictionaryEnabled(false).build();
     const output = await parquet.transformParquetStream(batches, properties);
     for await (const bytes of output as unknown as AsyncIterable<Uint8Array>) await handle.write(bytes);
   })().catch((error) => {
