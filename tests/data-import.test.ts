@@ -699,3 +699,23 @@ describe('streaming', () => {
     );
   });
 });
+
+test('reading reports progress that rises to the whole file, in every format', async () => {
+  const columns = { attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] };
+  const { dataset } = await readDataset(MBA, { chunkSize: 56, ...columns });
+  const { writeDataset } = await import('../core/export/index.ts');
+  const expected = { csv: ['bytes', fs.statSync(MBA).size], parquet: ['rows', 600 * 56], arrow: ['record batches', 1] } as const;
+  for (const format of ['csv', 'parquet', 'arrow'] as const) {
+    const file = format === 'csv' ? MBA : path.join(dir, `progress.${format}`);
+    if (format !== 'csv') await writeDataset(dataset, file);
+    const calls: Array<[number, number, string]> = [];
+    // the exported copies carry the series id and step columns
+    const options: ReadOptions = format === 'csv' ? { chunkSize: 56, ...columns } : { idColumn: 'series_id', timeColumn: 'step', ...columns };
+    await readDataset(file, options, (done, total, unit) => calls.push([done, total, unit]));
+    assert.ok(calls.length > 0, `${format}: progress reported`);
+    const [unit, total] = expected[format];
+    assert.ok(calls.every(([, t, u]) => t === total && u === unit), `${format}: ${JSON.stringify(calls.slice(0, 3))}`);
+    assert.ok(calls.every(([d], i) => i === 0 || d >= calls[i - 1][0]), `${format}: rising`);
+    assert.equal(calls.at(-1)![0], total, `${format}: ends at the whole file`);
+  }
+});

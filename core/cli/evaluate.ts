@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readDataset, type ReadOptions } from '../data/index.ts';
+import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
 import { DataError, type Dataset } from '../data/types.ts';
 import { evaluate, renderReport, summarize } from '../eval/index.ts';
 import { runDatasets } from '../train/run.ts';
@@ -20,6 +20,8 @@ export interface EvaluateRequest {
   target?: string;
   seed?: number;
   log: (message: string) => void;
+  /** Progress of reading each file. */
+  readingProgress?: (file: string) => ReadProgress;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface EvaluateRequest {
  * the real data's series id column (or `series_id`) and step column: read with those first, then with
  * the layout detected, then exactly like the real file.
  */
-async function readLike(file: string, options: ReadOptions, real: Dataset): Promise<Dataset> {
+async function readLike(file: string, options: ReadOptions, real: Dataset, onProgress?: ReadProgress): Promise<Dataset> {
   const columns = { attributes: real.attributes.map((c) => c.name), features: real.features.map((c) => c.name) };
   const { idColumn: _id, timeColumn: _time, chunkSize: _chunk, schema: _schema, ...rest } = options;
   const { layout } = real.schema;
@@ -36,7 +38,7 @@ async function readLike(file: string, options: ReadOptions, real: Dataset): Prom
   attempts.push({ ...rest, ...columns }, { ...options, ...columns, schema: undefined });
   for (const [k, attempt] of attempts.entries()) {
     try {
-      return (await readDataset(file, attempt)).dataset;
+      return (await readDataset(file, attempt, onProgress)).dataset;
     } catch (error) {
       if (!(error instanceof DataError) || k === attempts.length - 1) throw error;
     }
@@ -53,10 +55,10 @@ export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFi
     real = run.train;
     holdout = run.holdout;
   } else {
-    real = (await readDataset(request.real.file, request.options)).dataset;
+    real = (await readDataset(request.real.file, request.options, request.readingProgress?.(request.real.file))).dataset;
   }
-  if (request.holdout) holdout = await readLike(request.holdout, request.options, real);
-  const synthetic = await readLike(request.synthetic, request.options, real);
+  if (request.holdout) holdout = await readLike(request.holdout, request.options, real, request.readingProgress?.(request.holdout));
+  const synthetic = await readLike(request.synthetic, request.options, real, request.readingProgress?.(request.synthetic));
   request.log(`evaluating ${synthetic.series.length} synthetic series against ${real.series.length} real${holdout ? ` and ${holdout.series.length} holdout` : ''} series`);
   const metrics = evaluate({ real, synthetic, holdout, seed: request.seed, predictTarget: request.target });
   fs.mkdirSync(request.outDir, { recursive: true });

@@ -9,7 +9,7 @@ import { DataError } from '../data/types.ts';
 import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts';
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { paperDefaults, type ModelConfig } from '../model/config.ts';
-import { formatSeconds, progressBar } from './progress.ts';
+import { formatSeconds, progressBar, readingProgress } from './progress.ts';
 import { generatePartsFromRun, generationPartSeries, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
 import { writeDatasetParts } from '../export/index.ts';
 import { readAttributeRows } from '../data/attribute-rows.ts';
@@ -172,7 +172,7 @@ function reportRun(summary: RunSummary, runArg: string): void {
 async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...layoutOptions, 'write-schema': { type: 'string' }, json: { type: 'boolean' } } });
   if (positionals.length !== 1) throw new UsageError('dg inspect takes one FILE');
-  const result = await inspectFile(positionals[0], readOptionsFrom(values));
+  const result = await inspectFile(positionals[0], readOptionsFrom(values), readingProgress(positionals[0]));
   if (values['write-schema']) {
     fs.writeFileSync(values['write-schema'], JSON.stringify(result.schema, null, 2) + '\n');
     process.stderr.write(`schema written to ${values['write-schema']}: edit kinds/roles there and pass it with --schema\n`);
@@ -240,7 +240,7 @@ async function trainCommand(args: string[]): Promise<number> {
         autoNormalize: values['no-auto-normalize'] ? false : undefined,
         model: values.model ? parseModelOverrides(values.model) : undefined,
       },
-      hooks,
+      { ...hooks, onReadProgress: readingProgress(positionals[0]) },
     );
     finish();
     reportRun(summary, values.out);
@@ -326,6 +326,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
     target: values.target,
     seed: integer(values.seed, 'seed', 0),
     log: (m) => process.stderr.write(m + '\n'),
+    readingProgress,
   });
   process.stderr.write(`${result.summary}\nreport: ${result.reportFile}\n`);
   process.stdout.write(JSON.stringify({ metrics: result.metricsFile, report: result.reportFile }) + '\n');

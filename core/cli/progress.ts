@@ -55,3 +55,26 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     },
   };
 }
+
+/**
+ * Reading progress for a file: a bar that appears only after the read has taken `delayMs` (small files
+ * print nothing) and ends itself when the read is complete. Bytes show as MB.
+ */
+export function readingProgress(file: string, delayMs = 1000): (done: number, total: number, unit: string) => void {
+  const started = Date.now();
+  let bar: ProgressBar | undefined;
+  let finished = false;
+  return (done, total, unit) => {
+    if (finished) return;
+    if (!bar) {
+      if (Date.now() - started < delayMs) return;
+      bar = progressBar(`reading ${file}`);
+    }
+    if (unit === 'bytes') bar.update(Math.round(done / 2 ** 20), Math.round(total / 2 ** 20), 'MB');
+    else bar.update(done, total, unit);
+    if (done >= total) {
+      bar.finish();
+      finished = true;
+    }
+  };
+}

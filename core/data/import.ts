@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { buildDataset, schemaColumns, settle, type Column } from './build.ts';
 import { columnStats, numericSummary, resolveVariables, reviewWarnings, type ResolvedVariable } from './infer.ts';
-import type { ColumnStats, ReadOptions } from './options.ts';
+import type { ColumnStats, ReadOptions, ReadProgress } from './options.ts';
 import { planFromHeader, type HeaderPlan } from './plan.ts';
 import { readArrowTable, readParquetTable } from './read-columnar.ts';
 import { readCsvTable } from './read-csv.ts';
@@ -39,7 +39,7 @@ function checkOptions(file: string, options: ReadOptions): void {
   }
 }
 
-async function load(file: string, options: ReadOptions, purpose: 'inspect' | 'read') {
+async function load(file: string, options: ReadOptions, purpose: 'inspect' | 'read', onProgress?: ReadProgress) {
   checkOptions(file, options);
   const format = formatOf(file);
   if (!fs.existsSync(file)) throw new DataError(`${file}: no such file`, file);
@@ -50,10 +50,10 @@ async function load(file: string, options: ReadOptions, purpose: 'inspect' | 're
   };
   const table: ColumnTable =
     format === 'csv'
-      ? await readCsvTable(file, planner, options.delimiter)
+      ? await readCsvTable(file, planner, options.delimiter, onProgress)
       : format === 'parquet'
-        ? await readParquetTable(file, planner)
-        : await readArrowTable(file, planner);
+        ? await readParquetTable(file, planner, onProgress)
+        : await readArrowTable(file, planner, onProgress);
   const warnings = [...table.warnings, ...plan!.warnings];
   const structure = buildStructure(table, plan!);
   warnings.push(...structure.warnings);
@@ -67,15 +67,15 @@ const policiesOf = (options: ReadOptions) => ({
 });
 
 /** Read, check and repair a file into a Dataset. Every input problem is a DataError naming file, row and column. */
-export async function readDataset(file: string, options: ReadOptions = {}): Promise<{ dataset: Dataset; report: ImportReport }> {
-  const { table, plan, structure, warnings } = await load(file, options, 'read');
+export async function readDataset(file: string, options: ReadOptions = {}, onProgress?: ReadProgress): Promise<{ dataset: Dataset; report: ImportReport }> {
+  const { table, plan, structure, warnings } = await load(file, options, 'read', onProgress);
   const variables = resolveVariables(table, structure, plan, true, warnings);
   return buildDataset(table, structure, variables, policiesOf(options), warnings);
 }
 
 /** Look at a file without building the Dataset: the inferred (or given) schema, column statistics, warnings. */
-export async function inspectFile(file: string, options: ReadOptions = {}): Promise<Inspection> {
-  const { table, plan, structure, warnings } = await load(file, options, 'inspect');
+export async function inspectFile(file: string, options: ReadOptions = {}, onProgress?: ReadProgress): Promise<Inspection> {
+  const { table, plan, structure, warnings } = await load(file, options, 'inspect', onProgress);
   const variables = resolveVariables(table, structure, plan, false, warnings);
   warnings.push(...reviewWarnings(table, variables));
 

@@ -21,6 +21,9 @@ export interface ReadOptions {
   delimiter?: string;
 }
 
+/** Reading progress: `done` of `total` in `unit` ('bytes' for CSV, 'rows' for Parquet, 'record batches' for Arrow). */
+export type ReadProgress = (done: number, total: number, unit: 'bytes' | 'rows' | 'record batches') => void;
+
 export interface ColumnStats {
   name: string;
   kind: ColumnKind;

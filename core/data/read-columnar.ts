@@ -9,10 +9,11 @@ import * as parquetWasm from 'parquet-wasm';
 import type { ColumnStore } from './columns.ts';
 import { checkHeader, makeStores, type ColumnTable, type FileFormat, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
+import type { ReadProgress } from './options.ts';
 
 const PARQUET_BATCH_ROWS = 65_536;
 
-export async function readArrowTable(file: string, plan: StorePlan): Promise<ColumnTable> {
+export async function readArrowTable(file: string, plan: StorePlan, onProgress?: ReadProgress): Promise<ColumnTable> {
   const handle = await fs.promises.open(file, 'r');
   try {
     let reader;
@@ -23,14 +24,20 @@ export async function readArrowTable(file: string, plan: StorePlan): Promise<Col
       throw new DataError(`${file}: not a readable Arrow IPC file or stream (${(error as Error).message})`, file);
     }
     const ingest = startIngest(file, 'arrow', reader.schema, plan);
-    for await (const batch of reader) ingest.add(batch);
+    // The file format knows its batch count; a stream does not, and reports no progress.
+    const batches = reader.isFile() ? reader.numRecordBatches : 0;
+    let done = 0;
+    for await (const batch of reader) {
+      ingest.add(batch);
+      if (batches > 0) onProgress?.(++done, batches, 'record batches');
+    }
     return ingest.finish();
   } finally {
     await handle.close();
   }
 }
 
-export async function readParquetTable(file: string, plan: StorePlan): Promise<ColumnTable> {
+export async function readParquetTable(file: string, plan: StorePlan, onProgress?: ReadProgress): Promise<ColumnTable> {
   let parquetFile: parquetWasm.ParquetFile;
   try {
     parquetFile = await parquetWasm.ParquetFile.fromFile(await fs.openAsBlob(file));
@@ -40,11 +47,15 @@ export async function readParquetTable(file: string, plan: StorePlan): Promise<C
   try {
     const schema = tableFromIPC(parquetFile.schema().intoIPCStream()).schema;
     const ingest = startIngest(file, 'parquet', schema, plan);
+    const totalRows = parquetFile.metadata().fileMetadata().numRows();
+    let rowsRead = 0;
     const stream = await parquetFile.stream({ batchSize: PARQUET_BATCH_ROWS });
     for await (const wasmBatch of stream as unknown as AsyncIterable<parquetWasm.RecordBatch>) {
       // The IPC copy leaves wasm memory right away; the JS table is dropped once its cells are stored.
       const table = tableFromIPC(wasmBatch.intoIPCStream());
       for (const batch of table.batches) ingest.add(batch);
+      rowsRead += table.numRows;
+      onProgress?.(rowsRead, totalRows, 'rows');
     }
     return ingest.finish();
   } finally {

@@ -7,12 +7,13 @@ import { CsvTokenizer, sniffDelimiter, UnclosedQuoteError } from './csv.ts';
 import type { ColumnStore } from './columns.ts';
 import { checkHeader, LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
+import type { ReadProgress } from './options.ts';
 
 // 64 KB: small enough that each chunk string is allocated in the young generation and freed by the next
 // scavenge (1 MB strings go to large-object space and pile up until a full GC).
 const CHUNK_BYTES = 1 << 16;
 
-export async function readCsvTable(file: string, plan: StorePlan, delimiter?: string): Promise<ColumnTable> {
+export async function readCsvTable(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress): Promise<ColumnTable> {
   const warnings: string[] = [];
   const lines = new LineMap();
   let names: string[] | null = null;
@@ -41,6 +42,7 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   };
 
   const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES });
+  const size = onProgress ? fs.statSync(file).size : 0;
   try {
     for await (const piece of stream) {
       let chunk = piece as string;
@@ -50,6 +52,7 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
         tokenizer = new CsvTokenizer(chosen, onRecord);
       }
       tokenizer.push(chunk);
+      onProgress?.(stream.bytesRead, size, 'bytes');
     }
     tokenizer?.end();
   } catch (error) {

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, ImportReport, Value } from '../data/types.ts';
-import { readDataset, type ReadOptions } from '../data/index.ts';
+import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
 import { decode, encode, encodeAttributes, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, paperDefaults, type ModelConfig } from '../model/config.ts';
@@ -57,6 +57,8 @@ export interface TrainRequest {
 
 export interface RunHooks {
   onProgress?: (progress: Progress) => void;
+  /** Progress of reading the data file. */
+  onReadProgress?: ReadProgress;
   /** Human-readable notes (engine choice, import repairs, checkpoints). */
   onLog?: (message: string) => void;
   signal?: AbortSignal;
@@ -250,7 +252,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   let importReport: ImportReport | undefined;
   let source: string;
   if ('file' in request.data) {
-    const read = await readDataset(request.data.file, request.data.options);
+    const read = await readDataset(request.data.file, request.data.options, hooks.onReadProgress);
     dataset = read.dataset;
     importReport = read.report;
     source = path.resolve(request.data.file);
