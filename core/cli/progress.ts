@@ -74,6 +74,8 @@ export function readingProgress(file: string, delayMs = 1000): (done: number, to
     else bar.update(done, total, unit);
     if (done >= total) {
       bar.finish();
+      // what follows a long read (rows grouped into series, checked, converted) takes seconds too
+      bar.log(`${file}: read; grouping the rows into series`);
       finished = true;
     }
   };
