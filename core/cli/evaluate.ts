@@ -36,14 +36,14 @@ async function readLike(file: string, options: ReadOptions, real: Dataset, onPro
   const attempts: ReadOptions[] = [];
   if (layout.kind === 'long') attempts.push({ ...rest, ...columns, idColumn: layout.idColumn, timeColumn: layout.timeColumn });
   attempts.push({ ...rest, ...columns }, { ...options, ...columns, schema: undefined });
-  for (const [k, attempt] of attempts.entries()) {
+  for (const attempt of attempts.slice(0, -1)) {
     try {
       return (await readDataset(file, attempt, onProgress)).dataset;
     } catch (error) {
-      if (!(error instanceof DataError) || k === attempts.length - 1) throw error;
+      if (!(error instanceof DataError)) throw error;
     }
   }
-  throw new Error('unreachable');
+  return (await readDataset(file, attempts[attempts.length - 1], onProgress)).dataset;
 }
 
 export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFile: string; reportFile: string; summary: string }> {

@@ -10,7 +10,7 @@ import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts'
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { paperDefaults, type ModelConfig } from '../model/config.ts';
 import { formatSeconds, progressBar, readingProgress } from './progress.ts';
-import { generatePartsFromRun, generationPartSeries, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
+import { generatePartsFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
 import { writeDatasetParts } from '../export/index.ts';
 import { readAttributeRows } from '../data/attribute-rows.ts';
 import { runDemo } from './demo.ts';
@@ -268,6 +268,7 @@ async function generateCommand(args: string[]): Promise<number> {
   const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
   const started = performance.now();
   const bar = progressBar('generating');
+  let severalParts = false;
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -286,7 +287,10 @@ async function generateCommand(args: string[]): Promise<number> {
     onLog: (m) => bar.log(m),
     signal: controller.signal,
     // a bar only when there are several parts (a single part is done in about a second)
-    onProgress: (done, total) => total > generationPartSeries(checkpoint.encoder.layout.maxLength) && bar.update(done, total, 'series'),
+    onProgress: (done, total) => {
+      if (done < total || severalParts) bar.update(done, total, 'series');
+      severalParts = true;
+    },
   });
   let written;
   try {

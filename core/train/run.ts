@@ -362,7 +362,7 @@ export interface GenerateRequest {
 const PART_ROWS = 1_000_000;
 
 /** Series per part: whole noise blocks (so parts generate exactly what one call would), about PART_ROWS rows. */
-export function generationPartSeries(maxLength: number): number {
+function generationPartSeries(maxLength: number): number {
   return GENERATION_BLOCK * Math.max(1, Math.floor(PART_ROWS / (GENERATION_BLOCK * maxLength)));
 }
 
