@@ -253,7 +253,7 @@ static int parse_layers(napi_env env, napi_value cfg, const char *key, int *dst,
 }
 
 /* create({ maxLength, sampleLen, attributes, additionalAttributes, features, genFlags, ...ModelConfig
- * numbers..., threads, dpClipNorm?, dpNoiseMultiplier? }, seed, cudaLibrary?): on the CPU, or on the
+ * numbers..., threads, dpClipNorm?, dpNoiseMultiplier?, dpExpectedBatch? }, seed, cudaLibrary?): on the CPU, or on the
  * GPU through the CUDA plugin at cudaLibrary. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -321,6 +321,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   /* DP-SGD on the critics (absent: off). Infinity arrives as a double and stays infinite as a float. */
   if (ok && get_number(env, cfg, "dpClipNorm", &d)) c->dp_clip_norm = (float)d;
   if (ok && get_number(env, cfg, "dpNoiseMultiplier", &d)) c->dp_noise_multiplier = (float)d;
+  if (ok && get_number(env, cfg, "dpExpectedBatch", &d)) c->dp_expected_batch = (int)d;
   if (!ok) {
     free(h->vars);
     free(h);

@@ -79,6 +79,12 @@ typedef struct {
    * randomness, not the seed: a run with noise is not bit-reproducible. Zeroed configs have it off. */
   float dp_clip_norm;
   float dp_noise_multiplier;
+  /* With DP-SGD on Poisson-sampled batches (each series kept with probability q, so every iteration's
+   * batch has its own size), the expected batch size qN: the critics' clipped, noised sums are divided
+   * by it instead of the batch's size, and the generator step takes this many fake series, so nothing
+   * the model keeps depends on how many series were sampled (Opacus does the same). 0: fixed-size
+   * batches, divided by their size. Needs DP on. */
+  int dp_expected_batch;
 } dg_config;
 
 /* Whether the config turns DP-SGD on (a finite, positive dp_clip_norm). */
@@ -151,7 +157,7 @@ void dg_destroy(dg_model *model);
 int dg_get_dims(const dg_model *model, dg_dims *out);
 
 /* One iteration: config.critic_steps critic updates (batches[0..critic_steps-1], one each), then one
- * generator update with a fresh fake batch of batches[0].size rows. */
+ * generator update with a fresh fake batch of batches[0].size rows (dp_expected_batch rows when set). */
 int dg_train_step(dg_model *model, const dg_batch *batches, int n_batches, dg_losses *out);
 
 /* n generated series (running batch-norm statistics). given_attributes [n, A] / given_additional

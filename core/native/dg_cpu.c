@@ -331,6 +331,8 @@ static int check_config(const dg_config *c) {
     return dg_fail(DG_ERR_CONFIG, "the DP noise multiplier must be finite and >= 0, got %g", c->dp_noise_multiplier);
   if (c->dp_noise_multiplier > 0 && !dg_dp_enabled(c))
     return dg_fail(DG_ERR_CONFIG, "DP noise (multiplier %g) needs a finite, positive clip norm", c->dp_noise_multiplier);
+  if (c->dp_expected_batch < 0 || (c->dp_expected_batch > 0 && !dg_dp_enabled(c)))
+    return dg_fail(DG_ERR_CONFIG, "dp_expected_batch %d needs DP on (a finite, positive clip norm) and must be >= 0", c->dp_expected_batch);
   return DG_OK;
 }
 
@@ -979,10 +981,15 @@ static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, 
   dg_critic_wgan_gp_grads_dp(m->pool, net, ws, B, lambda, &dp, mean_real, mean_fake, gp);
   *dp_norm = (float)dp.mean_norm;
   *dp_clipped = (float)dp.clipped_fraction;
-  /* The sum of clipped gradients gets N(0, (sigma C)^2) per coordinate; the gradient is that over B. */
-  double std = (double)m->cfg.dp_noise_multiplier * m->cfg.dp_clip_norm / B;
-  size_t begin = m->net_begin[network];
-  return dg_add_secure_gaussian(m->pool, m->grads + begin, m->net_end[network] - begin, std);
+  /* The sum of clipped gradients gets N(0, (sigma C)^2) per coordinate; the gradient is that over B, or
+   * over the expected batch size for Poisson-sampled batches (the mean so far, times B / expected). */
+  size_t begin = m->net_begin[network], n = m->net_end[network] - begin;
+  double divisor = m->cfg.dp_expected_batch > 0 ? m->cfg.dp_expected_batch : B;
+  if (divisor != B) {
+    float scale = (float)(B / divisor);
+    for (size_t i = 0; i < n; i++) m->grads[begin + i] *= scale;
+  }
+  return dg_add_secure_gaussian(m->pool, m->grads + begin, n, (double)m->cfg.dp_noise_multiplier * m->cfg.dp_clip_norm / divisor);
 }
 
 /* Gradients of both critics' losses for one real batch and a fresh fake batch (noise from the
@@ -1119,7 +1126,7 @@ int dg_train_step(dg_model *m, const dg_batch *batches, int n_batches, dg_losses
     adam_network(m, DG_NET_CRITIC, m->cfg.critic_lr);
     if (m->d.has_aux) adam_network(m, DG_NET_AUX, m->cfg.aux_critic_lr);
   }
-  if ((rc = generator_grads(m, batches[0].size, BN_TRAIN_UPDATE, &l))) return rc;
+  if ((rc = generator_grads(m, m->cfg.dp_expected_batch > 0 ? m->cfg.dp_expected_batch : batches[0].size, BN_TRAIN_UPDATE, &l))) return rc;
   adam_network(m, DG_NET_GENERATOR, m->cfg.generator_lr);
   *out = l;
   if (!losses_finite(&l))

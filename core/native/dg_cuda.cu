@@ -1428,11 +1428,14 @@ static void critic_wgan_gp(dg_cuda *g, int net, int s, int B) {
     k_colsum_real_fake<<<column_blocks(cl->width[l + 1]), COLUMN_THREADS, 0, g->stream>>>(g->G + cl->bias[l], w->delta[l + 1], B, cl->width[l + 1]);
   }
   k_out_grads<<<column_blocks(cl->width[Lh]), COLUMN_THREADS, 0, g->stream>>>(g->G + cl->kernel[Lh], g->G + cl->bias[Lh], w->act[Lh], w->dout, B, cl->width[Lh]);
-  /* N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's critic_step_grads adds to the mean clipped gradient */
+  /* N(0, (sigma C / B)^2) per coordinate, as dg_cpu.c's critic_step_grads adds to the mean clipped
+   * gradient; over the expected batch size instead of B for Poisson-sampled batches. */
   const float *noise = dp_noise_for(g, s, net);
   long n = (long)(g->L.net_end[net] - g->L.net_begin[net]);
+  double divisor = c->dp_expected_batch > 0 ? c->dp_expected_batch : B;
+  if (dg_dp_enabled(c) && divisor != B) k_scale<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], n, (float)(B / divisor));
   if (noise)
-    k_add_scaled<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / B), n);
+    k_add_scaled<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / divisor), n);
 }
 
 /* Fresh N(0, 1) noise from the OS's secure randomness into the next host buffer. */
@@ -1506,34 +1509,35 @@ static void iteration(dg_cuda *g, int B) {
     stage(g, "critic step: Adam");
   }
 
-  /* generator step */
-  draw_noise(g, 0, B, 0, B);
-  k_advance<<<1, 1, 0, g->stream>>>(g->position, pass);
-  generator_forward(g, B, 1, NULL, NULL);
+  /* generator step: G fake series (the expected batch size with Poisson-sampled DP batches) */
+  int G = c->dp_expected_batch > 0 ? c->dp_expected_batch : B;
+  draw_noise(g, 0, G, 0, G);
+  k_advance<<<1, 1, 0, g->stream>>>(g->position, draws_per_pass(g, G));
+  generator_forward(g, G, 1, NULL, NULL);
   float *X = g->main_ws.act[0];
-  k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S, L->d.feature,
+  k_fake_rows<<<blocks_for((long)G * w0, 256), 256, 0, g->stream>>>(X, w0, g->y, g->mask, g->attr.out, g->minmax.out, G, L->d.T, L->d.S, L->d.feature,
                                                                     A, Md, 0);
   stage(g, "generator step: fake rows");
-  critic_forward(g, &L->critic, &g->main_ws, B);
-  k_mean<<<1, 256, 0, g->stream>>>(g->stats, 6, g->main_ws.out, 0, B);
-  k_dout<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->main_ws.dout, B, 0, -1.0f / B);
-  critic_deltas(g, &L->critic, &g->main_ws, B);
-  critic_input_grad(g, &L->critic, &g->main_ws, 0, B);
+  critic_forward(g, &L->critic, &g->main_ws, G);
+  k_mean<<<1, 256, 0, g->stream>>>(g->stats, 6, g->main_ws.out, 0, G);
+  k_dout<<<blocks_for(G, 256), 256, 0, g->stream>>>(g->main_ws.dout, G, 0, -1.0f / G);
+  critic_deltas(g, &L->critic, &g->main_ws, G);
+  critic_input_grad(g, &L->critic, &g->main_ws, 0, G);
   const float *daux = NULL;
   if (L->d.has_aux) {
-    k_copy_cols<<<blocks_for((long)B * wa, 256), 256, 0, g->stream>>>(g->aux_ws.act[0], wa, 0, X + TF, w0, B, wa);
-    critic_forward(g, &L->aux, &g->aux_ws, B);
-    k_mean<<<1, 256, 0, g->stream>>>(g->stats, 7, g->aux_ws.out, 0, B);
-    k_dout<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->aux_ws.dout, B, 0, -c->aux_critic_weight / B);
-    critic_deltas(g, &L->aux, &g->aux_ws, B);
-    critic_input_grad(g, &L->aux, &g->aux_ws, 0, B);
+    k_copy_cols<<<blocks_for((long)G * wa, 256), 256, 0, g->stream>>>(g->aux_ws.act[0], wa, 0, X + TF, w0, G, wa);
+    critic_forward(g, &L->aux, &g->aux_ws, G);
+    k_mean<<<1, 256, 0, g->stream>>>(g->stats, 7, g->aux_ws.out, 0, G);
+    k_dout<<<blocks_for(G, 256), 256, 0, g->stream>>>(g->aux_ws.dout, G, 0, -c->aux_critic_weight / G);
+    critic_deltas(g, &L->aux, &g->aux_ws, G);
+    critic_input_grad(g, &L->aux, &g->aux_ws, 0, G);
     daux = g->aux_ws.g;
   }
-  k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, B, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 1);
+  k_losses<<<1, 1, 0, g->stream>>>(g->losses, g->stats, G, c->gradient_penalty_weight, c->aux_critic_weight, L->d.has_aux, 1);
   stage(g, "generator step: critics forward and input gradients");
   size_t gb = L->net_begin[DG_NET_GENERATOR];
   cudaMemsetAsync(g->G + gb, 0, sizeof(float) * (L->net_end[DG_NET_GENERATOR] - gb), g->stream);
-  generator_backward(g, B, g->main_ws.g, w0, daux, wa);
+  generator_backward(g, G, g->main_ws.g, w0, daux, wa);
   adam(g, DG_NET_GENERATOR, c->generator_lr);
   stage(g, "generator step: Adam");
 }
@@ -1621,7 +1625,7 @@ extern "C" int dg_cuda_download(dg_cuda *g) {
 }
 
 extern "C" dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
-extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on && !g->profile; }
+extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on && !g->profile && g->L.config->dp_expected_batch == 0; }
 
 extern "C" void dg_cuda_destroy(dg_cuda *g) {
   if (!g) return;
@@ -1748,6 +1752,9 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   g->debug = debug && atoi(debug) > 0;
   g->profile = profile && atoi(profile) > 0;
   if (g->profile) g->use_graphs = 0;
+  /* Poisson-sampled batches change size nearly every iteration: a graph would be captured for one size
+   * and dropped at the next. */
+  if (c->dp_expected_batch > 0) g->use_graphs = 0;
 #undef CU
 #undef TRY
   *out = g;
@@ -1839,7 +1846,8 @@ static int check_critic_steps(const dg_config *c, int given) {
 static int prepare_iteration(dg_cuda *g, int B) {
   int rc;
   if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
-  if ((rc = ensure_ws(g, B)) || (rc = ensure_batches(g, B))) return rc;
+  int G = g->L.config->dp_expected_batch; /* the generator step's rows, when not B */
+  if ((rc = ensure_ws(g, G > B ? G : B)) || (rc = ensure_batches(g, B))) return rc;
   if (g->profile) profile_mark(g, NULL);
   return DG_OK;
 }

@@ -1033,6 +1033,58 @@ static void test_dp_model_off_equals_huge_clip(void) {
         "DP configs without a usable clip norm, or with a negative multiplier, are refused");
 }
 
+/* Poisson-sampled batches: the critics' gradients are divided by the expected batch size, not the
+ * batch's, and the generator step takes the expected number of fake series. */
+static void test_dp_expected_batch(void) {
+  int B = 6, E = 9;
+  dg_config c1 = dp_config(1e30f, 0), c2 = dp_config(1e30f, 0);
+  c2.dp_expected_batch = E;
+  dg_model *m1, *m2;
+  int rc = dg_create(&c1, 5, &m1) | dg_create(&c2, 5, &m2);
+  CHECK(rc == DG_OK, "create expected-batch models: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb;
+  make_real_batch(&rb, m1, &c1, B);
+  dg_losses l1, l2;
+  rc = dg_debug_critic_grads(m1, &rb.batch, &l1) | dg_debug_critic_grads(m2, &rb.batch, &l2);
+  CHECK(rc == DG_OK, "critic grads: %s", dg_error_message());
+  dg_layout L;
+  dg_get_layout(m1, &L);
+  double worst = 0, largest = 0;
+  for (int net = DG_NET_CRITIC; net <= DG_NET_AUX; net++)
+    for (size_t i = L.net_begin[net]; i < L.net_end[net]; i++) {
+      double want = dg_grads(m1)[i] * (double)B / E, got = dg_grads(m2)[i];
+      if (fabs(got - want) > worst) worst = fabs(got - want);
+      if (fabs(want) > largest) largest = fabs(want);
+    }
+  CHECK(largest > 0 && worst <= 1e-6 * largest, "critic gradients over the expected batch %d = over the batch's %d times %d/%d (max diff %g of %g)", E,
+        B, B, E, worst, largest);
+
+  /* Noise draws per row: a critic step's (c) and a generator step's (g), from models without the setting. */
+  dg_config one = dp_config(1e30f, 0), two = dp_config(1e30f, 0);
+  two.critic_steps = 2;
+  dg_model *m_one, *m_two;
+  rc = dg_create(&one, 5, &m_one) | dg_create(&two, 5, &m_two);
+  dg_batch twice[2] = {rb.batch, rb.batch};
+  dg_counters k0, k1, k2;
+  rc |= dg_train_step(m_one, &rb.batch, 1, &l1) | dg_train_step(m_two, twice, 2, &l1) | dg_train_step(m2, &rb.batch, 1, &l2);
+  CHECK(rc == DG_OK, "train steps: %s", dg_error_message());
+  dg_get_counters(m_one, &k0), dg_get_counters(m_two, &k1), dg_get_counters(m2, &k2);
+  double c = (double)(k1.noise_position - k0.noise_position) / B, g = (double)k0.noise_position / B - c;
+  CHECK(c > 0 && g > 0 && (double)k2.noise_position == B * c + E * g, "the generator step takes %d fake series (noise drawn %llu, want %g)", E,
+        (unsigned long long)k2.noise_position, B * c + E * g);
+  CHECK(isfinite(l2.generator) && l2.dp_grad_norm > 0, "the expected-batch step trains (generator loss %g)", l2.generator);
+
+  dg_model *bad = NULL;
+  dg_config off = dp_config(0, 0), negative = dp_config(1, 0);
+  off.dp_expected_batch = 10;
+  negative.dp_expected_batch = -1;
+  CHECK(dg_create(&off, 1, &bad) == DG_ERR_CONFIG && dg_create(&negative, 1, &bad) == DG_ERR_CONFIG,
+        "an expected batch size without DP, or a negative one, is refused");
+  free_real_batch(&rb);
+  dg_destroy(m1), dg_destroy(m2), dg_destroy(m_one), dg_destroy(m_two);
+}
+
 /* One of the model's critics (main or aux) as a dp_critic over its live parameters, and its input rows. */
 static void model_critic(dg_model *m, const dg_config *cfg, int aux, int B, dp_critic *c, float **X) {
   dg_dims d;
@@ -1423,6 +1475,7 @@ int main(int argc, char **argv) {
   test_model_gradients(0, 0, 0);
   test_model_gradients(1, 0, 1);
   test_dp_model_off_equals_huge_clip();
+  test_dp_expected_batch();
   test_dp_model_clipping();
   test_dp_model_noise();
   test_dump_round_trip();

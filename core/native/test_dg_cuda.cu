@@ -686,6 +686,13 @@ int main(int argc, char **argv) {
     dp.critic_hidden[0] = 200; /* wider than a norm block's 128 threads */
     dp.critic_hidden[1] = 150;
     test_against_cpu("tiny, wide critic, DP clipping", dp, 8, 2500);
+    /* Poisson-sampled DP batches: gradients over the expected batch size, a generator step of that
+     * many fake series, more (11) and fewer (5) than the batch's 8 rows. */
+    dg_config poisson = dp;
+    poisson.dp_expected_batch = 11;
+    test_against_cpu("tiny, DP clipping, expected batch 11", poisson, 8, 7, 1);
+    poisson.dp_expected_batch = 5;
+    test_against_cpu("tiny, DP clipping, expected batch 5", poisson, 8, 7, 1);
     test_dp_noise();
     test_against_cpu("WWT-shaped", wwt, 100, quick ? 1001 : 2500);
     if (!quick) {
