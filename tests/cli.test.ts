@@ -132,3 +132,28 @@ test('dg evaluate --run reads dg generate output by the run\'s own id and time c
   assert.equal(evaluated.status, 0, evaluated.stderr);
   assert.match(evaluated.stderr, /evaluating 40 synthetic series against 30 real series/);
 });
+
+test('dg train --dp-epsilon trains with DP-SGD and reports the privacy spent; DP options that cannot work are refused', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-cli-dp-'));
+  await writeDataset(demoDataset({ series: 300, length: 12, seed: 5 }), path.join(dir, 'lines.csv'));
+  const layout = ['--id', 'line_id', '--time', 'hour', '--sample-len', '4'];
+  const trained = dg(['train', 'lines.csv', ...layout, '--iterations', '4', '--batch', '50', '--engine', 'native', '--dp-epsilon', '5', '--out', 'run'], dir);
+  assert.equal(trained.status, 0, trained.stderr);
+  assert.match(trained.stderr, /DP-SGD: noise multiplier [\d.]+ \(solved for epsilon 5\), clip norm 1, Poisson-sampled batches of 50 series/);
+  assert.match(trained.stderr, /privacy spent \(DP-SGD\): epsilon 4\.9\d\d at delta 1e-5\n/);
+  const result = JSON.parse(trained.stdout.trim());
+  assert.ok(result.epsilon <= 5 && result.epsilon > 4.9 && result.delta === 1e-5, trained.stdout);
+
+  const clipOnly = dg(['train', 'lines.csv', ...layout, '--dp-clip', '2', '--out', 'run2'], dir);
+  assert.equal(clipOnly.status, 2);
+  assert.match(clipOnly.stderr, /--dp-delta and --dp-clip need --dp-epsilon/);
+  const both = dg(['train', 'lines.csv', ...layout, '--dp-epsilon', '1', '--dp-noise', '2', '--out', 'run2'], dir);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /not both/);
+  const onResume = dg(['train', '--resume', 'run', '--dp-epsilon', '1'], dir);
+  assert.equal(onResume.status, 2);
+  assert.match(onResume.stderr, /keeps the DP-SGD settings it started with/);
+  const tinyBatch = dg(['train', 'lines.csv', ...layout, '--batch', '2', '--iterations', '100000', '--dp-noise', '1', '--out', 'run3'], dir);
+  assert.equal(tinyBatch.status, 1);
+  assert.match(tinyBatch.stderr, /an empty sample is too likely for delta 1e-5: use a larger batch \(--batch\)/);
+});

@@ -10,6 +10,7 @@ import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts'
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { paperDefaults, type ModelConfig } from '../model/config.ts';
 import { formatSeconds, progressBar, readingProgress } from './progress.ts';
+import { formatDelta, type DpRequest } from '../privacy/dp.ts';
 import { generatePartsFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
 import { writeDatasetParts } from '../export/index.ts';
 import { readAttributeRows } from '../data/attribute-rows.ts';
@@ -49,6 +50,11 @@ Training options:
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
                            per-series ranges differ 100x or more)
+  --dp-epsilon E           train with DP-SGD (differential privacy) spending at most epsilon E over the
+                           run: the noise is solved for it (native engines; e.g. 1-10; smaller is more private)
+  --dp-noise SIGMA         or give DP-SGD's noise multiplier instead, and see the epsilon it spends
+  --dp-delta D             DP's delta (default 1e-5, or 1/(10 N) for N >= 10,000 training series)
+  --dp-clip C              bound on each series' gradient norm (default 1)
   --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1
                            (names and defaults: core/model/config.ts)
 
@@ -81,6 +87,30 @@ function fraction(value: string | undefined, flag: string): number | undefined {
   const x = Number(value);
   if (!(x >= 0 && x < 1)) throw new UsageError(`--${flag} must be a number in [0, 1), got '${value}'`);
   return x;
+}
+
+function positive(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (!(x > 0 && Number.isFinite(x))) throw new UsageError(`--${flag} must be a positive number, got '${value}'`);
+  return x;
+}
+
+/** `--dp-*`: DP-SGD when --dp-epsilon or --dp-noise is given; the other two alone are a mistake. */
+function dpRequestFrom(values: Record<string, string | boolean | undefined>): DpRequest | undefined {
+  const s = (k: string) => values[k] as string | undefined;
+  const request: DpRequest = {
+    epsilon: positive(s('dp-epsilon'), 'dp-epsilon'),
+    noiseMultiplier: positive(s('dp-noise'), 'dp-noise'),
+    delta: positive(s('dp-delta'), 'dp-delta'),
+    clipNorm: positive(s('dp-clip'), 'dp-clip'),
+  };
+  if (request.epsilon === undefined && request.noiseMultiplier === undefined) {
+    if (request.delta !== undefined || request.clipNorm !== undefined) throw new UsageError('--dp-delta and --dp-clip need --dp-epsilon E (or --dp-noise SIGMA) to turn DP-SGD on');
+    return undefined;
+  }
+  if (request.epsilon !== undefined && request.noiseMultiplier !== undefined) throw new UsageError('give --dp-epsilon (the noise is solved for it) or --dp-noise, not both');
+  return request;
 }
 
 function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
@@ -149,7 +179,7 @@ function trainingHooks(): { hooks: RunHooks; finish: () => void } {
         bar.update(
           p.iteration,
           p.totalIterations,
-          `epoch ${p.epoch} D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${formatSeconds(p.etaSeconds)}`,
+          `epoch ${p.epoch} D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)}${p.privacy ? ` eps ${p.privacy.epsilon.toFixed(2)}` : ''} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${formatSeconds(p.etaSeconds)}`,
         ),
     },
     finish: () => {
@@ -166,7 +196,10 @@ function reportRun(summary: RunSummary, runArg: string): void {
   } else {
     process.stderr.write(`trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`);
   }
-  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine }) + '\n');
+  const { privacy } = summary;
+  if (privacy) process.stderr.write(`privacy spent (DP-SGD): epsilon ${privacy.epsilon.toFixed(3)} at delta ${formatDelta(privacy.delta)}\n`);
+  const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
+  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent }) + '\n');
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
@@ -211,6 +244,10 @@ async function trainCommand(args: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' },
       'no-auto-normalize': { type: 'boolean' },
       model: { type: 'string' },
+      'dp-epsilon': { type: 'string' },
+      'dp-noise': { type: 'string' },
+      'dp-delta': { type: 'string' },
+      'dp-clip': { type: 'string' },
     },
   });
   const engine = oneOf(values.engine, 'engine', engineKinds) as EngineKind | undefined;
@@ -218,6 +255,7 @@ async function trainCommand(args: string[]): Promise<number> {
   try {
     if (values.resume) {
       if (positionals.length > 0) throw new UsageError('dg train --resume RUN_DIR takes no data file: the run keeps its own copy of the training data');
+      if (dpRequestFrom(values)) throw new UsageError('a run keeps the DP-SGD settings it started with: --dp-* options go with a new run, not --resume');
       const summary = await resumeTraining(values.resume, hooks, { iterations: integer(values.iterations, 'iterations'), engine });
       finish();
       reportRun(summary, values.resume);
@@ -239,6 +277,7 @@ async function trainCommand(args: string[]): Promise<number> {
         checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
         autoNormalize: values['no-auto-normalize'] ? false : undefined,
         model: values.model ? parseModelOverrides(values.model) : undefined,
+        dp: dpRequestFrom(values),
       },
       { ...hooks, onReadProgress: readingProgress(positionals[0]) },
     );

@@ -49,6 +49,12 @@ export interface StepLosses {
 export interface DpOptions {
   clipNorm: number;
   noiseMultiplier: number;
+  /**
+   * For Poisson-sampled batches (a different size every iteration): the expected batch size, which
+   * then divides the clipped, noised sums and sets the generator step's fake batch, so nothing the
+   * model keeps depends on how many series were sampled. Absent: fixed-size batches.
+   */
+  expectedBatch?: number;
 }
 
 /** Per-critic clipping statistics of the iteration's last critic step. */

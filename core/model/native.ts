@@ -94,7 +94,7 @@ function nativeConfig(config: ModelConfig, threads: number | undefined, dp: DpOp
     additionalAttributes: vars(layout.additionalAttributes),
     features: vars(layout.features),
     threads: threads ?? 0,
-    ...(dp ? { dpClipNorm: dp.clipNorm, dpNoiseMultiplier: dp.noiseMultiplier } : {}),
+    ...(dp ? { dpClipNorm: dp.clipNorm, dpNoiseMultiplier: dp.noiseMultiplier, dpExpectedBatch: dp.expectedBatch ?? 0 } : {}),
   };
 }
 
@@ -105,6 +105,9 @@ function checkDpOptions(dp: DpOptions | undefined): void {
     throw new Error(`dp.noiseMultiplier must be a finite number >= 0, got ${dp.noiseMultiplier}`);
   }
   if (dp.noiseMultiplier > 0 && !Number.isFinite(dp.clipNorm)) throw new Error('DP noise needs a finite dp.clipNorm');
+  if (dp.expectedBatch !== undefined && !(Number.isInteger(dp.expectedBatch) && dp.expectedBatch >= 1 && Number.isFinite(dp.clipNorm))) {
+    throw new Error(`dp.expectedBatch must be a positive integer, with a finite dp.clipNorm; got ${dp.expectedBatch}`);
+  }
 }
 
 /** Fails loudly if the C core's tensor table ever drifts from params.ts. */

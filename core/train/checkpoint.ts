@@ -6,6 +6,7 @@ import type { EncoderState } from '../encoding/encoder.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { EngineState } from '../model/engine.ts';
 import type { EngineKind } from '../model/engines.ts';
+import type { DpPlan } from '../privacy/dp.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 
 export const CHECKPOINT_FORMAT = 'dg-checkpoint';
@@ -19,6 +20,8 @@ export interface TrainingPlan {
   /** Iterations between checkpoints (a checkpoint is also written on cancel and at the end). */
   checkpointEvery: number;
   engine: EngineKind;
+  /** DP-SGD: Poisson-sampled batches of batchSize series on average, clipped and noised critics. */
+  dp?: DpPlan;
 }
 
 export interface Checkpoint {

@@ -5,6 +5,7 @@
 import type { EncodedDataset } from '../encoding/types.ts';
 import { widthOf } from '../encoding/types.ts';
 import type { Engine, RealBatch, StepLosses } from '../model/engine.ts';
+import { createPoissonSampler } from '../privacy/dp.ts';
 import { Rng } from '../util/rng.ts';
 import type { TrainingPlan } from './checkpoint.ts';
 
@@ -49,7 +50,10 @@ export function iterationsPerEpoch(n: number, batchSize: number): number {
 }
 
 export interface BatchSampler {
-  /** The training-set rows of iteration `iteration`'s batch, from the epoch's seeded permutation. */
+  /**
+   * The training-set rows of iteration `iteration`'s batch: from the epoch's seeded permutation, or
+   * with DP-SGD a fresh Poisson sample of its own size (from secure randomness, see core/privacy/dp.ts).
+   */
   rowsAt(iteration: number): Int32Array;
   /** Those rows gathered into a batch. */
   batchAt(iteration: number): RealBatch;
@@ -65,15 +69,11 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): Ba
   const mDim = widthOf(data.layout.additionalAttributes);
   const fSize = data.layout.maxLength * widthOf(data.layout.features);
   const rows = new Int32Array(B);
-  const batch: RealBatch = {
-    size: B,
-    attributes: new Float32Array(B * aDim),
-    additionalAttributes: new Float32Array(B * mDim),
-    features: new Float32Array(B * fSize),
-  };
+  let capacity = B;
+  let buffers = { attributes: new Float32Array(B * aDim), additionalAttributes: new Float32Array(B * mDim), features: new Float32Array(B * fSize) };
   let permutationEpoch = -1;
   let permutation: Int32Array = new Int32Array(0);
-  const rowsAt = (iteration: number) => {
+  const permutedRows = (iteration: number) => {
     const epoch = Math.floor(iteration / plan.iterationsPerEpoch);
     const k = iteration % plan.iterationsPerEpoch;
     if (epoch !== permutationEpoch) {
@@ -83,15 +83,27 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): Ba
     for (let b = 0; b < B; b++) rows[b] = permutation[(k * B + b) % data.n];
     return rows;
   };
+  const rowsAt = plan.dp ? createPoissonSampler(data.n, plan.dp.samplingRate) : permutedRows;
   return {
     rowsAt,
     batchAt(iteration) {
-      for (const [b, i] of rowsAt(iteration).entries()) {
-        batch.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
-        batch.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
-        batch.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
+      const picked = rowsAt(iteration);
+      const size = picked.length;
+      if (size > capacity) {
+        capacity = Math.ceil(size * 1.25);
+        buffers = { attributes: new Float32Array(capacity * aDim), additionalAttributes: new Float32Array(capacity * mDim), features: new Float32Array(capacity * fSize) };
       }
-      return batch;
+      for (const [b, i] of picked.entries()) {
+        buffers.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
+        buffers.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
+        buffers.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
+      }
+      return {
+        size,
+        attributes: buffers.attributes.subarray(0, size * aDim),
+        additionalAttributes: buffers.additionalAttributes.subarray(0, size * mDim),
+        features: buffers.features.subarray(0, size * fSize),
+      };
     },
   };
 }

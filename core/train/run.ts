@@ -17,6 +17,8 @@ import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, paperDefaults, type ModelConfig } from '../model/config.ts';
 import { GENERATION_BLOCK, type GeneratedBatch, type StepLosses } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
+import type { PrivacySpent } from '../privacy/accountant.ts';
+import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
 import { Rng } from '../util/rng.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
@@ -53,10 +55,17 @@ export interface TrainRequest {
    */
   holdoutFraction?: number;
   model?: Partial<Omit<ModelConfig, 'layout'>>;
+  /** Train with DP-SGD (native engines only): a target epsilon or a noise multiplier. */
+  dp?: DpRequest;
+}
+
+/** Training progress, with the privacy spent so far on a DP-SGD run (updated once an epoch). */
+export interface RunProgress extends Progress {
+  privacy?: PrivacySpent;
 }
 
 export interface RunHooks {
-  onProgress?: (progress: Progress) => void;
+  onProgress?: (progress: RunProgress) => void;
   /** Progress of reading the data file. */
   onReadProgress?: ReadProgress;
   /** Human-readable notes (engine choice, import repairs, checkpoints). */
@@ -72,6 +81,8 @@ export interface RunSummary {
   elapsedSeconds: number;
   losses?: StepLosses;
   engine: string;
+  /** DP-SGD runs: what the iterations done so far spent. */
+  privacy?: PrivacySpent;
 }
 
 interface RunInfo {
@@ -88,6 +99,8 @@ interface RunInfo {
   startedAt: string;
   updatedAt: string;
   elapsedSeconds: number;
+  /** DP-SGD runs: the privacy spent by the iterations done (epsilon at the plan's delta). */
+  privacySpent?: PrivacySpent;
 }
 
 /** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
@@ -199,13 +212,21 @@ function splitHoldout(dataset: Dataset, fraction: number, seed: number): { train
 }
 
 async function runTraining(runDir: string, checkpoint: Checkpoint, data: EncodedDataset, info: RunInfo, hooks: RunHooks, fresh: boolean): Promise<RunSummary> {
-  const { engine, note } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
+  const { dp } = checkpoint.plan;
+  const { engine, note } = await createEngine(checkpoint.plan.engine, {
+    config: checkpoint.model,
+    seed: checkpoint.plan.seed,
+    ...(dp ? { dp: { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, expectedBatch: dp.expectedBatch } } : {}),
+  });
   try {
     if (note) hooks.onLog?.(note);
     hooks.onLog?.(`engine: ${engine.name}`);
     if (!fresh) await engine.setState(checkpoint.engineState);
     const progressFile = path.join(runDir, RUN_FILES.progress);
     const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
+    // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
+    let privacy: PrivacySpent | undefined = dp && checkpoint.iteration > 0 ? epsilonSpent(dp, checkpoint.iteration) : undefined;
+    const privacyAt = (iteration: number) => (dp ? (privacy = epsilonSpent(dp, iteration)) : undefined);
     const result = await runLoop({
       engine,
       data,
@@ -216,9 +237,11 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       onNotice: (message) => hooks.onLog?.(message),
       onProgress: (p) => {
         if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
-          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses }) + '\n');
+          privacyAt(p.iteration);
+          const spent = privacy ? { epsilon: +privacy.epsilon.toPrecision(6) } : {};
+          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses, ...spent }) + '\n');
         }
-        hooks.onProgress?.(p);
+        hooks.onProgress?.(privacy ? { ...p, privacy } : p);
       },
       onCheckpoint: async (iteration, status, elapsedSeconds) => {
         const state = await engine.getState();
@@ -231,12 +254,21 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
           elapsedSeconds,
           engineState: state,
         });
-        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() });
+        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() }, dp ? { privacySpent: privacyAt(iteration) } : {});
         writeJson(path.join(runDir, RUN_FILES.run), info);
         if (status !== 'running') hooks.onLog?.(`checkpoint written at iteration ${iteration} (${status})`);
       },
     });
-    return { runDir, status: result.status, iteration: result.iteration, totalIterations: checkpoint.plan.totalIterations, elapsedSeconds: result.elapsedSeconds, losses: result.losses, engine: engine.name };
+    return {
+      runDir,
+      status: result.status,
+      iteration: result.iteration,
+      totalIterations: checkpoint.plan.totalIterations,
+      elapsedSeconds: result.elapsedSeconds,
+      losses: result.losses,
+      engine: engine.name,
+      ...(dp ? { privacy: privacyAt(result.iteration) } : {}),
+    };
   } finally {
     engine.dispose();
   }
@@ -273,6 +305,9 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   const perEpoch = iterationsPerEpoch(data.n, batchSize);
   const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? defaultEpochs(data.n, batchSize));
   if (!(totalIterations > 0)) throw new Error(`nothing to train: ${totalIterations} iterations`);
+  const dp = request.dp
+    ? planDp(request.dp, { trainingSeries: data.n, batchSize, criticSteps: model.criticSteps, hasAuxCritic: model.auxCriticHidden.length > 0, iterations: totalIterations })
+    : undefined;
   const plan: TrainingPlan = {
     seed,
     batchSize,
@@ -280,6 +315,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
     totalIterations,
     checkpointEvery: request.checkpointEvery ?? Math.max(50, Math.min(1000, Math.round(totalIterations / 10))),
     engine: request.engine ?? 'auto',
+    ...(dp ? { dp } : {}),
   };
   fs.mkdirSync(runDir, { recursive: true });
   fs.rmSync(path.join(runDir, RUN_FILES.progress), { force: true });
@@ -319,7 +355,19 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
       `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
+  if (dp) for (const line of describeDp(dp, totalIterations)) hooks.onLog?.(line);
   return runTraining(runDir, checkpoint, data, info, hooks, true);
+}
+
+function describeDp(dp: DpPlan, iterations: number): string[] {
+  const spent = epsilonSpent(dp, iterations);
+  const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
+  return [
+    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
+      `${iterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}`,
+    'DP-SGD protects what the model learns from the training series; the value ranges and category lists of the schema were read from the data ' +
+      'itself and shape the synthetic data as they are: give them in a schema file (--schema) where they must not be disclosed',
+  ];
 }
 
 export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo } {
@@ -338,6 +386,11 @@ export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overr
     return { runDir: dir, status: 'complete', iteration: checkpoint.iteration, totalIterations: plan.totalIterations, elapsedSeconds: checkpoint.elapsedSeconds, engine: checkpoint.engineName };
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
+  if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {
+    const spent = epsilonSpent(plan.dp, plan.totalIterations);
+    hooks.onLog?.(`DP-SGD: ${plan.totalIterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}` +
+      (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''));
+  }
   const data = loadEncoded(path.join(dir, RUN_FILES.train));
   return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
 }
