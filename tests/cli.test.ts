@@ -143,6 +143,16 @@ test('dg train --dp-epsilon trains with DP-SGD and reports the privacy spent; DP
   assert.match(trained.stderr, /privacy spent \(DP-SGD\): epsilon 4\.9\d\d at delta 1e-5\n/);
   const result = JSON.parse(trained.stdout.trim());
   assert.ok(result.epsilon <= 5 && result.epsilon > 4.9 && result.delta === 1e-5, trained.stdout);
+  // the privacy review of its synthetic data: three attacks (the critic's too, from the run), the DP bound
+  assert.equal(dg(['generate', 'run', '-n', '120', '--out', 'synth.csv'], dir).status, 0);
+  const evaluated = dg(['evaluate', '--run', 'run', '--synth', 'synth.csv', '--out', 'eval'], dir);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.match(evaluated.stderr, /Privacy:\n- (No synthetic series copies|\d+ synthetic series)/);
+  const privacy = JSON.parse(fs.readFileSync(path.join(dir, 'eval', 'privacy.json'), 'utf8'));
+  assert.deepEqual(privacy.attacks.map((a: { name: string }) => a.name), ['nearest generated series', 'generated series nearby', 'critic score']);
+  assert.equal(privacy.closestRecord.seriesPerSide, 30);
+  assert.equal(privacy.dp.epsilon, result.epsilon);
+  assert.match(fs.readFileSync(path.join(dir, 'eval', 'report.html'), 'utf8'), /<h2>Privacy<\/h2><ul><li>/);
 
   const clipOnly = dg(['train', 'lines.csv', ...layout, '--dp-clip', '2', '--out', 'run2'], dir);
   assert.equal(clipOnly.status, 2);

@@ -1,13 +1,16 @@
 /**
- * `dg evaluate`: fidelity of a synthetic file against the real data (and an unseen holdout), as
- * metrics.json and a self-contained report.html.
+ * `dg evaluate`: fidelity of a synthetic file against the real data (and an unseen holdout), and its
+ * privacy review, as metrics.json, privacy.json and a self-contained report.html.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
 import { DataError, type Dataset } from '../data/types.ts';
 import { evaluate, renderReport, summarize } from '../eval/index.ts';
-import { runDatasets } from '../train/run.ts';
+import { encode } from '../encoding/encoder.ts';
+import { createEngine } from '../model/engines.ts';
+import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
+import { readRun, runDatasets } from '../train/run.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export interface EvaluateRequest {
@@ -46,7 +49,39 @@ async function readLike(file: string, options: ReadOptions, real: Dataset, onPro
   return (await readDataset(file, attempts[attempts.length - 1], onProgress)).dataset;
 }
 
-export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFile: string; reportFile: string; summary: string }> {
+/** The run's critic scoring series (the white-box membership attack), on the engine the run trained with. */
+function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) => Promise<CriticScores> {
+  return async (members, nonMembers) => {
+    const { checkpoint } = readRun(runDir);
+    const { engine } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
+    try {
+      await engine.setState(checkpoint.engineState);
+      const score = async (dataset: Dataset) => {
+        const e = encode(checkpoint.encoder, dataset);
+        const a = e.attributes.length / e.n;
+        const m = e.additionalAttributes.length / e.n;
+        const f = e.features.length / e.n;
+        const out = new Float64Array(e.n);
+        for (let start = 0; start < e.n; start += 500) {
+          const end = Math.min(e.n, start + 500);
+          const scores = await engine.criticScores({
+            size: end - start,
+            attributes: e.attributes.subarray(start * a, end * a),
+            additionalAttributes: e.additionalAttributes.subarray(start * m, end * m),
+            features: e.features.subarray(start * f, end * f),
+          });
+          out.set(scores, start);
+        }
+        return out;
+      };
+      return { members: await score(members), nonMembers: await score(nonMembers) };
+    } finally {
+      engine.dispose();
+    }
+  };
+}
+
+export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFile: string; reportFile: string; privacyFile: string; summary: string; privacy: PrivacyReview }> {
   const started = performance.now();
   let real: Dataset;
   let holdout: Dataset | undefined;
@@ -61,12 +96,25 @@ export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFi
   const synthetic = await readLike(request.synthetic, request.options, real, request.readingProgress?.(request.synthetic));
   request.log(`evaluating ${synthetic.series.length} synthetic series against ${real.series.length} real${holdout ? ` and ${holdout.series.length} holdout` : ''} series`);
   const metrics = evaluate({ real, synthetic, holdout, seed: request.seed, predictTarget: request.target });
+  request.log('privacy review: copies, distance to closest record, membership attacks');
+  const runDir = 'runDir' in request.real ? path.resolve(request.real.runDir) : undefined;
+  const spent = runDir ? readRun(runDir).info.privacySpent : undefined;
+  const privacy = await reviewPrivacy({
+    train: real,
+    holdout,
+    synthetic,
+    seed: request.seed,
+    scoreWithCritic: runDir && holdout && !request.holdout ? criticScorer(runDir) : undefined,
+    dp: spent ? { epsilon: spent.epsilon, delta: spent.delta } : undefined,
+  });
   fs.mkdirSync(request.outDir, { recursive: true });
   const metricsFile = path.join(request.outDir, 'metrics.json');
+  const privacyFile = path.join(request.outDir, 'privacy.json');
   const reportFile = path.join(request.outDir, 'report.html');
   writeFileAtomic(metricsFile, [Buffer.from(JSON.stringify(metrics, null, 2) + '\n')]);
-  const title = `Fidelity of ${path.basename(request.synthetic)}`;
-  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title))]);
+  writeFileAtomic(privacyFile, [Buffer.from(JSON.stringify(privacy, null, 2) + '\n')]);
+  const title = `Fidelity and privacy of ${path.basename(request.synthetic)}`;
+  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, privacy))]);
   request.log(`evaluated in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  return { metricsFile, reportFile, summary: summarize(metrics) };
+  return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), privacy };
 }

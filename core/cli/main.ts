@@ -359,7 +359,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`dg evaluate takes no positional arguments (got ${positionals.join(' ')}); use --real/--run, --synth, --out`);
   if (!values.real === !values.run) throw new UsageError('dg evaluate needs the real data: --real FILE or --run RUN_DIR (not both)');
   if (!values.synth) throw new UsageError('dg evaluate needs --synth FILE (the synthetic data to judge)');
-  if (!values.out) throw new UsageError('dg evaluate needs --out DIR (for metrics.json and report.html)');
+  if (!values.out) throw new UsageError('dg evaluate needs --out DIR (for metrics.json, privacy.json and report.html)');
   const result = await runEvaluate({
     real: values.real ? { file: values.real } : { runDir: values.run! },
     synthetic: values.synth,
@@ -371,8 +371,8 @@ async function evaluateCommand(args: string[]): Promise<number> {
     log: (m) => process.stderr.write(m + '\n'),
     readingProgress,
   });
-  process.stderr.write(`${result.summary}\nreport: ${result.reportFile}\n`);
-  process.stdout.write(JSON.stringify({ metrics: result.metricsFile, report: result.reportFile }) + '\n');
+  process.stderr.write(`${result.summary}\nPrivacy:\n${result.privacy.statements.map((s) => `- ${s}`).join('\n')}\nreport: ${result.reportFile}\n`);
+  process.stdout.write(JSON.stringify({ metrics: result.metricsFile, privacy: result.privacyFile, report: result.reportFile }) + '\n');
   return 0;
 }
 

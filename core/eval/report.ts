@@ -2,6 +2,7 @@
  * The fidelity report: one self-contained HTML file (inline SVG charts, inline CSS, no scripts).
  */
 
+import type { PrivacyReview } from '../privacy/review.ts';
 import type { Dataset } from '../data/types.ts';
 import { Rng } from '../util/rng.ts';
 import { barChart, COLORS, lineChart, sampleChart } from './charts.ts';
@@ -284,7 +285,21 @@ function headlineTable(metrics: Metrics): string {
 }
 
 /** A self-contained HTML fidelity report (inline SVG charts; opens offline, without scripts). */
-export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report'): string {
+function privacySection(review: PrivacyReview): string {
+  const rows = review.attacks
+    .map((a) => `<tr><td>${escapeHtml(a.name)}</td><td>${escapeHtml(a.needs)}</td><td>${a.auc.toFixed(3)} [${a.aucLow.toFixed(3)}, ${a.aucHigh.toFixed(3)}]</td><td>${(100 * a.tprAtLowFpr).toFixed(1)}% at ${(100 * a.fpr).toFixed(1)}%</td><td>${a.members}</td></tr>`)
+    .join('');
+  const table = rows
+    ? `<table><thead><tr><th>membership attack</th><th>needs</th><th>ROC AUC [95% interval]</th><th>members found at a false-positive rate of</th><th>series a side</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '';
+  return section(
+    'Privacy',
+    `<ul>${review.statements.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>${table}` +
+      '<p class="note">Copies: synthetic series within 0.001 of a real one (Euclidean distance over every value, each column scaled by its training range). Attacks score training series (members) and unseen holdout series: nearest generated series (GAN-Leaks, Chen et al. 2020), share of generated series within the median nearest distance (Monte-Carlo, Hilprecht et al. 2019), the trained critic\'s score (LOGAN, Hayes et al. 2019). AUC 0.5 is guessing.</p>',
+  );
+}
+
+export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', privacy?: PrivacyReview): string {
   const real = toPlain(data.real, data.real, 'real');
   const synthetic = toPlain(data.synthetic, data.real, 'synthetic');
   const holdout = data.holdout ? toPlain(data.holdout, data.real, 'holdout') : null;
@@ -304,6 +319,7 @@ ${crossCorrelationSection(metrics)}
 ${lengthSection(metrics, real, synthetic)}
 ${samplesSection(metrics, real, synthetic)}
 ${classifierSection(metrics)}
+${privacy ? privacySection(privacy) : ''}
 <p class="note">Methods: autocorrelation, attribute and feature marginals, length, dependence and cross-correlation as in DoppelGANger (Lin et al., IMC 2020); ACD, MDD, skewness/kurtosis differences and the discriminative score as in TSGBench (Ang et al., VLDB 2024); KS complement as in SDMetrics.</p>
 </body></html>
 `;

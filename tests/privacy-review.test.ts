@@ -1,0 +1,78 @@
+/**
+ * The privacy review (core/privacy/review.ts): its statistics against brute force, and its verdicts on
+ * synthetic data that copies the training series (must be flagged) and on fresh draws from the same
+ * source as the real data (must not be).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { demoDataset } from '../core/data/demo.ts';
+import type { Dataset } from '../core/data/types.ts';
+import { rocAuc, tprAtFpr, evaluateAttack } from '../core/privacy/attacks.ts';
+import { reviewPrivacy } from '../core/privacy/review.ts';
+import { forEachDistance, nearestDistances, seriesVectors } from '../core/privacy/vectors.ts';
+import { Rng } from '../core/util/rng.ts';
+
+test('ROC AUC is the share of member/non-member pairs ordered right (ties half), as counted pair by pair', () => {
+  assert.equal(rocAuc([3, 4, 5], [1, 2, 3]), 8.5 / 9);
+  assert.equal(rocAuc([1, 1], [1, 1]), 0.5);
+  const rng = new Rng(3, 0);
+  const members = Float64Array.from({ length: 57 }, () => Math.round(rng.normal() * 4) / 4 + 0.3);
+  const nonMembers = Float64Array.from({ length: 43 }, () => Math.round(rng.normal() * 4) / 4);
+  let pairs = 0;
+  for (const m of members) for (const n of nonMembers) pairs += m > n ? 1 : m === n ? 0.5 : 0;
+  assert.ok(Math.abs(rocAuc(members, nonMembers) - pairs / (57 * 43)) < 1e-12);
+  // 1 of 10 non-members may be flagged: the threshold is the second highest non-member score
+  assert.equal(tprAtFpr([5, 6, 7, 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 9.5], 0.1), 0.25);
+  const result = evaluateAttack(members, nonMembers, 1);
+  assert.ok(result.aucLow <= result.auc && result.auc <= result.aucHigh && result.aucHigh - result.aucLow < 0.35);
+});
+
+test('series distances equal the plain Euclidean distance over the scaled values', () => {
+  const data = demoDataset({ series: 23, length: 9, seed: 4 });
+  const other = demoDataset({ series: 7, length: 9, seed: 5 });
+  const [a, b] = seriesVectors(data, data, other);
+  assert.equal(a.dim, b.dim);
+  const nearest = nearestDistances(b, a);
+  forEachDistance(b, a, (i, j, d) => {
+    let sum = 0;
+    for (let k = 0; k < a.dim; k++) sum += (b.data[i * b.dim + k] - a.data[j * a.dim + k]) ** 2;
+    assert.ok(Math.abs(d - Math.sqrt(sum)) < 1e-9 * Math.max(1, d), `pair ${i},${j}: ${d} vs ${Math.sqrt(sum)}`);
+    assert.ok(nearest[i] <= d);
+  });
+  // continuous values land in [0, 1] of the training range; one-hot blocks hold one 1
+  assert.ok(a.data.every((x) => x >= -1e-12 && x <= 1 + 1e-12));
+});
+
+function split(dataset: Dataset, holdout: number): { train: Dataset; holdout: Dataset } {
+  return { train: { ...dataset, series: dataset.series.slice(holdout) }, holdout: { ...dataset, series: dataset.series.slice(0, holdout) } };
+}
+
+test('the review flags synthetic data that copies the training series, and clears fresh draws from the same source', async () => {
+  const real = split(demoDataset({ series: 400, length: 16, seed: 7 }), 150);
+
+  const copied: Dataset = { ...real.train, series: real.train.series.slice(0, 200).map((s, i) => ({ ...s, id: `copy-${i}` })) };
+  const leaky = await reviewPrivacy({ ...real, synthetic: copied, seed: 1 });
+  assert.equal(leaky.copies.ofTraining, 200);
+  assert.equal(leaky.copies.ofHoldout, 0);
+  assert.ok(leaky.closestRecord!.closerToTraining > leaky.closestRecord!.chanceHigh, 'copies sit nearer the training side than chance');
+  const gan = leaky.attacks.find((a) => a.name === 'nearest generated series')!;
+  assert.ok(gan.auc > 0.75 && gan.aucLow > 0.65, `nearest-generated AUC ${gan.auc}`);
+  assert.ok(gan.tprAtLowFpr > 0.5, 'copied members are found at a low false-positive rate');
+  assert.match(leaky.statements[0], /^200 synthetic series \(100%\) are copies of training series/);
+  assert.ok(leaky.statements.some((s) => /What would lower the risk/.test(s)));
+
+  const fresh = demoDataset({ series: 300, length: 16, seed: 99 });
+  const clean = await reviewPrivacy({ ...real, synthetic: fresh, seed: 1 });
+  assert.equal(clean.copies.ofTraining, 0);
+  const { closerToTraining, chanceLow, chanceHigh } = clean.closestRecord!;
+  assert.ok(closerToTraining >= chanceLow && closerToTraining <= chanceHigh, `share ${closerToTraining} within chance [${chanceLow}, ${chanceHigh}]`);
+  for (const attack of clean.attacks) assert.ok(attack.aucLow < 0.5 && attack.aucHigh > 0.5, `${attack.name}: AUC ${attack.auc} [${attack.aucLow}, ${attack.aucHigh}] covers guessing`);
+  assert.ok(!clean.statements.some((s) => /What would lower the risk/.test(s)));
+  assert.equal(clean.attacks.length, 2, 'no critic attack without a model');
+
+  const noHoldout = await reviewPrivacy({ train: real.train, synthetic: fresh, dp: { epsilon: 2, delta: 1e-5 } });
+  assert.equal(noHoldout.closestRecord, null);
+  assert.equal(noHoldout.attacks.length, 0);
+  assert.ok(noHoldout.statements.some((s) => /No unseen real series/.test(s)));
+  assert.ok(noHoldout.statements.some((s) => /epsilon 2\.00 at delta 1e-5: .* finds at most 7% of the members/.test(s)), noHoldout.statements.join('\n'));
+});
