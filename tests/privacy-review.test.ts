@@ -15,6 +15,7 @@ import { Rng } from '../core/util/rng.ts';
 test('ROC AUC is the share of member/non-member pairs ordered right (ties half), as counted pair by pair', () => {
   assert.equal(rocAuc([3, 4, 5], [1, 2, 3]), 8.5 / 9);
   assert.equal(rocAuc([1, 1], [1, 1]), 0.5);
+  assert.equal(rocAuc([1, 2, -Infinity], [-Infinity, 0, -Infinity]), 7 / 9, 'series scored -Infinity (a label training never had) tie among themselves');
   const rng = new Rng(3, 0);
   const members = Float64Array.from({ length: 57 }, () => Math.round(rng.normal() * 4) / 4 + 0.3);
   const nonMembers = Float64Array.from({ length: 43 }, () => Math.round(rng.normal() * 4) / 4);

@@ -56,12 +56,18 @@ function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) =
     const { engine } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
     try {
       await engine.setState(checkpoint.engineState);
+      const categories = new Map(checkpoint.encoder.schema.columns.filter((c) => c.categories).map((c) => [c.name, new Set(c.categories)]));
+      const encodable = (dataset: Dataset, series: Dataset['series'][number]) =>
+        dataset.attributes.every((c, k) => !categories.has(c.name) || categories.get(c.name)!.has(String(series.attributes[k]))) &&
+        dataset.features.every((c, f) => !categories.has(c.name) || (series.features[f] as string[]).every((v) => categories.get(c.name)!.has(String(v))));
       const score = async (dataset: Dataset) => {
-        const e = encode(checkpoint.encoder, dataset);
-        const a = e.attributes.length / e.n;
-        const m = e.additionalAttributes.length / e.n;
-        const f = e.features.length / e.n;
-        const out = new Float64Array(e.n);
+        // a series with a label training never had cannot be a member: an attacker scores it lowest
+        const out = new Float64Array(dataset.series.length).fill(-Infinity);
+        const rows = dataset.series.flatMap((series, i) => (encodable(dataset, series) ? [i] : []));
+        const e = encode(checkpoint.encoder, { ...dataset, series: rows.map((i) => dataset.series[i]) });
+        const a = e.attributes.length / Math.max(1, e.n);
+        const m = e.additionalAttributes.length / Math.max(1, e.n);
+        const f = e.features.length / Math.max(1, e.n);
         for (let start = 0; start < e.n; start += 500) {
           const end = Math.min(e.n, start + 500);
           const scores = await engine.criticScores({
@@ -70,7 +76,7 @@ function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) =
             additionalAttributes: e.additionalAttributes.subarray(start * m, end * m),
             features: e.features.subarray(start * f, end * f),
           });
-          out.set(scores, start);
+          scores.forEach((x, k) => (out[rows[start + k]] = x));
         }
         return out;
       };
@@ -104,7 +110,7 @@ export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFi
     holdout,
     synthetic,
     seed: request.seed,
-    scoreWithCritic: runDir && holdout && !request.holdout ? criticScorer(runDir) : undefined,
+    scoreWithCritic: runDir && holdout ? criticScorer(runDir) : undefined,
     dp: spent ? { epsilon: spent.epsilon, delta: spent.delta } : undefined,
   });
   fs.mkdirSync(request.outDir, { recursive: true });

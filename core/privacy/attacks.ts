@@ -20,7 +20,7 @@ export interface AttackResult {
 
 /** P(score of a random member > score of a random non-member) + half the ties. */
 export function rocAuc(members: ArrayLike<number>, nonMembers: ArrayLike<number>): number {
-  const all = [...Array.from(members, (s) => ({ s, m: 1 })), ...Array.from(nonMembers, (s) => ({ s, m: 0 }))].sort((a, b) => a.s - b.s);
+  const all = [...Array.from(members, (s) => ({ s, m: 1 })), ...Array.from(nonMembers, (s) => ({ s, m: 0 }))].sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0)); // -Infinity scores too
   let rankSum = 0;
   for (let i = 0; i < all.length; ) {
     let j = i;

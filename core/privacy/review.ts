@@ -217,10 +217,12 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   const exposed = attacks.some((a) => a.aucLow > 0.5 && a.auc >= 0.55) || copies.ofTraining > (copies.ofHoldout ?? 0);
   if (input.dp) {
     // (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta
-    const bound = Math.min(1, Math.exp(input.dp.epsilon) * 0.01 + input.dp.delta);
+    const bound = Math.exp(input.dp.epsilon) * 0.01 + input.dp.delta;
+    const spent = `The model was trained with DP-SGD spending epsilon ${input.dp.epsilon.toFixed(2)} at delta ${formatDelta(input.dp.delta)}`;
     statements.push(
-      `The model was trained with DP-SGD spending epsilon ${input.dp.epsilon.toFixed(2)} at delta ${formatDelta(input.dp.delta)}: whatever an attacker does with the model or its synthetic data, ` +
-        `flagging 1% of unseen series finds at most ${percent(bound)} of the members.`,
+      bound < 0.5
+        ? `${spent}: whatever an attacker does with the model or its synthetic data, flagging 1% of unseen series finds at most ${percent(bound)} of the members.`
+        : `${spent}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every' : `up to ${percent(bound)} of the`} member${bound >= 1 ? '' : 's'}); epsilon 1-3 gives one that does, at a cost in fidelity.`,
     );
   } else if (exposed) {
     statements.push('What would lower the risk: more training series, DP-SGD (dg train --dp-epsilon E), fewer training epochs.');
