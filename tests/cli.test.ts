@@ -167,3 +167,13 @@ test('dg train --dp-epsilon trains with DP-SGD and reports the privacy spent; DP
   assert.equal(tinyBatch.status, 1);
   assert.match(tinyBatch.stderr, /an empty sample is too likely for delta 1e-5: use a larger batch \(--batch\)/);
 });
+
+test('dg demo trains on built-in data and writes the synthetic series, the report and the privacy review', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-demo-'));
+  const demo = dg(['demo', '--epochs', '2', '--out', 'demo'], dir);
+  assert.equal(demo.status, 0, demo.stderr);
+  assert.match(demo.stdout, /^demo: trained 6 iterations .* 360 synthetic series -> .*synthetic\.csv; .* copies of training lines, membership attack AUC \d\.\d\d \(0\.5 = guessing\); report: .*report\.html\n$/);
+  for (const file of ['demo-real.csv', 'synthetic.csv', 'metrics.json', 'privacy.json', 'report.html']) assert.ok(fs.existsSync(path.join(dir, 'demo', file)), file);
+  const privacy = JSON.parse(fs.readFileSync(path.join(dir, 'demo', 'privacy.json'), 'utf8'));
+  assert.equal(privacy.attacks.length, 3, 'the demo run keeps a holdout, so the critic attack runs too');
+});

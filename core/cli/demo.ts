@@ -1,17 +1,16 @@
 /**
  * `dg demo`: the whole job on built-in data in a few minutes: simulate broadband measurements, train,
- * generate, export, evaluate against held-out lines, and say in one line how close the result is.
+ * generate, export, evaluate fidelity and privacy against held-out lines, and say in one line how it went.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoDataset } from '../data/demo.ts';
 import type { Dataset } from '../data/types.ts';
-import { evaluate, renderReport } from '../eval/index.ts';
 import { writeDataset } from '../export/index.ts';
 import { engineKinds, type EngineKind } from '../model/engines.ts';
 import { generateFromRun, runDatasets, startTraining } from '../train/run.ts';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import { runEvaluate } from './evaluate.ts';
 import { formatSeconds, progressBar } from './progress.ts';
 
 /** Mean of one feature over all steps of all series. */
@@ -59,20 +58,27 @@ export async function runDemo(args: string[]): Promise<number> {
     { onLog: (m) => bar.log(m), onProgress: (p) => bar.update(p.iteration, p.totalIterations, `D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)} ETA ${formatSeconds(p.etaSeconds)}`) },
   );
   bar.finish();
-  const { train, holdout } = runDatasets(runDir);
+  const { train } = runDatasets(runDir);
   const synthetic = await generateFromRun({ runDir, n: train.series.length, seed: seed + 2 });
   const syntheticFile = path.join(outDir, 'synthetic.csv');
   await writeDataset(synthetic, syntheticFile);
-  process.stderr.write(`evaluating against ${train.series.length} training and ${holdout?.series.length ?? 0} held-out lines...\n`);
-  const metrics = evaluate({ real: train, synthetic, holdout, seed });
-  const reportFile = path.join(outDir, 'report.html');
-  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real: train, synthetic, holdout }, 'Demo: synthetic broadband measurements'))]);
+  const { metrics, privacy, reportFile } = await runEvaluate({
+    real: { runDir },
+    synthetic: syntheticFile,
+    options: {},
+    outDir,
+    seed,
+    title: 'Demo: synthetic broadband measurements',
+    log: (m) => process.stderr.write(m + '\n'),
+  });
   const metric = (name: string, unit: string) => `${featureMean(train, name).toFixed(0)} real vs ${featureMean(synthetic, name).toFixed(0)} synthetic ${unit}`;
   const accuracy = metrics.synthetic.discriminative.accuracy;
+  const attack = privacy.attacks.find((a) => a.name === 'nearest generated series');
   process.stdout.write(
     `demo: trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} (${summary.engine}); ` +
       `${synthetic.series.length} synthetic series -> ${syntheticFile}; mean download ${metric('download_mbps', 'Mbps')}, latency ${metric('latency_ms', 'ms')}; ` +
-      `a classifier tells them from real ${accuracy === null ? 'n/a' : `${(accuracy * 100).toFixed(0)}%`} of the time (50% = indistinguishable); report: ${reportFile}\n`,
+      `a classifier tells them from real ${accuracy === null ? 'n/a' : `${(accuracy * 100).toFixed(0)}%`} of the time (50% = indistinguishable); ` +
+      `${privacy.copies.ofTraining} copies of training lines${attack ? `, membership attack AUC ${attack.auc.toFixed(2)} (0.5 = guessing)` : ''}; report: ${reportFile}\n`,
   );
   return 0;
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
 import { DataError, type Dataset } from '../data/types.ts';
-import { evaluate, renderReport, summarize } from '../eval/index.ts';
+import { evaluate, renderReport, summarize, type Metrics } from '../eval/index.ts';
 import { encode } from '../encoding/encoder.ts';
 import { createEngine } from '../model/engines.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
@@ -22,6 +22,8 @@ export interface EvaluateRequest {
   outDir: string;
   target?: string;
   seed?: number;
+  /** The report's heading (default: "Fidelity and privacy of FILE"). */
+  title?: string;
   log: (message: string) => void;
   /** Progress of reading each file. */
   readingProgress?: (file: string) => ReadProgress;
@@ -87,7 +89,16 @@ function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) =
   };
 }
 
-export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFile: string; reportFile: string; privacyFile: string; summary: string; privacy: PrivacyReview }> {
+export interface EvaluateResult {
+  metricsFile: string;
+  reportFile: string;
+  privacyFile: string;
+  summary: string;
+  metrics: Metrics;
+  privacy: PrivacyReview;
+}
+
+export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateResult> {
   const started = performance.now();
   let real: Dataset;
   let holdout: Dataset | undefined;
@@ -119,8 +130,8 @@ export async function runEvaluate(request: EvaluateRequest): Promise<{ metricsFi
   const reportFile = path.join(request.outDir, 'report.html');
   writeFileAtomic(metricsFile, [Buffer.from(JSON.stringify(metrics, null, 2) + '\n')]);
   writeFileAtomic(privacyFile, [Buffer.from(JSON.stringify(privacy, null, 2) + '\n')]);
-  const title = `Fidelity and privacy of ${path.basename(request.synthetic)}`;
+  const title = request.title ?? `Fidelity and privacy of ${path.basename(request.synthetic)}`;
   writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, privacy))]);
   request.log(`evaluated in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), privacy };
+  return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), metrics, privacy };
 }
