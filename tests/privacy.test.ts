@@ -194,3 +194,17 @@ test('dg train with DP-SGD: epsilon reported as it is spent, written to the run,
 test('DP-SGD on the reference engine is refused with what to do', async () => {
   await assert.rejects(startTraining(dpRequest(path.join(tmp(), 'ref'), { engine: 'reference', iterations: 2 })), /reference engine has no DP-SGD.*--engine native/);
 });
+
+test('a default schedule long enough to memorize a small dataset is pointed out when training starts', async () => {
+  const logs: string[] = [];
+  const controller = new AbortController();
+  await startTraining(dpRequest(path.join(tmp(), 'long'), { dp: undefined, iterations: undefined }), {
+    signal: controller.signal,
+    onLog: (m) => logs.push(m),
+    onProgress: () => controller.abort(),
+  });
+  assert.ok(logs.some((m) => /^note: with 400 series the default trains 2000 epochs for fidelity, .* memorize them/.test(m)), logs.join('\n'));
+  const chosen: string[] = [];
+  await startTraining(dpRequest(path.join(tmp(), 'short'), { dp: undefined, iterations: 2 }), { onLog: (m) => chosen.push(m) });
+  assert.ok(!chosen.some((m) => m.startsWith('note: with')), 'not when the user chose the length');
+});
