@@ -5,11 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runEvaluate } from '../core/cli/evaluate.ts';
 import { demoDataset } from '../core/data/demo.ts';
 import type { Dataset } from '../core/data/types.ts';
+import { writeDataset } from '../core/export/index.ts';
 import { rocAuc, tprAtFpr, evaluateAttack } from '../core/privacy/attacks.ts';
 import { reviewPrivacy } from '../core/privacy/review.ts';
 import { forEachDistance, nearestDistances, seriesVectors } from '../core/privacy/vectors.ts';
+import { startTraining } from '../core/train/run.ts';
 import { Rng } from '../core/util/rng.ts';
 
 test('ROC AUC is the share of member/non-member pairs ordered right (ties half), as counted pair by pair', () => {
@@ -76,4 +82,36 @@ test('the review flags synthetic data that copies the training series, and clear
   assert.equal(noHoldout.attacks.length, 0);
   assert.ok(noHoldout.statements.some((s) => /No unseen real series/.test(s)));
   assert.ok(noHoldout.statements.some((s) => /epsilon 2\.00 at delta 1e-5: .* finds at most 7% of the members/.test(s)), noHoldout.statements.join('\n'));
+});
+
+test('dg evaluate --run scores unseen series with the critic, a label training never had scoring lowest', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-review-'));
+  const all = demoDataset({ series: 160, length: 8, seed: 2 });
+  const { train, holdout } = split(all, 40);
+  await startTraining({
+    data: { dataset: train, label: 'demo' },
+    runDir: path.join(dir, 'run'),
+    sampleLen: 4,
+    batchSize: 20,
+    iterations: 3,
+    holdoutFraction: 0,
+    engine: 'native',
+    model: { lstmUnits: 8, criticHidden: [16], auxCriticHidden: [8], attributeHidden: [8], minMaxHidden: [8] },
+  });
+  // a holdout region the training data never had
+  const unseen: Dataset = { ...holdout, series: holdout.series.map((s, i) => (i < 5 ? { ...s, attributes: [s.attributes[0], s.attributes[1], 'Atlantis'] } : s)) };
+  await writeDataset(unseen, path.join(dir, 'holdout.csv'));
+  await writeDataset({ ...train, series: train.series.slice(0, 60) }, path.join(dir, 'synth.csv'));
+  const result = await runEvaluate({
+    real: { runDir: path.join(dir, 'run') },
+    synthetic: path.join(dir, 'synth.csv'),
+    holdout: path.join(dir, 'holdout.csv'),
+    options: {},
+    outDir: path.join(dir, 'eval'),
+    log: () => {},
+  });
+  const critic = result.privacy.attacks.find((a) => a.name === 'critic score');
+  assert.ok(critic, result.privacy.statements.join('\n'));
+  assert.equal(critic.nonMembers, 40);
+  assert.equal(result.privacy.copies.ofTraining, 60, 'training series passed off as synthetic are copies');
 });
