@@ -207,4 +207,10 @@ test('a default schedule long enough to memorize a small dataset is pointed out 
   const chosen: string[] = [];
   await startTraining(dpRequest(path.join(tmp(), 'short'), { dp: undefined, iterations: 2 }), { onLog: (m) => chosen.push(m) });
   assert.ok(!chosen.some((m) => m.startsWith('note: with')), 'not when the user chose the length');
+  // with DP-SGD the default is the paper's 400 epochs, not the small-data extension
+  const dpRun = path.join(tmp(), 'dp-default');
+  const stop = new AbortController();
+  await startTraining(dpRequest(dpRun, { iterations: undefined }), { signal: stop.signal, onProgress: () => stop.abort() });
+  const { plan } = readCheckpoint(path.join(dpRun, RUN_FILES.checkpoint));
+  assert.equal(plan.totalIterations, 400 * plan.iterationsPerEpoch);
 });

@@ -38,7 +38,8 @@ Layout options (how rows become series; inferred when left out):
 
 Training options:
   --sample-len S           time steps emitted per LSTM step (default: largest divisor of T up to 10 leaving >= 4 LSTM steps)
-  --epochs E               passes over the data (default 400, raised to reach 20,000 iterations on small data);
+  --epochs E               passes over the data (default 400, raised to reach 20,000 iterations on small data
+                           unless DP-SGD is on);
                            --iterations N overrides; such small datasets also take 2 critic steps per
                            iteration (the paper: 1; --model criticSteps=N)
   --batch B                batch size (default 100)

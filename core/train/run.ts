@@ -41,7 +41,7 @@ export interface TrainRequest {
   sampleLen?: number;
   /** Default: `defaultAutoNormalize` of the training series. */
   autoNormalize?: boolean;
-  /** Default: `defaultEpochs` (the paper's 400, more for small datasets). */
+  /** Default: `defaultEpochs` (the paper's 400, more for small datasets; 400 with DP-SGD: `defaultDpEpochs`). */
   epochs?: number;
   /** Overrides epochs when given. */
   iterations?: number;
@@ -125,10 +125,20 @@ export function defaultSampleLen(maxLength: number): number {
  * series, for 17,000 epochs); on MBA quality kept improving up to about this many (bench/FIDELITY.md). */
 export const MIN_DEFAULT_ITERATIONS = 20_000;
 
+/** The paper's training length. */
+export const PAPER_EPOCHS = 400;
+
 /** The paper's 400 epochs, or enough epochs for MIN_DEFAULT_ITERATIONS iterations when that is more. */
 export function defaultEpochs(series: number, batchSize: number): number {
-  return Math.max(400, Math.ceil(MIN_DEFAULT_ITERATIONS / iterationsPerEpoch(series, batchSize)));
+  return Math.max(PAPER_EPOCHS, Math.ceil(MIN_DEFAULT_ITERATIONS / iterationsPerEpoch(series, batchSize)));
 }
+
+/**
+ * With DP-SGD the paper's 400 epochs whatever the size: the small-data extension buys noiseless
+ * fidelity, while under DP every extra iteration needs more noise for the same epsilon (on MBA at
+ * epsilon 4, 20,000 iterations would need sigma ~60 against 22 for 2,000; bench/PRIVACY.md).
+ */
+export const defaultDpEpochs = () => PAPER_EPOCHS;
 
 /**
  * Critic updates per generator update: 2 for small datasets (those that train longer than the paper's 400
@@ -138,7 +148,7 @@ export function defaultEpochs(series: number, batchSize: number): number {
  * setting, where it was tuned.
  */
 export function defaultCriticSteps(series: number, batchSize: number): number {
-  return defaultEpochs(series, batchSize) > 400 ? 2 : paperDefaults.criticSteps;
+  return defaultEpochs(series, batchSize) > PAPER_EPOCHS ? 2 : paperDefaults.criticSteps;
 }
 
 /** Auto-normalization pays off when series of one feature live on very different scales. */
@@ -303,7 +313,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   const model = modelConfig(encoder.layout, { criticSteps: defaultCriticSteps(data.n, batchSize), ...request.model, sampleLen });
   if (batchSize < (request.batchSize ?? 100)) hooks.onLog?.(`batch size lowered to ${batchSize}: the training set has only ${data.n} series`);
   const perEpoch = iterationsPerEpoch(data.n, batchSize);
-  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? defaultEpochs(data.n, batchSize));
+  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? (request.dp ? defaultDpEpochs() : defaultEpochs(data.n, batchSize)));
   if (!(totalIterations > 0)) throw new Error(`nothing to train: ${totalIterations} iterations`);
   const dp = request.dp
     ? planDp(request.dp, { trainingSeries: data.n, batchSize, criticSteps: model.criticSteps, hasAuxCritic: model.auxCriticHidden.length > 0, iterations: totalIterations })
@@ -356,7 +366,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
   if (dp) for (const line of describeDp(dp, totalIterations)) hooks.onLog?.(line);
-  else if (request.iterations === undefined && request.epochs === undefined && defaultEpochs(data.n, batchSize) > 400) {
+  else if (request.iterations === undefined && request.epochs === undefined && defaultEpochs(data.n, batchSize) > PAPER_EPOCHS) {
     hooks.onLog?.(
       `note: with ${data.n} series the default trains ${(totalIterations / perEpoch).toFixed(0)} epochs for fidelity, and so long a training on few series lets the model memorize them ` +
         '(on MBA, a membership attack on the synthetic data rose from AUC 0.56 at 2,000 iterations to 0.73 at 20,000: bench/PRIVACY.md). ' +
