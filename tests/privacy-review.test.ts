@@ -14,7 +14,7 @@ import type { Dataset } from '../core/data/types.ts';
 import { writeDataset } from '../core/export/index.ts';
 import { rocAuc, tprAtFpr, evaluateAttack } from '../core/privacy/attacks.ts';
 import { reviewPrivacy } from '../core/privacy/review.ts';
-import { forEachDistance, nearestDistances, seriesVectors } from '../core/privacy/vectors.ts';
+import { categoricalKeys, forEachDistance, nearCopies, seriesVectors } from '../core/privacy/vectors.ts';
 import { startTraining } from '../core/train/run.ts';
 import { Rng } from '../core/util/rng.ts';
 
@@ -34,18 +34,30 @@ test('ROC AUC is the share of member/non-member pairs ordered right (ties half),
   assert.ok(result.aucLow <= result.auc && result.auc <= result.aucHigh && result.aucHigh - result.aucLow < 0.35);
 });
 
-test('series distances equal the plain Euclidean distance over the scaled values', () => {
+test('series distances equal the plain Euclidean distance over the scaled values; near-copies are found exactly', () => {
   const data = demoDataset({ series: 23, length: 9, seed: 4 });
   const other = demoDataset({ series: 7, length: 9, seed: 5 });
   const [a, b] = seriesVectors(data, data, other);
   assert.equal(a.dim, b.dim);
-  const nearest = nearestDistances(b, a);
+  const nearest = new Float64Array(b.n).fill(Infinity);
   forEachDistance(b, a, (i, j, d) => {
     let sum = 0;
     for (let k = 0; k < a.dim; k++) sum += (b.data[i * b.dim + k] - a.data[j * a.dim + k]) ** 2;
     assert.ok(Math.abs(d - Math.sqrt(sum)) < 1e-9 * Math.max(1, d), `pair ${i},${j}: ${d} vs ${Math.sqrt(sum)}`);
-    assert.ok(nearest[i] <= d);
+    nearest[i] = Math.min(nearest[i], d);
   });
+  // near-copies by buckets and early stops = a brute-force threshold on the nearest distance, for every radius
+  const counts: number[] = [];
+  for (const within of [1e-3, 0.3, 0.6, 1, 2]) {
+    const found = nearCopies(b, categoricalKeys(other), a, categoricalKeys(data), within);
+    counts.push(found.reduce((x, y) => x + y, 0));
+    nearest.forEach((d, i) => {
+      const sameKeyNearest = Math.min(...Array.from({ length: a.n }, (_, j) => j).filter((j) => categoricalKeys(data)[j] === categoricalKeys(other)[i]).map((j) => Math.sqrt(Array.from({ length: a.dim }, (_, k) => (b.data[i * b.dim + k] - a.data[j * a.dim + k]) ** 2).reduce((x, y) => x + y, 0))));
+      assert.equal(found[i], sameKeyNearest <= within ? 1 : 0, `series ${i} within ${within} (nearest ${d}, same attributes ${sameKeyNearest})`);
+      if (d <= within && d < Math.SQRT2 - 1e-9) assert.equal(found[i], 1, 'anything nearer than sqrt(2) shares the categorical attributes');
+    });
+  }
+  assert.ok(counts[0] === 0 && counts.at(-1)! > 0, `series found per radius: ${counts}`);
   // continuous values land in [0, 1] of the training range; one-hot blocks hold one 1
   assert.ok(a.data.every((x) => x >= -1e-12 && x <= 1 + 1e-12));
 });

@@ -9,7 +9,7 @@ import type { Dataset } from '../data/types.ts';
 import { Rng } from '../util/rng.ts';
 import { evaluateAttack, type AttackResult } from './attacks.ts';
 import { formatDelta } from './dp.ts';
-import { forEachDistance, nearestDistances, pickRows, seriesVectors, type SeriesVectors } from './vectors.ts';
+import { categoricalKeys, forEachDistance, nearCopies, pickRows, seriesVectors, type SeriesVectors } from './vectors.ts';
 
 export interface CriticScores {
   members: Float64Array;
@@ -98,14 +98,13 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   const { dim } = trainVectors;
   const statements: string[] = [];
 
-  // copies: a sample of synthetic series against every training (and holdout) series
-  const copyChecked = Math.min(synthetic.series.length, Math.max(200, Math.floor(DISTANCE_BUDGET / Math.max(1, (trainVectors.n + holdoutVectors.n) * dim))));
-  const copyQueries = pickRows(syntheticVectors, sampleRows(syntheticVectors.n, copyChecked, rng));
-  const countCopies = (references: SeriesVectors) => nearestDistances(copyQueries, references).reduce((a, d) => a + (d <= COPY_DISTANCE ? 1 : 0), 0);
+  // copies: every synthetic series against every training (and holdout) series
+  const syntheticKeys = categoricalKeys(synthetic);
+  const copiesIn = (references: SeriesVectors, keys: string[]) => nearCopies(syntheticVectors, syntheticKeys, references, keys, COPY_DISTANCE).reduce((a, x) => a + x, 0);
   const copies = {
-    ofTraining: countCopies(trainVectors),
-    ofHoldout: holdout ? countCopies(holdoutVectors) : null,
-    syntheticChecked: copyQueries.n,
+    ofTraining: copiesIn(trainVectors, categoricalKeys(train)),
+    ofHoldout: holdout ? copiesIn(holdoutVectors, categoricalKeys(holdout)) : null,
+    syntheticChecked: syntheticVectors.n,
     trainingSeries: trainVectors.n,
     holdoutSeries: holdout ? holdoutVectors.n : null,
   };

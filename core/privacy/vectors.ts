@@ -128,11 +128,39 @@ export function forEachDistance(queries: SeriesVectors, references: SeriesVector
   }
 }
 
-/** Each query's distance to its nearest reference. */
-export function nearestDistances(queries: SeriesVectors, references: SeriesVectors): Float64Array {
-  const nearest = new Float64Array(queries.n).fill(Infinity);
-  forEachDistance(queries, references, (i, _j, d) => {
-    if (d < nearest[i]) nearest[i] = d;
+/**
+ * Which queries lie within `within` of some reference: compared only with references of the same key
+ * (series that differ in a categorical attribute are at least sqrt(2) apart), each comparison stopped
+ * as soon as it exceeds the distance, which for anything but a near-copy is within a few values.
+ */
+export function nearCopies(queries: SeriesVectors, queryKeys: string[], references: SeriesVectors, referenceKeys: string[], within: number): Uint8Array {
+  const buckets = new Map<string, number[]>();
+  referenceKeys.forEach((key, j) => {
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push(j);
+    else buckets.set(key, [j]);
   });
-  return nearest;
+  const limit = within * within;
+  const { dim } = queries;
+  const found = new Uint8Array(queries.n);
+  for (let i = 0; i < queries.n; i++) {
+    const q = i * dim;
+    for (const j of buckets.get(queryKeys[i]) ?? []) {
+      const r = j * dim;
+      let sum = 0;
+      let k = 0;
+      for (; k < dim && sum <= limit; k++) sum += (queries.data[q + k] - references.data[r + k]) ** 2;
+      if (sum <= limit) {
+        found[i] = 1;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/** Each series' categorical attribute values, as one key. */
+export function categoricalKeys(dataset: Dataset): string[] {
+  const columns = dataset.attributes.flatMap((c, k) => (c.kind === 'categorical' ? [k] : []));
+  return dataset.series.map((s) => columns.map((k) => String(s.attributes[k])).join('\u0000'));
 }
