@@ -108,7 +108,7 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     trainingSeries: trainVectors.n,
     holdoutSeries: holdout ? holdoutVectors.n : null,
   };
-  const checkedWhat = `${copies.syntheticChecked === synthetic.series.length ? 'all' : `${copies.syntheticChecked} of`} ${synthetic.series.length} synthetic series checked against ${copies.trainingSeries} training series`;
+  const checkedWhat = `all ${copies.syntheticChecked} synthetic series checked against the ${copies.trainingSeries} training series`;
   if (copies.ofTraining === 0) {
     statements.push(`No synthetic series copies a training series (${checkedWhat}).`);
   } else {
