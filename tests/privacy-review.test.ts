@@ -89,6 +89,13 @@ test('the review flags synthetic data that copies the training series, and clear
   assert.ok(!clean.statements.some((s) => /What would lower the risk/.test(s)));
   assert.equal(clean.attacks.length, 2, 'no critic attack without a model');
 
+  // a holdout that repeats 50 training series: those are left out, and said to be
+  const mixed = await reviewPrivacy({ train: real.train, holdout: { ...real.holdout, series: [...real.holdout.series, ...real.train.series.slice(0, 50)] }, synthetic: copied, seed: 1 });
+  assert.equal(mixed.holdoutInTraining, 50);
+  assert.equal(mixed.closestRecord!.seriesPerSide, 150, 'only the 150 unseen holdout series are non-members');
+  assert.ok(mixed.statements.some((s) => /^50 of the 200 holdout series also appear in the training data/.test(s)));
+  assert.equal(clean.holdoutInTraining, 0);
+
   const noHoldout = await reviewPrivacy({ train: real.train, synthetic: fresh, dp: { epsilon: 2, delta: 1e-5 } });
   assert.equal(noHoldout.closestRecord, null);
   assert.equal(noHoldout.attacks.length, 0);

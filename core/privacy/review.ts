@@ -38,6 +38,8 @@ export interface PrivacyReview {
   /** Synthetic series at most this far (Euclidean, in units of each column's training range) from a real one count as copies. */
   copyDistance: number;
   copies: { ofTraining: number; ofHoldout: number | null; syntheticChecked: number; trainingSeries: number; holdoutSeries: number | null };
+  /** Holdout series that are also in the training data (left out of the membership checks). */
+  holdoutInTraining: number;
   closestRecord: {
     /** Share of synthetic series nearer to a training series than to a holdout one (ties half), training sampled to the holdout's size. */
     closerToTraining: number;
@@ -101,8 +103,9 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   // copies: every synthetic series against every training (and holdout) series
   const syntheticKeys = categoricalKeys(synthetic);
   const copiesIn = (references: SeriesVectors, keys: string[]) => nearCopies(syntheticVectors, syntheticKeys, references, keys, COPY_DISTANCE).reduce((a, x) => a + x, 0);
+  const trainKeys = categoricalKeys(train);
   const copies = {
-    ofTraining: copiesIn(trainVectors, categoricalKeys(train)),
+    ofTraining: copiesIn(trainVectors, trainKeys),
     ofHoldout: holdout ? copiesIn(holdoutVectors, categoricalKeys(holdout)) : null,
     syntheticChecked: syntheticVectors.n,
     trainingSeries: trainVectors.n,
@@ -118,12 +121,19 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
 
   let closestRecord: PrivacyReview['closestRecord'] = null;
   const attacks: NamedAttack[] = [];
-  if (!holdout || holdout.series.length === 0) {
+  // holdout series that are also in the training data are not unseen: they would hide the risk
+  const inTraining = holdout ? nearCopies(holdoutVectors, categoricalKeys(holdout), trainVectors, trainKeys, COPY_DISTANCE) : new Uint8Array(0);
+  const unseenRows = Int32Array.from(Array.from(inTraining).flatMap((x, i) => (x ? [] : [i])));
+  const overlap = inTraining.length - unseenRows.length;
+  if (overlap > 0) {
+    statements.push(`${overlap} of the ${inTraining.length} holdout series also appear in the training data, so they are not unseen: the membership checks leave them out.`);
+  }
+  if (!holdout || unseenRows.length === 0) {
     statements.push('No unseen real series to compare with, so no membership attacks: train with a holdout (the default with 100+ series) or pass --holdout.');
   } else {
-    const perSide = Math.min(train.series.length, holdout.series.length, MAX_PER_SIDE);
+    const perSide = Math.min(train.series.length, unseenRows.length, MAX_PER_SIDE);
     const memberRows = sampleRows(train.series.length, perSide, rng);
-    const nonMemberRows = sampleRows(holdout.series.length, perSide, rng);
+    const nonMemberRows = Int32Array.from(sampleRows(unseenRows.length, perSide, rng), (k) => unseenRows[k]);
     const members = pickRows(trainVectors, memberRows);
     const nonMembers = pickRows(holdoutVectors, nonMemberRows);
     // one distance matrix, generated x real (members then non-members), serves all three comparisons
@@ -226,5 +236,5 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   } else if (exposed) {
     statements.push('What would lower the risk: more training series, DP-SGD (dg train --dp-epsilon E), fewer training epochs.');
   }
-  return { copyDistance: COPY_DISTANCE, copies, closestRecord, attacks, dp: input.dp ?? null, statements, seed };
+  return { copyDistance: COPY_DISTANCE, copies, holdoutInTraining: overlap, closestRecord, attacks, dp: input.dp ?? null, statements, seed };
 }
