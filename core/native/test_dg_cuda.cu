@@ -549,9 +549,14 @@ static int cuda_iteration(void *ctx, dg_model *m, const dg_config *config, uint3
 /* dp: DP-SGD with clip norm 1 and noise multiplier 1 (noise drawn on the host each iteration).
  * held: the batch is held on the device as the training set and each iteration sends its row numbers
  * (as `dg train` does); otherwise the batch is uploaded every iteration. */
+/* dp: 0 off, 1 DP-SGD on fixed batches, 2 DP-SGD on Poisson-sampled batches (sizes 0.9B..1.1B around
+ * the expected B, held rows: what `dg train --dp-epsilon` runs; graphs are off then). */
 static void bench(const char *label, int T, int S, int B, int iterations, int graphs, int dp, int held = 0) {
   dg_config c = wwt_config(T, S, 1);
   if (dp) c.dp_clip_norm = c.dp_noise_multiplier = 1.0f;
+  int poisson = dp == 2;
+  if (poisson) c.dp_expected_batch = B, held = 1;
+  int capacity = poisson ? 2 * B : B;
   dg_cuda *g;
   if (dg_cuda_create(&c, 1, &g)) {
     printf("%s: %s\n", label, dg_error_message());
@@ -560,13 +565,13 @@ static void bench(const char *label, int T, int S, int B, int iterations, int gr
   dg_cuda_use_graphs(g, graphs);
   dg_dims d;
   dg_get_dims(dg_cuda_host_model(g), &d);
-  float *attr = (float *)malloc(sizeof(float) * B * d.attribute), *add = (float *)malloc(sizeof(float) * B * 2);
-  float *feat = (float *)malloc(sizeof(float) * (size_t)B * d.T * d.feature);
+  float *attr = (float *)malloc(sizeof(float) * capacity * d.attribute), *add = (float *)malloc(sizeof(float) * capacity * 2);
+  float *feat = (float *)malloc(sizeof(float) * (size_t)capacity * d.T * d.feature);
   dg_batch batch;
-  fill_batch(&batch, B, &d, attr, add, feat);
+  fill_batch(&batch, capacity, &d, attr, add, feat);
   dg_losses l;
-  int32_t *rows = (int32_t *)malloc(sizeof(int32_t) * B);
-  for (int b = 0; b < B; b++) rows[b] = (int32_t)((7L * b + 3) % B);
+  int32_t *rows = (int32_t *)malloc(sizeof(int32_t) * capacity);
+  for (int b = 0; b < capacity; b++) rows[b] = (int32_t)((7L * b + 3) % capacity);
   const int32_t *row_lists[1] = {rows};
   if (held && dg_cuda_hold_training_data(g, &batch)) {
     printf("%s: %s\n", label, dg_error_message());
@@ -576,14 +581,15 @@ static void bench(const char *label, int T, int S, int B, int iterations, int gr
   double t0 = 0;
   for (int i = 0; i < warmup + iterations; i++) {
     if (i == warmup) t0 = now_ms();
-    if (held ? dg_cuda_train_step_rows(g, row_lists, 1, B, &l) : dg_cuda_train_step(g, &batch, 1, &l)) {
+    int count = poisson ? B - B / 10 + (int)((7919L * i) % (B / 5 + 1)) : B;
+    if (held ? dg_cuda_train_step_rows(g, row_lists, 1, count, &l) : dg_cuda_train_step(g, &batch, 1, &l)) {
       printf("%s: %s\n", label, dg_error_message());
       return;
     }
   }
   double t = (now_ms() - t0) / iterations;
-  printf("%-24s batch %4d  %7.3f ms/iter  (%s%s%s)  D %.3f G %.3f\n", label, B, t, graphs ? "graph" : "eager", dp ? ", DP-SGD" : "",
-         held ? ", held rows" : ", batch uploaded", l.critic, l.generator);
+  printf("%-24s batch %4d  %7.3f ms/iter  (%s%s%s)  D %.3f G %.3f\n", label, B, t, graphs && !poisson ? "graph" : "eager",
+         dp == 2 ? ", DP-SGD on Poisson batches" : dp ? ", DP-SGD" : "", held ? ", held rows" : ", batch uploaded", l.critic, l.generator);
   free(rows);
   free(attr), free(add), free(feat);
   dg_cuda_destroy(g);
@@ -717,6 +723,7 @@ int main(int argc, char **argv) {
     bench("WWT-shaped T=550 S=10", 550, 10, 1024, 20, 1, 0, 1);
     bench("short T=50 S=5", 50, 5, 1024, 50, 1, 0);
     bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 1, 1);
+    bench("WWT-shaped T=550 S=10", 550, 10, 100, 20, 0, 2);
     /* Where the time goes: eager runs with every stage waited for (slower than the figures above; the
      * table goes to stderr when the model is destroyed). */
     setenv("DG_CUDA_PROFILE", "1", 1);
