@@ -15,6 +15,9 @@ import { createPoissonSampler, defaultDelta, effectiveNoise, epsilonSpent, planD
 import { readCheckpoint } from '../core/train/checkpoint.ts';
 import { resumeTraining, RUN_FILES, startTraining, type RunProgress, type TrainRequest } from '../core/train/run.ts';
 import { Rng } from '../core/util/rng.ts';
+import type { EngineState } from '../core/model/engine.ts';
+import { createEngine } from '../core/model/engines.ts';
+import { randomBatch, tinyConfig } from './fixtures/tiny-model.ts';
 
 const close = (actual: number, expected: number, relative: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= relative * Math.abs(expected), `${what}: ${actual}, expected ${expected} (within ${relative} relative)`);
@@ -213,4 +216,38 @@ test('a default schedule long enough to memorize a small dataset is pointed out 
   await startTraining(dpRequest(dpRun, { iterations: undefined }), { signal: stop.signal, onProgress: () => stop.abort() });
   const { plan } = readCheckpoint(path.join(dpRun, RUN_FILES.checkpoint));
   assert.equal(plan.totalIterations, 400 * plan.iterationsPerEpoch);
+});
+
+test('measuring membership exposure between steps leaves training unchanged (both engines); a run with a holdout reports it', async () => {
+  for (const kind of ['native', 'reference'] as const) {
+    const config = tinyConfig();
+    const batches = [1, 2, 3].map((k) => randomBatch(config, 6, new Rng(4, k)));
+    const held = randomBatch(config, 9, new Rng(4, 9));
+    const states: EngineState[] = [];
+    for (const measure of [false, true]) {
+      const { engine } = await createEngine(kind, { config, seed: 21 });
+      try {
+        for (const batch of batches) {
+          await engine.trainStep([batch]);
+          if (measure) await engine.criticScores(held);
+        }
+        states.push(await engine.getState());
+      } finally {
+        engine.dispose();
+      }
+    }
+    states[0].tensors.forEach((t, i) => assert.deepEqual(states[1].tensors[i].data, t.data, `${kind}: ${t.name}`));
+    assert.deepEqual(states[1].counters, states[0].counters);
+  }
+  // 400 series keep a holdout of 40: the run measures the critic's AUC every 1% and reports the last
+  const runDir = path.join(tmp(), 'exposed');
+  const seen: RunProgress[] = [];
+  const done = await startTraining(dpRequest(runDir, { dp: undefined, holdoutFraction: 0.1, iterations: 200 }), { onProgress: (p) => seen.push(p) });
+  assert.ok(done.exposure! >= 0 && done.exposure! <= 1);
+  assert.equal(seen[0].exposure, undefined, 'first measured at 1% of the run (iteration 2)');
+  assert.ok(seen.slice(1).every((p) => p.exposure !== undefined));
+  assert.ok(new Set(seen.map((p) => p.exposure)).size > 10, 'measured again and again as training goes');
+  const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8'));
+  assert.equal(info.exposure, done.exposure);
+  assert.ok(fs.readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8').includes('"exposure":'));
 });

@@ -180,7 +180,8 @@ function trainingHooks(): { hooks: RunHooks; finish: () => void } {
         bar.update(
           p.iteration,
           p.totalIterations,
-          `epoch ${p.epoch} D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)}${p.privacy ? ` eps ${p.privacy.epsilon.toFixed(2)}` : ''} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${formatSeconds(p.etaSeconds)}`,
+          `epoch ${p.epoch} D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)}${p.privacy ? ` eps ${p.privacy.epsilon.toFixed(2)}` : ''}` +
+            `${p.exposure !== undefined ? ` member AUC ${p.exposure.toFixed(2)}` : ''} ${p.examplesPerSecond.toFixed(0)} ex/s ETA ${formatSeconds(p.etaSeconds)}`,
         ),
     },
     finish: () => {
@@ -197,10 +198,17 @@ function reportRun(summary: RunSummary, runArg: string): void {
   } else {
     process.stderr.write(`trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`);
   }
-  const { privacy } = summary;
+  const { privacy, exposure } = summary;
   if (privacy) process.stderr.write(`privacy spent (DP-SGD): epsilon ${privacy.epsilon.toFixed(3)} at delta ${formatDelta(privacy.delta)}\n`);
+  if (exposure !== undefined) {
+    process.stderr.write(
+      `membership exposure: the trained critic tells training series from held-out ones with AUC ${exposure.toFixed(2)} (0.5: no sign of memorization); ` +
+        `dg evaluate --run ${runArg} reviews what the synthetic data exposes\n`,
+    );
+  }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
-  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent }) + '\n');
+  const exposed = exposure !== undefined ? { exposure } : {};
+  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed }) + '\n');
 }
 
 async function inspectCommand(args: string[]): Promise<number> {

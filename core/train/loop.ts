@@ -32,6 +32,8 @@ export interface LoopOptions {
   onCheckpoint: (iteration: number, status: 'running' | 'cancelled' | 'complete', elapsedSeconds: number) => Promise<void> | void;
   /** Says how batches reach the engine when it is worth knowing (a training set the GPU could not hold). */
   onNotice?: (message: string) => void;
+  /** Called after each iteration's step, before its progress report (measurements that need the engine). */
+  afterStep?: (iteration: number) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -147,6 +149,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
     }
     iteration++;
     sessionIterations++;
+    await options.afterStep?.(iteration);
     const sessionSeconds = (performance.now() - started) / 1000;
     const rate = sessionIterations / Math.max(sessionSeconds, 1e-9);
     options.onProgress?.({

@@ -19,6 +19,7 @@ import { GENERATION_BLOCK, type GeneratedBatch, type StepLosses } from '../model
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
+import { exposureMonitor } from '../privacy/exposure.ts';
 import { Rng } from '../util/rng.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
@@ -62,6 +63,8 @@ export interface TrainRequest {
 /** Training progress, with the privacy spent so far on a DP-SGD run (updated once an epoch). */
 export interface RunProgress extends Progress {
   privacy?: PrivacySpent;
+  /** The critic's membership AUC, training vs held-out series (core/privacy/exposure.ts), every 1% of the run. */
+  exposure?: number;
 }
 
 export interface RunHooks {
@@ -83,6 +86,8 @@ export interface RunSummary {
   engine: string;
   /** DP-SGD runs: what the iterations done so far spent. */
   privacy?: PrivacySpent;
+  /** Runs with a holdout: the critic's membership AUC at the end. */
+  exposure?: number;
 }
 
 interface RunInfo {
@@ -101,6 +106,8 @@ interface RunInfo {
   elapsedSeconds: number;
   /** DP-SGD runs: the privacy spent by the iterations done (epsilon at the plan's delta). */
   privacySpent?: PrivacySpent;
+  /** Runs with a holdout: the critic's membership AUC, training vs held-out series, at the last checkpoint. */
+  exposure?: number;
 }
 
 /** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
@@ -237,6 +244,10 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
     let privacy: PrivacySpent | undefined = dp && checkpoint.iteration > 0 ? epsilonSpent(dp, checkpoint.iteration) : undefined;
     const privacyAt = (iteration: number) => (dp ? (privacy = epsilonSpent(dp, iteration)) : undefined);
+    const holdoutFile = path.join(runDir, RUN_FILES.holdout);
+    const measureExposure = fs.existsSync(holdoutFile) ? exposureMonitor(data, loadEncoded(holdoutFile), checkpoint.plan.seed) : null;
+    const exposureEvery = Math.max(1, Math.round(checkpoint.plan.totalIterations / 100));
+    let exposure: number | undefined = measureExposure && checkpoint.iteration > 0 ? await measureExposure(engine) : undefined;
     const result = await runLoop({
       engine,
       data,
@@ -245,13 +256,17 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       previousSeconds: checkpoint.elapsedSeconds,
       signal: hooks.signal,
       onNotice: (message) => hooks.onLog?.(message),
+      afterStep: async (iteration) => {
+        if (measureExposure && (iteration % exposureEvery === 0 || iteration === checkpoint.plan.totalIterations)) exposure = await measureExposure(engine);
+      },
       onProgress: (p) => {
         if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
           privacyAt(p.iteration);
           const spent = privacy ? { epsilon: +privacy.epsilon.toPrecision(6) } : {};
-          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses, ...spent }) + '\n');
+          const exposed = exposure !== undefined ? { exposure: +exposure.toFixed(4) } : {};
+          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses, ...spent, ...exposed }) + '\n');
         }
-        hooks.onProgress?.(privacy ? { ...p, privacy } : p);
+        hooks.onProgress?.({ ...p, ...(privacy ? { privacy } : {}), ...(exposure !== undefined ? { exposure } : {}) });
       },
       onCheckpoint: async (iteration, status, elapsedSeconds) => {
         const state = await engine.getState();
@@ -264,7 +279,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
           elapsedSeconds,
           engineState: state,
         });
-        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() }, dp ? { privacySpent: privacyAt(iteration) } : {});
+        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() }, dp ? { privacySpent: privacyAt(iteration) } : {}, exposure !== undefined ? { exposure } : {});
         writeJson(path.join(runDir, RUN_FILES.run), info);
         if (status !== 'running') hooks.onLog?.(`checkpoint written at iteration ${iteration} (${status})`);
       },
@@ -278,6 +293,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       losses: result.losses,
       engine: engine.name,
       ...(dp ? { privacy: privacyAt(result.iteration) } : {}),
+      ...(exposure !== undefined ? { exposure } : {}),
     };
   } finally {
     engine.dispose();
