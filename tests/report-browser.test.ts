@@ -7,16 +7,18 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { demoDataset } from '../core/data/demo.ts';
 import { evaluate, renderReport } from '../core/eval/index.ts';
+import { reviewPrivacy } from '../core/privacy/review.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-test('the fidelity report opens offline in Chromium with every chart drawn', async () => {
+test('the fidelity and privacy report opens offline in Chromium with every chart drawn', async () => {
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
   const real = demoDataset({ series: 80, length: 24, seed: 1 });
   const synthetic = demoDataset({ series: 80, length: 24, seed: 2 });
   const holdout = demoDataset({ series: 30, length: 24, seed: 3 });
-  const html = renderReport(evaluate({ real, synthetic, holdout }), { real, synthetic, holdout }, 'Browser check');
+  const privacy = await reviewPrivacy({ train: real, holdout, synthetic });
+  const html = renderReport(evaluate({ real, synthetic, holdout }), { real, synthetic, holdout }, 'Browser check', privacy);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dg-report-')), 'report.html');
   fs.writeFileSync(file, html);
   const charts = (html.match(/<svg[\s>]/g) ?? []).length;
@@ -41,6 +43,11 @@ test('the fidelity report opens offline in Chromium with every chart drawn', asy
     assert.equal(drawn, charts, 'every chart has a size and content');
     assert.deepEqual(problems, []);
     assert.match(await page.textContent('body') ?? '', /indistinguishable|faithful/);
+    // the privacy section: every finding as a list item, the attacks as table rows
+    const section = page.locator('section', { has: page.locator('h2', { hasText: 'Privacy' }) });
+    assert.equal(await section.locator('li').count(), privacy.statements.length);
+    assert.equal(await section.locator('tbody tr').count(), 2, 'two attacks need only the synthetic data');
+    assert.match((await section.textContent()) ?? '', /tells training series from unseen ones with AUC 0\.\d\d \[/);
   } finally {
     await browser.close();
   }
