@@ -140,7 +140,7 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     const realCount = 2 * perSide;
     const syntheticCompared = Math.min(synthetic.series.length, Math.max(200, Math.floor(Math.min(DISTANCE_BUDGET / (realCount * dim), MATRIX_ENTRIES / realCount))));
     const generated = pickRows(syntheticVectors, sampleRows(syntheticVectors.n, syntheticCompared, rng));
-    const real: SeriesVectors = { n: realCount, dim, data: new Float64Array(realCount * dim) };
+    const real: SeriesVectors = { n: realCount, dim, data: new Float32Array(realCount * dim) };
     real.data.set(members.data);
     real.data.set(nonMembers.data, perSide * dim);
     const distances = new Float32Array(generated.n * realCount);
