@@ -47,7 +47,8 @@ Training options:
   --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
                            else the native CPU engine, else the TF.js reference engine; says which)
   --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
-                           review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it)
+                           review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it);
+                           with one, training shows its membership exposure (member AUC; 0.5 = none)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
                            per-series ranges differ 100x or more)
