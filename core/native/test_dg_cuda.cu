@@ -346,30 +346,36 @@ static void test_against_cpu(const char *label, dg_config config, int B, int gen
 
 /* Training from rows of a training set held on the device (gathered there) against uploading the same
  * rows as batches: bit-identical (graphs on: eager, capture, replays), and row errors named. */
-static void test_held_rows(void) {
+/* poisson: DP-SGD on Poisson-sampled batches as dg train --dp-epsilon runs it (clipping without noise,
+ * so deterministic; an expected batch of 6 and 4 to 7 rows per iteration), also against the CPU core. */
+static void test_held_rows(int poisson = 0) {
   dg_config c = tiny_config();
   c.critic_steps = 2;
+  if (poisson) c.dp_clip_norm = 18.0f, c.dp_expected_batch = 6;
   dg_cuda *held, *uploaded;
-  if (dg_cuda_create(&c, 9, &held) || dg_cuda_create(&c, 9, &uploaded)) {
+  dg_model *cpu = NULL;
+  if (dg_cuda_create(&c, 9, &held) || dg_cuda_create(&c, 9, &uploaded) || (poisson && dg_create(&c, 9, &cpu))) {
     CHECK(0, "create: %s", dg_error_message());
     return;
   }
-  printf("rows of a training set held on the GPU vs uploaded batches (tiny, 2 critic steps)\n");
+  printf("rows of a training set held on the GPU vs uploaded batches (tiny, 2 critic steps%s)\n", poisson ? ", DP-SGD on Poisson batches" : "");
   fflush(stdout);
   dg_dims d;
   dg_get_dims(dg_cuda_host_model(held), &d);
-  const int n = 23, B = 6, TF = d.T * d.feature;
+  const int n = 23, capacity = 7, TF = d.T * d.feature;
+  int B = 6;
   host_batch all, batch[2];
   make_batch(&all, &c, &d, n, 41);
-  make_batch(&batch[0], &c, &d, B, 1);
-  make_batch(&batch[1], &c, &d, B, 2);
-  dg_losses lh, lu;
-  int32_t rows[2][6];
+  make_batch(&batch[0], &c, &d, capacity, 1);
+  make_batch(&batch[1], &c, &d, capacity, 2);
+  dg_losses lh, lu, lc;
+  int32_t rows[2][capacity];
   const int32_t *row_lists[2] = {rows[0], rows[1]};
   CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "no training set is held"),
         "rows before any training set: %s", dg_error_message());
   CHECK(dg_cuda_hold_training_data(held, &all.b) == DG_OK, "hold: %s", dg_error_message());
   for (int it = 0; it < 4; it++) {
+    if (poisson) B = 4 + (it * 3) % 4; /* 4, 7, 6, 5 rows */
     for (int k = 0; k < 2; k++) {
       for (int b = 0; b < B; b++) {
         int r = rows[k][b] = (7 * it + 5 * b + 11 * k) % n;
@@ -384,6 +390,10 @@ static void test_held_rows(void) {
     CHECK(rh == DG_OK && ru == DG_OK, "iteration %d: %s", it + 1, dg_error_message());
     if (rh || ru) break;
     CHECK(memcmp(&lh, &lu, sizeof lh) == 0, "iteration %d: losses differ (critic %g vs %g)", it + 1, lh.critic, lu.critic);
+    if (cpu) {
+      CHECK(dg_train_step(cpu, two, 2, &lc) == DG_OK, "cpu iteration %d: %s", it + 1, dg_error_message());
+      compare_losses((std::string("Poisson batches, iteration ") + std::to_string(it + 1) + " vs the CPU core").c_str(), &lc, &lu, it == 0 ? 1e-3 : 2e-2);
+    }
   }
   dg_cuda_download(held);
   dg_cuda_download(uploaded);
@@ -395,15 +405,18 @@ static void test_held_rows(void) {
     same &= memcmp(dg_tensor_data(mh, i), dg_tensor_data(mu, i), sizeof(float) * ti.size) == 0;
   }
   CHECK(same, "held rows vs uploaded batches: the states differ after 4 iterations");
-  rows[1][3] = n;
-  CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "critic step 1, batch row 3: row 23 is outside"),
-        "a row past the training set: %s", dg_error_message());
+  if (!poisson) {
+    rows[1][3] = n;
+    CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "critic step 1, batch row 3: row 23 is outside"),
+          "a row past the training set: %s", dg_error_message());
+  }
   printf("  held rows vs uploaded batches: %s\n", same ? "bit-identical" : "DIFFERENT");
   free_batch(&all);
   free_batch(&batch[0]);
   free_batch(&batch[1]);
   dg_cuda_destroy(held);
   dg_cuda_destroy(uploaded);
+  if (cpu) dg_destroy(cpu);
 }
 
 /* Graph replay (first iteration at a batch size eager, then captured and replayed) against eager
@@ -707,6 +720,7 @@ int main(int argc, char **argv) {
       test_against_cpu("WWT-shaped, DP clipping", wwt_dp, 100, 2500);
     }
     test_held_rows();
+    test_held_rows(1);
     if (quick)
       test_graph_replay(50, 5);
     else
