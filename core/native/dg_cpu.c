@@ -984,7 +984,7 @@ static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, 
   /* The sum of clipped gradients gets N(0, (sigma C)^2) per coordinate; the gradient is that over B, or
    * over the expected batch size for Poisson-sampled batches (the mean so far, times B / expected). */
   size_t begin = m->net_begin[network], n = m->net_end[network] - begin;
-  double divisor = m->cfg.dp_expected_batch > 0 ? m->cfg.dp_expected_batch : B;
+  double divisor = dg_step_batch(&m->cfg, B);
   if (divisor != B) {
     float scale = (float)(B / divisor);
     for (size_t i = 0; i < n; i++) m->grads[begin + i] *= scale;
@@ -1126,7 +1126,7 @@ int dg_train_step(dg_model *m, const dg_batch *batches, int n_batches, dg_losses
     adam_network(m, DG_NET_CRITIC, m->cfg.critic_lr);
     if (m->d.has_aux) adam_network(m, DG_NET_AUX, m->cfg.aux_critic_lr);
   }
-  if ((rc = generator_grads(m, m->cfg.dp_expected_batch > 0 ? m->cfg.dp_expected_batch : batches[0].size, BN_TRAIN_UPDATE, &l))) return rc;
+  if ((rc = generator_grads(m, dg_step_batch(&m->cfg, batches[0].size), BN_TRAIN_UPDATE, &l))) return rc;
   adam_network(m, DG_NET_GENERATOR, m->cfg.generator_lr);
   *out = l;
   if (!losses_finite(&l))

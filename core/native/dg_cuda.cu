@@ -1432,7 +1432,7 @@ static void critic_wgan_gp(dg_cuda *g, int net, int s, int B) {
    * gradient; over the expected batch size instead of B for Poisson-sampled batches. */
   const float *noise = dp_noise_for(g, s, net);
   long n = (long)(g->L.net_end[net] - g->L.net_begin[net]);
-  double divisor = c->dp_expected_batch > 0 ? c->dp_expected_batch : B;
+  double divisor = dg_step_batch(c, B);
   if (dg_dp_enabled(c) && divisor != B) k_scale<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], n, (float)(B / divisor));
   if (noise)
     k_add_scaled<<<blocks_for(n, 256), 256, 0, g->stream>>>(g->G + g->L.net_begin[net], noise, (float)((double)c->dp_noise_multiplier * c->dp_clip_norm / divisor), n);
@@ -1510,7 +1510,7 @@ static void iteration(dg_cuda *g, int B) {
   }
 
   /* generator step: G fake series (the expected batch size with Poisson-sampled DP batches) */
-  int G = c->dp_expected_batch > 0 ? c->dp_expected_batch : B;
+  int G = dg_step_batch(c, B);
   draw_noise(g, 0, G, 0, G);
   k_advance<<<1, 1, 0, g->stream>>>(g->position, draws_per_pass(g, G));
   generator_forward(g, G, 1, NULL, NULL);
@@ -1625,6 +1625,8 @@ extern "C" int dg_cuda_download(dg_cuda *g) {
 }
 
 extern "C" dg_model *dg_cuda_host_model(dg_cuda *g) { return g->host; }
+/* Never while profiling (stages are timed one by one), nor with Poisson-sampled batches: they change
+ * size nearly every iteration, so a graph would be captured for one size and dropped at the next. */
 extern "C" void dg_cuda_use_graphs(dg_cuda *g, int on) { g->use_graphs = on && !g->profile && g->L.config->dp_expected_batch == 0; }
 
 extern "C" void dg_cuda_destroy(dg_cuda *g) {
@@ -1670,7 +1672,6 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
     return rc;
   }
   dg_get_layout(g->host, &g->L);
-  g->use_graphs = 1;
 #define TRY(expr)                                  \
   do {                                             \
     if ((rc = (expr)) != DG_OK) {                  \
@@ -1751,10 +1752,7 @@ extern "C" int dg_cuda_create(const dg_config *config, uint32_t seed, dg_cuda **
   const char *debug = getenv("DG_CUDA_DEBUG"), *profile = getenv("DG_CUDA_PROFILE");
   g->debug = debug && atoi(debug) > 0;
   g->profile = profile && atoi(profile) > 0;
-  if (g->profile) g->use_graphs = 0;
-  /* Poisson-sampled batches change size nearly every iteration: a graph would be captured for one size
-   * and dropped at the next. */
-  if (c->dp_expected_batch > 0) g->use_graphs = 0;
+  dg_cuda_use_graphs(g, 1);
 #undef CU
 #undef TRY
   *out = g;
@@ -1846,7 +1844,7 @@ static int check_critic_steps(const dg_config *c, int given) {
 static int prepare_iteration(dg_cuda *g, int B) {
   int rc;
   if (B < 1) return dg_fail(DG_ERR_ARG, "a batch needs at least one series");
-  int G = g->L.config->dp_expected_batch; /* the generator step's rows, when not B */
+  int G = dg_step_batch(g->L.config, B); /* the generator step's rows */
   if ((rc = ensure_ws(g, G > B ? G : B)) || (rc = ensure_batches(g, B))) return rc;
   if (g->profile) profile_mark(g, NULL);
   return DG_OK;

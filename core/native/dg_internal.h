@@ -14,6 +14,13 @@
 
 int dg_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---------------------------------------------------------------- DP-SGD on Poisson-sampled batches */
+
+/* The batch size a step normalizes by and the generator step generates: config.dp_expected_batch with
+ * Poisson-sampled batches (so nothing the model keeps depends on how many series were sampled), else
+ * the real batch's B. */
+static inline int dg_step_batch(const dg_config *c, int B) { return c->dp_expected_batch > 0 ? c->dp_expected_batch : B; }
+
 /* ---------------------------------------------------------------- optional phase profile
  * Built only with -DDG_PROFILE (make prof -> out/bench_dg_prof); otherwise the macros are empty and
  * cost nothing. Wall time per phase of an iteration, as the calling thread sees it, plus per-thread
