@@ -10,6 +10,8 @@ import { evaluate, renderReport, summarize, type Metrics } from '../eval/index.t
 import { encode } from '../encoding/encoder.ts';
 import { createEngine } from '../model/engines.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
+import type { Checkpoint } from '../train/checkpoint.ts';
+import { gatherRows } from '../train/loop.ts';
 import { readRun, runDatasets } from '../train/run.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
@@ -52,9 +54,8 @@ async function readLike(file: string, options: ReadOptions, real: Dataset, onPro
 }
 
 /** The run's critic scoring series (the white-box membership attack), on the engine the run trained with. */
-function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) => Promise<CriticScores> {
+function criticScorer(checkpoint: Checkpoint): (members: Dataset, nonMembers: Dataset) => Promise<CriticScores> {
   return async (members, nonMembers) => {
-    const { checkpoint } = readRun(runDir);
     const { engine } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
     try {
       await engine.setState(checkpoint.engineState);
@@ -67,18 +68,9 @@ function criticScorer(runDir: string): (members: Dataset, nonMembers: Dataset) =
         const out = new Float64Array(dataset.series.length).fill(-Infinity);
         const rows = dataset.series.flatMap((series, i) => (encodable(dataset, series) ? [i] : []));
         const e = encode(checkpoint.encoder, { ...dataset, series: rows.map((i) => dataset.series[i]) });
-        const a = e.attributes.length / Math.max(1, e.n);
-        const m = e.additionalAttributes.length / Math.max(1, e.n);
-        const f = e.features.length / Math.max(1, e.n);
         for (let start = 0; start < e.n; start += 500) {
-          const end = Math.min(e.n, start + 500);
-          const scores = await engine.criticScores({
-            size: end - start,
-            attributes: e.attributes.subarray(start * a, end * a),
-            additionalAttributes: e.additionalAttributes.subarray(start * m, end * m),
-            features: e.features.subarray(start * f, end * f),
-          });
-          scores.forEach((x, k) => (out[rows[start + k]] = x));
+          const chunk = Int32Array.from({ length: Math.min(e.n, start + 500) - start }, (_, k) => start + k);
+          (await engine.criticScores(gatherRows(e, chunk))).forEach((x, k) => (out[rows[start + k]] = x));
         }
         return out;
       };
@@ -102,10 +94,11 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   const started = performance.now();
   let real: Dataset;
   let holdout: Dataset | undefined;
+  const run = 'runDir' in request.real ? readRun(path.resolve(request.real.runDir)) : undefined;
   if ('runDir' in request.real) {
-    const run = runDatasets(request.real.runDir);
-    real = run.train;
-    holdout = run.holdout;
+    const datasets = runDatasets(request.real.runDir, run);
+    real = datasets.train;
+    holdout = datasets.holdout;
   } else {
     real = (await readDataset(request.real.file, request.options, request.readingProgress?.(request.real.file))).dataset;
   }
@@ -114,14 +107,13 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   request.log(`evaluating ${synthetic.series.length} synthetic series against ${real.series.length} real${holdout ? ` and ${holdout.series.length} holdout` : ''} series`);
   const metrics = evaluate({ real, synthetic, holdout, seed: request.seed, predictTarget: request.target });
   request.log('privacy review: copies, distance to closest record, membership attacks');
-  const runDir = 'runDir' in request.real ? path.resolve(request.real.runDir) : undefined;
-  const spent = runDir ? readRun(runDir).info.privacySpent : undefined;
+  const spent = run?.info.privacySpent;
   const privacy = await reviewPrivacy({
     train: real,
     holdout,
     synthetic,
     seed: request.seed,
-    scoreWithCritic: runDir && holdout ? criticScorer(runDir) : undefined,
+    scoreWithCritic: run && holdout ? criticScorer(run.checkpoint) : undefined,
     dp: spent ? { epsilon: spent.epsilon, delta: spent.delta } : undefined,
   });
   fs.mkdirSync(request.outDir, { recursive: true });

@@ -6,6 +6,7 @@
  * critic (LOGAN). Each result comes with a sentence saying what it means.
  */
 import type { Dataset } from '../data/types.ts';
+import { quantileSorted, sorted } from '../eval/descriptive.ts';
 import { Rng } from '../util/rng.ts';
 import { evaluateAttack, type AttackResult } from './attacks.ts';
 import { formatDelta } from './dp.ts';
@@ -69,10 +70,7 @@ export const COPY_DISTANCE = 1e-3;
 
 const sampleRows = (n: number, k: number, rng: Rng) => (k >= n ? Int32Array.from({ length: n }, (_, i) => i) : rng.permutation(n).subarray(0, k).sort());
 const subset = (d: Dataset, rows: Int32Array): Dataset => ({ ...d, series: Array.from(rows, (i) => d.series[i]) });
-const median = (x: Float64Array) => {
-  const s = Float64Array.from(x).sort();
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const median = (x: ArrayLike<number>) => quantileSorted(sorted(x), 0.5);
 const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 && x > 0 ? 1 : 0)}%`;
 
 function attackVerdict(a: AttackResult): string {

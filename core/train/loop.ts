@@ -61,18 +61,46 @@ export interface BatchSampler {
   batchAt(iteration: number): RealBatch;
 }
 
+type BatchArrays = Omit<RealBatch, 'size'>;
+
+/** Arrays for batches of up to `rows` series of this dataset. */
+function batchArrays(data: EncodedDataset, rows: number): BatchArrays {
+  return {
+    attributes: new Float32Array(rows * widthOf(data.layout.attributes)),
+    additionalAttributes: new Float32Array(rows * widthOf(data.layout.additionalAttributes)),
+    features: new Float32Array(rows * data.layout.maxLength * widthOf(data.layout.features)),
+  };
+}
+
+/** The series `rows` of an encoded dataset as one batch, copied into `into` (large enough) or new arrays. */
+export function gatherRows(data: EncodedDataset, rows: ArrayLike<number>, into: BatchArrays = batchArrays(data, rows.length)): RealBatch {
+  const aDim = widthOf(data.layout.attributes);
+  const mDim = widthOf(data.layout.additionalAttributes);
+  const fSize = data.layout.maxLength * widthOf(data.layout.features);
+  const size = rows.length;
+  for (let b = 0; b < size; b++) {
+    const i = rows[b];
+    into.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
+    into.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
+    into.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
+  }
+  return {
+    size,
+    attributes: into.attributes.subarray(0, size * aDim),
+    additionalAttributes: into.additionalAttributes.subarray(0, size * mDim),
+    features: into.features.subarray(0, size * fSize),
+  };
+}
+
 /**
  * Each call refills the same rows and batch arrays (engines consume them within a step): at
  * WWT-shaped batch 1024, 6.7 MB allocated and zeroed per iteration cost more than the copy itself.
  */
 export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): BatchSampler {
   const B = plan.batchSize;
-  const aDim = widthOf(data.layout.attributes);
-  const mDim = widthOf(data.layout.additionalAttributes);
-  const fSize = data.layout.maxLength * widthOf(data.layout.features);
   const rows = new Int32Array(B);
   let capacity = B;
-  let buffers = { attributes: new Float32Array(B * aDim), additionalAttributes: new Float32Array(B * mDim), features: new Float32Array(B * fSize) };
+  let buffers = batchArrays(data, B);
   let permutationEpoch = -1;
   let permutation: Int32Array = new Int32Array(0);
   const permutedRows = (iteration: number) => {
@@ -90,22 +118,11 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): Ba
     rowsAt,
     batchAt(iteration) {
       const picked = rowsAt(iteration);
-      const size = picked.length;
-      if (size > capacity) {
-        capacity = Math.ceil(size * 1.25);
-        buffers = { attributes: new Float32Array(capacity * aDim), additionalAttributes: new Float32Array(capacity * mDim), features: new Float32Array(capacity * fSize) };
+      if (picked.length > capacity) {
+        capacity = Math.ceil(picked.length * 1.25);
+        buffers = batchArrays(data, capacity);
       }
-      for (const [b, i] of picked.entries()) {
-        buffers.attributes.set(data.attributes.subarray(i * aDim, (i + 1) * aDim), b * aDim);
-        buffers.additionalAttributes.set(data.additionalAttributes.subarray(i * mDim, (i + 1) * mDim), b * mDim);
-        buffers.features.set(data.features.subarray(i * fSize, (i + 1) * fSize), b * fSize);
-      }
-      return {
-        size,
-        attributes: buffers.attributes.subarray(0, size * aDim),
-        additionalAttributes: buffers.additionalAttributes.subarray(0, size * mDim),
-        features: buffers.features.subarray(0, size * fSize),
-      };
+      return gatherRows(data, picked, buffers);
     },
   };
 }

@@ -42,7 +42,7 @@ export interface TrainRequest {
   sampleLen?: number;
   /** Default: `defaultAutoNormalize` of the training series. */
   autoNormalize?: boolean;
-  /** Default: `defaultEpochs` (the paper's 400, more for small datasets; 400 with DP-SGD: `defaultDpEpochs`). */
+  /** Default: `defaultEpochs` (the paper's 400, more for small datasets; 400 with DP-SGD). */
   epochs?: number;
   /** Overrides epochs when given. */
   iterations?: number;
@@ -139,13 +139,6 @@ export const PAPER_EPOCHS = 400;
 export function defaultEpochs(series: number, batchSize: number): number {
   return Math.max(PAPER_EPOCHS, Math.ceil(MIN_DEFAULT_ITERATIONS / iterationsPerEpoch(series, batchSize)));
 }
-
-/**
- * With DP-SGD the paper's 400 epochs whatever the size: the small-data extension buys noiseless
- * fidelity, while under DP every extra iteration needs more noise for the same epsilon (on MBA at
- * epsilon 4, 20,000 iterations would need sigma ~60 against 22 for 2,000; bench/PRIVACY.md).
- */
-export const defaultDpEpochs = () => PAPER_EPOCHS;
 
 /**
  * Critic updates per generator update: 2 for small datasets (those that train longer than the paper's 400
@@ -292,7 +285,8 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       elapsedSeconds: result.elapsedSeconds,
       losses: result.losses,
       engine: engine.name,
-      ...(dp ? { privacy: privacyAt(result.iteration) } : {}),
+      // the last checkpoint (written at result.iteration, whatever the status) computed both
+      ...(privacy ? { privacy } : {}),
       ...(exposure !== undefined ? { exposure } : {}),
     };
   } finally {
@@ -329,7 +323,10 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   const model = modelConfig(encoder.layout, { criticSteps: defaultCriticSteps(data.n, batchSize), ...request.model, sampleLen });
   if (batchSize < (request.batchSize ?? 100)) hooks.onLog?.(`batch size lowered to ${batchSize}: the training set has only ${data.n} series`);
   const perEpoch = iterationsPerEpoch(data.n, batchSize);
-  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? (request.dp ? defaultDpEpochs() : defaultEpochs(data.n, batchSize)));
+  // With DP-SGD the paper's 400 epochs whatever the size: the small-data extension buys noiseless
+  // fidelity, while under DP every extra iteration needs more noise for the same epsilon (on MBA at
+  // epsilon 4, 20,000 iterations would need sigma ~60 against 22 for 2,000; bench/PRIVACY.md).
+  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? (request.dp ? PAPER_EPOCHS : defaultEpochs(data.n, batchSize)));
   if (!(totalIterations > 0)) throw new Error(`nothing to train: ${totalIterations} iterations`);
   const dp = request.dp
     ? planDp(request.dp, { trainingSeries: data.n, batchSize, criticSteps: model.criticSteps, hasAuxCritic: model.auxCriticHidden.length > 0, iterations: totalIterations })
@@ -392,12 +389,17 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
   return runTraining(runDir, checkpoint, data, info, hooks, true);
 }
 
-function describeDp(dp: DpPlan, iterations: number): string[] {
+/** "N iterations spend epsilon E at delta D" */
+function spending(dp: DpPlan, iterations: number): string {
   const spent = epsilonSpent(dp, iterations);
+  return `${iterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}`;
+}
+
+function describeDp(dp: DpPlan, iterations: number): string[] {
   const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
   return [
     `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
-      `${iterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}`,
+      spending(dp, iterations),
     'DP-SGD protects what the model learns from the training series; the value ranges and category lists of the schema were read from the data ' +
       'itself and shape the synthetic data as they are: give them in a schema file (--schema) where they must not be disclosed',
   ];
@@ -420,8 +422,7 @@ export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overr
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
   if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {
-    const spent = epsilonSpent(plan.dp, plan.totalIterations);
-    hooks.onLog?.(`DP-SGD: ${plan.totalIterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}` +
+    hooks.onLog?.(`DP-SGD: ${spending(plan.dp, plan.totalIterations)}` +
       (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''));
   }
   const data = loadEncoded(path.join(dir, RUN_FILES.train));
@@ -509,9 +510,10 @@ export async function generateFromRun(request: GenerateRequest): Promise<Dataset
 }
 
 /** The run's real series (training and holdout) decoded back to user units, for evaluation. */
-export function runDatasets(runDir: string): { encoder: EncoderState; train: Dataset; holdout?: Dataset } {
+/** A run's training and holdout series, decoded; `run` when the caller has read it already. */
+export function runDatasets(runDir: string, run = readRun(path.resolve(runDir))): { encoder: EncoderState; train: Dataset; holdout?: Dataset } {
   const dir = path.resolve(runDir);
-  const { checkpoint } = readRun(dir);
+  const { checkpoint } = run;
   const load = (file: string) => {
     const e = loadEncoded(file);
     return decode(checkpoint.encoder, { ...e, ids: e.ids });
