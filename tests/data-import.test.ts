@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import {
@@ -33,10 +32,10 @@ import {
 } from '../core/data/index.ts';
 import { CsvTokenizer } from '../core/data/csv.ts';
 import { featureRows } from '../core/data/feature-column.ts';
+import { MBA_CSV, mbaSplitFile } from './fixtures/mba.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const MBA = path.resolve(repoRoot, '../shared/data/fcc_mba/fcc_mba.csv');
-const MBA_TRAIN = path.resolve(repoRoot, '../shared/baselines/mba/train.csv');
+const MBA = MBA_CSV;
+const MBA_TRAIN = mbaSplitFile('train');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-data-import-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { ColumnSchema, Dataset, Schema, Value } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
 import { columnsFromRows, featureRows, pickSteps } from '../core/data/feature-column.ts';
@@ -21,9 +20,8 @@ import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein,
 import { momentDifference, seriesStatisticsKs } from '../core/eval/statistics.ts';
 import { tstrVsTrtr } from '../core/eval/tstr.ts';
 import { Rng } from '../core/util/rng.ts';
+import { MBA_NAIVE_CSV, mbaSplitFile } from './fixtures/mba.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const mbaDir = path.resolve(repoRoot, '../shared/baselines/mba');
 
 // ---------- builders ----------
 
@@ -468,9 +466,9 @@ describe('evaluate', () => {
 // ---------- the real MBA baselines ----------
 
 describe('MBA baselines', () => {
-  const read = async (name: string) =>
+  const read = async (file: string) =>
     (
-      await readDataset(path.join(mbaDir, name), {
+      await readDataset(file, {
         idColumn: 'series_id',
         timeColumn: 'step',
         attributes: ['isp', 'technology', 'state'],
@@ -479,7 +477,7 @@ describe('MBA baselines', () => {
     ).dataset;
 
   it('the naive baseline is worse than the real holdout on autocorrelation; the report renders', async (t) => {
-    const [train, holdout, naive] = await Promise.all([read('train.csv'), read('holdout.csv'), read('naive.csv')]);
+    const [train, holdout, naive] = await Promise.all([read(mbaSplitFile('train')), read(mbaSplitFile('holdout')), read(MBA_NAIVE_CSV)]);
     assert.equal(train.series.length, 480);
     const started = performance.now();
     const metrics = evaluate({ real: train, synthetic: naive, holdout, seed: 0 });

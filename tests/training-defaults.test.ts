@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import type { Dataset } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
 import { iterationsPerEpoch } from '../core/train/loop.ts';
 import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/run.ts';
+import { mbaSplitFile } from './fixtures/mba.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const mbaTrain = path.resolve(repoRoot, '../shared/baselines/mba/train.csv');
+const mbaTrain = mbaSplitFile('train');
 
 test('default S: the largest divisor of T up to 10 that leaves at least 4 LSTM steps', () => {
   assert.equal(defaultSampleLen(56), 8, 'MBA');
