@@ -1,6 +1,7 @@
 /**
  * What a dataset is, in the user's own units: the types every stage from import to export shares.
  */
+import { ApiError, type ErrorHint } from '../util/errors.ts';
 
 /** What kind of values a column holds. */
 export type ColumnKind = 'continuous' | 'categorical' | 'time' | 'id';
@@ -95,14 +96,16 @@ export interface ImportReport {
  * An input problem the user can fix. The message names the file, row (1-based, counting the header as
  * row 1 for CSV), column and what to do.
  */
-export class DataError extends Error {
+export class DataError extends ApiError {
   constructor(
     message: string,
     readonly file: string,
     readonly row?: number,
     readonly column?: string,
+    hint?: ErrorHint,
   ) {
-    super(message);
+    const where = Object.fromEntries(Object.entries({ file, row, column }).filter(([, v]) => v !== undefined));
+    super('data_error', message, { where, ...(hint ? { hint } : {}) });
     this.name = 'DataError';
   }
 }

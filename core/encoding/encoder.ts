@@ -13,6 +13,7 @@
 import type { ColumnSchema, Dataset, FeatureColumn, Schema, Series, Value } from '../data/types.ts';
 import type { EncodedDataset, EncodedLayout, EncodedVariable } from './types.ts';
 import { widthOf } from './types.ts';
+import { ApiError } from '../util/errors.ts';
 
 export interface EncoderOptions {
   /** S: the padded length is a multiple of it. */
@@ -23,6 +24,20 @@ export interface EncoderOptions {
   continuousActivation?: 'sigmoid' | 'tanh';
   /** Generation flags; default: only when series lengths differ. */
   genFlags?: boolean;
+}
+
+
+/** Where in a dataset an encoding problem is: words for the message, and the place as data. */
+interface Where {
+  text: string;
+  series?: string;
+  /** 1-based row of given attributes. */
+  row?: number;
+}
+
+function encodingError(where: Where, column: string | undefined, message: string): ApiError {
+  const { text, ...at } = where;
+  return new ApiError('data_error', `${text}${message.startsWith('has ') ? ' ' : ': '}${message}`, { where: { ...at, ...(column ? { column } : {}) } });
 }
 
 /** Everything needed to encode new data and decode generated data; saved in every checkpoint. */
@@ -62,7 +77,7 @@ const constantAttribute: EncodedVariable = { name: '__constant', kind: 'categori
 function variableOf(column: ColumnSchema, activation: 'sigmoid' | 'tanh'): EncodedVariable {
   if (isContinuous(column)) return { name: column.name, kind: 'continuous', dim: 1, activation };
   const dim = column.categories?.length ?? 0;
-  if (dim === 0) throw new Error(`column '${column.name}' is categorical but has no categories in the schema`);
+  if (dim === 0) throw new ApiError('invalid_argument', `column '${column.name}' is categorical but has no categories in the schema`, { where: { column: column.name }, hint: { text: 'list its categories in the schema, or make it continuous', option: 'schema' } });
   return { name: column.name, kind: 'categorical', dim, activation: 'softmax' };
 }
 
@@ -76,7 +91,7 @@ function withRange(column: ColumnSchema, values: () => Iterable<Value>): ColumnS
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  if (!Number.isFinite(min)) throw new Error(`column '${column.name}' has no values to take a range from`);
+  if (!Number.isFinite(min)) throw new ApiError('data_error', `column '${column.name}' has no values to take a range from`, { where: { column: column.name }, hint: { text: 'give its range (min and max) in the schema, or ignore the column', option: 'schema' } });
   return { ...column, min, max };
 }
 
@@ -114,8 +129,8 @@ function snapToBounds(column: ColumnSchema, snap: BoundarySnap | null | undefine
 
 export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderState {
   const { sampleLen } = options;
-  if (!Number.isInteger(sampleLen) || sampleLen < 1) throw new Error(`sample length must be a positive integer, got ${sampleLen}`);
-  if (dataset.series.length === 0) throw new Error('cannot fit an encoder on an empty dataset');
+  if (!Number.isInteger(sampleLen) || sampleLen < 1) throw new ApiError('invalid_argument', `the sample length must be a positive integer, got ${sampleLen}`, { hint: { text: 'use a divisor of the series length up to 10', option: 'sampleLen' } });
+  if (dataset.series.length === 0) throw new ApiError('data_error', 'the dataset has no series to train on');
   const continuousActivation = options.continuousActivation ?? 'sigmoid';
   const attributeValues = (a: number) => () => dataset.series.map((s) => s.attributes[a]);
   const featureValues = (f: number) =>
@@ -165,10 +180,10 @@ function unscale(state: EncoderState, column: ColumnSchema, y: number): number {
 /** The low end of the activation's range: auto-normalization maps a series' min there. */
 const low = (state: EncoderState) => (state.continuousActivation === 'tanh' ? -1 : 0);
 
-function categoryIndex(column: ColumnSchema, value: Value, where: string): number {
+function categoryIndex(column: ColumnSchema, value: Value, where: Where): number {
   const index = column.categories!.indexOf(String(value));
   if (index < 0) {
-    throw new Error(`${where}: '${value}' is not a known category of '${column.name}' (known: ${column.categories!.slice(0, 20).join(', ')}${column.categories!.length > 20 ? ', ...' : ''})`);
+    throw encodingError(where, column.name, `'${value}' is not a known category of '${column.name}' (known: ${column.categories!.slice(0, 20).join(', ')}${column.categories!.length > 20 ? ', ...' : ''})`);
   }
   return index;
 }
@@ -183,13 +198,13 @@ function labelIndex(categories: string[]): Map<string, number> {
 }
 
 /** Writes one attribute row into out[offset..]. */
-function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Array, offset: number, where: string): void {
+function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Array, offset: number, where: Where): void {
   let o = offset;
   if (state.attributes.length === 0) out[o] = 1; // constantAttribute
   state.attributes.forEach((column, a) => {
     const value = values[a];
     if (isContinuous(column)) {
-      if (typeof value !== 'number' || Number.isNaN(value)) throw new Error(`${where}: attribute '${column.name}' must be a number, got '${value}'`);
+      if (typeof value !== 'number' || Number.isNaN(value)) throw encodingError(where, column.name, `attribute '${column.name}' must be a number, got '${value}'`);
       out[o++] = scale(state, column, value);
     } else {
       out[o + categoryIndex(column, value, where)] = 1;
@@ -202,7 +217,7 @@ function encodeAttributeRow(state: EncoderState, values: Value[], out: Float32Ar
 export function encodeAttributes(state: EncoderState, rows: Value[][]): Float32Array {
   const width = widthOf(state.layout.attributes);
   const out = new Float32Array(rows.length * width);
-  rows.forEach((row, i) => encodeAttributeRow(state, row, out, i * width, `given attributes row ${i + 1}`));
+  rows.forEach((row, i) => encodeAttributeRow(state, row, out, i * width, { text: `given attributes row ${i + 1}`, row: i + 1 }));
   return out;
 }
 
@@ -223,26 +238,26 @@ export function encode(state: EncoderState, dataset: Dataset): EncodedDataset {
   const continuousIndex = state.features.map((c) => (isContinuous(c) ? continuousCount++ : -1));
   const categoryIndices = state.features.map((c) => (isContinuous(c) ? null : labelIndex(c.categories!)));
   dataset.series.forEach((series, i) => {
-    const where = `series '${series.id}'`;
+    const where: Where = { text: `series '${series.id}'`, series: series.id };
     const len = series.length;
-    if (len > state.maxLength) throw new Error(`${where} has ${len} steps, more than the ${state.maxLength} the model was trained for`);
+    if (len > state.maxLength) throw encodingError(where, undefined, `has ${len} steps, more than the ${state.maxLength} the model was trained for`);
     if (!state.genFlags && len !== state.maxLength) {
-      throw new Error(`${where} has ${len} steps but this encoder has fixed-length series of ${state.maxLength} steps (no generation flags)`);
+      throw encodingError(where, undefined, `has ${len} steps but this encoder has fixed-length series of ${state.maxLength} steps (no generation flags)`);
     }
     if (series.features.length !== state.features.length) {
-      throw new Error(`${where} has ${series.features.length} feature columns, expected ${state.features.length}`);
+      throw encodingError(where, undefined, `has ${series.features.length} feature columns, expected ${state.features.length}`);
     }
     lengths[i] = len;
     encodeAttributeRow(state, series.attributes, attributes, i * aDim, where);
     const base = i * T * fDim;
     state.features.forEach((c, f) => {
       const column = series.features[f];
-      if (column.length !== len) throw new Error(`${where}: feature '${c.name}' has ${column.length} values for ${len} steps`);
+      if (column.length !== len) throw encodingError(where, c.name, `feature '${c.name}' has ${column.length} values for ${len} steps`);
       const o = base + offsets[f];
       if (!isContinuous(c)) {
         const index = categoryIndices[f]!;
         for (let t = 0; t < len; t++) {
-          const k = index.get(String(column[t])) ?? categoryIndex(c, column[t], `${where}, step ${t}`);
+          const k = index.get(String(column[t])) ?? categoryIndex(c, column[t], { ...where, text: `${where.text}, step ${t}` });
           features[o + t * fDim + k] = 1;
         }
         return;
@@ -273,10 +288,10 @@ export function encode(state: EncoderState, dataset: Dataset): EncodedDataset {
 }
 
 /** A continuous feature's values, checked to be numbers (a hand-built dataset may hold labels or NaN). */
-function continuousValues(column: FeatureColumn, c: ColumnSchema, where: string): ArrayLike<number> {
+function continuousValues(column: FeatureColumn, c: ColumnSchema, where: Where): ArrayLike<number> {
   for (let t = 0; t < column.length; t++) {
     const x = column[t];
-    if (typeof x !== 'number' || Number.isNaN(x)) throw new Error(`${where}, step ${t}: feature '${c.name}' must be a number, got '${x}'`);
+    if (typeof x !== 'number' || Number.isNaN(x)) throw encodingError({ ...where, text: `${where.text}, step ${t}` }, c.name, `feature '${c.name}' must be a number, got '${x}'`);
   }
   return column as ArrayLike<number>;
 }

@@ -12,8 +12,11 @@
  * once per iteration: the accountant sees T sampled Gaussian steps at rate q and multiplier sigma / sqrt(k).
  * (DoppelGANger's authors halved sigma for their two critics: conservative where sqrt(2) is exact.)
  */
-import { webcrypto } from 'node:crypto';
+import type { DpPlan } from '../train/dp-sampling.ts';
+import { ApiError } from '../util/errors.ts';
 import { noiseForEpsilon, privacySpent, type PrivacySpent } from './accountant.ts';
+
+export type { DpPlan } from '../train/dp-sampling.ts';
 
 export interface DpRequest {
   /** Target epsilon for the whole run: the noise multiplier is solved for it. */
@@ -26,19 +29,6 @@ export interface DpRequest {
   clipNorm?: number;
 }
 
-export interface DpPlan {
-  clipNorm: number;
-  noiseMultiplier: number;
-  delta: number;
-  /** The epsilon the noise was solved for (absent when the noise multiplier was given). */
-  targetEpsilon?: number;
-  /** Expected series per iteration (the batch size setting). */
-  expectedBatch: number;
-  /** Poisson sampling rate: expectedBatch / training series. */
-  samplingRate: number;
-  /** Noised releases per iteration on one sample: critic steps x critics. */
-  releasesPerIteration: number;
-}
 
 export const DEFAULT_CLIP_NORM = 1;
 
@@ -76,13 +66,13 @@ export function epsilonSpent(plan: DpPlan, iterations: number): PrivacySpent {
 export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
   const { trainingSeries: n, batchSize, criticSteps, iterations } = shape;
   if ((request.epsilon === undefined) === (request.noiseMultiplier === undefined)) {
-    throw new Error('DP-SGD needs either a target epsilon (--dp-epsilon) or a noise multiplier (--dp-noise), not both');
+    throw new ApiError('invalid_argument', 'DP-SGD needs either a target epsilon or a noise multiplier, not both', { hint: { text: 'give a target epsilon (the noise is solved for it) or a noise multiplier', option: 'dp.epsilon' } });
   }
   const clipNorm = request.clipNorm ?? DEFAULT_CLIP_NORM;
-  if (!(clipNorm > 0 && Number.isFinite(clipNorm))) throw new Error(`the DP clip norm must be a positive number, got ${clipNorm}`);
+  if (!(clipNorm > 0 && Number.isFinite(clipNorm))) throw new ApiError('invalid_argument', `the DP clip norm must be a positive number, got ${clipNorm}`, { hint: { text: 'the default is 1', option: 'dp.clipNorm', value: DEFAULT_CLIP_NORM } });
   const delta = request.delta ?? defaultDelta(n);
-  if (!(delta > 0 && delta < 1)) throw new Error(`DP delta must be between 0 and 1, got ${delta}`);
-  if (delta >= 1 / n) throw new Error(`DP delta ${formatDelta(delta)} is not below 1/N = ${(1 / n).toPrecision(3)} for ${n} training series: such a delta allows publishing a record outright; use a smaller one (default ${formatDelta(defaultDelta(n))})`);
+  if (!(delta > 0 && delta < 1)) throw new ApiError('invalid_argument', `DP delta must be between 0 and 1, got ${delta}`, { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } });
+  if (delta >= 1 / n) throw new ApiError('invalid_argument', `DP delta ${formatDelta(delta)} is not below 1/N = ${(1 / n).toPrecision(3)} for ${n} training series: such a delta allows publishing a record outright; use a smaller one`, { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } });
   const samplingRate = Math.min(1, batchSize / n);
   const releasesPerIteration = criticSteps * (shape.hasAuxCritic ? 2 : 1);
   const base = { clipNorm, delta, expectedBatch: batchSize, samplingRate, releasesPerIteration };
@@ -92,54 +82,13 @@ export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
     plan = { ...base, noiseMultiplier: effective * Math.sqrt(releasesPerIteration), targetEpsilon: request.epsilon };
   } else {
     const sigma = request.noiseMultiplier!;
-    if (!(sigma > 0 && Number.isFinite(sigma))) throw new Error(`the DP noise multiplier must be a positive number, got ${sigma}`);
+    if (!(sigma > 0 && Number.isFinite(sigma))) throw new ApiError('invalid_argument', `the DP noise multiplier must be a positive number, got ${sigma}`, { hint: { text: 'or give a target epsilon instead', option: 'dp.noiseMultiplier' } });
     plan = { ...base, noiseMultiplier: sigma };
   }
   const epsilon = epsilonSpent(plan, iterations).epsilon;
   const emptyRisk = iterations * Math.exp(n * Math.log1p(-Math.min(samplingRate, 1 - 1e-16)));
   if (emptyRisk * (1 + Math.exp(Math.min(epsilon, 700))) > EMPTY_SAMPLE_DELTA_SHARE * delta) {
-    throw new Error(`with an expected batch of ${batchSize} series, an empty sample is too likely for delta ${formatDelta(delta)}: use a larger batch (--batch)`);
+    throw new ApiError('invalid_argument', `with an expected batch of ${batchSize} series, an empty sample is too likely for delta ${formatDelta(delta)}: use a larger batch size`, { hint: { text: 'use a larger batch size', option: 'batchSize', value: batchSize * 2 } });
   }
   return plan;
-}
-
-/** Uniform numbers in (0, 1] with 53 random bits each, from the OS's secure randomness. */
-export function secureUniforms(): () => number {
-  const words = new Uint32Array(1024);
-  let next = words.length;
-  return () => {
-    if (next + 2 > words.length) {
-      webcrypto.getRandomValues(words);
-      next = 0;
-    }
-    const high = words[next++] >>> 5; // 27 bits
-    const low = words[next++] >>> 6; // 26 bits
-    return (high * 67108864 + low + 1) / 9007199254740992;
-  };
-}
-
-/**
- * Poisson sampling of row numbers 0..n-1 at rate q, in increasing order: the gaps between kept rows
- * are geometric, so a draw costs about qn random numbers instead of n. Draws again when empty.
- */
-export function createPoissonSampler(n: number, q: number, uniform: () => number = secureUniforms()): () => Int32Array {
-  if (!(q > 0 && q <= 1)) throw new Error(`the sampling rate must be in (0, 1], got ${q}`);
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  const logKeepOut = Math.log1p(-q);
-  let rows = new Int32Array(Math.max(16, Math.ceil(2 * q * n)));
-  return () => {
-    if (q === 1) return all;
-    for (;;) {
-      let count = 0;
-      for (let i = Math.floor(Math.log(uniform()) / logKeepOut); i < n; i += 1 + Math.floor(Math.log(uniform()) / logKeepOut)) {
-        if (count === rows.length) {
-          const grown = new Int32Array(rows.length * 2);
-          grown.set(rows);
-          rows = grown;
-        }
-        rows[count++] = i;
-      }
-      if (count > 0) return rows.subarray(0, count);
-    }
-  };
 }

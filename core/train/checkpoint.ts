@@ -6,7 +6,7 @@ import type { EncoderState } from '../encoding/encoder.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { EngineState } from '../model/engine.ts';
 import type { EngineKind } from '../model/engines.ts';
-import type { DpPlan } from '../privacy/dp.ts';
+import type { DpPlan } from './dp-sampling.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 
 export const CHECKPOINT_FORMAT = 'dg-checkpoint';

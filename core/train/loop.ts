@@ -5,7 +5,7 @@
 import type { EncodedDataset } from '../encoding/types.ts';
 import { widthOf } from '../encoding/types.ts';
 import type { Engine, RealBatch, StepLosses } from '../model/engine.ts';
-import { createPoissonSampler } from '../privacy/dp.ts';
+import { createPoissonSampler } from './dp-sampling.ts';
 import { Rng } from '../util/rng.ts';
 import type { TrainingPlan } from './checkpoint.ts';
 

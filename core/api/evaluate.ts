@@ -1,5 +1,5 @@
 /**
- * `dg evaluate`: fidelity of a synthetic file against the real data (and an unseen holdout), and its
+ * Evaluation: fidelity of a synthetic file against the real data (and an unseen holdout), and its
  * privacy review, as metrics.json, privacy.json and a self-contained report.html.
  */
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ import { createEngine } from '../model/engines.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
 import type { Checkpoint } from '../train/checkpoint.ts';
 import { gatherRows } from '../train/loop.ts';
-import { readRun, runDatasets } from '../train/run.ts';
+import { readRun, runDatasets } from '../train/run-folder.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export interface EvaluateRequest {

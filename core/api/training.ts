@@ -1,0 +1,385 @@
+/**
+ * Training runs: plan (no side effects: the resolved settings, the DP plan, warnings, and an estimate
+ * from a short calibration), start (import -> encode -> train into a run folder), resume. The CLI calls
+ * these in-process; the app's service runs them in a worker (core/api/worker.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset, ImportReport } from '../data/types.ts';
+import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
+import { encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
+import type { EncodedDataset } from '../encoding/types.ts';
+import { modelConfig, type ModelConfig } from '../model/config.ts';
+import type { StepLosses } from '../model/engine.ts';
+import { createEngine, type EngineKind } from '../model/engines.ts';
+import type { PrivacySpent } from '../privacy/accountant.ts';
+import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
+import { exposureMonitor } from '../privacy/exposure.ts';
+import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, splitHoldout } from '../train/defaults.ts';
+import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
+import { loadEncoded, readRun, RUN_FILES, saveEncoded, writeJson, type RunInfo } from '../train/run-folder.ts';
+import { ApiError } from '../util/errors.ts';
+import { acquireLock } from '../util/lock-file.ts';
+
+/** Held while a process trains in a run folder: a second trainer is refused, a crashed one's lock is stale. */
+export const RUN_LOCK = 'training.lock';
+
+export interface TrainRequest {
+  /** A file to import, or a dataset already in memory (demo data, the app's store). */
+  data: { file: string; options?: ReadOptions } | { dataset: Dataset; label: string };
+  runDir: string;
+  /** S; default: `defaultSampleLen` of the longest series. */
+  sampleLen?: number;
+  /** Default: `defaultAutoNormalize` of the training series. */
+  autoNormalize?: boolean;
+  /** Default: `defaultEpochs` (the paper's 400, more for small datasets; 400 with DP-SGD). */
+  epochs?: number;
+  /** Overrides epochs when given. */
+  iterations?: number;
+  batchSize?: number;
+  seed?: number;
+  engine?: EngineKind;
+  checkpointEvery?: number;
+  /**
+   * Share of series kept out of training as unseen real data for evaluation and the privacy review.
+   * Default: `defaultHoldoutFraction` (10% once there are enough series to spare).
+   */
+  holdoutFraction?: number;
+  model?: Partial<Omit<ModelConfig, 'layout'>>;
+  /** Train with DP-SGD (native engines only): a target epsilon or a noise multiplier. */
+  dp?: DpRequest;
+}
+
+/** Training progress, with the privacy spent so far on a DP-SGD run (updated once an epoch). */
+export interface RunProgress extends Progress {
+  privacy?: PrivacySpent;
+  /** The critic's membership AUC, training vs held-out series (core/privacy/exposure.ts), every 1% of the run. */
+  exposure?: number;
+}
+
+export interface RunHooks {
+  onProgress?: (progress: RunProgress) => void;
+  /** Progress of reading the data file. */
+  onReadProgress?: ReadProgress;
+  /** Human-readable notes (engine choice, import repairs, checkpoints). */
+  onLog?: (message: string) => void;
+  /** After each checkpoint is on disk (the run folder is consistent then); awaited. */
+  afterCheckpoint?: (iteration: number, status: Checkpoint['status']) => Promise<void> | void;
+  signal?: AbortSignal;
+}
+
+export interface RunSummary {
+  runDir: string;
+  status: 'complete' | 'cancelled';
+  iteration: number;
+  totalIterations: number;
+  elapsedSeconds: number;
+  losses?: StepLosses;
+  engine: string;
+  /** DP-SGD runs: what the iterations done so far spent. */
+  privacy?: PrivacySpent;
+  /** Runs with a holdout: the critic's membership AUC at the end. */
+  exposure?: number;
+}
+
+async function runTraining(runDir: string, checkpoint: Checkpoint, data: EncodedDataset, info: RunInfo, hooks: RunHooks, fresh: boolean): Promise<RunSummary> {
+  const { dp } = checkpoint.plan;
+  const { engine, note } = await createEngine(checkpoint.plan.engine, {
+    config: checkpoint.model,
+    seed: checkpoint.plan.seed,
+    ...(dp ? { dp: { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, expectedBatch: dp.expectedBatch } } : {}),
+  });
+  try {
+    if (note) hooks.onLog?.(note);
+    hooks.onLog?.(`engine: ${engine.name}`);
+    if (!fresh) await engine.setState(checkpoint.engineState);
+    const progressFile = path.join(runDir, RUN_FILES.progress);
+    const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
+    // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
+    let privacy: PrivacySpent | undefined = dp && checkpoint.iteration > 0 ? epsilonSpent(dp, checkpoint.iteration) : undefined;
+    const privacyAt = (iteration: number) => (dp ? (privacy = epsilonSpent(dp, iteration)) : undefined);
+    const holdoutFile = path.join(runDir, RUN_FILES.holdout);
+    const measureExposure = fs.existsSync(holdoutFile) ? exposureMonitor(data, loadEncoded(holdoutFile), checkpoint.plan.seed) : null;
+    const exposureEvery = Math.max(1, Math.round(checkpoint.plan.totalIterations / 100));
+    let exposure: number | undefined = measureExposure && checkpoint.iteration > 0 ? await measureExposure(engine) : undefined;
+    const result = await runLoop({
+      engine,
+      data,
+      plan: checkpoint.plan,
+      startIteration: checkpoint.iteration,
+      previousSeconds: checkpoint.elapsedSeconds,
+      signal: hooks.signal,
+      onNotice: (message) => hooks.onLog?.(message),
+      afterStep: async (iteration) => {
+        if (measureExposure && (iteration % exposureEvery === 0 || iteration === checkpoint.plan.totalIterations)) exposure = await measureExposure(engine);
+      },
+      onProgress: (p) => {
+        if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
+          privacyAt(p.iteration);
+          const spent = privacy ? { epsilon: +privacy.epsilon.toPrecision(6) } : {};
+          const exposed = exposure !== undefined ? { exposure: +exposure.toFixed(4) } : {};
+          fs.appendFileSync(progressFile, JSON.stringify({ iteration: p.iteration, epoch: p.epoch, elapsedSeconds: +p.elapsedSeconds.toFixed(3), ...p.losses, ...spent, ...exposed }) + '\n');
+        }
+        hooks.onProgress?.({ ...p, ...(privacy ? { privacy } : {}), ...(exposure !== undefined ? { exposure } : {}) });
+      },
+      onCheckpoint: async (iteration, status, elapsedSeconds) => {
+        const state = await engine.getState();
+        writeCheckpoint(path.join(runDir, RUN_FILES.checkpoint), {
+          ...checkpoint,
+          createdAt: new Date().toISOString(),
+          engineName: engine.name,
+          iteration,
+          status,
+          elapsedSeconds,
+          engineState: state,
+        });
+        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() }, dp ? { privacySpent: privacyAt(iteration) } : {}, exposure !== undefined ? { exposure } : {});
+        writeJson(path.join(runDir, RUN_FILES.run), info);
+        if (status !== 'running') hooks.onLog?.(`checkpoint written at iteration ${iteration} (${status})`);
+        await hooks.afterCheckpoint?.(iteration, status);
+      },
+    });
+    return {
+      runDir,
+      status: result.status,
+      iteration: result.iteration,
+      totalIterations: checkpoint.plan.totalIterations,
+      elapsedSeconds: result.elapsedSeconds,
+      losses: result.losses,
+      engine: engine.name,
+      // the last checkpoint (written at result.iteration, whatever the status) computed both
+      ...(privacy ? { privacy } : {}),
+      ...(exposure !== undefined ? { exposure } : {}),
+    };
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** A training run worked out from its data and settings, before anything is written. */
+export interface PreparedTraining {
+  dataset: Dataset;
+  importReport?: ImportReport;
+  source: string;
+  train: Dataset;
+  holdout?: Dataset;
+  encoder: EncoderState;
+  data: EncodedDataset;
+  model: ModelConfig;
+  plan: TrainingPlan;
+  /** Things the user should know before starting, in plain words. */
+  warnings: string[];
+  /** Notes on how the defaults were chosen (printed as training starts). */
+  notes: string[];
+}
+
+/** Reads the data (when a file is given) and resolves every setting; writes nothing. */
+export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onReadProgress?: ReadProgress): Promise<PreparedTraining> {
+  const seed = request.seed ?? 0;
+  let dataset: Dataset;
+  let importReport: ImportReport | undefined;
+  let source: string;
+  const warnings: string[] = [];
+  if ('file' in request.data) {
+    const read = await readDataset(request.data.file, request.data.options, onReadProgress);
+    dataset = read.dataset;
+    importReport = read.report;
+    source = path.resolve(request.data.file);
+    warnings.push(...read.report.warnings);
+  } else {
+    dataset = request.data.dataset;
+    source = request.data.label;
+  }
+  const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? defaultHoldoutFraction(dataset.series.length), seed);
+  const longest = Math.max(...train.series.map((s) => s.length));
+  const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
+  const autoNormalize = request.autoNormalize ?? defaultAutoNormalize(train);
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize });
+  const data = encode(encoder, train);
+  const requestedBatch = request.batchSize ?? 100;
+  const batchSize = Math.min(requestedBatch, data.n);
+  const model = modelConfig(encoder.layout, { criticSteps: defaultCriticSteps(data.n, batchSize), ...request.model, sampleLen });
+  const notes: string[] = [];
+  if (batchSize < requestedBatch) notes.push(`batch size lowered to ${batchSize}: the training set has only ${data.n} series`);
+  const perEpoch = iterationsPerEpoch(data.n, batchSize);
+  // With DP-SGD the paper's 400 epochs whatever the size: the small-data extension buys noiseless
+  // fidelity, while under DP every extra iteration needs more noise for the same epsilon (on MBA at
+  // epsilon 4, 20,000 iterations would need sigma ~60 against 22 for 2,000; bench/PRIVACY.md).
+  const totalIterations = request.iterations ?? perEpoch * (request.epochs ?? (request.dp ? PAPER_EPOCHS : defaultEpochs(data.n, batchSize)));
+  if (!(totalIterations > 0)) throw new ApiError('invalid_argument', `nothing to train: ${totalIterations} iterations`, { hint: { text: 'train at least one iteration', option: 'iterations' } });
+  const dp = request.dp
+    ? planDp(request.dp, { trainingSeries: data.n, batchSize, criticSteps: model.criticSteps, hasAuxCritic: model.auxCriticHidden.length > 0, iterations: totalIterations })
+    : undefined;
+  const plan: TrainingPlan = {
+    seed,
+    batchSize,
+    iterationsPerEpoch: perEpoch,
+    totalIterations,
+    checkpointEvery: request.checkpointEvery ?? Math.max(50, Math.min(1000, Math.round(totalIterations / 10))),
+    engine: request.engine ?? 'auto',
+    ...(dp ? { dp } : {}),
+  };
+  notes.push(
+    `training on ${data.n} series (${holdout ? `${holdout.series.length} held out, ` : ''}T=${encoder.layout.maxLength}, S=${sampleLen}, ` +
+      `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
+      `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
+  );
+  if (dp) notes.push(...describeDp(dp, totalIterations));
+  else if (request.iterations === undefined && request.epochs === undefined && defaultEpochs(data.n, batchSize) > PAPER_EPOCHS) {
+    warnings.push(
+      `with ${data.n} series the default trains ${(totalIterations / perEpoch).toFixed(0)} epochs for fidelity, and so long a training on few series lets the model memorize them ` +
+        '(on MBA, a membership attack on the synthetic data rose from AUC 0.56 at 2,000 iterations to 0.73 at 20,000: bench/PRIVACY.md). ' +
+        'The privacy review measures it; fewer iterations or DP-SGD (a target epsilon) trade fidelity for privacy',
+    );
+  }
+  return { dataset, importReport, source, train, holdout, encoder, data, model, plan, warnings, notes };
+}
+
+/** The time a plan will take, measured on this machine's engine. */
+export interface TrainingEstimate {
+  engine: string;
+  secondsPerIteration: number;
+  totalSeconds: number;
+  /** Iterations timed (after one warm-up). */
+  calibrationIterations: number;
+}
+
+/**
+ * Times a few iterations of the planned model on real batches, on the engine the run would use, and
+ * scales to the plan. The engine is thrown away: nothing of it is kept.
+ */
+export async function estimateTraining(prepared: PreparedTraining, iterations = 3): Promise<TrainingEstimate> {
+  const { plan, model, data } = prepared;
+  const { engine } = await createEngine(plan.engine, {
+    config: model,
+    seed: plan.seed,
+    ...(plan.dp ? { dp: { clipNorm: plan.dp.clipNorm, noiseMultiplier: plan.dp.noiseMultiplier, expectedBatch: plan.dp.expectedBatch } } : {}),
+  });
+  try {
+    const calibrationPlan: TrainingPlan = { ...plan, totalIterations: iterations + 1, checkpointEvery: iterations + 1 };
+    let started = 0;
+    await runLoop({
+      engine,
+      data,
+      plan: calibrationPlan,
+      startIteration: 0,
+      onCheckpoint: () => {},
+      afterStep: async (iteration) => {
+        if (iteration === 1) started = performance.now();
+      },
+    });
+    const secondsPerIteration = (performance.now() - started) / 1000 / iterations;
+    return { engine: engine.name, secondsPerIteration, totalSeconds: secondsPerIteration * plan.totalIterations, calibrationIterations: iterations };
+  } finally {
+    engine.dispose();
+  }
+}
+
+export async function startTraining(request: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+  const runDir = path.resolve(request.runDir);
+  if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
+    throw new ApiError('conflict', `${runDir} already holds a training run`, { where: { file: runDir }, hint: { text: 'continue that run, or train into another folder', action: 'resume' } });
+  }
+  const prepared = await prepareTraining(request, hooks.onReadProgress);
+  for (const warning of prepared.importReport?.warnings ?? []) hooks.onLog?.(`warning: ${warning}`);
+  return startPrepared(runDir, prepared, request.data, hooks);
+}
+
+/** Writes a prepared run's folder and trains it. */
+export async function startPrepared(runDir: string, prepared: PreparedTraining, data: TrainRequest['data'], hooks: RunHooks = {}): Promise<RunSummary> {
+  const { encoder, plan, model, holdout, source, importReport } = prepared;
+  fs.mkdirSync(runDir, { recursive: true });
+  const release = acquireLock(path.join(runDir, RUN_LOCK), `the run folder ${runDir}`);
+  try {
+    if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
+      throw new ApiError('conflict', `${runDir} already holds a training run`, { where: { file: runDir }, hint: { text: 'continue that run, or train into another folder', action: 'resume' } });
+    }
+    return await writeAndTrain(runDir, prepared, data, hooks);
+  } finally {
+    release();
+  }
+}
+
+async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: TrainRequest['data'], hooks: RunHooks): Promise<RunSummary> {
+  const { encoder, plan, model, holdout, source, importReport } = prepared;
+  fs.rmSync(path.join(runDir, RUN_FILES.progress), { force: true });
+  saveEncoded(path.join(runDir, RUN_FILES.train), prepared.data);
+  if (holdout) saveEncoded(path.join(runDir, RUN_FILES.holdout), encode(encoder, holdout));
+  const now = new Date().toISOString();
+  const info: RunInfo = {
+    source,
+    readOptions: 'file' in data ? data.options : undefined,
+    importReport,
+    trainSeries: prepared.data.n,
+    holdoutSeries: holdout?.series.length ?? 0,
+    holdoutIds: holdout?.series.map((s) => s.id) ?? [],
+    plan,
+    engine: plan.engine,
+    status: 'running',
+    iteration: 0,
+    startedAt: now,
+    updatedAt: now,
+    elapsedSeconds: 0,
+  };
+  const checkpoint: Checkpoint = {
+    format: 'dg-checkpoint',
+    version: 1,
+    createdAt: now,
+    engineName: plan.engine,
+    model,
+    encoder,
+    plan,
+    iteration: 0,
+    status: 'running',
+    elapsedSeconds: 0,
+    engineState: { tensors: [], counters: {} },
+  };
+  for (const note of prepared.notes) hooks.onLog?.(note);
+  for (const warning of prepared.warnings.filter((w) => !importReport?.warnings.includes(w))) hooks.onLog?.(`note: ${warning}`);
+  return runTraining(runDir, checkpoint, prepared.data, info, hooks, true);
+}
+
+/** "N iterations spend epsilon E at delta D" */
+function spending(dp: DpPlan, iterations: number): string {
+  const spent = epsilonSpent(dp, iterations);
+  return `${iterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}`;
+}
+
+function describeDp(dp: DpPlan, iterations: number): string[] {
+  const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
+  return [
+    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
+      spending(dp, iterations),
+    'DP-SGD protects what the model learns from the training series; the value ranges and category lists of the schema were read from the data ' +
+      'itself and shape the synthetic data as they are: give them in the schema where they must not be disclosed',
+  ];
+}
+
+export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overrides: { iterations?: number; engine?: EngineKind } = {}): Promise<RunSummary> {
+  const dir = path.resolve(runDir);
+  if (!fs.existsSync(dir)) throw new ApiError('not_found', `no run folder at ${dir}`, { where: { file: dir } });
+  const release = acquireLock(path.join(dir, RUN_LOCK), `the run folder ${dir}`);
+  try {
+    return await resumeLocked(dir, hooks, overrides);
+  } finally {
+    release();
+  }
+}
+
+async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iterations?: number; engine?: EngineKind }): Promise<RunSummary> {
+  const { checkpoint, info } = readRun(dir);
+  const plan = { ...checkpoint.plan, ...(overrides.iterations ? { totalIterations: overrides.iterations } : {}), ...(overrides.engine ? { engine: overrides.engine } : {}) };
+  if (checkpoint.iteration >= plan.totalIterations) {
+    hooks.onLog?.(`run is already complete (${checkpoint.iteration}/${plan.totalIterations} iterations)`);
+    return { runDir: dir, status: 'complete', iteration: checkpoint.iteration, totalIterations: plan.totalIterations, elapsedSeconds: checkpoint.elapsedSeconds, engine: checkpoint.engineName };
+  }
+  hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
+  if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {
+    hooks.onLog?.(`DP-SGD: ${spending(plan.dp, plan.totalIterations)}` +
+      (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''));
+  }
+  const data = loadEncoded(path.join(dir, RUN_FILES.train));
+  return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
+}
+

@@ -1,0 +1,66 @@
+/**
+ * The training worker's entry point: runs one training (start or resume) in its own process, so the
+ * service's process (and the UI) stays responsive and a crash leaves the run folder at its last
+ * checkpoint. Reports go to the parent; a `stop` command or a lost parent checkpoints and stops.
+ */
+import { generateFromRun } from '../train/run-folder.ts';
+import { errorData } from '../util/errors.ts';
+import type { SampleSeries, WorkerCommand, WorkerReport } from './worker-protocol.ts';
+import { resumeTraining, startTraining, type RunHooks } from './training.ts';
+
+/** Series generated after each checkpoint for the live view (from their own seed: training is unaffected). */
+const SAMPLE_SERIES = 3;
+
+export function workerHooks(runDir: string, report: (message: WorkerReport) => void, signal: AbortSignal, seed: number): RunHooks {
+  return {
+    signal,
+    onLog: (message) => report({ type: 'log', message }),
+    onProgress: (progress) => report({ type: 'progress', progress }),
+    afterCheckpoint: async (iteration, status) => {
+      report({ type: 'checkpoint', iteration, status });
+      const generated = await generateFromRun({ runDir, n: SAMPLE_SERIES, seed: seed + 0x5eed });
+      const samples: SampleSeries[] = generated.series.map((s) => ({ attributes: s.attributes, features: s.features.map((f) => Array.from(f as ArrayLike<number | string>)) }));
+      report({ type: 'samples', iteration, samples });
+    },
+  };
+}
+
+async function run(command: WorkerCommand, report: (message: WorkerReport) => void, signal: AbortSignal): Promise<void> {
+  if (command.type === 'start') {
+    const hooks = workerHooks(command.runDir, report, signal, command.settings.seed ?? 0);
+    report({ type: 'done', summary: await startTraining({ ...command.settings, data: command.data, runDir: command.runDir }, hooks) });
+  } else if (command.type === 'resume') {
+    const hooks = workerHooks(command.runDir, report, signal, 0);
+    report({ type: 'done', summary: await resumeTraining(command.runDir, hooks, command.iterations ? { iterations: command.iterations } : {}) });
+  }
+}
+
+/** Wires a worker to its parent: `send` reports, `receive` subscribes to commands, `onParentGone` when the channel closes. */
+export function serveWorker(io: { send: (m: WorkerReport) => void; receive: (listener: (m: WorkerCommand) => void) => void; onParentGone: (listener: () => void) => void; exit: (code: number) => void }): void {
+  const controller = new AbortController();
+  let started = false;
+  io.onParentGone(() => controller.abort());
+  io.receive((command) => {
+    if (command.type === 'stop') return controller.abort();
+    if (started) return;
+    started = true;
+    run(command, io.send, controller.signal).then(
+      () => io.exit(0),
+      (error) => {
+        io.send({ type: 'failed', error: errorData(error) });
+        io.exit(1);
+      },
+    );
+  });
+}
+
+// Started by Node's fork (browser mode, tests): talk over the IPC channel.
+if (process.send && process.argv.includes('--dg-training-worker')) {
+  serveWorker({
+    send: (m) => process.send?.(m),
+    receive: (listener) => process.on('message', (m) => listener(m as WorkerCommand)),
+    onParentGone: (listener) => process.on('disconnect', listener),
+    // let the last messages flush before exiting
+    exit: (code) => setImmediate(() => process.exit(code)),
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * Training defaults by dataset shape, and the holdout split. The model's own settings stay the paper's
+ * (`paperDefaults` in core/model/config.ts); these choose what depends on the data. Measurements behind
+ * them: bench/FIDELITY.md.
+ */
+import type { Dataset } from '../data/types.ts';
+import { paperDefaults } from '../model/config.ts';
+import { ApiError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+import { iterationsPerEpoch } from './loop.ts';
+
+/** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
+export const defaultHoldoutFraction = (series: number) => (series >= 100 ? 0.1 : 0);
+
+/**
+ * S: the largest divisor of T that is at most 10 and leaves the LSTM at least 4 steps (1 when none does).
+ * The paper found S = 10 best on WWT (T = 550); on MBA (T = 56) S = 8 beat 4, 2 and 1 (bench/FIDELITY.md).
+ * A divisor, so no padded steps are generated and thrown away.
+ */
+export function defaultSampleLen(maxLength: number): number {
+  for (let s = Math.min(10, Math.floor(maxLength / 4)); s > 1; s--) if (maxLength % s === 0) return s;
+  return 1;
+}
+
+/** Fewest iterations a default run trains for: small datasets get more epochs (the authors trained MBA, 600
+ * series, for 17,000 epochs); on MBA quality kept improving up to about this many (bench/FIDELITY.md). */
+export const MIN_DEFAULT_ITERATIONS = 20_000;
+
+/** The paper's training length. */
+export const PAPER_EPOCHS = 400;
+
+/** The paper's 400 epochs, or enough epochs for MIN_DEFAULT_ITERATIONS iterations when that is more. */
+export function defaultEpochs(series: number, batchSize: number): number {
+  return Math.max(PAPER_EPOCHS, Math.ceil(MIN_DEFAULT_ITERATIONS / iterationsPerEpoch(series, batchSize)));
+}
+
+/**
+ * Critic updates per generator update: 2 for small datasets (those that train longer than the paper's 400
+ * epochs to reach MIN_DEFAULT_ITERATIONS), the paper's 1 otherwise. On MBA (480 series) a second critic
+ * step moved TSTR/TRTR from 0.83 +- 0.14 to 0.95 +- 0.09 over 3 seeds and the discriminative score from
+ * 0.22 to 0.12, for 1.6x the training time (bench/FIDELITY.md); large datasets keep the paper's cheaper
+ * setting, where it was tuned.
+ */
+export function defaultCriticSteps(series: number, batchSize: number): number {
+  return defaultEpochs(series, batchSize) > PAPER_EPOCHS ? 2 : paperDefaults.criticSteps;
+}
+
+/** Auto-normalization pays off when series of one feature live on very different scales. */
+export const AUTO_NORMALIZE_RANGE_RATIO = 100;
+
+/**
+ * Auto-normalization (per-series min/max as generated attributes) is the paper's fix for features whose
+ * series span very different scales (WWT page views: orders of magnitude). It is on when, for some
+ * continuous feature, the 90th percentile of the per-series ranges (max - min, over series that are not
+ * flat) is at least AUTO_NORMALIZE_RANGE_RATIO times the 10th percentile; off otherwise. On MBA (ratios
+ * 10 and 5) it hurts: the min/max generator cannot put a zero-loss series' min exactly on 0, so ping loss
+ * becomes a constant offset (bench/FIDELITY.md); the authors' own MBA configuration has it off too.
+ */
+export function defaultAutoNormalize(train: Dataset): boolean {
+  return train.features.some((column, f) => {
+    if (column.kind !== 'continuous') return false;
+    const ranges: number[] = [];
+    for (const series of train.series) {
+      const values = series.features[f] as Float64Array;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < series.length; t++) {
+        if (values[t] < lo) lo = values[t];
+        if (values[t] > hi) hi = values[t];
+      }
+      if (hi > lo) ranges.push(hi - lo);
+    }
+    if (ranges.length < 2) return false;
+    ranges.sort((a, b) => a - b);
+    const at = (q: number) => ranges[Math.round(q * (ranges.length - 1))];
+    return at(0.9) >= AUTO_NORMALIZE_RANGE_RATIO * at(0.1);
+  });
+}
+
+/** Splits series into train and holdout with a seeded shuffle. */
+export function splitHoldout(dataset: Dataset, fraction: number, seed: number): { train: Dataset; holdout?: Dataset } {
+  if (!(fraction > 0)) return { train: dataset };
+  if (fraction >= 1) throw new ApiError('invalid_argument', `the holdout fraction must be below 1, got ${fraction}`, { hint: { text: 'keep about a tenth of the series out', option: 'holdoutFraction', value: 0.1 } });
+  const n = dataset.series.length;
+  const holdoutCount = Math.round(n * fraction);
+  if (holdoutCount < 1 || n - holdoutCount < 2) throw new ApiError('invalid_argument', `a holdout fraction of ${fraction} leaves no usable split of ${n} series`, { hint: { text: 'train on every series (no holdout), or keep out a share that leaves at least one series on each side', option: 'holdoutFraction', value: 0 } });
+  const order = new Rng(seed, 4).permutation(n);
+  const holdoutIndex = new Set(Array.from(order.subarray(0, holdoutCount)));
+  const pick = (keep: boolean) => ({ ...dataset, series: dataset.series.filter((_, i) => holdoutIndex.has(i) === keep) });
+  return { train: pick(false), holdout: pick(true) };
+}

@@ -1,0 +1,177 @@
+/**
+ * A training run on disk, and generating from it.
+ *
+ * RUN_DIR/
+ *   run.json        what was trained on and how, status, progress (human-readable, rewritten atomically)
+ *   checkpoint.dgc  model + encoder + engine state + loop position (see checkpoint.ts)
+ *   train.dgt       the encoded training series, so resume needs no re-import and continues exactly
+ *   holdout.dgt     encoded real series kept out of training (when a holdout fraction is set)
+ *   progress.jsonl  one line of losses per logged iteration (the training curve)
+ *
+ * Starting and resuming a run (planning, DP accounting, exposure) is core/api/training.ts's job.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset, ImportReport, Value } from '../data/types.ts';
+import type { ReadOptions } from '../data/index.ts';
+import { decode, encodeAttributes, type EncoderState } from '../encoding/encoder.ts';
+import { widthOf, type EncodedDataset } from '../encoding/types.ts';
+import { GENERATION_BLOCK, type GeneratedBatch } from '../model/engine.ts';
+import { createEngine, type EngineKind } from '../model/engines.ts';
+import { ApiError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
+import { readCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
+
+export const RUN_FILES = {
+  run: 'run.json',
+  checkpoint: 'checkpoint.dgc',
+  train: 'train.dgt',
+  holdout: 'holdout.dgt',
+  progress: 'progress.jsonl',
+} as const;
+
+/** What run.json says. */
+export interface RunInfo {
+  source: string;
+  readOptions?: ReadOptions;
+  importReport?: ImportReport;
+  trainSeries: number;
+  holdoutSeries: number;
+  holdoutIds: string[];
+  plan: TrainingPlan;
+  engine: string;
+  status: Checkpoint['status'];
+  iteration: number;
+  startedAt: string;
+  updatedAt: string;
+  elapsedSeconds: number;
+  /** DP-SGD runs: the privacy spent by the iterations done (epsilon at the plan's delta). */
+  privacySpent?: { epsilon: number; delta: number; order?: number };
+  /** Runs with a holdout: the critic's membership AUC, training vs held-out series, at the last checkpoint. */
+  exposure?: number;
+}
+
+export function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
+}
+
+export function saveEncoded(file: string, data: EncodedDataset): void {
+  writeTensorFile(file, { layout: data.layout, ids: data.ids, n: data.n }, [
+    { name: 'attributes', shape: [data.n, data.attributes.length / Math.max(data.n, 1)], data: data.attributes },
+    { name: 'additionalAttributes', shape: [data.n, data.additionalAttributes.length / Math.max(data.n, 1)], data: data.additionalAttributes },
+    { name: 'features', shape: [data.n, data.features.length / Math.max(data.n, 1)], data: data.features },
+    { name: 'lengths', shape: [data.n], data: data.lengths },
+  ]);
+}
+
+export function loadEncoded(file: string): EncodedDataset {
+  const { meta, arrays } = readTensorFile<Pick<EncodedDataset, 'layout' | 'ids' | 'n'>>(file);
+  const get = (name: string) => arrays.get(name)!.data;
+  return {
+    ...meta,
+    attributes: get('attributes') as Float32Array,
+    additionalAttributes: get('additionalAttributes') as Float32Array,
+    features: get('features') as Float32Array,
+    lengths: get('lengths') as Int32Array,
+  };
+}
+
+export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo } {
+  const file = path.join(runDir, RUN_FILES.checkpoint);
+  if (!fs.existsSync(file)) throw new ApiError('not_found', `${runDir} holds no checkpoint (${RUN_FILES.checkpoint}): it is not a training run, or its training has not written one yet`, { where: { file: runDir }, hint: { text: 'train a model into this folder first', action: 'train' } });
+  const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8')) as RunInfo;
+  return { checkpoint: readCheckpoint(file), info };
+}
+
+export interface GenerateRequest {
+  runDir: string;
+  n: number;
+  seed?: number;
+  /** Attribute rows in the schema's attribute order (user units/labels): one generated series per row. */
+  givenAttributes?: Value[][];
+  engine?: EngineKind;
+  onLog?: (message: string) => void;
+  /** Series generated so far, after each part. */
+  onProgress?: (done: number, total: number) => void;
+  /** Series per part (a multiple of GENERATION_BLOCK); default: generationPartSeries. */
+  partSeries?: number;
+  /** Stops before the next part with an error (an export in progress then removes its file). */
+  signal?: AbortSignal;
+}
+
+/** Rows (series x steps) per generated part: a part's encoded and decoded copies stay in the tens of MB. */
+const PART_ROWS = 1_000_000;
+
+/** Series per part: whole noise blocks (so parts generate exactly what one call would), about PART_ROWS rows. */
+function generationPartSeries(maxLength: number): number {
+  return GENERATION_BLOCK * Math.max(1, Math.floor(PART_ROWS / (GENERATION_BLOCK * maxLength)));
+}
+
+/**
+ * Generates a run's series in parts, decoded into the user's units (ids `synthetic-<i>` across parts),
+ * so any number of series can be written in bounded memory. The same seed gives the same series
+ * however they are split. Always yields at least one part (an empty one for n = 0).
+ */
+export async function* generatePartsFromRun(request: GenerateRequest): AsyncGenerator<Dataset> {
+  const { checkpoint } = readRun(path.resolve(request.runDir));
+  const { encoder } = checkpoint;
+  const seed = request.seed ?? checkpoint.plan.seed + 1;
+  const { engine, note } = await createEngine(request.engine ?? checkpoint.plan.engine, { config: checkpoint.model, seed });
+  try {
+    if (note) request.onLog?.(note);
+    // A fresh noise stream from the generation seed: the same seed gives the same synthetic data.
+    await engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } });
+    const given = request.givenAttributes ? encodeAttributes(encoder, request.givenAttributes) : undefined;
+    const width = widthOf(encoder.layout.attributes);
+    const n = request.givenAttributes ? request.givenAttributes.length : request.n;
+    const partSeries = request.partSeries ?? generationPartSeries(encoder.layout.maxLength);
+    if (!Number.isInteger(partSeries) || partSeries < 1 || (partSeries < n && partSeries % GENERATION_BLOCK !== 0)) {
+      throw new ApiError('invalid_argument', `series per part must be a positive multiple of ${GENERATION_BLOCK}, got ${partSeries}`);
+    }
+    const generatePart = (start: number) => {
+      const count = Math.min(partSeries, n - start);
+      const givenAttributes = given?.subarray(start * width, (start + count) * width);
+      return engine.generate(count, givenAttributes ? { givenAttributes } : {});
+    };
+    let next: Promise<GeneratedBatch> | undefined = generatePart(0);
+    try {
+      for (let start = 0; next; start += partSeries) {
+        const out = await next;
+        if (request.signal?.aborted) throw new ApiError('cancelled', 'generation cancelled');
+        // The next part is generated (off this thread on the native engines) while this one is written.
+        next = start + partSeries < n ? generatePart(start + partSeries) : undefined;
+        const ids = Array.from({ length: out.size }, (_, i) => `synthetic-${start + i}`);
+        yield decode(encoder, { n: out.size, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids });
+        request.onProgress?.(start + out.size, n);
+      }
+    } finally {
+      // a consumer that stopped early leaves a part in flight: its result or error is not wanted
+      next?.catch(() => {});
+    }
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** Generates n series from a run's latest checkpoint, decoded into the user's units, as one dataset. */
+export async function generateFromRun(request: GenerateRequest): Promise<Dataset> {
+  let whole: Dataset | undefined;
+  for await (const part of generatePartsFromRun(request)) {
+    if (!whole) whole = part;
+    else for (const series of part.series) whole.series.push(series);
+  }
+  return whole!;
+}
+
+/** A run's training and holdout series, decoded; `run` when the caller has read it already. */
+export function runDatasets(runDir: string, run = readRun(path.resolve(runDir))): { encoder: EncoderState; train: Dataset; holdout?: Dataset } {
+  const dir = path.resolve(runDir);
+  const { checkpoint } = run;
+  const load = (file: string) => {
+    const e = loadEncoded(file);
+    return decode(checkpoint.encoder, { ...e, ids: e.ids });
+  };
+  const holdoutFile = path.join(dir, RUN_FILES.holdout);
+  return { encoder: checkpoint.encoder, train: load(path.join(dir, RUN_FILES.train)), holdout: fs.existsSync(holdoutFile) ? load(holdoutFile) : undefined };
+}
