@@ -346,7 +346,7 @@ export class Store {
     const code = sqliteCode(error);
     const what = context ? `${context}: ` : '';
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
-      return new StoreError('conflict', `${what}already exists (${(error as Error).message})`, undefined, { cause: error });
+      return new StoreError('conflict', `${context || 'it'} already exists (${(error as Error).message})`, undefined, { cause: error });
     if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
       return new StoreError('not_found', `${what}it refers to something that does not exist`, undefined, { cause: error });
     if (code === 'SQLITE_CONSTRAINT_CHECK' || code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_CONSTRAINT_NOTNULL')
