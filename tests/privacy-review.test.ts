@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runEvaluate } from '../core/cli/evaluate.ts';
+import { runEvaluate } from '../core/api/evaluate.ts';
 import { demoDataset } from '../core/data/demo.ts';
 import type { Dataset } from '../core/data/types.ts';
 import { writeDataset } from '../core/export/index.ts';
 import { rocAuc, tprAtFpr, evaluateAttack } from '../core/privacy/attacks.ts';
 import { reviewPrivacy } from '../core/privacy/review.ts';
 import { categoricalKeys, forEachDistance, nearCopies, seriesVectors } from '../core/privacy/vectors.ts';
-import { startTraining } from '../core/train/run.ts';
+import { startTraining } from '../core/api/training.ts';
 import { Rng } from '../core/util/rng.ts';
 
 test('ROC AUC is the share of member/non-member pairs ordered right (ties half), as counted pair by pair', () => {

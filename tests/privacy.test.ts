@@ -14,7 +14,8 @@ import { DEFAULT_ORDERS, logAFractional, logAInteger, logErfc, noiseForEpsilon, 
 import { defaultDelta, effectiveNoise, epsilonSpent, planDp } from '../core/privacy/dp.ts';
 import { createPoissonSampler, secureUniforms } from '../core/train/dp-sampling.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
-import { resumeTraining, RUN_FILES, startTraining, type RunProgress, type TrainRequest } from '../core/train/run.ts';
+import { resumeTraining, startTraining, type RunProgress, type TrainRequest } from '../core/api/training.ts';
+import { RUN_FILES } from '../core/train/run-folder.ts';
 import { Rng } from '../core/util/rng.ts';
 import type { EngineState } from '../core/model/engine.ts';
 import { createEngine } from '../core/model/engines.ts';

@@ -112,7 +112,7 @@ test('records round-trip across close and reopen', () => {
   assert.deepEqual(again.listExports(run.id), [exported]);
   assert.throws(() => again.getRun('nope'), storeError('not_found', /run nope/));
   assert.throws(() => again.createProject({ name: 'Broadband' }), storeError('conflict', /a project named "Broadband" already exists/));
-  assert.throws(() => again.updateRun(run.id, { status: 'running' }), storeError('conflict', /complete; it cannot become running/));
+  assert.throws(() => again.updateRun(run.id, { status: 'paused' }), storeError('conflict', /complete; it cannot become paused/));
 
   const actions = again.listAudit({ projectId: project.id }).map((a) => a.action).reverse();
   assert.deepEqual(actions, [
@@ -293,7 +293,7 @@ test('the audit log is append-only through SQL, and its hash chain finds rows ed
   store.close();
 });
 
-test('markInterrupted turns running and paused runs into interrupted ones', () => {
+test('markInterrupted turns running runs into interrupted ones; paused runs stay paused (their worker exited after a checkpoint)', () => {
   const { store, project, dataset, run, versions } = seeded();
   const make = () => store.createRun(project.id, { datasetId: dataset.id, schemaVersion: versions[0], settings: {} });
   const paused = make();
@@ -304,10 +304,10 @@ test('markInterrupted turns running and paused runs into interrupted ones', () =
   store.updateRun(paused.id, { status: 'paused' });
   store.updateRun(done.id, { status: 'running' });
   store.updateRun(done.id, { status: 'complete' });
-  assert.deepEqual(store.markInterrupted({ actor: 'server' }).sort(), [run.id, paused.id].sort());
+  assert.deepEqual(store.markInterrupted({ actor: 'server' }), [run.id]);
   assert.equal(store.getRun(run.id).status, 'interrupted');
   assert.equal(store.getRun(run.id).workerPid, null);
-  assert.equal(store.getRun(paused.id).status, 'interrupted');
+  assert.equal(store.getRun(paused.id).status, 'paused');
   assert.equal(store.getRun(done.id).status, 'complete');
   assert.equal(store.getRun(planned.id).status, 'planned');
   assert.deepEqual(store.markInterrupted(), []);

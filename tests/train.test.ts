@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
-import { generateFromRun, generatePartsFromRun, loadEncoded, resumeTraining, RUN_FILES, runDatasets, startTraining, type TrainRequest } from '../core/train/run.ts';
+import { resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
+import { generateFromRun, generatePartsFromRun, loadEncoded, RUN_FILES, runDatasets } from '../core/train/run-folder.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-train-'));
 

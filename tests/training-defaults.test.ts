@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Dataset } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
 import { iterationsPerEpoch } from '../core/train/loop.ts';
-import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/run.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/defaults.ts';
 import { mbaSplitFile } from './fixtures/mba.ts';
 
 const mbaTrain = mbaSplitFile('train');

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { validateSchema } from '../data/schema-file.ts';
 import type { Schema } from '../data/types.ts';
 import { paperDefaults } from '../model/config.ts';
-import { engineKinds } from '../model/engines.ts';
+import { engineKinds, type EngineKind } from '../model/engines.ts';
 
 const id = z.string().min(1).max(200);
 const positiveInt = z.number().int().min(1);
@@ -76,7 +76,7 @@ export const trainSettings = z
     iterations: positiveInt.optional(),
     batchSize: positiveInt.optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-    engine: z.enum(engineKinds as [string, ...string[]]).optional(),
+    engine: z.enum(engineKinds as [EngineKind, ...EngineKind[]]).optional(),
     checkpointEvery: positiveInt.optional(),
     holdoutFraction: z.number().min(0).lt(1).optional(),
     model: modelOverrides.optional(),

@@ -36,7 +36,7 @@ export interface EvaluateRequest {
  * the real data's series id column (or `series_id`) and step column: read with those first, then with
  * the layout detected, then exactly like the real file.
  */
-async function readLike(file: string, options: ReadOptions, real: Dataset, onProgress?: ReadProgress): Promise<Dataset> {
+export async function readLike(file: string, options: ReadOptions, real: Dataset, onProgress?: ReadProgress): Promise<Dataset> {
   const columns = { attributes: real.attributes.map((c) => c.name), features: real.features.map((c) => c.name) };
   const { idColumn: _id, timeColumn: _time, chunkSize: _chunk, schema: _schema, ...rest } = options;
   const { layout } = real.schema;

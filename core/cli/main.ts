@@ -1,21 +1,16 @@
 /**
- * `dg`: the headless face of the project (inspect, train, resume, generate, evaluate, demo).
- * Results go to stdout, progress and notes to stderr.
+ * `dg`: the headless face of core/api (inspect, train, resume, generate, evaluate, demo): argument
+ * parsing and printing only. Results go to stdout, progress and notes to stderr. Heavy modules load
+ * when a command runs, so `dg --help` answers at once.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DataError } from '../data/types.ts';
-import { inspectFile, loadSchemaFile, type ReadOptions } from '../data/index.ts';
-import { engineKinds, type EngineKind } from '../model/engines.ts';
-import { paperDefaults, type ModelConfig } from '../model/config.ts';
+import type { ReadOptions } from '../data/index.ts';
+import type { ApiErrorData, ErrorHint } from '../util/errors.ts';
+import { errorData } from '../util/errors.ts';
 import { formatSeconds, progressBar, readingProgress } from './progress.ts';
-import { formatDelta, type DpRequest } from '../privacy/dp.ts';
-import { generatePartsFromRun, readRun, resumeTraining, startTraining, type RunHooks, type RunSummary } from '../train/run.ts';
-import { writeDatasetParts } from '../export/index.ts';
-import { readAttributeRows } from '../data/attribute-rows.ts';
-import { runDemo } from './demo.ts';
-import { runEvaluate } from './evaluate.ts';
+import type { RunHooks, RunSummary } from '../api/training.ts';
+import type { TrainSettings } from '../api/contract.ts';
 
 const HELP = `dg: DoppelGANger synthetic time series, offline
 
@@ -77,6 +72,29 @@ const layoutOptions = {
 
 class UsageError extends Error {}
 
+/** The flag of each contract field, for hints and argument errors. */
+const FLAGS: Record<string, string> = {
+  sampleLen: '--sample-len',
+  autoNormalize: '--no-auto-normalize',
+  epochs: '--epochs',
+  iterations: '--iterations',
+  batchSize: '--batch',
+  seed: '--seed',
+  engine: '--engine',
+  checkpointEvery: '--checkpoint-every',
+  holdoutFraction: '--holdout-fraction',
+  model: '--model',
+  'dp.epsilon': '--dp-epsilon',
+  'dp.noiseMultiplier': '--dp-noise',
+  'dp.delta': '--dp-delta',
+  'dp.clipNorm': '--dp-clip',
+  schema: '--schema',
+  idColumn: '--id',
+  timeColumn: '--time',
+  chunkSize: '--chunk',
+  n: '-n',
+};
+
 function integer(value: string | undefined, flag: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -84,35 +102,12 @@ function integer(value: string | undefined, flag: string, min = 1): number | und
   return n;
 }
 
-function fraction(value: string | undefined, flag: string): number | undefined {
+/** A number as typed; the contract's schema checks its range. */
+function number(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const x = Number(value);
-  if (!(x >= 0 && x < 1)) throw new UsageError(`--${flag} must be a number in [0, 1), got '${value}'`);
+  if (value.trim() === '' || Number.isNaN(x)) throw new UsageError(`--${flag} must be a number, got '${value}'`);
   return x;
-}
-
-function positive(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const x = Number(value);
-  if (!(x > 0 && Number.isFinite(x))) throw new UsageError(`--${flag} must be a positive number, got '${value}'`);
-  return x;
-}
-
-/** `--dp-*`: DP-SGD when --dp-epsilon or --dp-noise is given; the other two alone are a mistake. */
-function dpRequestFrom(values: Record<string, string | boolean | undefined>): DpRequest | undefined {
-  const s = (k: string) => values[k] as string | undefined;
-  const request: DpRequest = {
-    epsilon: positive(s('dp-epsilon'), 'dp-epsilon'),
-    noiseMultiplier: positive(s('dp-noise'), 'dp-noise'),
-    delta: positive(s('dp-delta'), 'dp-delta'),
-    clipNorm: positive(s('dp-clip'), 'dp-clip'),
-  };
-  if (request.epsilon === undefined && request.noiseMultiplier === undefined) {
-    if (request.delta !== undefined || request.clipNorm !== undefined) throw new UsageError('--dp-delta and --dp-clip need --dp-epsilon E (or --dp-noise SIGMA) to turn DP-SGD on');
-    return undefined;
-  }
-  if (request.epsilon !== undefined && request.noiseMultiplier !== undefined) throw new UsageError('give --dp-epsilon (the noise is solved for it) or --dp-noise, not both');
-  return request;
 }
 
 function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
@@ -121,11 +116,20 @@ function oneOf<T extends string>(value: string | undefined, flag: string, allowe
   return value as T;
 }
 
-const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
+const ENGINES = ['auto', 'cuda', 'native', 'reference'] as const;
 
-function readOptionsFrom(values: Record<string, string | boolean | undefined>): ReadOptions {
+const list = (value: string | undefined) =>
+  value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+async function readOptionsFrom(values: Record<string, string | boolean | undefined>): Promise<ReadOptions> {
   const s = (k: string) => values[k] as string | undefined;
-  const options: ReadOptions = {
+  const { loadSchemaFile } = await import('../data/schema-file.ts');
+  const options = defined({
     schema: s('schema') ? loadSchemaFile(s('schema')!) : undefined,
     idColumn: s('id'),
     timeColumn: s('time'),
@@ -136,30 +140,42 @@ function readOptionsFrom(values: Record<string, string | boolean | undefined>): 
     longSeries: oneOf(s('long-series'), 'long-series', ['split', 'truncate'] as const),
     missing: oneOf(s('missing'), 'missing', ['interpolate', 'drop'] as const),
     delimiter: s('delimiter'),
-  };
+  });
   if (options.chunkSize !== undefined && options.idColumn !== undefined) throw new UsageError('give either --id (series id column) or --chunk (fixed-size series), not both');
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ReadOptions;
+  return options;
 }
 
 /** `--model k=v,...`: numbers, or widths like 200x200 for the hidden-layer lists (empty for none). */
-function parseModelOverrides(text: string): Partial<Omit<ModelConfig, 'layout'>> {
+function parseModelOverrides(text: string): Record<string, number | number[]> {
   const out: Record<string, number | number[]> = {};
   for (const pair of text.split(',').filter(Boolean)) {
     const [key, raw = ''] = pair.split('=');
     if (key === 'sampleLen') throw new UsageError('--model: set the sample length with --sample-len S');
-    const current = (paperDefaults as Record<string, unknown>)[key];
-    if (current === undefined) throw new UsageError(`--model: unknown setting '${key}'; known: ${Object.keys(paperDefaults).join(', ')}`);
-    if (Array.isArray(current)) {
-      const widths = raw === '' ? [] : raw.split('x').map(Number);
-      if (widths.some((w) => !Number.isInteger(w) || w < 1)) throw new UsageError(`--model: ${key} takes layer widths like 200x200, got '${raw}'`);
-      out[key] = widths;
-    } else {
-      const x = Number(raw);
-      if (raw === '' || !Number.isFinite(x)) throw new UsageError(`--model: ${key} takes a number, got '${raw}'`);
-      out[key] = x;
-    }
+    out[key] = raw === '' || raw.includes('x') ? (raw === '' ? [] : raw.split('x').map(Number)) : Number(raw);
   }
-  return out as Partial<Omit<ModelConfig, 'layout'>>;
+  return out;
+}
+
+/** `--dp-*`: DP-SGD when --dp-epsilon or --dp-noise is given; the other two alone are a mistake. */
+function dpFrom(values: Record<string, string | boolean | undefined>): TrainSettings['dp'] {
+  const s = (k: string) => values[k] as string | undefined;
+  const dp = defined({ epsilon: number(s('dp-epsilon'), 'dp-epsilon'), noiseMultiplier: number(s('dp-noise'), 'dp-noise'), delta: number(s('dp-delta'), 'dp-delta'), clipNorm: number(s('dp-clip'), 'dp-clip') });
+  if (dp.epsilon === undefined && dp.noiseMultiplier === undefined) {
+    if (dp.delta !== undefined || dp.clipNorm !== undefined) throw new UsageError('--dp-delta and --dp-clip need --dp-epsilon E (or --dp-noise SIGMA) to turn DP-SGD on');
+    return undefined;
+  }
+  if (dp.epsilon !== undefined && dp.noiseMultiplier !== undefined) throw new UsageError('give --dp-epsilon (the noise is solved for it) or --dp-noise, not both');
+  return dp;
+}
+
+/** Validates CLI-built arguments with the contract's schema; a bad field is a usage error naming its flag. */
+async function checked<T>(schemaName: 'trainSettings', value: unknown): Promise<T> {
+  const contract = await import('../api/contract.ts');
+  const result = contract[schemaName].safeParse(value);
+  if (result.success) return result.data as T;
+  const issue = result.error.issues[0];
+  const field = issue.path.join('.');
+  throw new UsageError(`${FLAGS[field] ?? FLAGS[String(issue.path[0])] ?? field}: ${issue.message}`);
 }
 
 /** Hooks that draw a progress bar and turn the first Ctrl-C into a checkpointed stop. */
@@ -193,7 +209,8 @@ function trainingHooks(): { hooks: RunHooks; finish: () => void } {
   };
 }
 
-function reportRun(summary: RunSummary, runArg: string): void {
+async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
+  const { formatDelta } = await import('../privacy/dp.ts');
   if (summary.status === 'cancelled') {
     process.stderr.write(`stopped at iteration ${summary.iteration}/${summary.totalIterations}; continue with: dg train --resume ${runArg}\n`);
   } else {
@@ -209,29 +226,44 @@ function reportRun(summary: RunSummary, runArg: string): void {
   }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
   const exposed = exposure !== undefined ? { exposure } : {};
-  process.stdout.write(JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed }) + '\n');
+  process.stdout.write(`${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed })}\n`);
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...layoutOptions, 'write-schema': { type: 'string' }, json: { type: 'boolean' } } });
   if (positionals.length !== 1) throw new UsageError('dg inspect takes one FILE');
-  const result = await inspectFile(positionals[0], readOptionsFrom(values), readingProgress(positionals[0]));
+  const { inspectFile } = await import('../data/index.ts');
+  const result = await inspectFile(positionals[0], await readOptionsFrom(values), readingProgress(positionals[0]));
   if (values['write-schema']) {
-    fs.writeFileSync(values['write-schema'], JSON.stringify(result.schema, null, 2) + '\n');
+    fs.writeFileSync(values['write-schema'], `${JSON.stringify(result.schema, null, 2)}\n`);
     process.stderr.write(`schema written to ${values['write-schema']}: edit kinds/roles there and pass it with --schema\n`);
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   }
-  const rows = result.stats.map((s) =>
-    [s.name, s.kind, s.role, String(s.distinct), String(s.missing), s.min !== undefined ? `${s.min} .. ${s.max}` : (s.topCategories ?? []).slice(0, 3).map((c) => c.label).join(', ')],
-  );
+  const rows = result.stats.map((s) => [
+    s.name,
+    s.kind,
+    s.role,
+    String(s.distinct),
+    String(s.missing),
+    s.min !== undefined
+      ? `${s.min} .. ${s.max}`
+      : (s.topCategories ?? [])
+          .slice(0, 3)
+          .map((c) => c.label)
+          .join(', '),
+  ]);
   const header = ['column', 'kind', 'role', 'distinct', 'missing', 'range / top values'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${positionals[0]}: ${result.series} series, length ${result.lengths.min}..${result.lengths.max} (mean ${result.lengths.mean.toFixed(1)}), layout ${result.schema.layout.kind}\n`);
-  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
   for (const w of result.warnings) process.stdout.write(`warning: ${w}\n`);
   return 0;
 }
@@ -260,43 +292,51 @@ async function trainCommand(args: string[]): Promise<number> {
       'dp-clip': { type: 'string' },
     },
   });
-  const engine = oneOf(values.engine, 'engine', engineKinds) as EngineKind | undefined;
+  const engine = oneOf(values.engine, 'engine', ENGINES);
+  if (values.resume) {
+    if (positionals.length > 0) throw new UsageError('dg train --resume RUN_DIR takes no data file: the run keeps its own copy of the training data');
+    if (dpFrom(values)) throw new UsageError('a run keeps the DP-SGD settings it started with: --dp-* options go with a new run, not --resume');
+    const iterations = integer(values.iterations, 'iterations');
+    const { resumeTraining } = await import('../api/training.ts');
+    const { hooks, finish } = trainingHooks();
+    try {
+      const summary = await resumeTraining(values.resume, hooks, defined({ iterations, engine }));
+      finish();
+      await reportRun(summary, values.resume);
+    } finally {
+      finish();
+    }
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('dg train takes one data FILE (or --resume RUN_DIR)');
+  if (!values.out) throw new UsageError('dg train needs --out RUN_DIR (where checkpoints and the model go)');
+  const settings = await checked<TrainSettings>(
+    'trainSettings',
+    defined({
+      sampleLen: integer(values['sample-len'], 'sample-len'),
+      epochs: integer(values.epochs, 'epochs'),
+      iterations: integer(values.iterations, 'iterations'),
+      batchSize: integer(values.batch, 'batch'),
+      seed: integer(values.seed, 'seed', 0),
+      engine,
+      holdoutFraction: number(values['holdout-fraction'], 'holdout-fraction'),
+      checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
+      autoNormalize: values['no-auto-normalize'] ? false : undefined,
+      model: values.model ? parseModelOverrides(values.model) : undefined,
+      dp: dpFrom(values),
+    }),
+  );
+  const options = await readOptionsFrom(values);
+  const { startTraining } = await import('../api/training.ts');
   const { hooks, finish } = trainingHooks();
   try {
-    if (values.resume) {
-      if (positionals.length > 0) throw new UsageError('dg train --resume RUN_DIR takes no data file: the run keeps its own copy of the training data');
-      if (dpRequestFrom(values)) throw new UsageError('a run keeps the DP-SGD settings it started with: --dp-* options go with a new run, not --resume');
-      const summary = await resumeTraining(values.resume, hooks, { iterations: integer(values.iterations, 'iterations'), engine });
-      finish();
-      reportRun(summary, values.resume);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError('dg train takes one data FILE (or --resume RUN_DIR)');
-    if (!values.out) throw new UsageError('dg train needs --out RUN_DIR (where checkpoints and the model go)');
-    const summary = await startTraining(
-      {
-        data: { file: positionals[0], options: readOptionsFrom(values) },
-        runDir: values.out,
-        sampleLen: integer(values['sample-len'], 'sample-len'),
-        epochs: integer(values.epochs, 'epochs'),
-        iterations: integer(values.iterations, 'iterations'),
-        batchSize: integer(values.batch, 'batch'),
-        seed: integer(values.seed, 'seed', 0),
-        engine,
-        holdoutFraction: fraction(values['holdout-fraction'], 'holdout-fraction'),
-        checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
-        autoNormalize: values['no-auto-normalize'] ? false : undefined,
-        model: values.model ? parseModelOverrides(values.model) : undefined,
-        dp: dpRequestFrom(values),
-      },
-      { ...hooks, onReadProgress: readingProgress(positionals[0]) },
-    );
+    const summary = await startTraining({ ...settings, data: { file: positionals[0], options }, runDir: values.out }, { ...hooks, onReadProgress: readingProgress(positionals[0]) });
     finish();
-    reportRun(summary, values.out);
-    return 0;
+    await reportRun(summary, values.out);
   } finally {
     finish();
   }
+  return 0;
 }
 
 async function generateCommand(args: string[]): Promise<number> {
@@ -307,15 +347,12 @@ async function generateCommand(args: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('dg generate takes one RUN_DIR');
   if (!values.out) throw new UsageError('dg generate needs --out FILE.csv|.parquet|.arrow');
-  const runDir = positionals[0];
-  const { checkpoint } = readRun(runDir);
-  const given = values['given-attributes'] ? await readAttributeRows(values['given-attributes'], checkpoint.encoder.attributes) : undefined;
-  const n = given ? given.length : integer(values.n, 'n');
-  if (n === undefined) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
+  const n = integer(values.n, 'n');
+  if (n === undefined && !values['given-attributes']) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
   const seed = integer(values.seed, 'seed', 0);
-  const engine = oneOf(values.engine, 'engine', engineKinds);
+  const engine = oneOf(values.engine, 'engine', ENGINES);
   const layout = oneOf(values.layout, 'layout', ['long', 'wide'] as const);
-  const started = performance.now();
+  const { generateToFile } = await import('../api/generate.ts');
   const bar = progressBar('generating');
   let severalParts = false;
   const controller = new AbortController();
@@ -326,27 +363,26 @@ async function generateCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  // Parts are generated and written one at a time: memory stays flat for any number of series.
-  const parts = generatePartsFromRun({
-    runDir,
-    n,
-    seed,
-    givenAttributes: given,
-    engine,
-    onLog: (m) => bar.log(m),
-    signal: controller.signal,
-    // a bar only when there are several parts (a single part is done in about a second)
-    onProgress: (done, total) => {
-      if (done < total || severalParts) bar.update(done, total, 'series');
-      severalParts = true;
-    },
-  });
-  let written;
   try {
-    // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
-    written = await writeDatasetParts(parts, values.out, { layout, seriesLength: checkpoint.encoder.maxLength });
+    const written = await generateToFile(
+      defined({ runDir: positionals[0], n, givenAttributesFile: values['given-attributes'], seed, engine, layout, out: values.out }),
+      {
+        onLog: (m) => bar.log(m),
+        signal: controller.signal,
+        // a bar only when there are several parts (a single part is done in about a second)
+        onProgress: (done, total) => {
+          if (done < total || severalParts) bar.update(done, total, 'series');
+          severalParts = true;
+        },
+      },
+    );
+    bar.finish();
+    process.stderr.write(`generated ${written.series} series (${written.rows} rows) in ${written.seconds.toFixed(1)}s -> ${written.file}\n`);
+    process.stdout.write(`${JSON.stringify({ file: written.file, series: written.series, rows: written.rows, format: written.format })}\n`);
+    return 0;
   } catch (error) {
-    if (!controller.signal.aborted) throw error;
+    if (errorData(error).code !== 'cancelled') throw error;
+    bar.finish();
     process.stderr.write(`cancelled: nothing was written to ${values.out}\n`);
     return 130;
   } finally {
@@ -354,10 +390,6 @@ async function generateCommand(args: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
-  const seconds = (performance.now() - started) / 1000;
-  process.stderr.write(`generated ${n} series (${written.rows} rows) in ${seconds.toFixed(1)}s -> ${written.file}\n`);
-  process.stdout.write(JSON.stringify({ file: written.file, series: n, rows: written.rows, format: written.format }) + '\n');
-  return 0;
 }
 
 async function evaluateCommand(args: string[]): Promise<number> {
@@ -370,20 +402,57 @@ async function evaluateCommand(args: string[]): Promise<number> {
   if (!values.real === !values.run) throw new UsageError('dg evaluate needs the real data: --real FILE or --run RUN_DIR (not both)');
   if (!values.synth) throw new UsageError('dg evaluate needs --synth FILE (the synthetic data to judge)');
   if (!values.out) throw new UsageError('dg evaluate needs --out DIR (for metrics.json, privacy.json and report.html)');
+  const seed = integer(values.seed, 'seed', 0);
+  const options = await readOptionsFrom(values);
+  const { runEvaluate } = await import('../api/evaluate.ts');
   const result = await runEvaluate({
     real: values.real ? { file: values.real } : { runDir: values.run! },
     synthetic: values.synth,
     holdout: values.holdout,
-    options: readOptionsFrom(values),
+    options,
     outDir: values.out,
     target: values.target,
-    seed: integer(values.seed, 'seed', 0),
-    log: (m) => process.stderr.write(m + '\n'),
+    seed,
+    log: (m) => process.stderr.write(`${m}\n`),
     readingProgress,
   });
   process.stderr.write(`${result.summary}\nPrivacy:\n${result.privacy.statements.map((s) => `- ${s}`).join('\n')}\nreport: ${result.reportFile}\n`);
-  process.stdout.write(JSON.stringify({ metrics: result.metricsFile, privacy: result.privacyFile, report: result.reportFile }) + '\n');
+  process.stdout.write(`${JSON.stringify({ metrics: result.metricsFile, privacy: result.privacyFile, report: result.reportFile })}\n`);
   return 0;
+}
+
+async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' }, engine: { type: 'string' } } });
+  const request = defined({ outDir: values.out ?? 'dg-demo', epochs: integer(values.epochs, 'epochs'), seed: integer(values.seed, 'seed', 0), engine: oneOf(values.engine, 'engine', ENGINES) });
+  const { runDemo } = await import('../api/demo.ts');
+  const bar = progressBar('training');
+  let result;
+  try {
+    result = await runDemo(request, {
+      onLog: (m) => bar.log(m),
+      onProgress: (p) => bar.update(p.iteration, p.totalIterations, `D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)} ETA ${formatSeconds(p.etaSeconds)}`),
+    });
+  } finally {
+    bar.finish();
+  }
+  const mean = (m: { real: number; synthetic: number }, unit: string) => `${m.real.toFixed(0)} real vs ${m.synthetic.toFixed(0)} synthetic ${unit}`;
+  const accuracy = result.discriminativeAccuracy;
+  const attack = result.strongestAttack;
+  process.stdout.write(
+    `demo: trained ${result.iterations} iterations in ${formatSeconds(result.elapsedSeconds)} (${result.engine}); ` +
+      `${result.syntheticSeries} synthetic series -> ${result.syntheticFile}; mean download ${mean(result.means.download, 'Mbps')}, latency ${mean(result.means.latency, 'ms')}; ` +
+      `a classifier tells them from real ${accuracy === null ? 'n/a' : `${(accuracy * 100).toFixed(0)}%`} of the time (50% = indistinguishable); ` +
+      `${result.copiesOfTraining} copies of training lines${attack ? `; strongest membership attack (${attack.name}) AUC ${attack.auc.toFixed(2)} [${attack.low.toFixed(2)}, ${attack.high.toFixed(2)}] (0.5 = guessing)` : ''}; report: ${result.reportFile}\n`,
+  );
+  return 0;
+}
+
+/** An error's hint in CLI words: the option it names becomes the flag. */
+function hintText(hint: ErrorHint | undefined): string {
+  if (!hint) return '';
+  const flag = hint.option ? FLAGS[hint.option] : undefined;
+  const value = hint.value !== undefined && flag && !flag.startsWith('--no-') ? ` ${hint.value}` : '';
+  return flag ? `\nhint: ${hint.text} (${flag}${value})` : `\nhint: ${hint.text}`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -391,7 +460,7 @@ export async function main(argv: string[]): Promise<number> {
   // `dg train --help` and the like: usage, not a parse error (a lone '--' ends the options)
   const optionArgs = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (command !== undefined && (optionArgs.includes('--help') || optionArgs.includes('-h'))) {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
   try {
@@ -405,12 +474,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'evaluate':
         return await evaluateCommand(rest);
       case 'demo':
-        return await runDemo(rest);
+        return await demoCommand(rest);
       case undefined:
       case 'help':
       case '--help':
       case '-h':
-        process.stdout.write(HELP + '\n');
+        process.stdout.write(`${HELP}\n`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command '${command}'`);
@@ -420,14 +489,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`dg: ${(error as Error).message}\nRun 'dg help' for usage.\n`);
       return 2;
     }
-    if (error instanceof DataError) {
-      process.stderr.write(`dg: ${error.message}\n`);
-      return 1;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`dg: ${message}\n`);
+    const data: ApiErrorData = errorData(error);
+    process.stderr.write(`dg: ${data.message}${hintText(data.hint)}\n`);
     if (process.env.DG_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    return 1;
+    return data.code === 'invalid_argument' ? 2 : 1;
   }
 }
 

@@ -582,7 +582,7 @@ export class Store {
    */
   markInterrupted(options?: ActorOptions): string[] {
     return this.write(options, (audit) => {
-      const rows = this.db.prepare("SELECT id, project_id, status, iteration FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, rowid").all() as Row[];
+      const rows = this.db.prepare("SELECT id, project_id, status, iteration FROM runs WHERE status = 'running' ORDER BY created_at, rowid").all() as Row[];
       const update = this.db.prepare("UPDATE runs SET status = 'interrupted', worker_pid = NULL, updated_at = ? WHERE id = ?");
       const at = now();
       for (const row of rows) {

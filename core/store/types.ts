@@ -14,7 +14,7 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   interrupted: ['running', 'cancelled', 'failed'],
   cancelled: ['running', 'failed'],
   failed: ['running'],
-  complete: [],
+  complete: ['running'], // trained further with more iterations
 };
 
 export type SchemaOrigin = 'inferred' | 'edited';
