@@ -61,8 +61,16 @@ export class Service {
     readonly store: Store,
     private readonly options: ServiceOptions,
   ) {
-    // No worker outlives the process that launched it: runs left 'running' were interrupted.
-    store.markInterrupted({ actor: 'service' });
+    // No worker outlives the process that launched it: runs left 'running' were interrupted, at
+    // whatever checkpoint their worker wrote last (it checkpoints when its parent goes away).
+    for (const runId of store.markInterrupted({ actor: 'service' })) this.syncIteration(runId);
+  }
+
+  /** The run's iteration as its run folder's checkpoint says. */
+  private syncIteration(runId: string): void {
+    const run = this.store.getRun(runId);
+    const file = path.join(this.runDir(run), RUN_FILES.checkpoint);
+    if (fs.existsSync(file)) this.store.updateRun(runId, { iteration: readRun(this.runDir(run)).checkpoint.iteration }, { actor: 'service' });
   }
 
   private get actor() {
@@ -356,9 +364,8 @@ export class Service {
     if (live.finished) return;
     // Gone without a word (a crash, killed): the run folder is at its last checkpoint.
     this.flushSamples(runId, live);
-    const run = this.store.getRun(runId);
-    const checkpointed = fs.existsSync(path.join(this.runDir(run), RUN_FILES.checkpoint));
-    this.store.updateRun(runId, { status: 'interrupted', workerPid: null, error: { code: 'internal', message: `the training process ended unexpectedly (exit ${code ?? 'by signal'})` }, ...(checkpointed ? { iteration: readRun(this.runDir(run)).checkpoint.iteration } : {}) }, this.actor);
+    this.store.updateRun(runId, { status: 'interrupted', workerPid: null, error: { code: 'internal', message: `the training process ended unexpectedly (exit ${code ?? 'by signal'})` } }, this.actor);
+    this.syncIteration(runId);
     this.emitStatus(runId, 'the training process ended unexpectedly; resume continues from the last checkpoint');
   }
 

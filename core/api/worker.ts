@@ -57,7 +57,11 @@ export function serveWorker(io: { send: (m: WorkerReport) => void; receive: (lis
 // Started by Node's fork (browser mode, tests): talk over the IPC channel.
 if (process.send && process.argv.includes('--dg-training-worker')) {
   serveWorker({
-    send: (m) => process.send?.(m),
+    // after the parent is gone, reports have nowhere to go: the run folder keeps what matters
+    send: (m) => {
+      // a failed send (EPIPE: the parent died before the channel closed) is the parent gone too
+      if (process.connected) process.send?.(m, undefined, {}, (error) => error && process.connected && process.disconnect?.());
+    },
     receive: (listener) => process.on('message', (m) => listener(m as WorkerCommand)),
     onParentGone: (listener) => process.on('disconnect', listener),
     // let the last messages flush before exiting
