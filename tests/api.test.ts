@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createApiHost } from '../core/api/host.ts';
 import type { ApiEvent, CallOutcome } from '../core/api/transport.ts';
-import { resumeTraining } from '../core/api/training.ts';
+import { resumeTraining, startTraining } from '../core/api/training.ts';
 import { demoDataset } from '../core/data/demo.ts';
 import { writeDataset } from '../core/export/index.ts';
 import { startServer } from '../core/server/server.ts';
@@ -215,6 +215,52 @@ test('the same contract over browser mode (HTTP calls, WebSocket events, uploads
     await client.close();
     await server.close();
     await host.close();
+  }
+});
+
+test('a crashed training worker leaves the run interrupted at its last checkpoint, and it resumes; a dg train run folder imports into a project', async () => {
+  const { dir, csv } = await fixture();
+  const client = await inProcess(path.join(dir, 'store'));
+  try {
+    const project = await ok(client, 'projects.create', { name: 'crashes' });
+    const imported = await ok(client, 'datasets.import', { projectId: project.id, path: csv, read: { idColumn: 'line_id', timeColumn: 'hour' } });
+    const run = await ok(client, 'runs.start', { datasetId: imported.dataset.id, settings: { ...settings, iterations: 200_000, checkpointEvery: 50 } });
+    let live = await ok(client, 'runs.get', { runId: run.id });
+    for (let i = 0; i < 600 && live.iteration < 50; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      live = await ok(client, 'runs.get', { runId: run.id });
+    }
+    process.kill(live.workerPid, 'SIGKILL');
+    const crashed = await untilSettled(client, run.id);
+    assert.equal(crashed.status, 'interrupted');
+    assert.match(crashed.error.message, /ended unexpectedly/);
+    assert.ok(crashed.iteration >= 50 && crashed.iteration % 50 === 0, `iteration ${crashed.iteration}`);
+    await ok(client, 'runs.resume', { runId: run.id, iterations: crashed.iteration + 20 });
+    const resumed = await untilSettled(client, run.id);
+    assert.equal(resumed.status, 'complete', JSON.stringify(resumed.error));
+    assert.equal(resumed.iteration, crashed.iteration + 20);
+
+    // pause and cancel
+    const second = await ok(client, 'runs.start', { datasetId: imported.dataset.id, settings: { ...settings, iterations: 200_000, checkpointEvery: 50 } });
+    await new Promise((r) => setTimeout(r, 1500));
+    await ok(client, 'runs.pause', { runId: second.id });
+    const paused = await untilSettled(client, second.id);
+    assert.equal(paused.status, 'paused');
+    await ok(client, 'runs.cancel', { runId: second.id });
+    assert.equal((await ok(client, 'runs.get', { runId: second.id })).status, 'cancelled');
+
+    // a run folder made by `dg train` becomes a dataset and a run of the project
+    const runDir = path.join(dir, 'cli-run');
+    await startTraining({ data: { file: csv, options: { idColumn: 'line_id', timeColumn: 'hour' } }, runDir, iterations: 30, batchSize: 8, sampleLen: 4, engine: 'native' });
+    const adopted = await ok(client, 'runs.importFolder', { projectId: project.id, path: runDir });
+    assert.equal(adopted.status, 'complete');
+    assert.equal(adopted.iteration, 30);
+    const synthetic = await ok(client, 'runs.generate', { runId: adopted.id, n: 5 });
+    assert.equal(synthetic.series, 5);
+    const notARun = await client.call('runs.importFolder', { projectId: project.id, path: dir });
+    assert.ok(!notARun.ok && notARun.error.code === 'not_found', JSON.stringify(notARun));
+  } finally {
+    await client.close();
   }
 });
 
