@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   protocol.handle(SCHEME, serveRenderer);
   let api: ApiHost & { close(): Promise<void> };
   try {
-    api = await createApiHost({ storeDir: defaultStoreDir(), launchWorker: launchUtilityWorker });
+    api = await createApiHost({ storeDir: defaultStoreDir(), launchWorker: launchUtilityWorker, seedDemo: true });
   } catch (err) {
     dialog.showErrorBox('DoppelGANger Studio could not open its store', err instanceof Error ? err.message : String(err));
     app.exit(1);

@@ -68,7 +68,7 @@ function openBrowser(url: string): void {
 
 async function startBrowserMode(): Promise<void> {
   fs.mkdirSync(storeDir, { recursive: true });
-  const host = await createApiHost({ storeDir });
+  const host = await createApiHost({ storeDir, seedDemo: true });
   // Uploads go beside the store (datasets can be larger than a RAM-backed /tmp) and are removed on exit.
   fs.mkdirSync(path.join(storeDir, 'uploads'), { recursive: true });
   const uploadDir = fs.mkdtempSync(path.join(storeDir, 'uploads', 'session-'));

@@ -191,6 +191,10 @@ test('the contract in-process: project, import, plan, train in a worker, generat
     const { project, exported } = await contractSuite(client, csv);
     const file = path.join(dir, 'store', 'projects', project.id, exported.file);
     assert.equal(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), exported.sha256);
+    // the demo project: the built-in data imported like a user's file, once per store
+    const demo = await ok(client, 'projects.createDemo');
+    assert.deepEqual([demo.datasets.length, demo.datasets[0].series], [1, 400]);
+    assert.equal((await ok(client, 'projects.createDemo')).id, demo.id);
   } finally {
     await client.close();
   }

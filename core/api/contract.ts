@@ -105,6 +105,7 @@ export const methods = {
   'projects.list': method(none),
   'projects.create': method(z.object({ name, description: z.string().max(2000).optional() }).strict()),
   'projects.get': method(z.object({ projectId: id }).strict()),
+  'projects.createDemo': method(none),
   'datasets.import': method(z.object({ projectId: id, path: filePath, read: readOptions.optional(), name: name.optional() }).strict(), { reads: ['path'] }),
   'datasets.get': method(z.object({ datasetId: id }).strict()),
   'datasets.preview': method(z.object({ datasetId: id, series: z.number().int().min(0).max(50).optional(), rows: z.number().int().min(0).max(500).optional() }).strict()),

@@ -20,6 +20,7 @@ const handlers: Handlers = {
   'projects.list': (s) => s.listProjects(),
   'projects.create': (s, a) => s.createProject(a),
   'projects.get': (s, a) => s.getProject(a),
+  'projects.createDemo': (s) => s.createDemoProject(),
   'datasets.import': (s, a) => s.importDataset(a),
   'datasets.get': (s, a) => s.getDataset(a),
   'datasets.preview': (s, a) => s.previewDataset(a),
@@ -80,6 +81,8 @@ export interface HostOptions {
   launchWorker?: LaunchWorker;
   workerModule?: string;
   actor?: string;
+  /** A store with no project gets the demo project (the app's first launch). */
+  seedDemo?: boolean;
 }
 
 export type ClosableHost = ApiHost & { readonly service: Service; close(): Promise<void> };
@@ -93,6 +96,7 @@ export async function createApiHost(options: HostOptions): Promise<ClosableHost>
     version,
     ...(options.actor ? { actor: options.actor } : {}),
   });
+  if (options.seedDemo && store.listProjects().length === 0) await service.createDemoProject();
   return {
     service,
     methods: methodNames,

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { demoDataset } from '../data/demo.ts';
 import { inspectFile, readDataset, type ReadOptions } from '../data/index.ts';
 import type { Dataset, Schema } from '../data/types.ts';
 import { formatOf, writeDataset, writeDatasetParts } from '../export/index.ts';
@@ -24,6 +25,9 @@ export interface ServiceOptions {
   actor?: string;
   version?: string;
 }
+
+/** The demo project's name (one per store). */
+export const DEMO_PROJECT = 'Demo: broadband lines';
 
 /** Progress events per run and second at most (training can step hundreds of times a second). */
 const EVENTS_PER_SECOND = 5;
@@ -134,6 +138,21 @@ export class Service {
       evaluations: runs.flatMap((r) => this.store.listEvaluations(r.id)),
       exports: runs.flatMap((r) => this.store.listExports(r.id)),
     };
+  }
+
+  /**
+   * The demo project (simulated broadband lines, imported like a user's file), for a first launch with
+   * no data of one's own; the existing one when it is there already.
+   */
+  async createDemoProject() {
+    const existing = this.store.listProjects().find((p) => p.name === DEMO_PROJECT);
+    if (existing) return this.getProject({ projectId: existing.id });
+    const project = this.store.createProject({ name: DEMO_PROJECT, description: 'Simulated hourly broadband measurements (download, upload, latency) of 400 lines, with ISP, technology and region: try every step here before bringing your own data.' }, this.actor);
+    const file = this.store.resolve(project.id, 'source/demo-broadband-lines.csv');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await writeDataset(demoDataset({ seed: 1 }), file);
+    await this.importDataset({ projectId: project.id, path: file, read: { idColumn: 'line_id', timeColumn: 'hour' }, name: 'Simulated broadband lines' });
+    return this.getProject({ projectId: project.id });
   }
 
   // ---- datasets and schemas
