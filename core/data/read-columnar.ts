@@ -4,8 +4,8 @@
  * is in memory at once; batches reach us as Arrow, and both formats share the cell conversion.
  */
 import * as fs from 'node:fs';
-import { DataType, RecordBatchReader, tableFromIPC, type RecordBatch, type Schema as ArrowSchema } from 'apache-arrow';
-import * as parquetWasm from 'parquet-wasm';
+import type { DataType, RecordBatch, Schema as ArrowSchema } from 'apache-arrow';
+import type * as ParquetWasm from 'parquet-wasm';
 import type { ColumnStore } from './columns.ts';
 import { checkHeader, makeStores, type ColumnTable, type FileFormat, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
@@ -13,17 +13,25 @@ import type { ReadProgress } from './options.ts';
 
 const PARQUET_BATCH_ROWS = 65_536;
 
+// Loaded at the first Arrow or Parquet read (parquet-wasm compiles its WebAssembly when imported): CSV
+// readers and commands that read nothing do not pay for them.
+let arrowModule: Promise<typeof import('apache-arrow')> | undefined;
+let parquetModule: Promise<typeof ParquetWasm> | undefined;
+const loadArrow = () => (arrowModule ??= import('apache-arrow'));
+const loadParquet = () => (parquetModule ??= import('parquet-wasm'));
+
 export async function readArrowTable(file: string, plan: StorePlan, onProgress?: ReadProgress): Promise<ColumnTable> {
+  const arrow = await loadArrow();
   const handle = await fs.promises.open(file, 'r');
   try {
     let reader;
     try {
-      reader = await RecordBatchReader.from(handle);
+      reader = await arrow.RecordBatchReader.from(handle);
       await reader.open();
     } catch (error) {
       throw new DataError(`${file}: not a readable Arrow IPC file or stream (${(error as Error).message})`, file);
     }
-    const ingest = startIngest(file, 'arrow', reader.schema, plan);
+    const ingest = startIngest(arrow, file, 'arrow', reader.schema, plan);
     // The file format knows its batch count; a stream does not, and reports no progress.
     const batches = reader.isFile() ? reader.numRecordBatches : 0;
     let done = 0;
@@ -38,21 +46,22 @@ export async function readArrowTable(file: string, plan: StorePlan, onProgress?:
 }
 
 export async function readParquetTable(file: string, plan: StorePlan, onProgress?: ReadProgress): Promise<ColumnTable> {
-  let parquetFile: parquetWasm.ParquetFile;
+  const [arrow, parquetWasm] = await Promise.all([loadArrow(), loadParquet()]);
+  let parquetFile: ParquetWasm.ParquetFile;
   try {
     parquetFile = await parquetWasm.ParquetFile.fromFile(await fs.openAsBlob(file));
   } catch (error) {
     throw new DataError(`${file}: not a readable Parquet file (${String((error as Error)?.message ?? error)})`, file);
   }
   try {
-    const schema = tableFromIPC(parquetFile.schema().intoIPCStream()).schema;
-    const ingest = startIngest(file, 'parquet', schema, plan);
+    const schema = arrow.tableFromIPC(parquetFile.schema().intoIPCStream()).schema;
+    const ingest = startIngest(arrow, file, 'parquet', schema, plan);
     const totalRows = parquetFile.metadata().fileMetadata().numRows();
     let rowsRead = 0;
     const stream = await parquetFile.stream({ batchSize: PARQUET_BATCH_ROWS });
-    for await (const wasmBatch of stream as unknown as AsyncIterable<parquetWasm.RecordBatch>) {
+    for await (const wasmBatch of stream as unknown as AsyncIterable<ParquetWasm.RecordBatch>) {
       // The IPC copy leaves wasm memory right away; the JS table is dropped once its cells are stored.
-      const table = tableFromIPC(wasmBatch.intoIPCStream());
+      const table = arrow.tableFromIPC(wasmBatch.intoIPCStream());
       for (const batch of table.batches) ingest.add(batch);
       rowsRead += table.numRows;
       onProgress?.(rowsRead, totalRows, 'rows');
@@ -66,17 +75,17 @@ export async function readParquetTable(file: string, plan: StorePlan, onProgress
 /** How an Arrow column's values become cells. */
 type CellKind = 'number' | 'date' | 'text';
 
-function cellKindOf(type: DataType): CellKind {
+function cellKindOf({ DataType }: typeof import('apache-arrow'), type: DataType): CellKind {
   if (DataType.isTimestamp(type) || DataType.isDate(type)) return 'date';
   if (DataType.isInt(type) || DataType.isFloat(type)) return 'number';
   return 'text';
 }
 
-function startIngest(file: string, format: FileFormat, schema: ArrowSchema, plan: StorePlan) {
+function startIngest(arrow: typeof import('apache-arrow'), file: string, format: FileFormat, schema: ArrowSchema, plan: StorePlan) {
   const warnings: string[] = [];
   const names = checkHeader(file, schema.fields.map((f) => f.name), warnings, 'schema');
   const stores = makeStores(plan(names));
-  const kinds = schema.fields.map((f) => cellKindOf(f.type));
+  const kinds = schema.fields.map((f) => cellKindOf(arrow, f.type));
   let rows = 0;
   return {
     add(batch: RecordBatch): void {

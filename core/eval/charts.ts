@@ -3,14 +3,27 @@
  * network to be viewed.
  */
 
-import * as echarts from 'echarts';
+import { createRequire } from 'node:module';
+import type * as Echarts from 'echarts';
+
+let loaded: typeof Echarts | undefined;
+
+/**
+ * echarts, loaded at the first chart (its ES modules take most of a second to load; commands that draw
+ * nothing should not pay for them). Through require, so that rendering stays synchronous: its CommonJS
+ * build is one prebuilt file, quicker to load than the ES modules.
+ */
+function echarts(): typeof Echarts {
+  loaded ??= createRequire(import.meta.url)('echarts') as typeof Echarts;
+  return loaded;
+}
 
 export const COLORS = { real: '#1f6fb4', synthetic: '#d9480f', holdout: '#868e96' };
 
-type Option = echarts.EChartsCoreOption;
+type Option = Echarts.EChartsCoreOption;
 
 export function renderSvg(option: Option, width = 460, height = 280): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+  const chart = echarts().init(null, null, { renderer: 'svg', ssr: true, width, height });
   try {
     chart.setOption({ animation: false, textStyle: { fontFamily: 'sans-serif' }, ...option });
     return chart.renderToSVGString();

@@ -4,11 +4,9 @@
  */
 import { extname } from 'node:path';
 import type { Dataset } from '../data/types.ts';
-import { arrowWriter } from './arrow.ts';
 import { writeAtomically } from '../util/atomic-file.ts';
 import { longTable, wideTable, type ExportLayout, type ResolvedOptions, type RowTable, type TableColumn } from './columns.ts';
 import { csvWriter } from './csv.ts';
-import { parquetWriter } from './parquet.ts';
 
 export type { ExportLayout } from './columns.ts';
 
@@ -73,7 +71,14 @@ export async function writeDatasetParts(parts: AsyncIterable<Dataset> | Iterable
   const format = formatOf(file);
   let rows = 0;
   await writeAtomically(file, async (handle) => {
-    const writer = format === 'csv' ? csvWriter(handle) : format === 'parquet' ? await parquetWriter(handle) : arrowWriter(handle);
+    // The Parquet and Arrow writers load apache-arrow (and parquet-wasm, which compiles its WebAssembly
+    // when imported) only when such a file is written: CSV users do not pay for them.
+    const writer =
+      format === 'csv'
+        ? csvWriter(handle)
+        : format === 'parquet'
+          ? await (await import('./parquet.ts')).parquetWriter(handle)
+          : (await import('./arrow.ts')).arrowWriter(handle);
     let columns: TableColumn[] | undefined;
     try {
       for await (const part of parts) {
