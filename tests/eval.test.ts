@@ -10,7 +10,7 @@ import { acfDistance, compareAcfCurves, datasetAcf, meanAcf, seriesAcf } from '.
 import { fitStandardiser, logisticPredict, matrixFromRows, standardise, trainLogistic } from '../core/eval/classifiers.ts';
 import { compareCorrelations } from '../core/eval/crossCorrelation.ts';
 import { metadataDependence } from '../core/eval/dependence.ts';
-import { excessKurtosis, pearson, quantileSorted, skewness } from '../core/eval/descriptive.ts';
+import { excessKurtosis, pearson, quantileSorted, skewness } from '../core/util/stats.ts';
 import { discriminativeScore } from '../core/eval/discriminative.ts';
 import { countLabels, jensenShannonDistance, ksStatistic, totalVariation, wasserstein1 } from '../core/eval/distances.ts';
 import { toPlain } from '../core/eval/extract.ts';

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { demoDataset } from '../core/data/demo.ts';
 import { evaluate, renderReport } from '../core/eval/index.ts';
+import { privacyReportSection } from '../core/privacy/report-section.ts';
 import { reviewPrivacy } from '../core/privacy/review.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -18,7 +19,7 @@ test('the fidelity and privacy report opens offline in Chromium with every chart
   const synthetic = demoDataset({ series: 80, length: 24, seed: 2 });
   const holdout = demoDataset({ series: 30, length: 24, seed: 3 });
   const privacy = await reviewPrivacy({ train: real, holdout, synthetic });
-  const html = renderReport(evaluate({ real, synthetic, holdout }), { real, synthetic, holdout }, 'Browser check', privacy);
+  const html = renderReport(evaluate({ real, synthetic, holdout }), { real, synthetic, holdout }, 'Browser check', [privacyReportSection(privacy)]);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dg-report-')), 'report.html');
   fs.writeFileSync(file, html);
   const charts = (html.match(/<svg[\s>]/g) ?? []).length;

@@ -4,7 +4,7 @@
  * - TSGBench's ACD: one ACF over the whole dataset after centring by the dataset mean.
  */
 
-import { pearson } from './descriptive.ts';
+import { pearson } from '../util/stats.ts';
 
 /** r_j = Pearson corr(x[0:T-j], x[j:T]) for j = 1..maxLag; null where undefined (a constant window or T-j < 2). */
 export function seriesAcf(x: ArrayLike<number>, maxLag: number): Array<number | null> {

@@ -3,7 +3,7 @@
  * features, compared by Wasserstein-1 (correlations live in [-1, 1], so no further normalisation).
  */
 
-import { pearson } from './descriptive.ts';
+import { pearson } from '../util/stats.ts';
 import { wasserstein1 } from './distances.ts';
 
 /** Per-series Pearson correlation of two features; series where either is constant are left out. */

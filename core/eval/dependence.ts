@@ -6,7 +6,7 @@
  * small part of the value range, so a range-normalised gap barely moves even when the dependence is lost.
  */
 
-import { mean, std } from './descriptive.ts';
+import { mean, std } from '../util/stats.ts';
 import { ksStatistic } from './distances.ts';
 
 export interface CategoryComparison {

@@ -5,7 +5,7 @@
 
 import type { Rng } from '../util/rng.ts';
 import { accuracy, fitStandardiser, matrixFromRows, mlpPredict, selectRows, standardise, trainMlp, type MlpOptions } from './classifiers.ts';
-import { max, mean, min, std } from './descriptive.ts';
+import { max, mean, min, std } from '../util/stats.ts';
 import type { PlainDataset } from './extract.ts';
 import { pooled } from './extract.ts';
 

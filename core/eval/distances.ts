@@ -2,7 +2,7 @@
  * Distances between two samples or two distributions, over plain arrays.
  */
 
-import { sorted } from './descriptive.ts';
+import { sorted } from '../util/stats.ts';
 
 /**
  * 1-D Wasserstein-1 distance between two empirical distributions (scipy.stats.wasserstein_distance):

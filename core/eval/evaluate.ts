@@ -7,7 +7,7 @@ import { Rng } from '../util/rng.ts';
 import { acfDistance, compareAcfCurves, datasetAcf, meanAcf } from './autocorrelation.ts';
 import { compareCorrelations } from './crossCorrelation.ts';
 import { metadataDependence } from './dependence.ts';
-import { max, mean } from './descriptive.ts';
+import { max, mean } from '../util/stats.ts';
 import { discriminativeScore } from './discriminative.ts';
 import { wasserstein1 } from './distances.ts';
 import { assertSameColumns, pooled, toPlain, type PlainDataset } from './extract.ts';

@@ -2,7 +2,7 @@
  * Histograms for the report's charts (the metrics bin their own way, see marginals.ts).
  */
 
-import { quantileSorted, sorted } from './descriptive.ts';
+import { quantileSorted, sorted } from '../util/stats.ts';
 
 /** Share of values in each of `bins` equal bins over [lo, hi]; values outside land in the end bins. */
 export function histogramShares(values: ArrayLike<number>, lo: number, hi: number, bins: number): number[] {

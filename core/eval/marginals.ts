@@ -3,7 +3,7 @@
  * of continuous values (Wasserstein-1 over the real range) and per time step (TSGBench's MDD).
  */
 
-import { max, min } from './descriptive.ts';
+import { max, min } from '../util/stats.ts';
 import { countLabels, jensenShannonDistance, totalVariation, wasserstein1 } from './distances.ts';
 
 /** Jensen-Shannon distance between the label distributions of two samples of one categorical column. */

@@ -2,11 +2,11 @@
  * The fidelity report: one self-contained HTML file (inline SVG charts, inline CSS, no scripts).
  */
 
-import type { PrivacyReview } from '../privacy/review.ts';
 import type { Dataset } from '../data/types.ts';
+import { escapeHtml, section } from '../util/html.ts';
 import { Rng } from '../util/rng.ts';
+import { max, min } from '../util/stats.ts';
 import { barChart, COLORS, lineChart, sampleChart } from './charts.ts';
-import { max, min } from './descriptive.ts';
 import { pooled, toPlain, type PlainDataset } from './extract.ts';
 import { displayRange, histogramShares, labelShares } from './histogram.ts';
 import type { Metrics } from './metrics.ts';
@@ -17,19 +17,11 @@ const HISTOGRAM_BINS = 40;
 const MAX_CATEGORIES_SHOWN = 25;
 const SAMPLE_SERIES = 3;
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
 function table(headers: string[], rows: Array<Array<string | number | null>>): string {
   const cell = (value: string | number | null) => (typeof value === 'number' || value === null ? formatNumber(value) : escapeHtml(value));
   return `<table><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((row) => `<tr>${row.map((value) => `<td>${cell(value)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
-}
-
-function section(title: string, body: string): string {
-  return `<section><h2>${escapeHtml(title)}</h2>${body}</section>`;
 }
 
 function charts(svgs: string[]): string {
@@ -284,22 +276,12 @@ function headlineTable(metrics: Metrics): string {
   return `<table><thead><tr><th>metric</th><th>aspect</th><th>synthetic</th><th>holdout</th><th>other yardstick</th><th>faithful</th><th>unfaithful</th><th>verdict</th><th>meaning</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-/** A self-contained HTML fidelity report (inline SVG charts; opens offline, without scripts). */
-function privacySection(review: PrivacyReview): string {
-  const rows = review.attacks
-    .map((a) => `<tr><td>${escapeHtml(a.name)}</td><td>${escapeHtml(a.needs)}</td><td>${a.auc.toFixed(3)} [${a.aucLow.toFixed(3)}, ${a.aucHigh.toFixed(3)}]</td><td>${(100 * a.tprAtLowFpr).toFixed(1)}% at ${(100 * a.fpr).toFixed(1)}%</td><td>${a.members}</td></tr>`)
-    .join('');
-  const table = rows
-    ? `<table><thead><tr><th>membership attack</th><th>needs</th><th>ROC AUC [95% interval]</th><th>members found at a false-positive rate of</th><th>series a side</th></tr></thead><tbody>${rows}</tbody></table>`
-    : '';
-  return section(
-    'Privacy',
-    `<ul>${review.statements.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>${table}` +
-      '<p class="note">Copies: synthetic series within 0.001 of a real one (Euclidean distance over every value, each column scaled by its training range). Attacks score training series (members) and unseen holdout series: nearest generated series (GAN-Leaks, Chen et al. 2020), share of generated series within the median nearest distance (Monte-Carlo, Hilprecht et al. 2019), the trained critic\'s score (LOGAN, Hayes et al. 2019). AUC 0.5 is guessing.</p>',
-  );
-}
-
-export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', privacy?: PrivacyReview): string {
+/**
+ * A self-contained HTML fidelity report (inline SVG charts; opens offline, without scripts). `sections`
+ * are more sections, already rendered (e.g. core/privacy/report-section.ts's privacyReportSection), placed
+ * after the fidelity ones.
+ */
+export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', sections: readonly string[] = []): string {
   const real = toPlain(data.real, data.real, 'real');
   const synthetic = toPlain(data.synthetic, data.real, 'synthetic');
   const holdout = data.holdout ? toPlain(data.holdout, data.real, 'holdout') : null;
@@ -319,7 +301,7 @@ ${crossCorrelationSection(metrics)}
 ${lengthSection(metrics, real, synthetic)}
 ${samplesSection(metrics, real, synthetic)}
 ${classifierSection(metrics)}
-${privacy ? privacySection(privacy) : ''}
+${sections.join('\n')}
 <p class="note">Methods: autocorrelation, attribute and feature marginals, length, dependence and cross-correlation as in DoppelGANger (Lin et al., IMC 2020); ACD, MDD, skewness/kurtosis differences and the discriminative score as in TSGBench (Ang et al., VLDB 2024); KS complement as in SDMetrics.</p>
 </body></html>
 `;

@@ -2,7 +2,7 @@
  * Fixed-size numeric descriptions of series, the inputs of the classifiers.
  */
 
-import { mean, quantileSorted, sorted, std } from './descriptive.ts';
+import { mean, quantileSorted, sorted, std } from '../util/stats.ts';
 
 export const SUMMARY_QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9];
 export const DOWNSAMPLED_SEGMENTS = 8;

@@ -3,7 +3,7 @@
  * per-series summary statistics compared by the Kolmogorov-Smirnov statistic (SDMetrics' KS complement).
  */
 
-import { excessKurtosis, max, mean, min, skewness, std } from './descriptive.ts';
+import { excessKurtosis, max, mean, min, skewness, std } from '../util/stats.ts';
 import { ksStatistic } from './distances.ts';
 
 export interface MomentDifference {

@@ -6,7 +6,7 @@
  * critic (LOGAN). Each result comes with a sentence saying what it means.
  */
 import type { Dataset } from '../data/types.ts';
-import { quantileSorted, sorted } from '../eval/descriptive.ts';
+import { quantileSorted, sorted } from '../util/stats.ts';
 import { Rng } from '../util/rng.ts';
 import { evaluateAttack, type AttackResult } from './attacks.ts';
 import { formatDelta } from './dp.ts';
