@@ -77,11 +77,6 @@ export function cudaStatus(library: string = cudaLibraryPath()): CudaStatus {
   }
 }
 
-/** DP-SGD is on unless absent or clipNorm is infinite (dg.h's rule). */
-export function dpEnabled(dp: DpOptions | undefined): boolean {
-  return dp !== undefined && dp.clipNorm > 0 && Number.isFinite(dp.clipNorm);
-}
-
 /** The plain object the binding reads: the layout's variables and ModelConfig's numbers. */
 function nativeConfig(config: ModelConfig, threads: number | undefined, dp: DpOptions | undefined): object {
   const { layout, ...rest } = config;

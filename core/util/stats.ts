@@ -105,15 +105,3 @@ export function excessKurtosis(values: ArrayLike<number>): number {
   m4 /= values.length;
   return m2 > 0 ? m4 / (m2 * m2) - 3 : 0;
 }
-
-/** Mean of the non-null entries; null when there are none. */
-export function meanDefined(values: ReadonlyArray<number | null>): number | null {
-  let sum = 0;
-  let count = 0;
-  for (const value of values) {
-    if (value === null) continue;
-    sum += value;
-    count++;
-  }
-  return count > 0 ? sum / count : null;
-}
