@@ -6,6 +6,7 @@ import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
 import { resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
+import type { ApiError } from '../core/util/errors.ts';
 import { generateFromRun, generatePartsFromRun, loadEncoded, RUN_FILES, runDatasets } from '../core/train/run-folder.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-train-'));
@@ -56,7 +57,10 @@ test('cancel writes a checkpoint; resume continues exactly as an uninterrupted r
 
   const a = tensors(straight);
   const b = tensors(interrupted);
-  assert.deepEqual(a.map((t) => t.name), b.map((t) => t.name));
+  assert.deepEqual(
+    a.map((t) => t.name),
+    b.map((t) => t.name),
+  );
   a.forEach((t, i) => assert.deepEqual(b[i].data, t.data, `tensor ${t.name} differs after resume`));
   // Both include optimizer slots, so the equality covers Adam state too.
   assert.ok(a.some((t) => t.name.endsWith('.adam.m')));
@@ -69,8 +73,12 @@ test('cancel writes a checkpoint; resume continues exactly as an uninterrupted r
 test('a run refuses to overwrite another; the progress log and holdout are written', async () => {
   const runDir = path.join(tmp(), 'run');
   await startTraining(request(runDir, { iterations: 4, holdoutFraction: 0.2 }));
-  await assert.rejects(startTraining(request(runDir)), /already holds a training run.*--resume/);
-  const lines = fs.readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  await assert.rejects(startTraining(request(runDir)), (e: ApiError) => e.code === 'conflict' && /already holds a training run/.test(e.message) && e.hint?.action === 'resume');
+  const lines = fs
+    .readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.ok(lines.length >= 1 && Number.isFinite(lines.at(-1).critic));
   const train = loadEncoded(path.join(runDir, RUN_FILES.train));
   const holdout = loadEncoded(path.join(runDir, RUN_FILES.holdout));
@@ -97,7 +105,10 @@ test('data with features only (no attribute column) trains and generates on both
     for (const s of synthetic.series) {
       assert.deepEqual(s.attributes, []);
       assert.equal(s.features.length, demo.features.length);
-      assert.ok(s.features.every((column) => column.length === s.length && [...column].every((v) => v !== undefined)), engine);
+      assert.ok(
+        s.features.every((column) => column.length === s.length && [...column].every((v) => v !== undefined)),
+        engine,
+      );
     }
   }
 });
@@ -116,7 +127,10 @@ test('generation: seeded, decoded to known labels, conditional on given attribut
   });
   const given = [real.series[0].attributes, real.series[1].attributes, real.series[0].attributes];
   const conditional = await generateFromRun({ runDir, n: 0, seed: 1, givenAttributes: given });
-  assert.deepEqual(conditional.series.map((s) => s.attributes), given);
+  assert.deepEqual(
+    conditional.series.map((s) => s.attributes),
+    given,
+  );
 });
 
 test('generation in parts of whole noise blocks gives the same series as one part, on both engines', async () => {
@@ -127,9 +141,16 @@ test('generation in parts of whole noise blocks gives the same series as one par
     const progress: number[] = [];
     const parts = [];
     for await (const part of generatePartsFromRun({ runDir, n: 2500, seed: 5, partSeries: 1000, onProgress: (done) => progress.push(done) })) parts.push(part);
-    assert.deepEqual(parts.map((p) => p.series.length), [1000, 1000, 500]);
+    assert.deepEqual(
+      parts.map((p) => p.series.length),
+      [1000, 1000, 500],
+    );
     assert.deepEqual(progress, [1000, 2000, 2500]);
-    assert.deepEqual(parts.flatMap((p) => p.series), whole.series, engine);
+    assert.deepEqual(
+      parts.flatMap((p) => p.series),
+      whole.series,
+      engine,
+    );
     assert.equal(whole.series[2499].id, 'synthetic-2499');
     await assert.rejects(generateFromRun({ runDir, n: 2500, partSeries: 700 }), /multiple of 1000, got 700/);
   }

@@ -9,6 +9,7 @@ import { DataError, type Dataset } from '../data/types.ts';
 import { evaluate, renderReport, summarize, type Metrics } from '../eval/index.ts';
 import { encode } from '../encoding/encoder.ts';
 import { createEngine } from '../model/engines.ts';
+import { privacyReportSection } from '../privacy/report-section.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
 import type { Checkpoint } from '../train/checkpoint.ts';
 import { gatherRows } from '../train/loop.ts';
@@ -123,7 +124,7 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   writeFileAtomic(metricsFile, [Buffer.from(JSON.stringify(metrics, null, 2) + '\n')]);
   writeFileAtomic(privacyFile, [Buffer.from(JSON.stringify(privacy, null, 2) + '\n')]);
   const title = request.title ?? `Fidelity and privacy of ${path.basename(request.synthetic)}`;
-  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, privacy))]);
+  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, [privacyReportSection(privacy)]))]);
   request.log(`evaluated in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), metrics, privacy };
 }
