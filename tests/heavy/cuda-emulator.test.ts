@@ -14,10 +14,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parameterSpecs } from '../core/model/params.ts';
+import { parameterSpecs } from '../../core/model/params.ts';
 import { isNoiseByConstruction, parseComparison, referenceDumps, writeReferenceDump } from './fixtures/reference-dumps.ts';
 
-const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../core/native');
+const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/native');
 
 test('dg_cuda.cu passes test_dg_cuda --quick on the CUDA emulator: in order with AddressSanitizer, in reverse order, with 48 KiB of shared memory', () => {
   const result = spawnSync('make', ['-C', nativeDir, '-j2', 'cuda-emu-test'], { encoding: 'utf8', timeout: 1_200_000, maxBuffer: 64 << 20 });
@@ -32,7 +32,7 @@ test('dg_cuda.cu passes test_dg_cuda --quick on the CUDA emulator: in order with
   }
 });
 
-test('dg_cuda.cu reruns the reference engine\'s dumped iterations within 1e-4 (test_dg_cuda --compare, on the emulator)', async () => {
+test("dg_cuda.cu reruns the reference engine's dumped iterations within 1e-4 (test_dg_cuda --compare, on the emulator)", async () => {
   // built by the previous test (make cuda-emu-test)
   const binary = path.join(nativeDir, 'out/emu/test_dg_cuda');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-cuda-compare-'));
