@@ -51,7 +51,11 @@ function randomBatch(rng: Rng, size: number, d: ReturnType<typeof dims>): RealBa
   const oneHot = (widths: number[]) => {
     const out = new Float32Array(size * widths.reduce((a, b) => a + b, 0));
     let o = 0;
-    for (let b = 0; b < size; b++) for (const w of widths) { out[o + rng.int(w)] = 1; o += w; }
+    for (let b = 0; b < size; b++)
+      for (const w of widths) {
+        out[o + rng.int(w)] = 1;
+        o += w;
+      }
     return out;
   };
   const features = new Float32Array(size * d.T * d.feature);
@@ -81,7 +85,17 @@ async function measureOne(engineKind: EngineKind, configName: ConfigName, batch:
   await engine.generate(generated);
   const seriesPerSecond = generated / ((performance.now() - genStart) / 1000);
   engine.dispose();
-  return { engine: engine.name, config: configName, batch, ms_per_iter: +ms.toFixed(2), generate_series_per_s: Math.round(seriesPerSecond), peak_rss_train_mb: trainRssMb, peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1), iterations, generated };
+  return {
+    engine: engine.name,
+    config: configName,
+    batch,
+    ms_per_iter: +ms.toFixed(2),
+    generate_series_per_s: Math.round(seriesPerSecond),
+    peak_rss_train_mb: trainRssMb,
+    peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    iterations,
+    generated,
+  };
 }
 
 async function main() {
@@ -112,7 +126,13 @@ async function main() {
         const generated = Number(values.generate ?? (engine === 'reference' ? 1000 : 50000));
         const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', `${engine}:${config}:${batch}:${iterations}:${generated}`], { encoding: 'utf8' });
         if (child.status !== 0) {
-          const reason = (child.stderr.trim().split('\n').find((l) => l.includes('Error')) ?? child.stderr.trim().split('\n').at(-1)) || 'failed';
+          const reason =
+            (child.stderr
+              .trim()
+              .split('\n')
+              .find((l) => l.includes('Error')) ??
+              child.stderr.trim().split('\n').at(-1)) ||
+            'failed';
           if (values.json) process.stdout.write(JSON.stringify({ engine, config, batch, error: reason }) + '\n');
           else process.stdout.write(`${engine.padEnd(10)} ${config.padEnd(6)} batch ${String(batch).padStart(5)}  unavailable: ${reason}\n`);
           continue;
@@ -123,10 +143,14 @@ async function main() {
         const speedup = baseline.get(key)! / result.ms_per_iter;
         const pytorch = pytorchCpuMs[config]?.[batch];
         if (values.json) {
-          process.stdout.write(JSON.stringify({ ...result, speedup_vs_first_engine: +speedup.toFixed(2), ...(pytorch ? { speedup_vs_pytorch_cpu: +(pytorch / result.ms_per_iter).toFixed(2) } : {}) }) + '\n');
+          process.stdout.write(
+            JSON.stringify({ ...result, speedup_vs_first_engine: +speedup.toFixed(2), ...(pytorch ? { speedup_vs_pytorch_cpu: +(pytorch / result.ms_per_iter).toFixed(2) } : {}) }) + '\n',
+          );
         } else {
           const vsPytorch = pytorch ? `  ${(pytorch / result.ms_per_iter).toFixed(2)}x PyTorch CPU (${pytorch} ms)` : '';
-          process.stdout.write(`${result.engine.padEnd(32)} ${config.padEnd(6)} batch ${String(batch).padStart(5)}  ${String(result.ms_per_iter).padStart(9)} ms/iter  peak RSS ${String(result.peak_rss_train_mb).padStart(6)} MB training, ${String(result.peak_rss_mb).padStart(6)} MB with generation  generate ${String(result.generate_series_per_s).padStart(6)} series/s (${result.generated})  ${speedup.toFixed(2)}x first engine${vsPytorch}\n`);
+          process.stdout.write(
+            `${result.engine.padEnd(32)} ${config.padEnd(6)} batch ${String(batch).padStart(5)}  ${String(result.ms_per_iter).padStart(9)} ms/iter  peak RSS ${String(result.peak_rss_train_mb).padStart(6)} MB training, ${String(result.peak_rss_mb).padStart(6)} MB with generation  generate ${String(result.generate_series_per_s).padStart(6)} series/s (${result.generated})  ${speedup.toFixed(2)}x first engine${vsPytorch}\n`,
+          );
         }
       }
     }

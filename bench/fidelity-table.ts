@@ -53,9 +53,11 @@ const headlineRows: Row[] = HEADLINE_METRICS.map((metric, i) => ({
 }));
 
 const feature = (m: Metrics, name: string) => m.synthetic.autocorrelation.perFeature.find((f) => f.feature === name)!;
-const dependence = (m: Metrics, attribute: string, feat: string) =>
-  m.synthetic.dependence.entries.find((e) => e.attribute === attribute && e.feature === feat)?.weightedGap ?? null;
-const holdoutOf = (read: (c: Metrics['synthetic']) => number | null): Read => (m) => (m.holdout ? read(m.holdout) : null);
+const dependence = (m: Metrics, attribute: string, feat: string) => m.synthetic.dependence.entries.find((e) => e.attribute === attribute && e.feature === feat)?.weightedGap ?? null;
+const holdoutOf =
+  (read: (c: Metrics['synthetic']) => number | null): Read =>
+  (m) =>
+    m.holdout ? read(m.holdout) : null;
 
 /** Diagnostics behind the headline numbers. */
 const detailRows: Row[] = [
@@ -107,7 +109,11 @@ const better = (row: Row, a: number, b: number) => (row.higherIsBetter ? a > b :
 /** Does the last group's mean beat every run of the named groups? */
 function beats(row: Row, names: (n: string) => boolean): string {
   const ours = stats(groups[groups.length - 1].runs.map(row.read));
-  const others = groups.slice(0, -1).filter((g) => names(g.name)).flatMap((g) => g.runs.map(row.read)).filter((v): v is number => v !== null);
+  const others = groups
+    .slice(0, -1)
+    .filter((g) => names(g.name))
+    .flatMap((g) => g.runs.map(row.read))
+    .filter((v): v is number => v !== null);
   if (!ours || others.length === 0) return '';
   const wins = others.filter((o) => better(row, ours.mean, o)).length;
   const ties = others.filter((o) => o === ours.mean).length;

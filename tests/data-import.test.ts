@@ -9,27 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import {
-  Table,
-  TimestampMillisecond,
-  tableToIPC,
-  vectorFromArray,
-  Float64,
-  Int32,
-  Utf8,
-  Dictionary,
-} from 'apache-arrow';
+import { Table, TimestampMillisecond, tableToIPC, vectorFromArray, Float64, Int32, Utf8, Dictionary } from 'apache-arrow';
 import * as parquetWasm from 'parquet-wasm';
-import {
-  DataError,
-  formatSchemaSummary,
-  inspectFile,
-  loadSchemaFile,
-  readDataset,
-  type Dataset,
-  type ReadOptions,
-  type Schema,
-} from '../core/data/index.ts';
+import { DataError, formatSchemaSummary, inspectFile, loadSchemaFile, readDataset, type Dataset, type ReadOptions, type Schema } from '../core/data/index.ts';
 import { CsvTokenizer } from '../core/data/csv.ts';
 import { featureRows } from '../core/data/feature-column.ts';
 import { MBA_CSV, mbaSplitFile } from './fixtures/mba.ts';
@@ -51,11 +33,7 @@ function write(name: string, content: string | Uint8Array): string {
 const csv = (rows: (string | number)[][]): string => rows.map((r) => r.join(',')).join('\n') + '\n';
 
 /** Await a DataError and check its message and fields. */
-async function rejects(
-  promise: Promise<unknown>,
-  patterns: RegExp[],
-  fields: { row?: number; column?: string } = {},
-): Promise<DataError> {
+async function rejects(promise: Promise<unknown>, patterns: RegExp[], fields: { row?: number; column?: string } = {}): Promise<DataError> {
   let caught: unknown;
   try {
     await promise;
@@ -109,23 +87,13 @@ function comparable(dataset: Dataset) {
     attributes: dataset.attributes.map(column),
     features: dataset.features.map(column),
     maxLength: dataset.schema.maxLength,
-    series: dataset.series
-      .map(({ times: _t, ...rest }) => rest)
-      .sort((a, b) => a.id.localeCompare(b.id)),
+    series: dataset.series.map(({ times: _t, ...rest }) => rest).sort((a, b) => a.id.localeCompare(b.id)),
   };
 }
 
 describe('CSV parsing', () => {
   test('quoted fields keep embedded delimiters, quotes and newlines; line numbers count the embedded newline', async () => {
-    const lines = [
-      'id,t,label,bw',
-      '1,0,"plain",1.5',
-      '1,1,"comma, inside",2.5',
-      '1,2,"say ""hi""",3.5',
-      '1,3,"two\nlines",4.5',
-      '2,0,"x",5',
-      '2,1,"y",abc',
-    ];
+    const lines = ['id,t,label,bw', '1,0,"plain",1.5', '1,1,"comma, inside",2.5', '1,2,"say ""hi""",3.5', '1,3,"two\nlines",4.5', '2,0,"x",5', '2,1,"y",abc'];
     const file = write('quoted.csv', lines.join('\n') + '\n');
     const good = write('quoted-good.csv', lines.slice(0, 6).join('\n') + '\n2,1,"y",6\n');
     const { dataset } = await readDataset(good, { idColumn: 'id', timeColumn: 't', features: ['label', 'bw'] });
@@ -133,7 +101,10 @@ describe('CSV parsing', () => {
       featureRows(dataset.series[0]).map((f) => f[0]),
       ['plain', 'comma, inside', 'say "hi"', 'two\nlines'],
     );
-    assert.deepEqual(featureRows(dataset.series[1]), [['x', 5], ['y', 6]]);
+    assert.deepEqual(featureRows(dataset.series[1]), [
+      ['x', 5],
+      ['y', 6],
+    ]);
 
     // The bad cell is on data row 6; the header is line 1 and the quoted newline adds one: line 8.
     const schema = (await inspectFile(good, { idColumn: 'id', timeColumn: 't', features: ['label', 'bw'] })).schema;
@@ -214,15 +185,30 @@ describe('layouts', () => {
 
     // And it is the data that was written, with roles and kinds inferred.
     const d = fromLong.dataset;
-    assert.deepEqual(d.attributes.map((c) => [c.name, c.kind, c.role]), [['isp', 'categorical', 'attribute'], ['tier', 'continuous', 'attribute']]);
-    assert.deepEqual(d.features.map((c) => [c.name, c.kind, c.role]), [['traffic', 'continuous', 'feature'], ['proto', 'categorical', 'feature']]);
+    assert.deepEqual(
+      d.attributes.map((c) => [c.name, c.kind, c.role]),
+      [
+        ['isp', 'categorical', 'attribute'],
+        ['tier', 'continuous', 'attribute'],
+      ],
+    );
+    assert.deepEqual(
+      d.features.map((c) => [c.name, c.kind, c.role]),
+      [
+        ['traffic', 'continuous', 'feature'],
+        ['proto', 'categorical', 'feature'],
+      ],
+    );
     assert.deepEqual(d.attributes[0].categories, ['Charter', 'Verizon']);
     assert.deepEqual([d.attributes[1].min, d.attributes[1].max], [25.5, 100]);
     assert.deepEqual(d.features[1].categories, ['tcp', 'udp']);
     SERIES.forEach((s, id) => {
       const series = d.series.find((x) => x.id === String(id))!;
       assert.deepEqual(series.attributes, [s.isp, s.tier]);
-      assert.deepEqual(featureRows(series), s.traffic.map((x, t) => [x, s.proto[t]]));
+      assert.deepEqual(
+        featureRows(series),
+        s.traffic.map((x, t) => [x, s.proto[t]]),
+      );
       // Stored as columns: numbers in a Float64Array, labels in a string array, one entry per step.
       assert.equal(series.length, s.traffic.length);
       assert.ok(series.features[0] instanceof Float64Array);
@@ -230,7 +216,10 @@ describe('layouts', () => {
       assert.deepEqual(series.times, [0, 1, 2, 3]);
     });
     // Long series come in order of first appearance.
-    assert.deepEqual(d.series.map((s) => s.id), ['0', '1', '2']);
+    assert.deepEqual(
+      d.series.map((s) => s.id),
+      ['0', '1', '2'],
+    );
     assert.deepEqual(fromWide.dataset.features[0].wideColumns, ['traffic_0', 'traffic_1', 'traffic_2', 'traffic_3']);
   });
 
@@ -248,7 +237,10 @@ describe('layouts', () => {
     const inferred = await readDataset(write('step.csv', text), { idColumn: 'id' });
     assert.equal(inferred.dataset.schema.layout.kind === 'long' && inferred.dataset.schema.layout.timeColumn, 'step');
     const forced = await readDataset(write('step2.csv', text), { idColumn: 'id', features: ['step', 'v'] });
-    assert.deepEqual(forced.dataset.features.map((c) => c.name), ['step', 'v']);
+    assert.deepEqual(
+      forced.dataset.features.map((c) => c.name),
+      ['step', 'v'],
+    );
     assert.equal(forced.dataset.series[0].times, undefined);
   });
 
@@ -265,8 +257,17 @@ describe('layouts', () => {
   test('wide rows may end early: trailing empty steps shorten that series', async () => {
     const text = 'id,isp,v_1,v_2,v_3\na,X,1,2,3\nb,Y,4,,\n';
     const { dataset } = await readDataset(write('wide-short.csv', text));
-    assert.deepEqual(dataset.series.map((s) => [s.id, s.length]), [['a', 3], ['b', 1]]);
-    assert.deepEqual(dataset.series.map((s) => s.features[0].length), [3, 1]);
+    assert.deepEqual(
+      dataset.series.map((s) => [s.id, s.length]),
+      [
+        ['a', 3],
+        ['b', 1],
+      ],
+    );
+    assert.deepEqual(
+      dataset.series.map((s) => s.features[0].length),
+      [3, 1],
+    );
     assert.deepEqual(dataset.schema.layout, { kind: 'wide', idColumn: 'id' });
   });
 
@@ -297,16 +298,33 @@ describe('Parquet and Arrow', () => {
 
   function arrowTable(): Table {
     return new Table({
-      id: vectorFromArray(rows.map((r) => r.id), new Int32()),
-      ts: vectorFromArray(rows.map((r) => new Date(r.ts)), new TimestampMillisecond()),
-      isp: vectorFromArray(rows.map((r) => r.isp), new Dictionary(new Utf8(), new Int32())),
-      tier: vectorFromArray(rows.map((r) => r.tier), new Float64()),
-      traffic: vectorFromArray(rows.map((r) => r.traffic), new Float64()),
-      proto: vectorFromArray(rows.map((r) => r.proto), new Utf8()),
+      id: vectorFromArray(
+        rows.map((r) => r.id),
+        new Int32(),
+      ),
+      ts: vectorFromArray(
+        rows.map((r) => new Date(r.ts)),
+        new TimestampMillisecond(),
+      ),
+      isp: vectorFromArray(
+        rows.map((r) => r.isp),
+        new Dictionary(new Utf8(), new Int32()),
+      ),
+      tier: vectorFromArray(
+        rows.map((r) => r.tier),
+        new Float64(),
+      ),
+      traffic: vectorFromArray(
+        rows.map((r) => r.traffic),
+        new Float64(),
+      ),
+      proto: vectorFromArray(
+        rows.map((r) => r.proto),
+        new Utf8(),
+      ),
     });
   }
-  const csvText = () =>
-    csv([['id', 'ts', 'isp', 'tier', 'traffic', 'proto'], ...rows.map((r) => [r.id, r.ts, r.isp, r.tier, r.traffic ?? '', r.proto])]);
+  const csvText = () => csv([['id', 'ts', 'isp', 'tier', 'traffic', 'proto'], ...rows.map((r) => [r.id, r.ts, r.isp, r.tier, r.traffic ?? '', r.proto])]);
   const options: ReadOptions = { idColumn: 'id', timeColumn: 'ts' };
 
   test('Parquet (ZSTD and uncompressed), Arrow IPC file and stream read the same as CSV', async () => {
@@ -336,11 +354,10 @@ describe('Parquet and Arrow', () => {
     const t = arrowTable();
     const file = write('attr.parquet', parquetWasm.writeParquet(parquetWasm.Table.fromIPCStream(tableToIPC(t, 'stream'))));
     // proto varies within series 0 (records 0..3): forced to be an attribute it must fail at record 1.
-    await rejects(
-      readDataset(file, { ...options, attributes: ['proto'], features: ['traffic'] }),
-      [/series '0'/, /'tcp' on record 0 \(0-based\)/, /'udp' on record 1 \(0-based\)/],
-      { row: 1, column: 'proto' },
-    );
+    await rejects(readDataset(file, { ...options, attributes: ['proto'], features: ['traffic'] }), [/series '0'/, /'tcp' on record 0 \(0-based\)/, /'udp' on record 1 \(0-based\)/], {
+      row: 1,
+      column: 'proto',
+    });
     const arrow = write('attr.arrow', tableToIPC(t, 'file'));
     await rejects(readDataset(arrow, { ...options, attributes: ['proto'], features: ['traffic'] }), [/record 1 \(0-based\)/], { row: 1 });
   });
@@ -386,11 +403,18 @@ describe('MBA data', () => {
     });
     assert.equal(dataset.series.length, 600);
     assert.ok(dataset.series.every((s) => s.length === 56 && s.features.every((c) => c.length === 56) && s.attributes.length === 3));
-    assert.deepEqual(dataset.series.slice(0, 3).map((s) => s.id), ['0', '1', '2']);
+    assert.deepEqual(
+      dataset.series.slice(0, 3).map((s) => s.id),
+      ['0', '1', '2'],
+    );
     assert.equal(report.rows, 33600);
     // Check against the file's own text: row 56*k+t is series k step t.
     const lines = fs.readFileSync(MBA, 'utf8').split('\n');
-    for (const [k, t] of [[0, 0], [1, 3], [599, 55]]) {
+    for (const [k, t] of [
+      [0, 0],
+      [1, 3],
+      [599, 55],
+    ]) {
       const cells = lines[1 + 56 * k + t].split(',');
       const s = dataset.series[k];
       assert.deepEqual(featureRows(s)[t], [Number(cells[0]), Number(cells[1])]);
@@ -406,7 +430,10 @@ describe('MBA data', () => {
     const firstId = fs.readFileSync(MBA_TRAIN, 'utf8').split('\n')[1].split(',')[0];
     assert.equal(dataset.series[0].id, firstId);
     assert.equal(new Set(dataset.series.map((s) => s.id)).size, 480);
-    assert.deepEqual(dataset.attributes.map((c) => c.name), ['isp', 'technology', 'state']);
+    assert.deepEqual(
+      dataset.attributes.map((c) => c.name),
+      ['isp', 'technology', 'state'],
+    );
   });
 });
 
@@ -435,7 +462,10 @@ describe('schema JSON', () => {
     const file = path.join(dir, 'edited.schema.json');
     fs.writeFileSync(file, JSON.stringify(edited));
     const { dataset } = await readDataset(MBA_TRAIN, { schema: loadSchemaFile(file) });
-    assert.deepEqual(dataset.attributes.map((c) => c.name), ['isp', 'state']);
+    assert.deepEqual(
+      dataset.attributes.map((c) => c.name),
+      ['isp', 'state'],
+    );
     assert.equal(dataset.features[1].kind, 'categorical');
     assert.equal(typeof dataset.series[0].features[1][0], 'string');
     assert.ok(dataset.features[1].categories!.includes('0.0'));
@@ -460,7 +490,10 @@ describe('schema JSON', () => {
     assert.throws(load({ ...base, columns: [base.columns[0], { name: 'v', kind: 'number', role: 'feature' }] }), /columns\[1\] \('v'\)\.kind: must be one of/);
     assert.throws(load({ ...base, layout: { kind: 'long', idColumn: 'series' } }), /layout\.idColumn: 'series' must be listed in columns/);
     assert.throws(load({ ...base, version: 2 }), /version: must be 1/);
-    assert.throws(() => loadSchemaFile(write('bad.json', '{"version": 1,')), (e: unknown) => e instanceof DataError && /not valid JSON/.test(e.message));
+    assert.throws(
+      () => loadSchemaFile(write('bad.json', '{"version": 1,')),
+      (e: unknown) => e instanceof DataError && /not valid JSON/.test(e.message),
+    );
   });
 
   test('a schema naming columns the file lacks: error listing the file columns', async () => {
@@ -487,10 +520,7 @@ function validSchemaFor(names: string[]): Schema {
   return {
     version: 1,
     layout: { kind: 'long', idColumn: names[0] },
-    columns: [
-      { name: names[0], kind: 'id', role: 'id' },
-      ...names.slice(1).map((name) => ({ name, kind: 'continuous' as const, role: 'feature' as const })),
-    ],
+    columns: [{ name: names[0], kind: 'id', role: 'id' }, ...names.slice(1).map((name) => ({ name, kind: 'continuous' as const, role: 'feature' as const }))],
     maxLength: 100,
     longSeries: 'split',
     missing: 'interpolate',
@@ -516,11 +546,10 @@ describe('validation errors', () => {
 
   test('an attribute that varies inside a series: names the series, both values and rows', async () => {
     const file = write('vary.csv', 'id,t,isp,v\nA,0,X,1\nA,1,X,2\nB,0,Y,3\nB,1,Z,4\n');
-    await rejects(
-      readDataset(file, { idColumn: 'id', timeColumn: 't', attributes: ['isp'], features: ['v'] }),
-      [/column 'isp' is an attribute/, /series 'B' has 'Y' on line 4 and 'Z' on line 5/],
-      { row: 5, column: 'isp' },
-    );
+    await rejects(readDataset(file, { idColumn: 'id', timeColumn: 't', attributes: ['isp'], features: ['v'] }), [/column 'isp' is an attribute/, /series 'B' has 'Y' on line 4 and 'Z' on line 5/], {
+      row: 5,
+      column: 'isp',
+    });
   });
 
   test('duplicate time stamps in a series', async () => {
@@ -538,7 +567,15 @@ describe('validation errors', () => {
     const rows = [...Array.from({ length: 7 }, (_, t) => ['A', t, t]), ...Array.from({ length: 3 }, (_, t) => ['B', t, 10 + t])];
     const file = write('longseries.csv', csv([['id', 't', 'v'], ...rows]));
     const split = await readDataset(file, { idColumn: 'id', timeColumn: 't', maxLength: 3 });
-    assert.deepEqual(split.dataset.series.map((s) => [s.id, s.length, s.features[0].length]), [['A#0', 3, 3], ['A#1', 3, 3], ['A#2', 1, 1], ['B', 3, 3]]);
+    assert.deepEqual(
+      split.dataset.series.map((s) => [s.id, s.length, s.features[0].length]),
+      [
+        ['A#0', 3, 3],
+        ['A#1', 3, 3],
+        ['A#2', 1, 1],
+        ['B', 3, 3],
+      ],
+    );
     assert.deepEqual(featureRows(split.dataset.series[1]), [[3], [4], [5]]);
     assert.deepEqual(split.dataset.series[1].times, [3, 4, 5]);
     assert.equal(split.report.seriesSplit, 1);
@@ -546,7 +583,13 @@ describe('validation errors', () => {
     assert.ok(split.report.warnings.some((w) => /1 series longer than 3 steps were split into 3 pieces/.test(w)));
 
     const cut = await readDataset(file, { idColumn: 'id', timeColumn: 't', maxLength: 3, longSeries: 'truncate' });
-    assert.deepEqual(cut.dataset.series.map((s) => [s.id, s.length, s.features[0].length]), [['A', 3, 3], ['B', 3, 3]]);
+    assert.deepEqual(
+      cut.dataset.series.map((s) => [s.id, s.length, s.features[0].length]),
+      [
+        ['A', 3, 3],
+        ['B', 3, 3],
+      ],
+    );
     assert.equal(cut.report.seriesTruncated, 1);
     assert.ok(cut.report.warnings.some((w) => /truncated/.test(w)));
   });
@@ -555,7 +598,14 @@ describe('validation errors', () => {
     const text = 'id,t,v,p\nA,0,,x\nA,1,2,NA\nA,2,NaN,y\nA,3,null,\nA,4,8,z\nA,5,,z\nB,0,1,q\nB,1,2,q\n';
     const file = write('missing.csv', text);
     const filled = await readDataset(file, { idColumn: 'id', timeColumn: 't' });
-    assert.deepEqual(featureRows(filled.dataset.series[0]), [[2, 'x'], [2, 'x'], [4, 'y'], [6, 'y'], [8, 'z'], [8, 'z']]);
+    assert.deepEqual(featureRows(filled.dataset.series[0]), [
+      [2, 'x'],
+      [2, 'x'],
+      [4, 'y'],
+      [6, 'y'],
+      [8, 'z'],
+      [8, 'z'],
+    ]);
     assert.equal(filled.report.missingInterpolated, 6);
     assert.equal(filled.report.missingRowsDropped, 0);
 
@@ -573,11 +623,10 @@ describe('validation errors', () => {
 
   test('a missing attribute value is an error naming the row (also for categorical attributes)', async () => {
     const file = write('missattr.csv', 'id,t,isp,v\nA,0,X,1\nA,1,,2\nB,0,Y,3\nB,1,Y,4\n');
-    await rejects(
-      readDataset(file, { idColumn: 'id', timeColumn: 't', attributes: ['isp'], features: ['v'] }),
-      [/line 3, column 'isp' \(series 'A'\): the attribute value is missing/],
-      { row: 3, column: 'isp' },
-    );
+    await rejects(readDataset(file, { idColumn: 'id', timeColumn: 't', attributes: ['isp'], features: ['v'] }), [/line 3, column 'isp' \(series 'A'\): the attribute value is missing/], {
+      row: 3,
+      column: 'isp',
+    });
   });
 
   test('a chunk size that does not divide the row count is an error with the counts', async () => {
@@ -616,10 +665,7 @@ describe('streaming', () => {
     const isps = ['Windstream Communications', 'Verizon Wireless', 'Charter Spectrum', 'Frontier Communications', 'CenturyLink'];
     const fd = fs.openSync(file, 'w');
     // A measurement export: 2 features and 3 attributes wanted, plus the columns such exports carry along.
-    fs.writeSync(
-      fd,
-      'series_id,step,traffic,ping_loss,isp,technology,state,rtt_ms,jitter_ms,dns_ms,upload_bytes,download_bytes,probe_host,test_server,client_ip,city,firmware,note\n',
-    );
+    fs.writeSync(fd, 'series_id,step,traffic,ping_loss,isp,technology,state,rtt_ms,jitter_ms,dns_ms,upload_bytes,download_bytes,probe_host,test_server,client_ip,city,firmware,note\n');
     let bytes = 0;
     let series = 0;
     while (bytes < 100e6) {
@@ -673,9 +719,7 @@ describe('streaming', () => {
     assert.ok(inspected.peakGrowth < 0.4 * size, `inspect: heap peaked at +${mb(inspected.peakGrowth)} for a ${mb(size)} file`);
     assert.ok(inspected.retainedAll < 0.05 * size, `inspect: memory kept +${mb(inspected.retainedAll)} for a ${mb(size)} file`);
 
-    const read = await measure(() =>
-      readDataset(file, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic', 'ping_loss'] }),
-    );
+    const read = await measure(() => readDataset(file, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic', 'ping_loss'] }));
     const steps = read.result.dataset.series.reduce((n, x) => n + x.length, 0);
     assert.equal(read.result.dataset.series.length, series);
     assert.equal(steps, series * 56);
@@ -713,8 +757,14 @@ test('reading reports progress that rises to the whole file, in every format', a
     await readDataset(file, options, (done, total, unit) => calls.push([done, total, unit]));
     assert.ok(calls.length > 0, `${format}: progress reported`);
     const [unit, total] = expected[format];
-    assert.ok(calls.every(([, t, u]) => t === total && u === unit), `${format}: ${JSON.stringify(calls.slice(0, 3))}`);
-    assert.ok(calls.every(([d], i) => i === 0 || d >= calls[i - 1][0]), `${format}: rising`);
+    assert.ok(
+      calls.every(([, t, u]) => t === total && u === unit),
+      `${format}: ${JSON.stringify(calls.slice(0, 3))}`,
+    );
+    assert.ok(
+      calls.every(([d], i) => i === 0 || d >= calls[i - 1][0]),
+      `${format}: rising`,
+    );
     assert.equal(calls.at(-1)![0], total, `${format}: ends at the whole file`);
   }
 });

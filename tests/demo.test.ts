@@ -40,7 +40,10 @@ test('shapes: default 400 lines of 56 hours, options respected, ids unique', () 
   for (const s of dataset.series) {
     assert.equal(s.length, 56);
     assert.equal(s.attributes.length, 3);
-    assert.deepEqual(s.times, Array.from({ length: 56 }, (_, t) => t));
+    assert.deepEqual(
+      s.times,
+      Array.from({ length: 56 }, (_, t) => t),
+    );
     assert.equal(s.features.length, 3);
     for (const column of s.features) assert.ok(column instanceof Float64Array && column.length === 56);
   }
@@ -73,8 +76,14 @@ test('schema: long layout on line_id/hour, column kinds and roles, ranges match 
       ['packet_loss', 'continuous', 'feature'],
     ],
   );
-  assert.deepEqual(dataset.attributes.map((c) => c.name), ['isp', 'technology', 'region']);
-  assert.deepEqual(dataset.features.map((c) => c.name), ['download_mbps', 'latency_ms', 'packet_loss']);
+  assert.deepEqual(
+    dataset.attributes.map((c) => c.name),
+    ['isp', 'technology', 'region'],
+  );
+  assert.deepEqual(
+    dataset.features.map((c) => c.name),
+    ['download_mbps', 'latency_ms', 'packet_loss'],
+  );
   assert.deepEqual(dataset.attributes[1].categories, ['Cable', 'DSL', 'Fiber', 'Satellite']);
   assert.ok(dataset.attributes[0].categories!.length >= 4 && dataset.attributes[2].categories!.length >= 5);
   dataset.features.forEach((column, f) => {
@@ -115,7 +124,10 @@ test('ranges: download >= 0, latency > 0, packet loss in [0, 1] and mostly 0, al
   assert.ok(loss.every((v) => v >= 0 && v <= 1));
   const lossFree = loss.filter((v) => v === 0).length / loss.length;
   assert.ok(lossFree > 0.8, `most hours have no loss (${lossFree})`);
-  assert.ok(loss.some((v) => v > 0.5), 'outages push loss near 1');
+  assert.ok(
+    loss.some((v) => v > 0.5),
+    'outages push loss near 1',
+  );
 });
 
 test('outages: some hours drop download to about 0', () => {
@@ -146,8 +158,7 @@ test('diurnal cycle: evening download below early morning; latency and loss rise
 
 test('congestion depth depends on ISP/technology: Fiber dips less than Cable', () => {
   const dip = (technology: string) =>
-    mean(featureValues(dataset, DOWNLOAD, (a, h) => a[1] === technology && h >= 20 && h <= 22)) /
-    mean(featureValues(dataset, DOWNLOAD, (a, h) => a[1] === technology && h >= 3 && h <= 5));
+    mean(featureValues(dataset, DOWNLOAD, (a, h) => a[1] === technology && h >= 20 && h <= 22)) / mean(featureValues(dataset, DOWNLOAD, (a, h) => a[1] === technology && h >= 3 && h <= 5));
   assert.ok(dip('Fiber') > dip('Cable') + 0.15, `fiber keeps ${dip('Fiber')} of its speed, cable ${dip('Cable')}`);
 });
 

@@ -20,13 +20,16 @@ function makeDataset(lengths: number[], seed = 7): Dataset {
     id: `s${i}`,
     attributes: [['A', 'B', 'C'][i % 3], 10 + 990 * rng.uniform()],
     length: len,
-    features: columnsFromRows([columns[2], columns[3], columns[4]], Array.from({ length: len }, () => [
-      // A wide dynamic range across series, the case auto-normalization exists for.
-      Math.pow(10, i % 4) * rng.uniform(),
-      rng.uniform() < 0.2 ? 'down' : 'up',
-      // A flat series (all zeros) exercises the zero-range branch.
-      i === 1 ? 0 : rng.uniform() * 0.01,
-    ])),
+    features: columnsFromRows(
+      [columns[2], columns[3], columns[4]],
+      Array.from({ length: len }, () => [
+        // A wide dynamic range across series, the case auto-normalization exists for.
+        10 ** (i % 4) * rng.uniform(),
+        rng.uniform() < 0.2 ? 'down' : 'up',
+        // A flat series (all zeros) exercises the zero-range branch.
+        i === 1 ? 0 : rng.uniform() * 0.01,
+      ]),
+    ),
   }));
   return {
     schema: { version: 1, layout: { kind: 'long', idColumn: 'id' }, columns, maxLength: Math.max(...lengths), longSeries: 'split', missing: 'interpolate' },
@@ -79,7 +82,10 @@ test('encoded layout: one-hot widths, additional attributes, gen flags, zero pad
   const state = fitEncoder(data, { sampleLen: 2 });
   const enc = encode(state, data);
   assert.equal(widthOf(enc.layout.attributes), 3 + 1);
-  assert.deepEqual(enc.layout.additionalAttributes.map((v) => v.name), ['bandwidth__mid', 'bandwidth__half', 'loss__mid', 'loss__half']);
+  assert.deepEqual(
+    enc.layout.additionalAttributes.map((v) => v.name),
+    ['bandwidth__mid', 'bandwidth__half', 'loss__mid', 'loss__half'],
+  );
   const fDim = widthOf(enc.layout.features);
   assert.equal(fDim, 1 + 2 + 1 + 2);
   // Series 1 has 2 steps: flags [1,0] then [0,1], then zeros everywhere.
@@ -127,9 +133,19 @@ test('encodeAttributes matches encode and rejects unknown labels with the row', 
   const data = makeDataset([3, 3]);
   const state = fitEncoder(data, { sampleLen: 1 });
   const enc = encode(state, data);
-  const given = encodeAttributes(state, data.series.map((s) => s.attributes));
+  const given = encodeAttributes(
+    state,
+    data.series.map((s) => s.attributes),
+  );
   assert.deepEqual([...given], [...enc.attributes]);
-  assert.throws(() => encodeAttributes(state, [['A', 5], ['Z', 5]]), /row 2: 'Z' is not a known category of 'isp'/);
+  assert.throws(
+    () =>
+      encodeAttributes(state, [
+        ['A', 5],
+        ['Z', 5],
+      ]),
+    /row 2: 'Z' is not a known category of 'isp'/,
+  );
 });
 
 test('decode clamps generator overshoot into the training range', () => {

@@ -22,7 +22,6 @@ import { tstrVsTrtr } from '../core/eval/tstr.ts';
 import { Rng } from '../core/util/rng.ts';
 import { MBA_NAIVE_CSV, mbaSplitFile } from './fixtures/mba.ts';
 
-
 // ---------- builders ----------
 
 interface SeriesSpec {
@@ -99,8 +98,7 @@ function mapFeatures(dataset: Dataset, map: (value: number, t: number, f: number
   return copy;
 }
 
-const close = (actual: number, expected: number, tolerance: number, what = '') =>
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what} expected ${expected} +- ${tolerance}, got ${actual}`);
+const close = (actual: number, expected: number, tolerance: number, what = '') => assert.ok(Math.abs(actual - expected) <= tolerance, `${what} expected ${expected} +- ${tolerance}, got ${actual}`);
 
 // ---------- pure metric functions ----------
 
@@ -115,7 +113,7 @@ describe('descriptive statistics', () => {
     assert.equal(skewness([3, 3, 3]), 0);
   });
 
-  it('skewness and kurtosis of large samples approach the distributions\' values', () => {
+  it("skewness and kurtosis of large samples approach the distributions' values", () => {
     const rng = new Rng(1);
     const normal = Array.from({ length: 200_000 }, () => rng.normal());
     const exponential = Array.from({ length: 200_000 }, () => -Math.log(rng.uniform()));
@@ -141,13 +139,27 @@ describe('distances', () => {
     const rng = new Rng(2);
     const x = Array.from({ length: 1000 }, () => rng.normal());
     assert.equal(wasserstein1(x, [...x].reverse()), 0);
-    close(wasserstein1(x, x.map((v) => v + 0.7)), 0.7, 1e-9);
+    close(
+      wasserstein1(
+        x,
+        x.map((v) => v + 0.7),
+      ),
+      0.7,
+      1e-9,
+    );
     // CDFs of {0, 1} and {0, 2} differ by 1/2 on [1, 2).
     close(wasserstein1([0, 1], [0, 2]), 0.5, 1e-12);
     close(wasserstein1([0], [0, 1]), 0.5, 1e-12);
     // Normalised by the real range: a shift by c is c / range.
     const range = Math.max(...x) - Math.min(...x);
-    close(normalisedWasserstein(x, x.map((v) => v + 0.7)), 0.7 / range, 1e-9);
+    close(
+      normalisedWasserstein(
+        x,
+        x.map((v) => v + 0.7),
+      ),
+      0.7 / range,
+      1e-9,
+    );
   });
 
   it('KS statistic matches a hand computation, ties included', () => {
@@ -207,7 +219,14 @@ describe('autocorrelation', () => {
     close(acf[1], 0.8, 0.04);
     // White noise has none; shuffling time keeps only the share of variance between series levels
     // (centring is by the dataset mean, so each series' own level still correlates with itself).
-    close(datasetAcf(Array.from({ length: 100 }, () => whiteNoise(rng, 100)), 5)[1], 0, 0.02);
+    close(
+      datasetAcf(
+        Array.from({ length: 100 }, () => whiteNoise(rng, 100)),
+        5,
+      )[1],
+      0,
+      0.02,
+    );
     const shuffled = ar.map((series) => Array.from(rng.permutation(series.length), (i) => series[i]));
     const flat = datasetAcf(shuffled, 5);
     assert.ok(flat[1] < 0.2, `shuffled AR(1) lag 1: ${flat[1]}`);
@@ -221,7 +240,13 @@ describe('feature marginals', () => {
   it('MDD: 0 for identical data, a hand value for a two-bin case', () => {
     const rng = new Rng(5);
     const series = Array.from({ length: 50 }, () => whiteNoise(rng, 10));
-    assert.equal(marginalDistributionDifference(series, series.map((s) => [...s])), 0);
+    assert.equal(
+      marginalDistributionDifference(
+        series,
+        series.map((s) => [...s]),
+      ),
+      0,
+    );
     // One time step, real {0, 1} in 2 bins of width 0.5: densities 1, 1. Other {0, 0}: densities 2, 0.
     close(marginalDistributionDifference([[0], [1]], [[0], [0]], 1, 2), 1, 1e-12);
     // Values outside the real range count in no bin: the real densities alone, mean 1 / (bins * width) = 1.
@@ -233,7 +258,10 @@ describe('feature marginals', () => {
     const series = Array.from({ length: 40 }, () => whiteNoise(rng, 20));
     const same = seriesStatisticsKs(series, [...series].reverse());
     assert.deepEqual(same, { mean: 0, std: 0, min: 0, max: 0 });
-    const shifted = seriesStatisticsKs(series, series.map((s) => s.map((v) => v + 100)));
+    const shifted = seriesStatisticsKs(
+      series,
+      series.map((s) => s.map((v) => v + 100)),
+    );
     assert.equal(shifted.mean, 1);
     assert.equal(shifted.min, 1);
     assert.equal(shifted.max, 1);
@@ -288,7 +316,12 @@ describe('dependence and cross-feature correlation', () => {
     const a = Array.from({ length: 30 }, () => whiteNoise(rng, 15));
     const same = compareCorrelations(a, a, a, a);
     assert.equal(same.wasserstein, 0);
-    const negated = compareCorrelations(a, a, a, a.map((s) => s.map((v) => -v)));
+    const negated = compareCorrelations(
+      a,
+      a,
+      a,
+      a.map((s) => s.map((v) => -v)),
+    );
     close(negated.wasserstein!, 2, 1e-9);
     assert.equal(compareCorrelations([[1, 1, 1]], [[1, 2, 3]], a, a).wasserstein, null);
   });
@@ -428,7 +461,12 @@ describe('evaluate', () => {
 
   it('series lengths: Wasserstein-1 in steps', () => {
     const rng = new Rng(25);
-    const make = (length: number) => buildDataset(Array.from({ length: 20 }, () => ({ attributes: ['x'], features: whiteNoise(rng, length).map((v) => [v]) })), ['a'], ['f']);
+    const make = (length: number) =>
+      buildDataset(
+        Array.from({ length: 20 }, () => ({ attributes: ['x'], features: whiteNoise(rng, length).map((v) => [v]) })),
+        ['a'],
+        ['f'],
+      );
     const metrics = evaluate({ real: make(10), synthetic: make(12) });
     assert.equal(metrics.synthetic.length.wasserstein, 2);
     close(metrics.synthetic.length.normalised, 0.2, 1e-12);
@@ -436,7 +474,11 @@ describe('evaluate', () => {
 
   it('rejects mismatched columns, missing values and an unknown target, naming what is wrong', () => {
     const real = structuredDataset(new Rng(26), 10);
-    const other = buildDataset(real.series.map((s) => ({ attributes: s.attributes, features: featureRows(s) as number[][] })), ['kind', 'region'], ['load', 'latency']);
+    const other = buildDataset(
+      real.series.map((s) => ({ attributes: s.attributes, features: featureRows(s) as number[][] })),
+      ['kind', 'region'],
+      ['load', 'latency'],
+    );
     assert.throws(() => evaluate({ real, synthetic: other }), /different columns/);
     const holed = copyDataset(real);
     holed.series[3].features[1][2] = NaN;
@@ -504,7 +546,10 @@ describe('MBA baselines', () => {
       const svgs = html.match(/<svg [\s\S]*?<\/svg>/g) ?? [];
       // 2 ACF + 2 histograms + 3 attribute bars + 6 dependence bars + 1 length + 4 samples.
       assert.equal(svgs.length, 18);
-      assert.ok(svgs.every((svg) => svg.includes('<path')), 'every chart draws something');
+      assert.ok(
+        svgs.every((svg) => svg.includes('<path')),
+        'every chart draws something',
+      );
       assert.ok(html.includes('Autocorrelation: traffic_byte_counter'));
       assert.ok(html.includes('Mean traffic_byte_counter by technology'));
     } finally {

@@ -65,7 +65,15 @@ const series: Series[] = [
       [42, 'up'],
     ],
   },
-  { id: 'empty-label', attributes: ['', 7], features: [[5, 'up'], [6, 'up']], times: [1, 2] },
+  {
+    id: 'empty-label',
+    attributes: ['', 7],
+    features: [
+      [5, 'up'],
+      [6, 'up'],
+    ],
+    times: [1, 2],
+  },
 ].map(seriesOf);
 
 function makeDataset(layout: Schema['layout'] = { kind: 'long', idColumn: 'line', timeColumn: 'ts' }): Dataset {
@@ -285,13 +293,19 @@ test('time column: step indices as int32 when no series has stamps, text when st
   const noTimes = { ...makeDataset(), series: series.map(({ times: _, ...s }) => s) };
   const steps = readArrow((await writeDataset(noTimes, path.join(dir, 'steps.arrow'))).file);
   assert.equal(steps.types[1], Type.Int);
-  assert.deepEqual(steps.rows.map((r) => r[1]), [0, 1, 2, 3, 0, 0, 1, 2, 3, 4, 5, 0, 1]);
+  assert.deepEqual(
+    steps.rows.map((r) => r[1]),
+    [0, 1, 2, 3, 0, 0, 1, 2, 3, 4, 5, 0, 1],
+  );
 
   const labels = ['2024-01-01T00:00', '2024-01-01T01:00'];
   const stamped = { ...makeDataset(), series: [{ ...series[3], times: labels }] };
   const read = readArrow((await writeDataset(stamped, path.join(dir, 'stamps.arrow'))).file);
   assert.equal(read.types[1], Type.Utf8);
-  assert.deepEqual(read.rows.map((r) => r[1]), labels);
+  assert.deepEqual(
+    read.rows.map((r) => r[1]),
+    labels,
+  );
 });
 
 test('rejects an unknown extension and colliding column names without writing anything', async () => {

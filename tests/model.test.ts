@@ -8,17 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createReferenceEngine } from '../core/model/reference.ts';
-import {
-  attributeGenerator,
-  critic,
-  criticLoss,
-  drawGeneratorNoise,
-  featureGenerator,
-  generatorForward,
-  generatorLoss,
-  minMaxGenerator,
-  modelShape,
-} from '../core/model/reference-networks.ts';
+import { attributeGenerator, critic, criticLoss, drawGeneratorNoise, featureGenerator, generatorForward, generatorLoss, minMaxGenerator, modelShape } from '../core/model/reference-networks.ts';
 import { gateScale, lstmSequence } from '../core/model/reference-lstm.ts';
 import { modelConfig, type ModelConfig } from '../core/model/config.ts';
 import { dims, initialParameters, parameterSpecs } from '../core/model/params.ts';
@@ -27,7 +17,6 @@ import type { Engine, EngineState, RealBatch } from '../core/model/engine.ts';
 import { Rng } from '../core/util/rng.ts';
 import { assertResumeIsExact } from './fixtures/resume-check.ts';
 import { categorical, continuous, randomBatch, tinyConfig, tinyLayout } from './fixtures/tiny-model.ts';
-
 
 // ---------------------------------------------------------------------------------------------
 // Critic gradients, including the gradient penalty's second-order terms
@@ -85,7 +74,10 @@ function checkCriticGradients(prefix: 'critic' | 'aux', hiddenCount: number, inp
   const pattern = () => maskPattern(vars, prefix, hiddenCount, [real, fake, interpolated]);
 
   const names = Object.keys(vars);
-  const { grads } = tf.variableGrads(loss, names.map((n) => vars[n]));
+  const { grads } = tf.variableGrads(
+    loss,
+    names.map((n) => vars[n]),
+  );
   const analytic = Object.fromEntries(names.map((n) => [n, grads[vars[n].name].dataSync().slice()]));
   tf.dispose(Object.values(grads));
 
@@ -102,11 +94,12 @@ function checkCriticGradients(prefix: 'critic' | 'aux', hiddenCount: number, inp
     // the entries with the largest gradients: a dead unit's zero gradient would check nothing
     const largest = Array.from(analytic[name].keys()).sort((i, j) => Math.abs(analytic[name][j]) - Math.abs(analytic[name][i]));
     for (const index of largest.slice(0, 3)) {
-      const shiftTo = (delta: number) => tf.tidy(() => {
-        const data = base.slice();
-        data[index] += delta;
-        v.assign(tf.tensor(data, v.shape));
-      });
+      const shiftTo = (delta: number) =>
+        tf.tidy(() => {
+          const data = base.slice();
+          data[index] += delta;
+          v.assign(tf.tensor(data, v.shape));
+        });
       const at = (delta: number) => {
         shiftTo(delta);
         const result = { loss: lossValue(), pattern: pattern() };
@@ -185,7 +178,7 @@ function penaltyGradientsByHand(kernels: Float64Array[], biases: Float64Array[],
       return s;
     });
     const norm = Math.sqrt(g.reduce((s, e) => s + e * e, 0));
-    const dg = g.map((e) => ((2 * lambda * (norm - 1)) / norm) * e / B); // mean over the batch
+    const dg = g.map((e) => (((2 * lambda * (norm - 1)) / norm) * e) / B); // mean over the batch
     // u_0 = dg; dK_l[i, o] += u_{l}[i] v_{l}[o] (v of layer l+1's output); u_{l+1} = m * (u_l K_l)
     let u = dg;
     for (let l = 0; l < L; l++) {
@@ -236,7 +229,11 @@ test('gradient-penalty weight gradients equal the by-hand derivation (float64)',
     byHand[l].forEach((h, i) => assert.ok(Math.abs(auto[i] - h) <= 1e-4 * scale, `${n}.kernel[${i}]: autograd ${auto[i]} vs by hand ${h}`));
     // biases get nothing from the penalty: exact zeros through the masks (hidden layers), no path at all (output)
     const biasGradient = grads[vars[`${n}.bias`].name];
-    if (l < names.length - 1) assert.ok(biasGradient.dataSync().every((value) => value === 0), `${n}.bias gets a penalty gradient`);
+    if (l < names.length - 1)
+      assert.ok(
+        biasGradient.dataSync().every((value) => value === 0),
+        `${n}.bias gets a penalty gradient`,
+      );
     else assert.equal(biasGradient, undefined);
   });
   tf.dispose([xTensor, ones, ...Object.values(grads), ...Object.values(vars)]);
@@ -257,8 +254,13 @@ test('generator loss gradients (batch norm, LSTM, heads, stopgrad, both critics)
   for (const p of initialParameters(config, 13)) vars[p.name] = tf.variable(tf.tensor(p.data, p.shape));
   const noise = drawGeneratorNoise(new Rng(13, 2), shape, 6);
   const batchNorm = { kind: 'batch' as const };
-  const names = parameterSpecs(config).filter((s) => s.network === 'generator').map((s) => s.name);
-  const { value, grads } = tf.variableGrads(() => generatorLoss(vars, shape, generatorForward(vars, shape, { noise, batchNorm })), names.map((n) => vars[n]));
+  const names = parameterSpecs(config)
+    .filter((s) => s.network === 'generator')
+    .map((s) => s.name);
+  const { value, grads } = tf.variableGrads(
+    () => generatorLoss(vars, shape, generatorForward(vars, shape, { noise, batchNorm })),
+    names.map((n) => vars[n]),
+  );
   const baseLoss = value.dataSync()[0];
 
   const frozen = tf.tidy(() => {
@@ -302,7 +304,17 @@ test("the LSTM op's hand-written backward pass equals autograd of the README's p
   await tf.setBackend('cpu');
   const [B, H, nz, nc, steps, SF] = [3, 4, 2, 3, 5, 3];
   const rng = new Rng(31, 0);
-  const random = (shape: number[], scale = 1) => tf.tensor(uniformMatrix(rng, 1, shape.reduce((a, b) => a * b, 1), -scale, scale), shape);
+  const random = (shape: number[], scale = 1) =>
+    tf.tensor(
+      uniformMatrix(
+        rng,
+        1,
+        shape.reduce((a, b) => a * b, 1),
+        -scale,
+        scale,
+      ),
+      shape,
+    );
   const conditioning = random([B, nc]) as tf.Tensor2D;
   const noise = Array.from({ length: steps }, () => random([B, nz]) as tf.Tensor2D);
   const kernel = tf.variable(random([nc + nz + H, 4 * H], 0.8));
@@ -359,9 +371,13 @@ test('critic() mixes nothing across examples: per-example gradients come from gr
   const width = dims(config).criticInput;
   const rng = new Rng(2, 0);
   const x = tf.tensor2d(uniformMatrix(rng, 3, width, 0, 1), [3, width]);
-  const together = tf.grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(x).arraySync() as number[][];
+  const together = tf
+    .grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(x)
+    .arraySync() as number[][];
   for (let b = 0; b < 3; b++) {
-    const alone = tf.grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(tf.slice(x, [b, 0], [1, width])).arraySync() as number[][];
+    const alone = tf
+      .grad((input: tf.Tensor) => tf.sum(critic(vars, 'critic', 2, input as tf.Tensor2D)))(tf.slice(x, [b, 0], [1, width]))
+      .arraySync() as number[][];
     assert.deepEqual(alone[0], together[b]);
   }
   tf.dispose([x, ...Object.values(vars)]);
@@ -408,10 +424,7 @@ test('the same seed and batches give identical losses and weights; another seed 
   const params = parameterSpecs(config).map((s) => s.name);
   assert.deepEqual(names.slice(0, params.length), params);
   assert.deepEqual(names.slice(-2), [`${params[params.length - 1]}.adam.m`, `${params[params.length - 1]}.adam.v`]);
-  assert.deepEqual(
-    { g: first.state.counters.generatorStep, c: first.state.counters.criticStep, a: first.state.counters.auxCriticStep },
-    { g: 3, c: 3, a: 3 },
-  );
+  assert.deepEqual({ g: first.state.counters.generatorStep, c: first.state.counters.criticStep, a: first.state.counters.auxCriticStep }, { g: 3, c: 3, a: 3 });
   assert.ok(first.state.counters.noisePosition > 0);
 });
 

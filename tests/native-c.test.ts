@@ -88,7 +88,11 @@ async function compareReferenceIteration(spec: ReferenceDump) {
 
     // every tensor of the dump that is not an input was compared, and nothing else
     const expected = [...dump.keys()].filter((n) => !isInput(n));
-    assert.deepEqual(expected.filter((n) => !report.tensors.has(n)), [], 'tensors of the dump that test_dg did not compare');
+    assert.deepEqual(
+      expected.filter((n) => !report.tensors.has(n)),
+      [],
+      'tensors of the dump that test_dg did not compare',
+    );
     assert.equal(report.compared, expected.length);
     assert.equal(report.tensors.size, expected.length);
 

@@ -38,10 +38,7 @@ const bogusLibrary = path.join(repoRoot, 'no-such-dir/libdg_cuda.so');
 /** dg_cuda.cu built for the CUDA emulator (core/native/cuda_emu/); the first test using it builds it. */
 const emulated = path.join(nativeDir, 'out/emu/libdg_cuda.so');
 
-assert.ok(
-  fs.existsSync(nativeAddonPath),
-  `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`,
-);
+assert.ok(fs.existsSync(nativeAddonPath), `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`);
 
 // The engine layer looks here (DG_CUDA_LIBRARY overrides the default path): the plugin this file built.
 process.env.DG_CUDA_LIBRARY = library;
@@ -92,14 +89,24 @@ test('cudaStatus: without a GPU, unavailable with the reason (and creating a CUD
   console.log(`CUDA unavailable here: ${status.reason}`);
   // the binding's CUDA path: the plugin's dg_cuda_create refuses, with the plugin's own error message
   assert.throws(() => addon.create({}, 1, library), /config\.maxLength is missing/);
-  assert.throws(() => addon.create(nativeConfigFor(), 1, library), (e: Error) => e.message === status.reason);
+  assert.throws(
+    () => addon.create(nativeConfigFor(), 1, library),
+    (e: Error) => e.message === status.reason,
+  );
 });
 
 /** The binding's config object for the tiny model (what createNativeEngine passes). */
 function nativeConfigFor(): object {
   const { layout, ...rest } = config;
   const vars = (v: typeof layout.attributes) => v.map(({ dim, activation }) => ({ dim, activation }));
-  return { ...rest, maxLength: layout.maxLength, genFlags: layout.genFlags, attributes: vars(layout.attributes), additionalAttributes: vars(layout.additionalAttributes), features: vars(layout.features) };
+  return {
+    ...rest,
+    maxLength: layout.maxLength,
+    genFlags: layout.genFlags,
+    attributes: vars(layout.attributes),
+    additionalAttributes: vars(layout.additionalAttributes),
+    features: vars(layout.features),
+  };
 }
 
 test("createEngine('auto') picks CUDA when usable, else the native CPU engine, and says why it skipped CUDA", async () => {
@@ -130,7 +137,10 @@ test("createEngine('auto') picks CUDA when usable, else the native CPU engine, a
 
 test("createEngine('cuda') rejects with a clear message where CUDA cannot run", async (t) => {
   if (status.available) return t.skip('CUDA runs here');
-  for (const options of [{ config, seed: 3 }, { config, seed: 3, dp }]) {
+  for (const options of [
+    { config, seed: 3 },
+    { config, seed: 3, dp },
+  ]) {
     await assert.rejects(createEngine('cuda', options), (e: Error) => {
       assert.equal(e.message, `CUDA is not available: ${status.reason}`);
       return true;
@@ -203,7 +213,10 @@ async function compareWithCpu(cudaLibrary: string, exact: boolean): Promise<void
     const cpuState = await cpu.getState();
     const cudaState = await cuda.getState();
     assert.deepEqual(cudaState.counters, cpuState.counters, 'the same steps and noise draws');
-    assert.deepEqual(cudaState.tensors.map((x) => x.name), cpuState.tensors.map((x) => x.name));
+    assert.deepEqual(
+      cudaState.tensors.map((x) => x.name),
+      cpuState.tensors.map((x) => x.name),
+    );
     if (exact) assert.deepEqual(cudaState, cpuState);
 
     // setState back to the untrained state: the device then holds exactly that
@@ -248,7 +261,7 @@ test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_
   }
 });
 
-test("the real CUDA core on the CPU emulator (out/emu/libdg_cuda.so): the CUDA engine against the CPU engine, through the binding", async () => {
+test('the real CUDA core on the CPU emulator (out/emu/libdg_cuda.so): the CUDA engine against the CPU engine, through the binding', async () => {
   make('out/emu/libdg_cuda.so');
   assert.deepEqual(cudaStatus(emulated), { available: true, device: 'CUDA emulator on the CPU (reports sm_90), sm_90, 80 GiB', library: emulated });
   await compareWithCpu(emulated, false);
@@ -373,7 +386,12 @@ test('a training set held by the CUDA engine: training on its rows equals traini
       const loopEngine: Engine = hideRows ? { ...engine, holdTrainingData: undefined, trainStepOnRows: undefined } : engine;
       let held = false;
       const original = engine.holdTrainingData!;
-      if (!hideRows) loopEngine.holdTrainingData = async (set) => ((held = true), original(set));
+      if (!hideRows) {
+        loopEngine.holdTrainingData = async (set) => {
+          held = true;
+          return original(set);
+        };
+      }
       await runLoop({ engine: loopEngine, data, plan, startIteration: 0, onCheckpoint: () => {} });
       assert.equal(held, !hideRows);
       return await engine.getState();

@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import type { ModelConfig } from '../core/model/config.ts';
 import { feedsBatchNorm } from '../core/model/dump-reference.ts';
 import { bufferSpecs, dims, initialBuffers, initialParameters, parameterSpecs } from '../core/model/params.ts';
-import type { Engine, EngineState, NamedTensor, RealBatch } from '../core/model/engine.ts';
-import { createNativeEngine, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
+import type { Engine, EngineState, NamedTensor } from '../core/model/engine.ts';
+import { createNativeEngine, nativeAddonPath } from '../core/model/native.ts';
 import { configTensors, readTensorDump, writeTensorDump } from '../core/native/tensor-dump.ts';
 import { Rng } from '../core/util/rng.ts';
 import { randomBatch, relativeError, tinyConfig as sharedTinyConfig, tinyLayout as sharedTinyLayout } from './fixtures/tiny-model.ts';
@@ -25,10 +25,7 @@ import { randomBatch, relativeError, tinyConfig as sharedTinyConfig, tinyLayout 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const referencePath = path.join(repoRoot, 'core/model/reference.ts');
 
-assert.ok(
-  fs.existsSync(nativeAddonPath),
-  `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`,
-);
+assert.ok(fs.existsSync(nativeAddonPath), `the native addon is not built (${nativeAddonPath}); build it with \`npx node-gyp rebuild -C core/native\` before running this test`);
 
 /** The native tests add a tanh attribute to exercise that head too. */
 const tinyLayout = (genFlags = true) => sharedTinyLayout(genFlags, true);
@@ -157,7 +154,11 @@ test('first iteration matches the reference engine: gradients, losses, updated w
     assert.deepEqual((await native.getState()).counters, (await reference.getState()).counters);
     const lr = { generator: config.generatorLearningRate, critic: config.criticLearningRate, auxCritic: config.auxCriticLearningRate };
     const mMax = (name: string) => ref.get(`${name}.adam.m`)!.data.reduce((s, x) => Math.max(s, Math.abs(x)), 0);
-    const generatorScale = Math.max(...parameterSpecs(config).filter((s) => s.network === 'generator' && !feedsBatchNorm(s.name)).map((s) => mMax(s.name)));
+    const generatorScale = Math.max(
+      ...parameterSpecs(config)
+        .filter((s) => s.network === 'generator' && !feedsBatchNorm(s.name))
+        .map((s) => mMax(s.name)),
+    );
     for (const spec of parameterSpecs(config)) {
       // After one Adam step m = (1 - beta1) g: the slots carry each engine's gradient.
       const mRef = ref.get(`${spec.name}.adam.m`)!.data;
@@ -290,7 +291,11 @@ test('generation: masks, lengths, given attributes, noise position, +0 padding',
       assert.ok(Math.abs(a[0] + a[1] + a[2] - 1) < 1e-5, 'categorical attribute is a softmax');
       for (let t = 0; t < d.T; t++) {
         const f = out.features.subarray((i * d.T + t) * d.feature, (i * d.T + t + 1) * d.feature);
-        if (t >= length) assert.ok(f.every((x) => Object.is(x, 0)), 'padding after the end is +0');
+        if (t >= length)
+          assert.ok(
+            f.every((x) => Object.is(x, 0)),
+            'padding after the end is +0',
+          );
         else if (t < length - 1) assert.ok(f[3] <= f[2], 'no end flag before the series ends');
         else if (length < d.T) assert.ok(f[3] > f[2], 'the last kept step carries the end flag');
       }
@@ -340,7 +345,10 @@ test('a batch whose working memory exceeds what is available is refused with the
   const limit = process.env.DG_MEMORY_LIMIT_MB;
   process.env.DG_MEMORY_LIMIT_MB = '100';
   try {
-    await assert.rejects(engine.trainStep([randomBatch(config, 40, rng)]), /a generator pass of 40 rows needs \d+ MB of working memory, more than the 100 MB available \(DG_MEMORY_LIMIT_MB\): use a smaller batch/);
+    await assert.rejects(
+      engine.trainStep([randomBatch(config, 40, rng)]),
+      /a generator pass of 40 rows needs \d+ MB of working memory, more than the 100 MB available \(DG_MEMORY_LIMIT_MB\): use a smaller batch/,
+    );
     const losses = await engine.trainStep([randomBatch(config, 8, rng)]);
     assert.ok(Number.isFinite(losses.critic));
     // the refused batch changed nothing: the engine goes on as if it had never been asked
@@ -414,7 +422,10 @@ function firstStepMoments(state: EngineState, config: ModelConfig, prefix: 'crit
     .map((s) => tensors.get(`${s.name}.adam.m`)!.data);
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) out.set(p, o), (o += p.length);
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

@@ -52,7 +52,11 @@ test('series distances equal the plain Euclidean distance over the scaled values
     const found = nearCopies(b, categoricalKeys(other), a, categoricalKeys(data), within);
     counts.push(found.reduce((x, y) => x + y, 0));
     nearest.forEach((d, i) => {
-      const sameKeyNearest = Math.min(...Array.from({ length: a.n }, (_, j) => j).filter((j) => categoricalKeys(data)[j] === categoricalKeys(other)[i]).map((j) => Math.sqrt(Array.from({ length: a.dim }, (_, k) => (b.data[i * b.dim + k] - a.data[j * a.dim + k]) ** 2).reduce((x, y) => x + y, 0))));
+      const sameKeyNearest = Math.min(
+        ...Array.from({ length: a.n }, (_, j) => j)
+          .filter((j) => categoricalKeys(data)[j] === categoricalKeys(other)[i])
+          .map((j) => Math.sqrt(Array.from({ length: a.dim }, (_, k) => (b.data[i * b.dim + k] - a.data[j * a.dim + k]) ** 2).reduce((x, y) => x + y, 0))),
+      );
       assert.equal(found[i], sameKeyNearest <= within ? 1 : 0, `series ${i} within ${within} (nearest ${d}, same attributes ${sameKeyNearest})`);
       if (d <= within && d < Math.SQRT2 - 1e-9) assert.equal(found[i], 1, 'anything nearer than sqrt(2) shares the categorical attributes');
     });
@@ -100,7 +104,10 @@ test('the review flags synthetic data that copies the training series, and clear
   assert.equal(noHoldout.closestRecord, null);
   assert.equal(noHoldout.attacks.length, 0);
   assert.ok(noHoldout.statements.some((s) => /No unseen real series/.test(s)));
-  assert.ok(noHoldout.statements.some((s) => /epsilon 2\.00 at delta 1e-5: .* finds at most 7% of the members/.test(s)), noHoldout.statements.join('\n'));
+  assert.ok(
+    noHoldout.statements.some((s) => /epsilon 2\.00 at delta 1e-5: .* finds at most 7% of the members/.test(s)),
+    noHoldout.statements.join('\n'),
+  );
 });
 
 test('dg evaluate --run scores unseen series with the critic, a label training never had scoring lowest', async () => {

@@ -31,13 +31,24 @@ test('accountant: the published test vectors (Mironov et al. sampled Gaussian RD
   assert.equal(one.order, 13);
   // composition of (q 1e-5, sigma 1, 10 steps) and (q 1e-4, sigma 3, 4 steps), delta 1e-5, orders 2..32
   const orders = Array.from({ length: 31 }, (_, i) => i + 2);
-  const two = privacySpent([{ q: 1e-5, noiseMultiplier: 1, steps: 10 }, { q: 1e-4, noiseMultiplier: 3, steps: 4 }], 1e-5, orders);
+  const two = privacySpent(
+    [
+      { q: 1e-5, noiseMultiplier: 1, steps: 10 },
+      { q: 1e-4, noiseMultiplier: 3, steps: 4 },
+    ],
+    1e-5,
+    orders,
+  );
   close(two.epsilon, 0.33634, 2e-5, 'composed epsilon');
   assert.equal(two.order, 23);
 });
 
 test('accountant: log A of the fractional-order series equals the binomial sum at integer orders, and a numerical integral at fractional ones', () => {
-  for (const [q, sigma] of [[0.01, 1.1], [0.2, 4], [0.05, 0.7]]) {
+  for (const [q, sigma] of [
+    [0.01, 1.1],
+    [0.2, 4],
+    [0.05, 0.7],
+  ]) {
     for (const alpha of [2, 3, 8, 20]) close(logAFractional(q, sigma, alpha), logAInteger(q, sigma, alpha), 1e-9, `log A(q ${q}, sigma ${sigma}, alpha ${alpha})`);
     // A_alpha = E_{z ~ N(0, sigma^2)} [((1 - q) + q exp((2z - 1) / (2 sigma^2)))^alpha], by Simpson's rule
     for (const alpha of [1.25, 1.5, 2.5, 4.5]) {
@@ -47,7 +58,7 @@ test('accountant: log A of the fractional-order series equals the binomial sum a
       let sum = 0;
       for (let i = 0; i <= steps; i++) {
         const z = lo + i * h;
-        const f = Math.exp(-(z * z) / (2 * sigma * sigma)) / (sigma * Math.sqrt(2 * Math.PI)) * ((1 - q) + q * Math.exp((2 * z - 1) / (2 * sigma * sigma))) ** alpha;
+        const f = (Math.exp(-(z * z) / (2 * sigma * sigma)) / (sigma * Math.sqrt(2 * Math.PI))) * (1 - q + q * Math.exp((2 * z - 1) / (2 * sigma * sigma))) ** alpha;
         sum += f * (i === 0 || i === steps ? 1 : i % 2 === 1 ? 4 : 2);
       }
       close(logAFractional(q, sigma, alpha), Math.log((sum * h) / 3), 1e-7, `log A(q ${q}, sigma ${sigma}, alpha ${alpha}) vs the integral`);
@@ -57,7 +68,15 @@ test('accountant: log A of the fractional-order series equals the binomial sum a
 
 test('accountant: log erfc against mpmath, the full-batch Gaussian in closed form, and the edge cases', () => {
   // mpmath.log(mpmath.erfc(x)) at 30 digits
-  for (const [x, expected] of [[0.5, -0.7350111298370844], [3, -10.720363041981113], [-1, 0.6112323176780705], [10, -102.87988902484488857], [30, -903.97411711064387808]]) {
+  for (const [x, expected] of [
+    [0.5, -0.7350111298370844],
+    [3, -10.720363041981113],
+    [-1, 0.6112323176780705],
+    // biome-ignore lint/correctness/noPrecisionLoss: mpmath's digits, as printed
+    [10, -102.87988902484488857],
+    // biome-ignore lint/correctness/noPrecisionLoss: mpmath's digits, as printed
+    [30, -903.97411711064387808],
+  ]) {
     close(logErfc(x), expected, 1e-13, `log erfc(${x})`);
   }
   // q = 1: RDP = alpha / (2 sigma^2) per step
@@ -173,15 +192,25 @@ test('dg train with DP-SGD: epsilon reported as it is spent, written to the run,
   assert.ok(plan, 'the checkpoint keeps the DP plan');
   assert.equal(plan.targetEpsilon, 8);
   assert.equal(plan.samplingRate, 0.1);
-  assert.ok(logs.some((m) => m.startsWith('DP-SGD: noise multiplier') && m.includes('30 iterations spend epsilon')), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => m.startsWith('DP-SGD: noise multiplier') && m.includes('30 iterations spend epsilon')),
+    logs.join('\n'),
+  );
   // once an epoch (10 iterations), the privacy spent rises
   const reported = seen.filter((p) => p.privacy).map((p) => p.privacy!.epsilon);
   assert.ok(reported.length >= 10 && reported.at(-1)! > reported[0], `epsilon reported and rising: ${reported.slice(0, 3)}...`);
   close(first.privacy!.epsilon, epsilonSpent(plan, 20).epsilon, 1e-12, 'spent after 20 iterations');
   const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8'));
   close(info.privacySpent.epsilon, epsilonSpent(plan, 20).epsilon, 1e-12, 'run.json after the cancel');
-  const stepLines = fs.readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.ok(stepLines.every((l) => typeof l.epsilon === 'number' && l.dp.clippedFraction >= 0), 'every curve point has epsilon and clip statistics');
+  const stepLines = fs
+    .readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.ok(
+    stepLines.every((l) => typeof l.epsilon === 'number' && l.dp.clippedFraction >= 0),
+    'every curve point has epsilon and clip statistics',
+  );
 
   const done = await resumeTraining(runDir);
   assert.equal(done.iteration, 30);
@@ -208,7 +237,10 @@ test('a default schedule long enough to memorize a small dataset is pointed out 
     onLog: (m) => logs.push(m),
     onProgress: () => controller.abort(),
   });
-  assert.ok(logs.some((m) => /^note: with 400 series the default trains 2000 epochs for fidelity, .* memorize them/.test(m)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => /^note: with 400 series the default trains 2000 epochs for fidelity, .* memorize them/.test(m)),
+    logs.join('\n'),
+  );
   const chosen: string[] = [];
   await startTraining(dpRequest(path.join(tmp(), 'short'), { dp: undefined, iterations: 2 }), { onLog: (m) => chosen.push(m) });
   assert.ok(!chosen.some((m) => m.startsWith('note: with')), 'not when the user chose the length');

@@ -34,16 +34,18 @@ test('the fidelity and privacy report opens offline in Chromium with every chart
     // Any request that leaves the file itself means the report is not self-contained.
     page.on('request', (r) => r.url() !== pathToFileURL(file).href && problems.push(`request to ${r.url()}`));
     await page.goto(pathToFileURL(file).href);
-    const drawn = await page.$$eval('svg', (svgs) =>
-      svgs.filter((svg) => {
-        const box = svg.getBoundingClientRect();
-        // A drawn chart has a real size and marks in it (paths or text), not an empty frame.
-        return box.width > 50 && box.height > 50 && svg.querySelectorAll('path, text').length > 3;
-      }).length,
+    const drawn = await page.$$eval(
+      'svg',
+      (svgs) =>
+        svgs.filter((svg) => {
+          const box = svg.getBoundingClientRect();
+          // A drawn chart has a real size and marks in it (paths or text), not an empty frame.
+          return box.width > 50 && box.height > 50 && svg.querySelectorAll('path, text').length > 3;
+        }).length,
     );
     assert.equal(drawn, charts, 'every chart has a size and content');
     assert.deepEqual(problems, []);
-    assert.match(await page.textContent('body') ?? '', /indistinguishable|faithful/);
+    assert.match((await page.textContent('body')) ?? '', /indistinguishable|faithful/);
     // the privacy section: every finding as a list item, the attacks as table rows
     const section = page.locator('section', { has: page.locator('h2', { hasText: 'Privacy' }) });
     assert.equal(await section.locator('li').count(), privacy.statements.length);

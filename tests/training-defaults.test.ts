@@ -10,7 +10,7 @@ const mbaTrain = mbaSplitFile('train');
 
 test('default S: the largest divisor of T up to 10 that leaves at least 4 LSTM steps', () => {
   assert.equal(defaultSampleLen(56), 8, 'MBA');
-  assert.equal(defaultSampleLen(550), 10, 'WWT, the paper\'s best');
+  assert.equal(defaultSampleLen(550), 10, "WWT, the paper's best");
   assert.equal(defaultSampleLen(24), 6);
   assert.equal(defaultSampleLen(12), 3);
   assert.equal(defaultSampleLen(53), 1, 'a prime length has no other divisor');
@@ -22,15 +22,20 @@ test('default S: the largest divisor of T up to 10 that leaves at least 4 LSTM s
   }
 });
 
-test('default epochs: the paper\'s 400, raised so that small datasets still train MIN_DEFAULT_ITERATIONS iterations', () => {
-  assert.equal(defaultEpochs(50_000, 100), 400, 'WWT-sized: the paper\'s epochs');
+test("default epochs: the paper's 400, raised so that small datasets still train MIN_DEFAULT_ITERATIONS iterations", () => {
+  assert.equal(defaultEpochs(50_000, 100), 400, "WWT-sized: the paper's epochs");
   assert.equal(defaultEpochs(480, 100), MIN_DEFAULT_ITERATIONS / 4, 'MBA split: 4 iterations per epoch');
-  for (const [n, batch] of [[30, 8], [480, 100], [5_000, 100], [123, 50]]) {
+  for (const [n, batch] of [
+    [30, 8],
+    [480, 100],
+    [5_000, 100],
+    [123, 50],
+  ]) {
     assert.ok(defaultEpochs(n, batch) * iterationsPerEpoch(n, batch) >= MIN_DEFAULT_ITERATIONS, `n=${n} batch=${batch}`);
   }
 });
 
-test('default critic steps: 2 for small datasets on the long schedule, the paper\'s 1 for large ones', () => {
+test("default critic steps: 2 for small datasets on the long schedule, the paper's 1 for large ones", () => {
   assert.equal(defaultCriticSteps(480, 100), 2, 'MBA split');
   assert.equal(defaultCriticSteps(50_000, 100), 1, 'WWT-sized');
   assert.equal(defaultCriticSteps(5_000, 100), 1, '50 iterations per epoch x 400 epochs reaches MIN_DEFAULT_ITERATIONS');
@@ -48,10 +53,10 @@ function sines(amplitudes: number[]): Dataset {
   };
 }
 
-test('auto-normalization by default only when a feature\'s series span scales 100x apart', async () => {
+test("auto-normalization by default only when a feature's series span scales 100x apart", async () => {
   const { dataset } = await readDataset(mbaTrain, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] });
   assert.equal(defaultAutoNormalize(dataset), false, 'MBA: per-series ranges within about 10x');
-  const orders = Array.from({ length: 50 }, (_, i) => Math.pow(10, (4 * i) / 49));
+  const orders = Array.from({ length: 50 }, (_, i) => 10 ** ((4 * i) / 49));
   assert.equal(defaultAutoNormalize(sines(orders)), true, 'amplitudes over four orders of magnitude');
   assert.equal(defaultAutoNormalize(sines(orders.map((a) => 1 + a / 1e3))), false, 'amplitudes within 11x');
   assert.equal(defaultAutoNormalize(sines(orders.map(() => 0))), false, 'flat series give no ranges');

@@ -30,13 +30,7 @@ export interface Column {
 
 const seriesName = (structure: Structure, s: number) => quote(structure.ids[s]);
 
-export function buildDataset(
-  table: ColumnTable,
-  structure: Structure,
-  variables: ResolvedVariable[],
-  policies: Policies,
-  warnings: string[],
-): { dataset: Dataset; report: ImportReport } {
+export function buildDataset(table: ColumnTable, structure: Structure, variables: ResolvedVariable[], policies: Policies, warnings: string[]): { dataset: Dataset; report: ImportReport } {
   const file = table.file;
   const attributes = variables.filter((v) => v.role === 'attribute').map((v) => settle(table, v));
   const features = variables.filter((v) => v.role === 'feature').map((v) => settle(table, v));
@@ -141,8 +135,7 @@ function trackColumn(c: Column, column: FeatureColumn): void {
   c.max = max;
 }
 
-const valueAt = (c: Column, store: ColumnStore, row: number): Value =>
-  c.categorical ? store.labelAt(row) : store.numbers![row];
+const valueAt = (c: Column, store: ColumnStore, row: number): Value => (c.categorical ? store.labelAt(row) : store.numbers![row]);
 
 /** The one value an attribute has in series s; missing or varying values are errors. */
 function attributeValue(table: ColumnTable, structure: Structure, s: number, c: Column): Value {
@@ -228,7 +221,8 @@ function featureSteps(
         continue;
       }
     }
-    const column = (columns[f] = emptyColumn(c, length));
+    const column = emptyColumn(c, length);
+    columns[f] = column;
     for (let t = 0; t < length; t++) {
       const [store, row] = cellOf(table, structure, c.v, s, t);
       if (store.isMissing(row)) {
@@ -313,8 +307,7 @@ function fillGaps(column: FeatureColumn, known: number[]): void {
 }
 
 /** Steps a..b of a column for a split piece: a view for numbers (the pieces share the series' memory). */
-const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn =>
-  column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b);
+const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn => (column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b));
 
 /** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
 function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
@@ -362,13 +355,7 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
  * The schema's column list: id, time, attributes and features in Dataset order, then ignored columns.
  * Continuous ranges are the declared ones, widened (with a warning) if the data goes beyond them.
  */
-export function schemaColumns(
-  table: ColumnTable,
-  structure: Structure,
-  variables: ResolvedVariable[],
-  used: Column[],
-  warnings: string[],
-): ColumnSchema[] {
+export function schemaColumns(table: ColumnTable, structure: Structure, variables: ResolvedVariable[], used: Column[], warnings: string[]): ColumnSchema[] {
   const columns: ColumnSchema[] = [];
   if (structure.idColumn !== undefined) columns.push({ name: table.names[structure.idColumn], kind: 'id', role: 'id' });
   if (structure.timeColumn !== undefined) columns.push({ name: table.names[structure.timeColumn], kind: 'time', role: 'time' });
@@ -381,9 +368,7 @@ export function schemaColumns(
       const declared = c.v.declared;
       if (declared?.min !== undefined && declared.max !== undefined) {
         if (min < declared.min || max > declared.max) {
-          warnings.push(
-            `column '${c.v.name}': values span [${min}, ${max}], beyond the schema's range [${declared.min}, ${declared.max}]; the range was widened`,
-          );
+          warnings.push(`column '${c.v.name}': values span [${min}, ${max}], beyond the schema's range [${declared.min}, ${declared.max}]; the range was widened`);
         }
         min = Math.min(min, declared.min);
         max = Math.max(max, declared.max);

@@ -258,11 +258,10 @@ export class ColumnStore {
     if (!numbers) return 0;
     const present = new Float64Array(numbers.length);
     let n = 0;
-    for (let r = 0; r < numbers.length; r++) if (numbers[r] === numbers[r]) present[n++] = numbers[r];
+    for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r])) present[n++] = numbers[r];
     const sorted = present.subarray(0, n).sort();
     let count = 0;
     for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
     return count;
   }
-
 }

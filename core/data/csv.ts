@@ -18,6 +18,7 @@ export class UnclosedQuoteError extends Error {
   }
 }
 
+// biome-ignore lint/suspicious/noConstEnum: file-local, so the tokenizer's hot loop compares inlined numbers
 const enum State {
   FieldStart,
   Unquoted,

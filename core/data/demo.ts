@@ -93,7 +93,10 @@ function round(value: number, digits: number): number {
 }
 
 function simulateLine(rng: Rng, index: number, length: number, idWidth: number): Series {
-  const ispIndex = pick(rng, ISPS.map((isp) => isp.share));
+  const ispIndex = pick(
+    rng,
+    ISPS.map((isp) => isp.share),
+  );
   const isp = ISPS[ispIndex];
   const technology = TECHNOLOGIES[pick(rng, isp.technologyMix)];
   const regionIndex = pick(rng, REGION_SHARES);
@@ -186,12 +189,7 @@ export function demoDataset(options: DemoOptions = {}): Dataset {
   const schema: Schema = {
     version: 1,
     layout: { kind: 'long', idColumn: 'line_id', timeColumn: 'hour' },
-    columns: [
-      { name: 'line_id', kind: 'id', role: 'id' },
-      { name: 'hour', kind: 'time', role: 'time' },
-      ...attributes,
-      ...features,
-    ],
+    columns: [{ name: 'line_id', kind: 'id', role: 'id' }, { name: 'hour', kind: 'time', role: 'time' }, ...attributes, ...features],
     maxLength: length,
     longSeries: 'split',
     missing: 'interpolate',

@@ -50,5 +50,10 @@ export function featureRows(series: Series): Value[][] {
  * datasets by hand.
  */
 export function columnsFromRows(features: ColumnSchema[], rows: Value[][]): FeatureColumn[] {
-  return features.map((column, f) => columnOf(column, rows.map((row) => row[f])));
+  return features.map((column, f) =>
+    columnOf(
+      column,
+      rows.map((row) => row[f]),
+    ),
+  );
 }

@@ -40,12 +40,7 @@ function notANumberError(table: ColumnTable, v: Variable, declared: boolean): Da
     const fix = declared
       ? 'fix the value, or declare the column categorical in the schema'
       : 'fix the value, or declare the column categorical in a schema (dg inspect --write-schema, then edit its kind)';
-    return new DataError(
-      `${table.file}, ${table.where(bad.row)}, column '${column}': ${quote(bad.value)} is not a number; ${fix}`,
-      table.file,
-      table.rowNumber(bad.row),
-      column,
-    );
+    return new DataError(`${table.file}, ${table.where(bad.row)}, column '${column}': ${quote(bad.value)} is not a number; ${fix}`, table.file, table.rowNumber(bad.row), column);
   }
   return null;
 }
@@ -90,13 +85,7 @@ function isConstantWithinSeries(table: ColumnTable, structure: Structure, v: Var
   return true;
 }
 
-export function resolveVariables(
-  table: ColumnTable,
-  structure: Structure,
-  plan: HeaderPlan,
-  strict: boolean,
-  warnings: string[],
-): ResolvedVariable[] {
+export function resolveVariables(table: ColumnTable, structure: Structure, plan: HeaderPlan, strict: boolean, warnings: string[]): ResolvedVariable[] {
   const resolved = structure.variables.map((v): ResolvedVariable => {
     if (v.declared) {
       const kind = v.declared.kind === 'continuous' ? 'continuous' : 'categorical';
@@ -249,13 +238,8 @@ export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]
         .map((labels) => labels.sort(compareLabels))
         .sort((a, b) => compareLabels(a[0], b[0]));
       if (clashes.length) {
-        const list = clashes
-          .map((labels) => labels.map((l) => `${quote(l)} (${counts.get(l)} rows)`).join(' / '))
-          .join('; ');
-        warnings.push(
-          `column '${v.name}': categories that differ only by case or spaces: ${list}. They are kept apart; ` +
-            'if they mean the same, fix the spelling in the file',
-        );
+        const list = clashes.map((labels) => labels.map((l) => `${quote(l)} (${counts.get(l)} rows)`).join(' / ')).join('; ');
+        warnings.push(`column '${v.name}': categories that differ only by case or spaces: ${list}. They are kept apart; ` + 'if they mean the same, fix the spelling in the file');
       }
       if (counts.size > MANY_CATEGORIES) {
         warnings.push(`column '${v.name}' has ${counts.size} categories; its one-hot encoding will be wide: consider grouping rare values`);
@@ -266,9 +250,7 @@ export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]
       const wholeNumbers = (xs: Float64Array) => xs.every((x) => Number.isNaN(x) || Number.isInteger(x));
       const distinct = !v.group && numbers && wholeNumbers(numbers) ? store.distinct() : 0;
       if (distinct > 1 && distinct <= 10) {
-        warnings.push(
-          `column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, declare it categorical in the schema`,
-        );
+        warnings.push(`column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, declare it categorical in the schema`);
       }
     }
   }

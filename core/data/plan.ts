@@ -71,15 +71,18 @@ export function detectWideGroups(names: string[], exclude: Set<string>): WideGro
   }
   // Two styles of the same prefix would give two features of one name: keep the first only.
   const seen = new Set<string>();
-  return groups.filter((g) => (seen.has(g.name) ? false : (seen.add(g.name), true)));
+  return groups.filter((g) => {
+    if (seen.has(g.name)) return false;
+    seen.add(g.name);
+    return true;
+  });
 }
 
 function missingColumnsError(file: string, what: string, missing: string[], names: string[], groups: WideGroup[]): DataError {
   const list = missing.map((m) => `'${m}'`).join(', ');
   const groupNote = groups.length ? `; numbered column groups: ${groups.map((g) => g.name).join(', ')}` : '';
   return new DataError(
-    `${file}: ${what} ${list} ${missing.length === 1 ? 'is' : 'are'} not in the file. ` +
-      `The file's columns are: ${names.join(', ')}${groupNote}. Fix the name or pick the right file`,
+    `${file}: ${what} ${list} ${missing.length === 1 ? 'is' : 'are'} not in the file. ` + `The file's columns are: ${names.join(', ')}${groupNote}. Fix the name or pick the right file`,
     file,
     undefined,
     missing[0],
@@ -87,12 +90,7 @@ function missingColumnsError(file: string, what: string, missing: string[], name
 }
 
 /** `purpose` 'inspect' keeps everything (stats for all columns); 'read' stores ignored columns as counts only. */
-export function planFromHeader(
-  file: string,
-  names: string[],
-  options: ReadOptions,
-  purpose: 'inspect' | 'read',
-): HeaderPlan {
+export function planFromHeader(file: string, names: string[], options: ReadOptions, purpose: 'inspect' | 'read'): HeaderPlan {
   if (options.schema) return planFromSchema(file, names, options.schema);
   const has = new Set(names);
   const warnings: string[] = [];
@@ -123,8 +121,7 @@ export function planFromHeader(
   const groups = options.chunkSize !== undefined || options.timeColumn !== undefined ? [] : detectWideGroups(names, reserved);
   const userListed = new Set([...(options.attributes ?? []), ...(options.features ?? [])]);
   // A column the user listed as an attribute or feature is not taken for time.
-  const timeCandidates =
-    options.timeColumn === undefined ? names.filter((n) => !reserved.has(n) && !userListed.has(n) && isTimeLikeName(n)) : [];
+  const timeCandidates = options.timeColumn === undefined ? names.filter((n) => !reserved.has(n) && !userListed.has(n) && isTimeLikeName(n)) : [];
 
   let forced: HeaderPlan['forced'];
   if (options.attributes || options.features) {
@@ -193,9 +190,7 @@ function planFromSchema(file: string, names: string[], schema: Schema): HeaderPl
     if (column.kind === 'time') return 'time';
     return column.kind === 'continuous' ? 'number' : 'label';
   });
-  const groups: WideGroup[] = schema.columns
-    .filter((c) => c.wideColumns)
-    .map((c) => ({ name: c.name, columns: c.wideColumns!.map((w) => names.indexOf(w)) }));
+  const groups: WideGroup[] = schema.columns.filter((c) => c.wideColumns).map((c) => ({ name: c.name, columns: c.wideColumns!.map((w) => names.indexOf(w)) }));
   return {
     file,
     names,

@@ -24,7 +24,7 @@ export async function readArrowTable(file: string, plan: StorePlan, onProgress?:
   const arrow = await loadArrow();
   const handle = await fs.promises.open(file, 'r');
   try {
-    let reader;
+    let reader: Awaited<ReturnType<typeof arrow.RecordBatchReader.from>>;
     try {
       reader = await arrow.RecordBatchReader.from(handle);
       await reader.open();
@@ -83,7 +83,12 @@ function cellKindOf({ DataType }: typeof import('apache-arrow'), type: DataType)
 
 function startIngest(arrow: typeof import('apache-arrow'), file: string, format: FileFormat, schema: ArrowSchema, plan: StorePlan) {
   const warnings: string[] = [];
-  const names = checkHeader(file, schema.fields.map((f) => f.name), warnings, 'schema');
+  const names = checkHeader(
+    file,
+    schema.fields.map((f) => f.name),
+    warnings,
+    'schema',
+  );
   const stores = makeStores(plan(names));
   const kinds = schema.fields.map((f) => cellKindOf(arrow, f.type));
   let rows = 0;

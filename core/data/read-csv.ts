@@ -30,8 +30,7 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
     }
     if (fields.length !== names.length) {
       throw new DataError(
-        `${file}, line ${line}: ${fields.length} fields but the header has ${names.length} ` +
-          `(delimiter ${JSON.stringify(chosen)}); check quoting on that line, or pass the delimiter explicitly`,
+        `${file}, line ${line}: ${fields.length} fields but the header has ${names.length} ` + `(delimiter ${JSON.stringify(chosen)}); check quoting on that line, or pass the delimiter explicitly`,
         file,
         line,
       );
@@ -57,11 +56,7 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
     tokenizer?.end();
   } catch (error) {
     if (error instanceof UnclosedQuoteError) {
-      throw new DataError(
-        `${file}, line ${error.line}: a quoted field starting there is never closed; close the quote or escape quotes inside it as ""`,
-        file,
-        error.line,
-      );
+      throw new DataError(`${file}, line ${error.line}: a quoted field starting there is never closed; close the quote or escape quotes inside it as ""`, file, error.line);
     }
     throw error;
   } finally {

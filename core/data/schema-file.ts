@@ -111,7 +111,8 @@ export function validateSchema(json: unknown, source: string): Schema {
   if (idColumn !== undefined && !ids.includes(idColumn)) fail('layout.idColumn', `'${idColumn}' must be listed in columns with kind and role 'id'`);
   if (ids.some((n) => n !== idColumn)) fail('columns', `'${ids.find((n) => n !== idColumn)}' has role 'id' but the layout's id column is ${idColumn === undefined ? 'not set' : `'${idColumn}'`}`);
   if (timeColumn !== undefined && !times.includes(timeColumn)) fail('layout.timeColumn', `'${timeColumn}' must be listed in columns with kind and role 'time'`);
-  if (times.some((n) => n !== timeColumn)) fail('columns', `'${times.find((n) => n !== timeColumn)}' has role 'time' but the layout's time column is ${timeColumn === undefined ? 'not set' : `'${timeColumn}'`}`);
+  if (times.some((n) => n !== timeColumn))
+    fail('columns', `'${times.find((n) => n !== timeColumn)}' has role 'time' but the layout's time column is ${timeColumn === undefined ? 'not set' : `'${timeColumn}'`}`);
   if (withRole('feature').length === 0) fail('columns', "no column has role 'feature'; the model needs at least one");
   return json as unknown as Schema;
 }

@@ -165,8 +165,7 @@ function oneRowPerSeries(table: ColumnTable, idColumn: number | undefined) {
     const before = firstRow.get(code);
     if (before !== undefined) {
       throw new DataError(
-        `${table.file}: id ${quote(store.labels[code])} appears on ${table.where(before)} and ${table.where(r)}; ` +
-          `in wide data each row is one series and needs its own id`,
+        `${table.file}: id ${quote(store.labels[code])} appears on ${table.where(before)} and ${table.where(r)}; ` + `in wide data each row is one series and needs its own id`,
         table.file,
         table.rowNumber(r),
         column,
@@ -259,10 +258,7 @@ function chooseTimeColumn(table: ColumnTable, plan: HeaderPlan, g: Grouping, war
     const order = g.order.slice();
     const dup = sortByTime(table.stores[column], g, order);
     if (dup) {
-      warnings.push(
-        `column '${name}' looks like time but repeats within series ${quote(g.ids[dup.series])} ` +
-          `(${table.where(dup.a)} and ${table.where(dup.b)}); not used as the time column`,
-      );
+      warnings.push(`column '${name}' looks like time but repeats within series ${quote(g.ids[dup.series])} ` + `(${table.where(dup.a)} and ${table.where(dup.b)}); not used as the time column`);
       continue;
     }
     g.order.set(order);

@@ -11,7 +11,14 @@ const fmt = (x: number | undefined): string => {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
-  return rows.map((r) => r.map((cell, j) => cell.padEnd(widths[j])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, j) => cell.padEnd(widths[j]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Layout, series counts, one line per column (kind, role, counts, range or top categories), then warnings. */
@@ -33,7 +40,10 @@ export function formatSchemaSummary(inspection: Inspection): string {
   const rows = [['column', 'kind', 'role', 'values', 'missing', 'distinct', 'range / top categories']];
   for (const s of stats) {
     const detail = s.topCategories
-      ? s.topCategories.slice(0, 4).map((c) => `${c.label} (${c.count})`).join(', ') + (s.distinct > 4 ? ', ...' : '')
+      ? s.topCategories
+          .slice(0, 4)
+          .map((c) => `${c.label} (${c.count})`)
+          .join(', ') + (s.distinct > 4 ? ', ...' : '')
       : s.min !== undefined
         ? `${fmt(s.min)} .. ${fmt(s.max)} (mean ${fmt(s.mean)}, sd ${fmt(s.std)})`
         : '';

@@ -34,10 +34,7 @@ export function formatOf(file: string): FileFormat {
   if (/\.(csv|tsv|txt)$/.test(lower)) return 'csv';
   if (/\.parquet$/.test(lower)) return 'parquet';
   if (/\.(arrow|feather|ipc|arrows)$/.test(lower)) return 'arrow';
-  throw new DataError(
-    `${file}: unknown file type; use .csv/.tsv/.txt (CSV), .parquet (Parquet) or .arrow/.feather/.ipc (Arrow IPC)`,
-    file,
-  );
+  throw new DataError(`${file}: unknown file type; use .csv/.tsv/.txt (CSV), .parquet (Parquet) or .arrow/.feather/.ipc (Arrow IPC)`, file);
 }
 
 /** Check header names: blank ones get a made-up name (with a warning), duplicates are an error. */
@@ -52,12 +49,7 @@ export function checkHeader(file: string, raw: string[], warnings: string[], whe
   names.forEach((name, i) => {
     const before = seen.get(name);
     if (before !== undefined) {
-      throw new DataError(
-        `${file}, ${where}: column name '${name}' appears twice (columns ${before + 1} and ${i + 1}); rename one of them`,
-        file,
-        undefined,
-        name,
-      );
+      throw new DataError(`${file}, ${where}: column name '${name}' appears twice (columns ${before + 1} and ${i + 1}); rename one of them`, file, undefined, name);
     }
     seen.set(name, i);
   });

@@ -26,10 +26,7 @@ export interface ColumnSchema {
 }
 
 /** How rows become series. */
-export type Layout =
-  | { kind: 'long'; idColumn: string; timeColumn?: string }
-  | { kind: 'long-chunked'; chunkSize: number; timeColumn?: string }
-  | { kind: 'wide'; idColumn?: string };
+export type Layout = { kind: 'long'; idColumn: string; timeColumn?: string } | { kind: 'long-chunked'; chunkSize: number; timeColumn?: string } | { kind: 'wide'; idColumn?: string };
 
 /** The full description of a dataset; a schema JSON file written by `dg inspect --write-schema` is one of these. */
 export interface Schema {

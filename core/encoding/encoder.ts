@@ -26,7 +26,6 @@ export interface EncoderOptions {
   genFlags?: boolean;
 }
 
-
 /** Where in a dataset an encoding problem is: words for the message, and the place as data. */
 interface Where {
   text: string;
@@ -77,7 +76,11 @@ const constantAttribute: EncodedVariable = { name: '__constant', kind: 'categori
 function variableOf(column: ColumnSchema, activation: 'sigmoid' | 'tanh'): EncodedVariable {
   if (isContinuous(column)) return { name: column.name, kind: 'continuous', dim: 1, activation };
   const dim = column.categories?.length ?? 0;
-  if (dim === 0) throw new ApiError('invalid_argument', `column '${column.name}' is categorical but has no categories in the schema`, { where: { column: column.name }, hint: { text: 'list its categories in the schema, or make it continuous', option: 'schema' } });
+  if (dim === 0)
+    throw new ApiError('invalid_argument', `column '${column.name}' is categorical but has no categories in the schema`, {
+      where: { column: column.name },
+      hint: { text: 'list its categories in the schema, or make it continuous', option: 'schema' },
+    });
   return { name: column.name, kind: 'categorical', dim, activation: 'softmax' };
 }
 
@@ -91,7 +94,11 @@ function withRange(column: ColumnSchema, values: () => Iterable<Value>): ColumnS
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  if (!Number.isFinite(min)) throw new ApiError('data_error', `column '${column.name}' has no values to take a range from`, { where: { column: column.name }, hint: { text: 'give its range (min and max) in the schema, or ignore the column', option: 'schema' } });
+  if (!Number.isFinite(min))
+    throw new ApiError('data_error', `column '${column.name}' has no values to take a range from`, {
+      where: { column: column.name },
+      hint: { text: 'give its range (min and max) in the schema, or ignore the column', option: 'schema' },
+    });
   return { ...column, min, max };
 }
 
@@ -129,7 +136,8 @@ function snapToBounds(column: ColumnSchema, snap: BoundarySnap | null | undefine
 
 export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderState {
   const { sampleLen } = options;
-  if (!Number.isInteger(sampleLen) || sampleLen < 1) throw new ApiError('invalid_argument', `the sample length must be a positive integer, got ${sampleLen}`, { hint: { text: 'use a divisor of the series length up to 10', option: 'sampleLen' } });
+  if (!Number.isInteger(sampleLen) || sampleLen < 1)
+    throw new ApiError('invalid_argument', `the sample length must be a positive integer, got ${sampleLen}`, { hint: { text: 'use a divisor of the series length up to 10', option: 'sampleLen' } });
   if (dataset.series.length === 0) throw new ApiError('data_error', 'the dataset has no series to train on');
   const continuousActivation = options.continuousActivation ?? 'sigmoid';
   const attributeValues = (a: number) => () => dataset.series.map((s) => s.attributes[a]);
@@ -183,7 +191,11 @@ const low = (state: EncoderState) => (state.continuousActivation === 'tanh' ? -1
 function categoryIndex(column: ColumnSchema, value: Value, where: Where): number {
   const index = column.categories!.indexOf(String(value));
   if (index < 0) {
-    throw encodingError(where, column.name, `'${value}' is not a known category of '${column.name}' (known: ${column.categories!.slice(0, 20).join(', ')}${column.categories!.length > 20 ? ', ...' : ''})`);
+    throw encodingError(
+      where,
+      column.name,
+      `'${value}' is not a known category of '${column.name}' (known: ${column.categories!.slice(0, 20).join(', ')}${column.categories!.length > 20 ? ', ...' : ''})`,
+    );
   }
   return index;
 }

@@ -49,7 +49,10 @@ function frame(title: string, legend: string[], bottom = 40): Option {
 
 export function lineChart(title: string, x: Array<number | string>, series: NamedSeries[], axisNames: { x?: string; y?: string } = {}): string {
   return renderSvg({
-    ...frame(title, series.map((s) => s.name)),
+    ...frame(
+      title,
+      series.map((s) => s.name),
+    ),
     xAxis: { type: 'category', data: x.map(String), name: axisNames.x, nameLocation: 'middle', nameGap: 24 },
     yAxis: { type: 'value', name: axisNames.y, scale: true },
     series: series.map((s) => ({
@@ -69,7 +72,11 @@ export function barChart(title: string, categories: string[], series: NamedSerie
   const rotate = categories.length > 8 ? (binned ? 45 : 60) : 0;
   return renderSvg(
     {
-      ...frame(title, series.map((s) => s.name), rotate ? 90 : 40),
+      ...frame(
+        title,
+        series.map((s) => s.name),
+        rotate ? 90 : 40,
+      ),
       xAxis: { type: 'category', data: categories, axisLabel: { rotate, fontSize: 10, interval: binned ? 'auto' : 0 }, name: axisNames.x },
       yAxis: { type: 'value', name: axisNames.y },
       series: series.map((s) => ({ name: s.name, type: 'bar', data: s.data, itemStyle: { color: s.color }, barGap: '5%' })),
@@ -83,7 +90,10 @@ export function barChart(title: string, categories: string[], series: NamedSerie
 export function sampleChart(title: string, groups: Array<{ name: string; color: string; lines: number[][] }>, yRange: [number, number]): string {
   const steps = Math.max(0, ...groups.flatMap((g) => g.lines.map((l) => l.length)));
   return renderSvg({
-    ...frame(title, groups.map((g) => g.name)),
+    ...frame(
+      title,
+      groups.map((g) => g.name),
+    ),
     xAxis: { type: 'category', data: Array.from({ length: steps }, (_, t) => String(t)), name: 'step', nameLocation: 'middle', nameGap: 24 },
     yAxis: { type: 'value', min: yRange[0], max: yRange[1] },
     series: groups.flatMap((g) =>

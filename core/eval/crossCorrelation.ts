@@ -26,7 +26,12 @@ export interface CorrelationComparison {
   otherDefined: number;
 }
 
-export function compareCorrelations(realA: ReadonlyArray<ArrayLike<number>>, realB: ReadonlyArray<ArrayLike<number>>, otherA: ReadonlyArray<ArrayLike<number>>, otherB: ReadonlyArray<ArrayLike<number>>): CorrelationComparison {
+export function compareCorrelations(
+  realA: ReadonlyArray<ArrayLike<number>>,
+  realB: ReadonlyArray<ArrayLike<number>>,
+  otherA: ReadonlyArray<ArrayLike<number>>,
+  otherB: ReadonlyArray<ArrayLike<number>>,
+): CorrelationComparison {
   const real = perSeriesCorrelations(realA, realB);
   const other = perSeriesCorrelations(otherA, otherB);
   const average = (values: number[]) => (values.length > 0 ? values.reduce((sum, v) => sum + v, 0) / values.length : null);

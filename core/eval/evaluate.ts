@@ -12,17 +12,7 @@ import { discriminativeScore } from './discriminative.ts';
 import { wasserstein1 } from './distances.ts';
 import { assertSameColumns, pooled, toPlain, type PlainDataset } from './extract.ts';
 import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein, pairTotalVariation, rangeOf } from './marginals.ts';
-import type {
-  AttributeResult,
-  AutocorrelationResult,
-  Comparison,
-  CrossCorrelationResult,
-  DependenceResult,
-  FeatureResult,
-  LengthResult,
-  Metrics,
-  SeriesStatisticsResult,
-} from './metrics.ts';
+import type { AttributeResult, AutocorrelationResult, Comparison, CrossCorrelationResult, DependenceResult, FeatureResult, LengthResult, Metrics, SeriesStatisticsResult } from './metrics.ts';
 import { momentDifference, perSeries, SERIES_STATISTICS, seriesStatisticsKs } from './statistics.ts';
 import { subset, tstrVsTrtr, type LabelledSeries } from './tstr.ts';
 

@@ -52,9 +52,7 @@ export function toPlain(dataset: Dataset, reference: Dataset = dataset, name = '
   const categoricalAttributes = attributeIndex.filter(({ column }) => isCategorical(column));
   const continuousAttributes = attributeIndex.filter(({ column }) => !isCategorical(column));
 
-  const features = continuousFeatures.map(({ column, index }) =>
-    dataset.series.map((series) => finiteNumbers(series, series.features[index], column, name)),
-  );
+  const features = continuousFeatures.map(({ column, index }) => dataset.series.map((series) => finiteNumbers(series, series.features[index], column, name)));
   const continuousAttributeValues = continuousAttributes.map(({ column, index }) =>
     dataset.series.map((series) => {
       const value = Number(series.attributes[index]);
@@ -82,8 +80,7 @@ function finiteNumbers(series: Series, values: FeatureColumn, column: ColumnSche
   for (let t = 0; t < numbers.length; t++) {
     if (!Number.isFinite(numbers[t])) {
       throw new Error(
-        `The ${name} data has a missing or non-numeric value in series ${series.id}, step ${t}, feature ${column.name}: ` +
-          'evaluation needs complete series (import fills or drops missing values).',
+        `The ${name} data has a missing or non-numeric value in series ${series.id}, step ${t}, feature ${column.name}: ` + 'evaluation needs complete series (import fills or drops missing values).',
       );
     }
   }

@@ -90,7 +90,16 @@ function marginalSection(metrics: Metrics, real: PlainDataset, synthetic: PlainD
     '<p>Share of all values (every series, every step) per bin; the range runs from the real minimum to the real 99th percentile.</p>' +
       charts(svgs) +
       table(
-        ['feature', 'Wasserstein-1 / range', 'MDD', 'skewness real', 'skewness synthetic', 'excess kurtosis real', 'excess kurtosis synthetic', ...SERIES_STATISTICS.map((s) => `1 - KS per-series ${s}`)],
+        [
+          'feature',
+          'Wasserstein-1 / range',
+          'MDD',
+          'skewness real',
+          'skewness synthetic',
+          'excess kurtosis real',
+          'excess kurtosis synthetic',
+          ...SERIES_STATISTICS.map((s) => `1 - KS per-series ${s}`),
+        ],
         rows,
       ),
   );
@@ -137,7 +146,10 @@ function attributeSection(metrics: Metrics, real: PlainDataset, synthetic: Plain
         attributes.perAttribute.map((p, a) => [p.attribute, p.jsDistance, metrics.holdout?.attributes.perAttribute[a].jsDistance ?? null, p.realCategories, p.otherCategories, p.unseenInReal]),
       ) +
       (attributes.pairs.length
-        ? table(['attribute pair', 'TVD of the joint', 'TVD holdout'], attributes.pairs.map((p, i) => [p.attributes.join(' x '), p.tvd, metrics.holdout?.attributes.pairs[i].tvd ?? null]))
+        ? table(
+            ['attribute pair', 'TVD of the joint', 'TVD holdout'],
+            attributes.pairs.map((p, i) => [p.attributes.join(' x '), p.tvd, metrics.holdout?.attributes.pairs[i].tvd ?? null]),
+          )
         : ''),
   );
 }
@@ -160,7 +172,10 @@ function lengthSection(metrics: Metrics, real: PlainDataset, synthetic: PlainDat
     true,
   );
   const length = metrics.synthetic.length;
-  return section('Series lengths', charts([svg]) + table(['Wasserstein-1 (steps)', 'relative to longest real', 'mean real', 'mean synthetic'], [[length.wasserstein, length.normalised, length.realMean, length.otherMean]]));
+  return section(
+    'Series lengths',
+    charts([svg]) + table(['Wasserstein-1 (steps)', 'relative to longest real', 'mean real', 'mean synthetic'], [[length.wasserstein, length.normalised, length.realMean, length.otherMean]]),
+  );
 }
 
 function dependenceSection(metrics: Metrics): string {
@@ -185,7 +200,7 @@ function dependenceSection(metrics: Metrics): string {
   );
   return section(
     'Attribute-feature dependence',
-    '<p>For each attribute value, the average over its series of each series\' mean. Gaps are in standard deviations of per-series means over all real series; the sampling-noise level is the gap two samples of these sizes from the real distribution would show.</p>' +
+    "<p>For each attribute value, the average over its series of each series' mean. Gaps are in standard deviations of per-series means over all real series; the sampling-noise level is the gap two samples of these sizes from the real distribution would show.</p>" +
       charts(svgs) +
       table(['attribute', 'feature', 'weighted gap (std)', 'sampling-noise level', 'holdout', 'unit (std of per-series means)'], summaryRows) +
       `<details><summary>Per category</summary>${table(['attribute', 'value', 'feature', 'real series', 'synthetic series', 'real mean', 'synthetic mean', 'gap (std)', 'noise level (std)', 'KS'], detailRows)}</details>`,

@@ -30,6 +30,7 @@ export interface HeadlineMetric {
   reference?: { name: string; read: (comparison: Comparison) => number | null };
 }
 
+// biome-ignore format: a table, one metric a line
 export const HEADLINE_METRICS: HeadlineMetric[] = [
   { key: 'acfRelativeGap', aspect: 'temporal structure', label: 'ACF gap (relative)', description: 'sum |ACF real - ACF synthetic| / sum |ACF real| over lags and features (DoppelGANger per-series ACF)', good: 0.2, poor: 0.5, higherIsBetter: false, read: (c) => c.autocorrelation.relativeGap },
   { key: 'acfMse', aspect: 'temporal structure', label: 'ACF MSE', description: 'mean squared difference of the per-series ACF curves over lags', good: 0.005, poor: 0.03, higherIsBetter: false, read: (c) => c.autocorrelation.mse },

@@ -40,9 +40,17 @@ export function trainAndTest(train: LabelledSeries, test: LabelledSeries, option
   const rows = (data: LabelledSeries) => matrixFromRows(data.labels.map((_, s) => summaryRow(data.features, s)));
   const trainRaw = rows(train);
   const standardiser = fitStandardiser(trainRaw);
-  const model = trainLogistic(standardise(trainRaw, standardiser), train.labels.map((label) => index.get(label)!), classes.length, options);
+  const model = trainLogistic(
+    standardise(trainRaw, standardiser),
+    train.labels.map((label) => index.get(label)!),
+    classes.length,
+    options,
+  );
   const predicted = logisticPredict(model, standardise(rows(test), standardiser));
-  return accuracy(predicted, test.labels.map((label) => index.get(label) ?? -1));
+  return accuracy(
+    predicted,
+    test.labels.map((label) => index.get(label) ?? -1),
+  );
 }
 
 export function majorityAccuracy(trainLabels: ReadonlyArray<string>, testLabels: ReadonlyArray<string>): number {
@@ -65,17 +73,13 @@ export const MAX_TRAINING_SERIES = 10_000;
 function capped(data: LabelledSeries): LabelledSeries {
   const n = data.labels.length;
   if (n <= MAX_TRAINING_SERIES) return data;
-  return subset(data, Array.from({ length: MAX_TRAINING_SERIES }, (_, i) => Math.floor((i * n) / MAX_TRAINING_SERIES)));
+  return subset(
+    data,
+    Array.from({ length: MAX_TRAINING_SERIES }, (_, i) => Math.floor((i * n) / MAX_TRAINING_SERIES)),
+  );
 }
 
-export function tstrVsTrtr(
-  target: string,
-  realTrain: LabelledSeries,
-  synthetic: LabelledSeries,
-  realTest: LabelledSeries,
-  testSet: 'holdout' | 'split',
-  options: LogisticOptions = {},
-): TstrResult {
+export function tstrVsTrtr(target: string, realTrain: LabelledSeries, synthetic: LabelledSeries, realTest: LabelledSeries, testSet: 'holdout' | 'split', options: LogisticOptions = {}): TstrResult {
   const trtr = trainAndTest(capped(realTrain), realTest, options);
   const tstr = trainAndTest(capped(synthetic), realTest, options);
   return {

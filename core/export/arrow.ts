@@ -39,9 +39,7 @@ function numberColumn(type: Float64 | Int32, rows: number): ColumnBuffer {
     },
     finish() {
       const props = { length: rows, nullCount: validity.nullCount, nullBitmap: validity.bitmap };
-      return type instanceof Float64
-        ? makeData({ type, ...props, data: values as Float64Array })
-        : makeData({ type, ...props, data: values as Int32Array });
+      return type instanceof Float64 ? makeData({ type, ...props, data: values as Float64Array }) : makeData({ type, ...props, data: values as Int32Array });
     },
   };
 }
@@ -84,8 +82,7 @@ function utf8Column(rows: number): ColumnBuffer {
       validity.set(row, valid);
       offsets[++row] = used;
     },
-    finish: () =>
-      makeData({ type: new Utf8(), length: rows, nullCount: validity.nullCount, nullBitmap: validity.bitmap, valueOffsets: offsets, data: bytes.subarray(0, used) }),
+    finish: () => makeData({ type: new Utf8(), length: rows, nullCount: validity.nullCount, nullBitmap: validity.bitmap, valueOffsets: offsets, data: bytes.subarray(0, used) }),
   };
 }
 

@@ -131,10 +131,7 @@ export function wideTable(dataset: Dataset, options: ResolvedOptions): RowTable 
   }
   const featureTypes = dataset.features.map(cellType);
   const attributeTypes = dataset.attributes.map(cellType);
-  const columns: TableColumn[] = [
-    { name: options.idColumn, type: 'utf8' },
-    ...dataset.attributes.map((c, i) => ({ name: c.name, type: attributeTypes[i] })),
-  ];
+  const columns: TableColumn[] = [{ name: options.idColumn, type: 'utf8' }, ...dataset.attributes.map((c, i) => ({ name: c.name, type: attributeTypes[i] }))];
   dataset.features.forEach((c, f) => {
     for (let t = 0; t < maxLength; t++) columns.push({ name: `${c.name}_${t}`, type: featureTypes[f] });
   });

@@ -73,19 +73,16 @@ export async function writeDatasetParts(parts: AsyncIterable<Dataset> | Iterable
   await writeAtomically(file, async (handle) => {
     // The Parquet and Arrow writers load apache-arrow (and parquet-wasm, which compiles its WebAssembly
     // when imported) only when such a file is written: CSV users do not pay for them.
-    const writer =
-      format === 'csv'
-        ? csvWriter(handle)
-        : format === 'parquet'
-          ? await (await import('./parquet.ts')).parquetWriter(handle)
-          : (await import('./arrow.ts')).arrowWriter(handle);
+    const writer = format === 'csv' ? csvWriter(handle) : format === 'parquet' ? await (await import('./parquet.ts')).parquetWriter(handle) : (await import('./arrow.ts')).arrowWriter(handle);
     let columns: TableColumn[] | undefined;
     try {
       for await (const part of parts) {
         const table = exportTable(part, options);
         columns ??= table.columns;
         if (!sameColumns(columns, table.columns)) {
-          throw new Error(`part ${JSON.stringify(table.columns.map((c) => `${c.name}:${c.type}`))} of the export has other columns than its first ${JSON.stringify(columns.map((c) => `${c.name}:${c.type}`))}`);
+          throw new Error(
+            `part ${JSON.stringify(table.columns.map((c) => `${c.name}:${c.type}`))} of the export has other columns than its first ${JSON.stringify(columns.map((c) => `${c.name}:${c.type}`))}`,
+          );
         }
         await writer.write(table);
         rows += table.rowCount;

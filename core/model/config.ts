@@ -90,9 +90,7 @@ export function modelConfig(layout: EncodedLayout, overrides: Partial<Omit<Model
   const config: ModelConfig = { ...paperDefaults, ...overrides, layout };
   checkSettings(config);
   if (layout.maxLength % config.sampleLen !== 0) {
-    throw new Error(
-      `maxLength ${layout.maxLength} is not a multiple of sampleLen ${config.sampleLen}: pad the series (encoding does) or pick a sampleLen that divides it`,
-    );
+    throw new Error(`maxLength ${layout.maxLength} is not a multiple of sampleLen ${config.sampleLen}: pad the series (encoding does) or pick a sampleLen that divides it`);
   }
   return config;
 }

@@ -75,9 +75,7 @@ function firstCriticStep(engine: Engine, state: Map<string, NamedTensor>, noiseP
       const realFeatures = tf.tensor3d(batch.features, [B, d.T, d.feature]);
       out.push(
         read('critic0/fake/attributes', fake.attributes),
-        fake.additional
-          ? read('critic0/fake/additionalAttributes', fake.additional)
-          : { name: 'critic0/fake/additionalAttributes', shape: [B, 0], data: new Float32Array(0) },
+        fake.additional ? read('critic0/fake/additionalAttributes', fake.additional) : { name: 'critic0/fake/additionalAttributes', shape: [B, 0], data: new Float32Array(0) },
         read('critic0/fake/features', fake.features),
         { name: 'critic0/a', shape: [B], data: a },
       );
@@ -86,11 +84,14 @@ function firstCriticStep(engine: Engine, state: Map<string, NamedTensor>, noiseP
       const gradients = (network: 'critic' | 'auxCritic', loss: () => ReturnType<typeof criticLoss>) => {
         let penalty!: tf.Scalar;
         const names = specs.filter((s) => s.network === network).map((s) => s.name);
-        const { value, grads } = tf.variableGrads(() => {
-          const terms = loss();
-          penalty = tf.keep(terms.gradientPenalty);
-          return terms.loss;
-        }, names.map((n) => variables[n]));
+        const { value, grads } = tf.variableGrads(
+          () => {
+            const terms = loss();
+            penalty = tf.keep(terms.gradientPenalty);
+            return terms.loss;
+          },
+          names.map((n) => variables[n]),
+        );
         for (const n of names) out.push(read(`critic0/grad/${n}`, grads[variables[n].name]));
         const values = [value.dataSync()[0], penalty.dataSync()[0]];
         penalty.dispose();
@@ -166,7 +167,10 @@ export async function dumpReferenceIteration(engine: Engine, batches: RealBatch[
     ...critic0,
     { name: 'losses', shape: [6], data: Float32Array.of(l.critic, l.auxCritic, l.gradientPenalty, l.auxGradientPenalty, l.generator, l.wassersteinDistance) },
     ...generatorGradients,
-    ...prefixed('final', after.tensors.filter((t) => !feedsBatchNorm(t.name))),
+    ...prefixed(
+      'final',
+      after.tensors.filter((t) => !feedsBatchNorm(t.name)),
+    ),
     counterTensor('final/counters', after.counters),
   ]);
   return losses;

@@ -84,8 +84,14 @@ export function lstmSequence(G: tf.Tensor2D, K: tf.Tensor2D, W: tf.Tensor2D, noi
         dcNext = tf.mul(dc, f);
       }
       const allPre = tf.concat(dPre, 0); // [steps*B, 4H]
-      const allX = tf.concat(Array.from({ length: steps }, (_, j) => at(j).x), 0);
-      const allH = tf.concat(Array.from({ length: steps }, (_, j) => at(j).h), 0);
+      const allX = tf.concat(
+        Array.from({ length: steps }, (_, j) => at(j).x),
+        0,
+      );
+      const allH = tf.concat(
+        Array.from({ length: steps }, (_, j) => at(j).h),
+        0,
+      );
       const dConstantGates = tf.sum(tf.reshape(allPre, [steps, B, fourH]), 0);
       const dKernel = tf.matMul(tf.transpose(allX), allPre);
       const dOutKernel = tf.matMul(tf.transpose(allH), tf.concat(dOut, 0));

@@ -27,7 +27,7 @@ export function modelShape(config: ModelConfig): ModelShape {
   const features = config.layout.features;
   if (config.layout.genFlags) {
     const flags = features[features.length - 1];
-    if (!flags || flags.dim !== 2 || flags.activation !== 'softmax') {
+    if (flags?.dim !== 2 || flags.activation !== 'softmax') {
       throw new Error('layout.genFlags is set, so the last feature variable must be the [continues, ends] softmax pair');
     }
   }
@@ -65,9 +65,7 @@ export function drawGeneratorNoise(rng: Rng, shape: ModelShape, batch: number): 
  * Where batch norm takes its statistics: the batch's own (training; `onStatistics` sees them so the
  * caller can update the running statistics), or the running statistics (generation).
  */
-export type BatchNormMode =
-  | { kind: 'batch'; onStatistics?: (name: string, mean: tf.Tensor, variance: tf.Tensor) => void }
-  | { kind: 'running'; buffers: Weights };
+export type BatchNormMode = { kind: 'batch'; onStatistics?: (name: string, mean: tf.Tensor, variance: tf.Tensor) => void } | { kind: 'running'; buffers: Weights };
 
 export const BATCH_NORM_EPSILON = 1e-5;
 
@@ -176,13 +174,7 @@ export function minMaxGenerator(w: Weights, shape: ModelShape, noise: GeneratorN
 }
 
 /** The feature generator and the gen-flag mask; the caller detaches attributes and additional attributes. */
-export function featureGenerator(
-  w: Weights,
-  shape: ModelShape,
-  noise: GeneratorNoise,
-  attributes: tf.Tensor2D,
-  additional: tf.Tensor2D | null,
-): { features: tf.Tensor3D; mask: tf.Tensor2D | null } {
+export function featureGenerator(w: Weights, shape: ModelShape, noise: GeneratorNoise, attributes: tf.Tensor2D, additional: tf.Tensor2D | null): { features: tf.Tensor3D; mask: tf.Tensor2D | null } {
   const features = heads(featureLogits(w, shape, concatColumns([attributes, additional]), noise), shape.featureHeads);
   if (!shape.config.layout.genFlags) return { features, mask: null };
   const mask = genFlagMask(features);
@@ -246,15 +238,7 @@ export interface CriticLossTerms {
  * row is the per-example norm over all of that example's inputs. The critic is ReLU-only, which is what
  * makes TF.js's second-order gradient of the penalty correct.
  */
-export function criticLoss(
-  w: Weights,
-  prefix: string,
-  hiddenCount: number,
-  real: tf.Tensor2D,
-  fake: tf.Tensor2D,
-  a: tf.Tensor2D,
-  lambda: number,
-): CriticLossTerms {
+export function criticLoss(w: Weights, prefix: string, hiddenCount: number, real: tf.Tensor2D, fake: tf.Tensor2D, a: tf.Tensor2D, lambda: number): CriticLossTerms {
   const meanReal = tf.mean(critic(w, prefix, hiddenCount, real));
   const meanFake = tf.mean(critic(w, prefix, hiddenCount, fake));
   const interpolated = tf.add(tf.mul(a, real), tf.mul(tf.sub(1, a), fake)) as tf.Tensor2D;

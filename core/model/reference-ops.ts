@@ -25,8 +25,7 @@ function registerMatMul(): void {
     tf.registerKernel({
       kernelName: MAT_MUL,
       backendName,
-      kernelFunc: ({ inputs, backend }) =>
-        tf.getKernel(tf.BatchMatMul, backendName)!.kernelFunc({ inputs, backend, attrs: { transposeA: false, transposeB: false } }),
+      kernelFunc: ({ inputs, backend }) => tf.getKernel(tf.BatchMatMul, backendName)!.kernelFunc({ inputs, backend, attrs: { transposeA: false, transposeB: false } }),
     });
   }
   if (!tf.getGradient(MAT_MUL)) {

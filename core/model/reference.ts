@@ -11,22 +11,10 @@ import { GENERATION_BLOCK } from './engine.ts';
 import { bufferSpecs, initialBuffers, initialParameters, parameterSpecs, RNG_STREAM, type Network } from './params.ts';
 import { Rng } from '../util/rng.ts';
 import { adamStep, type AdamSlots } from './reference-adam.ts';
-import {
-  auxCriticInput,
-  criticInput,
-  criticLoss,
-  drawGeneratorNoise,
-  generatorForward,
-  generatorLoss,
-  modelShape,
-  critic,
-  type GeneratorOutput,
-  type ModelShape,
-} from './reference-networks.ts';
+import { auxCriticInput, criticInput, criticLoss, drawGeneratorNoise, generatorForward, generatorLoss, modelShape, critic, type GeneratorOutput, type ModelShape } from './reference-networks.ts';
 import type { Weights } from './reference-ops.ts';
 
 export type ReferenceBackend = 'wasm' | 'cpu';
-
 
 /** Makes `preferred` the active TF.js backend; wasm falls back to cpu when it cannot initialize. */
 async function activateBackend(preferred: ReferenceBackend): Promise<ReferenceBackend> {
@@ -260,8 +248,7 @@ export async function createReferenceEngine(options: EngineOptions & { backend?:
       for (let start = 0; start < n; start += GENERATION_BLOCK) {
         const B = Math.min(GENERATION_BLOCK, n - start);
         const noise = drawGeneratorNoise(noiseRng, shape, B);
-        const rows = (data: Float32Array | undefined, width: number) =>
-          data && width > 0 ? tf.tensor2d(data.subarray(start * width, (start + B) * width), [B, width]) : undefined;
+        const rows = (data: Float32Array | undefined, width: number) => (data && width > 0 ? tf.tensor2d(data.subarray(start * width, (start + B) * width), [B, width]) : undefined);
         let fake!: GeneratorOutput;
         tf.tidy(() => {
           fake = generatorForward(weights, shape, {

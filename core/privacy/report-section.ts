@@ -7,7 +7,10 @@ import type { PrivacyReview } from './review.ts';
 
 export function privacyReportSection(review: PrivacyReview): string {
   const rows = review.attacks
-    .map((a) => `<tr><td>${escapeHtml(a.name)}</td><td>${escapeHtml(a.needs)}</td><td>${a.auc.toFixed(3)} [${a.aucLow.toFixed(3)}, ${a.aucHigh.toFixed(3)}]</td><td>${(100 * a.tprAtLowFpr).toFixed(1)}% at ${(100 * a.fpr).toFixed(1)}%</td><td>${a.members}</td></tr>`)
+    .map(
+      (a) =>
+        `<tr><td>${escapeHtml(a.name)}</td><td>${escapeHtml(a.needs)}</td><td>${a.auc.toFixed(3)} [${a.aucLow.toFixed(3)}, ${a.aucHigh.toFixed(3)}]</td><td>${(100 * a.tprAtLowFpr).toFixed(1)}% at ${(100 * a.fpr).toFixed(1)}%</td><td>${a.members}</td></tr>`,
+    )
     .join('');
   const table = rows
     ? `<table><thead><tr><th>membership attack</th><th>needs</th><th>ROC AUC [95% interval]</th><th>members found at a false-positive rate of</th><th>series a side</th></tr></thead><tbody>${rows}</tbody></table>`

@@ -82,7 +82,7 @@ function attackVerdict(a: AttackResult): string {
 }
 
 function describeAttack(a: NamedAttack): string {
-  const who = a.needs === 'trained model' ? 'An attacker with the trained model (its critic\'s score)' : `An attacker with the synthetic data (${a.name})`;
+  const who = a.needs === 'trained model' ? "An attacker with the trained model (its critic's score)" : `An attacker with the synthetic data (${a.name})`;
   return (
     `${who} tells training series from unseen ones with AUC ${a.auc.toFixed(2)} [${a.aucLow.toFixed(2)}, ${a.aucHigh.toFixed(2)}]: ${attackVerdict(a)}; ` +
     `flagging at most ${percent(a.fpr)} of unseen series, it finds ${percent(a.tprAtLowFpr)} of the members (${a.members} of each compared).`
@@ -113,8 +113,11 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   if (copies.ofTraining === 0) {
     statements.push(`No synthetic series copies a training series (${checkedWhat}).`);
   } else {
-    const holdoutNote = copies.ofHoldout !== null ? ` (and ${copies.ofHoldout} copy an unseen holdout series: as many as that would mean the data has look-alike series, not that training data leaked)` : '';
-    statements.push(`${copies.ofTraining} synthetic series (${percent(copies.ofTraining / copies.syntheticChecked)}) are copies of training series${holdoutNote}: those rows are real data; remove them before sharing (${checkedWhat}).`);
+    const holdoutNote =
+      copies.ofHoldout !== null ? ` (and ${copies.ofHoldout} copy an unseen holdout series: as many as that would mean the data has look-alike series, not that training data leaked)` : '';
+    statements.push(
+      `${copies.ofTraining} synthetic series (${percent(copies.ofTraining / copies.syntheticChecked)}) are copies of training series${holdoutNote}: those rows are real data; remove them before sharing (${checkedWhat}).`,
+    );
   }
 
   let closestRecord: PrivacyReview['closestRecord'] = null;
@@ -191,7 +194,11 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     };
     const { chanceLow, chanceHigh } = closestRecord;
     const leaning =
-      share > chanceHigh ? 'more than chance: the generator stays near its training series' : share < chanceLow ? 'fewer than chance would give' : 'within chance: no sign that the generator favours its training data';
+      share > chanceHigh
+        ? 'more than chance: the generator stays near its training series'
+        : share < chanceLow
+          ? 'fewer than chance would give'
+          : 'within chance: no sign that the generator favours its training data';
     statements.push(
       `${percent(share)} of synthetic series are nearer to a training series than to an unseen one (${perSide} real series a side; ` +
         `splitting the same real series at random gives ${percent(chanceLow)}-${percent(chanceHigh)}): ${leaning}.`,

@@ -38,12 +38,22 @@ function columnCode(column: ColumnSchema, observed: (number | string)[]): Column
     }
   }
   const span = hi > lo ? hi - lo : 1;
-  return { width: 1, write: (value, out, at) => void (out[at] = (Number(value) - (Number.isFinite(lo) ? lo : 0)) / span) };
+  return {
+    width: 1,
+    write: (value, out, at) => {
+      out[at] = (Number(value) - (Number.isFinite(lo) ? lo : 0)) / span;
+    },
+  };
 }
 
 /** Vectors of every dataset in `datasets`, with scales and categories from `reference` (the training data). */
 export function seriesVectors(reference: Dataset, ...datasets: Dataset[]): SeriesVectors[] {
-  const attributeCodes = reference.attributes.map((c, k) => columnCode(c, reference.series.map((s) => s.attributes[k])));
+  const attributeCodes = reference.attributes.map((c, k) =>
+    columnCode(
+      c,
+      reference.series.map((s) => s.attributes[k]),
+    ),
+  );
   const featureCodes = reference.features.map((c, f) => {
     const observed: (number | string)[] = [];
     for (const s of reference.series) for (const v of s.features[f]) observed.push(v);
