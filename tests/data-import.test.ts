@@ -280,7 +280,7 @@ describe('layouts', () => {
   });
 
   test('no id, no chunk size and no numbered columns: an error saying what to pass', async () => {
-    await rejects(readDataset(write('nolayout.csv', 'a,b\n1,2\n3,4\n')), [/--id/, /--chunk/, /columns are: a, b/]);
+    await rejects(readDataset(write('nolayout.csv', 'a,b\n1,2\n3,4\n')), [/series id column/, /chunk size/, /columns are: a, b/]);
   });
 });
 

@@ -38,8 +38,11 @@ export function buildDataset(table: ColumnTable, structure: Structure, variables
     throw new DataError(
       `${file}: no feature columns (values that vary over time within a series). ` +
         `Columns found: ${variables.map((v) => `${v.name} (${v.role})`).join(', ')}. ` +
-        'Name the features (--features) or check the layout (--id / --chunk)',
+        'Name the features or check the layout (the series id column or the chunk size)',
       file,
+      undefined,
+      undefined,
+      { text: 'name the columns that vary over time', option: 'features' },
     );
   }
   const report: ImportReport = {

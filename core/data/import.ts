@@ -92,7 +92,7 @@ export async function inspectFile(file: string, options: ReadOptions = {}, onPro
     longSeries: policies.longSeries,
     missing: policies.missing,
   };
-  if (features.length === 0) warnings.push('no column varies within a series, so there are no features; check the layout (--id / --chunk)');
+  if (features.length === 0) warnings.push('no column varies within a series, so there are no features; check the layout (the series id column or the chunk size)');
   return {
     schema,
     stats: statsInSchemaOrder(table, structure, variables, schema),

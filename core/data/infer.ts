@@ -39,7 +39,7 @@ function notANumberError(table: ColumnTable, v: Variable, declared: boolean): Da
     const column = table.names[c];
     const fix = declared
       ? 'fix the value, or declare the column categorical in the schema'
-      : 'fix the value, or declare the column categorical in a schema (dg inspect --write-schema, then edit its kind)';
+      : 'fix the value, or declare the column categorical in a schema (write the inferred schema, then edit its kind)';
     return new DataError(`${table.file}, ${table.where(bad.row)}, column '${column}': ${quote(bad.value)} is not a number; ${fix}`, table.file, table.rowNumber(bad.row), column);
   }
   return null;
@@ -54,7 +54,7 @@ function inferKind(table: ColumnTable, v: Variable, strict: boolean, warnings: s
   const text = sum((s) => s.text);
   if (text === 0 && dates === 0) return 'continuous';
   if (numeric === 0) {
-    if (text === 0) warnings.push(`column '${v.name}' holds dates; it is treated as categorical (use it as the time column with --time ${v.name})`);
+    if (text === 0) warnings.push(`column '${v.name}' holds dates; it is treated as categorical (to use it as the time column, name it as such)`);
     return 'categorical';
   }
   const dropped = stores.some((s) => s.labelsDropped);

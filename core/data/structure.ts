@@ -98,10 +98,13 @@ function decideLayout(table: ColumnTable, plan: HeaderPlan, idColumn: number | u
   }
   if (idColumn !== undefined) return 'long';
   throw new DataError(
-    `${table.file}: cannot tell how rows form series. Give the series id column (--id <column>) for long data, ` +
-      `or a chunk size (--chunk <rows>) when each series is a run of that many consecutive rows. ` +
+    `${table.file}: cannot tell how rows form series. Give the series id column for long data, ` +
+      `or a chunk size when each series is a run of that many consecutive rows. ` +
       `The file's columns are: ${table.names.join(', ')}`,
     table.file,
+    undefined,
+    undefined,
+    { text: 'name the column that identifies each series (or give a chunk size)', option: 'idColumn' },
   );
 }
 

@@ -5,6 +5,7 @@
  *
  * TF.js's backend is process-wide: every public method first makes this engine's backend the active one.
  */
+import { ApiError } from '../util/errors.ts';
 import * as tf from '@tensorflow/tfjs';
 import type { Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
 import { GENERATION_BLOCK } from './engine.ts';
@@ -44,7 +45,7 @@ function readTensor(name: string, t: tf.Tensor): NamedTensor {
 
 export async function createReferenceEngine(options: EngineOptions & { backend?: ReferenceBackend }): Promise<Engine> {
   if (options.dp && Number.isFinite(options.dp.clipNorm) && options.dp.clipNorm > 0) {
-    throw new Error('the reference engine has no DP-SGD (per-example clipping); train with --engine native');
+    throw new ApiError('unsupported', 'the reference engine has no DP-SGD (per-example clipping)', { hint: { text: 'train on the native engine', option: 'engine', value: 'native' } });
   }
   const backend = await activateBackend(options.backend ?? 'wasm');
   const { config, seed } = options;

@@ -130,7 +130,7 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     statements.push(`${overlap} of the ${inTraining.length} holdout series also appear in the training data, so they are not unseen: the membership checks leave them out.`);
   }
   if (!holdout || unseenRows.length === 0) {
-    statements.push('No unseen real series to compare with, so no membership attacks: train with a holdout (the default with 100+ series) or pass --holdout.');
+    statements.push('No unseen real series to compare with, so no membership attacks: train with a holdout (the default with 100+ series) or give a holdout file.');
   } else {
     const perSide = Math.min(train.series.length, unseenRows.length, MAX_PER_SIDE);
     const memberRows = sampleRows(train.series.length, perSide, rng);
@@ -225,7 +225,7 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     }
     for (const attack of attacks) statements.push(describeAttack(attack));
     if (criticFailure) statements.push(`The attack with the trained critic could not run (${criticFailure}).`);
-    if (perSide < 200) statements.push(`With ${perSide} unseen series the intervals are wide: keep more series out of training (--holdout-fraction) for a sharper review.`);
+    if (perSide < 200) statements.push(`With ${perSide} unseen series the intervals are wide: keep more series out of training (a larger holdout fraction) for a sharper review.`);
   }
 
   const exposed = attacks.some((a) => a.aucLow > 0.5 && a.auc >= 0.55) || copies.ofTraining > (copies.ofHoldout ?? 0);
@@ -239,7 +239,7 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
         : `${spent}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every' : `up to ${percent(bound)} of the`} member${bound >= 1 ? '' : 's'}); epsilon 1-3 gives one that does, at a cost in fidelity.`,
     );
   } else if (exposed) {
-    statements.push('What would lower the risk: more training series, DP-SGD (dg train --dp-epsilon E), fewer training epochs.');
+    statements.push('What would lower the risk: more training series, DP-SGD (a target epsilon), fewer training epochs.');
   }
   return { copyDistance: COPY_DISTANCE, copies, holdoutInTraining: overlap, closestRecord, attacks, dp: input.dp ?? null, statements, seed };
 }

@@ -39,7 +39,7 @@ export function acquireLock(file: string, what = 'this store'): void {
     if (owner !== undefined && alive(owner))
       throw new StoreError(
         'conflict',
-        `${what} is in use by another DoppelGANger Studio process (pid ${owner}); close that one first, or open another store with --store DIR (if pid ${owner} is not DoppelGANger Studio, delete ${file})`,
+        `${what} is in use by another DoppelGANger Studio process (pid ${owner}); close that one first, or open another store folder (if pid ${owner} is not DoppelGANger Studio, delete ${file})`,
         { pid: owner, lockFile: file },
       );
     if (owner === undefined) {

@@ -79,7 +79,7 @@ function sqliteCode(error: unknown): string | undefined {
 function corrupt(file: string, error: unknown): StoreError {
   return new StoreError(
     'corrupt',
-    `${file} is not a readable DoppelGANger Studio store (${(error as Error).message}): restore it from a backup, or open another store with --store DIR`,
+    `${file} is not a readable DoppelGANger Studio store (${(error as Error).message}): restore it from a backup, or open another store folder`,
     { file },
     { cause: error },
   );
@@ -249,7 +249,7 @@ export class Store {
       if (version > LATEST_VERSION)
         throw new StoreError(
           'store_too_new',
-          `this project store (${file}, schema version ${version}) was written by a newer version of DoppelGANger Studio (this one reads up to ${LATEST_VERSION}): update the app, or open another store with --store DIR`,
+          `this project store (${file}, schema version ${version}) was written by a newer version of DoppelGANger Studio (this one reads up to ${LATEST_VERSION}): update the app, or open another store folder`,
           { file, version, supported: LATEST_VERSION },
         );
       db.pragma('journal_mode = WAL');

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parameterSpecs } from '../../core/model/params.ts';
-import { isNoiseByConstruction, parseComparison, referenceDumps, writeReferenceDump } from './fixtures/reference-dumps.ts';
+import { isNoiseByConstruction, parseComparison, referenceDumps, writeReferenceDump } from '../fixtures/reference-dumps.ts';
 
 const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/native');
 
