@@ -92,6 +92,8 @@ const FLAGS: Record<string, string> = {
   idColumn: '--id',
   timeColumn: '--time',
   chunkSize: '--chunk',
+  attributes: '--attributes',
+  features: '--features',
   n: '-n',
 };
 
