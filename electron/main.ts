@@ -24,9 +24,7 @@ const APP_URL = `${APP_ORIGIN}/index.html`;
 
 const distDir = path.dirname(fileURLToPath(import.meta.url)); // electron/dist
 const appRoot = path.resolve(distDir, '..', '..');
-const rendererDir = fs.existsSync(path.join(appRoot, 'renderer', 'dist', 'index.html'))
-  ? path.join(appRoot, 'renderer', 'dist')
-  : path.join(appRoot, 'renderer', 'placeholder');
+const rendererDir = fs.existsSync(path.join(appRoot, 'renderer', 'dist', 'index.html')) ? path.join(appRoot, 'renderer', 'dist') : path.join(appRoot, 'renderer', 'placeholder');
 const CSP = contentSecurityPolicy();
 
 const TYPES: Record<string, string> = {

@@ -23,6 +23,10 @@ import { startServer } from '../core/server/server.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
 import { RUN_FILES } from '../core/train/run-folder.ts';
 
+/** Results as JSON: the scenario checks them field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Json = any;
+
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Client {
@@ -33,7 +37,7 @@ interface Client {
   close(): Promise<void>;
 }
 
-async function ok<T = any>(client: Client, method: string, args: unknown = {}): Promise<T> {
+async function ok<T = Json>(client: Client, method: string, args: unknown = {}): Promise<T> {
   const outcome = await client.call(method, args);
   assert.ok(outcome.ok, `${method}: ${JSON.stringify(!outcome.ok && outcome.error)}`);
   return outcome.result as T;
@@ -68,7 +72,11 @@ async function overHttp(url: string, token: string): Promise<Client> {
       return (await response.json()) as CallOutcome;
     },
     async provide(file) {
-      const response = await fetch(`${origin}/api/upload?name=${encodeURIComponent(path.basename(file))}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: fs.readFileSync(file) });
+      const response = await fetch(`${origin}/api/upload?name=${encodeURIComponent(path.basename(file))}`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/octet-stream' },
+        body: fs.readFileSync(file),
+      });
       const outcome = (await response.json()) as CallOutcome;
       assert.ok(outcome.ok, JSON.stringify(outcome));
       return (outcome.result as { path: string }).path;
@@ -81,7 +89,7 @@ async function overHttp(url: string, token: string): Promise<Client> {
 
 const settings = { iterations: 60, batchSize: 8, sampleLen: 4, engine: 'native', checkpointEvery: 20, holdoutFraction: 0.2 };
 
-async function untilSettled(client: Client, runId: string): Promise<any> {
+async function untilSettled(client: Client, runId: string): Promise<Json> {
   for (let i = 0; i < 600; i++) {
     const run = await ok(client, 'runs.get', { runId });
     if (!run.live && run.status !== 'running') return run;
@@ -107,7 +115,7 @@ async function contractSuite(client: Client, csv: string) {
   assert.ok(!badSettings.ok && badSettings.error.code === 'invalid_argument' && badSettings.error.hint?.option === 'settings.holdoutFraction');
 
   const project = await ok(client, 'projects.create', { name: 'broadband', description: 'demo lines' });
-  assert.ok((await ok<any[]>(client, 'projects.list')).some((p) => p.id === project.id));
+  assert.ok((await ok<Record<string, Json>[]>(client, 'projects.list')).some((p) => p.id === project.id));
   const duplicate = await client.call('projects.create', { name: 'broadband' });
   assert.ok(!duplicate.ok && duplicate.error.code === 'conflict', JSON.stringify(duplicate));
 
@@ -121,7 +129,7 @@ async function contractSuite(client: Client, csv: string) {
   assert.equal(imported.dataset.series, 30);
   assert.equal(imported.dataset.rows, 360);
   assert.match(imported.dataset.sha256, /^[0-9a-f]{64}$/);
-  const schemas = await ok<any[]>(client, 'schemas.list', { datasetId: imported.dataset.id });
+  const schemas = await ok<Record<string, Json>[]>(client, 'schemas.list', { datasetId: imported.dataset.id });
   assert.deepEqual(
     schemas.map((s) => [s.version, s.origin]),
     [[1, 'inferred']],
@@ -137,7 +145,7 @@ async function contractSuite(client: Client, csv: string) {
   edited.missing = 'drop';
   assert.equal((await ok(client, 'schemas.save', { datasetId: imported.dataset.id, schema: edited })).version, 2);
   const broken = structuredClone(edited);
-  broken.columns.find((c: any) => c.role === 'feature').name = 'not_a_column';
+  broken.columns.find((c: Json) => c.role === 'feature').name = 'not_a_column';
   const refused = await client.call('schemas.save', { datasetId: imported.dataset.id, schema: broken });
   assert.ok(!refused.ok && refused.error.code === 'data_error', JSON.stringify(refused));
 
@@ -155,13 +163,13 @@ async function contractSuite(client: Client, csv: string) {
   const done = await untilSettled(client, run.id);
   assert.equal(done.status, 'complete', JSON.stringify(done.error));
   assert.equal(done.iteration, 60);
-  const samples = await ok<any[]>(client, 'runs.progress', { runId: run.id });
-  assert.ok(samples.length >= 10 && samples.at(-1).iteration === 60, `${samples.length} progress samples`);
+  const samples = await ok<Record<string, Json>[]>(client, 'runs.progress', { runId: run.id });
+  assert.ok(samples.length >= 10 && samples.at(-1)?.iteration === 60, `${samples.length} progress samples`);
   assert.ok(samples.every((s) => Number.isFinite(s.losses.critic)));
   for (let i = 0; i < 50 && !client.events.some((e) => e.type === 'run.status' && e.runId === run.id && e.status === 'complete'); i++) await new Promise((r) => setTimeout(r, 20));
   const types = new Set(client.events.filter((e) => e.runId === run.id).map((e) => e.type));
   for (const type of ['run.status', 'run.progress', 'run.samples', 'run.log']) assert.ok(types.has(type), `no ${type} event`);
-  const sampleEvent = client.events.find((e) => e.type === 'run.samples') as any;
+  const sampleEvent = client.events.find((e) => e.type === 'run.samples') as Json;
   assert.equal(sampleEvent.samples[0].features[0].length, 12);
   const resumeDone = await client.call('runs.pause', { runId: run.id });
   assert.ok(!resumeDone.ok && resumeDone.error.code === 'conflict');
@@ -178,8 +186,12 @@ async function contractSuite(client: Client, csv: string) {
   const whole = await ok(client, 'projects.get', { projectId: project.id });
   assert.deepEqual([whole.datasets.length, whole.runs.length, whole.synthetic.length, whole.evaluations.length, whole.exports.length], [1, 1, 1, 1, 1]);
 
-  const audit = await ok<any[]>(client, 'audit.list', { projectId: project.id });
-  for (const action of ['project.create', 'dataset.add', 'run.create', 'export.add']) assert.ok(audit.some((a) => a.action === action), `audit has no ${action}: ${[...new Set(audit.map((a) => a.action))]}`);
+  const audit = await ok<Record<string, Json>[]>(client, 'audit.list', { projectId: project.id });
+  for (const action of ['project.create', 'dataset.add', 'run.create', 'export.add'])
+    assert.ok(
+      audit.some((a) => a.action === action),
+      `audit has no ${action}: ${[...new Set(audit.map((a) => a.action))]}`,
+    );
   assert.equal((await ok(client, 'audit.verify')).ok, true);
   return { project, exported };
 }
@@ -309,7 +321,8 @@ test('kill -9 of the server during training: the run shows interrupted, resumes,
   const workerPid = fs.existsSync(lock) ? Number(fs.readFileSync(lock, 'utf8')) : 0;
   const alive = () => {
     try {
-      return workerPid > 0 && (process.kill(workerPid, 0), true);
+      if (workerPid > 0) process.kill(workerPid, 0);
+      return workerPid > 0;
     } catch {
       return false;
     }
@@ -318,7 +331,7 @@ test('kill -9 of the server during training: the run shows interrupted, resumes,
   assert.ok(!alive(), 'the worker kept running after its server was killed');
   assert.ok(!fs.existsSync(lock), 'the worker left its lock behind');
 
-  // the same checkpoint, resumed in-process without any interruption: the reference result
+  // the same checkpoint, resumed in-process without Json interruption: the reference result
   const reference = path.join(dir, 'reference-run');
   fs.cpSync(runDir, reference, { recursive: true });
   const stoppedAt = readCheckpoint(path.join(reference, RUN_FILES.checkpoint)).iteration;

@@ -19,7 +19,7 @@ function testHost() {
   const emit = (e: ApiEvent) => {
     for (const l of listeners) l(e);
   };
-  const methods: Record<string, (args: any, ctx: CallContext) => unknown> = {
+  const methods: Record<string, (args: Record<string, string>, ctx: CallContext) => unknown> = {
     echo: (args) => args,
     'app.info': () => ({ name: 'DoppelGANger Studio', version: 'test', engine: 'reference' }),
     'files.inspect': (args, ctx) => {
@@ -45,7 +45,7 @@ function testHost() {
       const fn = methods[method];
       if (!fn) return { ok: false, error: { code: 'invalid_argument', message: `unknown method ${method}` } };
       try {
-        return { ok: true, result: await fn(args, context) };
+        return { ok: true, result: await fn(args as Record<string, string>, context) };
       } catch (err) {
         if (err instanceof ApiError) return { ok: false, error: err.toData() };
         return { ok: false, error: { code: 'internal', message: String(err) } };
@@ -353,7 +353,7 @@ describe('browser-mode server', () => {
       assert.equal(new URL(page.url()).search, '', 'the token is gone from the address bar');
       await page.getByText("DoppelGANger Studio — the app's screens are being built; the API is reachable").waitFor();
       await page.locator('#info dd', { hasText: 'reference' }).waitFor({ timeout: 10_000 });
-      assert.match(await page.locator('#info').innerText(), /version\s+test/);
+      assert.match((await page.locator('#info').textContent()) ?? '', /version\s*test/);
       await page.locator('#events-status[data-state="open"]').waitFor({ timeout: 10_000 });
       t.emit({ type: 'train.progress', runId: 'r1', step: 42 });
       await page.locator('#events li', { hasText: '"step":42' }).waitFor({ timeout: 10_000 });

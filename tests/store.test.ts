@@ -114,7 +114,10 @@ test('records round-trip across close and reopen', () => {
   assert.throws(() => again.createProject({ name: 'Broadband' }), storeError('conflict', /a project named "Broadband" already exists/));
   assert.throws(() => again.updateRun(run.id, { status: 'paused' }), storeError('conflict', /complete; it cannot become paused/));
 
-  const actions = again.listAudit({ projectId: project.id }).map((a) => a.action).reverse();
+  const actions = again
+    .listAudit({ projectId: project.id })
+    .map((a) => a.action)
+    .reverse();
   assert.deepEqual(actions, [
     'project.create',
     'dataset.add',
@@ -218,10 +221,7 @@ test('foreign keys are enforced, and deleting a project cascades', () => {
 
   const db = raw(dir);
   db.pragma('foreign_keys = ON');
-  assert.throws(
-    () => db.prepare("INSERT INTO datasets VALUES ('d2', 'nope', 'x', 'x', 'x', ?, 1, 1, 1, 'now')").run(sha('x')),
-    /FOREIGN KEY constraint failed/,
-  );
+  assert.throws(() => db.prepare("INSERT INTO datasets VALUES ('d2', 'nope', 'x', 'x', 'x', ?, 1, 1, 1, 'now')").run(sha('x')), /FOREIGN KEY constraint failed/);
   db.prepare('DELETE FROM projects WHERE id = ?').run(project.id);
   for (const table of ['datasets', 'schemas', 'runs', 'progress_samples'])
     assert.equal((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n, 0, `${table} emptied by the cascade`);
@@ -278,7 +278,10 @@ test('the audit log is append-only through SQL, and its hash chain finds rows ed
   // Rehashing the edited row does not help: the next row no longer links to it.
   const row = db.prepare('SELECT * FROM audit_log WHERE seq = 3').get() as Record<string, unknown>;
   const { hash: _old, prev_hash, ...fields } = row;
-  const canonical = `{${Object.keys(fields).sort().map((k) => `${JSON.stringify(k)}:${JSON.stringify(fields[k])}`).join(',')}}`;
+  const canonical = `{${Object.keys(fields)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${JSON.stringify(fields[k])}`)
+    .join(',')}}`;
   db.prepare('UPDATE audit_log SET hash = ? WHERE seq = 3').run(sha(String(prev_hash) + canonical));
   const rehashed = store.verifyAudit();
   assert.ok(!rehashed.ok && rehashed.brokenAt === 4 && /does not link/.test(rehashed.reason), JSON.stringify(rehashed));
@@ -321,8 +324,17 @@ test('markInterrupted turns running runs into interrupted ones; paused runs stay
 test('progress samples: a resumed run that redoes iterations replaces them', () => {
   const { store, run } = seeded();
   const sample = (iteration: number, g: number) => ({ iteration, elapsedSeconds: iteration / 10, losses: { g, d: -g }, epsilon: iteration / 100, exposure: 0.5, examplesPerSecond: 1000 });
-  assert.equal(store.addProgressSamples(run.id, [1, 2, 3].map((i) => sample(i, 1))), 3);
-  store.addProgressSamples(run.id, [2, 3, 4].map((i) => sample(i, 2)));
+  assert.equal(
+    store.addProgressSamples(
+      run.id,
+      [1, 2, 3].map((i) => sample(i, 1)),
+    ),
+    3,
+  );
+  store.addProgressSamples(
+    run.id,
+    [2, 3, 4].map((i) => sample(i, 2)),
+  );
   const samples = store.listProgressSamples(run.id);
   assert.deepEqual(
     samples.map((s) => [s.iteration, s.losses.g]),
@@ -348,14 +360,10 @@ test('paths stay inside the project folder', () => {
   const { store, project } = seeded();
   const base = store.projectDir(project.id);
   assert.equal(store.resolve(project.id, 'runs/a/checkpoint.bin'), path.join(base, 'runs', 'a', 'checkpoint.bin'));
-  for (const bad of ['../x', 'a/../../x', '/etc/passwd', '', '.', 'a/..'])
-    assert.throws(() => store.resolve(project.id, bad), storeError('invalid'), `accepted ${JSON.stringify(bad)}`);
+  for (const bad of ['../x', 'a/../../x', '/etc/passwd', '', '.', 'a/..']) assert.throws(() => store.resolve(project.id, bad), storeError('invalid'), `accepted ${JSON.stringify(bad)}`);
   assert.throws(() => store.projectDir('../other'), storeError('invalid'));
   const other = seeded();
-  assert.throws(
-    () => store.addDataset(project.id, { ...other.dataset, name: 'escape', copyFile: '../../studio.db' }),
-    storeError('invalid', /leaves the project folder/),
-  );
+  assert.throws(() => store.addDataset(project.id, { ...other.dataset, name: 'escape', copyFile: '../../studio.db' }), storeError('invalid', /leaves the project folder/));
   other.store.close();
   store.close();
 });
@@ -424,7 +432,11 @@ test('writeArtifact writes atomically and returns the SHA-256 of what it wrote',
   );
   assert.equal(fs.readFileSync(viaPath.path, 'utf8'), 'a,b\n1,2\n');
   for (const folder of ['datasets', 'synthetic'])
-    assert.deepEqual(fs.readdirSync(store.resolve(project.id, folder)).filter((f) => f.includes('.tmp')), [], `temporary files left in ${folder}`);
+    assert.deepEqual(
+      fs.readdirSync(store.resolve(project.id, folder)).filter((f) => f.includes('.tmp')),
+      [],
+      `temporary files left in ${folder}`,
+    );
   await assert.rejects(store.writeArtifact(project.id, '../escape.bin', bytes), storeError('invalid'));
   store.close();
 });

@@ -13,7 +13,11 @@ const id = z.string().min(1).max(200);
 const positiveInt = z.number().int().min(1);
 const name = z.string().trim().min(1).max(200);
 /** A file path on the machine running the service (transports confine which ones a caller may use). */
-const filePath = z.string().min(1).max(4096).refine((p) => !p.includes('\0'), 'a path cannot hold NUL bytes');
+const filePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), 'a path cannot hold NUL bytes');
 
 /** A schema as written by `dg inspect --write-schema` or the schema-mapping screen, checked field by field. */
 export const schemaInput = z.unknown().transform((value, ctx): Schema => {
@@ -45,16 +49,14 @@ export const readOptions = z
 const modelKeys = Object.keys(paperDefaults).filter((k) => k !== 'sampleLen') as [string, ...string[]];
 
 /** Model settings by name (core/model/config.ts): numbers, or layer widths for the hidden-layer lists. */
-export const modelOverrides = z
-  .record(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)]))
-  .superRefine((overrides, ctx) => {
-    for (const [key, value] of Object.entries(overrides)) {
-      const current = (paperDefaults as Record<string, unknown>)[key];
-      if (Array.isArray(current) !== Array.isArray(value)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: Array.isArray(current) ? `${key} takes layer widths, like [200, 200]` : `${key} takes a number` });
-      }
+export const modelOverrides = z.record(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)])).superRefine((overrides, ctx) => {
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = (paperDefaults as Record<string, unknown>)[key];
+    if (Array.isArray(current) !== Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: Array.isArray(current) ? `${key} takes layer widths, like [200, 200]` : `${key} takes a number` });
     }
-  });
+  }
+});
 
 /** DP-SGD: a target epsilon (the noise is solved for it) or a noise multiplier. */
 export const dpSettings = z
@@ -75,7 +77,12 @@ export const trainSettings = z
     epochs: positiveInt.optional(),
     iterations: positiveInt.optional(),
     batchSize: positiveInt.optional(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
     engine: z.enum(engineKinds as [EngineKind, ...EngineKind[]]).optional(),
     checkpointEvery: positiveInt.optional(),
     holdoutFraction: z.number().min(0).lt(1).optional(),

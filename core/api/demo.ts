@@ -66,7 +66,10 @@ export interface DemoResult {
 export async function runDemo(request: DemoRequest, hooks: Pick<RunHooks, 'onLog' | 'onProgress' | 'signal'> = {}): Promise<DemoResult> {
   const outDir = path.resolve(request.outDir);
   const engine = request.engine ?? 'auto';
-  if (!engineKinds.includes(engine)) throw new ApiError('invalid_argument', `the engine must be one of ${engineKinds.join(', ')}, got '${engine}'`, { hint: { text: 'auto picks the fastest available', option: 'engine', value: 'auto' } });
+  if (!engineKinds.includes(engine))
+    throw new ApiError('invalid_argument', `the engine must be one of ${engineKinds.join(', ')}, got '${engine}'`, {
+      hint: { text: 'auto picks the fastest available', option: 'engine', value: 'auto' },
+    });
   const epochs = request.epochs ?? (await defaultEpochs(engine));
   const seed = request.seed ?? 0;
   const runDir = path.join(outDir, 'run');

@@ -147,7 +147,13 @@ export class Service {
   async createDemoProject() {
     const existing = this.store.listProjects().find((p) => p.name === DEMO_PROJECT);
     if (existing) return this.getProject({ projectId: existing.id });
-    const project = this.store.createProject({ name: DEMO_PROJECT, description: 'Simulated hourly broadband measurements (download, upload, latency) of 400 lines, with ISP, technology and region: try every step here before bringing your own data.' }, this.actor);
+    const project = this.store.createProject(
+      {
+        name: DEMO_PROJECT,
+        description: 'Simulated hourly broadband measurements (download, upload, latency) of 400 lines, with ISP, technology and region: try every step here before bringing your own data.',
+      },
+      this.actor,
+    );
     const file = this.store.resolve(project.id, 'source/demo-broadband-lines.csv');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     await writeDataset(demoDataset({ seed: 1 }), file);
@@ -424,7 +430,8 @@ export class Service {
   resumeRun(args: MethodArgs<'runs.resume'>) {
     const run = this.store.getRun(args.runId);
     if (this.live.has(run.id)) throw new ApiError('conflict', `run ${run.id} is already training`);
-    if (run.status === 'complete' && !args.iterations) throw new ApiError('conflict', `run ${run.id} is complete`, { hint: { text: 'give a larger number of iterations to train further', option: 'iterations' } });
+    if (run.status === 'complete' && !args.iterations)
+      throw new ApiError('conflict', `run ${run.id} is complete`, { hint: { text: 'give a larger number of iterations to train further', option: 'iterations' } });
     if (!fs.existsSync(path.join(this.runDir(run), RUN_FILES.checkpoint))) {
       throw new ApiError('conflict', `run ${run.id} has no checkpoint to resume from (it stopped before its first one)`, { hint: { text: 'start a new run', action: 'runs.start' } });
     }
@@ -447,7 +454,16 @@ export class Service {
     const written = await writeDataset(all, file, { layout: 'long', idColumn: 'series_id', timeColumn: 'step' });
     const dataset = this.store.addDataset(
       project.id,
-      { id: datasetId, name: `${path.basename(source)} (run folder)`, sourceFile: info.source, copyFile, sha256: await sha256File(file), bytes: fs.statSync(file).size, rows: written.rows, series: all.series.length },
+      {
+        id: datasetId,
+        name: `${path.basename(source)} (run folder)`,
+        sourceFile: info.source,
+        copyFile,
+        sha256: await sha256File(file),
+        bytes: fs.statSync(file).size,
+        rows: written.rows,
+        series: all.series.length,
+      },
       this.actor,
     );
     const schemaVersion = this.store.saveSchema(datasetId, copySchema(checkpoint.encoder.schema, 'series_id', 'step'), 'inferred', this.actor);
@@ -457,7 +473,17 @@ export class Service {
     const status = checkpoint.iteration >= checkpoint.plan.totalIterations ? 'complete' : 'paused';
     const run = this.store.createRun(
       project.id,
-      { id, datasetId: dataset.id, schemaVersion, settings: { importedFrom: source }, plan: checkpoint.plan, status: 'running', engine: checkpoint.engineName, totalIterations: checkpoint.plan.totalIterations, runDir },
+      {
+        id,
+        datasetId: dataset.id,
+        schemaVersion,
+        settings: { importedFrom: source },
+        plan: checkpoint.plan,
+        status: 'running',
+        engine: checkpoint.engineName,
+        totalIterations: checkpoint.plan.totalIterations,
+        runDir,
+      },
       this.actor,
     );
     return this.store.updateRun(run.id, { status, iteration: checkpoint.iteration }, this.actor);
@@ -467,7 +493,8 @@ export class Service {
 
   async generate(args: MethodArgs<'runs.generate'>) {
     const run = this.store.getRun(args.runId);
-    if (this.live.has(run.id)) throw new ApiError('conflict', `run ${run.id} is training: pause it or wait for it to finish before generating`, { hint: { text: 'pause the run', action: 'runs.pause' } });
+    if (this.live.has(run.id))
+      throw new ApiError('conflict', `run ${run.id} is training: pause it or wait for it to finish before generating`, { hint: { text: 'pause the run', action: 'runs.pause' } });
     const id = crypto.randomUUID();
     const relative = `synthetic/${id}.parquet`;
     const file = this.store.resolve(run.projectId, relative);
@@ -525,7 +552,15 @@ export class Service {
     const written = await writeDatasetParts([data], file, args.layout ? { layout: args.layout } : {});
     return this.store.addExport(
       run.id,
-      { id, syntheticId: synthetic.id, file: relative, format: written.format, sha256: await sha256File(file), bytes: fs.statSync(file).size, settings: { layout: args.layout ?? 'long', rows: written.rows } },
+      {
+        id,
+        syntheticId: synthetic.id,
+        file: relative,
+        format: written.format,
+        sha256: await sha256File(file),
+        bytes: fs.statSync(file).size,
+        settings: { layout: args.layout ?? 'long', rows: written.rows },
+      },
       this.actor,
     );
   }

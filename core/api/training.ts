@@ -98,7 +98,10 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
     // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
     let privacy: PrivacySpent | undefined = dp && checkpoint.iteration > 0 ? epsilonSpent(dp, checkpoint.iteration) : undefined;
-    const privacyAt = (iteration: number) => (dp ? (privacy = epsilonSpent(dp, iteration)) : undefined);
+    const privacyAt = (iteration: number) => {
+      if (dp) privacy = epsilonSpent(dp, iteration);
+      return dp ? privacy : undefined;
+    };
     const holdoutFile = path.join(runDir, RUN_FILES.holdout);
     const measureExposure = fs.existsSync(holdoutFile) ? exposureMonitor(data, loadEncoded(holdoutFile), checkpoint.plan.seed) : null;
     const exposureEvery = Math.max(1, Math.round(checkpoint.plan.totalIterations / 100));
@@ -134,7 +137,12 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
           elapsedSeconds,
           engineState: state,
         });
-        Object.assign(info, { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() }, dp ? { privacySpent: privacyAt(iteration) } : {}, exposure !== undefined ? { exposure } : {});
+        Object.assign(
+          info,
+          { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() },
+          dp ? { privacySpent: privacyAt(iteration) } : {},
+          exposure !== undefined ? { exposure } : {},
+        );
         writeJson(path.join(runDir, RUN_FILES.run), info);
         if (status !== 'running') hooks.onLog?.(`checkpoint written at iteration ${iteration} (${status})`);
         await hooks.afterCheckpoint?.(iteration, status);
@@ -288,7 +296,6 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
 
 /** Writes a prepared run's folder and trains it. */
 export async function startPrepared(runDir: string, prepared: PreparedTraining, data: TrainRequest['data'], hooks: RunHooks = {}): Promise<RunSummary> {
-  const { encoder, plan, model, holdout, source, importReport } = prepared;
   fs.mkdirSync(runDir, { recursive: true });
   const release = acquireLock(path.join(runDir, RUN_LOCK), `the run folder ${runDir}`);
   try {
@@ -349,8 +356,7 @@ function spending(dp: DpPlan, iterations: number): string {
 function describeDp(dp: DpPlan, iterations: number): string[] {
   const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
   return [
-    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
-      spending(dp, iterations),
+    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` + spending(dp, iterations),
     'DP-SGD protects what the model learns from the training series; the value ranges and category lists of the schema were read from the data ' +
       'itself and shape the synthetic data as they are: give them in the schema where they must not be disclosed',
   ];
@@ -376,10 +382,11 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
   if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {
-    hooks.onLog?.(`DP-SGD: ${spending(plan.dp, plan.totalIterations)}` +
-      (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''));
+    hooks.onLog?.(
+      `DP-SGD: ${spending(plan.dp, plan.totalIterations)}` +
+        (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''),
+    );
   }
   const data = loadEncoded(path.join(dir, RUN_FILES.train));
   return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
 }
-

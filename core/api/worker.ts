@@ -36,7 +36,12 @@ async function run(command: WorkerCommand, report: (message: WorkerReport) => vo
 }
 
 /** Wires a worker to its parent: `send` reports, `receive` subscribes to commands, `onParentGone` when the channel closes. */
-export function serveWorker(io: { send: (m: WorkerReport) => void; receive: (listener: (m: WorkerCommand) => void) => void; onParentGone: (listener: () => void) => void; exit: (code: number) => void }): void {
+export function serveWorker(io: {
+  send: (m: WorkerReport) => void;
+  receive: (listener: (m: WorkerCommand) => void) => void;
+  onParentGone: (listener: () => void) => void;
+  exit: (code: number) => void;
+}): void {
   const controller = new AbortController();
   let started = false;
   io.onParentGone(() => controller.abort());

@@ -161,7 +161,12 @@ function parseModelOverrides(text: string): Record<string, number | number[]> {
 /** `--dp-*`: DP-SGD when --dp-epsilon or --dp-noise is given; the other two alone are a mistake. */
 function dpFrom(values: Record<string, string | boolean | undefined>): TrainSettings['dp'] {
   const s = (k: string) => values[k] as string | undefined;
-  const dp = defined({ epsilon: number(s('dp-epsilon'), 'dp-epsilon'), noiseMultiplier: number(s('dp-noise'), 'dp-noise'), delta: number(s('dp-delta'), 'dp-delta'), clipNorm: number(s('dp-clip'), 'dp-clip') });
+  const dp = defined({
+    epsilon: number(s('dp-epsilon'), 'dp-epsilon'),
+    noiseMultiplier: number(s('dp-noise'), 'dp-noise'),
+    delta: number(s('dp-delta'), 'dp-delta'),
+    clipNorm: number(s('dp-clip'), 'dp-clip'),
+  });
   if (dp.epsilon === undefined && dp.noiseMultiplier === undefined) {
     if (dp.delta !== undefined || dp.clipNorm !== undefined) throw new UsageError('--dp-delta and --dp-clip need --dp-epsilon E (or --dp-noise SIGMA) to turn DP-SGD on');
     return undefined;
@@ -216,7 +221,9 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
   if (summary.status === 'cancelled') {
     process.stderr.write(`stopped at iteration ${summary.iteration}/${summary.totalIterations}; continue with: dg train --resume ${runArg}\n`);
   } else {
-    process.stderr.write(`trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`);
+    process.stderr.write(
+      `trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`,
+    );
   }
   const { privacy, exposure } = summary;
   if (privacy) process.stderr.write(`privacy spent (DP-SGD): epsilon ${privacy.epsilon.toFixed(3)} at delta ${formatDelta(privacy.delta)}\n`);
@@ -228,7 +235,9 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
   }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
   const exposed = exposure !== undefined ? { exposure } : {};
-  process.stdout.write(`${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed })}\n`,
+  );
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
@@ -264,7 +273,9 @@ async function inspectCommand(args: string[]): Promise<number> {
       .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
-  process.stdout.write(`${positionals[0]}: ${result.series} series, length ${result.lengths.min}..${result.lengths.max} (mean ${result.lengths.mean.toFixed(1)}), layout ${result.schema.layout.kind}\n`);
+  process.stdout.write(
+    `${positionals[0]}: ${result.series} series, length ${result.lengths.min}..${result.lengths.max} (mean ${result.lengths.mean.toFixed(1)}), layout ${result.schema.layout.kind}\n`,
+  );
   process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
   for (const w of result.warnings) process.stdout.write(`warning: ${w}\n`);
   return 0;
@@ -366,18 +377,15 @@ async function generateCommand(args: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
-    const written = await generateToFile(
-      defined({ runDir: positionals[0], n, givenAttributesFile: values['given-attributes'], seed, engine, layout, out: values.out }),
-      {
-        onLog: (m) => bar.log(m),
-        signal: controller.signal,
-        // a bar only when there are several parts (a single part is done in about a second)
-        onProgress: (done, total) => {
-          if (done < total || severalParts) bar.update(done, total, 'series');
-          severalParts = true;
-        },
+    const written = await generateToFile(defined({ runDir: positionals[0], n, givenAttributesFile: values['given-attributes'], seed, engine, layout, out: values.out }), {
+      onLog: (m) => bar.log(m),
+      signal: controller.signal,
+      // a bar only when there are several parts (a single part is done in about a second)
+      onProgress: (done, total) => {
+        if (done < total || severalParts) bar.update(done, total, 'series');
+        severalParts = true;
       },
-    );
+    });
     bar.finish();
     process.stderr.write(`generated ${written.series} series (${written.rows} rows) in ${written.seconds.toFixed(1)}s -> ${written.file}\n`);
     process.stdout.write(`${JSON.stringify({ file: written.file, series: written.series, rows: written.rows, format: written.format })}\n`);
@@ -398,7 +406,16 @@ async function evaluateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { ...layoutOptions, real: { type: 'string' }, run: { type: 'string' }, synth: { type: 'string' }, holdout: { type: 'string' }, target: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      ...layoutOptions,
+      real: { type: 'string' },
+      run: { type: 'string' },
+      synth: { type: 'string' },
+      holdout: { type: 'string' },
+      target: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+    },
   });
   if (positionals.length > 0) throw new UsageError(`dg evaluate takes no positional arguments (got ${positionals.join(' ')}); use --real/--run, --synth, --out`);
   if (!values.real === !values.run) throw new UsageError('dg evaluate needs the real data: --real FILE or --run RUN_DIR (not both)');
@@ -428,7 +445,7 @@ async function demoCommand(args: string[]): Promise<number> {
   const request = defined({ outDir: values.out ?? 'dg-demo', epochs: integer(values.epochs, 'epochs'), seed: integer(values.seed, 'seed', 0), engine: oneOf(values.engine, 'engine', ENGINES) });
   const { runDemo } = await import('../api/demo.ts');
   const bar = progressBar('training');
-  let result;
+  let result: Awaited<ReturnType<typeof runDemo>>;
   try {
     result = await runDemo(request, {
       onLog: (m) => bar.log(m),

@@ -21,7 +21,7 @@ async function tryNative(options: EngineOptions, device: 'cpu' | 'cuda'): Promis
 }
 
 /** Why auto should not try CUDA (short: it is printed on every run without a GPU), or null when it should. */
-async function cudaSkipReason(options: EngineOptions): Promise<string | null> {
+async function cudaSkipReason(): Promise<string | null> {
   try {
     const native = await import('./native.ts');
     native.loadNativeAddon();
@@ -54,7 +54,7 @@ export async function createEngine(kind: EngineKind, options: EngineOptions): Pr
   }
   if (kind !== 'auto') throw new Error(`unknown engine '${String(kind)}' (one of ${engineKinds.join(', ')})`);
   const skipped: string[] = [];
-  const cudaSkip = await cudaSkipReason(options);
+  const cudaSkip = await cudaSkipReason();
   if (cudaSkip === null) {
     const cuda = await tryNative(options, 'cuda');
     if (!(cuda instanceof Error)) return { engine: cuda, note: 'auto: using CUDA' };

@@ -24,11 +24,7 @@ export interface PrivacySpent {
 }
 
 /** TF Privacy's default orders: fractional ones near 1 (small noise, many steps), integers, a few large. */
-export const DEFAULT_ORDERS: readonly number[] = [
-  1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 4.5,
-  ...Array.from({ length: 59 }, (_, i) => i + 5),
-  128, 256, 512,
-];
+export const DEFAULT_ORDERS: readonly number[] = [1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 4.5, ...Array.from({ length: 59 }, (_, i) => i + 5), 128, 256, 512];
 
 function logAdd(a: number, b: number): number {
   if (a === -Infinity) return b;
@@ -91,8 +87,7 @@ function logBinomial(n: number, k: number): number {
 export function logGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   x -= 1;
   let a = c[0];

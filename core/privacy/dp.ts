@@ -29,7 +29,6 @@ export interface DpRequest {
   clipNorm?: number;
 }
 
-
 export const DEFAULT_CLIP_NORM = 1;
 
 /** 1e-5, 2.5e-7, 0.01: how a delta reads in messages. */
@@ -66,13 +65,24 @@ export function epsilonSpent(plan: DpPlan, iterations: number): PrivacySpent {
 export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
   const { trainingSeries: n, batchSize, criticSteps, iterations } = shape;
   if ((request.epsilon === undefined) === (request.noiseMultiplier === undefined)) {
-    throw new ApiError('invalid_argument', 'DP-SGD needs either a target epsilon or a noise multiplier, not both', { hint: { text: 'give a target epsilon (the noise is solved for it) or a noise multiplier', option: 'dp.epsilon' } });
+    throw new ApiError('invalid_argument', 'DP-SGD needs either a target epsilon or a noise multiplier, not both', {
+      hint: { text: 'give a target epsilon (the noise is solved for it) or a noise multiplier', option: 'dp.epsilon' },
+    });
   }
   const clipNorm = request.clipNorm ?? DEFAULT_CLIP_NORM;
-  if (!(clipNorm > 0 && Number.isFinite(clipNorm))) throw new ApiError('invalid_argument', `the DP clip norm must be a positive number, got ${clipNorm}`, { hint: { text: 'the default is 1', option: 'dp.clipNorm', value: DEFAULT_CLIP_NORM } });
+  if (!(clipNorm > 0 && Number.isFinite(clipNorm)))
+    throw new ApiError('invalid_argument', `the DP clip norm must be a positive number, got ${clipNorm}`, { hint: { text: 'the default is 1', option: 'dp.clipNorm', value: DEFAULT_CLIP_NORM } });
   const delta = request.delta ?? defaultDelta(n);
-  if (!(delta > 0 && delta < 1)) throw new ApiError('invalid_argument', `DP delta must be between 0 and 1, got ${delta}`, { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } });
-  if (delta >= 1 / n) throw new ApiError('invalid_argument', `DP delta ${formatDelta(delta)} is not below 1/N = ${(1 / n).toPrecision(3)} for ${n} training series: such a delta allows publishing a record outright; use a smaller one`, { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } });
+  if (!(delta > 0 && delta < 1))
+    throw new ApiError('invalid_argument', `DP delta must be between 0 and 1, got ${delta}`, {
+      hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) },
+    });
+  if (delta >= 1 / n)
+    throw new ApiError(
+      'invalid_argument',
+      `DP delta ${formatDelta(delta)} is not below 1/N = ${(1 / n).toPrecision(3)} for ${n} training series: such a delta allows publishing a record outright; use a smaller one`,
+      { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } },
+    );
   const samplingRate = Math.min(1, batchSize / n);
   const releasesPerIteration = criticSteps * (shape.hasAuxCritic ? 2 : 1);
   const base = { clipNorm, delta, expectedBatch: batchSize, samplingRate, releasesPerIteration };
@@ -82,13 +92,16 @@ export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
     plan = { ...base, noiseMultiplier: effective * Math.sqrt(releasesPerIteration), targetEpsilon: request.epsilon };
   } else {
     const sigma = request.noiseMultiplier!;
-    if (!(sigma > 0 && Number.isFinite(sigma))) throw new ApiError('invalid_argument', `the DP noise multiplier must be a positive number, got ${sigma}`, { hint: { text: 'or give a target epsilon instead', option: 'dp.noiseMultiplier' } });
+    if (!(sigma > 0 && Number.isFinite(sigma)))
+      throw new ApiError('invalid_argument', `the DP noise multiplier must be a positive number, got ${sigma}`, { hint: { text: 'or give a target epsilon instead', option: 'dp.noiseMultiplier' } });
     plan = { ...base, noiseMultiplier: sigma };
   }
   const epsilon = epsilonSpent(plan, iterations).epsilon;
   const emptyRisk = iterations * Math.exp(n * Math.log1p(-Math.min(samplingRate, 1 - 1e-16)));
   if (emptyRisk * (1 + Math.exp(Math.min(epsilon, 700))) > EMPTY_SAMPLE_DELTA_SHARE * delta) {
-    throw new ApiError('invalid_argument', `with an expected batch of ${batchSize} series, an empty sample is too likely for delta ${formatDelta(delta)}: use a larger batch size`, { hint: { text: 'use a larger batch size', option: 'batchSize', value: batchSize * 2 } });
+    throw new ApiError('invalid_argument', `with an expected batch of ${batchSize} series, an empty sample is too likely for delta ${formatDelta(delta)}: use a larger batch size`, {
+      hint: { text: 'use a larger batch size', option: 'batchSize', value: batchSize * 2 },
+    });
   }
   return plan;
 }

@@ -132,9 +132,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
 /** Rejects an upgrade before the WebSocket handshake. */
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-    );
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   }
   socket.destroy();
 }

@@ -19,7 +19,9 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+  const keys = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
@@ -39,7 +41,9 @@ export interface AuditRow {
 
 export function auditHash(row: Omit<AuditRow, 'hash'>): string {
   const { prev_hash, ...fields } = row;
-  return createHash('sha256').update(prev_hash + canonicalJson(fields)).digest('hex');
+  return createHash('sha256')
+    .update(prev_hash + canonicalJson(fields))
+    .digest('hex');
 }
 
 export interface AuditEntry {
@@ -82,10 +86,8 @@ export function verifyAuditChain(db: Database.Database): AuditVerification {
   for (const row of db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
     const { hash, ...unhashed } = row;
     if (row.seq !== expectedSeq) broken = { brokenAt: row.seq, reason: `row ${row.seq} follows row ${expectedSeq - 1}: rows are missing` };
-    else if (row.prev_hash !== previous)
-      broken = { brokenAt: row.seq, reason: `row ${row.seq} does not link to the row before it (a row was removed or changed)` };
-    else if (auditHash(unhashed) !== hash)
-      broken = { brokenAt: row.seq, reason: `row ${row.seq} was changed after it was written (its hash does not match its contents)` };
+    else if (row.prev_hash !== previous) broken = { brokenAt: row.seq, reason: `row ${row.seq} does not link to the row before it (a row was removed or changed)` };
+    else if (auditHash(unhashed) !== hash) broken = { brokenAt: row.seq, reason: `row ${row.seq} was changed after it was written (its hash does not match its contents)` };
     if (broken) break;
     rows++;
     previous = hash;

@@ -34,8 +34,7 @@ export function acquireLock(file: string, what = 'this store'): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = readOwner(file);
-    if (owner === process.pid)
-      throw new StoreError('conflict', `${what} is already open in this process (pid ${owner}); close it before opening it again`, { pid: owner, lockFile: file });
+    if (owner === process.pid) throw new StoreError('conflict', `${what} is already open in this process (pid ${owner}); close it before opening it again`, { pid: owner, lockFile: file });
     if (owner !== undefined && alive(owner))
       throw new StoreError(
         'conflict',

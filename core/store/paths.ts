@@ -36,8 +36,7 @@ export function resolveInside(base: string, relative: string): string {
     throw new StoreError('invalid', `${JSON.stringify(relative)} is not a path relative to the project folder`);
   const full = path.resolve(base, relative);
   const rel = path.relative(base, full);
-  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
-    throw new StoreError('invalid', `${JSON.stringify(relative)} leaves the project folder`);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw new StoreError('invalid', `${JSON.stringify(relative)} leaves the project folder`);
   return full;
 }
 
@@ -61,10 +60,7 @@ export interface ArtifactInfo {
  * function that writes the temporary file at the path it is given (for writers that want a path, such
  * as a Parquet writer). Returns the SHA-256 and size of what was written.
  */
-export async function writeArtifactFile(
-  file: string,
-  content: Uint8Array | string | ((temporaryPath: string) => Promise<void>),
-): Promise<ArtifactInfo> {
+export async function writeArtifactFile(file: string, content: Uint8Array | string | ((temporaryPath: string) => Promise<void>)): Promise<ArtifactInfo> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   if (typeof content !== 'function') {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;

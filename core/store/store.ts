@@ -316,11 +316,7 @@ export class Store {
    * Writes an artifact file into the project folder atomically (temporary file in the same folder,
    * fsync, rename): `content` is the bytes or a function that writes the temporary path it is given.
    */
-  async writeArtifact(
-    projectId: string,
-    relativePath: string,
-    content: Uint8Array | string | ((temporaryPath: string) => Promise<void>),
-  ): Promise<ArtifactInfo & { relative: string }> {
+  async writeArtifact(projectId: string, relativePath: string, content: Uint8Array | string | ((temporaryPath: string) => Promise<void>)): Promise<ArtifactInfo & { relative: string }> {
     const full = this.resolve(projectId, relativePath);
     const info = await writeArtifactFile(full, content);
     return { ...info, relative: path.relative(this.projectDir(projectId), full).split(path.sep).join('/') };
@@ -347,8 +343,7 @@ export class Store {
     const what = context ? `${context}: ` : '';
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
       return new StoreError('conflict', `${context || 'it'} already exists (${(error as Error).message})`, undefined, { cause: error });
-    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-      return new StoreError('not_found', `${what}it refers to something that does not exist`, undefined, { cause: error });
+    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return new StoreError('not_found', `${what}it refers to something that does not exist`, undefined, { cause: error });
     if (code === 'SQLITE_CONSTRAINT_CHECK' || code === 'SQLITE_CONSTRAINT_DATATYPE' || code === 'SQLITE_CONSTRAINT_NOTNULL')
       return new StoreError('invalid', `${what}${(error as Error).message}`, undefined, { cause: error });
     if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return corrupt(this.file, error);
@@ -452,9 +447,7 @@ export class Store {
     return this.write(options, (audit) => {
       const dataset = this.getDataset(datasetId);
       const { next } = this.db.prepare('SELECT coalesce(max(version), 0) + 1 AS next FROM schemas WHERE dataset_id = ?').get(datasetId) as { next: number };
-      this.db
-        .prepare('INSERT INTO schemas (dataset_id, version, schema_json, origin, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(datasetId, next, schemaJson, origin, now());
+      this.db.prepare('INSERT INTO schemas (dataset_id, version, schema_json, origin, created_at) VALUES (?, ?, ?, ?, ?)').run(datasetId, next, schemaJson, origin, now());
       audit({ action: 'schema.save', subjectType: 'dataset', subjectId: datasetId, projectId: dataset.projectId, details: { version: next, origin } });
       return next;
     });
@@ -610,8 +603,7 @@ export class Store {
     );
     try {
       return this.db.transaction(() => {
-        for (const s of samples)
-          insert.run(runId, requireCount(s.iteration, 'iteration'), s.elapsedSeconds, json(s.losses ?? {}), s.epsilon ?? null, s.exposure ?? null, s.examplesPerSecond ?? null);
+        for (const s of samples) insert.run(runId, requireCount(s.iteration, 'iteration'), s.elapsedSeconds, json(s.losses ?? {}), s.epsilon ?? null, s.exposure ?? null, s.examplesPerSecond ?? null);
         return samples.length;
       })();
     } catch (error) {
@@ -621,9 +613,7 @@ export class Store {
 
   /** By iteration; `after` keeps only later iterations (for a client catching up). */
   listProgressSamples(runId: string, options: { after?: number } = {}): ProgressSampleRecord[] {
-    return (
-      this.db.prepare('SELECT * FROM progress_samples WHERE run_id = ? AND iteration > ? ORDER BY iteration').all(runId, options.after ?? -1) as Row[]
-    ).map(toSample);
+    return (this.db.prepare('SELECT * FROM progress_samples WHERE run_id = ? AND iteration > ? ORDER BY iteration').all(runId, options.after ?? -1) as Row[]).map(toSample);
   }
 
   // ---- synthetic sets, evaluations, privacy reviews, exports
@@ -645,7 +635,13 @@ export class Store {
       options,
       (audit) => {
         this.db.prepare('INSERT INTO synthetic_sets (id, run_id, file, sha256, series, seed, created_at) VALUES (@id, @run_id, @file, @sha256, @series, @seed, @created_at)').run(row);
-        audit({ action: 'synthetic.add', subjectType: 'synthetic_set', subjectId: id, projectId: run.projectId, details: { runId, file: row.file, sha256: row.sha256, series: row.series, seed: row.seed } });
+        audit({
+          action: 'synthetic.add',
+          subjectType: 'synthetic_set',
+          subjectId: id,
+          projectId: run.projectId,
+          details: { runId, file: row.file, sha256: row.sha256, series: row.series, seed: row.seed },
+        });
         return toSynthetic(row);
       },
       `synthetic set ${id}`,
@@ -677,7 +673,13 @@ export class Store {
       options,
       (audit) => {
         this.db.prepare('INSERT INTO evaluations (id, run_id, synthetic_id, dir, summary_json, created_at) VALUES (@id, @run_id, @synthetic_id, @dir, @summary_json, @created_at)').run(row);
-        audit({ action: 'evaluation.add', subjectType: 'evaluation', subjectId: id, projectId: run.projectId, details: { runId, syntheticId: row.synthetic_id, dir: row.dir, summary: input.summary ?? {} } });
+        audit({
+          action: 'evaluation.add',
+          subjectType: 'evaluation',
+          subjectId: id,
+          projectId: run.projectId,
+          details: { runId, syntheticId: row.synthetic_id, dir: row.dir, summary: input.summary ?? {} },
+        });
         return toEvaluation(row);
       },
       `evaluation ${id}`,
@@ -709,7 +711,13 @@ export class Store {
       options,
       (audit) => {
         this.db.prepare('INSERT INTO privacy_reviews (id, evaluation_id, run_id, file, summary_json, created_at) VALUES (@id, @evaluation_id, @run_id, @file, @summary_json, @created_at)').run(row);
-        audit({ action: 'privacy_review.add', subjectType: 'privacy_review', subjectId: id, projectId: run.projectId, details: { runId, evaluationId: row.evaluation_id, file: row.file, summary: input.summary ?? {} } });
+        audit({
+          action: 'privacy_review.add',
+          subjectType: 'privacy_review',
+          subjectId: id,
+          projectId: run.projectId,
+          details: { runId, evaluationId: row.evaluation_id, file: row.file, summary: input.summary ?? {} },
+        });
         return toReview(row);
       },
       `privacy review ${id}`,

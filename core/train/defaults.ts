@@ -80,10 +80,14 @@ export function defaultAutoNormalize(train: Dataset): boolean {
 /** Splits series into train and holdout with a seeded shuffle. */
 export function splitHoldout(dataset: Dataset, fraction: number, seed: number): { train: Dataset; holdout?: Dataset } {
   if (!(fraction > 0)) return { train: dataset };
-  if (fraction >= 1) throw new ApiError('invalid_argument', `the holdout fraction must be below 1, got ${fraction}`, { hint: { text: 'keep about a tenth of the series out', option: 'holdoutFraction', value: 0.1 } });
+  if (fraction >= 1)
+    throw new ApiError('invalid_argument', `the holdout fraction must be below 1, got ${fraction}`, { hint: { text: 'keep about a tenth of the series out', option: 'holdoutFraction', value: 0.1 } });
   const n = dataset.series.length;
   const holdoutCount = Math.round(n * fraction);
-  if (holdoutCount < 1 || n - holdoutCount < 2) throw new ApiError('invalid_argument', `a holdout fraction of ${fraction} leaves no usable split of ${n} series`, { hint: { text: 'train on every series (no holdout), or keep out a share that leaves at least one series on each side', option: 'holdoutFraction', value: 0 } });
+  if (holdoutCount < 1 || n - holdoutCount < 2)
+    throw new ApiError('invalid_argument', `a holdout fraction of ${fraction} leaves no usable split of ${n} series`, {
+      hint: { text: 'train on every series (no holdout), or keep out a share that leaves at least one series on each side', option: 'holdoutFraction', value: 0 },
+    });
   const order = new Rng(seed, 4).permutation(n);
   const holdoutIndex = new Set(Array.from(order.subarray(0, holdoutCount)));
   const pick = (keep: boolean) => ({ ...dataset, series: dataset.series.filter((_, i) => holdoutIndex.has(i) === keep) });

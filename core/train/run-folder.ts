@@ -79,7 +79,11 @@ export function loadEncoded(file: string): EncodedDataset {
 
 export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo } {
   const file = path.join(runDir, RUN_FILES.checkpoint);
-  if (!fs.existsSync(file)) throw new ApiError('not_found', `${runDir} holds no checkpoint (${RUN_FILES.checkpoint}): it is not a training run, or its training has not written one yet`, { where: { file: runDir }, hint: { text: 'train a model into this folder first', action: 'train' } });
+  if (!fs.existsSync(file))
+    throw new ApiError('not_found', `${runDir} holds no checkpoint (${RUN_FILES.checkpoint}): it is not a training run, or its training has not written one yet`, {
+      where: { file: runDir },
+      hint: { text: 'train a model into this folder first', action: 'train' },
+    });
   const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8')) as RunInfo;
   return { checkpoint: readCheckpoint(file), info };
 }
