@@ -350,6 +350,27 @@ export class Store {
     return error;
   }
 
+  /** Inserts one row (its keys are the columns) and its audit entry in one transaction. */
+  private insert<R>(table: string, row: Record<string, unknown>, entry: Omit<AuditEntry, 'actor'>, options: ActorOptions | undefined, toRecord: (row: Row) => R, context: string): R {
+    const columns = Object.keys(row);
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
+    return this.write(
+      options,
+      (audit) => {
+        this.db.prepare(sql).run(row);
+        audit(entry);
+        return toRecord(row);
+      },
+      context,
+    );
+  }
+
+  /** A run's records of one kind, oldest first. */
+  private listByRun<R>(table: string, runId: string, toRecord: (row: Row) => R): R[] {
+    this.runRow(runId);
+    return (this.db.prepare(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY created_at, rowid`).all(runId) as Row[]).map(toRecord);
+  }
+
   private one(sql: string, what: string, ...params: unknown[]): Row {
     const row = this.db.prepare(sql).get(...params) as Row | undefined;
     if (!row) throw new StoreError('not_found', `${what} does not exist`);
@@ -409,24 +430,18 @@ export class Store {
       series: requireCount(input.series, 'series'),
       created_at: now(),
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db
-          .prepare(
-            `INSERT INTO datasets (id, project_id, name, source_file, copy_file, sha256, bytes, rows, series, created_at)
-             VALUES (@id, @project_id, @name, @source_file, @copy_file, @sha256, @bytes, @rows, @series, @created_at)`,
-          )
-          .run(row);
-        audit({
-          action: 'dataset.add',
-          subjectType: 'dataset',
-          subjectId: id,
-          projectId,
-          details: { name: row.name, sourceFile: row.source_file, copyFile: row.copy_file, sha256: row.sha256, bytes: row.bytes, rows: row.rows, series: row.series },
-        });
-        return toDataset(row);
+    return this.insert(
+      'datasets',
+      row,
+      {
+        action: 'dataset.add',
+        subjectType: 'dataset',
+        subjectId: id,
+        projectId,
+        details: { name: row.name, sourceFile: row.source_file, copyFile: row.copy_file, sha256: row.sha256, bytes: row.bytes, rows: row.rows, series: row.series },
       },
+      options,
+      toDataset,
       `dataset ${id}`,
     );
   }
@@ -493,26 +508,18 @@ export class Store {
       created_at: at,
       updated_at: at,
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db
-          .prepare(
-            `INSERT INTO runs (id, project_id, dataset_id, schema_version, settings_json, plan_json, status, engine, iteration,
-               total_iterations, run_dir, worker_pid, error_json, summary_json, created_at, updated_at)
-             VALUES (@id, @project_id, @dataset_id, @schema_version, @settings_json, @plan_json, @status, @engine, @iteration,
-               @total_iterations, @run_dir, @worker_pid, @error_json, @summary_json, @created_at, @updated_at)`,
-          )
-          .run(row);
-        audit({
-          action: 'run.create',
-          subjectType: 'run',
-          subjectId: id,
-          projectId,
-          details: { datasetId: input.datasetId, schemaVersion: input.schemaVersion, status, settings: input.settings ?? {} },
-        });
-        return toRun(row);
+    return this.insert(
+      'runs',
+      row,
+      {
+        action: 'run.create',
+        subjectType: 'run',
+        subjectId: id,
+        projectId,
+        details: { datasetId: input.datasetId, schemaVersion: input.schemaVersion, status, settings: input.settings ?? {} },
       },
+      options,
+      toRun,
       `run ${id}`,
     );
   }
@@ -631,19 +638,18 @@ export class Store {
       seed: input.seed,
       created_at: now(),
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db.prepare('INSERT INTO synthetic_sets (id, run_id, file, sha256, series, seed, created_at) VALUES (@id, @run_id, @file, @sha256, @series, @seed, @created_at)').run(row);
-        audit({
-          action: 'synthetic.add',
-          subjectType: 'synthetic_set',
-          subjectId: id,
-          projectId: run.projectId,
-          details: { runId, file: row.file, sha256: row.sha256, series: row.series, seed: row.seed },
-        });
-        return toSynthetic(row);
+    return this.insert(
+      'synthetic_sets',
+      row,
+      {
+        action: 'synthetic.add',
+        subjectType: 'synthetic_set',
+        subjectId: id,
+        projectId: run.projectId,
+        details: { runId, file: row.file, sha256: row.sha256, series: row.series, seed: row.seed },
       },
+      options,
+      toSynthetic,
       `synthetic set ${id}`,
     );
   }
@@ -653,8 +659,7 @@ export class Store {
   }
 
   listSyntheticSets(runId: string): SyntheticSetRecord[] {
-    this.runRow(runId);
-    return (this.db.prepare('SELECT * FROM synthetic_sets WHERE run_id = ? ORDER BY created_at, rowid').all(runId) as Row[]).map(toSynthetic);
+    return this.listByRun('synthetic_sets', runId, toSynthetic);
   }
 
   addEvaluation(runId: string, input: NewEvaluation, options?: ActorOptions): EvaluationRecord {
@@ -669,19 +674,18 @@ export class Store {
       summary_json: json(input.summary ?? {}),
       created_at: now(),
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db.prepare('INSERT INTO evaluations (id, run_id, synthetic_id, dir, summary_json, created_at) VALUES (@id, @run_id, @synthetic_id, @dir, @summary_json, @created_at)').run(row);
-        audit({
-          action: 'evaluation.add',
-          subjectType: 'evaluation',
-          subjectId: id,
-          projectId: run.projectId,
-          details: { runId, syntheticId: row.synthetic_id, dir: row.dir, summary: input.summary ?? {} },
-        });
-        return toEvaluation(row);
+    return this.insert(
+      'evaluations',
+      row,
+      {
+        action: 'evaluation.add',
+        subjectType: 'evaluation',
+        subjectId: id,
+        projectId: run.projectId,
+        details: { runId, syntheticId: row.synthetic_id, dir: row.dir, summary: input.summary ?? {} },
       },
+      options,
+      toEvaluation,
       `evaluation ${id}`,
     );
   }
@@ -691,8 +695,7 @@ export class Store {
   }
 
   listEvaluations(runId: string): EvaluationRecord[] {
-    this.runRow(runId);
-    return (this.db.prepare('SELECT * FROM evaluations WHERE run_id = ? ORDER BY created_at, rowid').all(runId) as Row[]).map(toEvaluation);
+    return this.listByRun('evaluations', runId, toEvaluation);
   }
 
   addPrivacyReview(runId: string, input: NewPrivacyReview, options?: ActorOptions): PrivacyReviewRecord {
@@ -707,19 +710,18 @@ export class Store {
       summary_json: json(input.summary ?? {}),
       created_at: now(),
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db.prepare('INSERT INTO privacy_reviews (id, evaluation_id, run_id, file, summary_json, created_at) VALUES (@id, @evaluation_id, @run_id, @file, @summary_json, @created_at)').run(row);
-        audit({
-          action: 'privacy_review.add',
-          subjectType: 'privacy_review',
-          subjectId: id,
-          projectId: run.projectId,
-          details: { runId, evaluationId: row.evaluation_id, file: row.file, summary: input.summary ?? {} },
-        });
-        return toReview(row);
+    return this.insert(
+      'privacy_reviews',
+      row,
+      {
+        action: 'privacy_review.add',
+        subjectType: 'privacy_review',
+        subjectId: id,
+        projectId: run.projectId,
+        details: { runId, evaluationId: row.evaluation_id, file: row.file, summary: input.summary ?? {} },
       },
+      options,
+      toReview,
       `privacy review ${id}`,
     );
   }
@@ -729,8 +731,7 @@ export class Store {
   }
 
   listPrivacyReviews(runId: string): PrivacyReviewRecord[] {
-    this.runRow(runId);
-    return (this.db.prepare('SELECT * FROM privacy_reviews WHERE run_id = ? ORDER BY created_at, rowid').all(runId) as Row[]).map(toReview);
+    return this.listByRun('privacy_reviews', runId, toReview);
   }
 
   /** Records a file written for sharing; `file` may be absolute (outside the project) or relative to it. */
@@ -751,24 +752,18 @@ export class Store {
       settings_json: json(input.settings ?? {}),
       created_at: now(),
     };
-    return this.write(
-      options,
-      (audit) => {
-        this.db
-          .prepare(
-            `INSERT INTO exports (id, run_id, synthetic_id, file, format, sha256, bytes, settings_json, created_at)
-             VALUES (@id, @run_id, @synthetic_id, @file, @format, @sha256, @bytes, @settings_json, @created_at)`,
-          )
-          .run(row);
-        audit({
-          action: 'export.add',
-          subjectType: 'export',
-          subjectId: id,
-          projectId: run.projectId,
-          details: { runId, syntheticId: row.synthetic_id, file, format: row.format, sha256: row.sha256, bytes: row.bytes, settings: input.settings ?? {} },
-        });
-        return toExport(row);
+    return this.insert(
+      'exports',
+      row,
+      {
+        action: 'export.add',
+        subjectType: 'export',
+        subjectId: id,
+        projectId: run.projectId,
+        details: { runId, syntheticId: row.synthetic_id, file, format: row.format, sha256: row.sha256, bytes: row.bytes, settings: input.settings ?? {} },
       },
+      options,
+      toExport,
       `export ${id}`,
     );
   }
@@ -778,8 +773,7 @@ export class Store {
   }
 
   listExports(runId: string): ExportRecord[] {
-    this.runRow(runId);
-    return (this.db.prepare('SELECT * FROM exports WHERE run_id = ? ORDER BY created_at, rowid').all(runId) as Row[]).map(toExport);
+    return this.listByRun('exports', runId, toExport);
   }
 
   // ---- audit log
