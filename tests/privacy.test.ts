@@ -16,6 +16,7 @@ import { createPoissonSampler, secureUniforms } from '../core/train/dp-sampling.
 import { readCheckpoint } from '../core/train/checkpoint.ts';
 import { resumeTraining, startTraining, type RunProgress, type TrainRequest } from '../core/api/training.ts';
 import { RUN_FILES } from '../core/train/run-folder.ts';
+import type { ApiError } from '../core/util/errors.ts';
 import { Rng } from '../core/util/rng.ts';
 import type { EngineState } from '../core/model/engine.ts';
 import { createEngine } from '../core/model/engines.ts';
@@ -226,7 +227,10 @@ test('dg train with DP-SGD: epsilon reported as it is spent, written to the run,
 });
 
 test('DP-SGD on the reference engine is refused with what to do', async () => {
-  await assert.rejects(startTraining(dpRequest(path.join(tmp(), 'ref'), { engine: 'reference', iterations: 2 })), /reference engine has no DP-SGD.*--engine native/);
+  await assert.rejects(
+    startTraining(dpRequest(path.join(tmp(), 'ref'), { engine: 'reference', iterations: 2 })),
+    (e: ApiError) => e.code === 'unsupported' && /reference engine has no DP-SGD/.test(e.message) && e.hint?.option === 'engine' && e.hint.value === 'native',
+  );
 });
 
 test('a default schedule long enough to memorize a small dataset is pointed out when training starts', async () => {
