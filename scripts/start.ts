@@ -67,7 +67,14 @@ function openBrowser(url: string): void {
 
 async function startBrowserMode(): Promise<void> {
   fs.mkdirSync(storeDir, { recursive: true });
-  const host = await createApiHost({ storeDir, seedDemo: true });
+  let host: Awaited<ReturnType<typeof createApiHost>>;
+  try {
+    host = await createApiHost({ storeDir, seedDemo: true });
+  } catch (err) {
+    // a store in use, from a newer version, or unreadable: the message says what to do
+    console.error(`dg: ${(err as Error).message}`);
+    process.exit(1);
+  }
   // Uploads go beside the store (datasets can be larger than a RAM-backed /tmp) and are removed on exit.
   fs.mkdirSync(path.join(storeDir, 'uploads'), { recursive: true });
   const uploadDir = fs.mkdtempSync(path.join(storeDir, 'uploads', 'session-'));
@@ -100,6 +107,30 @@ async function startBrowserMode(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Newest modification time of the files under `dir` (0 when there are none). */
+function newest(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  return Math.max(0, ...fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs));
+}
+
+/** Builds the renderer into renderer/dist when it is missing or older than its sources (a first start, a pull). */
+async function buildRendererIfStale(): Promise<void> {
+  const rendererDir = path.join(root, 'renderer');
+  const built = path.join(rendererDir, 'dist', 'index.html');
+  const sources = Math.max(newest(path.join(rendererDir, 'src')), fs.statSync(path.join(rendererDir, 'index.html')).mtimeMs);
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= sources) return;
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    console.error('dg: the renderer is not built and Vite is not installed (npm ci installs it): showing the placeholder page');
+    return;
+  }
+  console.log('dg: building the app\'s screens (once)…');
+  await vite.build({ configFile: path.join(rendererDir, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+await buildRendererIfStale();
 const bin = forceBrowser ? undefined : electronBinary();
 if (bin) await startElectron(bin);
 else await startBrowserMode();
