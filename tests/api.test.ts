@@ -155,6 +155,11 @@ async function contractSuite(client: Client, csv: string) {
   assert.equal(plan.series.training, 24);
   assert.ok(plan.estimate.secondsPerIteration > 0 && plan.estimate.totalSeconds > 0);
   assert.equal((await ok(client, 'projects.get', { projectId: project.id })).runs.length, 0);
+  // presets set the length when none is given: 24 series in batches of 8 train 20,001 iterations by default
+  const lengths = [];
+  for (const preset of ['quick', 'standard', 'thorough'])
+    lengths.push((await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { preset, batchSize: 8, holdoutFraction: 0.2 }, calibrate: false })).settings.iterations);
+  assert.deepEqual(lengths, [4000, 20001, 40002]);
   const dpPlan = await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { ...settings, batchSize: 16, dp: { epsilon: 8, delta: 1e-3 } }, calibrate: false });
   assert.ok(dpPlan.dp.epsilonAtEnd <= 8 && dpPlan.dp.noiseMultiplier > 0 && dpPlan.estimate === null, JSON.stringify(dpPlan.dp));
 

@@ -72,6 +72,7 @@ export const dpSettings = z
 /** What the user asks of a training run; everything left out follows the data (core/train/defaults.ts). */
 export const trainSettings = z
   .object({
+    preset: z.enum(['quick', 'standard', 'thorough']).optional(),
     sampleLen: positiveInt.optional(),
     autoNormalize: z.boolean().optional(),
     epochs: positiveInt.optional(),
