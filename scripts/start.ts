@@ -110,7 +110,13 @@ async function startBrowserMode(): Promise<void> {
 /** Newest modification time of the files under `dir` (0 when there are none). */
 function newest(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
-  return Math.max(0, ...fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs));
+  return Math.max(
+    0,
+    ...fs
+      .readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs),
+  );
 }
 
 /** Builds the renderer into renderer/dist when it is missing or older than its sources (a first start, a pull). */
@@ -126,7 +132,7 @@ async function buildRendererIfStale(): Promise<void> {
     console.error('dg: the renderer is not built and Vite is not installed (npm ci installs it): showing the placeholder page');
     return;
   }
-  console.log('dg: building the app\'s screens (once)…');
+  console.log("dg: building the app's screens (once)…");
   await vite.build({ configFile: path.join(rendererDir, 'vite.config.ts'), logLevel: 'warn' });
 }
 
