@@ -524,7 +524,11 @@ export class Service {
     const evaluation = this.store.addEvaluation(run.id, { id, syntheticId: synthetic.id, dir, summary: { text: result.summary } }, this.actor);
     const review = this.store.addPrivacyReview(
       run.id,
-      { evaluationId: id, file: `${dir}/privacy.json`, summary: { statements: result.privacy.statements, exposed: result.privacy.statements.length > 0 ? undefined : null } },
+      {
+        evaluationId: id,
+        file: `${dir}/privacy.json`,
+        summary: { statements: result.privacy.statements, strongestAttackAuc: Math.max(...result.privacy.attacks.map((a) => a.auc), 0.5), copiesOfTraining: result.privacy.copies.ofTraining },
+      },
       this.actor,
     );
     this.emit({ type: 'job.progress', job: `evaluate:${id}`, kind: 'evaluate', done: 1, total: 1, unit: 'evaluation' });
