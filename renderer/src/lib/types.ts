@@ -1,0 +1,165 @@
+/**
+ * The shapes of the API results the wizard screens read (core/api/service.ts returns them; the store's
+ * records are in core/store/types.ts). Types only: the renderer imports nothing from core.
+ */
+export type RunStatus = 'planned' | 'running' | 'paused' | 'interrupted' | 'cancelled' | 'complete' | 'failed';
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  datasets: number;
+  runs: number;
+  latestRunStatus: RunStatus | null;
+}
+
+export interface DatasetRecord {
+  id: string;
+  projectId: string;
+  name: string;
+  sourceFile: string;
+  copyFile: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+  series: number;
+  createdAt: string;
+}
+
+export interface RunSummary {
+  losses: Record<string, number> | null;
+  elapsedSeconds: number;
+  engine: string;
+  privacy: { epsilon: number; delta?: number } | null;
+  exposure: number | null;
+}
+
+export interface RunRecord {
+  id: string;
+  projectId: string;
+  datasetId: string;
+  schemaVersion: number;
+  settings: Record<string, unknown> | null;
+  plan: { batchSize?: number; totalIterations?: number; iterationsPerEpoch?: number; engine?: string; dp?: { targetEpsilon?: number; noiseMultiplier: number } } | null;
+  status: RunStatus;
+  engine: string | null;
+  iteration: number;
+  totalIterations: number | null;
+  runDir: string;
+  error: { code?: string; message: string } | null;
+  summary: RunSummary | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ProjectDetail {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  datasets: DatasetRecord[];
+  runs: RunRecord[];
+  synthetic: { id: string; runId: string }[];
+  evaluations: { id: string; runId: string; createdAt: string }[];
+  exports: { id: string; runId: string }[];
+}
+
+export type ColumnKind = 'continuous' | 'categorical' | 'time' | 'id';
+export type ColumnRole = 'attribute' | 'feature' | 'id' | 'time' | 'ignore';
+
+export interface ColumnSchema {
+  name: string;
+  kind: ColumnKind;
+  role: ColumnRole;
+  categories?: string[];
+  min?: number;
+  max?: number;
+  wideColumns?: string[];
+}
+
+export interface Schema {
+  version: 1;
+  layout: { kind: 'long'; idColumn: string; timeColumn?: string } | { kind: 'long-chunked'; chunkSize: number; timeColumn?: string } | { kind: 'wide'; idColumn?: string };
+  columns: ColumnSchema[];
+  maxLength: number;
+  longSeries: 'split' | 'truncate';
+  missing: 'interpolate' | 'drop';
+}
+
+export interface SchemaRecord {
+  datasetId: string;
+  version: number;
+  schema: Schema;
+  origin: 'inferred' | 'edited';
+  createdAt: string;
+}
+
+export interface ColumnStats {
+  name: string;
+  kind: ColumnKind;
+  role: ColumnRole;
+  count: number;
+  missing: number;
+  distinct: number;
+  min?: number;
+  max?: number;
+  mean?: number;
+  std?: number;
+  topCategories?: { label: string; count: number }[];
+}
+
+export interface Inspection {
+  schema: Schema;
+  stats: ColumnStats[];
+  series: number;
+  lengths: { min: number; max: number; mean: number };
+  warnings: string[];
+}
+
+export interface PreviewSeries {
+  id: string;
+  attributes: (number | string)[];
+  length: number;
+  features: (number | string)[][];
+  times?: (number | string)[];
+}
+
+export interface Preview {
+  columns: string[];
+  rows: (number | string)[][];
+  series: PreviewSeries[];
+  totalSeries: number;
+  attributes: ColumnSchema[];
+  features: ColumnSchema[];
+}
+
+export interface Plan {
+  settings: { sampleLen: number; batchSize: number; iterations: number; epochs: number; engine: string; checkpointEvery: number; seed: number };
+  series: { training: number; holdout: number; length: number };
+  dp: { noiseMultiplier: number; delta: number; clipNorm: number; targetEpsilon?: number; expectedBatch: number; epsilonAtEnd: number } | null;
+  estimate: { engine: string; secondsPerIteration: number; totalSeconds: number; calibrationIterations: number } | null;
+  notes: string[];
+  warnings: string[];
+}
+
+export interface ProgressPoint {
+  iteration: number;
+  elapsedSeconds: number;
+  losses: Record<string, number>;
+  epsilon: number | null;
+  exposure: number | null;
+  examplesPerSecond: number | null;
+}
+
+export interface SampleSeries {
+  attributes: (number | string)[];
+  features: (number | string)[][];
+}
+
+export interface RunDetail extends RunRecord {
+  live: boolean;
+  samples: { iteration: number; samples: SampleSeries[] } | null;
+  synthetic: { id: string; series: number; createdAt: string }[];
+  evaluations: { id: string; createdAt: string }[];
+}
