@@ -9,13 +9,16 @@ import { demoDataset } from '../data/demo.ts';
 import { inspectFile, readDataset, type ReadOptions } from '../data/index.ts';
 import type { Dataset, Schema } from '../data/types.ts';
 import { formatOf, writeDataset, writeDatasetParts } from '../export/index.ts';
-import { sha256File, type RunRecord, type Store } from '../store/index.ts';
+import type { Metrics } from '../eval/metrics.ts';
+import type { PrivacyReview } from '../privacy/review.ts';
+import { sha256File, type EvaluationRecord, type RunRecord, type Store } from '../store/index.ts';
 import { readRun, RUN_FILES, runDatasets } from '../train/run-folder.ts';
 import { ApiError, errorData } from '../util/errors.ts';
 import type { ApiEventOf, MethodArgs, TrainSettings } from './contract.ts';
 import { readLike, runEvaluate } from './evaluate.ts';
 import { generateToFile } from './generate.ts';
 import { estimateTraining, prepareTraining, type RunProgress } from './training.ts';
+import { chartsView, compareView, dossierSection, fidelityView, privacyView, runLabel, runSettingsView } from './views.ts';
 import type { LaunchWorker, SampleSeries, WorkerHandle, WorkerReport } from './worker-protocol.ts';
 
 export interface ServiceOptions {
@@ -535,11 +538,111 @@ export class Service {
     return { evaluation, privacyReview: review, summary: result.summary, statements: result.privacy.statements };
   }
 
+  /** An evaluation's files: metrics.json and privacy.json. */
+  private readEvaluation(evaluation: EvaluationRecord, projectId: string) {
+    const read = (name: string) => JSON.parse(fs.readFileSync(this.store.resolve(projectId, `${evaluation.dir}/${name}`), 'utf8')) as unknown;
+    return { metrics: read('metrics.json') as Metrics, privacy: read('privacy.json') as PrivacyReview };
+  }
+
+  /** The run as the result screens name it: its number in the project, label and settings. */
+  private runView(run: RunRecord) {
+    const number = this.store.listRuns(run.projectId).findIndex((r) => r.id === run.id) + 1;
+    const settings = runSettingsView(run);
+    return { id: run.id, projectId: run.projectId, datasetId: run.datasetId, status: run.status, number, label: runLabel(number, settings), settings };
+  }
+
+  /** The stored results with what the screens show: verdicts and paragraph (fidelity), the review in words and the sharing recommendation (review). */
   getEvaluation(args: MethodArgs<'evaluations.get'>) {
     const evaluation = this.store.getEvaluation(args.evaluationId);
     const run = this.store.getRun(evaluation.runId);
-    const read = (name: string) => JSON.parse(fs.readFileSync(this.store.resolve(run.projectId, `${evaluation.dir}/${name}`), 'utf8')) as unknown;
-    return { ...evaluation, metrics: read('metrics.json'), privacy: read('privacy.json'), reportFile: this.store.resolve(run.projectId, `${evaluation.dir}/report.html`) };
+    const { metrics, privacy } = this.readEvaluation(evaluation, run.projectId);
+    return {
+      ...evaluation,
+      metrics,
+      privacy,
+      reportFile: this.store.resolve(run.projectId, `${evaluation.dir}/report.html`),
+      run: this.runView(run),
+      project: { id: run.projectId, name: this.store.getProject(run.projectId).name },
+      fidelity: fidelityView(metrics),
+      review: privacyView(privacy),
+    };
+  }
+
+  /** The Evaluate screen's chart series (reads the run's data and the synthetic file). */
+  async evaluationCharts(args: MethodArgs<'evaluations.charts'>) {
+    const evaluation = this.store.getEvaluation(args.evaluationId);
+    const run = this.store.getRun(evaluation.runId);
+    if (!evaluation.syntheticId) throw new ApiError('not_found', `evaluation ${evaluation.id} has no synthetic set in this store to draw`);
+    const { train, holdout } = runDatasets(this.runDir(run));
+    const synthetic = await readLike(this.store.resolve(run.projectId, this.store.getSyntheticSet(evaluation.syntheticId).file), {}, train);
+    return chartsView(this.readEvaluation(evaluation, run.projectId).metrics, { real: train, synthetic, holdout });
+  }
+
+  /** A project's runs side by side (each with its latest evaluation), for picking the run to release. */
+  compareRuns(args: MethodArgs<'runs.compare'>) {
+    const all = this.store.listRuns(args.projectId);
+    for (const runId of args.runIds ?? []) if (!all.some((r) => r.id === runId)) throw new ApiError('not_found', `run ${runId} is not in project ${args.projectId}`);
+    const inputs = all.flatMap((run, index) => {
+      if (args.runIds && !args.runIds.includes(run.id)) return [];
+      const latest = this.store.listEvaluations(run.id).at(-1);
+      const evaluation = latest ? { id: latest.id, syntheticId: latest.syntheticId, ...(({ metrics, privacy }) => ({ metrics, review: privacy }))(this.readEvaluation(latest, run.projectId)) } : null;
+      return [{ runId: run.id, number: index + 1, createdAt: run.createdAt, status: run.status, settings: runSettingsView(run), evaluation }];
+    });
+    return compareView(inputs);
+  }
+
+  /** A synthetic set's run, its evaluations and the run's exports (newest first), for the Export screen. */
+  listExports(args: MethodArgs<'exports.list'>) {
+    const synthetic = this.store.getSyntheticSet(args.syntheticId);
+    const run = this.store.getRun(synthetic.runId);
+    const exports = this.store
+      .listExports(run.id)
+      .reverse()
+      .map((e) => ({ ...e, path: path.isAbsolute(e.file) ? e.file : this.store.resolve(run.projectId, e.file) }));
+    return {
+      synthetic,
+      run: this.runView(run),
+      project: { id: run.projectId, name: this.store.getProject(run.projectId).name },
+      evaluations: this.store.listEvaluations(run.id).filter((e) => e.syntheticId === synthetic.id),
+      exports,
+    };
+  }
+
+  /** The dossier: the evaluation's report with the settings, the DP guarantee and the sharing recommendation; recorded as an export. */
+  async createDossier(args: MethodArgs<'exports.dossier'>) {
+    const evaluation = this.store.getEvaluation(args.evaluationId);
+    const run = this.store.getRun(evaluation.runId);
+    const report = fs.readFileSync(this.store.resolve(run.projectId, `${evaluation.dir}/report.html`), 'utf8');
+    const view = this.runView(run);
+    const added = dossierSection({
+      projectName: this.store.getProject(run.projectId).name,
+      datasetName: this.store.getDataset(run.datasetId).name,
+      runLabel: view.label,
+      settings: view.settings,
+      plan: run.plan,
+      review: this.readEvaluation(evaluation, run.projectId).privacy,
+      createdAt: new Date().toISOString(),
+    });
+    const html = report.replace('<title>', '<title>Dossier: ').replace(/(<h1>)([^<]*)(<\/h1>)/, `$1Dossier: $2$3\n${added}`);
+    const id = crypto.randomUUID();
+    const relative = `exports/${id}-dossier.html`;
+    const file = this.store.resolve(run.projectId, relative);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, html);
+    const exported = this.store.addExport(
+      run.id,
+      {
+        id,
+        syntheticId: evaluation.syntheticId,
+        file: relative,
+        format: 'html',
+        sha256: await sha256File(file),
+        bytes: fs.statSync(file).size,
+        settings: { kind: 'dossier', evaluationId: evaluation.id },
+      },
+      this.actor,
+    );
+    return { ...exported, path: file };
   }
 
   /** Writes a synthetic set in the asked format and layout into the project's exports folder. */

@@ -73,7 +73,8 @@ const subset = (d: Dataset, rows: Int32Array): Dataset => ({ ...d, series: Array
 const median = (x: ArrayLike<number>) => quantileSorted(sorted(x), 0.5);
 const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 && x > 0 ? 1 : 0)}%`;
 
-function attackVerdict(a: AttackResult): string {
+/** What an attack's AUC and interval mean, in words. */
+export function attackVerdict(a: AttackResult): string {
   if (a.aucHigh < 0.5) return 'below guessing (training series look less like what it uses than unseen ones do): no sign of leakage';
   if (a.aucLow <= 0.5 || a.auc < 0.55) return 'close to guessing';
   if (a.auc < 0.6) return 'slightly better than guessing';
@@ -81,13 +82,19 @@ function attackVerdict(a: AttackResult): string {
   return 'far better than guessing: training members are clearly exposed';
 }
 
-function describeAttack(a: NamedAttack): string {
+export function describeAttack(a: NamedAttack): string {
   const who = a.needs === 'trained model' ? "An attacker with the trained model (its critic's score)" : `An attacker with the synthetic data (${a.name})`;
   return (
     `${who} tells training series from unseen ones with AUC ${a.auc.toFixed(2)} [${a.aucLow.toFixed(2)}, ${a.aucHigh.toFixed(2)}]: ${attackVerdict(a)}; ` +
     `flagging at most ${percent(a.fpr)} of unseen series, it finds ${percent(a.tprAtLowFpr)} of the members (${a.members} of each compared).`
   );
 }
+
+/** Whether an attack finds training members reliably better than guessing. */
+export const attackExposes = (a: AttackResult) => a.aucLow > 0.5 && a.auc >= 0.55;
+
+/** (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta. */
+export const dpMembershipBound = (dp: { epsilon: number; delta: number }, falsePositiveRate = 0.01) => Math.exp(dp.epsilon) * falsePositiveRate + dp.delta;
 
 export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyReview> {
   const seed = input.seed ?? 0;
@@ -228,10 +235,9 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     if (perSide < 200) statements.push(`With ${perSide} unseen series the intervals are wide: keep more series out of training (a larger holdout fraction) for a sharper review.`);
   }
 
-  const exposed = attacks.some((a) => a.aucLow > 0.5 && a.auc >= 0.55) || copies.ofTraining > (copies.ofHoldout ?? 0);
+  const exposed = attacks.some(attackExposes) || copies.ofTraining > (copies.ofHoldout ?? 0);
   if (input.dp) {
-    // (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta
-    const bound = Math.exp(input.dp.epsilon) * 0.01 + input.dp.delta;
+    const bound = dpMembershipBound(input.dp);
     const spent = `The model was trained with DP-SGD spending epsilon ${input.dp.epsilon.toFixed(2)} at delta ${formatDelta(input.dp.delta)}`;
     statements.push(
       bound < 0.5
