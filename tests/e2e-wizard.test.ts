@@ -11,7 +11,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { hasChromium, repo, startE2e } from './fixtures/e2e.ts';
 
-const SERIES = 120;
+/** Enough for a holdout of 24 series, which membership exposure needs (at least 20). */
+const SERIES = 240;
 const LENGTH = 56;
 
 /** The first SERIES series of the MBA copy (LENGTH rows each, no id column). */
@@ -91,8 +92,8 @@ test('the wizard: project -> import -> mapping -> train -> live run, screens rea
     await page.getByTestId('plan').getByText('200 iterations').waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'Start training' }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     const plan = await page.getByTestId('plan').textContent();
-    assert.match(plan!, /Series used for training\s*108/);
-    assert.match(plan!, /Held out for evaluation\s*12/);
+    assert.match(plan!, /Series used for training\s*216/);
+    assert.match(plan!, /Held out for evaluation\s*24/);
     assert.match((await page.getByTestId('estimate').textContent()) ?? '', /about/);
     await step('6-train-plan');
     await page.getByRole('button', { name: 'Start training' }).click();
@@ -108,6 +109,7 @@ test('the wizard: project -> import -> mapping -> train -> live run, screens rea
     await page.locator('[data-status=complete]').waitFor({ timeout: 90_000 });
     await page.getByTestId('loss-chart').locator('svg').waitFor();
     assert.equal(await bar.getAttribute('aria-valuenow'), '100');
+    assert.match((await page.getByTestId('exposure').textContent()) ?? '', /member AUC 0\.\d+/);
     await page.getByRole('button', { name: 'Generate and evaluate' }).waitFor();
     await step('7-run-complete');
     await page.reload();
