@@ -190,6 +190,20 @@ async function contractSuite(client: Client, csv: string) {
   assert.equal(exported.settings.rows, 12 * 12);
   const whole = await ok(client, 'projects.get', { projectId: project.id });
   assert.deepEqual([whole.datasets.length, whole.runs.length, whole.synthetic.length, whole.evaluations.length, whole.exports.length], [1, 1, 1, 1, 1]);
+  // what the result screens show: verdicts, the review in words, charts, runs side by side, exports, the dossier
+  assert.ok(stored.fidelity.verdict.length > 0 && stored.fidelity.headlines.length > 0);
+  assert.ok(['team', 'partners', 'public'].includes(stored.review.recommendation.level) && stored.review.recommendation.reasons.length > 0);
+  assert.equal(stored.run.label, 'Run 1: no DP, 60 iterations');
+  const charts = await ok(client, 'evaluations.charts', { evaluationId: evaluation.evaluation.id });
+  assert.ok(charts.autocorrelation.length > 0 && charts.values.length > 0 && charts.samples[0].real.length > 0);
+  const compared = await ok(client, 'runs.compare', { projectId: project.id });
+  assert.deepEqual([compared.runs.length, compared.tradeoff.points.length], [1, 1]);
+  const notHere = await client.call('runs.compare', { projectId: project.id, runIds: ['no-such-run'] });
+  assert.ok(!notHere.ok && notHere.error.code === 'not_found', JSON.stringify(notHere));
+  const listed = await ok(client, 'exports.list', { syntheticId: synthetic.id });
+  assert.deepEqual([listed.exports.length, listed.exports[0].id, listed.evaluations.length], [1, exported.id, 1]);
+  const dossier = await ok(client, 'exports.dossier', { evaluationId: evaluation.evaluation.id });
+  assert.ok(dossier.format === 'html' && /Sharing recommendation/.test(fs.readFileSync(dossier.path, 'utf8')));
 
   const audit = await ok<Record<string, Json>[]>(client, 'audit.list', { projectId: project.id });
   for (const action of ['project.create', 'dataset.add', 'run.create', 'export.add'])
