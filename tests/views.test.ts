@@ -30,19 +30,19 @@ before(async () => {
   await writeDataset(demoDataset({ series: 120, length: 24, seed: 3 }), csv);
   const host = await createApiHost({ storeDir: path.join(dir, 'store') });
   try {
-    const call = async (method: string, args: unknown) => {
+    const call = async <T = { id: string }>(method: string, args: unknown): Promise<T> => {
       const outcome = await host.call(method, args);
       assert.ok(outcome.ok, `${method}: ${JSON.stringify(!outcome.ok && outcome.error)}`);
-      return outcome.result as Record<string, never>;
+      return outcome.result as T;
     };
     const project = await call('projects.create', { name: 'views' });
-    const imported = (await call('datasets.import', { projectId: project.id, path: csv, read: { idColumn: 'line_id', timeColumn: 'hour' } })) as { dataset: { id: string } };
+    const imported = await call<{ dataset: { id: string } }>('datasets.import', { projectId: project.id, path: csv, read: { idColumn: 'line_id', timeColumn: 'hour' } });
     const started = await call('runs.start', { datasetId: imported.dataset.id, settings: { iterations: 120, batchSize: 30, engine: 'native', holdoutFraction: 0.25 } });
     const done = await host.service.waitForRun(started.id);
     assert.equal(done.status, 'complete');
     run = done;
-    const synthetic = (await call('runs.generate', { runId: done.id, n: 90 })) as { id: string; file: string };
-    const evaluation = (await call('evaluations.create', { syntheticId: synthetic.id })) as { evaluation: { id: string; dir: string } };
+    const synthetic = await call<{ id: string; file: string }>('runs.generate', { runId: done.id, n: 90 });
+    const evaluation = await call<{ evaluation: { id: string; dir: string } }>('evaluations.create', { syntheticId: synthetic.id });
     const folder = host.service.store.resolve(project.id, evaluation.evaluation.dir);
     metrics = JSON.parse(fs.readFileSync(path.join(folder, 'metrics.json'), 'utf8'));
     review = JSON.parse(fs.readFileSync(path.join(folder, 'privacy.json'), 'utf8'));
