@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ApiError } from '../core/api/errors.ts';
@@ -114,7 +115,9 @@ describe('browser-mode server', () => {
     fs.symlinkSync(path.join(outside, 'secret.csv'), path.join(root, 'link.csv'));
     fs.symlinkSync(outside, path.join(root, 'linkdir'));
     t = testHost();
-    server = await startServer(t.host, { port: 0, uploadDir: path.join(tmp, 'uploads'), allowedRoots: [root], heartbeatMs: 200 });
+    // the placeholder page, whether or not the renderer is built (its own tests are the e2e ones)
+    const staticDir = fileURLToPath(new URL('../renderer/placeholder', import.meta.url));
+    server = await startServer(t.host, { port: 0, staticDir, uploadDir: path.join(tmp, 'uploads'), allowedRoots: [root], heartbeatMs: 200 });
     const first = await request(server.port, { path: `/?token=${server.token}` });
     assert.equal(first.status, 302);
     cookie = String(first.headers['set-cookie']?.[0]).split(';')[0]!;
