@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { demoDataset } from '../core/data/demo.ts';
 import { writeDataset } from '../core/export/index.ts';
 import { readDataset } from '../core/data/index.ts';
+import { attackVerdict } from '../core/privacy/review.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dgBin = path.join(repo, 'bin', 'dg.js');
@@ -183,9 +184,16 @@ test('dg demo trains on built-in data and writes the synthetic series, the repor
   assert.equal(demo.status, 0, demo.stderr);
   assert.match(
     demo.stdout,
-    /^demo: trained 6 iterations .* 360 synthetic series -> .*synthetic\.csv; .* copies of training lines; strongest membership attack \([a-z ]+\) AUC \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(0\.5 = guessing\); report: .*report\.html\n$/,
+    /^demo: trained 6 iterations .* 360 synthetic series -> .*synthetic\.csv; .* copies of training lines; strongest membership attack \([a-z ]+, needs the [a-z ]+\) AUC \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(0\.5 = guessing\): [^;]+; report: .*report\.html\n$/,
   );
   for (const file of ['demo-real.csv', 'synthetic.csv', 'metrics.json', 'privacy.json', 'report.html']) assert.ok(fs.existsSync(path.join(dir, 'demo', file)), file);
   const privacy = JSON.parse(fs.readFileSync(path.join(dir, 'demo', 'privacy.json'), 'utf8'));
   assert.equal(privacy.attacks.length, 3, 'the demo run keeps a holdout, so the critic attack runs too');
+  // the summary names the worst attack of its own review, in the review's words
+  type Attack = { name: string; needs: string; auc: number; aucLow: number; aucHigh: number; members: number; nonMembers: number; tprAtLowFpr: number; fpr: number };
+  const worst = (privacy.attacks as Attack[]).reduce((a, b) => (b.auc > a.auc ? b : a));
+  const named = demo.stdout.match(/strongest membership attack \(([a-z ]+), needs the ([a-z ]+)\) AUC (\d\.\d\d) \[(\d\.\d\d), (\d\.\d\d)\] \(0\.5 = guessing\): ([^;]+);/)!;
+  assert.deepEqual(named.slice(1), [worst.name, worst.needs, worst.auc.toFixed(2), worst.aucLow.toFixed(2), worst.aucHigh.toFixed(2), attackVerdict(worst)]);
+  // its progress line shows the member AUC it tracks (the demo keeps a holdout of 40 lines)
+  assert.match(demo.stderr, /training .*member AUC \d\.\d\d/);
 });

@@ -15,7 +15,8 @@ import { discriminativeScore } from '../core/eval/discriminative.ts';
 import { countLabels, jensenShannonDistance, ksStatistic, totalVariation, wasserstein1 } from '../core/eval/distances.ts';
 import { toPlain } from '../core/eval/extract.ts';
 import { displayRange, histogramShares } from '../core/eval/histogram.ts';
-import { evaluate, renderReport, summarize, headlines, type Metrics } from '../core/eval/index.ts';
+import { evaluate, renderReport, summarize, headlines, HEADLINE_METRICS, type Metrics } from '../core/eval/index.ts';
+import { verdictOf } from '../core/eval/summary.ts';
 import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein, pairTotalVariation } from '../core/eval/marginals.ts';
 import { momentDifference, seriesStatisticsKs } from '../core/eval/statistics.ts';
 import { tstrVsTrtr } from '../core/eval/tstr.ts';
@@ -457,6 +458,50 @@ describe('evaluate', () => {
     assert.ok(loadByKind.weightedGap > 4 * loadByKind.noiseFloor);
     assert.equal(lost.synthetic.attributes.jsDistance, 0);
     assert.ok(lost.tstr!.ratio! < 0.75, `TSTR ratio with scrambled attributes ${lost.tstr!.ratio}`);
+  });
+
+  it('a small holdout cannot excuse metrics beyond their unfaithful thresholds: they are reported unfaithful', () => {
+    const real = structuredDataset(new Rng(26), 150);
+    const rng = new Rng(27);
+    const shuffledTime = (d: Dataset) => {
+      const copy = copyDataset(d);
+      for (const series of copy.series) {
+        const order = rng.permutation(series.length);
+        series.features = series.features.map((column) => pickSteps(column, order));
+      }
+      return copy;
+    };
+    // jagged synthetic series next to smooth real ones, and a 14-series holdout just as jagged (a poor yardstick)
+    const synthetic = shuffledTime(structuredDataset(new Rng(28), 150));
+    const holdout = shuffledTime(structuredDataset(new Rng(29), 14));
+    const metrics = evaluate({ real, synthetic, holdout, seed: 1 });
+    const acf = headlines(metrics).find((row) => row.key === 'acfRelativeGap')!;
+    assert.ok(acf.value! > acf.poor, `ACF gap ${acf.value}`);
+    assert.equal(acf.referenceName, 'holdout');
+    // the old rule ("within 1.25x of the holdout") would have called it faithful
+    assert.ok(acf.value! <= 1.25 * acf.reference!, `ACF gap ${acf.value} vs holdout ${acf.reference}`);
+    assert.equal(acf.verdict, 'unfaithful');
+    for (const row of headlines(metrics)) {
+      if (row.value !== null && row.key !== 'tstrRatio' && row.value > row.poor) assert.equal(row.verdict, 'unfaithful', row.key);
+    }
+    const summary = summarize(metrics);
+    assert.match(summary, /not faithful in [^.]*temporal structure/);
+    assert.match(summary, /The largest departures: [^.]*ACF gap \(relative\)/);
+    assert.doesNotMatch(summary, /No metric is beyond/);
+    assert.match(summary, /The holdout itself is beyond the threshold on [^.]*ACF gap \(relative\)[^.]*\(14 series: a noisy yardstick\)/);
+  });
+
+  it('verdicts: thresholds are floors; between them the holdout can make a metric faithful', () => {
+    const acf = HEADLINE_METRICS.find((m) => m.key === 'acfRelativeGap')!;
+    assert.equal(verdictOf(acf, 0.1, null), 'faithful');
+    assert.equal(verdictOf(acf, 0.3, null), 'approximate');
+    assert.equal(verdictOf(acf, 0.3, 0.25), 'faithful');
+    assert.equal(verdictOf(acf, 0.45, 0.3), 'approximate');
+    assert.equal(verdictOf(acf, 0.51, 0.5), 'unfaithful');
+    assert.equal(verdictOf(acf, 1.09, 1.0), 'unfaithful');
+    const tstr = HEADLINE_METRICS.find((m) => m.key === 'tstrRatio')!;
+    assert.equal(verdictOf(tstr, 0.95, null), 'faithful');
+    assert.equal(verdictOf(tstr, 0.5, null), 'unfaithful');
   });
 
   it('series lengths: Wasserstein-1 in steps', () => {

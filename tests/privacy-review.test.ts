@@ -13,7 +13,7 @@ import { demoDataset } from '../core/data/demo.ts';
 import type { Dataset } from '../core/data/types.ts';
 import { writeDataset } from '../core/export/index.ts';
 import { rocAuc, tprAtFpr, evaluateAttack } from '../core/privacy/attacks.ts';
-import { reviewPrivacy } from '../core/privacy/review.ts';
+import { attackInconclusive, attackVerdict, reviewPrivacy, seriesForConclusiveAuc } from '../core/privacy/review.ts';
 import { categoricalKeys, forEachDistance, nearCopies, seriesVectors } from '../core/privacy/vectors.ts';
 import { startTraining } from '../core/api/training.ts';
 import { Rng } from '../core/util/rng.ts';
@@ -32,6 +32,21 @@ test('ROC AUC is the share of member/non-member pairs ordered right (ties half),
   assert.equal(tprAtFpr([5, 6, 7, 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 9.5], 0.1), 0.25);
   const result = evaluateAttack(members, nonMembers, 1);
   assert.ok(result.aucLow <= result.auc && result.auc <= result.aucHigh && result.aucHigh - result.aucLow < 0.35);
+});
+
+test('attack verdicts: an interval wider than +-0.1 that shows no exposure is inconclusive, with the holdout size that would decide', () => {
+  const attack = (auc: number, aucLow: number, aucHigh: number, members = 14) => ({ auc, aucLow, aucHigh, members, nonMembers: members, tprAtLowFpr: 0, fpr: 0.01 });
+  // the issue's case: 14 held-out series, AUC 0.68 [0.46, 0.85] is not "close to guessing"
+  const wide = attack(0.68, 0.46, 0.85);
+  assert.ok(attackInconclusive(wide));
+  assert.equal(seriesForConclusiveAuc(wide), 60, '14 x (0.195 / 0.1)^2 = 53, rounded up to tens');
+  assert.match(attackVerdict(wide), /^inconclusive \(the interval is wider than ±0\.1[^)]*about 60 unseen series a side would narrow it to ±0\.1, an estimate\)$/);
+  assert.doesNotMatch(attackVerdict(wide), /close to guessing/);
+  assert.equal(attackVerdict(attack(0.52, 0.45, 0.59, 400)), 'close to guessing');
+  // a wide interval above 0.5 still shows exposure; one below 0.5 still shows none
+  assert.match(attackVerdict(attack(0.85, 0.7, 0.98)), /clearly exposed/);
+  assert.match(attackVerdict(attack(0.3, 0.1, 0.45)), /^below guessing/);
+  assert.ok(!attackInconclusive(attack(0.85, 0.7, 0.98)) && !attackInconclusive(attack(0.3, 0.1, 0.45)));
 });
 
 test('series distances equal the plain Euclidean distance over the scaled values; near-copies are found exactly', () => {

@@ -72,7 +72,13 @@ test('cancel writes a checkpoint; resume continues exactly as an uninterrupted r
 
 test('a run refuses to overwrite another; the progress log and holdout are written', async () => {
   const runDir = path.join(tmp(), 'run');
-  await startTraining(request(runDir, { iterations: 4, holdoutFraction: 0.2 }));
+  const logs: string[] = [];
+  const summary = await startTraining(request(runDir, { iterations: 4, holdoutFraction: 0.2 }), { onLog: (m) => logs.push(m) });
+  // 6 held-out series are too few for the exposure monitor: the run says so once, and in its summary
+  const why = /^membership exposure is not measured during this run: 6 series were held out, fewer than the 20 its AUC needs/;
+  assert.equal(logs.filter((m) => why.test(m)).length, 1, logs.join('\n'));
+  assert.match(summary.exposureUnavailable ?? '', why);
+  assert.equal(summary.exposure, undefined);
   await assert.rejects(startTraining(request(runDir)), (e: ApiError) => e.code === 'conflict' && /already holds a training run/.test(e.message) && e.hint?.action === 'resume');
   const lines = fs
     .readFileSync(path.join(runDir, RUN_FILES.progress), 'utf8')
@@ -89,7 +95,8 @@ test('a run refuses to overwrite another; the progress log and holdout are writt
   assert.equal(decodedHoldout?.series.length, 6);
   assert.equal(readCheckpoint(path.join(runDir, RUN_FILES.checkpoint)).model.criticSteps, 2, 'a small dataset trains the critic twice per iteration by default');
   const overridden = path.join(tmp(), 'run-one-critic-step');
-  await startTraining(request(overridden, { iterations: 1, model: { ...small, criticSteps: 1 } }));
+  const noHoldout = await startTraining(request(overridden, { iterations: 1, model: { ...small, criticSteps: 1 } }));
+  assert.match(noHoldout.exposureUnavailable ?? '', /no series were held out of training/);
   assert.equal(readCheckpoint(path.join(overridden, RUN_FILES.checkpoint)).model.criticSteps, 1, 'an explicit model setting wins over the default');
 });
 

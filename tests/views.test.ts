@@ -150,6 +150,13 @@ test('the recommendation: copies or an exposing attack keep the data in the team
     assert.ok(r.reasons.some((x) => x.effect === 'note' && /trained model/.test(x.text)));
   }
   assert.equal(sharingRecommendation({ ...clean, attacks: [], closestRecord: null }).level, 'team');
+  // wide intervals that show no exposure are inconclusive, not support for sharing
+  const wide = { ...clean, attacks: clean.attacks.map((a) => ({ ...a, auc: 0.68, aucLow: 0.46, aucHigh: 0.85, members: 400 })) };
+  const inconclusive = sharingRecommendation(wide);
+  assert.equal(inconclusive.level, 'partners');
+  assert.ok(inconclusive.reasons.some((r) => r.effect === 'note' && /inconclusive[\s\S]*about \d+ unseen series a side would decide/.test(r.text)));
+  assert.ok(!inconclusive.reasons.some((r) => r.effect === 'supports' && /guessing/.test(r.text)));
+  assert.ok(privacyView(wide).attacks.every((a) => a.inconclusive && !a.exposes && /^inconclusive/.test(a.meaning)));
 });
 
 test('compare: runs with their settings, headline values, the strongest attack and a trade-off point each', () => {

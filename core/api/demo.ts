@@ -8,6 +8,7 @@ import { demoDataset } from '../data/demo.ts';
 import type { Dataset } from '../data/types.ts';
 import { writeDataset } from '../export/index.ts';
 import { engineKinds, type EngineKind } from '../model/engines.ts';
+import { attackVerdict } from '../privacy/review.ts';
 import { generateFromRun, runDatasets } from '../train/run-folder.ts';
 import { ApiError } from '../util/errors.ts';
 import { runEvaluate } from './evaluate.ts';
@@ -59,8 +60,8 @@ export interface DemoResult {
   /** How often a classifier tells synthetic from real (0.5: indistinguishable); null when not measured. */
   discriminativeAccuracy: number | null;
   copiesOfTraining: number;
-  /** The review's membership attacks: the strongest one's AUC and verdict. */
-  strongestAttack?: { name: string; auc: number; low: number; high: number };
+  /** The strongest of the review's membership attacks (the highest AUC, whoever could run it): its AUC, interval and verdict. */
+  strongestAttack?: { name: string; needs: string; auc: number; low: number; high: number; verdict: string };
 }
 
 export async function runDemo(request: DemoRequest, hooks: Pick<RunHooks, 'onLog' | 'onProgress' | 'signal'> = {}): Promise<DemoResult> {
@@ -108,6 +109,6 @@ export async function runDemo(request: DemoRequest, hooks: Pick<RunHooks, 'onLog
     means: { download: means('download_mbps'), latency: means('latency_ms') },
     discriminativeAccuracy: metrics.synthetic.discriminative.accuracy,
     copiesOfTraining: privacy.copies.ofTraining,
-    ...(strongest ? { strongestAttack: { name: strongest.name, auc: strongest.auc, low: strongest.aucLow, high: strongest.aucHigh } } : {}),
+    ...(strongest ? { strongestAttack: { name: strongest.name, needs: strongest.needs, auc: strongest.auc, low: strongest.aucLow, high: strongest.aucHigh, verdict: attackVerdict(strongest) } } : {}),
   };
 }

@@ -14,7 +14,7 @@ import type { StepLosses } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
-import { exposureMonitor } from '../privacy/exposure.ts';
+import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
 import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
@@ -91,6 +91,17 @@ export interface RunSummary {
   privacy?: PrivacySpent;
   /** Runs with a holdout: the critic's membership AUC at the end. */
   exposure?: number;
+  /** Why the membership exposure was not measured during training (no holdout, or too small a one). */
+  exposureUnavailable?: string;
+}
+
+/** Why the exposure monitor cannot run on a holdout of `holdout` series (0: none) and `train` training series. */
+export function exposureUnavailableReason(holdout: number, train: number): string {
+  const why =
+    holdout === 0
+      ? 'no series were held out of training (the default under 100 series)'
+      : `${Math.min(holdout, train)} series ${holdout <= train ? 'were held out' : 'are in training'}, fewer than the ${MIN_EXPOSURE_SERIES} its AUC needs`;
+  return `membership exposure is not measured during this run: ${why}; a larger holdout fraction keeps ${MIN_EXPOSURE_SERIES} or more out; the evaluation still reviews what the synthetic data exposes`;
 }
 
 async function runTraining(runDir: string, checkpoint: Checkpoint, data: EncodedDataset, info: RunInfo, hooks: RunHooks, fresh: boolean): Promise<RunSummary> {
@@ -113,7 +124,11 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       return dp ? privacy : undefined;
     };
     const holdoutFile = path.join(runDir, RUN_FILES.holdout);
-    const measureExposure = fs.existsSync(holdoutFile) ? exposureMonitor(data, loadEncoded(holdoutFile), checkpoint.plan.seed) : null;
+    const heldOut = fs.existsSync(holdoutFile) ? loadEncoded(holdoutFile) : null;
+    const measureExposure = heldOut ? exposureMonitor(data, heldOut, checkpoint.plan.seed) : null;
+    // said once, in the log and the summary: a run without the exposure line should say why
+    const exposureUnavailable = measureExposure ? undefined : exposureUnavailableReason(heldOut?.n ?? 0, data.n);
+    if (exposureUnavailable) hooks.onLog?.(exposureUnavailable);
     const exposureEvery = Math.max(1, Math.round(checkpoint.plan.totalIterations / 100));
     let exposure: number | undefined = measureExposure && checkpoint.iteration > 0 ? await measureExposure(engine) : undefined;
     const result = await runLoop({
@@ -169,6 +184,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       // the last checkpoint (written at result.iteration, whatever the status) computed both
       ...(privacy ? { privacy } : {}),
       ...(exposure !== undefined ? { exposure } : {}),
+      ...(exposureUnavailable ? { exposureUnavailable } : {}),
     };
   } finally {
     engine.dispose();

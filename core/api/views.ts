@@ -10,7 +10,7 @@ import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts
 import type { Metrics } from '../eval/metrics.ts';
 import { aspectVerdicts, formatNumber, headlines, summarize, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
-import { attackExposes, attackVerdict, describeAttack, dpMembershipBound, type NamedAttack, type PrivacyReview } from '../privacy/review.ts';
+import { aucHalfWidth, attackExposes, attackInconclusive, attackVerdict, describeAttack, dpMembershipBound, seriesForConclusiveAuc, type NamedAttack, type PrivacyReview } from '../privacy/review.ts';
 import { escapeHtml, section } from '../util/html.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -221,6 +221,8 @@ export interface AttackView extends NamedAttack {
   meaning: string;
   /** Finds members reliably better than guessing. */
   exposes: boolean;
+  /** Does not expose, but its interval is wider than ±0.1: it cannot say "close to guessing" either. */
+  inconclusive: boolean;
   /** The review's whole sentence for this attack. */
   sentence: string;
   /** "17% of members at 1% false positives" */
@@ -272,9 +274,15 @@ export function sharingRecommendation(review: PrivacyReview): SharingRecommendat
       const a = exposing.sort((x, y) => y.auc - x.auc)[0];
       limit('team', `An attacker holding only the synthetic data tells training series from unseen ones better than guessing (${a.name}: AUC ${aucText(a)}; 0.5 is guessing).`);
       toWiden.push('Train with DP-SGD (a target epsilon), with more series, or for fewer epochs.');
+    } else if (strongest && dataAttacks.some(attackInconclusive)) {
+      const widest = [...dataAttacks].sort((a, b) => aucHalfWidth(b) - aucHalfWidth(a))[0];
+      reasons.push({
+        text: `Attacks with the synthetic data are inconclusive: their intervals fit both guessing and exposure (strongest: ${strongest.name}, AUC ${aucText(strongest)}); about ${seriesForConclusiveAuc(widest)} unseen series a side would decide (an estimate).`,
+        effect: 'note',
+      });
     } else if (strongest) {
       reasons.push({
-        text: `Attacks with the synthetic data do no reliably better than guessing (strongest: ${strongest.name}, AUC ${aucText(strongest)}).`,
+        text: `Attacks with the synthetic data do no better than guessing, reliably (strongest: ${strongest.name}, AUC ${aucText(strongest)}).`,
         effect: 'supports',
       });
     }
@@ -295,7 +303,7 @@ export function sharingRecommendation(review: PrivacyReview): SharingRecommendat
       });
     }
     const perSide = review.attacks[0].members;
-    if (perSide < 200 && !(review.dp && dpMembershipBound(review.dp) < 0.5)) {
+    if ((perSide < 200 || dataAttacks.some(attackInconclusive)) && !(review.dp && dpMembershipBound(review.dp) < 0.5)) {
       limit('partners', `The tests compared only ${perSide} unseen series with as many training series: their intervals are wide, so they could miss a leak.`);
       toWiden.push('Keep more series out of training (a larger holdout fraction) for a sharper review.');
     }
@@ -354,6 +362,7 @@ export function privacyView(review: PrivacyReview): PrivacyView {
       aucText: aucText(a),
       meaning: attackVerdict(a),
       exposes: attackExposes(a),
+      inconclusive: attackInconclusive(a),
       sentence: describeAttack(a),
       lowFprText: `${percent(a.tprAtLowFpr)} of members found while flagging at most ${percent(a.fpr)} of unseen series`,
     })),

@@ -234,7 +234,7 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
     );
   }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
-  const exposed = exposure !== undefined ? { exposure } : {};
+  const exposed = exposure !== undefined ? { exposure } : summary.exposureUnavailable ? { exposureUnavailable: summary.exposureUnavailable } : {};
   process.stdout.write(
     `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed })}\n`,
   );
@@ -449,7 +449,12 @@ async function demoCommand(args: string[]): Promise<number> {
   try {
     result = await runDemo(request, {
       onLog: (m) => bar.log(m),
-      onProgress: (p) => bar.update(p.iteration, p.totalIterations, `D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)} ETA ${formatSeconds(p.etaSeconds)}`),
+      onProgress: (p) =>
+        bar.update(
+          p.iteration,
+          p.totalIterations,
+          `D ${p.losses.critic.toFixed(3)} G ${p.losses.generator.toFixed(3)}${p.exposure !== undefined ? ` member AUC ${p.exposure.toFixed(2)}` : ''} ETA ${formatSeconds(p.etaSeconds)}`,
+        ),
     });
   } finally {
     bar.finish();
@@ -461,7 +466,7 @@ async function demoCommand(args: string[]): Promise<number> {
     `demo: trained ${result.iterations} iterations in ${formatSeconds(result.elapsedSeconds)} (${result.engine}); ` +
       `${result.syntheticSeries} synthetic series -> ${result.syntheticFile}; mean download ${mean(result.means.download, 'Mbps')}, latency ${mean(result.means.latency, 'ms')}; ` +
       `a classifier tells them from real ${accuracy === null ? 'n/a' : `${(accuracy * 100).toFixed(0)}%`} of the time (50% = indistinguishable); ` +
-      `${result.copiesOfTraining} copies of training lines${attack ? `; strongest membership attack (${attack.name}) AUC ${attack.auc.toFixed(2)} [${attack.low.toFixed(2)}, ${attack.high.toFixed(2)}] (0.5 = guessing)` : ''}; report: ${result.reportFile}\n`,
+      `${result.copiesOfTraining} copies of training lines${attack ? `; strongest membership attack (${attack.name}, needs the ${attack.needs}) AUC ${attack.auc.toFixed(2)} [${attack.low.toFixed(2)}, ${attack.high.toFixed(2)}] (0.5 = guessing): ${attack.verdict}` : ''}; report: ${result.reportFile}\n`,
   );
   return 0;
 }

@@ -307,7 +307,7 @@ export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic:
 <h1>${escapeHtml(title)}</h1>
 <p class="note">${sizes.real} real training series, ${sizes.synthetic} synthetic series${sizes.holdout !== null ? `, ${sizes.holdout} real holdout series` : ''}; longest real series ${sizes.longestRealSeries} steps. Seed ${metrics.seed}.</p>
 <p class="summary">${escapeHtml(summarize(metrics))}</p>
-${section('Metrics', headlineTable(metrics) + '<p class="note">"faithful": at or below the first threshold, or within 1.25x of the holdout (two real samples differ that much too) or of the other yardstick; "unfaithful": above the second threshold and more than 2x the yardstick. The holdout has its own sampling noise, larger when it has fewer series than the synthetic data.</p>')}
+${section('Metrics', headlineTable(metrics) + '<p class="note">"faithful": at or below the first threshold, or below the second and within 1.25x of the holdout (two real samples differ that much too) or of the other yardstick; "unfaithful": above the second threshold, whatever the yardstick (the thresholds are floors). The holdout has its own sampling noise, larger when it has fewer series than the synthetic data.</p>')}
 ${acfSection(metrics)}
 ${marginalSection(metrics, real, synthetic, holdout)}
 ${attributeSection(metrics, real, synthetic, holdout)}

@@ -1,10 +1,12 @@
 /**
  * Turns Metrics into verdicts and a plain-language paragraph. The thresholds are judgement calls,
  * documented here so a user can see why an aspect was called faithful:
- * - a metric is "faithful" at or below its `good` threshold, or within 1.25x of the same metric between
- *   the real training data and a real holdout (two real samples differ by that much too);
- * - "approximate" at or below `poor`, or within 2x of the holdout's value;
- * - "unfaithful" otherwise. For the TSTR ratio (higher is better) only the thresholds apply.
+ * - the absolute thresholds are floors: a metric beyond its `poor` threshold is "unfaithful" whatever the
+ *   yardstick says (a small or unusual holdout can differ from the training data by that much too, which
+ *   makes the yardstick noisy, not the synthetic data faithful);
+ * - a metric at or below `good` is "faithful"; between `good` and `poor` it is "faithful" when within 1.25x
+ *   of the same metric between the real training data and a real holdout (two real samples differ by that
+ *   much too), else "approximate". For the TSTR ratio (higher is better) only the thresholds apply.
  * The metadata dependence gap is judged against its sampling-noise floor at the synthetic data's size
  * instead of the holdout (per-category means of a small holdout are too noisy to be a useful yardstick).
  * An aspect takes the worst verdict of its metrics.
@@ -53,9 +55,10 @@ export const VERDICT_ORDER: Verdict[] = ['faithful', 'approximate', 'unfaithful'
 
 export function verdictOf(metric: HeadlineMetric, value: number, reference: number | null): Verdict {
   if (metric.higherIsBetter) return value >= metric.good ? 'faithful' : value >= metric.poor ? 'approximate' : 'unfaithful';
+  // the thresholds are floors: beyond `poor` is unfaithful whatever the yardstick
+  if (value > metric.poor) return 'unfaithful';
   if (value <= metric.good || (reference !== null && value <= 1.25 * reference)) return 'faithful';
-  if (value <= metric.poor || (reference !== null && value <= 2 * reference)) return 'approximate';
-  return 'unfaithful';
+  return 'approximate';
 }
 
 export interface HeadlineRow {
@@ -158,6 +161,15 @@ export function summarize(metrics: Metrics): string {
     .map((row) => `${row.label} ${formatNumber(row.value!)}${row.reference !== null ? ` (${row.referenceName} ${formatNumber(row.reference)})` : ''}`);
   if (worst.length) sentences.push(`The largest departures: ${list(worst.slice(0, 4))}.`);
   else sentences.push('No metric is beyond its "unfaithful" threshold.');
+  // a yardstick beyond the threshold itself: say why it did not excuse the synthetic data
+  const noisyYardstick = rows.filter((row) => row.verdict === 'unfaithful' && row.reference !== null && row.referenceName === 'holdout' && row.reference > row.poor);
+  if (noisyYardstick.length) {
+    sentences.push(
+      `The holdout itself is beyond the threshold on ${list(noisyYardstick.map((row) => row.label))}` +
+        (metrics.sizes.holdout !== null ? ` (${metrics.sizes.holdout} series: a noisy yardstick)` : '') +
+        ', so it does not excuse the synthetic data there: the thresholds are floors.',
+    );
+  }
   return sentences.join(' ');
 }
 

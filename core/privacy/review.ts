@@ -73,9 +73,29 @@ const subset = (d: Dataset, rows: Int32Array): Dataset => ({ ...d, series: Array
 const median = (x: ArrayLike<number>) => quantileSorted(sorted(x), 0.5);
 const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 && x > 0 ? 1 : 0)}%`;
 
+/** An interval wider than this either side of the AUC decides nothing short of exposure. */
+export const CONCLUSIVE_HALF_WIDTH = 0.1;
+
+/** Half the width of an attack's 95% interval. */
+export const aucHalfWidth = (a: Pick<AttackResult, 'aucLow' | 'aucHigh'>) => (a.aucHigh - a.aucLow) / 2;
+
+/**
+ * About how many unseen series per side would narrow the interval to +-0.1: an estimate, scaling the
+ * present width as 1/sqrt(n) (the AUC's standard error does, roughly, at a fixed AUC).
+ */
+export function seriesForConclusiveAuc(a: Pick<AttackResult, 'aucLow' | 'aucHigh' | 'members'>): number {
+  const ratio = aucHalfWidth(a) / CONCLUSIVE_HALF_WIDTH;
+  return Math.ceil((a.members * ratio * ratio) / 10) * 10;
+}
+
+/** Whether the interval is too wide to call the attack close to guessing (it does not show exposure either). */
+export const attackInconclusive = (a: AttackResult) => a.aucHigh >= 0.5 && !attackExposes(a) && aucHalfWidth(a) > CONCLUSIVE_HALF_WIDTH;
+
 /** What an attack's AUC and interval mean, in words. */
 export function attackVerdict(a: AttackResult): string {
   if (a.aucHigh < 0.5) return 'below guessing (training series look less like what it uses than unseen ones do): no sign of leakage';
+  if (attackInconclusive(a))
+    return `inconclusive (the interval is wider than ±${CONCLUSIVE_HALF_WIDTH}, so it fits both guessing and exposure: about ${seriesForConclusiveAuc(a)} unseen series a side would narrow it to ±${CONCLUSIVE_HALF_WIDTH}, an estimate)`;
   if (a.aucLow <= 0.5 || a.auc < 0.55) return 'close to guessing';
   if (a.auc < 0.6) return 'slightly better than guessing';
   if (a.auc < 0.7) return 'better than guessing: training members are exposed';
