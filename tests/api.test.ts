@@ -168,6 +168,9 @@ async function contractSuite(client: Client, csv: string) {
   const done = await untilSettled(client, run.id);
   assert.equal(done.status, 'complete', JSON.stringify(done.error));
   assert.equal(done.iteration, 60);
+  // what it trained on, for "generate as many as the training data" without planning again
+  assert.deepEqual([done.trainingSeries, done.holdoutSeries], [plan.series.training, plan.series.holdout]);
+  assert.deepEqual([done.trainingSeries, done.holdoutSeries], [24, 6]);
   const samples = await ok<Record<string, Json>[]>(client, 'runs.progress', { runId: run.id });
   assert.ok(samples.length >= 10 && samples.at(-1)?.iteration === 60, `${samples.length} progress samples`);
   assert.ok(samples.every((s) => Number.isFinite(s.losses.critic)));

@@ -1,15 +1,20 @@
 /**
- * The wizard end to end, in a real browser against browser mode (the real service, store and native
- * engine; nothing mocked): create a project, upload a part of the MBA data with a chunk size, see what was
- * inferred and the preview, edit one column's role and save it as version 2, plan a short quick training,
- * watch it live (a reload in the middle and at the end shows the same run), and check every screen with
- * axe-core. Screenshots of every screen at 1280x800 go to tests/artifacts/wizard-*.png.
+ * The custodian's whole journey, in a real browser against browser mode (the real service, store and
+ * native engine; nothing mocked): create a project, upload a part of the MBA data with a chunk size, see
+ * what was inferred and the preview, edit one column's role and save it as version 2, plan a short quick
+ * training, watch it live (a reload in the middle and at the end shows the same run), generate and evaluate
+ * from the run screen (as many series as it trained on), the verdict, the privacy review, a CSV export whose
+ * size and SHA-256 are the file's and which reads back as this data (rows, labels, ranges), and the export in
+ * the project's audit log; axe-core on every screen. Screenshots at 1280x800 go to tests/artifacts/wizard-*.png.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { hasChromium, repo, startE2e } from './fixtures/e2e.ts';
+import { readDataset } from '../core/data/index.ts';
+import { bytes } from '../renderer/src/lib/format.ts';
+import { type E2e, hasChromium, repo, startE2e } from './fixtures/e2e.ts';
 
 /** Enough for a holdout of 24 series, which membership exposure needs (at least 20). */
 const SERIES = 240;
@@ -23,7 +28,37 @@ function mbaSubset(dir: string): string {
   return file;
 }
 
-test('the wizard: project -> import -> mapping -> train -> live run, screens readable and accessible', { skip: hasChromium ? false : 'needs /usr/bin/chromium', timeout: 180_000 }, async () => {
+// biome-ignore lint/suspicious/noExplicitAny: API results are checked field by field
+type Json = any;
+
+/** A call through browser mode's HTTP API (to find what the page refers to, never to drive the journey). */
+async function callApi(e2e: E2e, method: string, args: unknown): Promise<Json> {
+  const response = await fetch(`${new URL(e2e.app.url).origin}/api/call/${method}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${e2e.app.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(args),
+  });
+  const outcome = (await response.json()) as Json;
+  assert.ok(outcome.ok, `${method}: ${JSON.stringify(outcome.error)}`);
+  return outcome.result;
+}
+
+/** The smallest and largest value over some series' values. */
+function range(columns: ArrayLike<number>[]): [number, number] {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const values of columns)
+    for (let i = 0; i < values.length; i++) {
+      low = Math.min(low, values[i]);
+      high = Math.max(high, values[i]);
+    }
+  return [low, high];
+}
+
+test('the journey: project -> import -> mapping -> train -> live run -> evaluate -> privacy review -> export -> audit, screens readable and accessible', {
+  skip: hasChromium ? false : 'needs /usr/bin/chromium',
+  timeout: 240_000,
+}, async () => {
   const started = Date.now();
   const e2e = await startE2e({ prefix: 'dg-e2e-wizard-' });
   const { page } = e2e;
@@ -54,7 +89,8 @@ test('the wizard: project -> import -> mapping -> train -> live run, screens rea
     await page.getByText('Advanced: how rows become series').click();
     await page.getByLabel('fixed-size chunks of rows (no id column)').check();
     await page.getByLabel('Rows per series (chunk size)').fill(String(LENGTH));
-    await page.locator('input[type=file]').setInputFiles(mbaSubset(e2e.dir));
+    const subset = mbaSubset(e2e.dir);
+    await page.locator('input[type=file]').setInputFiles(subset);
     await page.getByTestId('series-count').waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('series-count').textContent(), String(SERIES));
     for (const column of ['isp', 'technology', 'state', 'traffic_byte_counter', 'ping_loss_rate']) await page.getByRole('rowheader', { name: column, exact: true }).waitFor();
@@ -118,16 +154,92 @@ test('the wizard: project -> import -> mapping -> train -> live run, screens rea
     await page.getByText('Iteration 200 of 200').waitFor();
     await page.getByTestId('loss-chart').locator('svg').waitFor();
 
-    // Project: the run with its status and headline numbers
+    // Generate and evaluate: as many series as the run trained on, then the verdict
+    await page.getByText('as large as the training data (216 series)').waitFor();
+    await page.getByRole('button', { name: 'Generate and evaluate' }).click();
+    await page.getByRole('heading', { name: 'Is the synthetic data faithful?', level: 1 }).waitFor({ timeout: 120_000 });
+    assert.match((await page.getByTestId('verdict').textContent())!, /^Compared with the 216 real training series, the 216 synthetic series .+\./);
+    assert.ok((await page.locator('tr[data-metric]').count()) >= 3, 'the headline metrics are listed');
+    await step('8-evaluate');
+
+    // Privacy review: a sharing recommendation and each attack's AUC with its interval
+    await page.getByRole('navigation', { name: 'Results' }).getByRole('link', { name: 'Privacy review' }).click();
+    await page.getByRole('heading', { name: 'Privacy review', level: 1 }).waitFor();
+    assert.match((await page.locator('#recommendation-heading').textContent())!, /Sharing recommendation:\s*(Within the team|Trusted partners|Public)/);
+    assert.ok((await page.locator('.recommendation .reasons li').count()) >= 1, 'the recommendation gives its reasons');
+    assert.ok((await page.locator('tr[data-attack]').count()) >= 1, 'membership attacks ran (24 held-out series)');
+    for (const auc of await page.locator('tr[data-attack] .auc').allTextContents()) assert.match(auc.trim(), /^0\.\d\d \[0\.\d\d, (0\.\d\d|1\.00)\]$/);
+    assert.match((await page.getByTestId('dp').textContent())!, /without DP-SGD/);
+    await step('9-privacy');
+
+    // Export as CSV: the size and SHA-256 shown are the file's, and the file reads back as this data
+    await page.getByRole('navigation', { name: 'Results' }).getByRole('link', { name: 'Export' }).click();
+    await page.getByRole('heading', { name: 'Export the synthetic data', level: 1 }).waitFor();
+    await page.getByLabel('CSV').check();
+    await page.getByLabel('Long').check();
+    await page.getByRole('button', { name: 'Create the export' }).click();
+    await page.getByTestId('export-sha').waitFor({ timeout: 60_000 });
+    const origin = new URL(e2e.app.url).origin;
+    const href = await page
+      .getByTestId('export-result')
+      .getByRole('link', { name: /Download/ })
+      .getAttribute('href');
+    const exported = Buffer.from(await (await page.request.get(new URL(href!, origin).toString())).body());
+    assert.equal((await page.getByTestId('export-sha').textContent())!.trim(), crypto.createHash('sha256').update(exported).digest('hex'));
+    assert.equal(await page.getByTestId('export-size').textContent(), `${bytes(exported.length)} (${exported.length.toLocaleString('en-US')} bytes)`);
+    const syntheticId = new URL(page.url()).hash.split('/')[2];
+    const stored = await callApi(e2e, 'exports.list', { syntheticId });
+    assert.equal(stored.exports[0].sha256, crypto.createHash('sha256').update(fs.readFileSync(stored.exports[0].path)).digest('hex'));
+    assert.equal(fs.statSync(stored.exports[0].path).size, exported.length);
+    const csv = path.join(e2e.dir, 'exported.csv');
+    fs.writeFileSync(csv, exported);
+    const { dataset: synthetic } = await readDataset(csv);
+    const { dataset: real } = await readDataset(subset, { chunkSize: LENGTH });
+    assert.equal(synthetic.series.length, 216);
+    assert.equal(
+      synthetic.series.reduce((rows, s) => rows + s.length, 0),
+      exported.toString('utf8').trim().split('\n').length - 1,
+    );
+    await page
+      .getByText(`${(synthetic.series.reduce((rows, s) => rows + s.length, 0)).toLocaleString('en-US')} rows`)
+      .first()
+      .waitFor();
+    assert.ok(!synthetic.attributes.some((c) => c.name === 'state'), 'the ignored column is not exported');
+    for (const column of ['isp', 'technology']) {
+      const a = synthetic.attributes.findIndex((c) => c.name === column);
+      const b = real.attributes.findIndex((c) => c.name === column);
+      assert.ok(a >= 0 && b >= 0, `no attribute ${column}`);
+      const labels = new Set(real.series.map((s) => String(s.attributes[b])));
+      for (const s of synthetic.series) assert.ok(labels.has(String(s.attributes[a])), `${column} '${s.attributes[a]}' is not a label of the real data`);
+    }
+    for (const column of ['traffic_byte_counter', 'ping_loss_rate']) {
+      const a = synthetic.features.findIndex((c) => c.name === column);
+      const b = real.features.findIndex((c) => c.name === column);
+      assert.ok(a >= 0 && b >= 0, `no feature ${column}`);
+      const [low, high] = range(real.series.map((s) => s.features[b] as Float64Array));
+      const [synthLow, synthHigh] = range(synthetic.series.map((s) => s.features[a] as Float64Array));
+      const slack = (high - low) * 1e-6;
+      assert.ok(synthLow >= low - slack && synthHigh <= high + slack, `${column}: synthetic [${synthLow}, ${synthHigh}] outside the real [${low}, ${high}]`);
+    }
+    await step('10-export');
+
+    // Project: the run with its status and headline numbers; its audit log shows the export
     await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'MBA lines' }).click();
     await page.locator('tr[data-run] [data-status=complete]').waitFor();
     await page.getByRole('cell', { name: '200 / 200' }).waitFor();
-    await step('8-project-with-run');
+    await step('11-project-with-run');
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+    assert.match((await page.getByTestId('chain').textContent())!, /Audit chain verified/);
+    const exportRow = page.locator('table.audit tbody tr').filter({ has: page.getByRole('cell', { name: 'export.add', exact: true }) });
+    assert.equal(await exportRow.count(), 1);
+    assert.match((await exportRow.textContent())!, /csv/);
+    await step('12-audit');
   } catch (error) {
     await e2e.shot('wizard-failure').catch(() => {});
     throw new Error(`${(error as Error).message}\n--- app output ---\n${e2e.app.output().slice(-3000)}`, { cause: error });
   } finally {
     await e2e.close();
-    process.stderr.write(`wizard e2e: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`journey e2e: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   }
 });

@@ -400,7 +400,20 @@ export class Service {
   getRun(args: MethodArgs<'runs.get'>) {
     const run = this.store.getRun(args.runId);
     const live = this.live.get(run.id);
-    return { ...run, live: Boolean(live), samples: live?.samples ?? null, synthetic: this.store.listSyntheticSets(run.id), evaluations: this.store.listEvaluations(run.id) };
+    // How many series the run trains on and holds out (run.json; null before the worker has written it).
+    let info: { trainSeries?: number; holdoutSeries?: number } = {};
+    try {
+      info = JSON.parse(fs.readFileSync(path.join(this.runDir(run), RUN_FILES.run), 'utf8')) as typeof info;
+    } catch {}
+    return {
+      ...run,
+      live: Boolean(live),
+      trainingSeries: info.trainSeries ?? null,
+      holdoutSeries: info.holdoutSeries ?? null,
+      samples: live?.samples ?? null,
+      synthetic: this.store.listSyntheticSets(run.id),
+      evaluations: this.store.listEvaluations(run.id),
+    };
   }
 
   runProgress(args: MethodArgs<'runs.progress'>) {

@@ -159,6 +159,9 @@ export interface SampleSeries {
 
 export interface RunDetail extends RunRecord {
   live: boolean;
+  /** Series the run trains on and holds out (null before its run folder is written). */
+  trainingSeries: number | null;
+  holdoutSeries: number | null;
   samples: { iteration: number; samples: SampleSeries[] } | null;
   synthetic: { id: string; series: number; createdAt: string }[];
   evaluations: { id: string; createdAt: string }[];
