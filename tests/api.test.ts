@@ -179,6 +179,11 @@ async function contractSuite(client: Client, csv: string) {
   for (const type of ['run.status', 'run.progress', 'run.samples', 'run.log']) assert.ok(types.has(type), `no ${type} event`);
   const sampleEvent = client.events.find((e) => e.type === 'run.samples') as Json;
   assert.equal(sampleEvent.samples[0].features[0].length, 12);
+  // the latest sample series outlive the worker (the run screen shows them after a reload or a restart)
+  const settled = await ok(client, 'runs.get', { runId: run.id });
+  assert.equal(settled.live, false);
+  assert.equal(settled.samples.iteration, 60);
+  assert.equal(settled.samples.samples[0].features[0].length, 12);
   const resumeDone = await client.call('runs.pause', { runId: run.id });
   assert.ok(!resumeDone.ok && resumeDone.error.code === 'conflict');
 

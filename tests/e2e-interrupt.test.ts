@@ -106,6 +106,9 @@ test('a server killed during training: the page shows the run interrupted, Resum
     assert.equal(await percent(), Math.round((stoppedAt / ITERATIONS) * 100));
     await page.getByText(`Iteration ${stoppedAt.toLocaleString('en-US')} of ${ITERATIONS.toLocaleString('en-US')}`).waitFor();
     await page.getByTestId('loss-chart').locator('svg').waitFor();
+    // the generated series of the last checkpoint, still there after the restart
+    await page.locator('[role=img][aria-label^="Generated:"] svg').first().waitFor();
+    assert.match((await page.locator('[role=img][aria-label^="Generated:"]').first().getAttribute('aria-label'))!, new RegExp(`over ${LENGTH} time steps$`));
     await e2e.shot('interrupt-2-interrupted');
     await e2e.axe('interrupted');
 

@@ -153,6 +153,8 @@ test('the journey: project -> import -> mapping -> train -> live run -> evaluate
     assert.equal(await bar.getAttribute('aria-valuenow'), '100');
     await page.getByText('Iteration 200 of 200').waitFor();
     await page.getByTestId('loss-chart').locator('svg').waitFor();
+    await page.getByText('Generated at iteration 200').waitFor();
+    assert.equal(await page.locator('[role=img][aria-label^="Generated:"]').count(), 3);
 
     // Generate and evaluate: as many series as the run trained on, then the verdict
     await page.getByText('as large as the training data (216 series)').waitFor();

@@ -19,7 +19,7 @@ import { readLike, runEvaluate } from './evaluate.ts';
 import { generateToFile } from './generate.ts';
 import { estimateTraining, prepareTraining, type RunProgress } from './training.ts';
 import { chartsView, compareView, dossierSection, fidelityView, privacyView, runLabel, runSettingsView } from './views.ts';
-import type { LaunchWorker, SampleSeries, WorkerHandle, WorkerReport } from './worker-protocol.ts';
+import { type LaunchWorker, SAMPLES_FILE, type SampleSeries, type WorkerHandle, type WorkerReport } from './worker-protocol.ts';
 
 export interface ServiceOptions {
   launchWorker: LaunchWorker;
@@ -400,17 +400,21 @@ export class Service {
   getRun(args: MethodArgs<'runs.get'>) {
     const run = this.store.getRun(args.runId);
     const live = this.live.get(run.id);
-    // How many series the run trains on and holds out (run.json; null before the worker has written it).
-    let info: { trainSeries?: number; holdoutSeries?: number } = {};
-    try {
-      info = JSON.parse(fs.readFileSync(path.join(this.runDir(run), RUN_FILES.run), 'utf8')) as typeof info;
-    } catch {}
+    // How many series the run trains on and holds out (run.json), and its latest sample series (null before the worker has written them).
+    const read = <T>(name: string): T | null => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(this.runDir(run), name), 'utf8')) as T;
+      } catch {
+        return null;
+      }
+    };
+    const info = read<{ trainSeries?: number; holdoutSeries?: number }>(RUN_FILES.run);
     return {
       ...run,
       live: Boolean(live),
-      trainingSeries: info.trainSeries ?? null,
-      holdoutSeries: info.holdoutSeries ?? null,
-      samples: live?.samples ?? null,
+      trainingSeries: info?.trainSeries ?? null,
+      holdoutSeries: info?.holdoutSeries ?? null,
+      samples: live?.samples ?? read<{ iteration: number; samples: SampleSeries[] }>(SAMPLES_FILE),
       synthetic: this.store.listSyntheticSets(run.id),
       evaluations: this.store.listEvaluations(run.id),
     };

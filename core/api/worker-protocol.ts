@@ -6,6 +6,9 @@ import type { ReadOptions } from '../data/index.ts';
 import type { ApiErrorData } from '../util/errors.ts';
 import type { RunProgress, RunSummary, TrainRequest } from './training.ts';
 
+/** The run folder's latest sample series (written by the worker at each checkpoint; the run screen shows them after a restart). */
+export const SAMPLES_FILE = 'samples.json';
+
 export type WorkerCommand =
   | { type: 'start'; runDir: string; data: { file: string; options?: ReadOptions }; settings: Omit<TrainRequest, 'data' | 'runDir'> }
   | { type: 'resume'; runDir: string; iterations?: number }

@@ -3,9 +3,10 @@
  * service's process (and the UI) stays responsive and a crash leaves the run folder at its last
  * checkpoint. Reports go to the parent; a `stop` command or a lost parent checkpoints and stops.
  */
-import { generateFromRun } from '../train/run-folder.ts';
+import path from 'node:path';
+import { generateFromRun, writeJson } from '../train/run-folder.ts';
 import { errorData } from '../util/errors.ts';
-import type { SampleSeries, WorkerCommand, WorkerReport } from './worker-protocol.ts';
+import { SAMPLES_FILE, type SampleSeries, type WorkerCommand, type WorkerReport } from './worker-protocol.ts';
 import { resumeTraining, startTraining, type RunHooks } from './training.ts';
 
 /** Series generated after each checkpoint for the live view (from their own seed: training is unaffected). */
@@ -20,6 +21,7 @@ export function workerHooks(runDir: string, report: (message: WorkerReport) => v
       report({ type: 'checkpoint', iteration, status });
       const generated = await generateFromRun({ runDir, n: SAMPLE_SERIES, seed: seed + 0x5eed });
       const samples: SampleSeries[] = generated.series.map((s) => ({ attributes: s.attributes, features: s.features.map((f) => Array.from(f as ArrayLike<number | string>)) }));
+      writeJson(path.join(runDir, SAMPLES_FILE), { iteration, samples });
       report({ type: 'samples', iteration, samples });
     },
   };
