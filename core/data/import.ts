@@ -41,8 +41,12 @@ function checkOptions(file: string, options: ReadOptions): void {
 
 async function load(file: string, options: ReadOptions, purpose: 'inspect' | 'read', onProgress?: ReadProgress) {
   checkOptions(file, options);
+  if (!fs.existsSync(file)) throw new DataError(`${file}: no such file`, file, undefined, undefined, { text: 'check the path, or choose the file again' });
+  const stat = fs.statSync(file);
+  if (stat.isDirectory()) throw new DataError(`${file} is a folder, not a data file`, file, undefined, undefined, { text: 'choose a CSV, Parquet or Arrow file inside it' });
+  if (!stat.isFile())
+    throw new DataError(`${file} is not a regular file (a device, a pipe or a socket): it cannot be read as data`, file, undefined, undefined, { text: 'save the data to a file first' });
   const format = formatOf(file);
-  if (!fs.existsSync(file)) throw new DataError(`${file}: no such file`, file);
   let plan: HeaderPlan | undefined;
   const planner: StorePlan = (names) => {
     plan = planFromHeader(file, names, options, purpose);

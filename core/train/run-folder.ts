@@ -84,8 +84,44 @@ export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo
       where: { file: runDir },
       hint: { text: 'train a model into this folder first', action: 'train' },
     });
-  const info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.run), 'utf8')) as RunInfo;
-  return { checkpoint: readCheckpoint(file), info };
+  return { checkpoint: readCheckpoint(file), info: readRunInfo(runDir) };
+}
+
+/** run.json, or a clear error when it is missing or damaged (the checkpoint beside it still holds the model). */
+function readRunInfo(runDir: string): RunInfo {
+  const file = path.join(runDir, RUN_FILES.run);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ApiError('not_found', `${runDir} has a checkpoint but no ${RUN_FILES.run}: the run folder is incomplete`, { where: { file } });
+  }
+  try {
+    return JSON.parse(text) as RunInfo;
+  } catch (error) {
+    throw new ApiError('data_error', `${file} is damaged (${(error as Error).message}): it was not written by this app, or was edited or truncated`, {
+      where: { file },
+      hint: { text: 'restore the run folder from a backup; the model itself is in the checkpoint beside it' },
+    });
+  }
+}
+
+/** Keeps the training curve's lines up to `iteration` (a run resumed from a checkpoint redoes the iterations after it). */
+export function truncateProgress(runDir: string, iteration: number): void {
+  const file = path.join(runDir, RUN_FILES.progress);
+  if (!fs.existsSync(file)) return;
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return (JSON.parse(line) as { iteration: number }).iteration <= iteration;
+      } catch {
+        return false; // a line cut short by a crash
+      }
+    });
+  writeFileAtomic(file, [Buffer.from(lines.map((l) => `${l}\n`).join(''))]);
 }
 
 export interface GenerateRequest {

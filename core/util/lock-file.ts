@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { ApiError } from './errors.ts';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one we may not signal counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -36,7 +37,7 @@ export function acquireLock(file: string, what: string): () => void {
     } catch {
       continue; // released meanwhile
     }
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
       throw new ApiError('conflict', `${what} is in use by another process (pid ${owner})`, { where: { file }, hint: { text: 'wait for it to finish, or stop that process' } });
     }
     if (owner === process.pid) throw new ApiError('conflict', `${what} is already in use by this process`, { where: { file } });
