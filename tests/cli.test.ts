@@ -21,14 +21,36 @@ async function fixture() {
   return { dir, file };
 }
 
-test('--help after any command prints the usage; an unknown option points to it', () => {
+test("dg COMMAND --help prints that command's options only; dg help the global page; dg --version the version", () => {
   const dir = os.tmpdir();
-  for (const args of [['train', '--help'], ['generate', 'run', '-h'], ['help']]) {
+  const train = dg(['train', '--help'], dir);
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stdout, /^dg train: /);
+  assert.match(train.stdout, /--engine auto\|cuda\|native\|reference/);
+  assert.match(train.stdout, /--dp-epsilon E/);
+  assert.match(train.stdout, /--id COL --time COL/);
+  assert.doesNotMatch(train.stdout, /dg generate RUN_DIR|dg evaluate --real|--given-attributes/);
+  assert.match(train.stdout, /Run 'dg help' for every command\.\n$/);
+  const generate = dg(['generate', 'run', '-h'], dir);
+  assert.equal(generate.status, 0, generate.stderr);
+  assert.match(generate.stdout, /^dg generate: [\s\S]*--given-attributes FILE[\s\S]*--engine auto/);
+  assert.doesNotMatch(generate.stdout, /--dp-epsilon|--id COL/);
+  for (const command of ['demo', 'inspect', 'evaluate']) {
+    const r = dg([command, '--help'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^dg ${command}: [\\s\\S]*Usage:\\n  dg ${command} `));
+    assert.doesNotMatch(r.stdout, /--dp-epsilon/, command);
+  }
+  for (const args of [['help'], ['--help'], ['-h']]) {
     const r = dg(args, dir);
     assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stdout, /^dg: DoppelGANger/);
-    assert.match(r.stdout, /--engine auto\|cuda\|native\|reference/);
+    assert.match(r.stdout, /dg generate RUN_DIR[\s\S]*--engine auto\|cuda\|native\|reference[\s\S]*--dp-epsilon/);
+    assert.match(r.stdout, /dg COMMAND --help/);
   }
+  const version = dg(['--version'], dir);
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout, `dg ${JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).version}\n`);
   const bad = dg(['train', '--bogus'], dir);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /Unknown option '--bogus'[\s\S]*Run 'dg help' for usage/);
@@ -93,7 +115,9 @@ test('Ctrl-C during dg train checkpoints; dg train --resume finishes the run', a
   });
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  assert.equal(code, 0, stderr);
+  // interrupted (130, as after SIGINT), yet checkpointed and resumable
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /checkpoint written at iteration \d+ \(cancelled\)/);
   assert.match(stderr, /continue with: dg train --resume run/);
   const resumed = dg(['train', '--resume', 'run', '--iterations', '3'], dir);
   // The run had done at least one iteration; resuming to 3 either finishes it or says it is complete.

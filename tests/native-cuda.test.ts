@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EncodedDataset } from '../core/encoding/types.ts';
 import type { Engine, EngineState, StepLosses } from '../core/model/engine.ts';
-import { createEngine } from '../core/model/engines.ts';
+import { createEngine, engineLabel } from '../core/model/engines.ts';
 import { createNativeEngine, cudaStatus, loadNativeAddon, nativeAddonPath, type NativeEngine } from '../core/model/native.ts';
 import type { TrainingPlan } from '../core/train/checkpoint.ts';
 import { createBatchSampler, runLoop } from '../core/train/loop.ts';
@@ -115,12 +115,16 @@ test("createEngine('auto') picks CUDA when usable, else the native CPU engine, a
     if (status.available) {
       assert.equal((engine as NativeEngine).device, 'cuda');
       assert.match(engine.name, /^native-cuda \(.+\)$/);
-      assert.equal(note, 'auto: using CUDA');
+      assert.equal(note, `engine: ${engineLabel(engine.name)}, the GPU`);
     } else {
       assert.equal((engine as NativeEngine).device, 'cpu');
       assert.match(engine.name, /^native-cpu/);
-      const why = fs.existsSync(library) ? status.reason! : 'plugin not built';
-      assert.equal(note, `auto: CUDA unavailable (${why}); using native CPU`);
+      // one calm sentence: the engine, and why not the GPU
+      assert.match(note!, /^engine: native CPU \(.+, \d+ threads?\); /);
+      if (!fs.existsSync(library)) assert.match(note!, /; the CUDA plugin is not built \(no CUDA compiler at install\)$/);
+      else if (/no NVIDIA driver/.test(status.reason!)) assert.match(note!, /; no NVIDIA GPU here$/);
+      else assert.ok(note!.endsWith(`; CUDA is not usable here (${status.reason})`) || note!.endsWith('; no NVIDIA GPU here'), note);
+      assert.doesNotMatch(note!, /unavailable|error|failed/i);
     }
   } finally {
     engine.dispose();
@@ -169,7 +173,7 @@ test('a bad plugin path is an answer naming the path, not a crash', async () => 
   try {
     const { engine, note } = await createEngine('auto', { config, seed: 3 });
     engine.dispose();
-    assert.equal(note, `auto: CUDA unavailable (no plugin at ${bogusLibrary}); using native CPU`);
+    assert.match(note!, new RegExp(`^engine: native CPU \\(.+\\); CUDA is not usable here \\(no plugin at ${bogusLibrary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`));
     await assert.rejects(createEngine('cuda', { config, seed: 3 }), (e: Error) => e.message.includes(bogusLibrary));
   } finally {
     process.env.DG_CUDA_LIBRARY = library;
@@ -255,7 +259,7 @@ test("the binding's CUDA path, on a CPU stand-in for the plugin (out/libdg_cuda_
     const { engine, note } = await createEngine('auto', { config, seed: 3 });
     engine.dispose();
     assert.equal(engine.name, 'native-cuda (fake CUDA device (CPU core), sm_00, 0 GiB)');
-    assert.equal(note, 'auto: using CUDA');
+    assert.equal(note, 'engine: native CUDA (fake CUDA device (CPU core), sm_00, 0 GiB), the GPU');
   } finally {
     process.env.DG_CUDA_LIBRARY = library;
   }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
+import { EtaClock, WARMUP_ITERATIONS } from '../core/train/loop.ts';
 import { resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
 import type { ApiError } from '../core/util/errors.ts';
 import { generateFromRun, generatePartsFromRun, loadEncoded, RUN_FILES, runDatasets } from '../core/train/run-folder.ts';
@@ -161,4 +162,23 @@ test('generation in parts of whole noise blocks gives the same series as one par
     assert.equal(whole.series[2499].id, 'synthetic-2499');
     await assert.rejects(generateFromRun({ runDir, n: 2500, partSeries: 700 }), /multiple of 1000, got 700/);
   }
+});
+
+test('ETA: the first iterations (warm-up) are left out; then a moving rate that follows a change of speed', () => {
+  let now = 0;
+  const clock = new EtaClock(0);
+  const tick = (ms: number) => {
+    now += ms;
+    clock.tick(now);
+  };
+  for (let i = 0; i < WARMUP_ITERATIONS; i++) {
+    tick(i === 0 ? 900 : 300);
+    assert.ok(Number.isNaN(clock.eta(100)), 'no ETA during warm-up');
+  }
+  for (let i = 0; i < 20; i++) tick(100);
+  assert.ok(Math.abs(clock.eta(1000) - 100) < 1e-9, `steady 0.1 s/iteration: ${clock.eta(1000)}`);
+  assert.equal(clock.eta(0), 0);
+  // the machine gets twice as fast: within a few windows the ETA follows
+  for (let i = 0; i < 200; i++) tick(50);
+  assert.ok(Math.abs(clock.eta(1000) - 50) < 1, `after the change: ${clock.eta(1000)}`);
 });

@@ -11,16 +11,28 @@ import { encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import type { EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, type ModelConfig } from '../model/config.ts';
 import type { StepLosses } from '../model/engine.ts';
-import { createEngine, type EngineKind } from '../model/engines.ts';
+import { createEngine, engineLabel, type EngineKind } from '../model/engines.ts';
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
 import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
 import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
-import { loadEncoded, readRun, RUN_FILES, saveEncoded, writeJson, type RunInfo } from '../train/run-folder.ts';
+import { loadEncoded, readRun, RUN_FILES, saveEncoded, truncateProgress, writeJson, type RunInfo } from '../train/run-folder.ts';
+import { removeStaleTemporaries } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
 import { acquireLock } from '../util/lock-file.ts';
+
+/** A checkpoint that could not be written: what happened, and that the previous one is intact. */
+function checkpointFailure(error: unknown, runDir: string): unknown {
+  const code = (error as { code?: string }).code;
+  const disk = code === 'ENOSPC' || (error instanceof ApiError && /disk is full/.test(error.message));
+  if (!disk) return error;
+  return new ApiError('internal', `the disk is full: the checkpoint could not be written; the previous checkpoint in ${runDir} is intact`, {
+    where: { file: runDir },
+    hint: { text: 'free some space, then resume the run', action: 'resume' },
+  });
+}
 
 /** Held while a process trains in a run folder: a second trainer is refused, a crashed one's lock is stale. */
 export const RUN_LOCK = 'training.lock';
@@ -112,9 +124,12 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     ...(dp ? { dp: { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, expectedBatch: dp.expectedBatch } } : {}),
   });
   try {
-    if (note) hooks.onLog?.(note);
-    hooks.onLog?.(`engine: ${engine.name}`);
-    if (!fresh) await engine.setState(checkpoint.engineState);
+    // auto's note names the engine and why; an engine asked for by name needs no why
+    hooks.onLog?.(note ?? `engine: ${engineLabel(engine.name)}`);
+    if (!fresh) {
+      await engine.setState(checkpoint.engineState);
+      truncateProgress(runDir, checkpoint.iteration);
+    }
     const progressFile = path.join(runDir, RUN_FILES.progress);
     const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
     // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
@@ -153,15 +168,19 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       },
       onCheckpoint: async (iteration, status, elapsedSeconds) => {
         const state = await engine.getState();
-        writeCheckpoint(path.join(runDir, RUN_FILES.checkpoint), {
-          ...checkpoint,
-          createdAt: new Date().toISOString(),
-          engineName: engine.name,
-          iteration,
-          status,
-          elapsedSeconds,
-          engineState: state,
-        });
+        try {
+          writeCheckpoint(path.join(runDir, RUN_FILES.checkpoint), {
+            ...checkpoint,
+            createdAt: new Date().toISOString(),
+            engineName: engine.name,
+            iteration,
+            status,
+            elapsedSeconds,
+            engineState: state,
+          });
+        } catch (error) {
+          throw checkpointFailure(error, runDir);
+        }
         Object.assign(
           info,
           { status, iteration, elapsedSeconds, engine: engine.name, updatedAt: new Date().toISOString() },
@@ -326,6 +345,7 @@ export async function startPrepared(runDir: string, prepared: PreparedTraining, 
   fs.mkdirSync(runDir, { recursive: true });
   const release = acquireLock(path.join(runDir, RUN_LOCK), `the run folder ${runDir}`);
   try {
+    removeStaleTemporaries(runDir);
     if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
       throw new ApiError('conflict', `${runDir} already holds a training run`, { where: { file: runDir }, hint: { text: 'continue that run, or train into another folder', action: 'resume' } });
     }
@@ -394,6 +414,8 @@ export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overr
   if (!fs.existsSync(dir)) throw new ApiError('not_found', `no run folder at ${dir}`, { where: { file: dir } });
   const release = acquireLock(path.join(dir, RUN_LOCK), `the run folder ${dir}`);
   try {
+    const removed = removeStaleTemporaries(dir);
+    if (removed.length) hooks.onLog?.(`removed ${removed.length} temporary file${removed.length === 1 ? '' : 's'} left by a process that ended: ${removed.join(', ')}`);
     return await resumeLocked(dir, hooks, overrides);
   } finally {
     release();

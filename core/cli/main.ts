@@ -12,17 +12,15 @@ import { formatSeconds, progressBar, readingProgress } from './progress.ts';
 import type { RunHooks, RunSummary } from '../api/training.ts';
 import type { TrainSettings } from '../api/contract.ts';
 
-const HELP = `dg: DoppelGANger synthetic time series, offline
+const USAGE = {
+  demo: 'dg demo [--out DIR] [--epochs E] [--seed N] [--engine E]        train briefly on built-in broadband demo data',
+  inspect: 'dg inspect FILE [layout options] [--write-schema s.json] [--json]',
+  train: 'dg train FILE [layout options] [training options] --out RUN_DIR\n  dg train --resume RUN_DIR [--iterations N] [--engine E]',
+  generate: 'dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] [--engine E] --out FILE.(csv|parquet|arrow)',
+  evaluate: 'dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] [--seed N] --out DIR',
+};
 
-Usage:
-  dg demo [--out DIR] [--epochs E] [--seed N]        train briefly on built-in broadband demo data
-  dg inspect FILE [layout options] [--write-schema s.json] [--json]
-  dg train FILE [layout options] [training options] --out RUN_DIR
-  dg train --resume RUN_DIR [--iterations N]
-  dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] --out FILE.(csv|parquet|arrow)
-  dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] --out DIR
-
-Layout options (how rows become series; inferred when left out):
+const LAYOUT_HELP = `Layout options (how rows become series; inferred when left out):
   --id COL --time COL      long format: one row per time step, series id and time columns
   --chunk N                long format without an id: every N consecutive rows are one series
   --schema s.json          a schema file (from dg inspect --write-schema) overriding inference
@@ -30,8 +28,12 @@ Layout options (how rows become series; inferred when left out):
   --features x,y           columns that vary over time
   --max-length T           longest series; longer ones are split (default) or truncated: --long-series split|truncate
   --missing interpolate|drop   what to do with missing feature values (default interpolate)
+  --delimiter C            CSV delimiter (default: detected)`;
 
-Training options:
+const ENGINE_HELP = `  --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
+                           else the native CPU engine, else the TF.js reference engine; says which)`;
+
+const TRAINING_HELP = `Training options:
   --sample-len S           time steps emitted per LSTM step (default: largest divisor of T up to 10 leaving >= 4 LSTM steps)
   --epochs E               passes over the data (default 400, raised to reach 20,000 iterations on small data
                            unless DP-SGD is on);
@@ -39,11 +41,10 @@ Training options:
                            iteration (the paper: 1; --model criticSteps=N)
   --batch B                batch size (default 100)
   --seed N                 seed of every random draw (default 0)
-  --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
-                           else the native CPU engine, else the TF.js reference engine; says which)
+${ENGINE_HELP}
   --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
                            review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it);
-                           with one, training shows its membership exposure (member AUC; 0.5 = none)
+                           with 20 or more held out, training shows its membership exposure (member AUC; 0.5 = none)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
                            per-series ranges differ 100x or more)
@@ -55,7 +56,87 @@ Training options:
   --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1
                            (names and defaults: core/model/config.ts)
 
-Ctrl-C during training writes a checkpoint and stops; \`dg train --resume RUN_DIR\` continues exactly.`;
+Ctrl-C during training writes a checkpoint and stops (exit code 130); \`dg train --resume RUN_DIR\` continues exactly.`;
+
+const HELP = `dg: DoppelGANger synthetic time series, offline
+
+Usage:
+  ${Object.values(USAGE).join('\n  ')}
+  dg COMMAND --help        one command's options
+  dg --version
+
+${LAYOUT_HELP}
+
+${TRAINING_HELP}`;
+
+const MORE = "Run 'dg help' for every command.";
+
+const COMMAND_SUMMARY: Record<string, string> = {
+  demo: 'the whole job on built-in data (simulate, train, generate, evaluate) in a few minutes',
+  inspect: 'how a data file would be read: the inferred schema and warnings',
+  train: 'train DoppelGANger on a data file into a run folder',
+  generate: 'write synthetic series from a trained run',
+  evaluate: 'judge synthetic data: fidelity metrics, a privacy review and an HTML report',
+};
+
+/** One command's help: its usage and its own options only. */
+const COMMAND_HELP: Record<string, string> = {
+  demo: `Usage:
+  ${USAGE.demo}
+
+  --out DIR                where to write (default dg-demo; its run/ folder is replaced)
+  --epochs E               passes over the data (default: what fits a few minutes on this machine)
+  --seed N                 seed of every random draw (default 0)
+${ENGINE_HELP}`,
+  inspect: `Usage:
+  ${USAGE.inspect}
+
+Prints the inferred schema: each column's kind, role, distinct values, missing values and range.
+  --write-schema s.json    write the schema to edit (kinds, roles) and pass to other commands with --schema
+  --json                   the whole result as JSON on stdout
+
+${LAYOUT_HELP}`,
+  train: `Usage:
+  ${USAGE.train}
+
+  --out RUN_DIR            where checkpoints, the model and the encoded data go
+  --resume RUN_DIR         continue a stopped or crashed run (--iterations N lengthens it)
+
+${LAYOUT_HELP}
+
+${TRAINING_HELP}`,
+  generate: `Usage:
+  ${USAGE.generate}
+
+  -n N                     how many series
+  --given-attributes FILE  one series per row of this file's attribute columns (instead of -n)
+  --seed N                 seed of the noise (default: the run's seed + 1)
+  --layout long|wide       long: one row per time step (default: the input's layout); wide: one row per series
+${ENGINE_HELP}
+  --out FILE               .csv, .parquet or .arrow; written in parts, atomically
+
+Ctrl-C stops and writes nothing (exit code 130).`,
+  evaluate: `Usage:
+  ${USAGE.evaluate}
+
+Writes metrics.json, privacy.json and report.html to --out DIR.
+  --real FILE | --run RUN_DIR   the real training data (a run folder brings its holdout and its critic)
+  --synth FILE             the synthetic data to judge
+  --holdout FILE           real series the model never saw (with --real)
+  --target ATTR            the attribute to predict for TSTR (default: the first categorical attribute)
+  --seed N                 seed of the evaluation's random draws (default 0)
+
+${LAYOUT_HELP}`,
+};
+
+/** The installed version, from package.json. */
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 const layoutOptions = {
   id: { type: 'string' },
@@ -316,10 +397,10 @@ async function trainCommand(args: string[]): Promise<number> {
       const summary = await resumeTraining(values.resume, hooks, defined({ iterations, engine }));
       finish();
       await reportRun(summary, values.resume);
+      return exitCode(summary);
     } finally {
       finish();
     }
-    return 0;
   }
   if (positionals.length !== 1) throw new UsageError('dg train takes one data FILE (or --resume RUN_DIR)');
   if (!values.out) throw new UsageError('dg train needs --out RUN_DIR (where checkpoints and the model go)');
@@ -346,11 +427,14 @@ async function trainCommand(args: string[]): Promise<number> {
     const summary = await startTraining({ ...settings, data: { file: positionals[0], options }, runDir: values.out }, { ...hooks, onReadProgress: readingProgress(positionals[0]) });
     finish();
     await reportRun(summary, values.out);
+    return exitCode(summary);
   } finally {
     finish();
   }
-  return 0;
 }
+
+/** 130 (as after SIGINT) when the run was stopped: checkpointed and resumable, but not finished. */
+const exitCode = (summary: RunSummary) => (summary.status === 'cancelled' ? 130 : 0);
 
 async function generateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -481,10 +565,15 @@ function hintText(hint: ErrorHint | undefined): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  // `dg train --help` and the like: usage, not a parse error (a lone '--' ends the options)
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`dg ${version()}\n`);
+    return 0;
+  }
+  // `dg train --help` and the like: that command's usage, not a parse error (a lone '--' ends the options)
   const optionArgs = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (command !== undefined && (optionArgs.includes('--help') || optionArgs.includes('-h'))) {
-    process.stdout.write(`${HELP}\n`);
+    const own = COMMAND_HELP[command];
+    process.stdout.write(own ? `dg ${command}: ${COMMAND_SUMMARY[command]}\n\n${own}\n\n${MORE}\n` : `${HELP}\n`);
     return 0;
   }
   try {

@@ -20,7 +20,7 @@ async function tryNative(options: EngineOptions, device: 'cpu' | 'cuda'): Promis
   }
 }
 
-/** Why auto should not try CUDA (short: it is printed on every run without a GPU), or null when it should. */
+/** Why auto should not try CUDA (short), or null when it should. */
 async function cudaSkipReason(): Promise<string | null> {
   try {
     const native = await import('./native.ts');
@@ -40,6 +40,29 @@ async function referenceEngine(options: EngineOptions): Promise<Engine> {
   return createReferenceEngine(options);
 }
 
+/** An engine's name as a person reads it: "native-cpu (avx512, 2 threads)" -> "native CPU (AVX-512, 2 threads)". */
+export function engineLabel(name: string): string {
+  return name
+    .replace(/^native-cpu\b/, 'native CPU')
+    .replace(/^native-cuda\b/, 'native CUDA')
+    .replace(/^tfjs-(\w+)$/, 'reference (TF.js, $1 backend)')
+    .replace(/\bavx512\b/, 'AVX-512')
+    .replace(/\bavx2-fma\b/, 'AVX2')
+    .replace(/\bportable\b/, 'portable C');
+}
+
+/** Why auto runs on the CPU, in a few calm words (the detail only where it helps). */
+function whyNotGpu(skip: string): string {
+  if (/no NVIDIA driver|no CUDA-capable device|no usable (CUDA )?device|CUDA driver version is insufficient/i.test(skip)) return 'no NVIDIA GPU here';
+  if (skip === 'plugin not built') return 'the CUDA plugin is not built (no CUDA compiler at install)';
+  if (skip === 'needs the native addon') return 'no native addon';
+  return `CUDA is not usable here (${skip})`;
+}
+
+/**
+ * `note`, for auto only: one sentence saying which engine runs and why, e.g. "engine: native CPU
+ * (AVX-512, 2 threads); no NVIDIA GPU here". Printed on every run, so nothing in it should read like an error.
+ */
 export async function createEngine(kind: EngineKind, options: EngineOptions): Promise<{ engine: Engine; note?: string }> {
   if (kind === 'reference') return { engine: await referenceEngine(options) };
   if (kind === 'cuda') {
@@ -53,17 +76,17 @@ export async function createEngine(kind: EngineKind, options: EngineOptions): Pr
     return { engine };
   }
   if (kind !== 'auto') throw new Error(`unknown engine '${String(kind)}' (one of ${engineKinds.join(', ')})`);
-  const skipped: string[] = [];
+  let gpu: string;
   const cudaSkip = await cudaSkipReason();
   if (cudaSkip === null) {
     const cuda = await tryNative(options, 'cuda');
-    if (!(cuda instanceof Error)) return { engine: cuda, note: 'auto: using CUDA' };
-    skipped.push(`CUDA failed (${firstLine(cuda)})`);
+    if (!(cuda instanceof Error)) return { engine: cuda, note: `engine: ${engineLabel(cuda.name)}, the GPU` };
+    gpu = `the GPU could not be used (${firstLine(cuda)})`;
   } else {
-    skipped.push(`CUDA unavailable (${cudaSkip})`);
+    gpu = whyNotGpu(cudaSkip);
   }
   const cpu = await tryNative(options, 'cpu');
-  if (!(cpu instanceof Error)) return { engine: cpu, note: `auto: ${skipped.join('; ')}; using native CPU` };
-  skipped.push(`native CPU unavailable (${firstLine(cpu)})`);
-  return { engine: await referenceEngine(options), note: `auto: ${skipped.join('; ')}; using the reference engine` };
+  if (!(cpu instanceof Error)) return { engine: cpu, note: `engine: ${engineLabel(cpu.name)}; ${gpu}` };
+  const engine = await referenceEngine(options);
+  return { engine, note: `engine: ${engineLabel(engine.name)}, slower than the native engine, which is not built here (${firstLine(cpu)})` };
 }

@@ -16,7 +16,48 @@ export interface Progress {
   losses: StepLosses;
   examplesPerSecond: number;
   elapsedSeconds: number;
+  /** Seconds left at the recent rate (see `EtaClock`); NaN until the first iterations after warm-up are timed. */
   etaSeconds: number;
+}
+
+/** Iterations of a session left out of its rate: the first takes the setup (a training set handed to the engine, first allocations) and runs ~3x slower. */
+export const WARMUP_ITERATIONS = 3;
+/** About how many recent iterations the moving rate follows. */
+const RATE_WINDOW = 50;
+
+/**
+ * The time an iteration takes, as a moving average that leaves out a session's warm-up: the mean of the
+ * iterations since warm-up at first, then an exponential average over about RATE_WINDOW iterations (so a
+ * machine that gets busier or freer shows in the ETA). Checkpoints and exposure checks fall in the
+ * iterations they follow, so they count at their share.
+ */
+export class EtaClock {
+  private iterations = 0;
+  private secondsPerIteration = Number.NaN;
+  private measured = 0;
+
+  /** `last`: when the first iteration started (ms, performance.now()'s clock). */
+  constructor(private last = performance.now()) {}
+
+  /** Marks the end of an iteration. */
+  tick(now = performance.now()): void {
+    const seconds = (now - this.last) / 1000;
+    this.last = now;
+    this.iterations++;
+    if (this.iterations <= WARMUP_ITERATIONS) return;
+    this.measured++;
+    const weight = Math.max(1 / this.measured, 1 / RATE_WINDOW);
+    this.secondsPerIteration = this.measured === 1 ? seconds : this.secondsPerIteration + weight * (seconds - this.secondsPerIteration);
+  }
+
+  /** Seconds per iteration at the recent rate; NaN during warm-up. */
+  get rate(): number {
+    return this.secondsPerIteration;
+  }
+
+  eta(remainingIterations: number): number {
+    return remainingIterations <= 0 ? 0 : remainingIterations * this.secondsPerIteration;
+  }
 }
 
 export interface LoopOptions {
@@ -153,6 +194,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   let losses: StepLosses | undefined;
   // Throughput over this session only, so a resume does not inherit a stale rate.
   let sessionIterations = 0;
+  const clock = new EtaClock();
   while (iteration < plan.totalIterations) {
     if (signal?.aborted) {
       await options.onCheckpoint(iteration, 'cancelled', elapsed());
@@ -167,8 +209,9 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
     iteration++;
     sessionIterations++;
     await options.afterStep?.(iteration);
-    const sessionSeconds = (performance.now() - started) / 1000;
-    const rate = sessionIterations / Math.max(sessionSeconds, 1e-9);
+    clock.tick();
+    // the moving rate once warm-up is over; until then the session's (a throughput, not an ETA)
+    const rate = Number.isFinite(clock.rate) ? 1 / clock.rate : sessionIterations / Math.max((performance.now() - started) / 1000, 1e-9);
     options.onProgress?.({
       iteration,
       totalIterations: plan.totalIterations,
@@ -176,7 +219,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
       losses,
       examplesPerSecond: rate * plan.batchSize,
       elapsedSeconds: elapsed(),
-      etaSeconds: (plan.totalIterations - iteration) / rate,
+      etaSeconds: clock.eta(plan.totalIterations - iteration),
     });
     if (iteration % plan.checkpointEvery === 0 && iteration < plan.totalIterations) await options.onCheckpoint(iteration, 'running', elapsed());
     await yieldToEvents();
