@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { createReferenceEngine } from '../core/model/reference.ts';
 import { attributeGenerator, critic, criticLoss, drawGeneratorNoise, featureGenerator, generatorForward, generatorLoss, minMaxGenerator, modelShape } from '../core/model/reference-networks.ts';
 import { gateScale, lstmSequence } from '../core/model/reference-lstm.ts';

@@ -24,7 +24,7 @@
  * zero in exact arithmetic (the output bias, the bias of a unit active on every row), which TF.js sums
  * to exactly 0, and the native cores sum their bias gradients the same way (tests/native-c.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Engine, NamedTensor, RealBatch, StepLosses } from './engine.ts';
 import { dims, parameterSpecs, RNG_STREAM } from './params.ts';
 import { auxCriticInput, criticInput, criticLoss, drawGeneratorNoise, generatorForward, modelShape } from './reference-networks.ts';

@@ -2,7 +2,7 @@
  * Adam exactly as core/model/README.md writes it (tf.train.adam folds the bias correction into the
  * learning rate and epsilon differently, so it would not match the native core).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 export const ADAM_EPSILON = 1e-8;
 

@@ -10,7 +10,7 @@
  * Gate pre-activations come in pre-scaled: the g block's columns are doubled, so that one sigmoid gives
  * i, f, o and g = 2 sigmoid(2u) - 1 = tanh(u) at once.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { tanh } from './reference-ops.ts';
 
 /** Column scale of the gate pre-activations [i, f, g, o]: 1, 1, 2, 1 (see above). */

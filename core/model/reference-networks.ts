@@ -3,7 +3,7 @@
  * Pure functions of the weights and inputs; the engine (reference.ts) owns the variables, the noise
  * and the optimizer.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.ts';
 import { dims, type Dims } from './params.ts';
 import type { Rng } from '../util/rng.ts';

@@ -3,7 +3,11 @@
  * not needlessly slow. Everything here is differentiable with tf.grad / tf.variableGrads, to second
  * order where a critic needs it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone has no backend and no gradients: the cpu backend (the wasm one loads when asked for,
+// core/model/reference.ts) and tfjs-core's own gradient registrations (scripts/vendor-tfjs-gradients.mjs)
+import '@tensorflow/tfjs-backend-cpu';
+import './vendor/tfjs-gradients.js';
 import type { Activation, EncodedVariable } from '../encoding/types.ts';
 
 /** Parameters (or any named tensors) by their canonical name from params.ts. */

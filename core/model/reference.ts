@@ -6,7 +6,7 @@
  * TF.js's backend is process-wide: every public method first makes this engine's backend the active one.
  */
 import { ApiError } from '../util/errors.ts';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
 import { GENERATION_BLOCK } from './engine.ts';
 import { bufferSpecs, initialBuffers, initialParameters, parameterSpecs, RNG_STREAM, type Network } from './params.ts';
