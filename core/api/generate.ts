@@ -2,10 +2,12 @@
  * Generation into a file: a run's series written a part at a time (memory stays flat for any number),
  * optionally one series per given attribute row; a cancelled or failed export leaves no file behind.
  */
+import path from 'node:path';
 import { readAttributeRows } from '../data/attribute-rows.ts';
 import { writeDatasetParts, type ExportLayout, type ExportResult } from '../export/index.ts';
 import type { EngineKind } from '../model/engines.ts';
 import { generatePartsFromRun, readRun } from '../train/run-folder.ts';
+import { removeStaleTemporaries } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
 
 export interface GenerateFileRequest {
@@ -35,6 +37,9 @@ export interface GenerateFileResult extends ExportResult {
 export async function generateToFile(request: GenerateFileRequest, hooks: GenerateFileHooks = {}): Promise<GenerateFileResult> {
   const started = performance.now();
   const { checkpoint } = readRun(request.runDir);
+  // a generation killed before it finished left its temporary file: it is of no use to anyone
+  const stale = removeStaleTemporaries(path.dirname(path.resolve(request.out)), path.basename(request.out));
+  if (stale.length) hooks.onLog?.(`removed ${stale.join(', ')}, left by a generation that did not finish`);
   const given = request.givenAttributesFile ? await readAttributeRows(request.givenAttributesFile, checkpoint.encoder.attributes) : undefined;
   const n = given ? given.length : request.n;
   if (n === undefined) throw new ApiError('invalid_argument', 'say how many series to generate, or give a file of attribute rows', { hint: { text: 'how many series', option: 'n', value: 1000 } });
