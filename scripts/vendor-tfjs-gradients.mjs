@@ -2,7 +2,8 @@
 // dist/register_all_gradients, ES modules Node cannot load as they are) bundled into one file, as the
 // @tensorflow/tfjs umbrella package did in its own bundle. tfjs-core alone registers no gradients, and
 // the reference engine needs them (tf.grad, tf.variableGrads, second order for the gradient penalty).
-// Run after changing the tfjs-core version: `npm run vendor:tfjs`.
+// Built at install (package.json's install script) from the installed tfjs-core, like the native engine:
+// generated, not committed (it is tfjs's code, not ours).
 import { build } from 'esbuild';
 import fs from 'node:fs';
 

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone has no backend and no gradients: the cpu backend (the wasm one loads when asked for,
-// core/model/reference.ts) and tfjs-core's own gradient registrations (scripts/vendor-tfjs-gradients.mjs)
+// core/model/reference.ts) and tfjs-core's own gradient registrations (bundled at install by scripts/vendor-tfjs-gradients.mjs)
 import '@tensorflow/tfjs-backend-cpu';
 import './vendor/tfjs-gradients.js';
 import type { Activation, EncodedVariable } from '../encoding/types.ts';
