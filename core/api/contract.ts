@@ -42,6 +42,7 @@ export const readOptions = z
     longSeries: z.enum(['split', 'truncate']).optional(),
     missing: z.enum(['interpolate', 'drop']).optional(),
     delimiter: z.string().min(1).max(4).optional(),
+    encoding: z.enum(['utf-8', 'latin-1']).optional(),
   })
   .strict()
   .refine((o) => !(o.idColumn !== undefined && o.chunkSize !== undefined), { message: 'give either an id column or a chunk size (fixed-size series), not both', path: ['chunkSize'] });

@@ -28,7 +28,8 @@ const LAYOUT_HELP = `Layout options (how rows become series; inferred when left 
   --features x,y           columns that vary over time
   --max-length T           longest series; longer ones are split (default) or truncated: --long-series split|truncate
   --missing interpolate|drop   what to do with missing feature values (default interpolate)
-  --delimiter C            CSV delimiter (default: detected)`;
+  --delimiter C            CSV delimiter (default: detected)
+  --encoding E             CSV text without a byte order mark: utf-8 (default) or latin-1`;
 
 const ENGINE_HELP = `  --engine auto|cuda|native|reference   (default auto: CUDA if a GPU and the CUDA plugin are usable,
                            else the native CPU engine, else the TF.js reference engine; says which)`;
@@ -149,6 +150,7 @@ const layoutOptions = {
   'long-series': { type: 'string' },
   missing: { type: 'string' },
   delimiter: { type: 'string' },
+  encoding: { type: 'string' },
 } as const;
 
 class UsageError extends Error {}
@@ -169,6 +171,7 @@ const FLAGS: Record<string, string> = {
   'dp.noiseMultiplier': '--dp-noise',
   'dp.delta': '--dp-delta',
   'dp.clipNorm': '--dp-clip',
+  encoding: '--encoding',
   schema: '--schema',
   idColumn: '--id',
   timeColumn: '--time',
@@ -223,6 +226,7 @@ async function readOptionsFrom(values: Record<string, string | boolean | undefin
     longSeries: oneOf(s('long-series'), 'long-series', ['split', 'truncate'] as const),
     missing: oneOf(s('missing'), 'missing', ['interpolate', 'drop'] as const),
     delimiter: s('delimiter'),
+    encoding: oneOf(s('encoding'), 'encoding', ['utf-8', 'latin-1'] as const),
   });
   if (options.chunkSize !== undefined && options.idColumn !== undefined) throw new UsageError('give either --id (series id column) or --chunk (fixed-size series), not both');
   return options;

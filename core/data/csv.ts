@@ -11,6 +11,17 @@ const CR = 13;
 /** Called once per record, with the 1-based line the record starts on. `fields` is reused: copy what you keep. */
 export type RecordHandler = (fields: string[], line: number) => void;
 
+/** A field longer than the tokenizer's limit (`field` is its 0-based index in the record). */
+export class FieldTooLongError extends Error {
+  constructor(
+    readonly line: number,
+    readonly field: number,
+    readonly limit: number,
+  ) {
+    super(`field ${field + 1} on line ${line} is longer than ${limit} characters`);
+  }
+}
+
 /** A field opened with a quote never closed: the file ended inside it. */
 export class UnclosedQuoteError extends Error {
   constructor(readonly line: number) {
@@ -44,9 +55,14 @@ export class CsvTokenizer {
   /** The last character seen inside a quoted field was CR. */
   private quotedCr = false;
 
+  /**
+   * `maxField`: the longest field accepted, in UTF-16 code units; a longer one throws FieldTooLongError
+   * as soon as the text read exceeds it (a single 1 GB "cell" never becomes one string).
+   */
   constructor(
     delimiter: string,
     private readonly onRecord: RecordHandler,
+    private readonly maxField = Number.POSITIVE_INFINITY,
   ) {
     if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
       throw new Error(`delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
@@ -84,6 +100,7 @@ export class CsvTokenizer {
           if (i > start) {
             this.startRecordIfNeeded();
             this.field += chunk.slice(start, i);
+            if (this.field.length > this.maxField) throw new FieldTooLongError(this.recordLine, this.fields.length, this.maxField);
           }
           if (i === n) {
             this.state = this.field.length > 0 || this.state === State.Unquoted ? State.Unquoted : State.FieldStart;
@@ -97,6 +114,7 @@ export class CsvTokenizer {
           const end = q < 0 ? n : q;
           this.countLines(chunk, i, end);
           this.field += chunk.slice(i, end);
+          if (this.field.length > this.maxField) throw new FieldTooLongError(this.recordLine, this.fields.length, this.maxField);
           i = end;
           if (q >= 0) {
             this.state = State.QuoteInQuoted;
@@ -126,6 +144,11 @@ export class CsvTokenizer {
         }
       }
     }
+  }
+
+  /** The line the text pushed so far ends on (1-based). */
+  get currentLine(): number {
+    return this.line;
   }
 
   /** Flush the last record. Throws UnclosedQuoteError when the input ended inside a quoted field. */

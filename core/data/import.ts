@@ -37,6 +37,9 @@ function checkOptions(file: string, options: ReadOptions): void {
   if (options.delimiter !== undefined && (options.delimiter.length !== 1 || /["\r\n]/.test(options.delimiter))) {
     throw bad(`the delimiter must be one character other than a quote or newline, got ${JSON.stringify(options.delimiter)}`);
   }
+  if (options.encoding !== undefined && options.encoding !== 'utf-8' && options.encoding !== 'latin-1') {
+    throw bad(`encoding must be 'utf-8' or 'latin-1', got ${JSON.stringify(options.encoding)}`);
+  }
 }
 
 async function load(file: string, options: ReadOptions, purpose: 'inspect' | 'read', onProgress?: ReadProgress) {
@@ -54,7 +57,7 @@ async function load(file: string, options: ReadOptions, purpose: 'inspect' | 're
   };
   const table: ColumnTable =
     format === 'csv'
-      ? await readCsvTable(file, planner, options.delimiter, onProgress)
+      ? await readCsvTable(file, planner, options.delimiter, onProgress, options.encoding)
       : format === 'parquet'
         ? await readParquetTable(file, planner, onProgress)
         : await readArrowTable(file, planner, onProgress);

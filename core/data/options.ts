@@ -19,6 +19,12 @@ export interface ReadOptions {
   missing?: 'interpolate' | 'drop';
   /** Default: sniffed among , ; tab | (tab for .tsv). */
   delimiter?: string;
+  /**
+   * CSV text encoding when the file has no byte order mark. Default 'utf-8': invalid UTF-8 is an error
+   * naming the line. 'latin-1' reads every byte as one character (ISO 8859-1). UTF-16 is recognized by
+   * itself (byte order mark or NUL pattern).
+   */
+  encoding?: 'utf-8' | 'latin-1';
 }
 
 /** Reading progress: `done` of `total` in `unit` ('bytes' for CSV, 'rows' for Parquet, 'record batches' for Arrow). */

@@ -3,17 +3,71 @@
  * record's cells go straight into the column stores. No row is kept.
  */
 import * as fs from 'node:fs';
-import { CsvTokenizer, sniffDelimiter, UnclosedQuoteError } from './csv.ts';
+import { CsvTokenizer, FieldTooLongError, sniffDelimiter, UnclosedQuoteError } from './csv.ts';
 import type { ColumnStore } from './columns.ts';
+import { decoderFor, invalidUtf8Error, type ChunkDecoder, type TextEncoding } from './decode.ts';
 import { checkHeader, LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
 import type { ReadProgress } from './options.ts';
+import { isMissingText, quote } from './values.ts';
 
 // 64 KB: small enough that each chunk string is allocated in the young generation and freed by the next
 // scavenge (1 MB strings go to large-object space and pile up until a full GC).
 const CHUNK_BYTES = 1 << 16;
 
-export async function readCsvTable(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress): Promise<ColumnTable> {
+/** The longest cell read, in characters: a longer one is a broken file (a missing quote, a binary blob), not a value. */
+export const MAX_CELL_CHARS = 64 * 1024;
+
+// A decimal comma: 2,86 or -0,5 (a number in a ';'-delimited file from a locale that writes them so).
+const DECIMAL_COMMA = /^\s*-?\d+,\d+\s*$/;
+const INTEGER = /^\s*-?\d+\s*$/;
+
+interface CommaColumn {
+  /** Every value in the sample is a decimal-comma number or an integer, at least one the former. */
+  numeric: boolean;
+  /** Mostly decimal-comma numbers, with other text too: the first such cell, for a warning. */
+  otherwise?: string;
+}
+
+/**
+ * What the records of a ';'-delimited sample say about decimal commas, per column: all decimal-comma
+ * numbers or integers (those cells are then read as numbers, 2,86 -> 2.86), or mostly so with other text.
+ */
+function decimalCommaColumns(sample: string, delimiter: string): CommaColumn[] {
+  const lastBreak = Math.max(sample.lastIndexOf('\n'), sample.lastIndexOf('\r'));
+  const text = lastBreak > 0 ? sample.slice(0, lastBreak) : sample;
+  let width = -1;
+  let comma: number[] = [];
+  let cells: number[] = [];
+  let other: (string | undefined)[] = [];
+  const tokenizer = new CsvTokenizer(delimiter, (fields) => {
+    if (width < 0) {
+      width = fields.length;
+      comma = new Array(width).fill(0);
+      cells = new Array(width).fill(0);
+      other = new Array(width).fill(undefined);
+      return;
+    }
+    if (fields.length !== width) return;
+    for (let j = 0; j < width; j++) {
+      const cell = fields[j];
+      if (isMissingText(cell)) continue;
+      cells[j]++;
+      if (INTEGER.test(cell)) continue;
+      if (DECIMAL_COMMA.test(cell)) comma[j]++;
+      else other[j] ??= cell;
+    }
+  });
+  try {
+    tokenizer.push(text);
+    tokenizer.end();
+  } catch {
+    // a sample cut inside a quoted field: the records before it are enough
+  }
+  return comma.map((c, j) => ({ numeric: c > 0 && other[j] === undefined, otherwise: c > 0 && c >= cells[j] / 2 ? other[j] : undefined }));
+}
+
+export async function readCsvTable(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress, encoding?: TextEncoding): Promise<ColumnTable> {
   const warnings: string[] = [];
   const lines = new LineMap();
   let names: string[] | null = null;
@@ -21,10 +75,23 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   let rows = 0;
   let tokenizer: CsvTokenizer | null = null;
   let chosen = delimiter;
+  let decoder: ChunkDecoder | null = null;
+  /** Per column: decimal commas are read as points (';'-delimited files only). */
+  let commaColumns: CommaColumn[] = [];
+  let decimalComma: boolean[] = [];
 
   const onRecord = (fields: string[], line: number): void => {
     if (!names) {
       names = checkHeader(file, fields, warnings, 'line 1');
+      for (let j = 0; j < names.length; j++) {
+        const comma = commaColumns[j];
+        if (comma?.numeric) warnings.push(`column '${names[j]}' writes numbers with a decimal comma (like 2,86): they are read as numbers (2.86)`);
+        else if (comma?.otherwise !== undefined) {
+          warnings.push(
+            `column '${names[j]}' mostly holds numbers with a decimal comma (like 2,86) but also ${quote(comma.otherwise)}, so it is read as text categories; write every value as 2,86 (no thousands separator) to read it as numbers`,
+          );
+        }
+      }
       stores = makeStores(plan(names));
       return;
     }
@@ -35,28 +102,53 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
         line,
       );
     }
-    for (let j = 0; j < stores.length; j++) stores[j].pushText(fields[j]);
+    for (let j = 0; j < stores.length; j++) {
+      const cell = fields[j];
+      if (decimalComma[j] && cell.indexOf(',') >= 0 && DECIMAL_COMMA.test(cell)) stores[j].pushText(cell.replace(',', '.'));
+      else stores[j].pushText(cell);
+    }
     lines.note(rows, line);
     rows++;
   };
 
-  const stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES });
+  const stream = fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
   const size = onProgress ? fs.statSync(file).size : 0;
-  try {
-    for await (const piece of stream) {
-      let chunk = piece as string;
-      if (!tokenizer) {
-        if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1); // UTF-8 byte order mark
-        chosen ??= /\.tsv$/i.test(file) ? '\t' : sniffDelimiter(chunk.slice(0, 65536));
-        tokenizer = new CsvTokenizer(chosen, onRecord);
+  const feed = (piece: { text: string; bad?: number[] }) => {
+    let chunk = piece.text;
+    if (!tokenizer && chunk.length > 0) {
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1); // a byte order mark the decoder kept
+      const sample = chunk.slice(0, 65536);
+      chosen ??= /\.tsv$/i.test(file) ? '\t' : sniffDelimiter(sample);
+      if (chosen === ';') {
+        commaColumns = decimalCommaColumns(sample, chosen);
+        decimalComma = commaColumns.map((c) => c.numeric);
       }
-      tokenizer.push(chunk);
+      tokenizer = new CsvTokenizer(chosen, onRecord, MAX_CELL_CHARS);
+    }
+    if (chunk.length > 0) tokenizer!.push(chunk);
+    if (piece.bad) throw invalidUtf8Error(file, tokenizer?.currentLine ?? 1, piece.bad);
+  };
+  try {
+    for await (const bytes of stream as AsyncIterable<Buffer>) {
+      decoder ??= decoderFor(file, bytes, encoding);
+      feed(decoder.decode(bytes));
       onProgress?.(stream.bytesRead, size, 'bytes');
     }
-    tokenizer?.end();
+    if (decoder) feed(decoder.end());
+    (tokenizer as CsvTokenizer | null)?.end();
   } catch (error) {
     if (error instanceof UnclosedQuoteError) {
       throw new DataError(`${file}, line ${error.line}: a quoted field starting there is never closed; close the quote or escape quotes inside it as ""`, file, error.line);
+    }
+    if (error instanceof FieldTooLongError) {
+      const column = names?.[error.field];
+      throw new DataError(
+        `${file}, line ${error.line}${column ? `, column '${column}'` : `, field ${error.field + 1}`}: a cell longer than ${error.limit / 1024} KB; it is not a value but a broken file (an unclosed quote, pasted binary data)`,
+        file,
+        error.line,
+        column,
+        { text: 'check the quoting on that line, or leave the column out' },
+      );
     }
     throw error;
   } finally {

@@ -1,0 +1,155 @@
+/**
+ * Hostile input on real files: other encodings (UTF-16 with and without a byte order mark, UTF-32,
+ * Latin-1, invalid UTF-8), decimal commas, binary data named .csv, numbers beyond float range, extreme
+ * outliers, huge cells and categories, and the size of a generation against the free disk.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataError, inspectFile, readDataset } from '../core/data/index.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dgBin = path.join(repo, 'bin', 'dg.js');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-hostile-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let counter = 0;
+function write(name: string, content: string | Uint8Array): string {
+  const file = path.join(dir, `${counter++}-${name}`);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+async function rejects(promise: Promise<unknown>, patterns: RegExp[], fields: { row?: number; column?: string } = {}): Promise<DataError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof DataError, `expected a DataError, got ${caught === undefined ? 'success' : String(caught)}`);
+  for (const p of patterns) assert.match(caught.message, p);
+  if ('row' in fields) assert.equal(caught.row, fields.row, `row of: ${caught.message}`);
+  if ('column' in fields) assert.equal(caught.column, fields.column, `column of: ${caught.message}`);
+  return caught;
+}
+
+/** Two series of four steps: city (attribute, with a non-ASCII name), load (continuous feature). */
+const TEXT = ['id,city,load', 'a,Zürich,1.5', 'a,Zürich,2.5', 'a,Zürich,3', 'a,Zürich,4.25', 'b,Genève,10', 'b,Genève,11', 'b,Genève,12.5', 'b,Genève,9'].join('\r\n') + '\r\n';
+
+function utf16be(text: string): Buffer {
+  const le = Buffer.from(text, 'utf16le');
+  for (let i = 0; i < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1], le[i]];
+  return le;
+}
+
+async function assertReadsTheCities(file: string, options = {}) {
+  const { dataset } = await readDataset(file, { idColumn: 'id', ...options });
+  assert.deepEqual(
+    dataset.attributes.map((c) => c.name),
+    ['city'],
+  );
+  assert.deepEqual(
+    dataset.features.map((c) => [c.name, c.kind]),
+    [['load', 'continuous']],
+  );
+  assert.deepEqual(
+    dataset.series.map((s) => s.attributes[0]),
+    ['Zürich', 'Genève'],
+  );
+  assert.deepEqual(Array.from(dataset.series[1].features[0] as Float64Array), [10, 11, 12.5, 9]);
+}
+
+describe('encodings', () => {
+  test('UTF-8 with and without a byte order mark', async () => {
+    await assertReadsTheCities(write('plain.csv', TEXT));
+    await assertReadsTheCities(write('bom.csv', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(TEXT)])));
+  });
+
+  test('UTF-16 LE and BE, with a byte order mark or recognized by the NUL pattern, are decoded', async () => {
+    await assertReadsTheCities(write('le-bom.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(TEXT, 'utf16le')])));
+    await assertReadsTheCities(write('be-bom.csv', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(TEXT)])));
+    await assertReadsTheCities(write('le.csv', Buffer.from(TEXT, 'utf16le')));
+    await assertReadsTheCities(write('be.csv', utf16be(TEXT)));
+    // a file bigger than a read chunk: characters cut between chunks are put back together
+    const many = `id,city,load\n${Array.from({ length: 20_000 }, (_, i) => `s${i >> 4},Zürich,${i % 16}`).join('\n')}\n`;
+    const { dataset } = await readDataset(write('le-big.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(many, 'utf16le')])), { idColumn: 'id' });
+    assert.equal(dataset.series.length, 1250);
+    assert.ok(dataset.series.every((s) => s.attributes[0] === 'Zürich'));
+  });
+
+  test('UTF-32 is refused with the reason', async () => {
+    const le = Buffer.alloc(TEXT.length * 4);
+    for (let i = 0; i < TEXT.length; i++) le.writeUInt32LE(TEXT.codePointAt(i)!, i * 4);
+    await rejects(readDataset(write('u32-bom.csv', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), le])), { idColumn: 'id' }), [/UTF-32 text .*byte order mark/]);
+    const e = await rejects(readDataset(write('u32.csv', le), { idColumn: 'id' }), [/looks like UTF-32 text/]);
+    assert.match(e.hint!.text, /re-save it as UTF-8/);
+  });
+
+  test('invalid UTF-8 is refused with its line and what to do; Latin-1 is read when asked', async () => {
+    const latin1 = write('latin1.csv', Buffer.from(TEXT, 'latin1'));
+    const e = await rejects(readDataset(latin1, { idColumn: 'id' }), [/line 2: the file is not valid UTF-8 \(bytes 0xFC/, /Latin-1/], { row: 2 });
+    assert.deepEqual(e.hint, { text: 're-save it as UTF-8 (in a spreadsheet: Save As, CSV UTF-8), or read it as Latin-1', option: 'encoding', value: 'latin-1' });
+    await assertReadsTheCities(latin1, { encoding: 'latin-1' });
+    // deep in a big file, on a chunk boundary or not: the line is exact
+    const lines = ['id,city,load', ...Array.from({ length: 30_000 }, (_, i) => `s${i >> 4},Zurich,${i % 16}`)];
+    lines[25_001] = 's1562,Z\u00fcrich,1';
+    const bytes = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+    await rejects(readDataset(write('late.csv', bytes), { idColumn: 'id' }), [/line 25002: the file is not valid UTF-8/], { row: 25_002 });
+    // a file that ends inside a multi-byte sequence
+    await rejects(readDataset(write('cut.csv', Buffer.concat([Buffer.from('id,city,load\na,Z,1\na,Z'), Buffer.from([0xc3])])), { idColumn: 'id' }), [
+      /line 3: the file is not valid UTF-8 \(bytes 0xC3\)/,
+    ]);
+    // the CLI names the flag
+    const cli = spawnSync(process.execPath, [dgBin, 'inspect', latin1, '--id', 'id'], { encoding: 'utf8' });
+    assert.equal(cli.status, 1);
+    assert.match(cli.stderr, /line 2: the file is not valid UTF-8.*\nhint: .*or read it as Latin-1 \(--encoding latin-1\)\n$/);
+    const ok = spawnSync(process.execPath, [dgBin, 'inspect', latin1, '--id', 'id', '--encoding', 'latin-1', '--json'], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout).schema.columns.find((c: { name: string }) => c.name === 'city').categories, ['Genève', 'Zürich']);
+  });
+
+  test("';'-delimited numbers with decimal commas are read as numbers, with a warning naming the column", async () => {
+    const rows = ['id;site;load;count'];
+    for (let i = 0; i < 40; i++) rows.push(`s${i >> 2};"Lyon, FR";${(i * 0.37).toFixed(2).replace('.', ',')};${i}`);
+    const file = write('semicolon.csv', rows.join('\n') + '\n');
+    const inspection = await inspectFile(file, { idColumn: 'id' });
+    const load = inspection.stats.find((s) => s.name === 'load')!;
+    assert.equal(load.kind, 'continuous');
+    assert.equal(load.max, 14.43);
+    assert.ok(
+      inspection.warnings.some((w) => /column 'load' writes numbers with a decimal comma/.test(w)),
+      inspection.warnings.join('\n'),
+    );
+    assert.ok(!inspection.warnings.some((w) => /'count'|'site'/.test(w) && /decimal comma/.test(w)));
+    const { dataset } = await readDataset(file, { idColumn: 'id' });
+    assert.deepEqual(Array.from(dataset.series[0].features[dataset.features.findIndex((f) => f.name === 'load')] as Float64Array), [0, 0.37, 0.74, 1.11]);
+    assert.equal(dataset.series[0].attributes[0], 'Lyon, FR');
+    // a cell that is no decimal-comma number: in the first 64 KB, a warning that the column is text
+    const mixed = [...rows, 's10;"Lyon, FR";1.234,5;3'];
+    const warned = await inspectFile(write('semicolon-mixed.csv', mixed.join('\n') + '\n'), { idColumn: 'id' });
+    assert.equal(warned.stats.find((s) => s.name === 'load')!.kind, 'categorical');
+    assert.ok(
+      warned.warnings.some((w) => /column 'load' mostly holds numbers with a decimal comma \(like 2,86\) but also '1\.234,5', so it is read as text categories/.test(w)),
+      warned.warnings.join('\n'),
+    );
+    // later in the file, a bad cell of a numeric column, named
+    const long = ['id;load', ...Array.from({ length: 8000 }, (_, i) => `s${i >> 4};${i % 16},5`), 's500;1.234,5'];
+    await rejects(readDataset(write('semicolon-bad.csv', long.join('\n') + '\n'), { idColumn: 'id' }), [/line 8002, column 'load': '1\.234,5' is not a number/], { row: 8002, column: 'load' });
+  });
+
+  test('binary data and other formats under a .csv name are called what they are', async () => {
+    const binary = Buffer.alloc(4096);
+    for (let i = 0; i < binary.length; i++) binary[i] = (i * 7919) % 256;
+    await rejects(readDataset(write('random.csv', binary)), [/looks like a binary file, not text \(\d+ NUL and \d+ other control bytes in its first 1024 bytes\)/]);
+    await rejects(readDataset(write('zeros.csv', Buffer.alloc(100_000))), [/looks like a binary file/]);
+    await rejects(readDataset(write('gz.csv', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]))), [/gzip-compressed/]);
+    await rejects(readDataset(write('parquet.csv', Buffer.from('PAR1\x15\x04\x15'))), [/this is a Parquet file, not CSV text/]);
+    await rejects(readDataset(write('sheet.csv', Buffer.from('PK\x03\x04\x14\x00\x06\x00'))), [/ZIP archive \(an Excel \.xlsx is one\)/]);
+  });
+});
