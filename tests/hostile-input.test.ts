@@ -153,3 +153,83 @@ describe('encodings', () => {
     await rejects(readDataset(write('sheet.csv', Buffer.from('PK\x03\x04\x14\x00\x06\x00'))), [/ZIP archive \(an Excel \.xlsx is one\)/]);
   });
 });
+
+describe('numbers beyond float range and extreme outliers', () => {
+  const rows = (load: (i: number) => string) => ['id,t,load', ...Array.from({ length: 40 }, (_, i) => `s${i >> 3},${i % 8},${load(i)}`)].join('\n') + '\n';
+
+  test("1e400 is refused like 'inf', with file, row and column, when reading and inspecting", async () => {
+    const file = write(
+      'overflow.csv',
+      rows((i) => (i === 17 ? '1e400' : String(i))),
+    );
+    await rejects(readDataset(file, { idColumn: 'id' }), [/line 19, column 'load': '1e400' is beyond the range of numbers \(about ±1\.8e308\), like 'inf'/], { row: 19, column: 'load' });
+    await rejects(inspectFile(file, { idColumn: 'id' }), [/'1e400' is beyond the range/], { row: 19, column: 'load' });
+    await rejects(
+      readDataset(
+        write(
+          'overflow-neg.csv',
+          rows((i) => (i === 3 ? '-2e308' : String(i))),
+        ),
+        { idColumn: 'id' },
+      ),
+      [/line 5, column 'load': '-2e308'/],
+    );
+    // the largest finite double still reads
+    const { dataset } = await readDataset(
+      write(
+        'max.csv',
+        rows((i) => (i === 3 ? '1.7976931348623157e308' : String(i))),
+      ),
+      { idColumn: 'id' },
+    );
+    assert.equal((dataset.series[0].features[0] as Float64Array)[3], Number.MAX_VALUE);
+    // a column the options leave out is not checked
+    const ignored = ['id,t,load,x', ...Array.from({ length: 40 }, (_, i) => `s${i >> 3},${i % 8},${i},1e999`)].join('\n') + '\n';
+    const read = await readDataset(write('overflow-ignored.csv', ignored), { idColumn: 'id', features: ['load'] });
+    assert.equal(read.dataset.series.length, 5);
+  });
+
+  test('Infinity in an Arrow float column is refused with its record and column', async () => {
+    const { tableFromArrays, tableToIPC } = await import('apache-arrow');
+    const table = tableFromArrays({ id: ['a', 'a', 'b', 'b'], load: Float64Array.from([1, 2, Number.POSITIVE_INFINITY, 4]) });
+    await rejects(readDataset(write('inf.arrow', tableToIPC(table, 'file')), { idColumn: 'id' }), [/record 2 \(0-based\), column 'load': Infinity is beyond the range/], { row: 2, column: 'load' });
+  });
+
+  test('inspect flags an extreme outlier, naming the column and the row of the most extreme value', async () => {
+    const inspect = async (load: (i: number) => string) => (await inspectFile(write('outlier.csv', rows(load)), { idColumn: 'id' })).warnings.filter((w) => /extreme value/.test(w));
+    assert.deepEqual(await inspect((i) => String(i % 7)), []);
+    assert.deepEqual(await inspect((i) => String(i * 1000)), [], 'a wide but ordinary spread');
+    const [huge] = await inspect((i) => (i === 25 ? '1e300' : (i * 0.5).toFixed(1)));
+    assert.match(huge, /column 'load' has an extreme value, 1e\+300 at line 27 \(beyond ±1e\+30\)/);
+    const [far] = await inspect((i) => (i === 9 ? '-5e9' : String(10 + (i % 5))));
+    assert.match(far, /column 'load' has an extreme value, -5000000000 at line 11 \(2\.5e\+9 interquartile ranges from the median 12\)/);
+  });
+});
+
+describe('size guards', () => {
+  test('an attribute with more categories than the limit is refused before the dataset is built, naming it and its count', async () => {
+    const lines = ['id,t,router,load'];
+    for (let s = 0; s < 10_001; s++) for (let t = 0; t < 2; t++) lines.push(`s${s},${t},r${s},${t}`);
+    const file = write('categories.csv', lines.join('\n') + '\n');
+    const e = await rejects(readDataset(file, { idColumn: 'id' }), [/the attribute 'router' has 10,001 categories, more than the 10,000 a model can encode/], { column: 'router' });
+    assert.match(e.hint!.text, /role 'ignore'.*coarsen/);
+    const inspection = await inspectFile(file, { idColumn: 'id' });
+    assert.ok(
+      inspection.warnings.some((w) => /'router' has 10,001 categories.*training would refuse it/.test(w)),
+      inspection.warnings.join('\n'),
+    );
+    // left out, the rest reads
+    const { dataset } = await readDataset(file, { idColumn: 'id', features: ['load'] });
+    assert.equal(dataset.series.length, 10_001);
+  });
+
+  test('a cell longer than 64 KB is refused with its line and column, without reading it whole', async () => {
+    const big = 'x'.repeat(70_000);
+    await rejects(readDataset(write('long-cell.csv', `id,note,load\na,ok,1\na,${big},2\n`), { idColumn: 'id' }), [/line 3, column 'note': a cell longer than 64 KB/], { row: 3, column: 'note' });
+    await rejects(readDataset(write('long-quoted.csv', `id,note,load\na,ok,1\na,"${big}\n${big}",2\n`), { idColumn: 'id' }), [/line 3, column 'note': a cell longer than 64 KB/]);
+    // 50 MB on one line: refused as soon as 64 KB of the cell are read
+    const started = performance.now();
+    await rejects(readDataset(write('one-line.csv', `id,note\n${'y'.repeat(50 << 20)}`)), [/line 2, column 'id': a cell longer than 64 KB/]);
+    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+  });
+});

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { buildDataset, schemaColumns, settle, type Column } from './build.ts';
 import { columnStats, numericSummary, resolveVariables, reviewWarnings, type ResolvedVariable } from './infer.ts';
 import type { ColumnStats, ReadOptions, ReadProgress } from './options.ts';
+import { CATEGORY_HINT, categoryLimitProblems, outlierWarnings, outOfRangeError } from './guards.ts';
 import { planFromHeader, type HeaderPlan } from './plan.ts';
 import { readArrowTable, readParquetTable } from './read-columnar.ts';
 import { readCsvTable } from './read-csv.ts';
@@ -62,6 +63,8 @@ async function load(file: string, options: ReadOptions, purpose: 'inspect' | 're
         ? await readParquetTable(file, planner, onProgress)
         : await readArrowTable(file, planner, onProgress);
   const warnings = [...table.warnings, ...plan!.warnings];
+  const overflow = outOfRangeError(table);
+  if (overflow) throw overflow;
   const structure = buildStructure(table, plan!);
   warnings.push(...structure.warnings);
   return { table, plan: plan!, structure, warnings };
@@ -77,6 +80,8 @@ const policiesOf = (options: ReadOptions) => ({
 export async function readDataset(file: string, options: ReadOptions = {}, onProgress?: ReadProgress): Promise<{ dataset: Dataset; report: ImportReport }> {
   const { table, plan, structure, warnings } = await load(file, options, 'read', onProgress);
   const variables = resolveVariables(table, structure, plan, true, warnings);
+  const tooMany = categoryLimitProblems(table, variables)[0];
+  if (tooMany) throw new DataError(`${file}: ${tooMany.message}`, file, undefined, tooMany.column, { text: CATEGORY_HINT });
   return buildDataset(table, structure, variables, policiesOf(options), warnings);
 }
 
@@ -85,6 +90,8 @@ export async function inspectFile(file: string, options: ReadOptions = {}, onPro
   const { table, plan, structure, warnings } = await load(file, options, 'inspect', onProgress);
   const variables = resolveVariables(table, structure, plan, false, warnings);
   warnings.push(...reviewWarnings(table, variables));
+  warnings.push(...outlierWarnings(table, variables));
+  for (const problem of categoryLimitProblems(table, variables)) warnings.push(`${problem.message}: training would refuse it; ${CATEGORY_HINT}`);
 
   const features = variables.filter((v) => v.role === 'feature');
   const lengths = structure.ids.map((_, s) => rawLength(table, structure, features, s));

@@ -10,6 +10,7 @@ import type { ColumnStore } from './columns.ts';
 import { checkHeader, makeStores, type ColumnTable, type FileFormat, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
 import type { ReadProgress } from './options.ts';
+import { MAX_CELL_CHARS } from './values.ts';
 
 const PARQUET_BATCH_ROWS = 65_536;
 
@@ -97,7 +98,16 @@ function startIngest(arrow: typeof import('apache-arrow'), file: string, format:
       for (let j = 0; j < stores.length; j++) {
         const column = batch.getChildAt(j);
         if (!column) throw new DataError(`${file}: record batch lacks column '${names[j]}'`, file);
-        pushColumn(stores[j], kinds[j], column);
+        const bad = pushColumn(stores[j], kinds[j], column);
+        if (bad) {
+          const where = `${file}, record ${rows + bad.index} (0-based), column '${names[j]}'`;
+          if (bad.problem === 'overflow') {
+            throw new DataError(`${where}: ${bad.value} is beyond the range of numbers, like 'inf'`, file, rows + bad.index, names[j], { text: 'fix the value or leave it empty (null)' });
+          }
+          throw new DataError(`${where}: a cell longer than ${MAX_CELL_CHARS / 1024} KB; that is not a value`, file, rows + bad.index, names[j], {
+            text: 'leave the column out',
+          });
+        }
       }
       rows += batch.numRows;
     },
@@ -118,11 +128,22 @@ function startIngest(arrow: typeof import('apache-arrow'), file: string, format:
   };
 }
 
-function pushColumn(store: ColumnStore, kind: CellKind, values: Iterable<unknown>): void {
+/** Push a batch's column into its store; stops at the first cell that cannot be a value and says which. */
+function pushColumn(store: ColumnStore, kind: CellKind, values: Iterable<unknown>): { index: number; problem: 'overflow' | 'long'; value: string } | null {
+  let index = 0;
   for (const v of values) {
     if (v === null || v === undefined) store.pushMissing();
-    else if (kind === 'number') store.pushNumber(Number(v));
-    else if (kind === 'date') store.pushDate(v instanceof Date ? v.getTime() : Number(v));
-    else store.pushText(String(v));
+    else if (kind === 'number') {
+      const x = Number(v);
+      if (x === Infinity || x === -Infinity) return { index, problem: 'overflow', value: String(x) };
+      store.pushNumber(x);
+    } else if (kind === 'date') store.pushDate(v instanceof Date ? v.getTime() : Number(v));
+    else {
+      const text = String(v);
+      if (text.length > MAX_CELL_CHARS) return { index, problem: 'long', value: '' };
+      store.pushText(text);
+    }
+    index++;
   }
+  return null;
 }

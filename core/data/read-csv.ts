@@ -9,14 +9,11 @@ import { decoderFor, invalidUtf8Error, type ChunkDecoder, type TextEncoding } fr
 import { checkHeader, LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
 import type { ReadProgress } from './options.ts';
-import { isMissingText, quote } from './values.ts';
+import { isMissingText, MAX_CELL_CHARS, quote } from './values.ts';
 
 // 64 KB: small enough that each chunk string is allocated in the young generation and freed by the next
 // scavenge (1 MB strings go to large-object space and pile up until a full GC).
 const CHUNK_BYTES = 1 << 16;
-
-/** The longest cell read, in characters: a longer one is a broken file (a missing quote, a binary blob), not a value. */
-export const MAX_CELL_CHARS = 64 * 1024;
 
 // A decimal comma: 2,86 or -0,5 (a number in a ';'-delimited file from a locale that writes them so).
 const DECIMAL_COMMA = /^\s*-?\d+,\d+\s*$/;

@@ -3,6 +3,9 @@
  * CSV, Parquet and Arrow agree on what counts as missing or numeric.
  */
 
+/** The longest cell read, in characters: a longer one is a broken file (a missing quote, a binary blob), not a value. */
+export const MAX_CELL_CHARS = 64 * 1024;
+
 /** Cells that mean "no value" (compared case-insensitively after trimming): empty, NA, NaN, null. */
 export function isMissingText(text: string): boolean {
   if (text.length > 16) return false;
@@ -13,9 +16,21 @@ export function isMissingText(text: string): boolean {
 // Plain decimal numbers only: hex, 'Infinity', '1_000' and friends are labels, not numbers.
 const NUMBER = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
 
-/** The number a cell holds, or NaN when it is not a plain decimal number. */
+/**
+ * The number a cell holds, or NaN when it is not a plain decimal number. Numbers beyond float range
+ * (1e400 reads as Infinity) are NaN too: such a cell stays text, and is refused like 'inf' is.
+ */
 export function parseNumber(text: string): number {
-  return NUMBER.test(text) ? Number(text) : NaN;
+  if (!NUMBER.test(text)) return NaN;
+  const x = Number(text);
+  return x === Infinity || x === -Infinity ? NaN : x;
+}
+
+/** True for a plain decimal number too large for a 64-bit float (1e400, -2e308). */
+export function isOutOfRange(text: string): boolean {
+  if (!NUMBER.test(text)) return false;
+  const x = Number(text);
+  return x === Infinity || x === -Infinity;
 }
 
 // ISO 8601 dates and timestamps: 2024-01-31, 2024-01-31T12:00, 2024-01-31 12:00:05.123Z, ...+02:00
