@@ -99,12 +99,13 @@ function expectedTable(dataset: Dataset, layout: ExportLayout, idColumn: string,
     const rows: Cell[][] = [];
     for (const s of dataset.series) {
       featureRows(s).forEach((step, t) => {
-        rows.push([s.id, s.times ? s.times[t] : t, ...step.map(expectedCell), ...s.attributes.map(expectedCell)]);
+        rows.push([s.id, s.times ? s.times[t] : t, ...s.attributes.map(expectedCell), ...step.map(expectedCell)]);
       });
     }
+    // The schema's column order (the input's): here the attributes, then the features.
     return {
-      columns: [idColumn, timeColumn, ...dataset.features.map((c) => c.name), ...dataset.attributes.map((c) => c.name)],
-      kinds: ['string', 'number', ...featureKinds, ...attributeKinds],
+      columns: [idColumn, timeColumn, ...dataset.attributes.map((c) => c.name), ...dataset.features.map((c) => c.name)],
+      kinds: ['string', 'number', ...attributeKinds, ...featureKinds],
       rows,
     };
   }
@@ -274,7 +275,8 @@ test('defaults come from the schema: id/time column names, wide layout, long-chu
   const dir = tempDir();
   const named = await writeDataset(makeDataset({ kind: 'long', idColumn: 'line', timeColumn: 'ts' }), path.join(dir, 'a.csv'));
   assert.equal(named.rows, 13);
-  assert.equal(fs.readFileSync(named.file, 'utf8').split('\n')[0], 'line,ts,throughput,state,isp,tier_mbps');
+  // id, time, then the schema's (the input's) column order
+  assert.equal(fs.readFileSync(named.file, 'utf8').split('\n')[0], 'line,ts,isp,tier_mbps,throughput,state');
 
   const wide = await writeDataset(makeDataset({ kind: 'wide', idColumn: 'device' }), path.join(dir, 'b.csv'));
   assert.equal(wide.rows, 4);
@@ -373,7 +375,7 @@ test('atomic: the old file stays in place while the write is under way and is re
   assert.equal(result.rows, 200_000);
   assert.equal(fs.existsSync(temporary), false);
   const text = fs.readFileSync(file, 'utf8');
-  assert.ok(text.startsWith('line,ts,throughput,state,isp,tier_mbps\nline-0,0,0,up,plain,0\n'));
+  assert.ok(text.startsWith('line,ts,isp,tier_mbps,throughput,state\nline-0,0,plain,0,0,up\n'));
   assert.equal(text.split('\n').length, 200_000 + 2, 'header, every row, and the final newline');
 });
 
@@ -452,7 +454,12 @@ test('CSV: multi-byte labels, a label longer than the write buffer, and rows acr
     const steps = Array.from({ length: label.length > 1000 ? 1 : 100 }, (_, t) => [s * 0.001 + t, 'up'] as (number | string)[]);
     return seriesOf({ id: `s${s}`, attributes: [label, s], features: steps });
   });
-  const dataset: Dataset = { ...makeDataset(), attributes: [categorical, attributes[1]], series: many };
+  const dataset: Dataset = {
+    ...makeDataset(),
+    schema: schemaOf({ kind: 'long', idColumn: 'line', timeColumn: 'ts' }, [categorical, attributes[1]], features),
+    attributes: [categorical, attributes[1]],
+    series: many,
+  };
   const expected = expectedTable(dataset, 'long', 'line', 'ts');
   const file = path.join(tempDir(), 'labels.csv');
   await writeDataset(dataset, file);

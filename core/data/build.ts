@@ -9,8 +9,9 @@ import { sortedCategories, type ResolvedVariable } from './infer.ts';
 import type { Structure, Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
-import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type Value } from './types.ts';
+import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type Value } from './types.ts';
 import { quote } from './values.ts';
+import { inferTimePattern, type SeriesStamps } from './time-pattern.ts';
 
 export interface Policies {
   /** Undefined: the longest series. */
@@ -355,13 +356,18 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
 }
 
 /**
- * The schema's column list: id, time, attributes and features in Dataset order, then ignored columns.
- * Continuous ranges are the declared ones, widened (with a warning) if the data goes beyond them.
+ * The schema's column list, in the input's column order (a wide group where its first column is).
+ * Continuous ranges are the declared ones, widened (with a warning) if the data goes beyond them; continuous
+ * columns record the most decimals their values had; the time column records its stamps' pattern.
  */
 export function schemaColumns(table: ColumnTable, structure: Structure, variables: ResolvedVariable[], used: Column[], warnings: string[]): ColumnSchema[] {
-  const columns: ColumnSchema[] = [];
-  if (structure.idColumn !== undefined) columns.push({ name: table.names[structure.idColumn], kind: 'id', role: 'id' });
-  if (structure.timeColumn !== undefined) columns.push({ name: table.names[structure.timeColumn], kind: 'time', role: 'time' });
+  const placed: { at: number; column: ColumnSchema }[] = [];
+  const firstColumn = (v: Variable) => Math.min(...v.columns.map((j) => (j < 0 ? Infinity : j)));
+  if (structure.idColumn !== undefined) placed.push({ at: structure.idColumn, column: { name: table.names[structure.idColumn], kind: 'id', role: 'id' } });
+  if (structure.timeColumn !== undefined) {
+    const time = timePatternOf(table, structure);
+    placed.push({ at: structure.timeColumn, column: { name: table.names[structure.timeColumn], kind: 'time', role: 'time', ...(time ? { time } : {}) } });
+  }
   for (const c of used) {
     const column: ColumnSchema = { name: c.v.name, kind: c.v.kind, role: c.v.role };
     if (c.categorical) column.categories = c.categories;
@@ -378,13 +384,26 @@ export function schemaColumns(table: ColumnTable, structure: Structure, variable
       }
       column.min = min;
       column.max = max;
+      column.decimals = Math.max(0, ...c.v.columns.map((j) => table.stores[j]?.maxDecimals ?? 0));
     }
     if (c.v.group) column.wideColumns = c.v.columns.map((j) => table.names[j]);
-    columns.push(column);
+    placed.push({ at: firstColumn(c.v), column });
   }
   for (const v of variables) {
     if (v.role !== 'ignore') continue;
-    columns.push({ name: v.name, kind: v.kind, role: 'ignore', ...(v.group ? { wideColumns: v.columns.map((j) => table.names[j]) } : {}) });
+    placed.push({ at: firstColumn(v), column: { name: v.name, kind: v.kind, role: 'ignore', ...(v.group ? { wideColumns: v.columns.map((j) => table.names[j]) } : {}) } });
   }
-  return columns;
+  // A stable sort: columns at the same place (none in practice) keep the order above.
+  return placed.sort((a, b) => a.at - b.at).map((p) => p.column);
+}
+
+/** The time column's pattern (type, most common start, most common step) from the stored stamps. */
+function timePatternOf(table: ColumnTable, structure: Structure): TimePattern | null {
+  const store = table.stores[structure.timeColumn!];
+  const numbers = store.numbers;
+  if (!numbers) return null;
+  const { start, order } = structure;
+  const series: SeriesStamps[] = structure.ids.map((_, s) => ({ length: start[s + 1] - start[s], at: (t: number) => numbers[order[start[s] + t]] }));
+  const dateOnly = structure.timeIsDate && store.labels.every((label) => label.trim().length === 10);
+  return inferTimePattern(series, structure.timeIsDate ? 'date' : 'number', (s) => store.labelAt(order[start[s]]), store.maxDecimals, dateOnly);
 }

@@ -4,6 +4,7 @@
  * rows x stored columns x 4-12 bytes rather than with the text of the file.
  */
 import { detach, isMissingText, parseIsoDate, parseNumber } from './values.ts';
+import { decimalsOf, decimalsOfNumber } from './precision.ts';
 
 /**
  * What a store keeps, decided from the header before any row is read:
@@ -99,6 +100,8 @@ export class ColumnStore {
   labels: string[] = [];
   labelCounts: number[] = [];
   private labelIndex = new Map<string, number>();
+  /** The most decimals a number cell was written with (typed numbers: their shortest form's); see precision.ts. */
+  maxDecimals = 0;
   /** True once an auto column stopped keeping labels (too many distinct numbers, or text labels). */
   labelsDropped = false;
   /** True when labels were dropped because there were more than TEXT_LABEL_CAP distinct text values. */
@@ -168,6 +171,10 @@ export class ColumnStore {
 
   private pushParsedNumber(x: number, text: string): void {
     this.numeric++;
+    if (this.mode !== 'label') {
+      const decimals = text === '' ? decimalsOfNumber(x) : decimalsOf(text);
+      if (decimals > this.maxDecimals) this.maxDecimals = decimals;
+    }
     if (!this.firstNumber) this.firstNumber = { row: this.rows, value: detach(text) };
     if (this.mode === 'label') return this.pushLabel(text, x);
     this.numberBuf?.push(x);

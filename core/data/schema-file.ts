@@ -4,11 +4,13 @@
  */
 import * as fs from 'node:fs';
 import { DataError, type ColumnSchema, type Schema } from './types.ts';
+import { parseIsoDate } from './values.ts';
 
 const KINDS = ['continuous', 'categorical', 'time', 'id'];
 const ROLES = ['attribute', 'feature', 'id', 'time', 'ignore'];
 const TOP_FIELDS = ['version', 'layout', 'columns', 'maxLength', 'longSeries', 'missing'];
-const COLUMN_FIELDS = ['name', 'kind', 'role', 'categories', 'min', 'max', 'wideColumns'];
+const COLUMN_FIELDS = ['name', 'kind', 'role', 'categories', 'min', 'max', 'wideColumns', 'decimals', 'time'];
+const TIME_TYPES = ['integer', 'number', 'date', 'datetime'];
 const LAYOUT_FIELDS: Record<string, string[]> = {
   long: ['kind', 'idColumn', 'timeColumn'],
   'long-chunked': ['kind', 'chunkSize', 'timeColumn'],
@@ -91,6 +93,12 @@ export function validateSchema(json: unknown, source: string): Schema {
     }
     if ((c.min === undefined) !== (c.max === undefined)) fail(at, 'give both min and max, or neither');
     if (typeof c.min === 'number' && typeof c.max === 'number' && c.min > c.max) fail(at, `min ${c.min} is above max ${c.max}`);
+    // decimals and time are recorded by import; one left behind when a person changes the kind is ignored.
+    if (c.decimals !== undefined) {
+      if (!Number.isInteger(c.decimals) || (c.decimals as number) < 0 || (c.decimals as number) > 100)
+        fail(`${at}.decimals`, `must be a whole number from 0 to 100, got ${JSON.stringify(c.decimals)}`);
+    }
+    if (c.time !== undefined) checkTimePattern(c.time, `${at}.time`, fail);
     if (c.wideColumns !== undefined) {
       if (layout.kind !== 'wide') fail(`${at}.wideColumns`, 'only wide layouts have wideColumns');
       if (c.role !== 'feature' && c.role !== 'ignore') fail(`${at}.wideColumns`, 'only features (or ignored groups) have wideColumns');
@@ -115,4 +123,24 @@ export function validateSchema(json: unknown, source: string): Schema {
     fail('columns', `'${times.find((n) => n !== timeColumn)}' has role 'time' but the layout's time column is ${timeColumn === undefined ? 'not set' : `'${timeColumn}'`}`);
   if (withRole('feature').length === 0) fail('columns', "no column has role 'feature'; the model needs at least one");
   return json as unknown as Schema;
+}
+
+/** A time column's pattern (types.ts TimePattern): the type, a start of that type, a positive step. */
+function checkTimePattern(time: unknown, at: string, fail: (where: string, problem: string) => never): void {
+  if (!isObject(time)) return fail(at, 'must be an object with type, start and step');
+  const extra = Object.keys(time).filter((k) => !['type', 'start', 'step', 'unit', 'decimals'].includes(k));
+  if (extra.length) fail(at, `unknown field${extra.length > 1 ? 's' : ''} ${extra.map((e) => `'${e}'`).join(', ')} (allowed: type, start, step, unit, decimals)`);
+  if (!TIME_TYPES.includes(time.type as string)) fail(`${at}.type`, `must be one of ${TIME_TYPES.join(', ')}, got ${JSON.stringify(time.type)}`);
+  const dates = time.type === 'date' || time.type === 'datetime';
+  if (dates ? typeof time.start !== 'string' || Number.isNaN(parseIsoDate(time.start)) : typeof time.start !== 'number' || !Number.isFinite(time.start)) {
+    fail(`${at}.start`, `must be ${dates ? 'an ISO date' : 'a finite number'}, got ${JSON.stringify(time.start)}`);
+  }
+  if (typeof time.step !== 'number' || !Number.isFinite(time.step) || time.step <= 0) fail(`${at}.step`, `must be a positive number, got ${JSON.stringify(time.step)}`);
+  if (time.type === 'integer' && (!Number.isInteger(time.start) || !Number.isInteger(time.step))) fail(at, 'an integer time column needs a whole start and step');
+  if (time.unit !== undefined && time.unit !== 'ms' && time.unit !== 'month') fail(`${at}.unit`, `must be 'ms' or 'month', got ${JSON.stringify(time.unit)}`);
+  if (time.unit !== undefined && !dates) fail(`${at}.unit`, 'only dates have a unit');
+  if (time.unit === 'month' && !Number.isInteger(time.step)) fail(`${at}.step`, 'a step in months must be a whole number');
+  if (time.decimals !== undefined && (!Number.isInteger(time.decimals) || (time.decimals as number) < 0 || (time.decimals as number) > 100)) {
+    fail(`${at}.decimals`, `must be a whole number from 0 to 100, got ${JSON.stringify(time.decimals)}`);
+  }
 }

@@ -2,6 +2,8 @@
  * A plain-text table of what inspection found, for `dg inspect`.
  */
 import type { Inspection } from './import.ts';
+import { describeStep, formatLike } from './time-pattern.ts';
+import type { TimePattern } from './types.ts';
 
 const fmt = (x: number | undefined): string => {
   if (x === undefined) return '';
@@ -19,6 +21,13 @@ function table(rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** A time column's first and last stamps in the input's format (dates are not shown as epoch milliseconds), and its step. */
+function timeRange(time: TimePattern, min: number, max: number): string {
+  const dates = time.type === 'date' || time.type === 'datetime';
+  const show = (x: number) => (dates ? formatLike(String(time.start), x) : fmt(x));
+  return `${show(min)} .. ${show(max)} (step ${describeStep(time)})`;
 }
 
 /** Layout, series counts, one line per column (kind, role, counts, range or top categories), then warnings. */
@@ -39,14 +48,18 @@ export function formatSchemaSummary(inspection: Inspection): string {
   ];
   const rows = [['column', 'kind', 'role', 'values', 'missing', 'distinct', 'range / top categories']];
   for (const s of stats) {
-    const detail = s.topCategories
-      ? s.topCategories
-          .slice(0, 4)
-          .map((c) => `${c.label} (${c.count})`)
-          .join(', ') + (s.distinct > 4 ? ', ...' : '')
-      : s.min !== undefined
-        ? `${fmt(s.min)} .. ${fmt(s.max)} (mean ${fmt(s.mean)}, sd ${fmt(s.std)})`
-        : '';
+    const time = s.kind === 'time' ? schema.columns.find((c) => c.name === s.name)?.time : undefined;
+    const detail =
+      time && s.min !== undefined
+        ? timeRange(time, s.min, s.max!)
+        : s.topCategories
+          ? s.topCategories
+              .slice(0, 4)
+              .map((c) => `${c.label} (${c.count})`)
+              .join(', ') + (s.distinct > 4 ? ', ...' : '')
+          : s.min !== undefined
+            ? `${fmt(s.min)} .. ${fmt(s.max)} (mean ${fmt(s.mean)}, sd ${fmt(s.std)})`
+            : '';
     rows.push([s.name, s.kind, s.role, String(s.count), String(s.missing), String(s.distinct), detail]);
   }
   lines.push(table(rows));

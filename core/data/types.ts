@@ -23,6 +23,27 @@ export interface ColumnSchema {
    * (for example traffic_0, traffic_1, ...).
    */
   wideColumns?: string[];
+  /**
+   * Continuous only: the most decimals a value of this column had in the input (0 for whole numbers), so
+   * export writes numbers at the input's precision. Absent in schemas written before it existed.
+   */
+  decimals?: number;
+  /** Time column only: the stamps' type and pattern, so generated series get stamps in the input's units. */
+  time?: TimePattern;
+}
+
+/**
+ * What a time column holds and how its stamps go: generated series start at `start` and advance by `step`.
+ * - integer / number: `start` and `step` in the column's units (`decimals`: the most decimals a stamp had);
+ * - date / datetime: `start` as written in the input (its format is the one export writes), `step` in `unit`s
+ *   (milliseconds, or calendar months for monthly and yearly data).
+ */
+export interface TimePattern {
+  type: 'integer' | 'number' | 'date' | 'datetime';
+  start: number | string;
+  step: number;
+  unit?: 'ms' | 'month';
+  decimals?: number;
 }
 
 /** How rows become series. */
@@ -73,6 +94,11 @@ export interface Dataset {
   /** Feature columns, in order. */
   features: ColumnSchema[];
   series: Series[];
+  /**
+   * 'float32' when the values went through the model (decoded): export writes continuous values at most at
+   * float32's precision (9 significant digits) where a column does not record the input's decimals.
+   */
+  precision?: 'float32';
 }
 
 /** What import reports besides the data: counts of repairs, so the user knows what was changed. */

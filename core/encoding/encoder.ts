@@ -401,5 +401,6 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
     });
     series.push({ id: input.ids?.[i] ?? `synthetic-${i}`, attributes, length: len, features });
   }
-  return { schema: state.schema, attributes: state.attributes, features: state.features, series };
+  // The values went through float32: export writes them at float32's precision at most.
+  return { schema: state.schema, attributes: state.attributes, features: state.features, series, precision: 'float32' };
 }

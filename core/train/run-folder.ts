@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, ImportReport, Value } from '../data/types.ts';
 import type { ReadOptions } from '../data/index.ts';
+import { timesOf } from '../data/time-pattern.ts';
 import { decode, encodeAttributes, type EncoderState } from '../encoding/encoder.ts';
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import { GENERATION_BLOCK, type GeneratedBatch } from '../model/engine.ts';
@@ -182,7 +183,7 @@ export async function* generatePartsFromRun(request: GenerateRequest): AsyncGene
         // The next part is generated (off this thread on the native engines) while this one is written.
         next = start + partSeries < n ? generatePart(start + partSeries) : undefined;
         const ids = Array.from({ length: out.size }, (_, i) => `synthetic-${start + i}`);
-        yield decode(encoder, { n: out.size, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids });
+        yield withTimes(decode(encoder, { n: out.size, attributes: out.attributes, additionalAttributes: out.additionalAttributes, features: out.features, lengths: out.lengths, ids }));
         request.onProgress?.(start + out.size, n);
       }
     } finally {
@@ -192,6 +193,21 @@ export async function* generatePartsFromRun(request: GenerateRequest): AsyncGene
   } finally {
     engine.dispose();
   }
+}
+
+/**
+ * Generated series get time stamps continuing the real data's pattern (its most common start and step, in
+ * its type and format) when the schema records one; else export numbers the steps.
+ */
+export function withTimes(dataset: Dataset): Dataset {
+  const pattern = dataset.schema.columns.find((c) => c.role === 'time')?.time;
+  if (!pattern) return dataset;
+  let longest: Value[] = [];
+  for (const series of dataset.series) {
+    if (series.length > longest.length) longest = timesOf(pattern, series.length);
+    series.times = longest.length === series.length ? longest : longest.slice(0, series.length);
+  }
+  return dataset;
 }
 
 /** Generates n series from a run's latest checkpoint, decoded into the user's units, as one dataset. */
