@@ -60,7 +60,12 @@ test('two trainers in one run folder: the second is refused with who holds it, t
   // a second process is refused while one trains, naming its pid
   const child = spawn(process.execPath, [dgBin, 'train', '--resume', runDir, '--iterations', '1000000'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  await new Promise<void>((resolve) => child.stderr.on('data', (c) => (stderr += c) && /training/.test(stderr) && resolve()));
+  await new Promise<void>((resolve) =>
+    child.stderr.on('data', (c) => {
+      stderr += c;
+      if (/training/.test(stderr)) resolve();
+    }),
+  );
   await assert.rejects(resumeTraining(runDir, {}, { iterations: 2_000_000 }), code('conflict', new RegExp(`in use by another process \\(pid ${child.pid}\\)`)));
   child.kill('SIGINT');
   await new Promise((r) => child.once('exit', r));

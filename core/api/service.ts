@@ -373,7 +373,14 @@ export class Service {
         this.flushSamples(runId, live);
         const s = message.summary;
         const status = s.status === 'complete' ? 'complete' : (live.stopAs ?? 'paused');
-        const summary = { losses: s.losses ?? null, elapsedSeconds: s.elapsedSeconds, engine: s.engine, privacy: s.privacy ?? null, exposure: s.exposure ?? null, exposureUnavailable: s.exposureUnavailable ?? null };
+        const summary = {
+          losses: s.losses ?? null,
+          elapsedSeconds: s.elapsedSeconds,
+          engine: s.engine,
+          privacy: s.privacy ?? null,
+          exposure: s.exposure ?? null,
+          exposureUnavailable: s.exposureUnavailable ?? null,
+        };
         this.store.updateRun(runId, { status, iteration: s.iteration, totalIterations: s.totalIterations, engine: s.engine, summary, workerPid: null }, this.actor);
         this.emitStatus(runId);
         return;
