@@ -233,3 +233,43 @@ describe('size guards', () => {
     assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   });
 });
+
+describe('generation size', () => {
+  test('dg generate -n 1e12 is refused before any work, with the estimate and the free space; a normal run logs its time and size', async () => {
+    const { startTraining } = await import('../core/api/training.ts');
+    const { generateToFile, estimateOutputBytes } = await import('../core/api/generate.ts');
+    const { demoDataset } = await import('../core/data/demo.ts');
+    const { writeDataset } = await import('../core/export/index.ts');
+    const file = path.join(dir, 'lines.csv');
+    await writeDataset(demoDataset({ series: 24, length: 12, seed: 5 }), file);
+    const runDir = path.join(dir, 'run');
+    await startTraining({ data: { file, options: { idColumn: 'line_id', timeColumn: 'hour' } }, runDir, iterations: 10, batchSize: 8, sampleLen: 4, engine: 'native', checkpointEvery: 10 });
+    const out = path.join(dir, 'synthetic.csv');
+    const started = performance.now();
+    await assert.rejects(generateToFile({ runDir, n: 1e12, out }), (e: Error & { code?: string; hint?: { option?: string } }) => {
+      assert.equal(e.code, 'invalid_argument');
+      assert.match(e.message, /^1,000,000,000,000 series would write about [\d.]+ [TP]B \(12 steps per series\), but .* has [\d.]+ [KMGT]?B(ytes)? free$/);
+      assert.equal(e.hint?.option, 'n');
+      return true;
+    });
+    assert.ok(performance.now() - started < 1000, 'refused before generating');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith('synthetic')),
+      [],
+    );
+    const cli = spawnSync(process.execPath, [dgBin, 'generate', runDir, '-n', '1000000000000', '--out', out], { encoding: 'utf8' });
+    assert.equal(cli.status, 2, cli.stderr);
+    assert.match(cli.stderr, /^dg: 1,000,000,000,000 series would write about .* free\nhint: generate fewer series \(about [\d,]+ fit\), or write to a disk with more room \(-n \d+\)\n$/);
+    // the layout estimate is near the real size; several parts log the projected time and size
+    const logs: string[] = [];
+    const n = 90_000;
+    const written = await generateToFile({ runDir, n, out }, { onLog: (m) => logs.push(m) });
+    const size = fs.statSync(written.file).size;
+    const estimate = estimateOutputBytes({ attributes: [{}, {}], features: [{}, {}], maxLength: 12 } as never, n, out);
+    assert.ok(estimate > size / 3 && estimate < size * 3, `estimate ${estimate}, real ${size}`);
+    assert.ok(
+      logs.some((l) => /^90,000 series: about \d+ s and [\d.]+ MB \(from the first [\d,]+\)$/.test(l)),
+      logs.join('\n'),
+    );
+  });
+});
