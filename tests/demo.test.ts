@@ -180,8 +180,9 @@ test('writes to CSV with writeDataset using the schema’s id and time columns',
   const result = await writeDataset(small, file);
   assert.deepEqual(result, { file, rows: 200, format: 'csv' });
   const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
-  assert.equal(lines[0], 'line_id,hour,download_mbps,latency_ms,packet_loss,isp,technology,region');
+  // id, time, then the schema's column order (the demo lists its attributes first)
+  assert.equal(lines[0], 'line_id,hour,isp,technology,region,download_mbps,latency_ms,packet_loss');
   assert.equal(lines.length, 201);
   const first = small.series[0];
-  assert.equal(lines[1], [first.id, 0, ...stepValues(first, 0), ...first.attributes].join(','));
+  assert.equal(lines[1], [first.id, 0, ...first.attributes, ...stepValues(first, 0)].join(','));
 });
