@@ -178,6 +178,9 @@ test('dg train --dp-epsilon trains with DP-SGD and reports the privacy spent; DP
   const evaluated = dg(['evaluate', '--run', 'run', '--synth', 'synth.csv', '--out', 'eval'], dir);
   assert.equal(evaluated.status, 0, evaluated.stderr);
   assert.match(evaluated.stderr, /Privacy:\n- (No synthetic series copies|\d+ synthetic series)/);
+  // the answer on sharing next to the one on fidelity, on the console and at the top of the report
+  assert.match(evaluated.stderr, /\nSharing: (Within the team|Trusted partners|Public)\. .+\nPrivacy:\n/);
+  assert.match(fs.readFileSync(path.join(dir, 'eval', 'report.html'), 'utf8'), /<p class="summary">.*<\/p>\n<p class="summary"><strong>Sharing: (Within the team|Trusted partners|Public)\.<\/strong>/);
   const privacy = JSON.parse(fs.readFileSync(path.join(dir, 'eval', 'privacy.json'), 'utf8'));
   assert.deepEqual(
     privacy.attacks.map((a: { name: string }) => a.name),

@@ -10,6 +10,8 @@ import { evaluate, renderReport, summarize, type Metrics } from '../eval/index.t
 import { encode } from '../encoding/encoder.ts';
 import { createEngine } from '../model/engines.ts';
 import { privacyReportSection } from '../privacy/report-section.ts';
+import { escapeHtml } from '../util/html.ts';
+import { sharingRecommendation, type SharingRecommendation } from './views.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
 import type { Checkpoint } from '../train/checkpoint.ts';
 import { gatherRows } from '../train/loop.ts';
@@ -87,6 +89,8 @@ export interface EvaluateResult {
   reportFile: string;
   privacyFile: string;
   summary: string;
+  /** Whom the synthetic data can be shared with, and why (core/api/views.ts). */
+  recommendation: SharingRecommendation;
   metrics: Metrics;
   privacy: PrivacyReview;
 }
@@ -124,7 +128,9 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   writeFileAtomic(metricsFile, [Buffer.from(JSON.stringify(metrics, null, 2) + '\n')]);
   writeFileAtomic(privacyFile, [Buffer.from(JSON.stringify(privacy, null, 2) + '\n')]);
   const title = request.title ?? `Fidelity and privacy of ${path.basename(request.synthetic)}`;
-  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, [privacyReportSection(privacy)]))]);
+  const recommendation = sharingRecommendation(privacy);
+  const lead = `<p class="summary"><strong>Sharing: ${escapeHtml(recommendation.label)}.</strong> ${escapeHtml(recommendation.summary)} The reasons are in the Privacy section below.</p>`;
+  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, [privacyReportSection(privacy)], lead))]);
   request.log(`evaluated in ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), metrics, privacy };
+  return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), recommendation, metrics, privacy };
 }

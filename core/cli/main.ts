@@ -523,7 +523,9 @@ async function evaluateCommand(args: string[]): Promise<number> {
     log: (m) => process.stderr.write(`${m}\n`),
     readingProgress,
   });
-  process.stderr.write(`${result.summary}\nPrivacy:\n${result.privacy.statements.map((s) => `- ${s}`).join('\n')}\nreport: ${result.reportFile}\n`);
+  process.stderr.write(
+    `${result.summary}\nSharing: ${result.recommendation.label}. ${result.recommendation.summary}\nPrivacy:\n${result.privacy.statements.map((s) => `- ${s}`).join('\n')}\nreport: ${result.reportFile}\n`,
+  );
   process.stdout.write(`${JSON.stringify({ metrics: result.metricsFile, privacy: result.privacyFile, report: result.reportFile })}\n`);
   return 0;
 }

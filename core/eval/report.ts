@@ -294,9 +294,10 @@ function headlineTable(metrics: Metrics): string {
 /**
  * A self-contained HTML fidelity report (inline SVG charts; opens offline, without scripts). `sections`
  * are more sections, already rendered (e.g. core/privacy/report-section.ts's privacyReportSection), placed
- * after the fidelity ones.
+ * after the fidelity ones; `lead` is rendered HTML placed right under the fidelity verdict (the verdict on
+ * sharing, so both answers are on the first screen).
  */
-export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', sections: readonly string[] = []): string {
+export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', sections: readonly string[] = [], lead = ''): string {
   const real = toPlain(data.real, data.real, 'real');
   const synthetic = toPlain(data.synthetic, data.real, 'synthetic');
   const holdout = data.holdout ? toPlain(data.holdout, data.real, 'holdout') : null;
@@ -307,6 +308,7 @@ export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic:
 <h1>${escapeHtml(title)}</h1>
 <p class="note">${sizes.real} real training series, ${sizes.synthetic} synthetic series${sizes.holdout !== null ? `, ${sizes.holdout} real holdout series` : ''}; longest real series ${sizes.longestRealSeries} steps. Seed ${metrics.seed}.</p>
 <p class="summary">${escapeHtml(summarize(metrics))}</p>
+${lead}
 ${section('Metrics', headlineTable(metrics) + '<p class="note">"faithful": at or below the first threshold, or below the second and within 1.25x of the holdout (two real samples differ that much too) or of the other yardstick; "unfaithful": above the second threshold, whatever the yardstick (the thresholds are floors). The holdout has its own sampling noise, larger when it has fewer series than the synthetic data.</p>')}
 ${acfSection(metrics)}
 ${marginalSection(metrics, real, synthetic, holdout)}
