@@ -143,3 +143,17 @@ test('a folder, a device, a damaged run.json and a missing output folder are sai
   assert.equal(cli.status, 1);
   assert.match(cli.stderr, /^dg: .* is a folder, not a data file\nhint: choose a CSV, Parquet or Arrow file inside it\n$/);
 });
+
+test('a run folder holding the files of two runs is refused with what happened, not run', async () => {
+  const { dir, file } = await fixture();
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  await startTraining(request(file, a, 10));
+  await startTraining(request(file, b, 10));
+  const keep = fs.readFileSync(path.join(a, RUN_FILES.train));
+  fs.copyFileSync(path.join(b, RUN_FILES.train), path.join(a, RUN_FILES.train));
+  await assert.rejects(resumeTraining(a, {}, { iterations: 20 }), code('data_error', /train\.dgt belongs to another run than its checkpoint .*mixes the files of two runs/));
+  fs.writeFileSync(path.join(a, RUN_FILES.train), keep);
+  fs.copyFileSync(path.join(b, RUN_FILES.run), path.join(a, RUN_FILES.run));
+  await assert.rejects(generateToFile({ runDir: a, n: 2, out: path.join(dir, 'x.csv') }), code('data_error', /run\.json belongs to another run than the checkpoint/));
+});

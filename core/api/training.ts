@@ -3,6 +3,7 @@
  * from a short calibration), start (import -> encode -> train into a run folder), resume. The CLI calls
  * these in-process; the app's service runs them in a worker (core/api/worker.ts).
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, ImportReport } from '../data/types.ts';
@@ -139,7 +140,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       return dp ? privacy : undefined;
     };
     const holdoutFile = path.join(runDir, RUN_FILES.holdout);
-    const heldOut = fs.existsSync(holdoutFile) ? loadEncoded(holdoutFile) : null;
+    const heldOut = fs.existsSync(holdoutFile) ? loadEncoded(holdoutFile, checkpoint.runId) : null;
     const measureExposure = heldOut ? exposureMonitor(data, heldOut, checkpoint.plan.seed) : null;
     // said once, in the log and the summary: a run without the exposure line should say why
     const exposureUnavailable = measureExposure ? undefined : exposureUnavailableReason(heldOut?.n ?? 0, data.n);
@@ -358,10 +359,12 @@ export async function startPrepared(runDir: string, prepared: PreparedTraining, 
 async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: TrainRequest['data'], hooks: RunHooks): Promise<RunSummary> {
   const { encoder, plan, model, holdout, source, importReport } = prepared;
   fs.rmSync(path.join(runDir, RUN_FILES.progress), { force: true });
-  saveEncoded(path.join(runDir, RUN_FILES.train), prepared.data);
-  if (holdout) saveEncoded(path.join(runDir, RUN_FILES.holdout), encode(encoder, holdout));
+  const runId = randomUUID();
+  saveEncoded(path.join(runDir, RUN_FILES.train), prepared.data, runId);
+  if (holdout) saveEncoded(path.join(runDir, RUN_FILES.holdout), encode(encoder, holdout), runId);
   const now = new Date().toISOString();
   const info: RunInfo = {
+    runId,
     source,
     readOptions: 'file' in data ? data.options : undefined,
     importReport,
@@ -379,6 +382,7 @@ async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: T
   const checkpoint: Checkpoint = {
     format: 'dg-checkpoint',
     version: 1,
+    runId,
     createdAt: now,
     engineName: plan.engine,
     model,
@@ -436,6 +440,6 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
         (plan.dp.targetEpsilon !== undefined ? ` (the run's noise was set for epsilon ${plan.dp.targetEpsilon} over ${checkpoint.plan.totalIterations})` : ''),
     );
   }
-  const data = loadEncoded(path.join(dir, RUN_FILES.train));
+  const data = loadEncoded(path.join(dir, RUN_FILES.train), checkpoint.runId);
   return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
 }

@@ -27,6 +27,8 @@ export interface TrainingPlan {
 export interface Checkpoint {
   format: typeof CHECKPOINT_FORMAT;
   version: typeof CHECKPOINT_VERSION;
+  /** The run this checkpoint belongs to (run.json and the encoded data files carry it too); absent in older runs. */
+  runId?: string;
   createdAt: string;
   /** The engine that wrote it (weights are interchangeable between engines). */
   engineName: string;

@@ -34,6 +34,8 @@ export const RUN_FILES = {
 
 /** What run.json says. */
 export interface RunInfo {
+  /** Which run this folder holds (the checkpoint and the encoded data carry it too). */
+  runId?: string;
   source: string;
   readOptions?: ReadOptions;
   importReport?: ImportReport;
@@ -57,8 +59,8 @@ export function writeJson(file: string, value: unknown): void {
   writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
 }
 
-export function saveEncoded(file: string, data: EncodedDataset): void {
-  writeTensorFile(file, { layout: data.layout, ids: data.ids, n: data.n }, [
+export function saveEncoded(file: string, data: EncodedDataset, runId?: string): void {
+  writeTensorFile(file, { layout: data.layout, ids: data.ids, n: data.n, ...(runId ? { runId } : {}) }, [
     { name: 'attributes', shape: [data.n, data.attributes.length / Math.max(data.n, 1)], data: data.attributes },
     { name: 'additionalAttributes', shape: [data.n, data.additionalAttributes.length / Math.max(data.n, 1)], data: data.additionalAttributes },
     { name: 'features', shape: [data.n, data.features.length / Math.max(data.n, 1)], data: data.features },
@@ -66,8 +68,19 @@ export function saveEncoded(file: string, data: EncodedDataset): void {
   ]);
 }
 
-export function loadEncoded(file: string): EncodedDataset {
-  const { meta, arrays } = readTensorFile<Pick<EncodedDataset, 'layout' | 'ids' | 'n'>>(file);
+/** A run folder whose files come from two runs (two trainers wrote into it, or files were copied in). */
+function mixedRun(file: string, what: string, found: string, expected: string): ApiError {
+  return new ApiError('data_error', `${file} belongs to another run than ${what} (run ${found}, not ${expected}): this folder mixes the files of two runs`, {
+    where: { file },
+    hint: { text: 'train again into an empty folder; keep one run per folder' },
+  });
+}
+
+/** The encoded series of a run folder; `runId` (the checkpoint's) is checked against the file's when both have one. */
+export function loadEncoded(file: string, runId?: string): EncodedDataset {
+  const { meta: stored, arrays } = readTensorFile<Pick<EncodedDataset, 'layout' | 'ids' | 'n'> & { runId?: string }>(file);
+  const { runId: fileRun, ...meta } = stored;
+  if (runId && fileRun && fileRun !== runId) throw mixedRun(file, 'its checkpoint', fileRun, runId);
   const get = (name: string) => arrays.get(name)!.data;
   return {
     ...meta,
@@ -85,7 +98,10 @@ export function readRun(runDir: string): { checkpoint: Checkpoint; info: RunInfo
       where: { file: runDir },
       hint: { text: 'train a model into this folder first', action: 'train' },
     });
-  return { checkpoint: readCheckpoint(file), info: readRunInfo(runDir) };
+  const checkpoint = readCheckpoint(file);
+  const info = readRunInfo(runDir);
+  if (checkpoint.runId && info.runId && checkpoint.runId !== info.runId) throw mixedRun(path.join(runDir, RUN_FILES.run), 'the checkpoint', info.runId, checkpoint.runId);
+  return { checkpoint, info };
 }
 
 /** run.json, or a clear error when it is missing or damaged (the checkpoint beside it still holds the model). */
@@ -225,7 +241,7 @@ export function runDatasets(runDir: string, run = readRun(path.resolve(runDir)))
   const dir = path.resolve(runDir);
   const { checkpoint } = run;
   const load = (file: string) => {
-    const e = loadEncoded(file);
+    const e = loadEncoded(file, checkpoint.runId);
     return decode(checkpoint.encoder, { ...e, ids: e.ids });
   };
   const holdoutFile = path.join(dir, RUN_FILES.holdout);
