@@ -176,30 +176,43 @@ export class Service {
       this.emit({ type: 'job.progress', job: `import:${args.path}`, kind: 'import', done, total, unit }),
     );
     const { dataset, report } = read;
-    const id = crypto.randomUUID();
-    const relative = `datasets/${id}.parquet`;
-    const file = this.store.resolve(project.id, relative);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     const layout = dataset.schema.layout;
     const idColumn = (layout.kind !== 'long-chunked' ? layout.idColumn : undefined) ?? 'series_id';
     const timeColumn = (layout.kind !== 'wide' ? layout.timeColumn : undefined) ?? 'step';
-    const written = await writeDataset(dataset, file, { layout: 'long', idColumn, timeColumn });
-    const record = this.store.addDataset(
-      project.id,
-      {
-        id,
-        name: args.name ?? path.basename(args.path),
-        sourceFile: path.resolve(args.path),
-        copyFile: relative,
-        sha256: await sha256File(file),
-        bytes: fs.statSync(file).size,
-        rows: written.rows,
-        series: dataset.series.length,
-      },
-      this.actor,
-    );
-    this.store.saveSchema(id, copySchema(dataset.schema, idColumn, timeColumn), args.read?.schema ? 'edited' : 'inferred', this.actor);
+    const { record } = await this.addDatasetCopy(project.id, dataset, { idColumn, timeColumn }, dataset.schema, {
+      name: args.name ?? path.basename(args.path),
+      sourceFile: path.resolve(args.path),
+      origin: args.read?.schema ? 'edited' : 'inferred',
+    });
     return { dataset: record, report, schema: dataset.schema };
+  }
+
+  /**
+   * Keeps a dataset in the project: its Parquet copy (long layout, with these id and time columns) and
+   * SHA-256, and its mapping as schema version 1, recorded in one transaction.
+   */
+  private async addDatasetCopy(
+    projectId: string,
+    dataset: Dataset,
+    columns: { idColumn: string; timeColumn: string },
+    schema: Schema,
+    entry: { name: string; sourceFile: string; origin: 'inferred' | 'edited' },
+  ) {
+    const id = crypto.randomUUID();
+    const copyFile = `datasets/${id}.parquet`;
+    const file = this.store.resolve(projectId, copyFile);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const written = await writeDataset(dataset, file, { layout: 'long', ...columns });
+    const sha256 = await sha256File(file);
+    return this.store.transaction(() => {
+      const record = this.store.addDataset(
+        projectId,
+        { id, name: entry.name, sourceFile: entry.sourceFile, copyFile, sha256, bytes: fs.statSync(file).size, rows: written.rows, series: dataset.series.length },
+        this.actor,
+      );
+      const schemaVersion = this.store.saveSchema(id, copySchema(schema, columns.idColumn, columns.timeColumn), entry.origin, this.actor);
+      return { record, schemaVersion };
+    });
   }
 
   getDataset(args: MethodArgs<'datasets.get'>) {
@@ -474,26 +487,11 @@ export class Service {
     const { checkpoint, info } = readRun(source);
     const { train, holdout } = runDatasets(source, { checkpoint, info });
     const all: Dataset = { ...train, series: [...train.series, ...(holdout?.series ?? [])] };
-    const datasetId = crypto.randomUUID();
-    const copyFile = `datasets/${datasetId}.parquet`;
-    const file = this.store.resolve(project.id, copyFile);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const written = await writeDataset(all, file, { layout: 'long', idColumn: 'series_id', timeColumn: 'step' });
-    const dataset = this.store.addDataset(
-      project.id,
-      {
-        id: datasetId,
-        name: `${path.basename(source)} (run folder)`,
-        sourceFile: info.source,
-        copyFile,
-        sha256: await sha256File(file),
-        bytes: fs.statSync(file).size,
-        rows: written.rows,
-        series: all.series.length,
-      },
-      this.actor,
-    );
-    const schemaVersion = this.store.saveSchema(datasetId, copySchema(checkpoint.encoder.schema, 'series_id', 'step'), 'inferred', this.actor);
+    const { record: dataset, schemaVersion } = await this.addDatasetCopy(project.id, all, { idColumn: 'series_id', timeColumn: 'step' }, checkpoint.encoder.schema, {
+      name: `${path.basename(source)} (run folder)`,
+      sourceFile: info.source,
+      origin: 'inferred',
+    });
     const id = crypto.randomUUID();
     const runDir = `runs/${id}`;
     fs.cpSync(source, this.store.resolve(project.id, runDir), { recursive: true, filter: (f) => !f.endsWith('.lock') && !f.includes('.tmp-') });
