@@ -331,11 +331,17 @@ export async function estimateTraining(prepared: PreparedTraining, iterations = 
   }
 }
 
-export async function startTraining(request: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
-  const runDir = path.resolve(request.runDir);
+/** A new run never overwrites another: a folder with a checkpoint is a run to resume. */
+function refuseExistingRun(runDir: string): void {
   if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
     throw new ApiError('conflict', `${runDir} already holds a training run`, { where: { file: runDir }, hint: { text: 'continue that run, or train into another folder', action: 'resume' } });
   }
+}
+
+export async function startTraining(request: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+  const runDir = path.resolve(request.runDir);
+  // before reading the data (seconds for a big file); checked again under the folder's lock
+  refuseExistingRun(runDir);
   const prepared = await prepareTraining(request, hooks.onReadProgress);
   for (const warning of prepared.importReport?.warnings ?? []) hooks.onLog?.(`warning: ${warning}`);
   return startPrepared(runDir, prepared, request.data, hooks);
@@ -347,9 +353,7 @@ export async function startPrepared(runDir: string, prepared: PreparedTraining, 
   const release = acquireLock(path.join(runDir, RUN_LOCK), `the run folder ${runDir}`);
   try {
     removeStaleTemporaries(runDir);
-    if (fs.existsSync(path.join(runDir, RUN_FILES.checkpoint))) {
-      throw new ApiError('conflict', `${runDir} already holds a training run`, { where: { file: runDir }, hint: { text: 'continue that run, or train into another folder', action: 'resume' } });
-    }
+    refuseExistingRun(runDir);
     return await writeAndTrain(runDir, prepared, data, hooks);
   } finally {
     release();

@@ -3,17 +3,8 @@
  * (kill -9, power loss) is taken over; a live owner, this process included, is a conflict.
  */
 import fs from 'node:fs';
+import { processAlive } from '../util/lock-file.ts';
 import { StoreError } from './errors.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 function readOwner(file: string): number | undefined {
   try {
@@ -35,7 +26,7 @@ export function acquireLock(file: string, what = 'this store'): void {
     }
     const owner = readOwner(file);
     if (owner === process.pid) throw new StoreError('conflict', `${what} is already open in this process (pid ${owner}); close it before opening it again`, { pid: owner, lockFile: file });
-    if (owner !== undefined && alive(owner))
+    if (owner !== undefined && processAlive(owner))
       throw new StoreError(
         'conflict',
         `${what} is in use by another DoppelGANger Studio process (pid ${owner}); close that one first, or open another store folder (if pid ${owner} is not DoppelGANger Studio, delete ${file})`,
@@ -59,7 +50,7 @@ export function acquireLock(file: string, what = 'this store'): void {
       throw error;
     }
     const moved = readOwner(aside);
-    if (moved !== undefined && moved !== owner && alive(moved)) {
+    if (moved !== undefined && moved !== owner && processAlive(moved)) {
       try {
         fs.linkSync(aside, file);
       } catch {}
