@@ -1,31 +1,13 @@
 /**
  * The shapes of the API results the wizard screens read (core/api/service.ts returns them; the store's
- * records are in core/store/types.ts). Types only: the renderer imports nothing from core.
+ * records are in core/store/types.ts). Types only: the renderer imports no code from core; the types
+ * core already declares are re-exported from it (erased at build time), so they cannot drift.
  */
-export type RunStatus = 'planned' | 'running' | 'paused' | 'interrupted' | 'cancelled' | 'complete' | 'failed';
+import type { ColumnSchema, Schema } from '../../../core/data/index.ts';
+import type { DatasetRecord, RunStatus } from '../../../core/store/types.ts';
 
-export interface ProjectSummary {
-  id: string;
-  name: string;
-  description: string;
-  createdAt: string;
-  datasets: number;
-  runs: number;
-  latestRunStatus: RunStatus | null;
-}
-
-export interface DatasetRecord {
-  id: string;
-  projectId: string;
-  name: string;
-  sourceFile: string;
-  copyFile: string;
-  sha256: string;
-  bytes: number;
-  rows: number;
-  series: number;
-  createdAt: string;
-}
+export type { ColumnKind, ColumnRole, ColumnSchema, ColumnStats, Inspection, Schema } from '../../../core/data/index.ts';
+export type { DatasetRecord, ProjectSummary, RunStatus } from '../../../core/store/types.ts';
 
 export interface RunSummary {
   losses: Record<string, number> | null;
@@ -65,56 +47,12 @@ export interface ProjectDetail {
   exports: { id: string; runId: string }[];
 }
 
-export type ColumnKind = 'continuous' | 'categorical' | 'time' | 'id';
-export type ColumnRole = 'attribute' | 'feature' | 'id' | 'time' | 'ignore';
-
-export interface ColumnSchema {
-  name: string;
-  kind: ColumnKind;
-  role: ColumnRole;
-  categories?: string[];
-  min?: number;
-  max?: number;
-  wideColumns?: string[];
-}
-
-export interface Schema {
-  version: 1;
-  layout: { kind: 'long'; idColumn: string; timeColumn?: string } | { kind: 'long-chunked'; chunkSize: number; timeColumn?: string } | { kind: 'wide'; idColumn?: string };
-  columns: ColumnSchema[];
-  maxLength: number;
-  longSeries: 'split' | 'truncate';
-  missing: 'interpolate' | 'drop';
-}
-
 export interface SchemaRecord {
   datasetId: string;
   version: number;
   schema: Schema;
   origin: 'inferred' | 'edited';
   createdAt: string;
-}
-
-export interface ColumnStats {
-  name: string;
-  kind: ColumnKind;
-  role: ColumnRole;
-  count: number;
-  missing: number;
-  distinct: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  std?: number;
-  topCategories?: { label: string; count: number }[];
-}
-
-export interface Inspection {
-  schema: Schema;
-  stats: ColumnStats[];
-  series: number;
-  lengths: { min: number; max: number; mean: number };
-  warnings: string[];
 }
 
 export interface PreviewSeries {
