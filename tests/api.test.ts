@@ -371,6 +371,11 @@ test('kill -9 of the server during training: the run shows interrupted, resumes,
     const interrupted = await ok(client, 'runs.get', { runId: run.id });
     assert.equal(interrupted.status, 'interrupted');
     assert.equal(interrupted.iteration, stoppedAt);
+    // the curve reaches that checkpoint too (the points the killed server never heard of come from the run folder)
+    const curve = await ok<Json[]>(client, 'runs.progress', { runId: run.id });
+    const last = curve.at(-1)?.iteration;
+    assert.ok(last > stoppedAt - 3 && last <= stoppedAt, `curve ends at ${last}, checkpoint at ${stoppedAt}`);
+    assert.ok(curve.every((p, k) => k === 0 || p.iteration > curve[k - 1].iteration));
     await ok(client, 'runs.resume', { runId: run.id, iterations: target });
     const done = await untilSettled(client, run.id);
     assert.equal(done.status, 'complete', JSON.stringify(done.error));

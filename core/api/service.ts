@@ -77,7 +77,40 @@ export class Service {
   private syncIteration(runId: string): void {
     const run = this.store.getRun(runId);
     const file = path.join(this.runDir(run), RUN_FILES.checkpoint);
-    if (fs.existsSync(file)) this.store.updateRun(runId, { iteration: readRun(this.runDir(run)).checkpoint.iteration }, { actor: 'service' });
+    if (!fs.existsSync(file)) return;
+    const { iteration } = readRun(this.runDir(run)).checkpoint;
+    this.store.updateRun(runId, { iteration }, { actor: 'service' });
+    this.syncProgress(run, iteration);
+  }
+
+  /**
+   * The curve's points the store missed (its worker went on to a last checkpoint after this process
+   * stopped hearing from it), from the run folder's progress.jsonl, up to the checkpoint's iteration.
+   */
+  private syncProgress(run: RunRecord, iteration: number): void {
+    const file = path.join(this.runDir(run), RUN_FILES.progress);
+    if (!fs.existsSync(file)) return;
+    const stored = this.store.listProgressSamples(run.id).at(-1)?.iteration ?? 0;
+    const missed = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          return line.trim() ? [JSON.parse(line) as Record<string, number>] : [];
+        } catch {
+          return []; // a line cut short by the crash
+        }
+      })
+      .filter((p) => p.iteration > stored && p.iteration <= iteration)
+      .map(({ iteration: at, epoch: _epoch, elapsedSeconds, epsilon, exposure, ...losses }) => ({
+        iteration: at,
+        elapsedSeconds,
+        losses: numericLosses(losses),
+        epsilon: epsilon ?? null,
+        exposure: exposure ?? null,
+        examplesPerSecond: null,
+      }));
+    if (missed.length) this.store.addProgressSamples(run.id, missed);
   }
 
   private get actor() {
