@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Dataset, ImportReport } from '../data/types.ts';
+import type { ColumnSchema, Dataset, ImportReport } from '../data/types.ts';
 import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
 import { encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import type { EncodedDataset } from '../encoding/types.ts';
@@ -17,7 +17,8 @@ import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
 import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
-import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, splitHoldout } from '../train/defaults.ts';
+import { engineDp, type SeriesUnit } from '../train/dp-sampling.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, sourceSeries, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
 import { loadEncoded, readRun, RUN_FILES, saveEncoded, truncateProgress, writeJson, type RunInfo } from '../train/run-folder.ts';
 import { removeStaleTemporaries } from '../util/atomic-file.ts';
@@ -122,7 +123,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
   const { engine, note } = await createEngine(checkpoint.plan.engine, {
     config: checkpoint.model,
     seed: checkpoint.plan.seed,
-    ...(dp ? { dp: { clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, expectedBatch: dp.expectedBatch } } : {}),
+    ...(dp ? { dp: engineDp(dp) } : {}),
   });
   try {
     // auto's note names the engine and why; an engine asked for by name needs no why
@@ -249,7 +250,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const autoNormalize = request.autoNormalize ?? defaultAutoNormalize(train);
-  const encoder = fitEncoder(train, { sampleLen, autoNormalize });
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp });
   const data = encode(encoder, train);
   const requestedBatch = request.batchSize ?? 100;
   const batchSize = Math.min(requestedBatch, data.n);
@@ -263,8 +264,17 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   const defaultIterations = perEpoch * (request.dp ? PAPER_EPOCHS : defaultEpochs(data.n, batchSize));
   const totalIterations = request.iterations ?? (request.epochs !== undefined ? perEpoch * request.epochs : presetIterations(request.preset ?? 'standard', defaultIterations));
   if (!(totalIterations > 0)) throw new ApiError('invalid_argument', `nothing to train: ${totalIterations} iterations`, { hint: { text: 'train at least one iteration', option: 'iterations' } });
+  const sources = sourceSeries(train.series);
+  const seriesUnit: SeriesUnit | undefined = sources.maxPieces > 1 ? sources : undefined;
   const dp = request.dp
-    ? planDp(request.dp, { trainingSeries: data.n, batchSize, criticSteps: model.criticSteps, hasAuxCritic: model.auxCriticHidden.length > 0, iterations: totalIterations })
+    ? planDp(request.dp, {
+        trainingSeries: data.n,
+        ...(seriesUnit ? { seriesUnit } : {}),
+        batchSize,
+        criticSteps: model.criticSteps,
+        hasAuxCritic: model.auxCriticHidden.length > 0,
+        iterations: totalIterations,
+      })
     : undefined;
   const plan: TrainingPlan = {
     seed,
@@ -280,7 +290,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
       `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
-  if (dp) notes.push(...describeDp(dp, totalIterations));
+  if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
   else if (request.iterations === undefined && request.epochs === undefined && totalIterations > perEpoch * PAPER_EPOCHS) {
     warnings.push(
       `with ${data.n} series the default trains ${(totalIterations / perEpoch).toFixed(0)} epochs for fidelity, and so long a training on few series lets the model memorize them ` +
@@ -309,7 +319,7 @@ export async function estimateTraining(prepared: PreparedTraining, iterations = 
   const { engine } = await createEngine(plan.engine, {
     config: model,
     seed: plan.seed,
-    ...(plan.dp ? { dp: { clipNorm: plan.dp.clipNorm, noiseMultiplier: plan.dp.noiseMultiplier, expectedBatch: plan.dp.expectedBatch } } : {}),
+    ...(plan.dp ? { dp: engineDp(plan.dp) } : {}),
   });
   try {
     const calibrationPlan: TrainingPlan = { ...plan, totalIterations: iterations + 1, checkpointEvery: iterations + 1 };
@@ -408,12 +418,29 @@ function spending(dp: DpPlan, iterations: number): string {
   return `${iterations} iterations spend epsilon ${spent.epsilon.toFixed(3)} at delta ${formatDelta(spent.delta)}`;
 }
 
-function describeDp(dp: DpPlan, iterations: number): string[] {
+/** What the plan must say about a DP-SGD run: its noise and spending, the privacy unit, and what epsilon does not cover. */
+function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderState; autoNormalizeGiven: boolean; trainingRows: number }): string[] {
   const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
+  const unit = dp.seriesUnit;
+  const { encoder } = facts;
+  const names = (columns: ColumnSchema[], kind: ColumnSchema['kind']) => columns.filter((c) => c.kind === kind).map((c) => c.name);
+  const ranged = [...names(encoder.attributes, 'continuous'), ...names(encoder.features, 'continuous')];
+  const labelled = [...names(encoder.attributes, 'categorical'), ...names(encoder.features, 'categorical')];
+  const readFromData = [
+    ranged.length ? `the value ranges of ${ranged.join(', ')}` : '',
+    labelled.length ? `the category lists of ${labelled.join(', ')}` : '',
+    `the number of training series (${unit ? unit.series : facts.trainingRows}) and the longest series length (${encoder.maxLength})`,
+    'the number of decimals of each column',
+    facts.autoNormalizeGiven ? '' : `the choice of auto-normalization (${encoder.autoNormalize ? 'on' : 'off'}, from the series' ranges; set it to keep it data-independent)`,
+  ].filter(Boolean);
   return [
-    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} series on average (rate ${dp.samplingRate.toPrecision(3)}); ` + spending(dp, iterations),
-    'DP-SGD protects what the model learns from the training series; the value ranges and category lists of the schema were read from the data ' +
-      'itself and shape the synthetic data as they are: give them in the schema where they must not be disclosed',
+    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} ${unit ? 'pieces' : 'series'} on average (rate ${dp.samplingRate.toPrecision(3)}); ` + spending(dp, iterations),
+    unit
+      ? `the privacy unit is one source series: ${facts.trainingRows} pieces come from ${unit.series} series split at import (up to ${unit.maxPieces} each); a sampled series brings all its pieces and each piece is clipped to ${dp.clipNorm}/${unit.maxPieces}, so epsilon holds per series`
+      : 'the privacy unit is one series: epsilon bounds what the model reveals about any one series being in the training data',
+    'covered by epsilon: the model\'s weights and everything generated from them (the synthetic data, an exported model)',
+    `not covered (read from the data and kept as they are): ${readFromData.join('; ')}; give ranges and categories in the schema from public knowledge where they must not be disclosed`,
+    'not covered, and to keep inside: the run folder\'s training log (losses, gradient norms, the membership monitor), run.json (held-out series ids) and the report (it plots real series); share the synthetic data or the exported model',
   ];
 }
 

@@ -338,6 +338,7 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
       const b = Math.min(a + maxLength, x.length);
       out.push({
         id: `${x.id}#${k}`,
+        source: x.id,
         attributes: x.attributes.slice(),
         length: b - a,
         features: x.features.map((column) => pieceOf(column, a, b)),

@@ -85,6 +85,8 @@ export interface Series {
   features: FeatureColumn[];
   /** Original time stamps (long layout with a time column), one per step, as read. */
   times?: Value[];
+  /** A piece of a longer series split at import: the id of the series it came from (pieces share one). */
+  source?: string;
 }
 
 export interface Dataset {

@@ -24,6 +24,8 @@ export interface EncoderOptions {
   continuousActivation?: 'sigmoid' | 'tanh';
   /** Generation flags; default: only when series lengths differ. */
   genFlags?: boolean;
+  /** Decode values near a bound the data hold repeatedly as that bound (default true; false under DP-SGD). */
+  snapToBounds?: boolean;
 }
 
 /** Where in a dataset an encoding problem is: words for the message, and the place as data. */
@@ -147,10 +149,15 @@ export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderSt
     };
   const attributes = dataset.attributes.map((c, a) => withRange(c, attributeValues(a)));
   const features = dataset.features.map((c, f) => withRange(c, featureValues(f)));
-  const boundarySnap = {
-    attributes: attributes.map((c, a) => boundarySnapOf(c, attributeValues(a))),
-    features: features.map((c, f) => boundarySnapOf(c, featureValues(f))),
-  };
+  // Under DP-SGD nothing the checkpoint keeps may be read from the data outside the accountant: the
+  // snap distances are (half the gap to the second-smallest value: one record's exact value).
+  const boundarySnap =
+    options.snapToBounds === false
+      ? undefined
+      : {
+          attributes: attributes.map((c, a) => boundarySnapOf(c, attributeValues(a))),
+          features: features.map((c, f) => boundarySnapOf(c, featureValues(f))),
+        };
   const lengths = dataset.series.map((s) => s.length);
   const maxLength = Math.max(...lengths);
   const genFlags = options.genFlags ?? lengths.some((l) => l !== maxLength);
@@ -170,7 +177,7 @@ export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderSt
     features: featureVars,
     genFlags,
   };
-  return { version: 1, schema: dataset.schema, attributes, features, sampleLen, autoNormalize, continuousActivation, genFlags, maxLength, layout, boundarySnap };
+  return { version: 1, schema: dataset.schema, attributes, features, sampleLen, autoNormalize, continuousActivation, genFlags, maxLength, layout, ...(boundarySnap ? { boundarySnap } : {}) };
 }
 
 /** Global scaling of a continuous value into the activation's range. */

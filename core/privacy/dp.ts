@@ -12,7 +12,7 @@
  * once per iteration: the accountant sees T sampled Gaussian steps at rate q and multiplier sigma / sqrt(k).
  * (DoppelGANger's authors halved sigma for their two critics: conservative where sqrt(2) is exact.)
  */
-import type { DpPlan } from '../train/dp-sampling.ts';
+import type { DpPlan, SeriesUnit } from '../train/dp-sampling.ts';
 import { ApiError } from '../util/errors.ts';
 import { noiseForEpsilon, privacySpent, type PrivacySpent } from './accountant.ts';
 
@@ -45,7 +45,10 @@ export const defaultDelta = (series: number) => Math.min(1e-5, 1 / (10 * series)
 const EMPTY_SAMPLE_DELTA_SHARE = 0.01;
 
 export interface DpRunShape {
+  /** Training rows (series, or pieces of series split at import). */
   trainingSeries: number;
+  /** When series were split into pieces: the source series are the privacy unit (see DpPlan.seriesUnit). */
+  seriesUnit?: SeriesUnit;
   batchSize: number;
   criticSteps: number;
   hasAuxCritic: boolean;
@@ -63,7 +66,9 @@ export function epsilonSpent(plan: DpPlan, iterations: number): PrivacySpent {
 }
 
 export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
-  const { trainingSeries: n, batchSize, criticSteps, iterations } = shape;
+  const { batchSize, criticSteps, iterations, seriesUnit } = shape;
+  // the privacy unit: delta is judged against, and empty samples drawn over, source series
+  const n = seriesUnit?.series ?? shape.trainingSeries;
   if ((request.epsilon === undefined) === (request.noiseMultiplier === undefined)) {
     throw new ApiError('invalid_argument', 'DP-SGD needs either a target epsilon or a noise multiplier, not both', {
       hint: { text: 'give a target epsilon (the noise is solved for it) or a noise multiplier', option: 'dp.epsilon' },
@@ -83,9 +88,10 @@ export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
       `DP delta ${formatDelta(delta)} is not below 1/N = ${(1 / n).toPrecision(3)} for ${n} training series: such a delta allows publishing a record outright; use a smaller one`,
       { hint: { text: `the default for this dataset is ${formatDelta(defaultDelta(n))}`, option: 'dp.delta', value: defaultDelta(n) } },
     );
-  const samplingRate = Math.min(1, batchSize / n);
+  // each source series is kept with this probability: batchSize rows per iteration on average
+  const samplingRate = Math.min(1, batchSize / shape.trainingSeries);
   const releasesPerIteration = criticSteps * (shape.hasAuxCritic ? 2 : 1);
-  const base = { clipNorm, delta, expectedBatch: batchSize, samplingRate, releasesPerIteration };
+  const base = { clipNorm, delta, expectedBatch: batchSize, samplingRate, releasesPerIteration, ...(seriesUnit ? { seriesUnit } : {}) };
   let plan: DpPlan;
   if (request.epsilon !== undefined) {
     const effective = noiseForEpsilon(request.epsilon, delta * (1 - EMPTY_SAMPLE_DELTA_SHARE), samplingRate, iterations);

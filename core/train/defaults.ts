@@ -3,7 +3,7 @@
  * (`paperDefaults` in core/model/config.ts); these choose what depends on the data. Measurements behind
  * them: bench/FIDELITY.md.
  */
-import type { Dataset } from '../data/types.ts';
+import type { Dataset, Series } from '../data/types.ts';
 import { paperDefaults } from '../model/config.ts';
 import { ApiError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
@@ -77,12 +77,15 @@ export function defaultAutoNormalize(train: Dataset): boolean {
   });
 }
 
-/** Splits series into train and holdout with a seeded shuffle. */
+/**
+ * Splits series into train and holdout with a seeded shuffle. Pieces of one series (split at import) stay
+ * on one side: a holdout that shares a series with training would not be unseen data.
+ */
 export function splitHoldout(dataset: Dataset, fraction: number, seed: number): { train: Dataset; holdout?: Dataset } {
   if (!(fraction > 0)) return { train: dataset };
   if (fraction >= 1)
     throw new ApiError('invalid_argument', `the holdout fraction must be below 1, got ${fraction}`, { hint: { text: 'keep about a tenth of the series out', option: 'holdoutFraction', value: 0.1 } });
-  const n = dataset.series.length;
+  const { groupOfRow, series: n } = sourceSeries(dataset.series);
   const holdoutCount = Math.round(n * fraction);
   if (holdoutCount < 1 || n - holdoutCount < 2)
     throw new ApiError('invalid_argument', `a holdout fraction of ${fraction} leaves no usable split of ${n} series`, {
@@ -90,6 +93,27 @@ export function splitHoldout(dataset: Dataset, fraction: number, seed: number): 
     });
   const order = new Rng(seed, 4).permutation(n);
   const holdoutIndex = new Set(Array.from(order.subarray(0, holdoutCount)));
-  const pick = (keep: boolean) => ({ ...dataset, series: dataset.series.filter((_, i) => holdoutIndex.has(i) === keep) });
+  const pick = (keep: boolean) => ({ ...dataset, series: dataset.series.filter((_, i) => holdoutIndex.has(groupOfRow[i]) === keep) });
   return { train: pick(false), holdout: pick(true) };
+}
+
+/**
+ * The source series of each row: the same as the row for whole series; pieces of one split series share
+ * one (numbered in order of first appearance).
+ */
+export function sourceSeries(series: readonly Series[]): { series: number; groupOfRow: number[]; maxPieces: number } {
+  const index = new Map<string, number>();
+  const counts: number[] = [];
+  const groupOfRow = series.map((s) => {
+    const key = s.source === undefined ? `\u0000${s.id}` : s.source;
+    let g = index.get(key);
+    if (g === undefined) {
+      g = counts.length;
+      index.set(key, g);
+      counts.push(0);
+    }
+    counts[g]++;
+    return g;
+  });
+  return { series: counts.length, groupOfRow, maxPieces: counts.reduce((a, b) => Math.max(a, b), 1) };
 }

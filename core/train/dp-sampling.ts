@@ -18,6 +18,29 @@ export interface DpPlan {
   samplingRate: number;
   /** Noised releases per iteration on one sample: critic steps x critics. */
   releasesPerIteration: number;
+  /**
+   * Series split into pieces at import (longer than the longest trainable length): the privacy unit is
+   * the source series, not the piece. Each iteration Poisson-samples source series (at samplingRate) and
+   * takes all of a sampled series' pieces; each piece's gradient is clipped to clipNorm / maxPieces, so a
+   * whole series moves the clipped sum by at most clipNorm and the accountant's guarantee is per series.
+   * Absent when no training series was split.
+   */
+  seriesUnit?: SeriesUnit;
+}
+
+export interface SeriesUnit {
+  /** Source series in training. */
+  series: number;
+  /** Most pieces any one series has. */
+  maxPieces: number;
+  /** groupOfRow[r]: the source series (0..series-1) of training row r. */
+  groupOfRow: number[];
+}
+
+/** What the engine is told: per-piece clip norm and a noise multiplier that keep the noise at sigma x C. */
+export function engineDp(plan: DpPlan): { clipNorm: number; noiseMultiplier: number; expectedBatch: number } {
+  const k = plan.seriesUnit?.maxPieces ?? 1;
+  return { clipNorm: plan.clipNorm / k, noiseMultiplier: plan.noiseMultiplier * k, expectedBatch: plan.expectedBatch };
 }
 
 /** Uniform numbers in (0, 1] with 53 random bits each, from the OS's secure randomness. */
@@ -32,6 +55,21 @@ export function secureUniforms(): () => number {
     const high = words[next++] >>> 5; // 27 bits
     const low = words[next++] >>> 6; // 26 bits
     return (high * 67108864 + low + 1) / 9007199254740992;
+  };
+}
+
+/**
+ * Poisson sampling of whole source series at rate q: the rows of every sampled series, in increasing
+ * order. Draws again when empty.
+ */
+export function createSeriesPoissonSampler(unit: SeriesUnit, q: number, uniform: () => number = secureUniforms()): () => Int32Array {
+  const rowsOf: number[][] = Array.from({ length: unit.series }, () => []);
+  unit.groupOfRow.forEach((g, r) => rowsOf[g].push(r));
+  const pickSeries = createPoissonSampler(unit.series, q, uniform);
+  return () => {
+    const rows: number[] = [];
+    for (const g of pickSeries()) rows.push(...rowsOf[g]);
+    return Int32Array.from(rows.sort((a, b) => a - b));
   };
 }
 

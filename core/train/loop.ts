@@ -5,7 +5,7 @@
 import type { EncodedDataset } from '../encoding/types.ts';
 import { widthOf } from '../encoding/types.ts';
 import type { Engine, RealBatch, StepLosses } from '../model/engine.ts';
-import { createPoissonSampler } from './dp-sampling.ts';
+import { createPoissonSampler, createSeriesPoissonSampler } from './dp-sampling.ts';
 import { Rng } from '../util/rng.ts';
 import type { TrainingPlan } from './checkpoint.ts';
 
@@ -154,7 +154,8 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): Ba
     for (let b = 0; b < B; b++) rows[b] = permutation[(k * B + b) % data.n];
     return rows;
   };
-  const rowsAt = plan.dp ? createPoissonSampler(data.n, plan.dp.samplingRate) : permutedRows;
+  const { dp } = plan;
+  const rowsAt = !dp ? permutedRows : dp.seriesUnit ? createSeriesPoissonSampler(dp.seriesUnit, dp.samplingRate) : createPoissonSampler(data.n, dp.samplingRate);
   return {
     rowsAt,
     batchAt(iteration) {
