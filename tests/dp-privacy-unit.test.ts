@@ -85,7 +85,10 @@ test('series sampling: every sampled series brings all its pieces; the rate is p
         `series ${group} comes whole`,
       );
     }
-    assert.deepEqual(rows, [...rows].sort((a, b) => a - b));
+    assert.deepEqual(
+      rows,
+      [...rows].sort((a, b) => a - b),
+    );
   }
   // the empirical inclusion rate of a series over secure draws is q
   const secure = createSeriesPoissonSampler(unit, 0.3);

@@ -434,13 +434,14 @@ function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderSta
     facts.autoNormalizeGiven ? '' : `the choice of auto-normalization (${encoder.autoNormalize ? 'on' : 'off'}, from the series' ranges; set it to keep it data-independent)`,
   ].filter(Boolean);
   return [
-    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} ${unit ? 'pieces' : 'series'} on average (rate ${dp.samplingRate.toPrecision(3)}); ` + spending(dp, iterations),
+    `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} ${unit ? 'pieces' : 'series'} on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
+      spending(dp, iterations),
     unit
       ? `the privacy unit is one source series: ${facts.trainingRows} pieces come from ${unit.series} series split at import (up to ${unit.maxPieces} each); a sampled series brings all its pieces and each piece is clipped to ${dp.clipNorm}/${unit.maxPieces}, so epsilon holds per series`
       : 'the privacy unit is one series: epsilon bounds what the model reveals about any one series being in the training data',
-    'covered by epsilon: the model\'s weights and everything generated from them (the synthetic data, an exported model)',
+    "covered by epsilon: the model's weights and everything generated from them (the synthetic data, an exported model)",
     `not covered (read from the data and kept as they are): ${readFromData.join('; ')}; give ranges and categories in the schema from public knowledge where they must not be disclosed`,
-    'not covered, and to keep inside: the run folder\'s training log (losses, gradient norms, the membership monitor), run.json (held-out series ids) and the report (it plots real series); share the synthetic data or the exported model',
+    "not covered, and to keep inside: the run folder's training log (losses, gradient norms, the membership monitor), run.json (held-out series ids) and the report (it plots real series); share the synthetic data or the exported model",
   ];
 }
 
