@@ -211,7 +211,10 @@ async function contractSuite(client: Client, csv: string) {
   const listed = await ok(client, 'exports.list', { syntheticId: synthetic.id });
   assert.deepEqual([listed.exports.length, listed.exports[0].id, listed.evaluations.length], [1, exported.id, 1]);
   const dossier = await ok(client, 'exports.dossier', { evaluationId: evaluation.evaluation.id });
-  assert.ok(dossier.format === 'html' && /Sharing recommendation/.test(fs.readFileSync(dossier.path, 'utf8')));
+  const dossierHtml = fs.readFileSync(dossier.path, 'utf8');
+  assert.ok(dossier.format === 'html' && /Sharing recommendation/.test(dossierHtml));
+  // the dossier goes with shared data: none of the real series the evaluation's report plots
+  assert.ok(!dossierHtml.includes('Real series: ') && /leaves out the real series/.test(dossierHtml), 'the dossier has no real series');
 
   const audit = await ok<Record<string, Json>[]>(client, 'audit.list', { projectId: project.id });
   for (const action of ['project.create', 'dataset.add', 'run.create', 'export.add'])

@@ -15,7 +15,7 @@ import { discriminativeScore } from '../core/eval/discriminative.ts';
 import { countLabels, jensenShannonDistance, ksStatistic, totalVariation, wasserstein1 } from '../core/eval/distances.ts';
 import { toPlain } from '../core/eval/extract.ts';
 import { displayRange, histogramShares } from '../core/eval/histogram.ts';
-import { evaluate, renderReport, summarize, headlines, HEADLINE_METRICS, type Metrics } from '../core/eval/index.ts';
+import { evaluate, renderReport, summarize, headlines, HEADLINE_METRICS, withoutRealSeries, type Metrics } from '../core/eval/index.ts';
 import { verdictOf } from '../core/eval/summary.ts';
 import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein, pairTotalVariation } from '../core/eval/marginals.ts';
 import { momentDifference, seriesStatisticsKs } from '../core/eval/statistics.ts';
@@ -547,6 +547,27 @@ describe('evaluate', () => {
     assert.ok(html.includes(summarize(metrics).slice(0, 60)));
     const rows = headlines(metrics);
     assert.ok(rows.every((row) => row.value === null || html.includes(row.label)));
+    // it warns that it plots real training series one by one
+    assert.match(html, /This report contains real data:<\/strong> 3 real training series are plotted one by one/);
+    assert.equal((html.match(/Real series: /g) ?? []).length, 2);
+  });
+
+  it('renders without the real series, for sharing: the same page less the real series and its warning', () => {
+    const real = structuredDataset(new Rng(27), 100);
+    const synthetic = mapFeatures(structuredDataset(new Rng(28), 100), (v) => v * 1.5);
+    const metrics = evaluate({ real, synthetic });
+    const full = renderReport(metrics, { real, synthetic }, 'Shared');
+    const shared = renderReport(metrics, { real, synthetic }, 'Shared', [], '', { realSeries: false });
+    // echarts numbers its CSS classes per render
+    const same = (html: string) => html.replace(/zr\d+-(cls-)?[a-z]*\d+/g, 'zr');
+    assert.equal(same(withoutRealSeries(full)!), same(shared), 'one page, cut: not drawn a second way');
+    assert.ok(!shared.includes('Real series: ') && !shared.includes('This report contains real data'));
+    assert.match(shared, /This copy of the report leaves out the real series/);
+    assert.equal((shared.match(/Synthetic series: /g) ?? []).length, 2, 'the synthetic samples stay');
+    assert.equal((shared.match(/<svg /g) ?? []).length, 13);
+    // no value of a plotted real series' path survives: the sample charts' polylines are all synthetic
+    assert.ok(!shared.includes('dg:real-series'), 'no marks left');
+    assert.equal(withoutRealSeries('<html>an older report</html>'), null);
   });
 });
 

@@ -29,6 +29,8 @@ export interface EvaluateRequest {
   seed?: number;
   /** The report's heading (default: "Fidelity and privacy of FILE"). */
   title?: string;
+  /** Plot real training series one by one in the report (default true; false for a report to share). */
+  realSeries?: boolean;
   log: (message: string) => void;
   /** Progress of reading each file. */
   readingProgress?: (file: string) => ReadProgress;
@@ -130,7 +132,7 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   const title = request.title ?? `Fidelity and privacy of ${path.basename(request.synthetic)}`;
   const recommendation = sharingRecommendation(privacy);
   const lead = `<p class="summary"><strong>Sharing: ${escapeHtml(recommendation.label)}.</strong> ${escapeHtml(recommendation.summary)} The reasons are in the Privacy section below.</p>`;
-  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, [privacyReportSection(privacy)], lead))]);
+  writeFileAtomic(reportFile, [Buffer.from(renderReport(metrics, { real, synthetic, holdout }, title, [privacyReportSection(privacy)], lead, { realSeries: request.realSeries !== false }))]);
   request.log(`evaluated in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   return { metricsFile, reportFile, privacyFile, summary: summarize(metrics), recommendation, metrics, privacy };
 }

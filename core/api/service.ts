@@ -9,6 +9,7 @@ import { demoDataset } from '../data/demo.ts';
 import { inspectFile, readDataset, type ReadOptions } from '../data/index.ts';
 import type { Dataset, Schema } from '../data/types.ts';
 import { formatOf, writeDataset, writeDatasetParts } from '../export/index.ts';
+import { withoutRealSeries } from '../eval/index.ts';
 import type { Metrics } from '../eval/metrics.ts';
 import type { PrivacyReview } from '../privacy/review.ts';
 import { sha256File, type EvaluationRecord, type RunRecord, type Store } from '../store/index.ts';
@@ -667,7 +668,12 @@ export class Service {
   async createDossier(args: MethodArgs<'exports.dossier'>) {
     const evaluation = this.store.getEvaluation(args.evaluationId);
     const run = this.store.getRun(evaluation.runId);
-    const report = fs.readFileSync(this.store.resolve(run.projectId, `${evaluation.dir}/report.html`), 'utf8');
+    // the dossier goes with shared data: the report's real series stay behind
+    const report = withoutRealSeries(fs.readFileSync(this.store.resolve(run.projectId, `${evaluation.dir}/report.html`), 'utf8'));
+    if (report === null)
+      throw new ApiError('conflict', 'this evaluation was written by an older version, whose report cannot leave out the real series it plots', {
+        hint: { text: 'evaluate the synthetic data again, then make the dossier from the new evaluation', action: 'evaluate' },
+      });
     const view = this.runView(run);
     const added = dossierSection({
       projectName: this.store.getProject(run.projectId).name,

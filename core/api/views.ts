@@ -10,7 +10,18 @@ import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts
 import type { Metrics } from '../eval/metrics.ts';
 import { aspectVerdicts, formatNumber, headlines, summarize, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
-import { aucHalfWidth, attackExposes, attackInconclusive, attackVerdict, describeAttack, dpMembershipBound, seriesForConclusiveAuc, type NamedAttack, type PrivacyReview } from '../privacy/review.ts';
+import {
+  aucHalfWidth,
+  attackExposes,
+  attackInconclusive,
+  attackVerdict,
+  describeAttack,
+  DP_NOT_COVERED,
+  dpMembershipBound,
+  seriesForConclusiveAuc,
+  type NamedAttack,
+  type PrivacyReview,
+} from '../privacy/review.ts';
 import { escapeHtml, section } from '../util/html.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -312,9 +323,10 @@ export function sharingRecommendation(review: PrivacyReview): SharingRecommendat
     const bound = dpMembershipBound(review.dp);
     if (bound < 0.5) {
       reasons.push({
-        text: `DP-SGD at epsilon ${review.dp.epsilon.toFixed(2)} guarantees that any attacker flagging 1% of unseen series finds at most ${percent(bound)} of the training series, whatever they do with the data or the model.`,
+        text: `DP-SGD at epsilon ${review.dp.epsilon.toFixed(2)} guarantees that an attacker who holds the synthetic data or the exported model and flags 1% of unseen series finds at most ${percent(bound)} of the training series.`,
         effect: 'supports',
       });
+      reasons.push({ text: DP_NOT_COVERED, effect: 'note' });
     } else {
       limit('partners', `DP-SGD at epsilon ${review.dp.epsilon.toFixed(2)} gives a guarantee too weak to stop a practical attack; publishing needs epsilon 1-3.`);
       toWiden.push('To publish, train with DP-SGD at epsilon 1-3 (fidelity drops; compare the runs).');
@@ -376,7 +388,7 @@ export function privacyView(review: PrivacyReview): PrivacyView {
             boundAt1Percent: Math.min(1, bound),
             meaningful,
             text: meaningful
-              ? `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: flagging 1% of unseen series, any attack finds at most ${percent(bound)} of the training series.`
+              ? `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: flagging 1% of unseen series, any attack on the synthetic data or the exported model finds at most ${percent(bound)} of the training series. ${DP_NOT_COVERED}`
               : `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every training series' : `up to ${percent(bound)} of them`}).`,
           };
         })()
@@ -515,7 +527,11 @@ export function dossierSection(input: { projectName: string; datasetName: string
   const reasons = rec.reasons.map((r) => `<li>${r.effect === 'limits' ? '<strong>Limits:</strong> ' : r.effect === 'supports' ? 'Supports: ' : 'Note: '}${escapeHtml(r.text)}</li>`).join('');
   const widen = rec.toWiden.length ? `<p>What would let it go further:</p><ul>${rec.toWiden.map((t) => `<li>${escapeHtml(t)}</li>`).join('')}</ul>` : '';
   return (
-    section('Settings', settingsTable + `<details><summary>The resolved training plan</summary><pre>${escapeHtml(JSON.stringify(input.plan, null, 2))}</pre></details>`) +
+    section(
+      'Settings',
+      settingsTable +
+        `<details><summary>The resolved training plan</summary><pre>${escapeHtml(JSON.stringify(input.plan, (key, value) => (key === 'groupOfRow' ? undefined : value), 2))}</pre></details>`,
+    ) +
     section('Sharing recommendation', `<p class="summary"><strong>${escapeHtml(rec.label)}.</strong> ${escapeHtml(rec.summary)}</p><ul>${reasons}</ul>${widen}`) +
     (privacy.dp ? section('Differential privacy', `<p>${escapeHtml(privacy.dp.text)}</p>`) : '')
   );

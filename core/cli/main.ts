@@ -17,7 +17,7 @@ const USAGE = {
   inspect: 'dg inspect FILE [layout options] [--write-schema s.json] [--json]',
   train: 'dg train FILE [layout options] [training options] --out RUN_DIR\n  dg train --resume RUN_DIR [--iterations N] [--engine E]',
   generate: 'dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] [--engine E] --out FILE.(csv|parquet|arrow)',
-  evaluate: 'dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] [--seed N] --out DIR',
+  evaluate: 'dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] [--seed N] [--without-real-series] --out DIR',
 };
 
 const LAYOUT_HELP = `Layout options (how rows become series; inferred when left out):
@@ -126,6 +126,8 @@ Writes metrics.json, privacy.json and report.html to --out DIR.
   --holdout FILE           real series the model never saw (with --real)
   --target ATTR            the attribute to predict for TSTR (default: the first categorical attribute)
   --seed N                 seed of the evaluation's random draws (default 0)
+  --without-real-series    leave the real training series the report plots one by one out of it
+                           (for a report to share: by default it warns that it contains them)
 
 ${LAYOUT_HELP}`,
 };
@@ -503,6 +505,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
       target: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      'without-real-series': { type: 'boolean' },
     },
   });
   if (positionals.length > 0) throw new UsageError(`dg evaluate takes no positional arguments (got ${positionals.join(' ')}); use --real/--run, --synth, --out`);
@@ -520,6 +523,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
     outDir: values.out,
     target: values.target,
     seed,
+    realSeries: !values['without-real-series'],
     log: (m) => process.stderr.write(`${m}\n`),
     readingProgress,
   });

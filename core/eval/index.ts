@@ -9,6 +9,6 @@ export type * from './metrics.ts';
 export type { CategoryComparison } from './dependence.ts';
 export type { DiscriminativeResult } from './discriminative.ts';
 export type { TstrResult } from './tstr.ts';
-export { renderReport } from './report.ts';
+export { renderReport, withoutRealSeries } from './report.ts';
 export { summarize, headlines, aspectVerdicts, HEADLINE_METRICS } from './summary.ts';
 export type { HeadlineRow, Verdict } from './summary.ts';

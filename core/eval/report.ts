@@ -232,11 +232,40 @@ function samplesSection(metrics: Metrics, real: PlainDataset, synthetic: PlainDa
     const range: [number, number] = [min(all), max(all)];
     if (!(range[1] > range[0])) range[1] = range[0] + 1;
     return [
-      sampleChart(`Real series: ${feature}`, [{ name: 'real', color: COLORS.real, lines: realLines }], range),
+      realSeriesBlock(sampleChart(`Real series: ${feature}`, [{ name: 'real', color: COLORS.real, lines: realLines }], range)),
       sampleChart(`Synthetic series: ${feature}`, [{ name: 'synthetic', color: COLORS.synthetic, lines: syntheticLines }], range),
     ];
   });
-  return section('Sample series', `<p>${SAMPLE_SERIES} real and ${SAMPLE_SERIES} synthetic series picked at random, on the same scale.</p>` + charts(svgs));
+  return section(
+    'Sample series',
+    realSeriesBlock(`<p>${SAMPLE_SERIES} real and ${SAMPLE_SERIES} synthetic series picked at random, on the same scale.</p>`, `<p>${SAMPLE_SERIES} synthetic series picked at random.</p>`) +
+      charts(svgs),
+  );
+}
+
+// Real training series plotted one by one are records of the private data: the report marks them so a copy
+// without them (for sharing, the dossier) is cut from the same page instead of drawn a second way.
+const REAL_START = '<!-- dg:real-series -->';
+const REAL_ELSE = '<!-- dg:real-series-else ';
+const REAL_END = '<!-- /dg:real-series -->';
+
+/** Content that shows real series, with what a copy without them shows instead (HTML, no `-->`). */
+function realSeriesBlock(html: string, instead = ''): string {
+  return `${REAL_START}${html}${REAL_ELSE}${instead.replaceAll('--', '&#45;&#45;')} -->${REAL_END}`;
+}
+
+/** The warning at the top of a report that plots real series. */
+function realSeriesWarning(shown: number): string {
+  return realSeriesBlock(
+    `<p class="warning"><strong>This report contains real data:</strong> ${shown} real training series are plotted one by one (Sample series), and the other charts summarize the real series. Keep it with the data; to share the evaluation, use a copy without real series (the app's dossier, or <code>dg evaluate --without-real-series</code>).</p>`,
+    '<p class="note">This copy of the report leaves out the real series that the full report plots one by one; its other charts still summarize the real data.</p>',
+  );
+}
+
+/** A report with its real series cut out (their place shows what the report gave instead); null for a report written before the marks existed. */
+export function withoutRealSeries(html: string): string | null {
+  if (!html.includes(REAL_START)) return null;
+  return html.replace(/<!-- dg:real-series -->[\s\S]*?<!-- dg:real-series-else ([\s\S]*?) --><!-- \/dg:real-series -->/g, (_, instead: string) => instead.replaceAll('&#45;&#45;', '--'));
 }
 
 function classifierSection(metrics: Metrics): string {
@@ -276,6 +305,7 @@ th { background: #f1f3f5; } td:first-child, th:first-child { text-align: left; }
 .verdict-faithful { color: #2b8a3e; } .verdict-approximate { color: #e67700; } .verdict-unfaithful { color: #c92a2a; font-weight: 600; }
 .summary { background: #f8f9fa; padding: 0.8rem 1rem; border-left: 4px solid #1f6fb4; }
 .note { color: #495057; font-size: 0.85rem; }
+.warning { background: #fff4e6; padding: 0.6rem 1rem; border-left: 4px solid #e67700; }
 `;
 
 function headlineTable(metrics: Metrics): string {
@@ -297,7 +327,19 @@ function headlineTable(metrics: Metrics): string {
  * after the fidelity ones; `lead` is rendered HTML placed right under the fidelity verdict (the verdict on
  * sharing, so both answers are on the first screen).
  */
-export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title = 'Fidelity report', sections: readonly string[] = [], lead = ''): string {
+export function renderReport(
+  metrics: Metrics,
+  data: { real: Dataset; synthetic: Dataset; holdout?: Dataset },
+  title = 'Fidelity report',
+  sections: readonly string[] = [],
+  lead = '',
+  options: { realSeries?: boolean } = {},
+): string {
+  const html = renderFullReport(metrics, data, title, sections, lead);
+  return options.realSeries === false ? withoutRealSeries(html)! : html;
+}
+
+function renderFullReport(metrics: Metrics, data: { real: Dataset; synthetic: Dataset; holdout?: Dataset }, title: string, sections: readonly string[], lead: string): string {
   const real = toPlain(data.real, data.real, 'real');
   const synthetic = toPlain(data.synthetic, data.real, 'synthetic');
   const holdout = data.holdout ? toPlain(data.holdout, data.real, 'holdout') : null;
@@ -307,6 +349,7 @@ export function renderReport(metrics: Metrics, data: { real: Dataset; synthetic:
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="note">${sizes.real} real training series, ${sizes.synthetic} synthetic series${sizes.holdout !== null ? `, ${sizes.holdout} real holdout series` : ''}; longest real series ${sizes.longestRealSeries} steps. Seed ${metrics.seed}.</p>
+${realSeriesWarning(Math.min(SAMPLE_SERIES, real.lengths.length))}
 <p class="summary">${escapeHtml(summarize(metrics))}</p>
 ${lead}
 ${section('Metrics', headlineTable(metrics) + '<p class="note">"faithful": at or below the first threshold, or below the second and within 1.25x of the holdout (two real samples differ that much too) or of the other yardstick; "unfaithful": above the second threshold, whatever the yardstick (the thresholds are floors). The holdout has its own sampling noise, larger when it has fewer series than the synthetic data.</p>')}

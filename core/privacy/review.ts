@@ -113,6 +113,11 @@ export function describeAttack(a: NamedAttack): string {
 /** Whether an attack finds training members reliably better than guessing. */
 export const attackExposes = (a: AttackResult) => a.aucLow > 0.5 && a.auc >= 0.55;
 
+/** What a DP-SGD run's epsilon does not bound, said next to the guarantee wherever it is stated. */
+export const DP_NOT_COVERED =
+  'The bound does not cover what the run read from the data outside the accountant (value ranges, category lists, series counts and lengths: the training plan names them), ' +
+  "nor the run folder's training log, its run.json (held-out series ids, the unnoised membership monitor) and the full report, which plots real series: keep those with the data.";
+
 /** (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta. */
 export const dpMembershipBound = (dp: { epsilon: number; delta: number }, falsePositiveRate = 0.01) => Math.exp(dp.epsilon) * falsePositiveRate + dp.delta;
 
@@ -261,8 +266,9 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
     const spent = `The model was trained with DP-SGD spending epsilon ${input.dp.epsilon.toFixed(2)} at delta ${formatDelta(input.dp.delta)}`;
     statements.push(
       bound < 0.5
-        ? `${spent}: whatever an attacker does with the model or its synthetic data, flagging 1% of unseen series finds at most ${percent(bound)} of the members.`
+        ? `${spent}: for anything computed from the model's weights alone (this synthetic data, an exported model), a test that flags 1% of unseen series finds at most ${percent(bound)} of the members.`
         : `${spent}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every' : `up to ${percent(bound)} of the`} member${bound >= 1 ? '' : 's'}); epsilon 1-3 gives one that does, at a cost in fidelity.`,
+      DP_NOT_COVERED,
     );
   } else if (exposed) {
     statements.push('What would lower the risk: more training series, DP-SGD (a target epsilon), fewer training epochs.');
