@@ -768,3 +768,36 @@ test('reading reports progress that rises to the whole file, in every format', a
     assert.equal(calls.at(-1)![0], total, `${format}: ends at the whole file`);
   }
 });
+
+test('an attribute of a few whole numbers is taken for codes (categorical, said why); --categorical/--continuous force a kind', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-codes-'));
+  const file = path.join(dir, 'motes.csv');
+  const lines = ['id,step,temp,mote,year,count'];
+  for (let s = 0; s < 30; s++) for (let t = 0; t < 10; t++) lines.push(`s${s},${t},${(20 + Math.sin(t + s)).toFixed(2)},${(s % 4) + 1},${2000 + (s % 25)},${(s + t) % 3}`);
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const inferred = await readDataset(file, {});
+  const kindOf = (d: typeof inferred.dataset, name: string) => d.schema.columns.find((c) => c.name === name);
+  assert.deepEqual([kindOf(inferred.dataset, 'mote')!.kind, kindOf(inferred.dataset, 'mote')!.categories], ['categorical', ['1', '2', '3', '4']]);
+  assert.ok(inferred.report.warnings.some((w) => /column 'mote' holds only 4 distinct whole numbers and is constant within each series: taken as a categorical attribute/.test(w)));
+  assert.equal(kindOf(inferred.dataset, 'year')!.kind, 'continuous', '25 distinct years are amounts');
+  assert.equal(kindOf(inferred.dataset, 'count')!.kind, 'continuous', 'a feature of few whole numbers stays continuous');
+  const inspected = await inspectFile(file, {});
+  assert.ok(inspected.warnings.some((w) => /column 'count' holds only 3 distinct whole numbers; if they are codes rather than amounts, list it as categorical/.test(w)));
+  assert.ok(
+    inspected.warnings.some((w) => /column 'mote' .* taken as a categorical attribute/.test(w)),
+    'inspect says so too',
+  );
+
+  const forced = await readDataset(file, { continuous: ['mote'], categorical: ['count', 'year'] });
+  assert.deepEqual(
+    ['mote', 'count', 'year'].map((n) => kindOf(forced.dataset, n)!.kind),
+    ['continuous', 'categorical', 'categorical'],
+  );
+  assert.equal(kindOf(forced.dataset, 'year')!.categories!.length, 25);
+  await assert.rejects(readDataset(file, { categorical: ['nope'] }), /the categorical column 'nope' is not in the file/);
+  await assert.rejects(readDataset(file, { categorical: ['mote'], continuous: ['mote'] }), /listed both as categorical and as continuous/);
+  await assert.rejects(readDataset(file, { continuous: ['id'] }), /series id or time column/);
+  await assert.rejects(readDataset(file, { continuous: ['temp'], categorical: ['x'] }), /'x' is not in the file/);
+  fs.writeFileSync(file, 'id,step,temp,kind\na,0,1.5,x\na,1,2.5,x\n');
+  await assert.rejects(readDataset(file, { continuous: ['kind'] }), /'x' is not a number/);
+});

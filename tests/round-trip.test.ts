@@ -136,8 +136,8 @@ describe('round trip: import, train (native), generate, export, read back', () =
       assert.equal(dataset.series.length, 16);
       for (const series of dataset.series) assert.deepEqual(series.times, months);
       const sectorColumn = dataset.schema.columns.find((c) => c.name === 'sector')!;
-      assert.equal(sectorColumn.kind, 'continuous');
-      assert.equal(sectorColumn.decimals, 0, 'codes read back as whole numbers');
+      assert.equal(sectorColumn.kind, 'categorical', 'a few whole-number codes constant within each series read back as categories');
+      assert.ok(sectorColumn.categories!.length > 0 && sectorColumn.categories!.every((c) => /^[1-4]$/.test(c)), `codes read back as whole numbers: ${sectorColumn.categories}`);
       assert.ok((dataset.schema.columns.find((c) => c.name === 'revenue')!.decimals ?? 99) <= 2);
     }
   });

@@ -38,6 +38,8 @@ export const readOptions = z
     chunkSize: positiveInt.optional(),
     attributes: z.array(z.string().min(1)).optional(),
     features: z.array(z.string().min(1)).optional(),
+    categorical: z.array(z.string().min(1)).optional(),
+    continuous: z.array(z.string().min(1)).optional(),
     maxLength: positiveInt.optional(),
     longSeries: z.enum(['split', 'truncate']).optional(),
     missing: z.enum(['interpolate', 'drop']).optional(),

@@ -26,6 +26,9 @@ const LAYOUT_HELP = `Layout options (how rows become series; inferred when left 
   --schema s.json          a schema file (from dg inspect --write-schema) overriding inference
   --attributes a,b         columns constant within a series (metadata)
   --features x,y           columns that vary over time
+  --categorical a,b        columns whose values are category labels, numbers included (codes)
+  --continuous c           columns whose numbers are amounts (an attribute of a few whole numbers is
+                           otherwise taken for codes)
   --max-length T           longest series; longer ones are split (default) or truncated: --long-series split|truncate
   --missing interpolate|drop   what to do with missing feature values (default interpolate)
   --delimiter C            CSV delimiter (default: detected)
@@ -148,6 +151,8 @@ const layoutOptions = {
   schema: { type: 'string' },
   attributes: { type: 'string' },
   features: { type: 'string' },
+  categorical: { type: 'string' },
+  continuous: { type: 'string' },
   'max-length': { type: 'string' },
   'long-series': { type: 'string' },
   missing: { type: 'string' },
@@ -224,6 +229,8 @@ async function readOptionsFrom(values: Record<string, string | boolean | undefin
     chunkSize: integer(s('chunk'), 'chunk'),
     attributes: list(s('attributes')),
     features: list(s('features')),
+    categorical: list(s('categorical')),
+    continuous: list(s('continuous')),
     maxLength: integer(s('max-length'), 'max-length'),
     longSeries: oneOf(s('long-series'), 'long-series', ['split', 'truncate'] as const),
     missing: oneOf(s('missing'), 'missing', ['interpolate', 'drop'] as const),

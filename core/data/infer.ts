@@ -4,7 +4,9 @@
  *
  * Inference rules:
  * - kind: continuous when every non-missing cell is a plain decimal number; categorical when cells are
- *   text. Integer codes stay continuous (a warning suggests declaring them categorical when there are few).
+ *   text. An attribute holding at most MAX_INTEGER_CODES distinct whole numbers is taken for codes:
+ *   categorical, with a warning saying so (a feature of few whole numbers stays continuous, with a warning).
+ *   options.categorical / options.continuous force a kind.
  *   A mostly numeric column with a few text cells (under 5% of its cells, or any text once it has more
  *   than LABEL_CAP distinct numbers) is taken as a numeric column with bad cells: an error naming the first.
  * - role: attribute when the value is constant within every series (missing cells aside), feature when it
@@ -22,6 +24,8 @@ import { compareLabels, quote } from './values.ts';
 export interface ResolvedVariable extends Variable {
   kind: 'continuous' | 'categorical';
   role: ColumnRole;
+  /** The kind was given (options.categorical / options.continuous): no advice on it. */
+  kindGiven?: boolean;
 }
 
 /** Share of text cells under which a numeric column's text is taken for typos rather than labels. */
@@ -121,8 +125,22 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
     if (role !== 'ignore' && empty) {
       throw new DataError(`${table.file}: column '${v.name}' has no values at all; fill it or leave it out`, table.file, undefined, v.name);
     }
-    const kind = stores[0].mode === 'count' && role === 'ignore' ? countKind(stores) : inferKind(table, v, strict && role !== 'ignore', warnings);
-    return { ...v, kind, role };
+    const forcedKind = plan.kinds.get(v.name);
+    if (forcedKind === 'continuous' && role !== 'ignore') {
+      const error = notANumberError(table, v, true);
+      if (error) throw error;
+    }
+    const kind = forcedKind ?? (stores[0].mode === 'count' && role === 'ignore' ? countKind(stores) : inferKind(table, v, strict && role !== 'ignore', warnings));
+    if (!forcedKind && kind === 'continuous' && role === 'attribute') {
+      const codes = integerCodes(table, v);
+      if (codes) {
+        warnings.push(
+          `column '${v.name}' holds only ${codes} distinct whole numbers and is constant within each series: taken as a categorical attribute (codes, generated as one of these values); list it as continuous if they are amounts`,
+        );
+        return { ...v, kind: 'categorical', role };
+      }
+    }
+    return { ...v, kind, role, ...(forcedKind ? { kindGiven: true } : {}) };
   });
   if (structure.layout.kind === 'wide') {
     for (const v of resolved) {
@@ -146,6 +164,27 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
     return [...listed, ...resolved.filter((v) => !rank.has(v.name))];
   }
   return resolved;
+}
+
+/** Most distinct values an attribute of whole numbers can have and be taken for codes (a mote id, a technology code). */
+export const MAX_INTEGER_CODES = 10;
+
+/**
+ * The number of distinct values of a single numeric column holding 2..MAX_INTEGER_CODES distinct whole
+ * numbers (and the labels they were written with, so they can become categories); 0 otherwise. A small set
+ * of integers that never changes within a series reads as codes: generated as amounts, a 4-value code came
+ * back as 1.91-1.98 (issue 17).
+ */
+function integerCodes(table: ColumnTable, v: Variable): number {
+  if (v.group || v.columns.length !== 1) return 0;
+  const store = table.stores[v.columns[0]];
+  const numbers = store.numbers;
+  if (!numbers || store.labelsDropped || store.mode !== 'auto') return 0;
+  const distinct = store.distinct();
+  if (distinct < 2 || distinct > MAX_INTEGER_CODES) return 0;
+  for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r]) && !Number.isInteger(numbers[r])) return 0;
+  // one label per number: "1" and "1.0" in one column would be two categories for one code
+  return store.labels.length === distinct ? distinct : 0;
 }
 
 /** An ignored column stored as counts only: name its kind from the counts. */
@@ -225,7 +264,7 @@ function distinctNumbers(stores: ColumnStore[]): number {
 export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]): string[] {
   const warnings: string[] = [];
   for (const v of variables) {
-    if (v.role === 'ignore') continue;
+    if (v.role === 'ignore' || v.kindGiven) continue;
     if (v.kind === 'categorical') {
       const counts = labelCounts(table, v);
       const byKey = new Map<string, string[]>();
@@ -249,8 +288,8 @@ export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]
       const numbers = store.numbers;
       const wholeNumbers = (xs: Float64Array) => xs.every((x) => Number.isNaN(x) || Number.isInteger(x));
       const distinct = !v.group && numbers && wholeNumbers(numbers) ? store.distinct() : 0;
-      if (distinct > 1 && distinct <= 10) {
-        warnings.push(`column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, declare it categorical in the schema`);
+      if (distinct > 1 && distinct <= MAX_INTEGER_CODES) {
+        warnings.push(`column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, list it as categorical`);
       }
     }
   }

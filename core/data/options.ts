@@ -11,6 +11,9 @@ export interface ReadOptions {
   /** Force roles; the other non-id/time columns become 'ignore' if either list is given. */
   attributes?: string[];
   features?: string[];
+  /** Columns whose kind is forced (over inference and a schema): numbers read as category labels, or as amounts. */
+  categorical?: string[];
+  continuous?: string[];
   /** Default: the longest series. */
   maxLength?: number;
   /** Default 'split'. */

@@ -27,6 +27,8 @@ export interface HeaderPlan {
   groups: WideGroup[];
   /** Roles forced by options.attributes / options.features. */
   forced?: { attributes: string[]; features: string[] };
+  /** Kinds forced by options.categorical / options.continuous. */
+  kinds: Map<string, 'categorical' | 'continuous'>;
   modes: StoreMode[];
   warnings: string[];
 }
@@ -91,7 +93,12 @@ function missingColumnsError(file: string, what: string, missing: string[], name
 
 /** `purpose` 'inspect' keeps everything (stats for all columns); 'read' stores ignored columns as counts only. */
 export function planFromHeader(file: string, names: string[], options: ReadOptions, purpose: 'inspect' | 'read'): HeaderPlan {
-  if (options.schema) return planFromSchema(file, names, options.schema);
+  if (options.schema) {
+    const listed = [...(options.categorical ?? []), ...(options.continuous ?? [])];
+    if (listed.length)
+      throw new DataError(`${file}: a schema declares every column's kind; change '${listed[0]}' there instead of listing it as categorical or continuous`, file, undefined, listed[0]);
+    return planFromSchema(file, names, options.schema);
+  }
   const has = new Set(names);
   const warnings: string[] = [];
 
@@ -140,11 +147,14 @@ export function planFromHeader(file: string, names: string[], options: ReadOptio
     }
   }
 
+  const kinds = forcedKinds(file, options, names, groups, reserved);
   const listed = new Set([...(forced?.attributes ?? []), ...(forced?.features ?? [])]);
   const inListedGroup = new Set(groups.filter((g) => listed.has(g.name)).flatMap((g) => g.columns));
   const modes = names.map((name, j): StoreMode => {
     if (name === idColumn) return 'label';
     if (name === options.timeColumn) return 'time';
+    // categories need every label kept, however many distinct numbers the column has
+    if (kinds.get(name) === 'categorical' || kinds.get(groups.find((g) => g.columns.includes(j))?.name ?? '') === 'categorical') return 'label';
     if (forced && !listed.has(name) && !inListedGroup.has(j) && !timeCandidates.includes(name)) {
       return purpose === 'read' ? 'count' : 'auto';
     }
@@ -159,9 +169,27 @@ export function planFromHeader(file: string, names: string[], options: ReadOptio
     timeCandidates,
     groups,
     forced,
+    kinds,
     modes,
     warnings,
   };
+}
+
+/** options.categorical / options.continuous, checked: known columns, not both, not the id or time column. */
+function forcedKinds(file: string, options: ReadOptions, names: string[], groups: WideGroup[], reserved: Set<string>): Map<string, 'categorical' | 'continuous'> {
+  const kinds = new Map<string, 'categorical' | 'continuous'>();
+  const known = new Set([...names, ...groups.map((g) => g.name)]);
+  for (const kind of ['categorical', 'continuous'] as const) {
+    const listed = options[kind] ?? [];
+    const missing = listed.filter((c) => !known.has(c));
+    if (missing.length) throw missingColumnsError(file, `the ${kind} column`, missing, names, groups);
+    for (const c of listed) {
+      if (kinds.has(c)) throw new DataError(`${file}: column '${c}' is listed both as categorical and as continuous; pick one`, file, undefined, c);
+      if (reserved.has(c)) throw new DataError(`${file}: column '${c}' is the series id or time column; it has no kind to choose`, file, undefined, c);
+      kinds.set(c, kind);
+    }
+  }
+  return kinds;
 }
 
 function planFromSchema(file: string, names: string[], schema: Schema): HeaderPlan {
@@ -200,6 +228,7 @@ function planFromSchema(file: string, names: string[], schema: Schema): HeaderPl
     timeColumn: layout.kind !== 'wide' ? layout.timeColumn : undefined,
     timeCandidates: [],
     groups,
+    kinds: new Map(),
     modes,
     warnings,
   };
