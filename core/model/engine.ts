@@ -20,6 +20,13 @@ export interface RealBatch {
   additionalAttributes: Float32Array;
   /** [size, T, featureDim] */
   features: Float32Array;
+  /**
+   * The series' row numbers in the training set, [size]. DP-SGD on Poisson-sampled batches
+   * (`DpOptions.expectedBatch`) needs them: each series' fake partner and interpolation weights are
+   * keyed by its row, so its clipped gradient does not depend on which other series were sampled.
+   * Other training ignores them.
+   */
+  rows?: Int32Array;
 }
 
 export interface StepLosses {
@@ -50,9 +57,11 @@ export interface DpOptions {
   clipNorm: number;
   noiseMultiplier: number;
   /**
-   * For Poisson-sampled batches (a different size every iteration): the expected batch size, which
-   * then divides the clipped, noised sums and sets the generator step's fake batch, so nothing the
-   * model keeps depends on how many series were sampled. Absent: fixed-size batches.
+   * For Poisson-sampled batches (a different size every iteration): the expected batch size E, which
+   * then divides the clipped, noised sums and sets every critic and generator step's fake batch (E
+   * series), so nothing the model keeps depends on how many or which series were sampled except
+   * through the noised sums (core/native/README.md, DP-SGD). Each batch must then carry its `rows`.
+   * Absent: fixed-size batches.
    */
   expectedBatch?: number;
 }

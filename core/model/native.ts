@@ -25,8 +25,10 @@ type Handle = { readonly __nativeModel: unique symbol };
 interface NativeAddon {
   create(config: object, seed: number, cudaLibrary?: string): Handle;
   destroy(handle: Handle): void;
+  /** Each batch's `rows` (training-set row ids) reach the core as dg_batch.ids. */
   trainStep(handle: Handle, batches: RealBatch[]): Promise<StepLosses>;
   holdTrainingData(handle: Handle, all: RealBatch): void;
+  /** The row numbers are also the series' training-set row ids. */
   trainStepRows(handle: Handle, rows: Int32Array[]): Promise<StepLosses>;
   generate(handle: Handle, n: number, givenAttributes?: Float32Array, givenAdditional?: Float32Array): Promise<Omit<GeneratedBatch, 'size'>>;
   criticScores(handle: Handle, batch: RealBatch): Promise<Float32Array>;
@@ -210,6 +212,11 @@ export async function createNativeEngine(options: NativeEngineOptions): Promise<
     trainStep(realBatches: RealBatch[]): Promise<StepLosses> {
       return run((h) => {
         checkBatches(realBatches);
+        // DP-SGD on Poisson batches pairs each series with its fake partner by training-set row
+        // (core/native/README.md, DP-SGD); the core refuses batches without them too.
+        if (options.dp?.expectedBatch !== undefined && realBatches.some((b) => !b.rows)) {
+          throw new Error('DP-SGD on Poisson-sampled batches (dp.expectedBatch) needs every batch to carry its training-set rows (batch.rows)');
+        }
         return native.trainStep(h, realBatches);
       });
     },

@@ -13,7 +13,8 @@
  * JavaScript surface (see core/model/native.ts):
  *   create(config, seed, cudaLibrary?) -> handle          info() -> { kernel }
  *   cudaStatus(cudaLibrary) -> { available, reason?, device? }   (never throws for a missing plugin, driver or GPU)
- *   trainStep(handle, batches) -> Promise<losses>  (losses.dp: clip statistics when config.dpClipNorm is on)
+ *   trainStep(handle, batches) -> Promise<losses>  (losses.dp: clip statistics when config.dpClipNorm is on; each batch's
+ *                                                  optional rows: its training-set row ids, needed with dpExpectedBatch)
  *   generate(handle, n, givenAttributes?, givenAdditional?) -> Promise<{attributes, additionalAttributes, features, lengths}>
  *   criticScores(handle, batch) -> Promise<Float32Array>
  *   getState(handle) -> { tensors: [{name, shape, data}], counters }
@@ -99,16 +100,20 @@ static int get_int(napi_env env, napi_value obj, const char *key, int *out) {
 }
 
 /* A Float32Array's data and length; 0 when the value is not one. */
-static int float32_array(napi_env env, napi_value v, float **data, size_t *length) {
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
   bool is_typed = false;
   if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
   napi_typedarray_type type;
   void *ptr;
   napi_value ab;
   size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &ab, &offset) != napi_ok || type != napi_float32_array) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, &ab, &offset) != napi_ok || type != want) return 0;
   *data = ptr;
   return 1;
+}
+
+static int float32_array(napi_env env, napi_value v, float **data, size_t *length) {
+  return typed_array(env, v, napi_float32_array, (void **)data, length);
 }
 
 /* A JS string as a malloc'ed C string; NULL, with a JS error thrown, when it is not a string or holds
@@ -375,10 +380,12 @@ typedef struct {
   int n_batches;
   dg_batch batches[16];
   const float *batch_sources[16][3]; /* the JS arrays' data each batch was copied from */
+  const int32_t *batch_ids[16];      /* and its ids' */
   int32_t *rows[16];                 /* JOB_TRAIN_ROWS: copies of each critic step's row numbers */
   int rows_per_batch;
   float *owned[48];
   int n_owned;
+  int32_t *owned_ids[16]; /* copies of the batches' training-set row ids */
   int n;
   float *given_attr, *given_add;
   char *path;
@@ -394,7 +401,7 @@ typedef struct {
 
 static void free_job(napi_env env, job *j) {
   for (int i = 0; i < j->n_owned; i++) free(j->owned[i]);
-  for (int i = 0; i < 16; i++) free(j->rows[i]);
+  for (int i = 0; i < 16; i++) free(j->rows[i]), free(j->owned_ids[i]);
   for (int i = 0; i < 4; i++)
     if (j->out_buffers[i]) napi_delete_reference(env, j->out_buffers[i]);
   free(j->out_scores);
@@ -432,8 +439,10 @@ static float *own_copy(job *j, const float *src, size_t n) {
   return p;
 }
 
-/* Points b at the arrays of a JS batch { size, attributes, additionalAttributes, features } (JS memory:
- * valid during this call only) after checking their shapes against the model of h. */
+/* Points b at the arrays of a JS batch { size, attributes, additionalAttributes, features, rows? } (JS
+ * memory: valid during this call only) after checking their shapes against the model of h. rows, the
+ * series' training-set row ids (an Int32Array of size), become b->ids; DP-SGD on Poisson-sampled
+ * batches needs them (dg.h, dp_expected_batch). */
 static int batch_arrays(napi_env env, handle *h, napi_value v, dg_batch *b) {
   dg_dims d;
   h->be->get_dims(h->model, &d);
@@ -459,7 +468,13 @@ static int batch_arrays(napi_env env, handle *h, napi_value v, dg_batch *b) {
                 (size_t)size * d.attribute, nm, (size_t)size * d.additional, nf, (size_t)size * d.T * d.feature);
     return 0;
   }
-  *b = (dg_batch){.size = size, .attributes = a, .additional = m, .features = f};
+  int32_t *ids = NULL;
+  size_t n_ids = 0;
+  if (get_property(env, v, "rows", &t) && (!typed_array(env, t, napi_int32_array, (void **)&ids, &n_ids) || n_ids != (size_t)size)) {
+    throw_error(env, "batch.rows must be an Int32Array of the batch's %d training-set row numbers", size);
+    return 0;
+  }
+  *b = (dg_batch){.size = size, .attributes = a, .additional = m, .features = f, .ids = ids};
   return 1;
 }
 
@@ -476,12 +491,22 @@ static int copy_batch(napi_env env, job *j, napi_value v, int i) {
   size_t na = (size_t)size * d.attribute, nm = (size_t)size * d.additional, nf = (size_t)size * d.T * d.feature;
   const float *sources[3] = {a, m, f};
   memcpy(j->batch_sources[i], sources, sizeof sources);
+  j->batch_ids[i] = js.ids;
   for (int k = 0; k < i; k++)
-    if (j->batches[k].size == size && memcmp(j->batch_sources[k], sources, sizeof sources) == 0) {
+    if (j->batches[k].size == size && memcmp(j->batch_sources[k], sources, sizeof sources) == 0 && j->batch_ids[k] == js.ids) {
       *b = j->batches[k];
       return 1;
     }
   b->size = size;
+  b->ids = NULL;
+  if (js.ids) {
+    if (!(j->owned_ids[i] = malloc(sizeof(int32_t) * size))) {
+      throw_error(env, "out of memory copying a batch");
+      return 0;
+    }
+    memcpy(j->owned_ids[i], js.ids, sizeof(int32_t) * size);
+    b->ids = j->owned_ids[i];
+  }
   b->attributes = own_copy(j, a, na);
   b->additional = own_copy(j, m, nm);
   b->features = own_copy(j, f, nf);

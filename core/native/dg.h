@@ -80,10 +80,19 @@ typedef struct {
   float dp_clip_norm;
   float dp_noise_multiplier;
   /* With DP-SGD on Poisson-sampled batches (each series kept with probability q, so every iteration's
-   * batch has its own size), the expected batch size qN: the critics' clipped, noised sums are divided
-   * by it instead of the batch's size, and the generator step takes this many fake series, so nothing
-   * the model keeps depends on how many series were sampled (Opacus does the same). 0: fixed-size
-   * batches, divided by their size. Needs DP on. */
+   * batch has its own size), the expected batch size E = qN. Then nothing the model keeps or reveals
+   * depends on which or how many series were sampled, other than through the clipped, noised sums:
+   * - the critics' clipped, noised sums are divided by E instead of the batch's size (Opacus does the
+   *   same);
+   * - every critic step generates E fake series (batch norm over those E alone) and every generator
+   *   step E, so the noise position advances by the same amount every iteration;
+   * - real example b (training-set row id r = ids[b], which dg_batch must then carry) is paired with
+   *   fake series j in [0, E) and gets its interpolation weights (main and aux) from a draw keyed by
+   *   (critic step k, r) alone (Rng(seed, stream 4), draws k 2^33 + 4r ..+2, see dg_cpu.c,
+   *   pair_examples), so its clipped term -D(real) + D(fake_j) + lambda GP(x_hat) does not depend on
+   *   which other series were sampled: adding or removing one series changes the clipped sum by that
+   *   series' term alone, as DP-SGD's sensitivity argument needs.
+   * 0: fixed-size batches, divided by their size, paired by batch slot. Needs DP on. */
   int dp_expected_batch;
 } dg_config;
 
@@ -92,12 +101,16 @@ int dg_dp_enabled(const dg_config *config);
 
 typedef struct dg_model dg_model;
 
-/* One batch of real, encoded series: attributes [size, A], additional [size, M], features [size, T, F]. */
+/* One batch of real, encoded series: attributes [size, A], additional [size, M], features [size, T, F].
+ * ids [size] (may be NULL, except for training with dp_expected_batch > 0): each series' row number in
+ * the training set (0 .. 2^31 - 1), which keys its fake partner and interpolation weights under DP-SGD
+ * on Poisson-sampled batches (see dg_config.dp_expected_batch); ignored otherwise. */
 typedef struct {
   int size;
   const float *attributes;
   const float *additional;
   const float *features;
+  const int32_t *ids;
 } dg_batch;
 
 /* Same meaning as StepLosses (core/model/engine.ts). With several critic steps the critic-side values
@@ -145,7 +158,10 @@ typedef struct {
   int64_t generator_step;
   int64_t critic_step;
   int64_t aux_critic_step;
-  uint64_t noise_position; /* draws taken from Rng(seed, stream 2) */
+  /* draws taken from Rng(seed, stream 2). With dp_expected_batch > 0 every iteration advances it by the
+   * same amount (E fake series per critic and generator step), so a checkpoint does not reveal the
+   * sample sizes; otherwise by an amount that grows with each batch's size. */
+  uint64_t noise_position;
 } dg_counters;
 
 const char *dg_error_message(void);
@@ -157,7 +173,9 @@ void dg_destroy(dg_model *model);
 int dg_get_dims(const dg_model *model, dg_dims *out);
 
 /* One iteration: config.critic_steps critic updates (batches[0..critic_steps-1], one each), then one
- * generator update with a fresh fake batch of batches[0].size rows (dp_expected_batch rows when set). */
+ * generator update with a fresh fake batch of batches[0].size rows. With dp_expected_batch = E > 0 each
+ * critic step pairs its real series with E fresh fake series by their ids (refused without ids) and
+ * the generator step takes E fake series (see dg_config.dp_expected_batch). */
 int dg_train_step(dg_model *model, const dg_batch *batches, int n_batches, dg_losses *out);
 
 /* n generated series (running batch-norm statistics). given_attributes [n, A] / given_additional

@@ -116,6 +116,7 @@ struct dg_model {
   gen_ws gen;
   dg_critic_ws main_ws, aux_ws;
   float *a_main, *a_aux;
+  int32_t *partner; /* DP-SGD on Poisson batches: each real example's fake series (pair_examples) */
 
   /* Tests only: fixed values for the stop-gradient copies of A and M (what the min/max MLP and the
    * LSTM read), so finite differences see the same function the gradients describe. */
@@ -615,6 +616,7 @@ static int ensure_critic_ws(dg_model *m, int rows) {
     if (m->d.has_aux) layout_critic_ws(&a, &m->aux_ws, &m->aux, rows);
     m->a_main = take(&a, rows);
     m->a_aux = take(&a, rows);
+    m->partner = (int32_t *)take(&a, rows);
     if (pass == 0) {
       if ((rc = check_workspace("critic pass", rows, a.used, m->critic_bytes, m->gen_bytes))) return rc;
       free(m->critic_memory);
@@ -815,12 +817,13 @@ static void generator_forward(dg_model *m, gen_ws *g, int mode, const float *giv
 }
 
 /* Masked features [rows, T*F] (t-major), then attributes and additional attributes, into rows [r0, r1)
- * of X. */
-static void write_fake_rows_range(const dg_model *m, const gen_ws *g, float *X, int ldx, int r0, int r1) {
+ * of X: row r gets generated series src[r] (src NULL: series r). */
+static void write_fake_rows_range(const dg_model *m, const gen_ws *g, float *X, int ldx, int r0, int r1, const int32_t *src) {
   const dg_dims *d = &m->d;
   int rows = g->rows, S = d->S, F = d->feature, A = d->attribute, M = d->additional, TF = d->T * F;
-  for (int r = r0; r < r1; r++) {
-    float *x = X + (size_t)r * ldx;
+  for (int x_row = r0; x_row < r1; x_row++) {
+    float *x = X + (size_t)x_row * ldx;
+    int r = src ? src[x_row] : x_row;
     for (int t = 0; t < d->T; t++) {
       const float *v = g->y + ((size_t)(t / S) * rows + r) * S * F + (size_t)(t % S) * F;
       float mk = g->mask[(size_t)r * d->T + t];
@@ -831,7 +834,7 @@ static void write_fake_rows_range(const dg_model *m, const gen_ws *g, float *X, 
   }
 }
 
-static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) { write_fake_rows_range(m, g, X, ldx, 0, g->rows); }
+static void write_fake_rows(const dg_model *m, const gen_ws *g, float *X, int ldx) { write_fake_rows_range(m, g, X, ldx, 0, g->rows, NULL); }
 
 static void write_real_rows(const dg_model *m, const dg_batch *b, int first, int rows, float *X, int ldx) {
   const dg_dims *d = &m->d;
@@ -952,6 +955,7 @@ typedef struct {
   const dg_batch *batch;
   float *X;
   int ldx, B;
+  const int32_t *partner; /* NULL: real example b meets fake series b */
 } critic_rows_job;
 
 static void critic_rows_task(void *ctx, int chunk, int n_chunks, int thread) {
@@ -960,7 +964,7 @@ static void critic_rows_task(void *ctx, int chunk, int n_chunks, int thread) {
   dg_stripe(j->B, 1, chunk, n_chunks, &b0, &b1);
   if (b1 <= b0) return;
   write_real_rows(j->m, j->batch, b0, b1 - b0, j->X + (size_t)b0 * j->ldx, j->ldx);
-  write_fake_rows_range(j->m, j->g, j->X + (size_t)j->B * j->ldx, j->ldx, b0, b1);
+  write_fake_rows_range(j->m, j->g, j->X + (size_t)j->B * j->ldx, j->ldx, b0, b1, j->partner);
   interpolate_range(j->X, j->B, j->ldx, j->m->a_main, b0, b1);
 }
 
@@ -992,24 +996,48 @@ static int critic_step_grads(dg_model *m, dg_critic_net *net, dg_critic_ws *ws, 
   return dg_add_secure_gaussian(m->pool, m->grads + begin, n, (double)m->cfg.dp_noise_multiplier * m->cfg.dp_clip_norm / divisor);
 }
 
+/* DP-SGD on Poisson-sampled batches: real example b (training-set row id r = ids[b]) at critic step k
+ * (the critic's Adam steps so far) meets fake series partner[b] in [0, E) and gets its interpolation
+ * weights a_main[b], a_aux[b] from draws dg_pairing_position(k, r) + 0, 1, 2 of Rng(seed, stream 4):
+ * from (k, r) alone, not from the batch slot b or what else was sampled, so each example's clipped
+ * term is its own. Pairing by slot (as fixed-size batches do) would shift every later example onto
+ * another fake series and weight when one series joins the sample, and a noise position advanced per
+ * sampled row would count the sample sizes into the checkpoint. */
+static void pair_examples(dg_model *m, const dg_batch *batch, int E) {
+  int64_t k = m->step[DG_NET_CRITIC];
+  for (int b = 0; b < batch->size; b++) {
+    uint64_t p = dg_pairing_position(k, batch->ids[b]);
+    m->partner[b] = dg_pairing_partner(dg_rng_u32_at(m->seed, DG_STREAM_DP_PAIRING, p), E);
+    m->a_main[b] = (float)dg_rng_uniform_at(m->seed, DG_STREAM_DP_PAIRING, p + 1);
+    m->a_aux[b] = (float)dg_rng_uniform_at(m->seed, DG_STREAM_DP_PAIRING, p + 2);
+  }
+}
+
 /* Gradients of both critics' losses for one real batch and a fresh fake batch (noise from the
- * current position, which advances by what was drawn). */
+ * current position, which advances by what was drawn). The fake batch has the real batch's B rows,
+ * paired by slot, or with DP-SGD on Poisson-sampled batches E = dp_expected_batch rows paired by id
+ * (pair_examples): then the draws taken are the same for every sample. */
 static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
-  int rc, B = batch->size;
+  int rc, B = batch->size, E = m->cfg.dp_expected_batch;
+  int n_fake = E > 0 ? E : B;
   const dg_dims *d = &m->d;
-  if ((rc = ensure_gen_ws(m, B)) || (rc = ensure_critic_ws(m, 3 * B))) return rc;
+  if ((rc = ensure_gen_ws(m, n_fake)) || (rc = ensure_critic_ws(m, 3 * B))) return rc;
   gen_ws *g = &m->gen;
-  g->rows = B;
+  g->rows = n_fake;
   DG_PROF_T0();
-  m->noise_position += draw_generator_noise(m, g, m->noise_position, B, 0, B);
+  m->noise_position += draw_generator_noise(m, g, m->noise_position, n_fake, 0, n_fake);
   DG_PROF_LAP(DG_PROF_NOISE);
   generator_forward(m, g, BN_TRAIN, NULL, NULL, 0);
   DG_PROF_SKIP();
-  dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_main, B);
-  m->noise_position += B;
-  if (d->has_aux) {
-    dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_aux, B);
+  if (E > 0) {
+    pair_examples(m, batch, E);
+  } else {
+    dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_main, B);
     m->noise_position += B;
+    if (d->has_aux) {
+      dg_rng_fill_uniform(m->seed, DG_STREAM_NOISE, m->noise_position, m->a_aux, B);
+      m->noise_position += B;
+    }
   }
 
   dg_critic_net net;
@@ -1017,7 +1045,7 @@ static int critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
   float lambda = m->cfg.gradient_penalty_weight;
   int w0 = d->critic_input;
   float *X = m->main_ws.act[0];
-  critic_rows_job rj = {m, g, batch, X, w0, B};
+  critic_rows_job rj = {m, g, batch, X, w0, B, E > 0 ? m->partner : NULL};
   dg_pool_run(m->pool, critic_rows_task, &rj, row_pass_chunks(m, (size_t)B * w0));
   critic_net(m, &m->critic, &net);
   DG_PROF_LAP(DG_PROF_ROWS);
@@ -1107,6 +1135,20 @@ static int check_batch(const dg_model *m, const dg_batch *b) {
   return DG_OK;
 }
 
+/* A training batch: under DP-SGD on Poisson-sampled batches each series needs its training-set row id
+ * (pair_examples); pairing by batch slot instead would make every example's clipped term depend on
+ * which other series were sampled. */
+static int check_train_batch(const dg_model *m, const dg_batch *b) {
+  int rc = check_batch(m, b);
+  if (rc || m->cfg.dp_expected_batch <= 0) return rc;
+  if (!b->ids)
+    return dg_fail(DG_ERR_ARG, "DP-SGD on Poisson-sampled batches (dp_expected_batch %d) needs each series' training-set row id (dg_batch.ids)",
+                   m->cfg.dp_expected_batch);
+  for (int i = 0; i < b->size; i++)
+    if (b->ids[i] < 0) return dg_fail(DG_ERR_ARG, "batch row %d: the training-set row id %d is negative", i, (int)b->ids[i]);
+  return DG_OK;
+}
+
 static int losses_finite(const dg_losses *l) {
   return isfinite(l->critic) && isfinite(l->aux_critic) && isfinite(l->gradient_penalty) && isfinite(l->aux_gradient_penalty) &&
          isfinite(l->generator) && isfinite(l->wasserstein_distance);
@@ -1118,7 +1160,7 @@ int dg_train_step(dg_model *m, const dg_batch *batches, int n_batches, dg_losses
   if (n_batches < m->cfg.critic_steps)
     return dg_fail(DG_ERR_ARG, "an iteration takes %d real batches (criticSteps), got %d", m->cfg.critic_steps, n_batches);
   for (int s = 0; s < m->cfg.critic_steps; s++)
-    if ((rc = check_batch(m, &batches[s]))) return rc;
+    if ((rc = check_train_batch(m, &batches[s]))) return rc;
   dg_losses l;
   memset(&l, 0, sizeof l);
   for (int s = 0; s < m->cfg.critic_steps; s++) {
@@ -1135,7 +1177,7 @@ int dg_train_step(dg_model *m, const dg_batch *batches, int n_batches, dg_losses
 }
 
 int dg_debug_critic_grads(dg_model *m, const dg_batch *batch, dg_losses *losses) {
-  int rc = check_batch(m, batch);
+  int rc = check_train_batch(m, batch);
   if (rc) return rc;
   uint64_t saved = m->noise_position;
   rc = critic_grads(m, batch, losses);

@@ -125,6 +125,18 @@ __global__ void k_fill_uniform(float *out, int n, uint32_t seed, const uint64_t 
   if (i < n) out[i] = (float)uniform_at(seed, *position + offset + i);
 }
 
+/* DP-SGD on Poisson-sampled batches: real example b (training-set row id ids[b]) at critic step
+ * *critic_step meets fake series partner[b] in [0, E) and gets its interpolation weights, from the
+ * draws keyed by (step, id) alone: the same as dg_cpu.c's pair_examples. */
+__global__ void k_pair_examples(int32_t *partner, float *a_main, float *a_aux, const int32_t *ids, int B, int E, uint32_t seed, const int64_t *critic_step) {
+  int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  uint64_t p = dg_pairing_position(*critic_step, ids[b]);
+  partner[b] = dg_pairing_partner(philox_lane(seed, DG_STREAM_DP_PAIRING, p), E);
+  a_main[b] = (float)(((double)philox_lane(seed, DG_STREAM_DP_PAIRING, p + 1) + 0.5) / 4294967296.0);
+  a_aux[b] = (float)(((double)philox_lane(seed, DG_STREAM_DP_PAIRING, p + 2) + 0.5) / 4294967296.0);
+}
+
 __global__ void k_advance(uint64_t *position, uint64_t draws) { *position += draws; }
 __global__ void k_step(int64_t *step) { *step += 1; }
 
@@ -365,6 +377,25 @@ __global__ void k_fake_rows(float *X, int ldx, const float *y, const float *mask
     v = M[(size_t)r * Md + k - T * F - Ad];
   }
   X[(size_t)r * ldx + k] = v;
+}
+
+/* k_fake_rows (zero_pad off) for pairs: X row r gets series partner[r] of a generator pass over gen_rows. */
+__global__ void k_fake_rows_paired(float *X, int ldx, const float *y, const float *mask, const float *A, const float *M, const int32_t *partner, int rows,
+                                   int gen_rows, int T, int S, int F, int Ad, int Md) {
+  int w = T * F + Ad + Md;
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= (long)rows * w) return;
+  int x_row = (int)(i / w), k = (int)(i % w), r = partner[x_row];
+  float v;
+  if (k < T * F) {
+    int t = k / F, f = k % F;
+    v = y[((size_t)(t / S) * gen_rows + r) * S * F + (size_t)(t % S) * F + f] * mask[(size_t)r * T + t];
+  } else if (k < T * F + Ad) {
+    v = A[(size_t)r * Ad + k - T * F];
+  } else {
+    v = M[(size_t)r * Md + k - T * F - Ad];
+  }
+  X[(size_t)x_row * ldx + k] = v;
 }
 
 /* Real rows [features, attributes, additional] into X. */
@@ -941,12 +972,15 @@ struct dg_cuda {
   int capacity;
   void *arena;
   float *xh, *base, *gates, *c, *tc, *y, *mask, *xam, *dy, *dh, *dgsum, *dA, *dM, *d1, *d2, *khT, *a_main, *a_aux;
+  int32_t *partner; /* DP-SGD on Poisson batches: each real example's fake series (k_pair_examples) */
   float *colsum_partial; /* colsum()'s per-chunk sums */
   int32_t *lengths;
   mlp_ws attr, minmax;
   critic_ws main_ws, aux_ws;
   float *batch[16][3];
-  int32_t *batch_rows; /* [critic steps][batch_capacity]: row numbers of the held training set */
+  /* [critic steps][batch_capacity]: row numbers of the held training set, or (DP-SGD on Poisson
+   * batches) the uploaded batches' training-set row ids; step s's B at batch_rows + s B */
+  int32_t *batch_rows;
   int batch_capacity;
   /* dg_cuda_hold_training_data: the training set on the device */
   float *held[3];
@@ -1108,6 +1142,7 @@ static void layout_ws(dg_cuda *g, arena *a, int rows) {
   g->khT = take(a, 4 * H * H);
   g->a_main = take(a, rows);
   g->a_aux = take(a, rows);
+  g->partner = (int32_t *)take(a, rows);
   int mw = max_of(c->attribute_hidden, c->n_attribute_hidden, (int)A);
   mw = max_of(c->minmax_hidden, c->n_minmax_hidden, mw > (int)M ? mw : (int)M);
   g->d1 = take(a, (size_t)rows * mw);
@@ -1477,21 +1512,34 @@ static void iteration(dg_cuda *g, int B) {
   const dg_config *c = L->config;
   int w0 = L->d.critic_input, wa = L->d.aux_input, TF = L->d.T * L->d.feature, A = L->d.attribute, Md = L->d.additional;
   uint32_t seed = dg_seed(g->host);
-  uint64_t pass = draws_per_pass(g, B);
+  /* Fake series per critic step: B paired by slot, or with DP-SGD on Poisson batches E paired by
+   * training-set row id (dg_cpu.c, critic_grads and pair_examples): the same draws for every sample. */
+  int E = c->dp_expected_batch, n_fake = E > 0 ? E : B;
+  uint64_t pass = draws_per_pass(g, n_fake);
   k_zero_double<<<1, 32, 0, g->stream>>>(g->stats, 8);
   for (int s = 0; s < c->critic_steps; s++) {
-    draw_noise(g, 0, B, 0, B);
+    draw_noise(g, 0, n_fake, 0, n_fake);
     stage(g, "critic step: noise");
-    generator_forward(g, B, 0, NULL, NULL);
-    k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_main, B, seed, g->position, pass);
-    if (L->d.has_aux) k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_aux, B, seed, g->position, pass + B);
-    k_advance<<<1, 1, 0, g->stream>>>(g->position, pass + (L->d.has_aux ? 2 : 1) * (uint64_t)B);
+    generator_forward(g, n_fake, 0, NULL, NULL);
+    if (E > 0) {
+      k_pair_examples<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->partner, g->a_main, g->a_aux, g->batch_rows + (size_t)s * B, B, E, seed,
+                                                                 g->step + DG_NET_CRITIC);
+      k_advance<<<1, 1, 0, g->stream>>>(g->position, pass);
+    } else {
+      k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_main, B, seed, g->position, pass);
+      if (L->d.has_aux) k_fill_uniform<<<blocks_for(B, 256), 256, 0, g->stream>>>(g->a_aux, B, seed, g->position, pass + B);
+      k_advance<<<1, 1, 0, g->stream>>>(g->position, pass + (L->d.has_aux ? 2 : 1) * (uint64_t)B);
+    }
     if (s > 0) k_zero_double<<<1, 32, 0, g->stream>>>(g->stats, 6);
 
     float *X = g->main_ws.act[0];
     k_real_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, w0, g->batch[s][2], g->batch[s][0], g->batch[s][1], B, TF, A, Md);
-    k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X + (size_t)B * w0, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T, L->d.S,
-                                                                      L->d.feature, A, Md, 0);
+    if (E > 0)
+      k_fake_rows_paired<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X + (size_t)B * w0, w0, g->y, g->mask, g->attr.out, g->minmax.out, g->partner,
+                                                                               B, E, L->d.T, L->d.S, L->d.feature, A, Md);
+    else
+      k_fake_rows<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X + (size_t)B * w0, w0, g->y, g->mask, g->attr.out, g->minmax.out, B, L->d.T,
+                                                                        L->d.S, L->d.feature, A, Md, 0);
     k_interpolate<<<blocks_for((long)B * w0, 256), 256, 0, g->stream>>>(X, B, w0, g->a_main);
     stage(g, "critic step: input rows [real; fake; x_hat]");
     critic_wgan_gp(g, DG_NET_CRITIC, s, B);
@@ -1861,6 +1909,14 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     const dg_batch *b = &batches[s];
     if (b->size != B) return dg_fail(DG_ERR_ARG, "the CUDA core needs equal batch sizes within an iteration");
     if (!b->attributes || !b->features || (d->additional && !b->additional)) return dg_fail(DG_ERR_ARG, "a batch array is NULL");
+    /* As dg_cpu.c's check_train_batch: Poisson DP pairs examples by training-set row id. */
+    if (c->dp_expected_batch > 0) {
+      if (!b->ids)
+        return dg_fail(DG_ERR_ARG, "DP-SGD on Poisson-sampled batches (dp_expected_batch %d) needs each series' training-set row id (dg_batch.ids)",
+                       c->dp_expected_batch);
+      for (int i = 0; i < B; i++)
+        if (b->ids[i] < 0) return dg_fail(DG_ERR_ARG, "batch row %d: the training-set row id %d is negative", i, (int)b->ids[i]);
+    }
   }
   if ((rc = prepare_iteration(g, B))) return rc;
   for (int s = 0; s < c->critic_steps; s++) {
@@ -1879,6 +1935,8 @@ extern "C" int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_bat
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][0], from[0], sizeof(float) * B * d->attribute, kind, g->stream));
     if (d->additional) CUDA_TRY(cudaMemcpyAsync(g->batch[s][1], from[1], sizeof(float) * B * d->additional, kind, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->batch[s][2], from[2], sizeof(float) * (size_t)B * d->T * d->feature, kind, g->stream));
+    if (c->dp_expected_batch > 0)
+      CUDA_TRY(cudaMemcpyAsync(g->batch_rows + (size_t)s * B, b->ids, sizeof(int32_t) * B, cudaMemcpyHostToDevice, g->stream));
   }
   return run_iteration(g, B, out);
 }

@@ -34,7 +34,8 @@ int dg_cuda_train_step(dg_cuda *g, const dg_batch *batches, int n_batches, dg_lo
  * held before; DG_ERR_ALLOC (nothing held) when the device lacks the memory. */
 int dg_cuda_hold_training_data(dg_cuda *g, const dg_batch *all);
 /* dg_cuda_train_step on rows of the held training set: rows[s] holds the B row numbers of critic step
- * s's batch, gathered on the device (no batch crosses the bus). */
+ * s's batch, gathered on the device (no batch crosses the bus). The row numbers are also the series'
+ * ids (dg_batch.ids) for DP-SGD on Poisson-sampled batches. */
 int dg_cuda_train_step_rows(dg_cuda *g, const int32_t *const *rows, int n_steps, int B, dg_losses *out);
 /* Same contract as dg_generate. */
 int dg_cuda_generate(dg_cuda *g, int n, const float *given_attributes, const float *given_additional, float *attributes, float *additional,

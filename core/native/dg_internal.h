@@ -54,7 +54,21 @@ void dg_prof_reset(void);
 
 /* ---------------------------------------------------------------- Philox RNG (core/util/rng.ts) */
 
-enum { DG_STREAM_INIT = 1, DG_STREAM_NOISE = 2, DG_STREAM_BATCHES = 3 };
+/* DG_STREAM_DP_PAIRING: under DP-SGD on Poisson-sampled batches, each real example's fake partner and
+ * interpolation weights, keyed by (critic step, training-set row id): see dg_cpu.c, pair_examples. */
+enum { DG_STREAM_INIT = 1, DG_STREAM_NOISE = 2, DG_STREAM_BATCHES = 3, DG_STREAM_DP_PAIRING = 4 };
+
+/* Where example (critic step k, training-set row id r)'s pairing draws start: draws p (fake partner),
+ * p + 1 (main interpolation weight), p + 2 (aux), p + 3 unused; one Philox block each, disjoint for
+ * every k and every r < 2^31. */
+#ifdef __CUDACC__
+#define DG_HOST_DEVICE __host__ __device__
+#else
+#define DG_HOST_DEVICE
+#endif
+DG_HOST_DEVICE static inline uint64_t dg_pairing_position(int64_t k, int32_t r) { return ((uint64_t)k << 33) + 4 * (uint64_t)(uint32_t)r; }
+/* The fake partner in [0, E) from a 32-bit draw u: floor(u E / 2^32), exact in integers. */
+DG_HOST_DEVICE static inline int dg_pairing_partner(uint32_t u, int E) { return (int)(((uint64_t)u * (uint64_t)E) >> 32); }
 
 void dg_philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1, uint32_t out[4]);
 /* Draw number `position` of Rng(seed, stream). */

@@ -98,7 +98,8 @@ int dg_cuda_train_step_rows(dg_cuda *g, const int32_t *const *rows, int n_steps,
       if (!g->gathered[s][k]) return dg_fail(DG_ERR_ALLOC, "out of memory");
       for (int b = 0; b < B; b++) memcpy(g->gathered[s][k] + b * w[k], g->held[k] + rows[s][b] * w[k], sizeof(float) * w[k]);
     }
-    batches[s] = (dg_batch){.size = B, .attributes = g->gathered[s][0], .additional = g->gathered[s][1], .features = g->gathered[s][2]};
+    /* the row numbers are the series' training-set ids, as in dg_cuda.cu */
+    batches[s] = (dg_batch){.size = B, .attributes = g->gathered[s][0], .additional = g->gathered[s][1], .features = g->gathered[s][2], .ids = rows[s]};
   }
   return dg_train_step(g->device, batches, n_steps, out);
 }

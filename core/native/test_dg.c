@@ -868,6 +868,7 @@ static dg_config tiny_config(int gen_flags, int aux, int additional) {
 typedef struct {
   int B;
   float *attributes, *additional, *features;
+  int32_t *ids; /* training-set row ids: 0 .. B-1 */
   dg_batch batch;
 } real_batch;
 
@@ -907,9 +908,21 @@ static void make_real_batch(real_batch *rb, const dg_model *m, const dg_config *
   rb->batch.attributes = rb->attributes;
   rb->batch.additional = rb->additional;
   rb->batch.features = rb->features;
+  rb->ids = malloc(sizeof(int32_t) * B);
+  for (int b = 0; b < B; b++) rb->ids[b] = b;
+  rb->batch.ids = rb->ids;
 }
 
-static void free_real_batch(real_batch *rb) { free(rb->attributes), free(rb->additional), free(rb->features); }
+static void free_real_batch(real_batch *rb) { free(rb->attributes), free(rb->additional), free(rb->features), free(rb->ids); }
+
+/* Rows [first, first + n) of a real batch as a batch of their own (ids included). */
+static dg_batch sub_batch(const real_batch *rb, const dg_model *m, int first, int n) {
+  dg_dims d;
+  dg_get_dims(m, &d);
+  dg_batch b = {n, rb->attributes + (size_t)first * d.attribute, rb->additional + (size_t)first * d.additional,
+                rb->features + (size_t)first * d.T * d.feature, rb->ids + first};
+  return b;
+}
 
 typedef struct {
   dg_model *m;
@@ -1033,58 +1046,6 @@ static void test_dp_model_off_equals_huge_clip(void) {
         "DP configs without a usable clip norm, or with a negative multiplier, are refused");
 }
 
-/* Poisson-sampled batches: the critics' gradients are divided by the expected batch size, not the
- * batch's, and the generator step takes the expected number of fake series. */
-static void test_dp_expected_batch(void) {
-  int B = 6, E = 9;
-  dg_config c1 = dp_config(1e30f, 0), c2 = dp_config(1e30f, 0);
-  c2.dp_expected_batch = E;
-  dg_model *m1, *m2;
-  int rc = dg_create(&c1, 5, &m1) | dg_create(&c2, 5, &m2);
-  CHECK(rc == DG_OK, "create expected-batch models: %s", dg_error_message());
-  if (rc) return;
-  real_batch rb;
-  make_real_batch(&rb, m1, &c1, B);
-  dg_losses l1, l2;
-  rc = dg_debug_critic_grads(m1, &rb.batch, &l1) | dg_debug_critic_grads(m2, &rb.batch, &l2);
-  CHECK(rc == DG_OK, "critic grads: %s", dg_error_message());
-  dg_layout L;
-  dg_get_layout(m1, &L);
-  double worst = 0, largest = 0;
-  for (int net = DG_NET_CRITIC; net <= DG_NET_AUX; net++)
-    for (size_t i = L.net_begin[net]; i < L.net_end[net]; i++) {
-      double want = dg_grads(m1)[i] * (double)B / E, got = dg_grads(m2)[i];
-      if (fabs(got - want) > worst) worst = fabs(got - want);
-      if (fabs(want) > largest) largest = fabs(want);
-    }
-  CHECK(largest > 0 && worst <= 1e-6 * largest, "critic gradients over the expected batch %d = over the batch's %d times %d/%d (max diff %g of %g)", E,
-        B, B, E, worst, largest);
-
-  /* Noise draws per row: a critic step's (c) and a generator step's (g), from models without the setting. */
-  dg_config one = dp_config(1e30f, 0), two = dp_config(1e30f, 0);
-  two.critic_steps = 2;
-  dg_model *m_one, *m_two;
-  rc = dg_create(&one, 5, &m_one) | dg_create(&two, 5, &m_two);
-  dg_batch twice[2] = {rb.batch, rb.batch};
-  dg_counters k0, k1, k2;
-  rc |= dg_train_step(m_one, &rb.batch, 1, &l1) | dg_train_step(m_two, twice, 2, &l1) | dg_train_step(m2, &rb.batch, 1, &l2);
-  CHECK(rc == DG_OK, "train steps: %s", dg_error_message());
-  dg_get_counters(m_one, &k0), dg_get_counters(m_two, &k1), dg_get_counters(m2, &k2);
-  double c = (double)(k1.noise_position - k0.noise_position) / B, g = (double)k0.noise_position / B - c;
-  CHECK(c > 0 && g > 0 && (double)k2.noise_position == B * c + E * g, "the generator step takes %d fake series (noise drawn %llu, want %g)", E,
-        (unsigned long long)k2.noise_position, B * c + E * g);
-  CHECK(isfinite(l2.generator) && l2.dp_grad_norm > 0, "the expected-batch step trains (generator loss %g)", l2.generator);
-
-  dg_model *bad = NULL;
-  dg_config off = dp_config(0, 0), negative = dp_config(1, 0);
-  off.dp_expected_batch = 10;
-  negative.dp_expected_batch = -1;
-  CHECK(dg_create(&off, 1, &bad) == DG_ERR_CONFIG && dg_create(&negative, 1, &bad) == DG_ERR_CONFIG,
-        "an expected batch size without DP, or a negative one, is refused");
-  free_real_batch(&rb);
-  dg_destroy(m1), dg_destroy(m2), dg_destroy(m_one), dg_destroy(m_two);
-}
-
 /* One of the model's critics (main or aux) as a dp_critic over its live parameters, and its input rows. */
 static void model_critic(dg_model *m, const dg_config *cfg, int aux, int B, dp_critic *c, float **X) {
   dg_dims d;
@@ -1103,6 +1064,178 @@ static void model_critic(dg_model *m, const dg_config *cfg, int aux, int B, dp_c
     for (int k = 0; k < w0; k++) x[(size_t)(2 * B + b) * w0 + k] = ab * x[(size_t)b * w0 + k] + fb * x[(size_t)(B + b) * w0 + k];
   }
   *X = x;
+}
+
+/* The critic and aux gradients of a model (dg_grads over both critics' parameters). */
+static float *critic_grads_copy(dg_model *m, size_t *n) {
+  dg_layout L;
+  dg_get_layout(m, &L);
+  *n = L.net_end[DG_NET_AUX] - L.net_begin[DG_NET_CRITIC];
+  float *g = malloc(sizeof(float) * *n);
+  memcpy(g, dg_grads(m) + L.net_begin[DG_NET_CRITIC], sizeof(float) * *n);
+  return g;
+}
+
+/* Poisson-sampled batches (dp_expected_batch = E): the critics' gradients are the sum of the examples'
+ * clipped terms over E (not the batch's size), each real example meets one of E fake series generated
+ * for the step, ids are required, and the noise drawn per iteration (critic and generator steps of E
+ * fake series each, no per-row interpolation draws) does not depend on the batch's size. */
+static void test_dp_expected_batch(void) {
+  int B = 6, E = 9;
+  dg_config c2 = dp_config(1e30f, 0);
+  c2.dp_expected_batch = E;
+  dg_model *m2;
+  int rc = dg_create(&c2, 5, &m2);
+  CHECK(rc == DG_OK, "create expected-batch model: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb;
+  make_real_batch(&rb, m2, &c2, B);
+  dg_losses l2;
+  rc = dg_debug_critic_grads(m2, &rb.batch, &l2);
+  CHECK(rc == DG_OK, "critic grads: %s", dg_error_message());
+  for (int aux = 0; aux <= 1; aux++) {
+    dp_critic c;
+    float *X;
+    model_critic(m2, &c2, aux, B, &c, &X);
+    float *expl = malloc(sizeof(float) * c.total);
+    explicit_clipped_sum(&c, X, c2.gradient_penalty_weight, INFINITY, expl, NULL); /* sum_b grad l_b / B */
+    const float *got = dg_grads(m2) + dg_param_offset(m2, dg_tensor_find(m2, aux ? "aux.dense0.kernel" : "critic.dense0.kernel"));
+    double worst = 0, largest = 0;
+    for (size_t i = 0; i < c.total; i++) {
+      double want = expl[i] * (double)B / E;
+      worst = fmax(worst, fabs(got[i] - want));
+      largest = fmax(largest, fabs(want));
+    }
+    CHECK(largest > 0 && worst <= 1e-5 * largest, "%s critic: gradient over the expected batch %d = sum of the %d examples' terms / %d (max diff %g of %g)",
+          aux ? "aux" : "main", E, B, E, worst, largest);
+    free(X), free(expl), free(c.grads);
+    dp_critic_free(&c, 0);
+  }
+
+  /* Noise draws per row: a critic step's (c: generator pass and two interpolation weights) and a
+   * generator pass's (g), from models without the setting. */
+  dg_config one = dp_config(1e30f, 0), two = dp_config(1e30f, 0);
+  two.critic_steps = 2;
+  dg_model *m_one, *m_two;
+  rc = dg_create(&one, 5, &m_one) | dg_create(&two, 5, &m_two);
+  dg_batch twice[2] = {rb.batch, rb.batch};
+  dg_counters k0, k1, k2;
+  dg_losses l1;
+  rc |= dg_train_step(m_one, &rb.batch, 1, &l1) | dg_train_step(m_two, twice, 2, &l1) | dg_train_step(m2, &rb.batch, 1, &l2);
+  CHECK(rc == DG_OK, "train steps: %s", dg_error_message());
+  dg_get_counters(m_one, &k0), dg_get_counters(m_two, &k1), dg_get_counters(m2, &k2);
+  double c = (double)(k1.noise_position - k0.noise_position) / B, g = (double)k0.noise_position / B - c;
+  CHECK(c > 0 && g > 0 && (double)k2.noise_position == 2 * E * g,
+        "a Poisson iteration draws E = %d fake series for the critic step and %d for the generator step, nothing per real row (noise drawn %llu, want %g)",
+        E, E, (unsigned long long)k2.noise_position, 2 * E * g);
+  CHECK(isfinite(l2.generator) && l2.dp_grad_norm > 0, "the expected-batch step trains (generator loss %g)", l2.generator);
+
+  dg_batch no_ids = rb.batch;
+  no_ids.ids = NULL;
+  CHECK(dg_train_step(m2, &no_ids, 1, &l2) == DG_ERR_ARG && strstr(dg_error_message(), "row id"), "Poisson DP without ids is refused: %s",
+        dg_error_message());
+  CHECK(dg_debug_critic_grads(m2, &no_ids, &l2) == DG_ERR_ARG, "Poisson DP critic grads without ids are refused");
+  rb.ids[2] = -1;
+  CHECK(dg_train_step(m2, &rb.batch, 1, &l2) == DG_ERR_ARG && strstr(dg_error_message(), "negative"), "a negative id is refused: %s",
+        dg_error_message());
+  rb.ids[2] = 2;
+  CHECK(dg_train_step(m_one, &no_ids, 1, &l1) == DG_OK, "fixed-size DP batches need no ids: %s", dg_error_message());
+
+  dg_model *bad = NULL;
+  dg_config off = dp_config(0, 0), negative = dp_config(1, 0);
+  off.dp_expected_batch = 10;
+  negative.dp_expected_batch = -1;
+  CHECK(dg_create(&off, 1, &bad) == DG_ERR_CONFIG && dg_create(&negative, 1, &bad) == DG_ERR_CONFIG,
+        "an expected batch size without DP, or a negative one, is refused");
+  free_real_batch(&rb);
+  dg_destroy(m2), dg_destroy(m_one), dg_destroy(m_two);
+}
+
+/* Issue 14: under DP-SGD on Poisson-sampled batches nothing but the clipped, noised sums may depend on
+ * the sample. (a) Iterations on samples of different sizes advance the counters identically (a
+ * checkpoint's noise position would otherwise sum up the sample sizes). (b) With sigma = 0 and the
+ * divisor fixed at E, the critic gradient of S + {x} is that of S plus that of {x} alone: adding a
+ * series leaves every other series' clipped term unchanged (DP-SGD's sensitivity argument); with
+ * pairing by batch slot and a fake batch as large as the sample it was not. */
+static void test_dp_poisson_side_channels(void) {
+  int B = 7, E = 5;
+  /* A clip norm at the mean per-example norm, so some examples are clipped and some not. */
+  dg_config probe = dp_config(1e30f, 0);
+  probe.dp_expected_batch = E;
+  dg_model *mp;
+  int rc = dg_create(&probe, 21, &mp);
+  CHECK(rc == DG_OK, "create: %s", dg_error_message());
+  if (rc) return;
+  real_batch rb;
+  make_real_batch(&rb, mp, &probe, B + 1);
+  dg_losses l;
+  dg_batch all = sub_batch(&rb, mp, 0, B + 1), S = sub_batch(&rb, mp, 0, B), x = sub_batch(&rb, mp, B, 1);
+  CHECK(dg_debug_critic_grads(mp, &all, &l) == DG_OK, "probe: %s", dg_error_message());
+  float C = l.dp_grad_norm;
+  dg_config cfg = dp_config(C, 0);
+  cfg.dp_expected_batch = E;
+  cfg.critic_steps = 2;
+  dg_model *m, *m2;
+  rc = dg_create(&cfg, 21, &m) | dg_create(&cfg, 21, &m2);
+  CHECK(rc == DG_OK, "create: %s", dg_error_message());
+  if (rc) return;
+
+  /* (a) from the same state: 3 iterations on samples of B + 1, B, 1 rows against 3 on 1, 1, B + 1 rows */
+  const dg_batch *seq_a[3] = {&all, &S, &x}, *seq_b[3] = {&x, &x, &all};
+  dg_losses la, lb;
+  for (int i = 0; i < 3; i++) {
+    dg_batch ba[2] = {*seq_a[i], *seq_a[i]}, bb[2] = {*seq_b[i], *seq_b[i]};
+    rc = dg_train_step(m, ba, 2, &la) | dg_train_step(m2, bb, 2, &lb);
+    CHECK(rc == DG_OK, "iteration %d: %s", i + 1, dg_error_message());
+  }
+  dg_counters ka, kb;
+  dg_get_counters(m, &ka), dg_get_counters(m2, &kb);
+  CHECK(memcmp(&ka, &kb, sizeof ka) == 0 && ka.noise_position > 0,
+        "Poisson DP: counters after 3 iterations do not depend on the sample sizes (noise position %llu vs %llu, critic steps %lld vs %lld)",
+        (unsigned long long)ka.noise_position, (unsigned long long)kb.noise_position, (long long)ka.critic_step, (long long)kb.critic_step);
+
+  /* (b) at the trained state of m: the clipped sums (sigma = 0, divisor E) of S + {x}, S and {x} */
+  float *g_all, *g_s, *g_x;
+  size_t n;
+  double clipped;
+  CHECK(dg_debug_critic_grads(m, &all, &l) == DG_OK, "critic grads: %s", dg_error_message());
+  clipped = l.dp_clipped_fraction;
+  g_all = critic_grads_copy(m, &n);
+  CHECK(dg_debug_critic_grads(m, &S, &l) == DG_OK, "critic grads: %s", dg_error_message());
+  g_s = critic_grads_copy(m, &n);
+  CHECK(dg_debug_critic_grads(m, &x, &l) == DG_OK, "critic grads: %s", dg_error_message());
+  g_x = critic_grads_copy(m, &n);
+  double worst = 0, largest = 0, moved = 0;
+  for (size_t i = 0; i < n; i++) {
+    double want = (double)g_s[i] + g_x[i];
+    worst = fmax(worst, fabs(g_all[i] - want));
+    largest = fmax(largest, fabs(want));
+    moved = fmax(moved, fabs(g_x[i]));
+  }
+  CHECK(clipped > 0 && clipped < 1, "some but not all examples clipped (%g)", clipped);
+  CHECK(moved > 1e-4 * largest && worst <= 2e-6 * largest,
+        "Poisson DP: clipped critic gradient of S + {x} = that of S + that of {x} (max diff %.3g of %.3g; x's own term up to %.3g)", worst, largest, moved);
+  /* The same for S in another order: each example's term is keyed by its id, not its batch slot. */
+  real_batch rev;
+  make_real_batch(&rev, m, &cfg, B);
+  dg_dims d;
+  dg_get_dims(m, &d);
+  size_t TF = (size_t)d.T * d.feature;
+  for (int b = 0; b < B; b++) {
+    int r = B - 1 - b;
+    memcpy(rev.attributes + (size_t)b * d.attribute, rb.attributes + (size_t)r * d.attribute, sizeof(float) * d.attribute);
+    memcpy(rev.additional + (size_t)b * d.additional, rb.additional + (size_t)r * d.additional, sizeof(float) * d.additional);
+    memcpy(rev.features + b * TF, rb.features + r * TF, sizeof(float) * TF);
+    rev.ids[b] = r;
+  }
+  CHECK(dg_debug_critic_grads(m, &rev.batch, &l) == DG_OK, "critic grads: %s", dg_error_message());
+  float *g_rev = critic_grads_copy(m, &n);
+  worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(g_rev[i] - g_s[i]));
+  CHECK(worst <= 2e-6 * largest, "Poisson DP: the clipped sum does not depend on the order of the sample (max diff %.3g of %.3g)", worst, largest);
+  free(g_all), free(g_s), free(g_x), free(g_rev);
+  free_real_batch(&rb), free_real_batch(&rev);
+  dg_destroy(mp), dg_destroy(m), dg_destroy(m2);
 }
 
 static void test_dp_model_clipping(void) {
@@ -1476,6 +1609,7 @@ int main(int argc, char **argv) {
   test_model_gradients(1, 0, 1);
   test_dp_model_off_equals_huge_clip();
   test_dp_expected_batch();
+  test_dp_poisson_side_channels();
   test_dp_model_clipping();
   test_dp_model_noise();
   test_dump_round_trip();

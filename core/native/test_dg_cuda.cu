@@ -100,6 +100,7 @@ static dg_config tiny_config(void) {
 typedef struct {
   dg_batch b;
   float *a, *m, *f;
+  int32_t *ids; /* training-set row ids 0 .. B-1 (DP-SGD on Poisson batches pairs by them) */
 } host_batch;
 
 static void make_batch(host_batch *hb, const dg_config *c, const dg_dims *d, int B, unsigned seed) {
@@ -136,9 +137,12 @@ static void make_batch(host_batch *hb, const dg_config *c, const dg_dims *d, int
   hb->b.attributes = hb->a;
   hb->b.additional = hb->m;
   hb->b.features = hb->f;
+  hb->ids = (int32_t *)malloc(sizeof(int32_t) * B);
+  for (int b = 0; b < B; b++) hb->ids[b] = b;
+  hb->b.ids = hb->ids;
 }
 
-static void free_batch(host_batch *hb) { free(hb->a), free(hb->m), free(hb->f); }
+static void free_batch(host_batch *hb) { free(hb->a), free(hb->m), free(hb->f), free(hb->ids); }
 
 static double rel_error(const float *a, const float *b, size_t n) {
   double diff = 0, scale = 0;
@@ -374,6 +378,13 @@ static void test_held_rows(int poisson = 0) {
   CHECK(dg_cuda_train_step_rows(held, row_lists, 2, B, &lh) == DG_ERR_ARG && strstr(dg_error_message(), "no training set is held"),
         "rows before any training set: %s", dg_error_message());
   CHECK(dg_cuda_hold_training_data(held, &all.b) == DG_OK, "hold: %s", dg_error_message());
+  if (poisson) { /* as the CPU core: uploaded Poisson batches must carry their row ids */
+    dg_batch no_ids[2] = {batch[0].b, batch[1].b};
+    no_ids[0].ids = no_ids[1].ids = NULL;
+    no_ids[0].size = no_ids[1].size = B;
+    CHECK(dg_cuda_train_step(uploaded, no_ids, 2, &lu) == DG_ERR_ARG && strstr(dg_error_message(), "row id"), "Poisson batches without ids: %s",
+          dg_error_message());
+  }
   for (int it = 0; it < 4; it++) {
     if (poisson) B = 4 + (it * 3) % 4; /* 4, 7, 6, 5 rows */
     for (int k = 0; k < 2; k++) {
@@ -384,6 +395,7 @@ static void test_held_rows(int poisson = 0) {
         memcpy(batch[k].f + (size_t)b * TF, all.f + (size_t)r * TF, sizeof(float) * TF);
       }
       batch[k].b.size = B;
+      batch[k].b.ids = rows[k]; /* the uploaded batches carry the row numbers as their ids */
     }
     dg_batch two[2] = {batch[0].b, batch[1].b};
     int rh = dg_cuda_train_step_rows(held, row_lists, 2, B, &lh), ru = dg_cuda_train_step(uploaded, two, 2, &lu);

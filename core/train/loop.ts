@@ -98,7 +98,7 @@ export interface BatchSampler {
    * with DP-SGD a fresh Poisson sample of its own size (from secure randomness, see core/privacy/dp.ts).
    */
   rowsAt(iteration: number): Int32Array;
-  /** Those rows gathered into a batch. */
+  /** Those rows gathered into a batch, which carries them as its `rows` (DP-SGD keys on them). */
   batchAt(iteration: number): RealBatch;
 }
 
@@ -164,7 +164,7 @@ export function createBatchSampler(data: EncodedDataset, plan: TrainingPlan): Ba
         capacity = Math.ceil(picked.length * 1.25);
         buffers = batchArrays(data, capacity);
       }
-      return gatherRows(data, picked, buffers);
+      return { ...gatherRows(data, picked, buffers), rows: picked };
     },
   };
 }
