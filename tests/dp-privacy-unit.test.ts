@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { prepareTraining } from '../core/api/training.ts';
+import { prepareTraining, startTraining } from '../core/api/training.ts';
 import { readDataset } from '../core/data/index.ts';
 import { planDp } from '../core/privacy/dp.ts';
 import { sourceSeries, splitHoldout } from '../core/train/defaults.ts';
@@ -143,4 +143,26 @@ test('the plan of a DP run on split series: per-series accounting stated, what e
   assert.doesNotMatch(plain.notes.join('\n'), /the choice of auto-normalization/, 'given explicitly: not read from the data');
   const noDp = await prepareTraining({ data: { file, options: { idColumn: 'id', timeColumn: 'step' } }, iterations: 10, sampleLen: 5 });
   assert.ok(noDp.encoder.boundarySnap, 'without DP the snap stays');
+});
+
+test('a DP run on split series trains on the native engine, sampling whole series', async () => {
+  const file = longCsv(150, 30);
+  const runDir = path.join(tmp(), 'run');
+  const logs: string[] = [];
+  const summary = await startTraining(
+    {
+      data: { file, options: { idColumn: 'id', timeColumn: 'step', maxLength: 12 } },
+      runDir,
+      iterations: 6,
+      batchSize: 100,
+      sampleLen: 4,
+      engine: 'native',
+      model: { lstmUnits: 8, criticHidden: [16], auxCriticHidden: [8], attributeHidden: [8], minMaxHidden: [8], criticSteps: 1 },
+      dp: { noiseMultiplier: 1.5 },
+    },
+    { onLog: (m) => logs.push(m) },
+  );
+  assert.equal(summary.status, 'complete');
+  assert.ok(summary.privacy && summary.privacy.epsilon > 0);
+  assert.ok(logs.some((m) => m.includes('the privacy unit is one source series')));
 });
