@@ -15,6 +15,7 @@ import { discriminativeScore } from '../core/eval/discriminative.ts';
 import { countLabels, jensenShannonDistance, ksStatistic, totalVariation, wasserstein1 } from '../core/eval/distances.ts';
 import { toPlain } from '../core/eval/extract.ts';
 import { displayRange, histogramShares } from '../core/eval/histogram.ts';
+import { seamsOf } from '../core/eval/seams.ts';
 import { evaluate, renderReport, summarize, headlines, HEADLINE_METRICS, withoutRealSeries, type Metrics } from '../core/eval/index.ts';
 import { verdictOf } from '../core/eval/summary.ts';
 import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein, pairTotalVariation } from '../core/eval/marginals.ts';
@@ -621,5 +622,43 @@ describe('MBA baselines', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('seams', () => {
+  const curve = (n: number, f: (lag: number) => number) => Array.from({ length: n }, (_, j) => f(j + 1));
+  const result = (real: Array<number | null>, other: Array<number | null>) =>
+    ({
+      maxLag: real.length,
+      acdLags: 0,
+      mse: null,
+      relativeGap: null,
+      acd: null,
+      perFeature: [{ feature: 'load', real, other, mse: 0, relativeGap: null, realDefinedSeries: 10, otherDefinedSeries: 10, realDatasetAcf: [], otherDatasetAcf: [], acd: 0 }],
+    }) as unknown as Parameters<typeof seamsOf>[1];
+
+  it('finds the spike at multiples of S that the real curve does not have', () => {
+    const smooth = curve(30, (lag) => 0.9 ** lag);
+    const seamed = curve(30, (lag) => 0.9 ** lag + (lag % 5 === 0 ? 0.2 : 0));
+    const seams = seamsOf(5, result(smooth, seamed), result(smooth, smooth))!;
+    assert.deepEqual(seams.perFeature[0].lags, [5, 10, 15, 20, 25]);
+    assert.ok(Math.abs(seams.excess! - 0.2) < 1e-9, `excess ${seams.excess}`);
+    assert.ok(Math.abs(seams.perFeature[0].holdoutSpike! - seams.perFeature[0].realSpike!) < 1e-12);
+    // a real pattern at the same lags (weekly data, S = 7) is the yardstick, not a seam
+    const weekly = curve(30, (lag) => 0.9 ** lag + (lag % 5 === 0 ? 0.2 : 0));
+    assert.ok(Math.abs(seamsOf(5, result(weekly, seamed), null)!.excess!) < 1e-9);
+    assert.equal(seamsOf(1, result(smooth, seamed), null), null, 'S = 1 has no seams');
+    assert.equal(seamsOf(40, result(smooth, seamed), null), null, 'lag S + 1 beyond the curve');
+    assert.equal(seamsOf(5, result([...smooth.slice(0, 4), null, ...smooth.slice(5)], seamed), null)!.perFeature[0].real[0], null);
+  });
+
+  it('an evaluation with S reports its seams, and the report shows them', () => {
+    const real = structuredDataset(new Rng(31), 60);
+    const synthetic = structuredDataset(new Rng(32), 60);
+    const metrics = evaluate({ real, synthetic, sampleLen: 4 });
+    assert.ok(metrics.seams && metrics.seams.sampleLen === 4 && metrics.seams.perFeature.length === metrics.synthetic.autocorrelation.perFeature.length);
+    assert.equal(evaluate({ real, synthetic }).seams, undefined, 'no S, no seams');
+    const html = renderReport(metrics, { real, synthetic }, 'Seams');
+    assert.match(html, /<h3>Seams every 4 steps<\/h3>/);
   });
 });

@@ -112,7 +112,8 @@ export async function runEvaluate(request: EvaluateRequest): Promise<EvaluateRes
   if (request.holdout) holdout = await readLike(request.holdout, request.options, real, request.readingProgress?.(request.holdout));
   const synthetic = await readLike(request.synthetic, request.options, real, request.readingProgress?.(request.synthetic));
   request.log(`evaluating ${synthetic.series.length} synthetic series against ${real.series.length} real${holdout ? ` and ${holdout.series.length} holdout` : ''} series`);
-  const metrics = evaluate({ real, synthetic, holdout, seed: request.seed, predictTarget: request.target });
+  // a run's sample length: its seams (lags S, 2S, ...) are reported
+  const metrics = evaluate({ real, synthetic, holdout, seed: request.seed, predictTarget: request.target, ...(run ? { sampleLen: run.checkpoint.encoder.sampleLen } : {}) });
   request.log('privacy review: copies, distance to closest record, membership attacks');
   const spent = run?.info.privacySpent;
   const privacy = await reviewPrivacy({

@@ -2,6 +2,7 @@
  * Runs every fidelity metric on plain arrays extracted from the datasets and assembles Metrics.
  */
 
+import { seamsOf } from './seams.ts';
 import type { Dataset } from '../data/types.ts';
 import { Rng } from '../util/rng.ts';
 import { acfDistance, compareAcfCurves, datasetAcf, meanAcf } from './autocorrelation.ts';
@@ -28,6 +29,8 @@ export interface EvaluateOptions {
   predictTarget?: string;
   /** Largest lag of the per-series ACF; default 100 (capped at the longest real series - 2). */
   maxLag?: number;
+  /** The generator's sample length S, when known (a run's evaluation): the autocorrelation at lags S, 2S, ... is reported. */
+  sampleLen?: number;
 }
 
 export const DEFAULT_MAX_LAG = 100;
@@ -240,6 +243,8 @@ export function evaluate(options: EvaluateOptions): Metrics {
     tstr = tstrVsTrtr(target, subset(all, order.slice(0, cut)), labelled(synthetic, targetIndex), subset(all, order.slice(cut)), 'split');
   }
 
+  const syntheticComparison = compare(real, synthetic, maxLag, acdLags, new Rng(seed, 1));
+  const holdoutComparison = holdout && holdout.lengths.length >= 2 ? compare(real, holdout, maxLag, acdLags, new Rng(seed, 2)) : null;
   return {
     version: 1,
     seed,
@@ -250,8 +255,9 @@ export function evaluate(options: EvaluateOptions): Metrics {
       continuousAttributes: real.continuousAttributeNames,
     },
     sizes: { real: real.lengths.length, synthetic: synthetic.lengths.length, holdout: holdout ? holdout.lengths.length : null, longestRealSeries: longest },
-    synthetic: compare(real, synthetic, maxLag, acdLags, new Rng(seed, 1)),
-    holdout: holdout && holdout.lengths.length >= 2 ? compare(real, holdout, maxLag, acdLags, new Rng(seed, 2)) : null,
+    synthetic: syntheticComparison,
+    holdout: holdoutComparison,
+    ...(options.sampleLen !== undefined ? { seams: seamsOf(options.sampleLen, syntheticComparison.autocorrelation, holdoutComparison?.autocorrelation ?? null) } : {}),
     tstr,
     tstrSkipped,
     elapsedMs: performance.now() - started,

@@ -7,6 +7,7 @@
 import type { CategoryComparison } from './dependence.ts';
 import type { DiscriminativeResult } from './discriminative.ts';
 import type { MomentDifference, SeriesStatistic } from './statistics.ts';
+import type { SeamResult } from './seams.ts';
 import type { TstrResult } from './tstr.ts';
 
 export interface AutocorrelationFeature {
@@ -154,6 +155,8 @@ export interface Metrics {
   synthetic: Comparison;
   /** Real holdout vs real: how far two real samples differ, the yardstick for the synthetic numbers. */
   holdout: Comparison | null;
+  /** Autocorrelation at the generator's seams (lags S, 2S, ...); present when S was given (a run's evaluation). */
+  seams?: SeamResult | null;
   /** Null when there is no categorical attribute to predict (see tstrSkipped). */
   tstr: TstrResult | null;
   tstrSkipped: string | null;

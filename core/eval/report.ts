@@ -12,6 +12,7 @@ import { displayRange, histogramShares, labelShares } from './histogram.ts';
 import type { Metrics } from './metrics.ts';
 import { SERIES_STATISTICS } from './statistics.ts';
 import { formatNumber, headlines, summarize } from './summary.ts';
+import { SEAM_EXCESS_VISIBLE, type SeamResult } from './seams.ts';
 
 const HISTOGRAM_BINS = 40;
 const MAX_CATEGORIES_SHOWN = 25;
@@ -58,7 +59,28 @@ function acfSection(metrics: Metrics): string {
     'Temporal structure',
     `<p>Mean over series of each series' autocorrelation at lags 1 to ${metrics.synthetic.autocorrelation.maxLag} (series that are constant have none and are left out).</p>` +
       charts(svgs) +
-      table(['feature', 'ACF MSE', 'ACF gap (relative)', 'ACD', 'ACD holdout', 'series with an ACF (real / synthetic)'], rows),
+      table(['feature', 'ACF MSE', 'ACF gap (relative)', 'ACD', 'ACD holdout', 'series with an ACF (real / synthetic)'], rows) +
+      seamsPart(metrics.seams ?? null),
+  );
+}
+
+/** The autocorrelation at the generator's seams (lags S, 2S, ...) against the real curve's. */
+function seamsPart(seams: SeamResult | null): string {
+  if (!seams) return '';
+  const S = seams.sampleLen;
+  const visible = seams.excess !== null && seams.excess > SEAM_EXCESS_VISIBLE;
+  const verdict =
+    seams.excess === null
+      ? 'The curves are too short to tell.'
+      : visible
+        ? `The synthetic curve spikes there by ${formatNumber(seams.excess)} more than the real one: the series break every ${S} steps (a smaller S, or longer training, may help).`
+        : `The synthetic curve spikes there no more than the real one (difference ${formatNumber(seams.excess)}): no visible seams.`;
+  const rows = seams.perFeature.flatMap((f) =>
+    f.lags.map((lag, k) => [f.feature, lag, f.real[k], f.synthetic[k], f.holdout ? f.holdout[k] : null, k === 0 ? f.realSpike : null, k === 0 ? f.syntheticSpike : null]),
+  );
+  return (
+    `<h3>Seams every ${S} steps</h3><p>The generator emits ${S} steps at a time; where its pieces do not join smoothly, the synthetic autocorrelation spikes at lags ${S}, ${2 * S}, ... (spike: the value minus the mean of its two neighbours, averaged over those lags). ${escapeHtml(verdict)}</p>` +
+    table(['feature', 'lag', 'real ACF', 'synthetic ACF', 'holdout ACF', 'real spike', 'synthetic spike'], rows)
   );
 }
 
