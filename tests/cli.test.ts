@@ -56,7 +56,7 @@ test("dg COMMAND --help prints that command's options only; dg help the global p
   assert.match(bad.stderr, /Unknown option '--bogus'[\s\S]*Run 'dg help' for usage/);
 });
 
-test('dg epsilon prints the accountant\'s epsilon and order, or the noise for a target epsilon; bad arguments exit 2', () => {
+test("dg epsilon prints the accountant's epsilon and order, or the noise for a target epsilon; bad arguments exit 2", () => {
   const dir = os.tmpdir();
   // TF Privacy's compute_dp_sgd_privacy for N = 100,000, batch 100, sigma 1, 30 epochs, delta 1e-7
   const vector = dg(['epsilon', '--n', '100000', '--batch', '100', '--sigma', '1.0', '--epochs', '30', '--delta', '1e-7'], dir);

@@ -10,7 +10,18 @@ import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts
 import type { Metrics } from '../eval/metrics.ts';
 import { aspectVerdicts, formatNumber, headlines, summarize, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
-import { aucHalfWidth, attackExposes, attackInconclusive, attackVerdict, describeAttack, dpMembershipBound, seriesForConclusiveAuc, type NamedAttack, type PrivacyReview } from '../privacy/review.ts';
+import {
+  aucHalfWidth,
+  attackExposes,
+  attackInconclusive,
+  attackVerdict,
+  describeAttack,
+  dpMembershipBound,
+  seriesForConclusiveAuc,
+  type NamedAttack,
+  type PrivacyReview,
+  WHAT_TO_SHARE,
+} from '../privacy/review.ts';
 import { escapeHtml, section } from '../util/html.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -517,6 +528,7 @@ export function dossierSection(input: { projectName: string; datasetName: string
   return (
     section('Settings', settingsTable + `<details><summary>The resolved training plan</summary><pre>${escapeHtml(JSON.stringify(input.plan, null, 2))}</pre></details>`) +
     section('Sharing recommendation', `<p class="summary"><strong>${escapeHtml(rec.label)}.</strong> ${escapeHtml(rec.summary)}</p><ul>${reasons}</ul>${widen}`) +
-    (privacy.dp ? section('Differential privacy', `<p>${escapeHtml(privacy.dp.text)}</p>`) : '')
+    (privacy.dp ? section('Differential privacy', `<p>${escapeHtml(privacy.dp.text)}</p>`) : '') +
+    section('What can be shared', `<p>${escapeHtml(WHAT_TO_SHARE)}</p>`)
   );
 }

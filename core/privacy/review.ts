@@ -114,6 +114,15 @@ export function describeAttack(a: NamedAttack): string {
 export const attackExposes = (a: AttackResult) => a.aucLow > 0.5 && a.auc >= 0.55;
 
 /** (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta. */
+/**
+ * What a release may contain, said with every review: the synthetic data and the exported model file hold
+ * no training series, ids or counts; the run folder does (and its critics are the strongest attack).
+ */
+export const WHAT_TO_SHARE =
+  'What can be shared: the synthetic data and the exported model file (.dgm: the generator and the public schema only). ' +
+  'Not the run folder: its checkpoint holds the critics, which tell training series from others best, ' +
+  'and run.json the holdout series ids, the training counts and the membership exposure measured without noise.';
+
 export const dpMembershipBound = (dp: { epsilon: number; delta: number }, falsePositiveRate = 0.01) => Math.exp(dp.epsilon) * falsePositiveRate + dp.delta;
 
 export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyReview> {
@@ -267,5 +276,6 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   } else if (exposed) {
     statements.push('What would lower the risk: more training series, DP-SGD (a target epsilon), fewer training epochs.');
   }
+  statements.push(WHAT_TO_SHARE);
   return { copyDistance: COPY_DISTANCE, copies, holdoutInTraining: overlap, closestRecord, attacks, dp: input.dp ?? null, statements, seed };
 }
