@@ -139,6 +139,34 @@ test('runs.exportModel writes the model into the project (or to a path) and reco
   }
 });
 
+test("a DP-SGD run's model file carries its (epsilon, delta) and leaves out the data-derived boundary snaps", async () => {
+  const dir = tmp();
+  const runDir = path.join(dir, 'run');
+  await startTraining({
+    data: { dataset: demoDataset({ series: 60, length: 12, seed: 2 }), label: 'demo' },
+    runDir,
+    iterations: 4,
+    batchSize: 30,
+    sampleLen: 4,
+    seed: 1,
+    engine: 'native',
+    model: small,
+    dp: { epsilon: 8 },
+  });
+  const { checkpoint, info } = readRun(runDir);
+  assert.ok(checkpoint.encoder.boundarySnap, 'the run itself has boundary snaps');
+  const model = path.join(dir, 'dp.dgm');
+  const written = exportModel({ runDir, out: model });
+  const { header } = readModelFile(model);
+  assert.equal(header.encoder.boundarySnap, undefined);
+  assert.ok(
+    header.privacy && Math.abs(header.privacy.epsilon - info.privacySpent!.epsilon) < 1e-9 && header.privacy.delta === info.privacySpent!.delta,
+    JSON.stringify([header.privacy, info.privacySpent]),
+  );
+  assert.deepEqual(written.privacy, header.privacy);
+  assert.equal((await generateFromRun({ runDir: model, n: 4, seed: 1, engine: 'native' })).series.length, 4);
+});
+
 test('a damaged, truncated or newer model file is refused with an error naming it', async () => {
   const { model } = await fixture;
   const dir = tmp();
