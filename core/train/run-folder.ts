@@ -176,11 +176,11 @@ export function modelFileSource(file: string): GenerationSource {
 /** A run folder, or a model file when `location` is a file. */
 export function openGenerationSource(location: string): GenerationSource {
   const resolved = path.resolve(location);
-  let isFile = false;
+  let isFile = path.extname(resolved).toLowerCase() === '.dgm';
   try {
     isFile = fs.statSync(resolved).isFile();
   } catch {
-    // missing: readRun says so in the run folder's words
+    // missing: readModelFile or readRun says so, in its own words
   }
   return isFile ? modelFileSource(resolved) : runSource(resolved);
 }
