@@ -35,7 +35,7 @@ test("dg COMMAND --help prints that command's options only; dg help the global p
   assert.equal(generate.status, 0, generate.stderr);
   assert.match(generate.stdout, /^dg generate: [\s\S]*--given-attributes FILE[\s\S]*--engine auto/);
   assert.doesNotMatch(generate.stdout, /--dp-epsilon|--id COL/);
-  for (const command of ['demo', 'inspect', 'evaluate']) {
+  for (const command of ['demo', 'inspect', 'evaluate', 'export-model', 'epsilon']) {
     const r = dg([command, '--help'], dir);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^dg ${command}: [\\s\\S]*Usage:\\n  dg ${command} `));
@@ -54,6 +54,42 @@ test("dg COMMAND --help prints that command's options only; dg help the global p
   const bad = dg(['train', '--bogus'], dir);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /Unknown option '--bogus'[\s\S]*Run 'dg help' for usage/);
+});
+
+test("dg epsilon prints the accountant's epsilon and order, or the noise for a target epsilon; bad arguments exit 2", () => {
+  const dir = os.tmpdir();
+  // TF Privacy's compute_dp_sgd_privacy for N = 100,000, batch 100, sigma 1, 30 epochs, delta 1e-7
+  const vector = dg(['epsilon', '--n', '100000', '--batch', '100', '--sigma', '1.0', '--epochs', '30', '--delta', '1e-7'], dir);
+  assert.equal(vector.status, 0, vector.stderr);
+  const m = /^epsilon (\S+) at delta 1e-7 \(Renyi order (\S+);/.exec(vector.stdout);
+  assert.ok(m, vector.stdout);
+  assert.ok(Math.abs(Number(m[1]) - 1.41549884954) < 1e-6, m[1]);
+  assert.equal(m[2], '13');
+  // the inverse: the noise for that epsilon is sigma 1 (to the accountant's 0.1%), and spends at most it
+  const inverse = dg(['epsilon', '--n', '100000', '--batch', '100', '--target-epsilon', '1.41549884954', '--epochs', '30', '--delta', '1e-7'], dir);
+  assert.equal(inverse.status, 0, inverse.stderr);
+  const noise = /^noise multiplier (\S+) \(spends epsilon (\S+) /.exec(inverse.stdout);
+  assert.ok(noise, inverse.stdout);
+  assert.ok(Math.abs(Number(noise[1]) - 1) < 2e-3 && Number(noise[2]) <= 1.41549884954, inverse.stdout);
+  // R releases per step: the accountant sees sigma / sqrt(R), so sigma 2 with R = 4 spends what sigma 1 does
+  const releases = dg(['epsilon', '--n', '100000', '--batch', '100', '--sigma', '2', '--epochs', '30', '--delta', '1e-7', '--releases-per-step', '4'], dir);
+  assert.equal(releases.status, 0, releases.stderr);
+  assert.equal(/^epsilon (\S+)/.exec(releases.stdout)?.[1], m[1]);
+  const help = dg(['epsilon', '--help'], dir);
+  assert.match(help.stdout, /--releases-per-step R[\s\S]*critic steps x 2 per iteration/);
+  for (const [args, message] of [
+    [['--n', '100', '--batch', '10', '--epochs', '1', '--delta', '1e-5'], /--sigma S .* or --target-epsilon X/],
+    [['--n', '100', '--batch', '10', '--sigma', '1', '--target-epsilon', '2', '--epochs', '1', '--delta', '1e-5'], /exactly one/],
+    [['--batch', '10', '--sigma', '1', '--epochs', '1', '--delta', '1e-5'], /needs --n/],
+    [['--n', '100', '--batch', '10', '--sigma', 'x', '--epochs', '1', '--delta', '1e-5'], /--sigma must be a number/],
+    [['--n', '100', '--batch', '10', '--sigma=-1', '--epochs', '1', '--delta', '1e-5'], /noise multiplier must be a positive number[\s\S]*\(--sigma\)/],
+    [['--n', '100', '--batch', '200', '--sigma', '1', '--epochs', '1', '--delta', '1e-5'], /batch size must be an integer from 1 to[\s\S]*\(--batch\)/],
+    [['--n', '100', '--batch', '10', '--sigma', '1', '--epochs', '1', '--delta', '2'], /delta must be between 0 and 1[\s\S]*\(--delta\)/],
+  ] as const) {
+    const r = dg(['epsilon', ...args], dir);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
 });
 
 test('dg inspect prints the inferred schema and writes a schema file', async () => {

@@ -3,7 +3,7 @@
  * native engine; nothing mocked). Set up through the HTTP API (fast): 120 demo series imported, two short
  * runs (plain, and DP-SGD at epsilon 8), each generated and evaluated. Then in Chromium: Evaluate (the
  * verdict paragraph, every metric row, charts, the full report), Privacy review (the recommendation, each
- * attack's AUC), Export (a CSV whose SHA-256 is the file's, read back: rows and labels; the dossier),
+ * attack's AUC), Export (a CSV whose SHA-256 is the file's, read back: rows and labels; the dossier; the model file),
  * Compare (both runs) and the Audit log (rows, chain verified); axe-core on each and screenshots at
  * 1280x800 into tests/artifacts/results-*.png.
  */
@@ -149,6 +149,19 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     assert.match(dossierHtml, /Sharing recommendation/);
     assert.match(dossierHtml, /differential privacy<\/td><td>none/);
     assert.equal(await page.locator('table.exports tbody tr').count(), 2);
+    // the model file: written, downloadable, a .dgm the model-file reader accepts
+    await page.getByRole('button', { name: 'Write the model file' }).click();
+    await page.getByTestId('model-result').waitFor({ timeout: 30_000 });
+    const modelLink = await page
+      .getByTestId('model-result')
+      .getByRole('link', { name: /Download/ })
+      .getAttribute('href');
+    const modelBytes = Buffer.from(await (await page.request.get(new URL(modelLink!, origin).toString())).body());
+    assert.equal(modelBytes.toString('latin1', 0, 8), 'DGMODEL\0');
+    assert.equal(crypto.createHash('sha256').update(modelBytes).digest('hex'), (await page.getByTestId('model-sha').textContent())!.trim());
+    for (const id of data.series.map((s) => s.id)) assert.equal(modelBytes.indexOf(Buffer.from(id)), -1, `series id ${id} in the model file`);
+    await page.locator('table.exports td', { hasText: 'model file (.dgm)' }).waitFor();
+    assert.equal(await page.locator('table.exports tbody tr').count(), 3);
     await step('4-export');
 
     // ---- Compare

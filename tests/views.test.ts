@@ -198,5 +198,8 @@ test('the dossier section: settings, the recommendation with its reasons, escape
   assert.match(html, /Lines &lt;&amp;&gt;/);
   assert.match(html, /Sharing recommendation/);
   assert.match(html, /differential privacy<\/td><td>none/);
+  // what a release may contain, in the dossier and as the review's last statement
+  assert.match(html, /What can be shared[\s\S]*the synthetic data and the exported model file[\s\S]*Not the run folder: its checkpoint holds the critics/);
+  assert.match(review.statements.at(-1) ?? '', /^What can be shared: .*run\.json the holdout series ids/);
   assert.ok(!/<script/i.test(html));
 });

@@ -130,6 +130,8 @@ export const methods = {
   'runs.cancel': method(z.object({ runId: id }).strict()),
   'runs.resume': method(z.object({ runId: id, iterations: positiveInt.optional() }).strict()),
   'runs.importFolder': method(z.object({ projectId: id, path: filePath }).strict(), { reads: ['path'] }),
+  /** The run's model as a shareable .dgm file: into the project's exports (then exports.copyTo), or straight to `path`. */
+  'runs.exportModel': method(z.object({ runId: id, path: filePath.optional() }).strict(), { writes: ['path'] }),
   'runs.generate': method(z.object({ runId: id, n: z.number().int().min(1).max(10_000_000), seed: z.number().int().min(0).optional() }).strict()),
   'evaluations.create': method(z.object({ syntheticId: id, seed: z.number().int().min(0).optional() }).strict()),
   'evaluations.get': method(z.object({ evaluationId: id }).strict()),

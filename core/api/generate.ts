@@ -9,11 +9,12 @@ import type { Dataset } from '../data/types.ts';
 import type { EncoderState } from '../encoding/encoder.ts';
 import { formatOf, writeDatasetParts, type ExportLayout, type ExportResult } from '../export/index.ts';
 import type { EngineKind } from '../model/engines.ts';
-import { generatePartsFromRun, readRun } from '../train/run-folder.ts';
+import { generatePartsFromRun, openGenerationSource } from '../train/run-folder.ts';
 import { removeStaleTemporaries, temporaryPath } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
 
 export interface GenerateFileRequest {
+  /** A run folder, or a model file written by dg export-model. */
   runDir: string;
   /** How many series; with `givenAttributesFile`, one per row of that file instead. */
   n?: number;
@@ -116,31 +117,34 @@ async function* measured(parts: AsyncIterable<Dataset>, n: number, out: string, 
 
 export async function generateToFile(request: GenerateFileRequest, hooks: GenerateFileHooks = {}): Promise<GenerateFileResult> {
   const started = performance.now();
-  const { checkpoint } = readRun(request.runDir);
+  const source = openGenerationSource(request.runDir);
   // a generation killed before it finished left its temporary file: it is of no use to anyone
   const stale = removeStaleTemporaries(path.dirname(path.resolve(request.out)), path.basename(request.out));
   if (stale.length) hooks.onLog?.(`removed ${stale.join(', ')}, left by a generation that did not finish`);
-  const given = request.givenAttributesFile ? await readAttributeRows(request.givenAttributesFile, checkpoint.encoder.attributes) : undefined;
+  const given = request.givenAttributesFile ? await readAttributeRows(request.givenAttributesFile, source.encoder.attributes) : undefined;
   const n = given ? given.length : request.n;
   if (n === undefined) throw new ApiError('invalid_argument', 'say how many series to generate, or give a file of attribute rows', { hint: { text: 'how many series', option: 'n', value: 1000 } });
   // Before any work: the file's size from the layout, against the free space of its disk.
   const outDir = path.dirname(path.resolve(request.out));
-  const estimate = estimateOutputBytes(checkpoint.encoder, n, request.out, request.layout);
+  const estimate = estimateOutputBytes(source.encoder, n, request.out, request.layout);
   const free = freeBytes(outDir);
-  if (estimate > free) throw tooBig(n, estimate, free, outDir, `${checkpoint.encoder.maxLength} steps per series`);
-  const parts = generatePartsFromRun({
-    runDir: request.runDir,
-    n,
-    seed: request.seed,
-    givenAttributes: given,
-    engine: request.engine,
-    onLog: hooks.onLog,
-    signal: hooks.signal,
-    onProgress: hooks.onProgress,
-  });
+  if (estimate > free) throw tooBig(n, estimate, free, outDir, `${source.encoder.maxLength} steps per series`);
+  const parts = generatePartsFromRun(
+    {
+      runDir: request.runDir,
+      n,
+      seed: request.seed,
+      givenAttributes: given,
+      engine: request.engine,
+      onLog: hooks.onLog,
+      signal: hooks.signal,
+      onProgress: hooks.onProgress,
+    },
+    source,
+  );
   try {
     // Wide files get a column per step of the longest real series, whatever the parts' own lengths.
-    const written = await writeDatasetParts(measured(parts, n, request.out, hooks), request.out, { layout: request.layout, seriesLength: checkpoint.encoder.maxLength });
+    const written = await writeDatasetParts(measured(parts, n, request.out, hooks), request.out, { layout: request.layout, seriesLength: source.encoder.maxLength });
     return { ...written, series: n, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
     if (hooks.signal?.aborted) throw new ApiError('cancelled', `generation cancelled: nothing was written to ${request.out}`);

@@ -34,6 +34,7 @@ const handlers: Handlers = {
   'runs.cancel': (s, a) => s.cancelRun(a),
   'runs.resume': (s, a) => s.resumeRun(a),
   'runs.importFolder': (s, a) => s.importRunFolder(a),
+  'runs.exportModel': (s, a) => s.exportModel(a),
   'runs.generate': (s, a) => s.generate(a),
   'evaluations.create': (s, a) => s.evaluate(a),
   'evaluations.get': (s, a) => s.getEvaluation(a),
@@ -110,8 +111,10 @@ export async function createApiHost(options: HostOptions): Promise<ClosableHost>
         const name = method as MethodName;
         const valid = validateCall(name, args);
         const spec = methods[name] as { reads?: readonly string[]; writes?: readonly string[] };
-        for (const key of spec.reads ?? []) context.authorizePath?.((valid as Record<string, string>)[key], 'read');
-        for (const key of spec.writes ?? []) context.authorizePath?.((valid as Record<string, string>)[key], 'write');
+        // an optional path left out is no file argument
+        const paths = valid as Record<string, string | undefined>;
+        for (const key of spec.reads ?? []) if (paths[key] !== undefined) context.authorizePath?.(paths[key], 'read');
+        for (const key of spec.writes ?? []) if (paths[key] !== undefined) context.authorizePath?.(paths[key], 'write');
         const result = await (handlers[name] as (s: Service, a: unknown) => unknown)(service, valid);
         return { ok: true, result: result === undefined ? null : result };
       } catch (error) {

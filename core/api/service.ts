@@ -18,6 +18,7 @@ import { ApiError, errorData } from '../util/errors.ts';
 import type { ApiEventOf, MethodArgs, TrainSettings } from './contract.ts';
 import { readLike, runEvaluate } from './evaluate.ts';
 import { generateToFile } from './generate.ts';
+import { exportModel } from './model-export.ts';
 import { estimateTraining, prepareTraining, type RunProgress } from './training.ts';
 import { chartsView, compareView, dossierSection, fidelityView, privacyView, runLabel, runSettingsView } from './views.ts';
 import { type LaunchWorker, SAMPLES_FILE, type SampleSeries, type WorkerHandle, type WorkerReport } from './worker-protocol.ts';
@@ -731,6 +732,32 @@ export class Service {
       },
       this.actor,
     );
+  }
+
+  /**
+   * The run's model as a shareable file (core/api/model-export.ts), recorded as an export of the run: into
+   * the project's exports folder, or to `path` when given.
+   */
+  async exportModel(args: MethodArgs<'runs.exportModel'>) {
+    const run = this.store.getRun(args.runId);
+    const id = crypto.randomUUID();
+    const relative = `exports/${id}-model.dgm`;
+    const file = args.path ?? this.store.resolve(run.projectId, relative);
+    if (!args.path) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const written = exportModel({ runDir: this.runDir(run), out: file, version: this.options.version });
+    const exported = this.store.addExport(
+      run.id,
+      {
+        id,
+        file: args.path ? written.file : relative,
+        format: 'dgm',
+        sha256: await sha256File(written.file),
+        bytes: written.bytes,
+        settings: { kind: 'model', iteration: written.iteration, ...(written.privacy ? { privacy: written.privacy } : {}) },
+      },
+      this.actor,
+    );
+    return { ...exported, path: written.file };
   }
 
   /** Copies an export to a place the user picked. */

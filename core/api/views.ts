@@ -21,6 +21,7 @@ import {
   seriesForConclusiveAuc,
   type NamedAttack,
   type PrivacyReview,
+  WHAT_TO_SHARE,
 } from '../privacy/review.ts';
 import { escapeHtml, section } from '../util/html.ts';
 import { Rng } from '../util/rng.ts';
@@ -533,6 +534,7 @@ export function dossierSection(input: { projectName: string; datasetName: string
         `<details><summary>The resolved training plan</summary><pre>${escapeHtml(JSON.stringify(input.plan, (key, value) => (key === 'groupOfRow' ? undefined : value), 2))}</pre></details>`,
     ) +
     section('Sharing recommendation', `<p class="summary"><strong>${escapeHtml(rec.label)}.</strong> ${escapeHtml(rec.summary)}</p><ul>${reasons}</ul>${widen}`) +
-    (privacy.dp ? section('Differential privacy', `<p>${escapeHtml(privacy.dp.text)}</p>`) : '')
+    (privacy.dp ? section('Differential privacy', `<p>${escapeHtml(privacy.dp.text)}</p>`) : '') +
+    section('What can be shared', `<p>${escapeHtml(WHAT_TO_SHARE)}</p>`)
   );
 }

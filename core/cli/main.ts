@@ -16,7 +16,9 @@ const USAGE = {
   demo: 'dg demo [--out DIR] [--epochs E] [--seed N] [--engine E]        train briefly on built-in broadband demo data',
   inspect: 'dg inspect FILE [layout options] [--write-schema s.json] [--json]',
   train: 'dg train FILE [layout options] [training options] --out RUN_DIR\n  dg train --resume RUN_DIR [--iterations N] [--engine E]',
-  generate: 'dg generate RUN_DIR -n N [--given-attributes FILE] [--seed N] [--layout long|wide] [--engine E] --out FILE.(csv|parquet|arrow)',
+  generate: 'dg generate RUN_DIR|MODEL.dgm -n N [--given-attributes FILE] [--seed N] [--layout long|wide] [--engine E] --out FILE.(csv|parquet|arrow)',
+  'export-model': 'dg export-model RUN_DIR --out MODEL.dgm                     the shareable model: generator weights and public schema only',
+  epsilon: 'dg epsilon --n N --batch B --sigma S|--target-epsilon X --epochs E --delta D [--releases-per-step R]',
   evaluate: 'dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] [--seed N] [--without-real-series] --out DIR',
 };
 
@@ -79,7 +81,9 @@ const COMMAND_SUMMARY: Record<string, string> = {
   demo: 'the whole job on built-in data (simulate, train, generate, evaluate) in a few minutes',
   inspect: 'how a data file would be read: the inferred schema and warnings',
   train: 'train DoppelGANger on a data file into a run folder',
-  generate: 'write synthetic series from a trained run',
+  generate: 'write synthetic series from a trained run or an exported model file',
+  'export-model': "write a run's model as one file to share: the generator and the public schema, nothing else about the data",
+  epsilon: 'the DP-SGD accountant: the epsilon a noise multiplier spends, or the noise a target epsilon needs',
   evaluate: 'judge synthetic data: fidelity metrics, a privacy review and an HTML report',
 };
 
@@ -114,12 +118,36 @@ ${TRAINING_HELP}`,
 
   -n N                     how many series
   --given-attributes FILE  one series per row of this file's attribute columns (instead of -n)
-  --seed N                 seed of the noise (default: the run's seed + 1)
+  RUN_DIR | MODEL.dgm      a run folder, or a model file from dg export-model (needs nothing else)
+  --seed N                 seed of the noise (default: the run's seed + 1; the same in its model file)
   --layout long|wide       long: one row per time step (default: the input's layout); wide: one row per series
 ${ENGINE_HELP}
   --out FILE               .csv, .parquet or .arrow; written in parts, atomically
 
 Ctrl-C stops and writes nothing (exit code 130).`,
+  'export-model': `Usage:
+  ${USAGE['export-model']}
+
+Writes the latest checkpoint's generator weights (no critics, no optimizer state), the model settings and
+the schema generation needs into one file; dg generate MODEL.dgm -n N --out FILE generates from it alone.
+It holds no series ids, holdout list, training counts, losses or exposure figures; a DP-SGD run's file
+carries its (epsilon, delta). Share it and the synthetic data; not the run folder (its checkpoint holds the
+critics, run.json the holdout ids, counts and the unnoised exposure).
+  --out MODEL.dgm          where to write (atomically)`,
+  epsilon: `Usage:
+  ${USAGE.epsilon}
+
+DP-SGD's privacy by the accountant training uses (Renyi DP of the sampled Gaussian; TF Privacy's orders):
+prints epsilon and the Renyi order that gave it, or with --target-epsilon the noise multiplier needed.
+  --n N                    records (training series)
+  --batch B                expected batch size (Poisson sampling rate B / N)
+  --sigma S                noise multiplier (noise std / clip norm)
+  --target-epsilon X       instead of --sigma: print the smallest noise multiplier that spends at most X
+  --epochs E               passes over the data: steps = ceil(E * N / B), as TF Privacy's compute_dp_sgd_privacy
+  --delta D                DP's delta
+  --releases-per-step R    noised releases per step on the same sample (default 1: plain DP-SGD, as in
+                           published tables). A DoppelGANger run releases critic steps x 2 per iteration
+                           (main and auxiliary critic): its effective noise is sigma / sqrt(R) (core/privacy/dp.ts)`,
   evaluate: `Usage:
   ${USAGE.evaluate}
 
@@ -186,6 +214,12 @@ const FLAGS: Record<string, string> = {
   attributes: '--attributes',
   features: '--features',
   n: '-n',
+  out: '--out',
+  records: '--n',
+  noiseMultiplier: '--sigma',
+  targetEpsilon: '--target-epsilon',
+  delta: '--delta',
+  releasesPerStep: '--releases-per-step',
 };
 
 function integer(value: string | undefined, flag: string, min = 1): number | undefined {
@@ -455,7 +489,7 @@ async function generateCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { n: { type: 'string', short: 'n' }, out: { type: 'string' }, seed: { type: 'string' }, 'given-attributes': { type: 'string' }, layout: { type: 'string' }, engine: { type: 'string' } },
   });
-  if (positionals.length !== 1) throw new UsageError('dg generate takes one RUN_DIR');
+  if (positionals.length !== 1) throw new UsageError('dg generate takes one RUN_DIR or MODEL.dgm');
   if (!values.out) throw new UsageError('dg generate needs --out FILE.csv|.parquet|.arrow');
   const n = integer(values.n, 'n');
   if (n === undefined && !values['given-attributes']) throw new UsageError('dg generate needs -n N (how many series) or --given-attributes FILE');
@@ -497,6 +531,61 @@ async function generateCommand(args: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
+}
+
+async function exportModelCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('dg export-model takes one RUN_DIR');
+  if (!values.out) throw new UsageError('dg export-model needs --out MODEL.dgm');
+  const { exportModel } = await import('../api/model-export.ts');
+  const { formatDelta } = await import('../privacy/dp.ts');
+  const written = exportModel({ runDir: positionals[0], out: values.out, version: version() });
+  const guarantee = written.privacy ? `; DP-SGD: epsilon ${written.privacy.epsilon.toFixed(3)} at delta ${formatDelta(written.privacy.delta)}` : '; no DP guarantee';
+  process.stderr.write(
+    `model of iteration ${written.iteration} written (${written.bytes} bytes${guarantee}) -> ${written.file}; generate with: dg generate ${values.out} -n 1000 --out synthetic.csv\n`,
+  );
+  process.stdout.write(`${JSON.stringify(written)}\n`);
+  return 0;
+}
+
+async function epsilonCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      n: { type: 'string' },
+      batch: { type: 'string' },
+      sigma: { type: 'string' },
+      'target-epsilon': { type: 'string' },
+      epochs: { type: 'string' },
+      delta: { type: 'string' },
+      'releases-per-step': { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`dg epsilon takes only options (got ${positionals.join(' ')})`);
+  const required = (flag: string) => {
+    const value = values[flag as keyof typeof values];
+    if (value === undefined) throw new UsageError(`dg epsilon needs --${flag}`);
+    return value;
+  };
+  const sigma = number(values.sigma, 'sigma');
+  const target = number(values['target-epsilon'], 'target-epsilon');
+  if ((sigma === undefined) === (target === undefined)) throw new UsageError('dg epsilon needs --sigma S (to get epsilon) or --target-epsilon X (to get the noise), exactly one');
+  const { accountDpSgd } = await import('../privacy/dp.ts');
+  const result = accountDpSgd({
+    records: integer(required('n'), 'n')!,
+    batchSize: integer(required('batch'), 'batch')!,
+    epochs: number(required('epochs'), 'epochs')!,
+    delta: number(required('delta'), 'delta')!,
+    releasesPerStep: integer(values['releases-per-step'], 'releases-per-step') ?? 1,
+    ...(sigma !== undefined ? { noiseMultiplier: sigma } : { targetEpsilon: target! }),
+  });
+  process.stdout.write(
+    target === undefined
+      ? `epsilon ${result.epsilon} at delta ${result.delta} (Renyi order ${result.order}; ${result.steps} steps at sampling rate ${result.samplingRate})\n`
+      : `noise multiplier ${result.noiseMultiplier} (spends epsilon ${result.epsilon} at delta ${result.delta}, Renyi order ${result.order}; ${result.steps} steps at sampling rate ${result.samplingRate})\n`,
+  );
+  return 0;
 }
 
 async function evaluateCommand(args: string[]): Promise<number> {
@@ -603,6 +692,10 @@ export async function main(argv: string[]): Promise<number> {
         return await generateCommand(rest);
       case 'evaluate':
         return await evaluateCommand(rest);
+      case 'export-model':
+        return await exportModelCommand(rest);
+      case 'epsilon':
+        return await epsilonCommand(rest);
       case 'demo':
         return await demoCommand(rest);
       case undefined:

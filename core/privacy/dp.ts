@@ -111,3 +111,61 @@ export function planDp(request: DpRequest, shape: DpRunShape): DpPlan {
   }
   return plan;
 }
+
+export interface DpSgdQuestion {
+  /** Records (training series). */
+  records: number;
+  /** Expected batch size: the Poisson sampling rate is batchSize / records. */
+  batchSize: number;
+  epochs: number;
+  delta: number;
+  /** Noised releases per step on one sample (default 1: plain DP-SGD); the accountant sees sigma / sqrt(R). */
+  releasesPerStep?: number;
+  /** The noise multiplier, to get the epsilon it spends ... */
+  noiseMultiplier?: number;
+  /** ... or the epsilon to reach, to get the noise multiplier it needs. */
+  targetEpsilon?: number;
+}
+
+export interface DpSgdAnswer extends PrivacySpent {
+  noiseMultiplier: number;
+  steps: number;
+  samplingRate: number;
+}
+
+/**
+ * The accountant on its own (dg epsilon): the epsilon `epochs` passes of DP-SGD spend, or the noise
+ * multiplier a target epsilon needs. Steps = ceil(epochs * records / batchSize), TF Privacy's
+ * compute_dp_sgd_privacy convention, so published figures can be checked against it.
+ */
+export function accountDpSgd(question: DpSgdQuestion): DpSgdAnswer {
+  const { records, batchSize, epochs, delta } = question;
+  const releases = question.releasesPerStep ?? 1;
+  const bad = (option: string, message: string, text: string) => new ApiError('invalid_argument', message, { hint: { text, option } });
+  if (!(Number.isInteger(records) && records >= 1)) throw bad('records', `the number of records must be a positive integer, got ${records}`, 'the training series');
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= records))
+    throw bad('batchSize', `the batch size must be an integer from 1 to the number of records (${records}), got ${batchSize}`, 'the expected batch size');
+  if (!(epochs > 0 && Number.isFinite(epochs))) throw bad('epochs', `the epochs must be a positive number, got ${epochs}`, 'passes over the data');
+  if (!(delta > 0 && delta < 1)) throw bad('delta', `delta must be between 0 and 1, got ${delta}`, `well below 1/N, e.g. ${formatDelta(defaultDelta(records))}`);
+  if (!(Number.isInteger(releases) && releases >= 1)) throw bad('releasesPerStep', `the releases per step must be a positive integer, got ${releases}`, '1 for plain DP-SGD');
+  if ((question.noiseMultiplier === undefined) === (question.targetEpsilon === undefined))
+    throw bad('noiseMultiplier', 'give a noise multiplier or a target epsilon, exactly one', 'the noise multiplier, or a target epsilon instead');
+  const samplingRate = batchSize / records;
+  const steps = Math.ceil((epochs * records) / batchSize);
+  let noiseMultiplier: number;
+  if (question.targetEpsilon !== undefined) {
+    if (!(question.targetEpsilon > 0 && Number.isFinite(question.targetEpsilon)))
+      throw bad('targetEpsilon', `the target epsilon must be a positive number, got ${question.targetEpsilon}`, 'e.g. 1 to 10; smaller is more private');
+    try {
+      noiseMultiplier = noiseForEpsilon(question.targetEpsilon, delta, samplingRate, steps) * Math.sqrt(releases);
+    } catch (error) {
+      throw bad('targetEpsilon', (error as Error).message, 'allow a larger epsilon, or fewer epochs');
+    }
+  } else {
+    noiseMultiplier = question.noiseMultiplier!;
+    if (!(noiseMultiplier > 0 && Number.isFinite(noiseMultiplier)))
+      throw bad('noiseMultiplier', `the noise multiplier must be a positive number, got ${noiseMultiplier}`, 'e.g. 1; or give a target epsilon instead');
+  }
+  const spent = privacySpent([{ q: samplingRate, noiseMultiplier: noiseMultiplier / Math.sqrt(releases), steps }], delta);
+  return { ...spent, noiseMultiplier, steps, samplingRate };
+}

@@ -119,6 +119,15 @@ export const DP_NOT_COVERED =
   "nor the run folder's training log, its run.json (held-out series ids, the unnoised membership monitor) and the full report, which plots real series: keep those with the data.";
 
 /** (epsilon, delta)-DP: any test's true-positive rate <= e^epsilon x its false-positive rate + delta. */
+/**
+ * What a release may contain, said with every review: the synthetic data and the exported model file hold
+ * no training series, ids or counts; the run folder does (and its critics are the strongest attack).
+ */
+export const WHAT_TO_SHARE =
+  'What can be shared: the synthetic data and the exported model file (.dgm: the generator and the public schema only). ' +
+  'Not the run folder: its checkpoint holds the critics, which tell training series from others best, ' +
+  'and run.json the holdout series ids, the training counts and the membership exposure measured without noise.';
+
 export const dpMembershipBound = (dp: { epsilon: number; delta: number }, falsePositiveRate = 0.01) => Math.exp(dp.epsilon) * falsePositiveRate + dp.delta;
 
 export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyReview> {
@@ -273,5 +282,6 @@ export async function reviewPrivacy(input: PrivacyReviewInput): Promise<PrivacyR
   } else if (exposed) {
     statements.push('What would lower the risk: more training series, DP-SGD (a target epsilon), fewer training epochs.');
   }
+  statements.push(WHAT_TO_SHARE);
   return { copyDistance: COPY_DISTANCE, copies, holdoutInTraining: overlap, closestRecord, attacks, dp: input.dp ?? null, statements, seed };
 }

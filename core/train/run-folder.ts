@@ -17,12 +17,14 @@ import type { ReadOptions } from '../data/index.ts';
 import { timesOf } from '../data/time-pattern.ts';
 import { decode, encodeAttributes, type EncoderState } from '../encoding/encoder.ts';
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
-import { GENERATION_BLOCK, type GeneratedBatch } from '../model/engine.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { GENERATION_BLOCK, type Engine, type GeneratedBatch } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { ApiError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 import { readCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
+import { loadGenerator, readModelFile } from './model-file.ts';
 
 export const RUN_FILES = {
   run: 'run.json',
@@ -141,7 +143,50 @@ export function truncateProgress(runDir: string, iteration: number): void {
   writeFileAtomic(file, [Buffer.from(lines.map((l) => `${l}\n`).join(''))]);
 }
 
+/** What generation starts from: a run folder's checkpoint or a model file (core/train/model-file.ts). */
+export interface GenerationSource {
+  model: ModelConfig;
+  encoder: EncoderState;
+  /** The seed when the request gives none. */
+  defaultSeed: number;
+  /** The engine when the request names none. */
+  engine: EngineKind;
+  /** Puts the weights into an engine made with `model` and the generation seed; its noise stream starts at 0. */
+  load(engine: Engine): Promise<void>;
+}
+
+/** A run folder's latest checkpoint as a generation source (the whole engine state, the noise stream reset). */
+export function runSource(runDir: string): GenerationSource {
+  const { checkpoint } = readRun(path.resolve(runDir));
+  return {
+    model: checkpoint.model,
+    encoder: checkpoint.encoder,
+    defaultSeed: checkpoint.plan.seed + 1,
+    engine: checkpoint.plan.engine,
+    load: (engine) => engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } }),
+  };
+}
+
+/** A model file (dg export-model) as a generation source: its generator weights in a fresh engine. */
+export function modelFileSource(file: string): GenerationSource {
+  const { header, tensors } = readModelFile(file);
+  return { model: header.model, encoder: header.encoder, defaultSeed: header.defaultSeed, engine: 'auto', load: (engine) => loadGenerator(engine, tensors) };
+}
+
+/** A run folder, or a model file when `location` is a file. */
+export function openGenerationSource(location: string): GenerationSource {
+  const resolved = path.resolve(location);
+  let isFile = path.extname(resolved).toLowerCase() === '.dgm';
+  try {
+    isFile = fs.statSync(resolved).isFile();
+  } catch {
+    // missing: readModelFile or readRun says so, in its own words
+  }
+  return isFile ? modelFileSource(resolved) : runSource(resolved);
+}
+
 export interface GenerateRequest {
+  /** A run folder, or a model file written by dg export-model. */
   runDir: string;
   n: number;
   seed?: number;
@@ -170,15 +215,15 @@ function generationPartSeries(maxLength: number): number {
  * so any number of series can be written in bounded memory. The same seed gives the same series
  * however they are split. Always yields at least one part (an empty one for n = 0).
  */
-export async function* generatePartsFromRun(request: GenerateRequest): AsyncGenerator<Dataset> {
-  const { checkpoint } = readRun(path.resolve(request.runDir));
-  const { encoder } = checkpoint;
-  const seed = request.seed ?? checkpoint.plan.seed + 1;
-  const { engine, note } = await createEngine(request.engine ?? checkpoint.plan.engine, { config: checkpoint.model, seed });
+export async function* generatePartsFromRun(request: GenerateRequest, opened?: GenerationSource): AsyncGenerator<Dataset> {
+  const source = opened ?? openGenerationSource(request.runDir);
+  const { encoder } = source;
+  const seed = request.seed ?? source.defaultSeed;
+  const { engine, note } = await createEngine(request.engine ?? source.engine, { config: source.model, seed });
   try {
     if (note) request.onLog?.(note);
     // A fresh noise stream from the generation seed: the same seed gives the same synthetic data.
-    await engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } });
+    await source.load(engine);
     const given = request.givenAttributes ? encodeAttributes(encoder, request.givenAttributes) : undefined;
     const width = widthOf(encoder.layout.attributes);
     const n = request.givenAttributes ? request.givenAttributes.length : request.n;
@@ -226,7 +271,7 @@ export function withTimes(dataset: Dataset): Dataset {
   return dataset;
 }
 
-/** Generates n series from a run's latest checkpoint, decoded into the user's units, as one dataset. */
+/** Generates n series from a run's latest checkpoint (or a model file), decoded into the user's units, as one dataset. */
 export async function generateFromRun(request: GenerateRequest): Promise<Dataset> {
   let whole: Dataset | undefined;
   for await (const part of generatePartsFromRun(request)) {
