@@ -15,6 +15,8 @@ export interface RunSummary {
   engine: string;
   privacy: { epsilon: number; delta?: number } | null;
   exposure: number | null;
+  /** Why the membership exposure was not measured during training (no holdout, or too small a one). */
+  exposureUnavailable?: string | null;
 }
 
 export interface RunRecord {
