@@ -360,7 +360,7 @@ export async function startTraining(request: TrainRequest, hooks: RunHooks = {})
 /** Writes a prepared run's folder and trains it. */
 export async function startPrepared(runDir: string, prepared: PreparedTraining, data: TrainRequest['data'], hooks: RunHooks = {}): Promise<RunSummary> {
   fs.mkdirSync(runDir, { recursive: true });
-  const release = acquireLock(path.join(runDir, RUN_LOCK), `the run folder ${runDir}`);
+  const release = acquireLock(path.join(runDir, RUN_LOCK), { what: `the run folder ${runDir}` });
   try {
     removeStaleTemporaries(runDir);
     refuseExistingRun(runDir);
@@ -448,7 +448,7 @@ function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderSta
 export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overrides: { iterations?: number; engine?: EngineKind } = {}): Promise<RunSummary> {
   const dir = path.resolve(runDir);
   if (!fs.existsSync(dir)) throw new ApiError('not_found', `no run folder at ${dir}`, { where: { file: dir } });
-  const release = acquireLock(path.join(dir, RUN_LOCK), `the run folder ${dir}`);
+  const release = acquireLock(path.join(dir, RUN_LOCK), { what: `the run folder ${dir}` });
   try {
     const removed = removeStaleTemporaries(dir);
     if (removed.length) hooks.onLog?.(`removed ${removed.length} temporary file${removed.length === 1 ? '' : 's'} left by a process that ended: ${removed.join(', ')}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type AuditEntry, type AuditRow, appendAudit, canonicalJson, toAuditRecord, verifyAuditChain } from './audit.ts';
 import { StoreError } from './errors.ts';
-import { acquireLock, releaseLock } from './lock.ts';
+import { acquireLock, LockRefused, releaseLock } from '../util/lock-file.ts';
 import { LATEST_VERSION, migrate, schemaVersion } from './migrations.ts';
 import { type ArtifactInfo, checkId, DB_FILE, LOCK_FILE, PROJECTS_DIR, resolveInside, writeArtifactFile } from './paths.ts';
 import {
@@ -207,6 +207,20 @@ SELECT p.*,
   (SELECT r.status FROM runs r WHERE r.project_id = p.id ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1) AS latest_status
 FROM projects p`;
 
+/** One process at a time per store: a live holder (this process included) is a StoreError 'conflict', a dead one's lock is taken over. */
+function lockStore(lockFile: string, root: string): void {
+  try {
+    acquireLock(lockFile, {
+      what: `the project store in ${root}`,
+      holder: 'another DoppelGANger Studio process',
+      advice: `close that one first, or open another store folder (if that process is not DoppelGANger Studio, delete ${lockFile})`,
+    });
+  } catch (error) {
+    if (!(error instanceof LockRefused)) throw error;
+    throw new StoreError('conflict', error.hint ? `${error.message}; ${error.hint.text}` : error.message, { ...(error.pid ? { pid: error.pid } : {}), lockFile });
+  }
+}
+
 export class Store {
   /** Absolute path of the store folder. */
   readonly dir: string;
@@ -234,7 +248,7 @@ export class Store {
     fs.mkdirSync(path.join(root, PROJECTS_DIR), { recursive: true });
     const lockFile = path.join(root, LOCK_FILE);
     const file = path.join(root, DB_FILE);
-    acquireLock(lockFile, `the project store in ${root}`);
+    lockStore(lockFile, root);
     let db: Database.Database | undefined;
     try {
       db = new Database(file);

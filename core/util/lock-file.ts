@@ -1,6 +1,7 @@
 /**
  * An exclusive lock held by a live process: a file created exclusively holding the owner's pid. A lock
- * whose process is gone (a crash, kill -9) is stale and taken over; a live owner's is refused.
+ * whose process is gone (a crash, kill -9, power loss) is stale and taken over; a live owner's, this
+ * process included, is refused. One implementation for the project store and the run folders.
  */
 import fs from 'node:fs';
 import { ApiError } from './errors.ts';
@@ -15,33 +16,80 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Takes the lock at `file` for this process, or throws `conflict` naming the owner; returns the release function. */
-export function acquireLock(file: string, what: string): () => void {
-  const mine = String(process.pid);
+/** Why a lock was refused: the live holder (absent when the lock could not be read or taken at all). */
+export class LockRefused extends ApiError {
+  constructor(
+    message: string,
+    readonly lockFile: string,
+    readonly pid?: number,
+    hint?: string,
+  ) {
+    super('conflict', message, { where: { file: lockFile }, ...(hint ? { hint: { text: hint } } : {}) });
+  }
+}
+
+export interface LockOptions {
+  /** What the lock guards, for messages ("the run folder /x", "the project store in /y"). */
+  what: string;
+  /** Who holds such locks ("another DoppelGANger Studio process"); default "another process". */
+  holder?: string;
+  /** What to do about a live holder. */
+  advice?: string;
+}
+
+function readOwner(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the lock at `file` for this process, or throws LockRefused (an ApiError `conflict`) naming the owner; returns the release function. */
+export function acquireLock(file: string, options: LockOptions): () => void {
+  const { what, holder = 'another process', advice } = options;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(file, mine, { flag: 'wx' });
-      return () => {
-        try {
-          if (fs.readFileSync(file, 'utf8') === mine) fs.unlinkSync(file);
-        } catch {
-          // already gone
-        }
-      };
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => releaseLock(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let owner = Number.NaN;
+    const owner = readOwner(file);
+    if (owner === process.pid) throw new LockRefused(`${what} is already in use by this process (pid ${owner})`, file, owner, 'close it before opening it again');
+    if (owner !== undefined && processAlive(owner)) throw new LockRefused(`${what} is in use by ${holder} (pid ${owner})`, file, owner, advice ?? 'wait for it to finish, or stop that process');
+    if (owner === undefined) {
+      // Unreadable: possibly being written this instant by another opener; only a lock left for a while is stale.
+      let age = Number.POSITIVE_INFINITY;
+      try {
+        age = Date.now() - fs.statSync(file).mtimeMs;
+      } catch {}
+      if (age < 2000) throw new LockRefused(`${what} is being opened by another process (${file})`, file);
+    }
+    // Stale: its process is gone. Move it aside under a name of our own and look again at what we moved:
+    // if another opener replaced the stale lock meanwhile, we moved a live lock, so put it back.
+    const aside = `${file}.stale-${process.pid}`;
     try {
-      owner = Number(fs.readFileSync(file, 'utf8'));
-    } catch {
-      continue; // released meanwhile
+      fs.renameSync(file, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
     }
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
-      throw new ApiError('conflict', `${what} is in use by another process (pid ${owner})`, { where: { file }, hint: { text: 'wait for it to finish, or stop that process' } });
+    const moved = readOwner(aside);
+    if (moved !== undefined && moved !== owner && processAlive(moved)) {
+      try {
+        fs.linkSync(aside, file);
+      } catch {}
+      fs.rmSync(aside, { force: true });
+      throw new LockRefused(`${what} is in use by ${holder} (pid ${moved})`, file, moved, advice);
     }
-    if (owner === process.pid) throw new ApiError('conflict', `${what} is already in use by this process`, { where: { file } });
-    fs.rmSync(file, { force: true }); // stale: its process is gone
+    fs.rmSync(aside, { force: true });
   }
-  throw new ApiError('conflict', `could not lock ${what}`, { where: { file } });
+  throw new LockRefused(`could not take the lock ${file}`, file);
+}
+
+/** Removes the lock if this process still holds it. */
+export function releaseLock(file: string): void {
+  if (readOwner(file) === process.pid) fs.rmSync(file, { force: true });
 }
