@@ -17,6 +17,7 @@ import type { ReadOptions } from '../data/index.ts';
 import { timesOf } from '../data/time-pattern.ts';
 import { decode, encodeAttributes, type EncoderState } from '../encoding/encoder.ts';
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
+import type { GuardOutcome } from './privacy-guard.ts';
 import { GENERATION_BLOCK, type GeneratedBatch } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { ApiError } from '../util/errors.ts';
@@ -53,6 +54,8 @@ export interface RunInfo {
   privacySpent?: { epsilon: number; delta: number; order?: number };
   /** Runs with a holdout: the critic's membership AUC, training vs held-out series, at the last checkpoint. */
   exposure?: number;
+  /** What the privacy guard did (core/train/privacy-guard.ts): stopped the run and kept an earlier state, held, capped the schedule, or off. */
+  privacyGuard?: GuardOutcome;
 }
 
 export function writeJson(file: string, value: unknown): void {
