@@ -217,6 +217,6 @@ export function guardResult(settings: GuardSettings, state: GuardState, stop: { 
     keptExposure: stop.keptSmoothed ?? undefined,
     message:
       `privacy guard: ${why}; training stopped at iteration ${stop.at} of ${totalIterations} and kept the checkpoint of iteration ${stop.keptIteration} ` +
-      `(AUC ${pct(stop.keptSmoothed ?? Number.NaN)}), the longest-trained one within the bound (--privacy-guard off trains the full schedule)`,
+      `(smoothed AUC ${pct(stop.keptSmoothed ?? Number.NaN)}), the longest-trained one within the bound (--privacy-guard off trains the full schedule)`,
   };
 }
