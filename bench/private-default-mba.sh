@@ -12,7 +12,12 @@ SEEDS=${2:-"0 1 2"}
 DATA=../shared/baselines/mba
 LAYOUT="--id series_id --time step --attributes isp,technology,state --features traffic_byte_counter,ping_loss_rate"
 mkdir -p "$OUT"
+# gretel's DGAN as bench/fidelity-mba.sh evaluates it, for the fidelity table
+for name in gretel_dgan gretel_dgan_seed1; do
+  [ -f "$OUT/$name/metrics.json" ] || node bin/dg.js evaluate --real $DATA/train.csv --synth $DATA/$name.csv --holdout $DATA/holdout.csv $LAYOUT --target technology --out "$OUT/$name"
+done
 rows=()
+evals=()
 for seed in $SEEDS; do
   dir="$OUT/s$seed"
   if [ ! -f "$dir/eval/privacy.json" ]; then
@@ -22,5 +27,8 @@ for seed in $SEEDS; do
     node bin/dg.js evaluate --run "$dir/run" --synth "$dir/synth.csv" --holdout $DATA/holdout.csv $LAYOUT --target technology --out "$dir/eval"
   fi
   rows+=("private_s$seed=$dir/eval")
+  evals+=("$dir/eval")
+  node -e "const r=require(process.argv[1]); console.log('seed $seed: ' + r.iteration + ' iterations kept; ' + r.privacyGuard.message)" "$(realpath "$dir/run/run.json")"
 done
 node --import tsx bench/privacy-table.ts "${rows[@]}"
+node --import tsx bench/fidelity-table.ts gretel_dgan="$OUT/gretel_dgan" gretel_dgan_seed1="$OUT/gretel_dgan_seed1" ours="$(IFS=,; echo "${evals[*]}")"

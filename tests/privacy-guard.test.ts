@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_GUARD,
+  guardBound,
   guardResult,
   guardSettings,
   guardStep,
@@ -26,7 +27,8 @@ function drive(settings: GuardSettings, aucs: number[], every = 100) {
   return { decisions, state, last: decisions.at(-1)! };
 }
 
-const plain: GuardSettings = { bound: 0.6, window: 3, persistence: 2, minIterations: 0 };
+/** A fixed bound of 0.6 (0.5 + 0.1, no early level) */
+const plain: GuardSettings = { rise: 0.1, baselineReadings: 0, window: 3, persistence: 2, minIterations: 0 };
 
 test('the guard stops once the smoothed AUC stays above the bound, and keeps the last state within it', () => {
   // means of 3: .50 .50 .50 .55 .60 .65(over) .70(over: stop)
@@ -65,17 +67,33 @@ test('the guard never stops before its minimum length, nor on a window not yet f
   assert.equal(firstWindow.decisions.length, 4, 'the window fills first');
 });
 
-test('the default guard: a calibrated bound, a minimum of 10% of the run and at least 2,000 iterations', () => {
+test("the bound is the run's early level plus the rise: a holdout that differs by chance does not stop a run", () => {
+  const settings: GuardSettings = { rise: 0.1, baselineReadings: 3, window: 1, persistence: 1, minIterations: 0 };
+  // early level 0.65 (a holdout the critic tells apart from the start): 0.7 is no rise worth stopping for, 0.8 is
+  const biased = drive(settings, [0.6, 0.65, 0.7, 0.7, 0.72, 0.8]);
+  assert.equal(biased.decisions.length, 6);
+  assert.equal(biased.last.action === 'stop' && biased.last.keepIteration, 500);
+  // early level 0.45: 0.6 is a rise of 0.15
+  const low = drive(settings, [0.45, 0.44, 0.46, 0.5, 0.6]);
+  assert.equal(low.last.action === 'stop' && low.last.keepIteration, 400);
+  assert.ok(Math.abs((guardBound(settings, low.state) ?? 0) - 0.55) < 1e-12);
+  assert.equal(guardBound(settings, initialGuardState()), null, 'no bound before the early level is read');
+});
+
+test('the default guard: a calibrated rise, a minimum of 10% of the run and at least 2,000 iterations', () => {
   assert.deepEqual(guardSettings(20_000), { ...DEFAULT_GUARD, minIterations: MIN_GUARD_ITERATIONS });
   assert.equal(guardSettings(100_000).minIterations, 10_000);
   assert.equal(guardSettings(500).minIterations, 500, 'a run shorter than the minimum can only stop at its end');
-  // MBA's monitored AUC on seed 0 (every 200 iterations from 4,000, today's default schedule): crosses near 6,000
-  const mba = [0.519, 0.567, 0.494, 0.531, 0.531, 0.533, 0.555, 0.56, 0.647, 0.586, 0.607, 0.618, 0.509, 0.582, 0.644, 0.622];
+  // MBA's monitored AUC on seed 0 (every 200 iterations, today's default schedule): early level 0.476, crosses 0.546 near 4,000
+  const mba = [
+    0.505, 0.486, 0.471, 0.449, 0.469, 0.483, 0.465, 0.481, 0.5, 0.519, 0.52, 0.508, 0.488, 0.553, 0.554, 0.547, 0.546, 0.576, 0.558, 0.52, 0.562, 0.521, 0.552, 0.554, 0.559, 0.545, 0.57, 0.624,
+    0.572, 0.599,
+  ];
   let state = initialGuardState();
   let stop: GuardDecision | null = null;
   const settings = guardSettings(20_000);
   for (const [i, auc] of mba.entries()) {
-    const step = guardStep(settings, state, 4000 + 200 * i, auc);
+    const step = guardStep(settings, state, 200 * (i + 1), auc);
     state = step.state;
     if (step.decision.action === 'stop') {
       stop = step.decision;
@@ -83,21 +101,21 @@ test('the default guard: a calibrated bound, a minimum of 10% of the run and at 
     }
   }
   assert.ok(stop?.action === 'stop');
-  assert.ok(stop.keepIteration !== null && stop.keepIteration >= 5000 && stop.keepIteration <= 6000, `kept ${stop.keepIteration}`);
+  assert.equal(stop.keepIteration, 3400);
 });
 
 test('the outcome says what the guard did', () => {
   const s = guardSettings(20_000);
-  const { state, last } = drive(s, [...Array.from({ length: 25 }, () => 0.5), ...Array.from({ length: 10 }, () => 0.8)]);
+  const { state, last } = drive(s, [...Array.from({ length: 25 }, () => 0.5), ...Array.from({ length: 10 }, () => 0.7)]);
   assert.equal(last.action, 'stop');
   if (last.action !== 'stop') return;
   const stopped = guardResult(s, state, { at: 3300, keptIteration: last.keepIteration, keptSmoothed: last.keptSmoothed }, 20_000);
   assert.equal(stopped.status, 'stopped');
-  assert.equal(stopped.keptIteration, 2600, '(4 x 0.5 + 0.8) / 5 is still within 0.57');
+  assert.equal(stopped.keptIteration, 2600, '(4 x 0.5 + 0.7) / 5 is still within 0.5 + 0.07');
   assert.match(stopped.message, /stopped at iteration 3300 of 20000 and kept the checkpoint of iteration 2600/);
-  const held = guardResult(s, drive(s, [0.5, 0.52, 0.5]).state, null, 20_000);
+  const held = guardResult(s, drive(s, [0.5, 0.52, 0.48, 0.5, 0.5, 0.55]).state, null, 20_000);
   assert.equal(held.status, 'held');
-  assert.match(held.message, /stayed within 0\.57.*the full schedule ran/);
+  assert.match(held.message, /stayed within 0\.57 \(early level 0\.50 \+ 0\.07\).*the full schedule ran/);
 });
 
 test('planning: off, DP-SGD, watched, capped without a holdout', () => {
@@ -111,7 +129,7 @@ test('planning: off, DP-SGD, watched, capped without a holdout', () => {
   const watched = planGuard(base);
   assert.equal(watched.outcome.status, 'watching');
   assert.deepEqual(watched.watch, guardSettings(20_000));
-  assert.equal(planGuard({ ...base, requested: { bound: 0.7 } }).watch?.bound, 0.7, 'settings replace the defaults');
+  assert.equal(planGuard({ ...base, requested: { rise: 0.2 } }).watch?.rise, 0.2, 'settings replace the defaults');
   const capped = planGuard({ ...base, monitored: false });
   assert.equal(capped.outcome.status, 'capped');
   assert.equal(capped.iterations, UNMONITORED_EPOCH_CAP * 4);

@@ -207,7 +207,7 @@ test('privacy guard: a real run stops where the exposure crosses the bound and k
 
   const runDir = path.join(tmp(), 'guarded');
   const logs: string[] = [];
-  const summary = await startTraining(guarded(runDir, { privacyGuard: { bound, window: 1, persistence: 1, minIterations: 0 } }), { onLog: (m) => logs.push(m) });
+  const summary = await startTraining(guarded(runDir, { privacyGuard: { rise: bound - 0.5, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 } }), { onLog: (m) => logs.push(m) });
   assert.equal(summary.status, 'complete');
   assert.equal(summary.iteration, keptIteration);
   assert.equal(summary.totalIterations, 40);
@@ -234,14 +234,20 @@ test('privacy guard: a real run stops where the exposure crosses the bound and k
   assert.equal(again.iteration, keptIteration);
 
   // a bound never crossed: the full schedule, said so
-  const held = await startTraining(guarded(path.join(tmp(), 'held'), { privacyGuard: { bound: 1, window: 1, persistence: 1, minIterations: 0 } }));
+  const held = await startTraining(guarded(path.join(tmp(), 'held'), { privacyGuard: { rise: 0.5, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 } }));
   assert.equal(held.iteration, 40);
   assert.equal(held.privacyGuard?.status, 'held');
 });
 
 test('privacy guard: not used under DP-SGD, and without a holdout a default schedule is capped', async () => {
   const dp = await startTraining(
-    guarded(path.join(tmp(), 'dp'), { engine: 'native', iterations: 6, batchSize: 25, dp: { epsilon: 10 }, privacyGuard: { bound: -1, window: 1, persistence: 1, minIterations: 0 } }),
+    guarded(path.join(tmp(), 'dp'), {
+      engine: 'native',
+      iterations: 6,
+      batchSize: 25,
+      dp: { epsilon: 10 },
+      privacyGuard: { rise: -1, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 },
+    }),
   );
   assert.equal(dp.iteration, 6, 'a guard that would stop at once does not touch a DP-SGD run');
   assert.equal(dp.privacyGuard?.status, 'dp');

@@ -48,9 +48,9 @@ ${ENGINE_HELP}
                            with 20 or more held out, training shows its membership exposure (member AUC; 0.5 = none)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --privacy-guard on|off   guard against memorizing the training series (default on): with 20+ held out,
-                           stop once the member AUC stays above 0.57 and keep the last checkpoint within
-                           it; without, cap a default schedule at 1,000 epochs; not used with DP-SGD.
-                           off: the full schedule
+                           stop once the member AUC stays 0.07 above its early level and keep the last
+                           checkpoint within it; without, cap a default schedule at 1,000 epochs; not
+                           used with DP-SGD. off: the full schedule
   --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
                            per-series ranges differ 100x or more)
   --dp-epsilon E           train with DP-SGD (differential privacy) spending at most epsilon E over the

@@ -10,7 +10,11 @@
  *
  * The monitored AUC is noisy (a few dozen held-out series on a small dataset: about ±0.05 per reading),
  * so one high reading decides nothing:
- * - the guard judges the mean of the last `window` readings, not a single one;
+ * - the guard judges the rise of the AUC over its level early in the run (the mean of the first
+ *   `baselineReadings` readings, before the model has seen any series often enough to memorize it), not
+ *   its level: a few dozen held-out series can differ from the training ones by chance, and the critic
+ *   tells them apart from the start (on MBA with seed 2, AUC 0.60 at iteration 200; bench/PRIVACY.md);
+ * - it judges the mean of the last `window` readings, not a single one;
  * - it stops only after `persistence` consecutive smoothed readings above the bound;
  * - it never stops before `minIterations` (early critics are erratic, and too short a run is not worth
  *   keeping for its fidelity);
@@ -19,8 +23,10 @@
  */
 
 export interface GuardSettings {
-  /** Smoothed critic membership AUC above which the run counts as memorizing. */
-  bound: number;
+  /** Rise of the smoothed critic membership AUC over its early level beyond which the run counts as memorizing. */
+  rise: number;
+  /** Readings whose mean is the early level (0: the level is 0.5, guessing). */
+  baselineReadings: number;
   /** Readings averaged. */
   window: number;
   /** Consecutive smoothed readings above the bound that stop the run. */
@@ -30,11 +36,13 @@ export interface GuardSettings {
 }
 
 /**
- * Calibrated on MBA (bench/PRIVACY.md, "private by default"): a smoothed critic AUC of 0.62 on the
- * 10% holdout is where the synthetic-data attacks stay near 0.60; 5 readings (5% of the run) and 3 in a
- * row above the bound (a reading's noise is about ±0.05, the smoothed mean's about half).
+ * Calibrated on MBA (bench/PRIVACY.md, "private by default"): with an absolute bound of 0.57 the runs
+ * that stopped near 0.56 (a rise of about 0.08 over their early 0.48) still left the synthetic-data
+ * attacks at AUC 0.62-0.67, so the rise allowed is 0.07; the early level is the first 5 readings (1-5%
+ * of the run); 5 readings smoothed (5% of the run) and 3 in a row above the bound (a reading's noise is
+ * about ±0.05, the smoothed mean's about half).
  */
-export const DEFAULT_GUARD: Omit<GuardSettings, 'minIterations'> = { bound: 0.57, window: 5, persistence: 3 };
+export const DEFAULT_GUARD: Omit<GuardSettings, 'minIterations'> = { rise: 0.07, baselineReadings: 5, window: 5, persistence: 3 };
 
 /** The guard never stops a run before this share of it (nor before MIN_GUARD_ITERATIONS). */
 export const MIN_GUARD_SHARE = 0.1;
@@ -54,6 +62,8 @@ export function guardSettings(totalIterations: number): GuardSettings {
 export const UNMONITORED_EPOCH_CAP = 1000;
 
 export interface GuardState {
+  /** The first `baselineReadings` readings (the early level). */
+  early: number[];
   /** Readings so far, oldest first (only the last `window` matter). */
   recent: number[];
   /** Consecutive smoothed readings above the bound. */
@@ -64,7 +74,15 @@ export interface GuardState {
   peak: number;
 }
 
-export const initialGuardState = (): GuardState => ({ recent: [], over: 0, safe: null, peak: Number.NEGATIVE_INFINITY });
+export const initialGuardState = (): GuardState => ({ early: [], recent: [], over: 0, safe: null, peak: Number.NEGATIVE_INFINITY });
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The smoothed AUC above which the run counts as memorizing; null while the early level is being read. */
+export function guardBound(settings: GuardSettings, state: GuardState): number | null {
+  if (settings.baselineReadings === 0) return 0.5 + settings.rise;
+  return state.early.length < settings.baselineReadings ? null : mean(state.early) + settings.rise;
+}
 
 export type GuardDecision =
   /** Keep training; `keep` says to remember the state at this reading (it is the new safe one). */
@@ -74,10 +92,14 @@ export type GuardDecision =
 
 /** One reading at `iteration`: the new state and what to do. */
 export function guardStep(settings: GuardSettings, state: GuardState, iteration: number, auc: number): { state: GuardState; decision: GuardDecision } {
+  const early = state.early.length < settings.baselineReadings ? [...state.early, auc] : state.early;
   const recent = [...state.recent, auc].slice(-settings.window);
-  const smoothed = recent.reduce((a, b) => a + b, 0) / recent.length;
-  const within = smoothed <= settings.bound;
+  const smoothed = mean(recent);
+  const bound = guardBound(settings, { ...state, early });
+  // while the early level is being read nothing can be judged (and nothing stopped: minIterations is later)
+  const within = bound === null || smoothed <= bound;
   const next: GuardState = {
+    early,
     recent,
     over: within ? 0 : state.over + 1,
     safe: within ? { iteration, smoothed } : state.safe,
@@ -157,10 +179,10 @@ export function planGuard(input: GuardPlanInput): GuardPlan {
       iterations,
       outcome: {
         status: 'watching',
-        bound: s.bound,
         message:
           `privacy guard: stops the run once the critic’s membership AUC on the held-out series (mean of the last ${s.window} readings, one every 1% of the run) ` +
-          `stays above ${pct(s.bound)} for ${s.persistence} readings (not before iteration ${s.minIterations}), and keeps the last checkpoint within that bound`,
+          `stays more than ${pct(s.rise)} above its early level (${s.baselineReadings ? `the mean of its first ${s.baselineReadings} readings` : 'taken as 0.5'}) for ${s.persistence} readings ` +
+          `(not before iteration ${s.minIterations}), and keeps the last checkpoint within that bound`,
       },
     };
   }
@@ -189,17 +211,23 @@ export function planGuard(input: GuardPlanInput): GuardPlan {
 
 /** The guard's final word on a watched run that ended. */
 export function guardResult(settings: GuardSettings, state: GuardState, stop: { at: number; keptIteration: number | null; keptSmoothed: number | null } | null, totalIterations: number): GuardOutcome {
-  const base = { bound: settings.bound, peakExposure: state.peak };
+  const bound = guardBound(settings, state) ?? Number.NaN;
+  if (!stop && Number.isNaN(bound)) {
+    // a run (or a resumed stretch of one) too short to read the early level: nothing was judged
+    return { status: 'held', peakExposure: state.peak, message: 'privacy guard: the run ended before the guard had read the critic’s early level: nothing was judged' };
+  }
+  const base = { bound, peakExposure: state.peak };
+  const level = settings.baselineReadings ? ` (early level ${pct(mean(state.early))} + ${pct(settings.rise)})` : '';
   if (!stop) {
     const last = state.recent.length ? state.recent.reduce((a, b) => a + b, 0) / state.recent.length : Number.NaN;
     return {
       status: 'held',
       ...base,
       keptExposure: last,
-      message: `privacy guard: the critic’s membership AUC on the held-out series stayed within ${pct(settings.bound)} (smoothed; peak ${pct(state.peak)}, last ${pct(last)}): the full schedule ran`,
+      message: `privacy guard: the critic’s membership AUC on the held-out series stayed within ${pct(bound)}${level} (smoothed; peak ${pct(state.peak)}, last ${pct(last)}): the full schedule ran`,
     };
   }
-  const why = `the critic’s membership AUC on the held-out series (mean of the last ${settings.window} readings) stayed above ${pct(settings.bound)} for ${settings.persistence} readings (peak ${pct(state.peak)})`;
+  const why = `the critic’s membership AUC on the held-out series (mean of the last ${settings.window} readings) stayed above ${pct(bound)}${level} for ${settings.persistence} readings (peak ${pct(state.peak)})`;
   if (stop.keptIteration === null) {
     return {
       status: 'stopped',
