@@ -33,7 +33,7 @@ run mid10000 --iterations 10000
 run short_eps10 --iterations 2000 --dp-epsilon 10
 run short_eps4 --iterations 2000 --dp-epsilon 4
 run short_eps1 --iterations 2000 --dp-epsilon 1
-run default
+run default --privacy-guard off # today's full schedule (unguarded; the guarded default: bench/private-default-mba.sh)
 
 node --import tsx bench/privacy-table.ts naive="$OUT/naive" gretel_dgan="$OUT/gretel_dgan" default="$OUT/default/eval" \
   short_nodp="$OUT/short_nodp/eval" mid5000="$OUT/mid5000/eval" mid10000="$OUT/mid10000/eval" short_eps10="$OUT/short_eps10/eval" short_eps4="$OUT/short_eps4/eval" short_eps1="$OUT/short_eps1/eval"

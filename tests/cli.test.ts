@@ -28,6 +28,7 @@ test("dg COMMAND --help prints that command's options only; dg help the global p
   assert.match(train.stdout, /^dg train: /);
   assert.match(train.stdout, /--engine auto\|cuda\|native\|reference/);
   assert.match(train.stdout, /--dp-epsilon E/);
+  assert.match(train.stdout, /--privacy-guard on\|off/);
   assert.match(train.stdout, /--id COL --time COL/);
   assert.doesNotMatch(train.stdout, /dg generate RUN_DIR|dg evaluate --real|--given-attributes/);
   assert.match(train.stdout, /Run 'dg help' for every command\.\n$/);
@@ -181,6 +182,12 @@ test('Ctrl-C during dg generate stops it and leaves neither the file nor a tempo
     fs.readdirSync(dir).filter((name) => name.startsWith('synthetic')),
     [],
   );
+});
+
+test('dg train --privacy-guard takes on or off', () => {
+  const r = dg(['train', 'missing.csv', '--privacy-guard', 'maybe', '--out', 'run'], os.tmpdir());
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--privacy-guard must be one of on, off, got 'maybe'/);
 });
 
 test("dg evaluate --run reads dg generate output by the run's own id and time columns, whatever their names", () => {

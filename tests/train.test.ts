@@ -6,9 +6,10 @@ import path from 'node:path';
 import { demoDataset } from '../core/data/demo.ts';
 import { readCheckpoint } from '../core/train/checkpoint.ts';
 import { EtaClock, WARMUP_ITERATIONS } from '../core/train/loop.ts';
-import { resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
+import { prepareTraining, resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
+import { UNMONITORED_EPOCH_CAP } from '../core/train/privacy-guard.ts';
 import type { ApiError } from '../core/util/errors.ts';
-import { generateFromRun, generatePartsFromRun, loadEncoded, RUN_FILES, runDatasets } from '../core/train/run-folder.ts';
+import { generateFromRun, generatePartsFromRun, loadEncoded, readRun, RUN_FILES, runDatasets } from '../core/train/run-folder.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-train-'));
 
@@ -181,4 +182,88 @@ test('ETA: the first iterations (warm-up) are left out; then a moving rate that 
   // the machine gets twice as fast: within a few windows the ETA follows
   for (let i = 0; i < 200; i++) tick(50);
   assert.ok(Math.abs(clock.eta(1000) - 50) < 1, `after the change: ${clock.eta(1000)}`);
+});
+
+/** 50 series, 20 held out: enough for the exposure monitor (and so the guard), read at every iteration of a 40-iteration run. */
+const guarded = (runDir: string, overrides: Partial<TrainRequest> = {}) =>
+  request(runDir, { data: { dataset: demoDataset({ series: 50, length: 12, seed: 3 }), label: 'demo' }, holdoutFraction: 0.4, iterations: 40, checkpointEvery: 10, ...overrides });
+
+test('privacy guard: a real run stops where the exposure crosses the bound and keeps the checkpoint before it', async () => {
+  // without the guard: the full schedule, and the exposure at every iteration (training is deterministic)
+  const readings: number[] = [];
+  const full = await startTraining(guarded(path.join(tmp(), 'off'), { privacyGuard: false }), { onProgress: (p) => p.exposure !== undefined && readings.push(p.exposure) });
+  assert.equal(full.iteration, 40);
+  assert.equal(full.privacyGuard?.status, 'off');
+  assert.equal(readings.length, 40);
+  // a bound that the readings first cross at index `cross`, after `cross` readings within it
+  let bound = Number.NaN;
+  let cross = -1;
+  for (let k = 5; k < 35 && cross < 0; k++) {
+    bound = Math.max(...readings.slice(0, k));
+    cross = readings.findIndex((r, i) => i >= k && r > bound);
+  }
+  assert.ok(cross > 0, `the exposure never rose: ${readings.map((r) => r.toFixed(2)).join(' ')}`);
+  const keptIteration = cross; // reading i is taken after iteration i + 1: the last one within the bound
+
+  const runDir = path.join(tmp(), 'guarded');
+  const logs: string[] = [];
+  const summary = await startTraining(guarded(runDir, { privacyGuard: { rise: bound - 0.5, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 } }), { onLog: (m) => logs.push(m) });
+  assert.equal(summary.status, 'complete');
+  assert.equal(summary.iteration, keptIteration);
+  assert.equal(summary.totalIterations, 40);
+  assert.equal(summary.privacyGuard?.status, 'stopped');
+  assert.equal(summary.privacyGuard?.stoppedAt, keptIteration + 1);
+  assert.equal(summary.privacyGuard?.keptIteration, keptIteration);
+  assert.match(summary.privacyGuard?.message ?? '', new RegExp(`stopped at iteration ${keptIteration + 1} of 40 and kept the checkpoint of iteration ${keptIteration}`));
+  assert.ok(logs.includes(summary.privacyGuard!.message), 'the log says it too');
+  assert.ok(
+    logs.some((m) => /^privacy guard: stops the run once/.test(m)),
+    'and what the guard would do, before training',
+  );
+  const { checkpoint, info } = readRun(runDir);
+  assert.equal(checkpoint.iteration, keptIteration);
+  assert.equal(info.iteration, keptIteration);
+  assert.equal(info.privacyGuard?.status, 'stopped');
+  // the kept checkpoint is the state after keptIteration iterations, exactly
+  const straight = path.join(tmp(), 'straight');
+  await startTraining(guarded(straight, { iterations: keptIteration, privacyGuard: false }));
+  const a = tensors(straight);
+  tensors(runDir).forEach((t, i) => assert.deepEqual(t.data, a[i].data, `tensor ${t.name}`));
+  // complete: resume has nothing to do
+  const again = await resumeTraining(runDir);
+  assert.equal(again.iteration, keptIteration);
+
+  // a bound never crossed: the full schedule, said so
+  const held = await startTraining(guarded(path.join(tmp(), 'held'), { privacyGuard: { rise: 0.5, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 } }));
+  assert.equal(held.iteration, 40);
+  assert.equal(held.privacyGuard?.status, 'held');
+});
+
+test('privacy guard: not used under DP-SGD, and without a holdout a default schedule is capped', async () => {
+  const dp = await startTraining(
+    guarded(path.join(tmp(), 'dp'), {
+      engine: 'native',
+      iterations: 6,
+      batchSize: 25,
+      dp: { epsilon: 10 },
+      privacyGuard: { rise: -1, baselineReadings: 0, window: 1, persistence: 1, minIterations: 0 },
+    }),
+  );
+  assert.equal(dp.iteration, 6, 'a guard that would stop at once does not touch a DP-SGD run');
+  assert.equal(dp.privacyGuard?.status, 'dp');
+  assert.match(dp.privacyGuard?.message ?? '', /would leak/);
+  assert.equal(readRun(dp.runDir).checkpoint.plan.privacyGuard, undefined);
+
+  const { iterations: _, ...defaultLength } = request('unused');
+  const noHoldout = await prepareTraining(defaultLength);
+  assert.equal(noHoldout.plan.totalIterations, UNMONITORED_EPOCH_CAP * noHoldout.plan.iterationsPerEpoch);
+  assert.equal(noHoldout.privacyGuard.status, 'capped');
+  assert.ok(noHoldout.notes.some((n) => /capped at 1000 epochs/.test(n)));
+  assert.ok(!noHoldout.warnings.some((w) => /memorize/.test(w)), 'the long-schedule warning goes with the guard off');
+  const off = await prepareTraining({ ...defaultLength, privacyGuard: false });
+  assert.ok(off.plan.totalIterations >= 20_000, "off: today's schedule");
+  assert.ok(
+    off.warnings.some((w) => /memorize/.test(w)),
+    'with the existing warning',
+  );
 });

@@ -92,6 +92,8 @@ export const trainSettings = z
     holdoutFraction: z.number().min(0).lt(1).optional(),
     model: modelOverrides.optional(),
     dp: dpSettings.optional(),
+    /** Guard against memorization (default on; core/train/privacy-guard.ts); false trains the full schedule. */
+    privacyGuard: z.boolean().optional(),
   })
   .strict();
 

@@ -11,7 +11,7 @@ import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.
 import { encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import type { EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, type ModelConfig } from '../model/config.ts';
-import type { StepLosses } from '../model/engine.ts';
+import type { EngineState, StepLosses } from '../model/engine.ts';
 import { createEngine, engineLabel, type EngineKind } from '../model/engines.ts';
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
@@ -20,6 +20,7 @@ import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/ch
 import { engineDp, type SeriesUnit } from '../train/dp-sampling.ts';
 import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, sourceSeries, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
+import { guardResult, guardStep, initialGuardState, planGuard, type GuardOutcome, type GuardSettings } from '../train/privacy-guard.ts';
 import { loadEncoded, readRun, RUN_FILES, saveEncoded, truncateProgress, writeJson, type RunInfo } from '../train/run-folder.ts';
 import { removeStaleTemporaries } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
@@ -73,6 +74,13 @@ export interface TrainRequest {
   model?: Partial<Omit<ModelConfig, 'layout'>>;
   /** Train with DP-SGD (native engines only): a target epsilon or a noise multiplier. */
   dp?: DpRequest;
+  /**
+   * Guard against memorization (default on; core/train/privacy-guard.ts): with a holdout, stop once the
+   * critic's membership AUC stays above a bound and keep the last checkpoint within it; without one, cap
+   * a default schedule. Not used under DP-SGD. false: the full schedule, as before. Settings in place of
+   * true replace the guard's defaults (tests and calibration; the contract takes a boolean).
+   */
+  privacyGuard?: boolean | Partial<GuardSettings>;
 }
 
 /** Training progress, with the privacy spent so far on a DP-SGD run (updated once an epoch). */
@@ -107,6 +115,8 @@ export interface RunSummary {
   exposure?: number;
   /** Why the membership exposure was not measured during training (no holdout, or too small a one). */
   exposureUnavailable?: string;
+  /** What the privacy guard did, in words and figures (also in run.json). */
+  privacyGuard?: GuardOutcome;
 }
 
 /** Why the exposure monitor cannot run on a holdout of `holdout` series (0: none) and `train` training series. */
@@ -148,6 +158,13 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     if (exposureUnavailable) hooks.onLog?.(exposureUnavailable);
     const exposureEvery = Math.max(1, Math.round(checkpoint.plan.totalIterations / 100));
     let exposure: number | undefined = measureExposure && checkpoint.iteration > 0 ? await measureExposure(engine) : undefined;
+    // The privacy guard (core/train/privacy-guard.ts) reads every exposure measurement; the engine state of
+    // the latest reading within its bound is held in memory, to become the checkpoint if it stops the run.
+    // On resume it starts afresh (its readings are not in the checkpoint); its minimum length still counts from iteration 0.
+    const guard = checkpoint.plan.privacyGuard && measureExposure && !dp ? checkpoint.plan.privacyGuard : null;
+    let guardState = initialGuardState();
+    let safe: { iteration: number; exposure: number; state: EngineState } | null = null;
+    let stop: { at: number; keptIteration: number | null; keptSmoothed: number | null } | null = null;
     const result = await runLoop({
       engine,
       data,
@@ -157,7 +174,17 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       signal: hooks.signal,
       onNotice: (message) => hooks.onLog?.(message),
       afterStep: async (iteration) => {
-        if (measureExposure && (iteration % exposureEvery === 0 || iteration === checkpoint.plan.totalIterations)) exposure = await measureExposure(engine);
+        if (!measureExposure || !(iteration % exposureEvery === 0 || iteration === checkpoint.plan.totalIterations)) return;
+        exposure = await measureExposure(engine);
+        if (!guard) return;
+        const step = guardStep(guard, guardState, iteration, exposure);
+        guardState = step.state;
+        if (step.decision.action === 'continue') {
+          if (step.decision.keep) safe = { iteration, exposure, state: await engine.getState() };
+          return;
+        }
+        stop = { at: iteration, keptIteration: step.decision.keepIteration, keptSmoothed: step.decision.keptSmoothed };
+        return 'stop';
       },
       onProgress: (p) => {
         if (p.iteration % logEvery === 0 || p.iteration === p.totalIterations) {
@@ -168,8 +195,16 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
         }
         hooks.onProgress?.({ ...p, ...(privacy ? { privacy } : {}), ...(exposure !== undefined ? { exposure } : {}) });
       },
-      onCheckpoint: async (iteration, status, elapsedSeconds) => {
-        const state = await engine.getState();
+      onCheckpoint: async (at, status, elapsedSeconds) => {
+        // a run the guard stopped ends on the state it kept, not the one that crossed the bound
+        const kept = status === 'complete' && stop && safe ? safe : null;
+        const iteration = kept ? kept.iteration : at;
+        const state = kept ? kept.state : await engine.getState();
+        if (kept) exposure = kept.exposure;
+        if (status === 'complete' && guard) {
+          info.privacyGuard = guardResult(guard, guardState, stop, checkpoint.plan.totalIterations);
+          hooks.onLog?.(info.privacyGuard.message);
+        }
         try {
           writeCheckpoint(path.join(runDir, RUN_FILES.checkpoint), {
             ...checkpoint,
@@ -197,7 +232,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     return {
       runDir,
       status: result.status,
-      iteration: result.iteration,
+      iteration: info.iteration,
       totalIterations: checkpoint.plan.totalIterations,
       elapsedSeconds: result.elapsedSeconds,
       losses: result.losses,
@@ -206,6 +241,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       ...(privacy ? { privacy } : {}),
       ...(exposure !== undefined ? { exposure } : {}),
       ...(exposureUnavailable ? { exposureUnavailable } : {}),
+      ...(info.privacyGuard ? { privacyGuard: info.privacyGuard } : {}),
     };
   } finally {
     engine.dispose();
@@ -227,6 +263,8 @@ export interface PreparedTraining {
   warnings: string[];
   /** Notes on how the defaults were chosen (printed as training starts). */
   notes: string[];
+  /** What the privacy guard will do (its final word comes when the run ends). */
+  privacyGuard: GuardOutcome;
 }
 
 /** Reads the data (when a file is given) and resolves every setting; writes nothing. */
@@ -262,7 +300,17 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   // fidelity, while under DP every extra iteration needs more noise for the same epsilon (on MBA at
   // epsilon 4, 20,000 iterations would need sigma ~60 against 22 for 2,000; bench/PRIVACY.md).
   const defaultIterations = perEpoch * (request.dp ? PAPER_EPOCHS : defaultEpochs(data.n, batchSize));
-  const totalIterations = request.iterations ?? (request.epochs !== undefined ? perEpoch * request.epochs : presetIterations(request.preset ?? 'standard', defaultIterations));
+  const lengthDefaulted = request.iterations === undefined && request.epochs === undefined;
+  const askedIterations = request.iterations ?? (request.epochs !== undefined ? perEpoch * request.epochs : presetIterations(request.preset ?? 'standard', defaultIterations));
+  const guard = planGuard({
+    requested: request.privacyGuard ?? true,
+    dp: Boolean(request.dp),
+    monitored: (holdout?.series.length ?? 0) >= MIN_EXPOSURE_SERIES && data.n >= MIN_EXPOSURE_SERIES,
+    lengthDefaulted,
+    iterations: askedIterations,
+    iterationsPerEpoch: perEpoch,
+  });
+  const totalIterations = guard.iterations;
   if (!(totalIterations > 0)) throw new ApiError('invalid_argument', `nothing to train: ${totalIterations} iterations`, { hint: { text: 'train at least one iteration', option: 'iterations' } });
   const sources = sourceSeries(train.series);
   const seriesUnit: SeriesUnit | undefined = sources.maxPieces > 1 ? sources : undefined;
@@ -284,6 +332,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
     checkpointEvery: request.checkpointEvery ?? Math.max(50, Math.min(1000, Math.round(totalIterations / 10))),
     engine: request.engine ?? 'auto',
     ...(dp ? { dp } : {}),
+    ...(guard.watch ? { privacyGuard: guard.watch } : {}),
   };
   notes.push(
     `training on ${data.n} series (${holdout ? `${holdout.series.length} held out, ` : ''}T=${encoder.layout.maxLength}, S=${sampleLen}, ` +
@@ -291,14 +340,16 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
   if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
-  else if (request.iterations === undefined && request.epochs === undefined && totalIterations > perEpoch * PAPER_EPOCHS) {
+  // the guard's note says what protects a long default schedule; without the guard the warning stands
+  else if (guard.outcome.status === 'off' && lengthDefaulted && totalIterations > perEpoch * PAPER_EPOCHS) {
     warnings.push(
       `with ${data.n} series the default trains ${(totalIterations / perEpoch).toFixed(0)} epochs for fidelity, and so long a training on few series lets the model memorize them ` +
         '(on MBA, a membership attack on the synthetic data rose from AUC 0.56 at 2,000 iterations to 0.73 at 20,000: bench/PRIVACY.md). ' +
         'The privacy review measures it; fewer iterations or DP-SGD (a target epsilon) trade fidelity for privacy',
     );
   }
-  return { dataset, importReport, source, train, holdout, encoder, data, model, plan, warnings, notes };
+  if (guard.outcome.status !== 'off') notes.push(guard.outcome.message);
+  return { dataset, importReport, source, train, holdout, encoder, data, model, plan, warnings, notes, privacyGuard: guard.outcome };
 }
 
 /** The time a plan will take, measured on this machine's engine. */
@@ -332,6 +383,7 @@ export async function estimateTraining(prepared: PreparedTraining, iterations = 
       onCheckpoint: () => {},
       afterStep: async (iteration) => {
         if (iteration === 1) started = performance.now();
+        return undefined;
       },
     });
     const secondsPerIteration = (performance.now() - started) / 1000 / iterations;
@@ -392,6 +444,7 @@ async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: T
     startedAt: now,
     updatedAt: now,
     elapsedSeconds: 0,
+    privacyGuard: prepared.privacyGuard,
   };
   const checkpoint: Checkpoint = {
     format: 'dg-checkpoint',
@@ -461,9 +514,19 @@ export async function resumeTraining(runDir: string, hooks: RunHooks = {}, overr
 async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iterations?: number; engine?: EngineKind }): Promise<RunSummary> {
   const { checkpoint, info } = readRun(dir);
   const plan = { ...checkpoint.plan, ...(overrides.iterations ? { totalIterations: overrides.iterations } : {}), ...(overrides.engine ? { engine: overrides.engine } : {}) };
-  if (checkpoint.iteration >= plan.totalIterations) {
-    hooks.onLog?.(`run is already complete (${checkpoint.iteration}/${plan.totalIterations} iterations)`);
-    return { runDir: dir, status: 'complete', iteration: checkpoint.iteration, totalIterations: plan.totalIterations, elapsedSeconds: checkpoint.elapsedSeconds, engine: checkpoint.engineName };
+  // a run the guard stopped is complete; --iterations continues it, still guarded
+  const guardStopped = checkpoint.status === 'complete' && info.privacyGuard?.status === 'stopped' && !overrides.iterations;
+  if (checkpoint.iteration >= plan.totalIterations || guardStopped) {
+    hooks.onLog?.(`run is already complete (${checkpoint.iteration}/${plan.totalIterations} iterations${guardStopped ? ', stopped by the privacy guard' : ''})`);
+    return {
+      runDir: dir,
+      status: 'complete',
+      iteration: checkpoint.iteration,
+      totalIterations: plan.totalIterations,
+      elapsedSeconds: checkpoint.elapsedSeconds,
+      engine: checkpoint.engineName,
+      ...(info.privacyGuard ? { privacyGuard: info.privacyGuard } : {}),
+    };
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
   if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {

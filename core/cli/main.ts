@@ -52,6 +52,10 @@ ${ENGINE_HELP}
                            review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it);
                            with 20 or more held out, training shows its membership exposure (member AUC; 0.5 = none)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
+  --privacy-guard on|off   guard against memorizing the training series (default on): with 20+ held out,
+                           stop once the member AUC stays 0.07 above its early level and keep the last
+                           checkpoint within it; without, cap a default schedule at 1,000 epochs; not
+                           used with DP-SGD. off: the full schedule
   --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
                            per-series ranges differ 100x or more)
   --dp-epsilon E           train with DP-SGD (differential privacy) spending at most epsilon E over the
@@ -201,6 +205,7 @@ const FLAGS: Record<string, string> = {
   engine: '--engine',
   checkpointEvery: '--checkpoint-every',
   holdoutFraction: '--holdout-fraction',
+  privacyGuard: '--privacy-guard',
   model: '--model',
   'dp.epsilon': '--dp-epsilon',
   'dp.noiseMultiplier': '--dp-noise',
@@ -353,7 +358,8 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
       `trained ${summary.iteration} iterations in ${formatSeconds(summary.elapsedSeconds)} on the ${summary.engine} engine; generate with: dg generate ${runArg} -n 1000 --out synthetic.csv\n`,
     );
   }
-  const { privacy, exposure } = summary;
+  const { privacy, exposure, privacyGuard } = summary;
+  if (privacyGuard && privacyGuard.status !== 'watching') process.stderr.write(`${privacyGuard.message}\n`);
   if (privacy) process.stderr.write(`privacy spent (DP-SGD): epsilon ${privacy.epsilon.toFixed(3)} at delta ${formatDelta(privacy.delta)}\n`);
   if (exposure !== undefined) {
     process.stderr.write(
@@ -362,9 +368,10 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
     );
   }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
+  const guarded = privacyGuard ? { privacyGuard: privacyGuard.status, ...(privacyGuard.keptIteration !== undefined ? { keptIteration: privacyGuard.keptIteration } : {}) } : {};
   const exposed = exposure !== undefined ? { exposure } : summary.exposureUnavailable ? { exposureUnavailable: summary.exposureUnavailable } : {};
   process.stdout.write(
-    `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed })}\n`,
+    `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed, ...guarded })}\n`,
   );
 }
 
@@ -425,6 +432,7 @@ async function trainCommand(args: string[]): Promise<number> {
       engine: { type: 'string' },
       'holdout-fraction': { type: 'string' },
       'checkpoint-every': { type: 'string' },
+      'privacy-guard': { type: 'string' },
       'no-auto-normalize': { type: 'boolean' },
       model: { type: 'string' },
       'dp-epsilon': { type: 'string' },
@@ -462,6 +470,7 @@ async function trainCommand(args: string[]): Promise<number> {
       engine,
       holdoutFraction: number(values['holdout-fraction'], 'holdout-fraction'),
       checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
+      privacyGuard: values['privacy-guard'] === undefined ? undefined : oneOf(values['privacy-guard'], 'privacy-guard', ['on', 'off'] as const) === 'on',
       autoNormalize: values['no-auto-normalize'] ? false : undefined,
       model: values.model ? parseModelOverrides(values.model) : undefined,
       dp: dpFrom(values),

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { EngineState } from '../model/engine.ts';
 import type { EngineKind } from '../model/engines.ts';
 import type { DpPlan } from './dp-sampling.ts';
+import type { GuardSettings } from './privacy-guard.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 
 export const CHECKPOINT_FORMAT = 'dg-checkpoint';
@@ -22,6 +23,8 @@ export interface TrainingPlan {
   engine: EngineKind;
   /** DP-SGD: Poisson-sampled batches of batchSize series on average, clipped and noised critics. */
   dp?: DpPlan;
+  /** The privacy guard watches this run's exposure with these settings and may stop it (core/train/privacy-guard.ts); absent: it does not. */
+  privacyGuard?: GuardSettings;
 }
 
 export interface Checkpoint {

@@ -73,8 +73,11 @@ export interface LoopOptions {
   onCheckpoint: (iteration: number, status: 'running' | 'cancelled' | 'complete', elapsedSeconds: number) => Promise<void> | void;
   /** Says how batches reach the engine when it is worth knowing (a training set the GPU could not hold). */
   onNotice?: (message: string) => void;
-  /** Called after each iteration's step, before its progress report (measurements that need the engine). */
-  afterStep?: (iteration: number) => Promise<void>;
+  /**
+   * Called after each iteration's step, before its progress report (measurements that need the engine).
+   * 'stop' ends the run there as complete (the privacy guard's decision; the caller knows what to keep).
+   */
+  afterStep?: (iteration: number) => Promise<'stop' | undefined>;
   signal?: AbortSignal;
 }
 
@@ -209,7 +212,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
     }
     iteration++;
     sessionIterations++;
-    await options.afterStep?.(iteration);
+    const stop = (await options.afterStep?.(iteration)) === 'stop';
     clock.tick();
     // the moving rate once warm-up is over; until then the session's (a throughput, not an ETA)
     const rate = Number.isFinite(clock.rate) ? 1 / clock.rate : sessionIterations / Math.max((performance.now() - started) / 1000, 1e-9);
@@ -222,6 +225,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
       elapsedSeconds: elapsed(),
       etaSeconds: clock.eta(plan.totalIterations - iteration),
     });
+    if (stop) break;
     if (iteration % plan.checkpointEvery === 0 && iteration < plan.totalIterations) await options.onCheckpoint(iteration, 'running', elapsed());
     await yieldToEvents();
   }

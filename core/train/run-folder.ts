@@ -19,6 +19,7 @@ import { decode, encodeAttributes, type EncoderState } from '../encoding/encoder
 import { widthOf, type EncodedDataset } from '../encoding/types.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { GENERATION_BLOCK, type Engine, type GeneratedBatch } from '../model/engine.ts';
+import type { GuardOutcome } from './privacy-guard.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { ApiError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -55,6 +56,8 @@ export interface RunInfo {
   privacySpent?: { epsilon: number; delta: number; order?: number };
   /** Runs with a holdout: the critic's membership AUC, training vs held-out series, at the last checkpoint. */
   exposure?: number;
+  /** What the privacy guard did (core/train/privacy-guard.ts): stopped the run and kept an earlier state, held, capped the schedule, or off. */
+  privacyGuard?: GuardOutcome;
 }
 
 export function writeJson(file: string, value: unknown): void {
