@@ -70,6 +70,38 @@ export const dpSettings = z
   .strict()
   .refine((d) => (d.epsilon === undefined) !== (d.noiseMultiplier === undefined), { message: 'give a target epsilon or a noise multiplier (exactly one)', path: ['epsilon'] });
 
+const attributeName = z.string().min(1).max(200);
+
+/**
+ * Hiding one attribute (core/privacy/hiding.ts): drop it, merge its categories held by fewer than
+ * minSeries series, or replace its distribution after training by uniform or a table of frequencies
+ * (category -> count or share). Checks against the data's columns happen when the run is planned.
+ */
+export const hideSpec = z.discriminatedUnion('mode', [
+  z.object({ attribute: attributeName, mode: z.literal('drop') }).strict(),
+  z.object({ attribute: attributeName, mode: z.literal('coarsen'), minSeries: z.number().int().min(2).max(1_000_000_000) }).strict(),
+  z
+    .object({
+      attribute: attributeName,
+      mode: z.literal('replace'),
+      target: z.union([z.literal('uniform'), z.record(z.string().min(1), z.number().finite().min(0, 'frequencies are counts or shares >= 0'))]),
+    })
+    .strict()
+    .refine((s) => s.target === 'uniform' || Object.values(s.target).reduce((a, b) => a + b, 0) > 0, { message: 'the frequencies must sum to more than 0', path: ['target'] }),
+]);
+
+export const hideSettings = z
+  .array(hideSpec)
+  .max(200)
+  .superRefine((specs, ctx) => {
+    const seen = new Set<string>();
+    specs.forEach((s, i) => {
+      if (seen.has(s.attribute)) ctx.addIssue({ code: 'custom', path: [i, 'attribute'], message: `'${s.attribute}' is hidden twice: give one of drop, coarsen or replace per attribute` });
+      seen.add(s.attribute);
+    });
+    if (specs.filter((s) => s.mode === 'replace').length > 1) ctx.addIssue({ code: 'custom', path: [], message: "one attribute's distribution can be replaced per run" });
+  });
+
 /** What the user asks of a training run; everything left out follows the data (core/train/defaults.ts). */
 export const trainSettings = z
   .object({
@@ -90,6 +122,7 @@ export const trainSettings = z
     holdoutFraction: z.number().min(0).lt(1).optional(),
     model: modelOverrides.optional(),
     dp: dpSettings.optional(),
+    hide: hideSettings.optional(),
   })
   .strict();
 
