@@ -49,8 +49,8 @@ export const readOptions = z
 
 const modelKeys = Object.keys(paperDefaults).filter((k) => k !== 'sampleLen') as [string, ...string[]];
 
-/** Model settings by name (core/model/config.ts): numbers, or layer widths for the hidden-layer lists. */
-export const modelOverrides = z.record(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)])).superRefine((overrides, ctx) => {
+/** Model settings by name (core/model/config.ts): numbers, or layer widths for the hidden-layer lists (any subset: zod 4's record over an enum would demand every key). */
+export const modelOverrides = z.partialRecord(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)])).superRefine((overrides, ctx) => {
   for (const [key, value] of Object.entries(overrides)) {
     const current = (paperDefaults as Record<string, unknown>)[key];
     if (Array.isArray(current) !== Array.isArray(value)) {
