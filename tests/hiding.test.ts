@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trainSettings } from '../core/api/contract.ts';
+import { createApiHost } from '../core/api/host.ts';
 import { hideRun, readReleasedAttributes } from '../core/api/hiding.ts';
 import { startTraining, type TrainRequest } from '../core/api/training.ts';
 import { readDataset } from '../core/data/index.ts';
@@ -232,4 +233,44 @@ test('resampleToTarget: exact target counts; a category never generated is paire
   assert.ok(cx > 280 && cx < 390, `C's other attribute from the overall sample (2/3 x): ${cx}`);
   assert.deepEqual(table.unseen, ['C']);
   assert.deepEqual(table.generatedShare, { A: 2 / 3, B: 1 / 3, C: 0 });
+});
+
+test('the app: the plan offers every attribute with its category counts and says what hiding does; a bad spec names the setting; a run through the worker hides', async () => {
+  const host = await createApiHost({ storeDir: path.join(tmp(), 'store') });
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: results are checked field by field
+    const call = async (method: string, args: unknown): Promise<any> => {
+      const outcome = await host.call(method, args);
+      if (!outcome.ok) throw Object.assign(new Error(outcome.error.message), outcome.error);
+      return outcome.result;
+    };
+    const project = await call('projects.create', { name: 'mba' });
+    const { dataset } = await call('datasets.import', { projectId: project.id, path: MBA, read: LAYOUT });
+    const base = { iterations: 20, sampleLen: 8, engine: 'native', holdoutFraction: 0, model: small };
+    const plan = await call('training.plan', { datasetId: dataset.id, settings: { ...base, hide: [{ attribute: 'state', mode: 'coarsen', minSeries: 3 }] }, calibrate: false });
+    assert.deepEqual(
+      plan.hiding.attributes.map((a: { name: string }) => a.name),
+      ['isp', 'technology', 'state'],
+    );
+    assert.equal(plan.hiding.attributes[0].categories[0].label, 'Windstream');
+    assert.ok(plan.hiding.attributes[0].categories[0].series > 100);
+    assert.ok(plan.hiding.merged.state.categories.length > 0);
+    assert.ok(plan.notes.some((n: string) => /merged into 'other \(merged\)'/.test(n)));
+    await assert.rejects(
+      call('training.plan', { datasetId: dataset.id, settings: { ...base, hide: [{ attribute: 'isp', mode: 'replace', target: { Comcast: 1 } }] }, calibrate: false }),
+      (e: ApiError) => /names 'Comcast', which is not one of its categories \(.*Windstream/.test(e.message) && e.hint?.option === 'hide',
+    );
+    const run = await call('runs.start', { datasetId: dataset.id, settings: { ...base, hide: [{ attribute: 'isp', mode: 'replace', target: 'uniform' }] } });
+    for (let i = 0; i < 600; i++) {
+      const r = await call('runs.get', { runId: run.id });
+      if (!r.live && r.status !== 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const done = await call('runs.get', { runId: run.id });
+    assert.equal(done.status, 'complete', JSON.stringify(done.error));
+    const runDir = path.join(host.service.store.resolve(project.id, done.runDir));
+    assert.equal(readReleasedAttributes(runDir)?.hidden.target, 'uniform');
+  } finally {
+    await host.close();
+  }
 });

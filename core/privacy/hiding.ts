@@ -141,6 +141,25 @@ export function applyHiding(dataset: Dataset, specs: readonly HideSpec[]): { dat
   return { dataset: { ...dataset, schema: { ...dataset.schema, columns }, attributes, series }, record };
 }
 
+/** An attribute as the hiding controls offer it: categorical ones with how many series hold each category. */
+export interface HidingOption {
+  name: string;
+  kind: ColumnSchema['kind'];
+  /** Categorical only, most held first. */
+  categories?: Array<{ label: string; series: number }>;
+}
+
+/** What can be hidden in a dataset (before any hiding): every attribute, with category counts for coarsen and replace. */
+export function hidingOptions(dataset: Dataset): HidingOption[] {
+  return dataset.attributes.map((column, a) => {
+    if (column.kind !== 'categorical') return { name: column.name, kind: column.kind };
+    const counts = new Map<string, number>((column.categories ?? []).map((c) => [c, 0]));
+    for (const s of dataset.series) counts.set(String(s.attributes[a]), (counts.get(String(s.attributes[a])) ?? 0) + 1);
+    const categories = [...counts].map(([label, series]) => ({ label, series })).sort((x, y) => y.series - x.series || x.label.localeCompare(y.label));
+    return { name: column.name, kind: column.kind, categories };
+  });
+}
+
 /** Share of each category among values (labels as strings). */
 function shares(values: readonly Value[], categories: readonly string[]): Record<string, number> {
   const counts = Object.fromEntries(categories.map((c) => [c, 0])) as Record<string, number>;
