@@ -50,7 +50,10 @@ const rows = [
   ['unhidden (as trained)', unhiddenCsv, unhiddenEval],
   [`hidden (${attribute} ${table.hidden.target})`, hiddenCsv, hiddenEval],
 ] as const;
-const lines = ['| synthetic data | JS distance of its ' + attribute + ' marginal to the target | metadata dependence gap (noise floor) | ' + attribute + "'s own entries (noise floor) |", '| --- | --- | --- | --- |'];
+const lines = [
+  '| synthetic data | JS distance of its ' + attribute + ' marginal to the target | metadata dependence gap (noise floor) | ' + attribute + "'s own entries (noise floor) |",
+  '| --- | --- | --- | --- |',
+];
 const out: Record<string, ReturnType<typeof gaps>> = {};
 for (const [name, csv, dir] of rows) {
   const js = jensenShannonDistance(await marginal(csv), target);
@@ -97,8 +100,16 @@ const real = await read(realCsv);
 const a = real.attributes.findIndex((c) => c.name === attribute);
 const realShare = countLabels(real.series.map((s) => String(s.attributes[a])));
 const reweighted = real.series.map((s) => (target.get(String(s.attributes[a])) ?? 0) / ((realShare.get(String(s.attributes[a])) ?? 1) / real.series.length));
-const plain = weightedGaps(real, real.series.map(() => 1), await read(unhiddenCsv));
-const hiddenPlain = weightedGaps(real, real.series.map(() => 1), await read(hiddenCsv));
+const plain = weightedGaps(
+  real,
+  real.series.map(() => 1),
+  await read(unhiddenCsv),
+);
+const hiddenPlain = weightedGaps(
+  real,
+  real.series.map(() => 1),
+  await read(hiddenCsv),
+);
 const hiddenReweighted = weightedGaps(real, reweighted, await read(hiddenCsv));
 const avg = (xs: Array<{ gap: number }>) => xs.reduce((s, x) => s + x.gap, 0) / xs.length;
 console.log('\n| attribute, feature | unhidden vs real | hidden vs real | hidden vs real reweighted to the released mix |\n| --- | --- | --- | --- |');
