@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { trainSettings } from '../core/api/contract.ts';
 import { createApiHost } from '../core/api/host.ts';
 import { hideRun, readReleasedAttributes } from '../core/api/hiding.ts';
-import { startTraining, type TrainRequest } from '../core/api/training.ts';
+import { resumeTraining, startTraining, type TrainRequest } from '../core/api/training.ts';
 import { readDataset } from '../core/data/index.ts';
 import type { ColumnSchema, Dataset } from '../core/data/types.ts';
 import { checkHiding, resampleToTarget } from '../core/privacy/hiding.ts';
@@ -273,4 +273,29 @@ test('the app: the plan offers every attribute with its category counts and says
   } finally {
     await host.close();
   }
+});
+
+test('a run stopped before its end gets its released table when resumed to the end; a run lengthened draws it again from the changed generator', async () => {
+  const runDir = path.join(tmp(), 'run');
+  const controller = new AbortController();
+  const stopped = await startTraining(request(runDir, { iterations: 40, checkpointEvery: 10, hide: [{ attribute: 'isp', mode: 'replace', target: 'uniform' }] }), {
+    signal: controller.signal,
+    afterCheckpoint: (iteration) => {
+      if (iteration >= 10) controller.abort();
+    },
+  });
+  assert.equal(stopped.status, 'cancelled');
+  assert.equal(readReleasedAttributes(runDir), null, 'no table from a generator still training');
+  const done = await resumeTraining(runDir);
+  assert.equal(done.status, 'complete');
+  const first = readReleasedAttributes(runDir)!;
+  assert.equal(first.hidden.target, 'uniform');
+  // found complete: the table stays as it is
+  await resumeTraining(runDir);
+  assert.equal(readReleasedAttributes(runDir)!.createdAt, first.createdAt);
+  // lengthened: the attribute generator changed, so its draws are taken again
+  await resumeTraining(runDir, {}, { iterations: 60 });
+  const again = readReleasedAttributes(runDir)!;
+  assert.notEqual(again.createdAt, first.createdAt);
+  assert.notDeepEqual(again.rows.slice(0, 50), first.rows.slice(0, 50));
 });

@@ -416,7 +416,7 @@ async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: T
   };
   for (const note of prepared.notes) hooks.onLog?.(note);
   for (const warning of prepared.warnings.filter((w) => !importReport?.warnings.includes(w))) hooks.onLog?.(`note: ${warning}`);
-  return releaseIfAsked(runDir, await runTraining(runDir, checkpoint, prepared.data, info, hooks, true), hooks);
+  return releaseIfAsked(runDir, await runTraining(runDir, checkpoint, prepared.data, info, hooks, true), hooks, true);
 }
 
 /** What hiding did and will do, in words. */
@@ -440,13 +440,15 @@ function describeHiding(record: HidingRecord): string[] {
 
 /**
  * The end of a completed run that asked to replace an attribute's distribution: the released attribute
- * table, written under the run's lock (held by the caller). A run that has one keeps it.
+ * table, written under the run's lock (held by the caller), from the latest spec (`dg hide` may have
+ * changed it). After training iterations (`trained`) it is drawn again, since the attribute generator it
+ * was drawn from has changed; a run found complete keeps the table it has.
  */
-async function releaseIfAsked(runDir: string, summary: RunSummary, hooks: RunHooks): Promise<RunSummary> {
+async function releaseIfAsked(runDir: string, summary: RunSummary, hooks: RunHooks, trained: boolean): Promise<RunSummary> {
   if (summary.status !== 'complete') return summary;
   const { info } = readRun(runDir);
   const replace = replaceSpecOf(info.hiding?.specs as HideSpec[] | undefined);
-  if (!replace || info.hiding?.released) return summary;
+  if (!replace || (info.hiding?.released && !trained)) return summary;
   const released = await replaceDistribution(runDir, { runDir, replace, engine: info.plan.engine as EngineKind }, hooks.onLog);
   return { ...summary, released };
 }
@@ -489,6 +491,7 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
       dir,
       { runDir: dir, status: 'complete', iteration: checkpoint.iteration, totalIterations: plan.totalIterations, elapsedSeconds: checkpoint.elapsedSeconds, engine: checkpoint.engineName },
       hooks,
+      false,
     );
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
@@ -499,5 +502,5 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
     );
   }
   const data = loadEncoded(path.join(dir, RUN_FILES.train), checkpoint.runId);
-  return releaseIfAsked(dir, await runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false), hooks);
+  return releaseIfAsked(dir, await runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false), hooks, true);
 }
