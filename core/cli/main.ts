@@ -518,10 +518,12 @@ async function hideCommand(args: string[]): Promise<number> {
   const parsed = hideSpec.safeParse(replace);
   if (!parsed.success) throw new UsageError(`--replace: ${parsed.error.issues[0].message}`);
   const { hideRun } = await import('../api/hiding.ts');
-  const result = await hideRun(
-    defined({ runDir: positionals[0], replace, sampleRows: integer(values['sample-rows'], 'sample-rows'), seed: integer(values.seed, 'seed', 0), engine: oneOf(values.engine, 'engine', ENGINES) }),
-    (m) => process.stderr.write(`${m}\n`),
-  );
+  const request = defined({ runDir: positionals[0], replace, sampleRows: integer(values['sample-rows'], 'sample-rows'), seed: integer(values.seed, 'seed', 0), engine: oneOf(values.engine, 'engine', ENGINES) });
+  const result = await hideRun(request, (m) => process.stderr.write(`${m}\n`)).catch((error: unknown) => {
+    // a bad spec is this command's --replace, not dg train's hiding flags
+    if (errorData(error).hint?.option === 'hide') throw new UsageError(`--replace: ${errorData(error).message}`);
+    throw error;
+  });
   process.stderr.write(`dg generate ${positionals[0]} now draws attributes from this table; delete ${result.file} to release the learned distribution again\n`);
   process.stdout.write(`${JSON.stringify({ file: result.file, attribute: result.attribute, rows: result.rows, target: result.probabilities, unseen: result.unseen })}\n`);
   return 0;
