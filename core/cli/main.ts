@@ -518,7 +518,13 @@ async function hideCommand(args: string[]): Promise<number> {
   const parsed = hideSpec.safeParse(replace);
   if (!parsed.success) throw new UsageError(`--replace: ${parsed.error.issues[0].message}`);
   const { hideRun } = await import('../api/hiding.ts');
-  const request = defined({ runDir: positionals[0], replace, sampleRows: integer(values['sample-rows'], 'sample-rows'), seed: integer(values.seed, 'seed', 0), engine: oneOf(values.engine, 'engine', ENGINES) });
+  const request = defined({
+    runDir: positionals[0],
+    replace,
+    sampleRows: integer(values['sample-rows'], 'sample-rows'),
+    seed: integer(values.seed, 'seed', 0),
+    engine: oneOf(values.engine, 'engine', ENGINES),
+  });
   const result = await hideRun(request, (m) => process.stderr.write(`${m}\n`)).catch((error: unknown) => {
     // a bad spec is this command's --replace, not dg train's hiding flags
     if (errorData(error).hint?.option === 'hide') throw new UsageError(`--replace: ${errorData(error).message}`);
