@@ -51,8 +51,8 @@ export const readOptions = z
 
 const modelKeys = Object.keys(paperDefaults).filter((k) => k !== 'sampleLen') as [string, ...string[]];
 
-/** Model settings by name (core/model/config.ts): numbers, or layer widths for the hidden-layer lists. */
-export const modelOverrides = z.record(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)])).superRefine((overrides, ctx) => {
+/** Model settings by name (core/model/config.ts): numbers, or layer widths for the hidden-layer lists (any subset: zod 4's record over an enum would demand every key). */
+export const modelOverrides = z.partialRecord(z.enum(modelKeys), z.union([z.number().finite(), z.array(positiveInt).max(16)])).superRefine((overrides, ctx) => {
   for (const [key, value] of Object.entries(overrides)) {
     const current = (paperDefaults as Record<string, unknown>)[key];
     if (Array.isArray(current) !== Array.isArray(value)) {
@@ -71,6 +71,38 @@ export const dpSettings = z
   })
   .strict()
   .refine((d) => (d.epsilon === undefined) !== (d.noiseMultiplier === undefined), { message: 'give a target epsilon or a noise multiplier (exactly one)', path: ['epsilon'] });
+
+const attributeName = z.string().min(1).max(200);
+
+/**
+ * Hiding one attribute (core/privacy/hiding.ts): drop it, merge its categories held by fewer than
+ * minSeries series, or replace its distribution after training by uniform or a table of frequencies
+ * (category -> count or share). Checks against the data's columns happen when the run is planned.
+ */
+export const hideSpec = z.discriminatedUnion('mode', [
+  z.object({ attribute: attributeName, mode: z.literal('drop') }).strict(),
+  z.object({ attribute: attributeName, mode: z.literal('coarsen'), minSeries: z.number().int().min(2).max(1_000_000_000) }).strict(),
+  z
+    .object({
+      attribute: attributeName,
+      mode: z.literal('replace'),
+      target: z.union([z.literal('uniform'), z.record(z.string().min(1), z.number().finite().min(0, 'frequencies are counts or shares >= 0'))]),
+    })
+    .strict()
+    .refine((s) => s.target === 'uniform' || Object.values(s.target).reduce((a, b) => a + b, 0) > 0, { message: 'the frequencies must sum to more than 0', path: ['target'] }),
+]);
+
+export const hideSettings = z
+  .array(hideSpec)
+  .max(200)
+  .superRefine((specs, ctx) => {
+    const seen = new Set<string>();
+    specs.forEach((s, i) => {
+      if (seen.has(s.attribute)) ctx.addIssue({ code: 'custom', path: [i, 'attribute'], message: `'${s.attribute}' is hidden twice: give one of drop, coarsen or replace per attribute` });
+      seen.add(s.attribute);
+    });
+    if (specs.filter((s) => s.mode === 'replace').length > 1) ctx.addIssue({ code: 'custom', path: [], message: "one attribute's distribution can be replaced per run" });
+  });
 
 /** What the user asks of a training run; everything left out follows the data (core/train/defaults.ts). */
 export const trainSettings = z
@@ -94,6 +126,7 @@ export const trainSettings = z
     dp: dpSettings.optional(),
     /** Guard against memorization (default on; core/train/privacy-guard.ts); false trains the full schedule. */
     privacyGuard: z.boolean().optional(),
+    hide: hideSettings.optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import type { ColumnSchema, Schema } from '../data/types.ts';
 import type { EncoderState } from '../encoding/encoder.ts';
 import { epsilonSpent } from '../privacy/dp.ts';
 import { generatorTensors, MODEL_FILE_EXTENSION, writeModelFile } from '../train/model-file.ts';
+import { readReleasedAttributes } from '../train/released-attributes.ts';
 import { readRun } from '../train/run-folder.ts';
 import { ApiError } from '../util/errors.ts';
 
@@ -88,7 +89,12 @@ export function exportModel(request: ModelExportRequest): ModelExportResult {
     throw new ApiError('invalid_argument', `a model file is named *${MODEL_FILE_EXTENSION}, got ${path.basename(out)}`, {
       hint: { text: `name it like model${MODEL_FILE_EXTENSION}`, option: 'out' },
     });
-  const { checkpoint } = readRun(path.resolve(request.runDir));
+  const runDir = path.resolve(request.runDir);
+  const { checkpoint } = readRun(runDir);
+  // a hidden attribute's released table goes in place of the attribute generator, whose weights hold the
+  // learned marginal it hides
+  const released = readReleasedAttributes(runDir, checkpoint.runId);
+  const attributeTable = released ? (({ runId: _runId, ...table }) => table)(released) : undefined;
   const dp = checkpoint.plan.dp;
   const spent = dp ? epsilonSpent(dp, checkpoint.iteration) : undefined;
   const privacy = spent ? { epsilon: spent.epsilon, delta: spent.delta } : undefined;
@@ -101,8 +107,9 @@ export function exportModel(request: ModelExportRequest): ModelExportResult {
       encoder: publicEncoder(checkpoint.encoder, { dp: dp !== undefined }),
       defaultSeed: checkpoint.plan.seed + 1,
       ...(privacy ? { privacy } : {}),
+      ...(attributeTable ? { attributeTable } : {}),
     },
-    generatorTensors(checkpoint.model, checkpoint.engineState.tensors),
+    generatorTensors(checkpoint.model, checkpoint.engineState.tensors, { attributeTable: attributeTable !== undefined }),
   );
   return { file: out, bytes: fs.statSync(out).size, iteration: checkpoint.iteration, ...(privacy ? { privacy } : {}) };
 }

@@ -11,6 +11,7 @@ import type { Dataset, Schema } from '../data/types.ts';
 import { formatOf, writeDataset, writeDatasetParts } from '../export/index.ts';
 import { withoutRealSeries } from '../eval/index.ts';
 import type { Metrics } from '../eval/metrics.ts';
+import { hidingOptions, replaceSpecOf } from '../privacy/hiding.ts';
 import type { PrivacyReview } from '../privacy/review.ts';
 import { sha256File, type EvaluationRecord, type RunRecord, type Store } from '../store/index.ts';
 import { readRun, RUN_FILES, runDatasets } from '../train/run-folder.ts';
@@ -324,6 +325,13 @@ export class Service {
       model,
       dp: plan.dp ? { ...plan.dp, epsilonAtEnd: (await import('../privacy/dp.ts')).epsilonSpent(plan.dp, plan.totalIterations).epsilon } : null,
       estimate: estimate ?? null,
+      // what the privacy step's hiding controls offer (the data before hiding) and what the settings did
+      hiding: {
+        attributes: hidingOptions(prepared.dataset),
+        dropped: prepared.hiding?.dropped ?? [],
+        merged: prepared.hiding?.merged ?? {},
+        replace: replaceSpecOf(args.settings.hide)?.attribute ?? null,
+      },
       notes: prepared.notes,
       warnings: prepared.warnings,
     };

@@ -16,15 +16,17 @@ import { createEngine, engineLabel, type EngineKind } from '../model/engines.ts'
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
 import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
+import { applyHiding, replaceSpecOf, type HideSpec } from '../privacy/hiding.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
 import { engineDp, type SeriesUnit } from '../train/dp-sampling.ts';
 import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, sourceSeries, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
 import { guardResult, guardStep, initialGuardState, planGuard, type GuardOutcome, type GuardSettings } from '../train/privacy-guard.ts';
-import { loadEncoded, readRun, RUN_FILES, saveEncoded, truncateProgress, writeJson, type RunInfo } from '../train/run-folder.ts';
+import { loadEncoded, readRun, RUN_FILES, RUN_LOCK, saveEncoded, truncateProgress, writeJson, type HidingRecord, type RunInfo } from '../train/run-folder.ts';
 import { removeStaleTemporaries } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
 import { acquireLock } from '../util/lock-file.ts';
+import { replaceDistribution, type HideRunResult } from './hiding.ts';
 
 /** A checkpoint that could not be written: what happened, and that the previous one is intact. */
 function checkpointFailure(error: unknown, runDir: string): unknown {
@@ -37,8 +39,7 @@ function checkpointFailure(error: unknown, runDir: string): unknown {
   });
 }
 
-/** Held while a process trains in a run folder: a second trainer is refused, a crashed one's lock is stale. */
-export const RUN_LOCK = 'training.lock';
+export { RUN_LOCK } from '../train/run-folder.ts';
 
 /** How long to train when no length is given: a fifth of the default (a first look), the default, or twice it. */
 export type Preset = 'quick' | 'standard' | 'thorough';
@@ -81,6 +82,11 @@ export interface TrainRequest {
    * true replace the guard's defaults (tests and calibration; the contract takes a boolean).
    */
   privacyGuard?: boolean | Partial<GuardSettings>;
+  /**
+   * Attributes to hide (core/privacy/hiding.ts): dropped or coarsened before training, or (one per run)
+   * their distribution replaced by a target once training completes (a released attribute table).
+   */
+  hide?: HideSpec[];
 }
 
 /** Training progress, with the privacy spent so far on a DP-SGD run (updated once an epoch). */
@@ -117,6 +123,8 @@ export interface RunSummary {
   exposureUnavailable?: string;
   /** What the privacy guard did, in words and figures (also in run.json). */
   privacyGuard?: GuardOutcome;
+  /** A completed run that asked to hide an attribute's distribution: the released attribute table written. */
+  released?: HideRunResult;
 }
 
 /** Why the exposure monitor cannot run on a holdout of `holdout` series (0: none) and `train` training series. */
@@ -265,6 +273,8 @@ export interface PreparedTraining {
   notes: string[];
   /** What the privacy guard will do (its final word comes when the run ends). */
   privacyGuard: GuardOutcome;
+  /** What hiding did to the data before training, and asks of the end of training (recorded in run.json). */
+  hiding?: HidingRecord;
 }
 
 /** Reads the data (when a file is given) and resolves every setting; writes nothing. */
@@ -284,7 +294,11 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
     dataset = request.data.dataset;
     source = request.data.label;
   }
-  const { train, holdout } = splitHoldout(dataset, request.holdoutFraction ?? defaultHoldoutFraction(dataset.series.length), seed);
+  // Dropping and coarsening change the data itself, so they come before the split and the encoder: the
+  // model never sees a dropped column or a merged category's own label (the holdout is coarsened alike).
+  const hidden = request.hide?.length ? applyHiding(dataset, request.hide) : undefined;
+  const data0 = hidden?.dataset ?? dataset;
+  const { train, holdout } = splitHoldout(data0, request.holdoutFraction ?? defaultHoldoutFraction(data0.series.length), seed);
   const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const autoNormalize = request.autoNormalize ?? defaultAutoNormalize(train);
@@ -339,6 +353,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
       `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
+  if (hidden) notes.push(...describeHiding(hidden.record));
   if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
   // the guard's note says what protects a long default schedule; without the guard the warning stands
   else if (guard.outcome.status === 'off' && lengthDefaulted && totalIterations > perEpoch * PAPER_EPOCHS) {
@@ -349,7 +364,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
     );
   }
   if (guard.outcome.status !== 'off') notes.push(guard.outcome.message);
-  return { dataset, importReport, source, train, holdout, encoder, data, model, plan, warnings, notes, privacyGuard: guard.outcome };
+  return { dataset, importReport, source, train, holdout, encoder, data, model, plan, warnings, notes, privacyGuard: guard.outcome, ...(hidden ? { hiding: hidden.record } : {}) };
 }
 
 /** The time a plan will take, measured on this machine's engine. */
@@ -445,6 +460,7 @@ async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: T
     updatedAt: now,
     elapsedSeconds: 0,
     privacyGuard: prepared.privacyGuard,
+    ...(prepared.hiding ? { hiding: prepared.hiding } : {}),
   };
   const checkpoint: Checkpoint = {
     format: 'dg-checkpoint',
@@ -462,7 +478,41 @@ async function writeAndTrain(runDir: string, prepared: PreparedTraining, data: T
   };
   for (const note of prepared.notes) hooks.onLog?.(note);
   for (const warning of prepared.warnings.filter((w) => !importReport?.warnings.includes(w))) hooks.onLog?.(`note: ${warning}`);
-  return runTraining(runDir, checkpoint, prepared.data, info, hooks, true);
+  return releaseIfAsked(runDir, await runTraining(runDir, checkpoint, prepared.data, info, hooks, true), hooks, true);
+}
+
+/** What hiding did and will do, in words. */
+function describeHiding(record: HidingRecord): string[] {
+  const notes: string[] = [];
+  if (record.dropped.length) notes.push(`hidden: ${record.dropped.join(', ')} dropped (not learned, not in the synthetic data)`);
+  for (const [attribute, { label, categories }] of Object.entries(record.merged)) {
+    const k = record.specs.find((s) => s.attribute === attribute)?.minSeries;
+    notes.push(`hidden: ${categories.length} categor${categories.length === 1 ? 'y' : 'ies'} of ${attribute} held by fewer than ${k} series merged into '${label}' (${categories.join(', ')})`);
+  }
+  for (const spec of record.specs) {
+    if (spec.mode === 'coarsen' && !record.merged[spec.attribute]) notes.push(`hidden: no category of ${spec.attribute} is held by fewer than ${spec.minSeries} series: nothing merged`);
+    if (spec.mode === 'replace') {
+      notes.push(
+        `hidden: once training completes, ${spec.attribute}'s learned distribution is replaced by ${spec.target === 'uniform' ? 'a uniform one' : 'the given frequencies'} (a released attribute table; the feature generator stays as trained)`,
+      );
+    }
+  }
+  return notes;
+}
+
+/**
+ * The end of a completed run that asked to replace an attribute's distribution: the released attribute
+ * table, written under the run's lock (held by the caller), from the latest spec (`dg hide` may have
+ * changed it). After training iterations (`trained`) it is drawn again, since the attribute generator it
+ * was drawn from has changed; a run found complete keeps the table it has.
+ */
+async function releaseIfAsked(runDir: string, summary: RunSummary, hooks: RunHooks, trained: boolean): Promise<RunSummary> {
+  if (summary.status !== 'complete') return summary;
+  const { info } = readRun(runDir);
+  const replace = replaceSpecOf(info.hiding?.specs as HideSpec[] | undefined);
+  if (!replace || (info.hiding?.released && !trained)) return summary;
+  const released = await replaceDistribution(runDir, { runDir, replace, engine: info.plan.engine as EngineKind }, hooks.onLog);
+  return { ...summary, released };
 }
 
 /** "N iterations spend epsilon E at delta D" */
@@ -518,15 +568,21 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
   const guardStopped = checkpoint.status === 'complete' && info.privacyGuard?.status === 'stopped' && !overrides.iterations;
   if (checkpoint.iteration >= plan.totalIterations || guardStopped) {
     hooks.onLog?.(`run is already complete (${checkpoint.iteration}/${plan.totalIterations} iterations${guardStopped ? ', stopped by the privacy guard' : ''})`);
-    return {
-      runDir: dir,
-      status: 'complete',
-      iteration: checkpoint.iteration,
-      totalIterations: plan.totalIterations,
-      elapsedSeconds: checkpoint.elapsedSeconds,
-      engine: checkpoint.engineName,
-      ...(info.privacyGuard ? { privacyGuard: info.privacyGuard } : {}),
-    };
+    // a run stopped between its last checkpoint and its released attribute table gets the table now
+    return releaseIfAsked(
+      dir,
+      {
+        runDir: dir,
+        status: 'complete',
+        iteration: checkpoint.iteration,
+        totalIterations: plan.totalIterations,
+        elapsedSeconds: checkpoint.elapsedSeconds,
+        engine: checkpoint.engineName,
+        ...(info.privacyGuard ? { privacyGuard: info.privacyGuard } : {}),
+      },
+      hooks,
+      false,
+    );
   }
   hooks.onLog?.(`resuming at iteration ${checkpoint.iteration} of ${plan.totalIterations}`);
   if (plan.dp && plan.totalIterations !== checkpoint.plan.totalIterations) {
@@ -536,5 +592,5 @@ async function resumeLocked(dir: string, hooks: RunHooks, overrides: { iteration
     );
   }
   const data = loadEncoded(path.join(dir, RUN_FILES.train), checkpoint.runId);
-  return runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false);
+  return releaseIfAsked(dir, await runTraining(dir, { ...checkpoint, plan }, data, { ...info, plan }, hooks, false), hooks, true);
 }

@@ -410,11 +410,19 @@ export interface RunSettingsView {
   /** What the run spent, when it used DP-SGD. */
   epsilonSpent: number | null;
   holdoutFraction: number | null;
+  /** Hidden attributes in words ("state dropped", "isp: uniform"); empty when none. */
+  hidden: string[];
 }
 
 /** A run's settings as the screens show them, from its record (what was asked, the plan, what it spent). */
 export function runSettingsView(run: { settings: unknown; plan: unknown; summary: unknown; engine: string | null }): RunSettingsView {
-  const asked = (run.settings ?? {}) as { iterations?: number; batchSize?: number; holdoutFraction?: number; dp?: { epsilon?: number } };
+  const asked = (run.settings ?? {}) as {
+    iterations?: number;
+    batchSize?: number;
+    holdoutFraction?: number;
+    dp?: { epsilon?: number };
+    hide?: Array<{ attribute: string; mode: string; minSeries?: number; target?: unknown }>;
+  };
   const plan = (run.plan ?? {}) as { totalIterations?: number; batchSize?: number; engine?: string; dp?: { targetEpsilon?: number } };
   const summary = (run.summary ?? {}) as { privacy?: { epsilon?: number } | null; engine?: string };
   return {
@@ -424,7 +432,18 @@ export function runSettingsView(run: { settings: unknown; plan: unknown; summary
     dpEpsilon: plan.dp?.targetEpsilon ?? asked.dp?.epsilon ?? (plan.dp ? (summary.privacy?.epsilon ?? null) : null),
     epsilonSpent: summary.privacy?.epsilon ?? null,
     holdoutFraction: asked.holdoutFraction ?? null,
+    hidden: hiddenWords(asked.hide ?? []),
   };
+}
+
+function hiddenWords(specs: Array<{ attribute: string; mode: string; minSeries?: number; target?: unknown }>): string[] {
+  return specs.map((s) =>
+    s.mode === 'drop'
+      ? `${s.attribute} dropped`
+      : s.mode === 'coarsen'
+        ? `${s.attribute} coarsened (k = ${s.minSeries})`
+        : `${s.attribute}: ${s.target === 'uniform' ? 'uniform' : 'given'} distribution`,
+  );
 }
 
 export interface CompareInput {
@@ -464,7 +483,8 @@ export interface CompareView {
 
 export function runLabel(number: number, settings: RunSettingsView): string {
   const dp = settings.dpEpsilon !== null ? `DP epsilon ${formatNumber(settings.dpEpsilon)}` : 'no DP';
-  return `Run ${number}: ${dp}${settings.iterations !== null ? `, ${settings.iterations} iterations` : ''}`;
+  const hidden = settings.hidden?.length ? `, hidden: ${settings.hidden.join('; ')}` : '';
+  return `Run ${number}: ${dp}${settings.iterations !== null ? `, ${settings.iterations} iterations` : ''}${hidden}`;
 }
 
 /** Runs in the order given (oldest first reads best), each with its evaluation's numbers. */
@@ -523,6 +543,7 @@ export function dossierSection(input: { projectName: string; datasetName: string
     row('engine', settings.engine ?? 'n/a') +
     row('holdout fraction', settings.holdoutFraction === null ? 'default' : String(settings.holdoutFraction)) +
     row('differential privacy', privacy.dp ? `DP-SGD, epsilon ${privacy.dp.epsilon.toFixed(2)} at delta ${privacy.dp.deltaText}` : 'none') +
+    row('hidden attributes', settings.hidden?.length ? settings.hidden.join('; ') : 'none') +
     row('dossier written', input.createdAt) +
     '</tbody></table>';
   const reasons = rec.reasons.map((r) => `<li>${r.effect === 'limits' ? '<strong>Limits:</strong> ' : r.effect === 'supports' ? 'Supports: ' : 'Note: '}${escapeHtml(r.text)}</li>`).join('');

@@ -20,6 +20,7 @@ const USAGE = {
   'export-model': 'dg export-model RUN_DIR --out MODEL.dgm                     the shareable model: generator weights and public schema only',
   epsilon: 'dg epsilon --n N --batch B --sigma S|--target-epsilon X --epochs E --delta D [--releases-per-step R]',
   evaluate: 'dg evaluate --real FILE|--run RUN_DIR --synth FILE [--holdout FILE] [layout options] [--target ATTR] [--seed N] [--without-real-series] --out DIR',
+  hide: 'dg hide RUN_DIR --replace ATTR=uniform|FILE.csv [--sample-rows N] [--seed N] [--engine E]',
 };
 
 const LAYOUT_HELP = `Layout options (how rows become series; inferred when left out):
@@ -63,6 +64,14 @@ ${ENGINE_HELP}
   --dp-noise SIGMA         or give DP-SGD's noise multiplier instead, and see the epsilon it spends
   --dp-delta D             DP's delta (default 1e-5, or 1/(10 N) for N >= 10,000 training series)
   --dp-clip C              bound on each series' gradient norm (default 1)
+  --drop-attribute a,b     hide attributes entirely: not learned, not in the synthetic data
+  --coarsen a=K[,b=K]      merge the categories of attribute a held by fewer than K series into one
+                           label, 'other (merged)', before training
+  --hide-distribution a=uniform|FILE.csv
+                           release attribute a with a distribution you choose instead of the learned
+                           one (uniform, or FILE.csv's rows: category,frequency): once training ends, a
+                           table of the attribute generator's own draws resampled to that target replaces
+                           it; the feature generator stays as trained (dg hide does it on a trained run)
   --model k=v,k=v          model settings, e.g. generatorLearningRate=1e-4,criticHidden=200x200,auxCriticWeight=1
                            (names and defaults: core/model/config.ts)
 
@@ -89,6 +98,7 @@ const COMMAND_SUMMARY: Record<string, string> = {
   'export-model': "write a run's model as one file to share: the generator and the public schema, nothing else about the data",
   epsilon: 'the DP-SGD accountant: the epsilon a noise multiplier spends, or the noise a target epsilon needs',
   evaluate: 'judge synthetic data: fidelity metrics, a privacy review and an HTML report',
+  hide: "hide an attribute's real distribution in a trained run: uniform or a given table of frequencies",
 };
 
 /** One command's help: its usage and its own options only. */
@@ -165,6 +175,20 @@ Writes metrics.json, privacy.json and report.html to --out DIR.
                            (for a report to share: by default it warns that it contains them)
 
 ${LAYOUT_HELP}`,
+  hide: `Usage:
+  ${USAGE.hide}
+
+Replaces the run's attribute generator by a released attribute table (released-attributes.json in the
+run folder): rows drawn from the trained attribute generator, resampled so that ATTR follows the target
+exactly while the other attributes keep their distribution given ATTR. No retraining and no new access to
+the data: seconds. dg generate then draws attributes from the table and generates features for them with
+the feature generator as trained. Run it again to change the target; delete the file to undo.
+  --replace ATTR=uniform   every category of ATTR equally often
+  --replace ATTR=FILE.csv  the frequencies in FILE.csv (rows: category,frequency; counts or shares;
+                           categories left out get none)
+  --sample-rows N          rows drawn from the attribute generator (default 20,000)
+  --seed N                 seed of that draw (default: the run's seed + 2)
+${ENGINE_HELP}`,
 };
 
 /** The installed version, from package.json. */
@@ -211,6 +235,8 @@ const FLAGS: Record<string, string> = {
   'dp.noiseMultiplier': '--dp-noise',
   'dp.delta': '--dp-delta',
   'dp.clipNorm': '--dp-clip',
+  hide: '--drop-attribute/--coarsen/--hide-distribution',
+  sampleRows: '--sample-rows',
   encoding: '--encoding',
   schema: '--schema',
   idColumn: '--id',
@@ -308,6 +334,38 @@ function dpFrom(values: Record<string, string | boolean | undefined>): TrainSett
   return dp;
 }
 
+/** `a=v,b=w` pairs of a hiding flag (attribute names may hold '=' only before the last one). */
+function pairs(value: string, flag: string): Array<[string, string]> {
+  return value
+    .split(',')
+    .filter((p) => p.trim())
+    .map((pair) => {
+      const at = pair.lastIndexOf('=');
+      if (at <= 0 || at === pair.length - 1) throw new UsageError(`--${flag} takes ATTR=VALUE, got '${pair}'`);
+      return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+    });
+}
+
+/** `ATTR=uniform` or `ATTR=FILE.csv` (a table of category,frequency rows). */
+async function replaceSpec(value: string, flag: string): Promise<{ attribute: string; mode: 'replace'; target: 'uniform' | Record<string, number> }> {
+  const all = pairs(value, flag);
+  if (all.length !== 1) throw new UsageError(`--${flag} takes one ATTR=uniform|FILE.csv (one attribute's distribution per run)`);
+  const [attribute, target] = all[0];
+  if (target === 'uniform') return { attribute, mode: 'replace', target };
+  const { readTargetTable } = await import('../api/hiding.ts');
+  return { attribute, mode: 'replace', target: readTargetTable(target) };
+}
+
+/** `--drop-attribute`, `--coarsen`, `--hide-distribution`: the contract's `hide` list (undefined when none). */
+async function hideFrom(values: Record<string, string | boolean | undefined>): Promise<TrainSettings['hide']> {
+  const s = (k: string) => values[k] as string | undefined;
+  const specs: NonNullable<TrainSettings['hide']> = [];
+  for (const attribute of list(s('drop-attribute')) ?? []) specs.push({ attribute, mode: 'drop' });
+  for (const [attribute, k] of s('coarsen') ? pairs(s('coarsen')!, 'coarsen') : []) specs.push({ attribute, mode: 'coarsen', minSeries: integer(k, 'coarsen', 2)! });
+  if (s('hide-distribution')) specs.push(await replaceSpec(s('hide-distribution')!, 'hide-distribution'));
+  return specs.length ? specs : undefined;
+}
+
 /** Validates CLI-built arguments with the contract's schema; a bad field is a usage error naming its flag. */
 async function checked<T>(schemaName: 'trainSettings', value: unknown): Promise<T> {
   const contract = await import('../api/contract.ts');
@@ -367,11 +425,14 @@ async function reportRun(summary: RunSummary, runArg: string): Promise<void> {
         `dg evaluate --run ${runArg} reviews what the synthetic data exposes\n`,
     );
   }
+  if (summary.released) {
+    process.stderr.write(`${summary.released.attribute}'s learned distribution is hidden: dg generate draws attributes from ${summary.released.file}\n`);
+  }
   const spent = privacy ? { epsilon: privacy.epsilon, delta: privacy.delta } : {};
   const guarded = privacyGuard ? { privacyGuard: privacyGuard.status, ...(privacyGuard.keptIteration !== undefined ? { keptIteration: privacyGuard.keptIteration } : {}) } : {};
   const exposed = exposure !== undefined ? { exposure } : summary.exposureUnavailable ? { exposureUnavailable: summary.exposureUnavailable } : {};
   process.stdout.write(
-    `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed, ...guarded })}\n`,
+    `${JSON.stringify({ run: summary.runDir, status: summary.status, iteration: summary.iteration, elapsedSeconds: +summary.elapsedSeconds.toFixed(2), engine: summary.engine, ...spent, ...exposed, ...guarded, ...(summary.released ? { released: summary.released.file } : {}) })}\n`,
   );
 }
 
@@ -439,11 +500,17 @@ async function trainCommand(args: string[]): Promise<number> {
       'dp-noise': { type: 'string' },
       'dp-delta': { type: 'string' },
       'dp-clip': { type: 'string' },
+      'drop-attribute': { type: 'string' },
+      coarsen: { type: 'string' },
+      'hide-distribution': { type: 'string' },
     },
   });
   const engine = oneOf(values.engine, 'engine', ENGINES);
   if (values.resume) {
     if (positionals.length > 0) throw new UsageError('dg train --resume RUN_DIR takes no data file: the run keeps its own copy of the training data');
+    if (values['drop-attribute'] || values.coarsen || values['hide-distribution']) {
+      throw new UsageError('a run keeps the attributes it started with: --drop-attribute and --coarsen go with a new run; dg hide RUN_DIR --replace replaces a distribution on a trained run');
+    }
     if (dpFrom(values)) throw new UsageError('a run keeps the DP-SGD settings it started with: --dp-* options go with a new run, not --resume');
     const iterations = integer(values.iterations, 'iterations');
     const { resumeTraining } = await import('../api/training.ts');
@@ -474,6 +541,7 @@ async function trainCommand(args: string[]): Promise<number> {
       autoNormalize: values['no-auto-normalize'] ? false : undefined,
       model: values.model ? parseModelOverrides(values.model) : undefined,
       dp: dpFrom(values),
+      hide: await hideFrom(values),
     }),
   );
   const options = await readOptionsFrom(values);
@@ -487,6 +555,36 @@ async function trainCommand(args: string[]): Promise<number> {
   } finally {
     finish();
   }
+}
+
+async function hideCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { replace: { type: 'string' }, 'sample-rows': { type: 'string' }, seed: { type: 'string' }, engine: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('dg hide takes one RUN_DIR');
+  if (!values.replace) throw new UsageError('dg hide needs --replace ATTR=uniform|FILE.csv (dropping or coarsening an attribute needs a new run: dg train --drop-attribute / --coarsen)');
+  const replace = await replaceSpec(values.replace, 'replace');
+  const { hideSpec } = await import('../api/contract.ts');
+  const parsed = hideSpec.safeParse(replace);
+  if (!parsed.success) throw new UsageError(`--replace: ${parsed.error.issues[0].message}`);
+  const { hideRun } = await import('../api/hiding.ts');
+  const request = defined({
+    runDir: positionals[0],
+    replace,
+    sampleRows: integer(values['sample-rows'], 'sample-rows'),
+    seed: integer(values.seed, 'seed', 0),
+    engine: oneOf(values.engine, 'engine', ENGINES),
+  });
+  const result = await hideRun(request, (m) => process.stderr.write(`${m}\n`)).catch((error: unknown) => {
+    // a bad spec is this command's --replace, not dg train's hiding flags
+    if (errorData(error).hint?.option === 'hide') throw new UsageError(`--replace: ${errorData(error).message}`);
+    throw error;
+  });
+  process.stderr.write(`dg generate ${positionals[0]} now draws attributes from this table; delete ${result.file} to release the learned distribution again\n`);
+  process.stdout.write(`${JSON.stringify({ file: result.file, attribute: result.attribute, rows: result.rows, target: result.probabilities, unseen: result.unseen })}\n`);
+  return 0;
 }
 
 /** 130 (as after SIGINT) when the run was stopped: checkpointed and resumable, but not finished. */
@@ -707,6 +805,8 @@ export async function main(argv: string[]): Promise<number> {
         return await epsilonCommand(rest);
       case 'demo':
         return await demoCommand(rest);
+      case 'hide':
+        return await hideCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -22,6 +22,7 @@ import type { Engine, NamedTensor } from '../model/engine.ts';
 import { bufferSpecs, parameterSpecs } from '../model/params.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ApiError } from '../util/errors.ts';
+import type { ReleasedAttributes } from './released-attributes.ts';
 
 export const MODEL_FILE_MAGIC = 'DGMODEL\0';
 export const MODEL_FILE_FORMAT = 'dg-model';
@@ -41,16 +42,11 @@ export interface ModelTensorEntry {
 }
 
 /**
- * Reserved for a later feature: attributes drawn from a table (for example a DP-released one) instead of
- * the attribute generator. Version 1 files never carry it; a reader that does not know it must refuse a
- * file that does rather than generate without it.
+ * A released attribute table (core/train/released-attributes.ts: a hidden attribute's distribution) in
+ * place of the attribute generator: a file with one leaves the generator's `gen.attr.*` weights out, since
+ * they hold the learned marginal the table hides. The run id stays behind with the run folder.
  */
-export interface AttributeTableSlot {
-  /** How the table was made (for example 'dp-histogram'). */
-  kind: string;
-  /** The tensor holding its rows, in the tensor index. */
-  tensor: string;
-}
+export type AttributeTable = Omit<ReleasedAttributes, 'runId'>;
 
 export interface ModelFileHeader {
   format: typeof MODEL_FILE_FORMAT;
@@ -67,7 +63,8 @@ export interface ModelFileHeader {
   privacy?: { epsilon: number; delta: number };
   /** Generator parameters and batch-norm statistics, in params.ts's order. */
   tensors: ModelTensorEntry[];
-  attributeTable?: AttributeTableSlot;
+  /** Attributes drawn from this table instead of the attribute generator (whose weights the file leaves out). */
+  attributeTable?: AttributeTable;
 }
 
 export interface ModelFile {
@@ -76,14 +73,18 @@ export interface ModelFile {
 }
 
 /** The names (in canonical order) of what generation needs: generator parameters, then batch-norm statistics. */
-export function generatorTensorNames(config: ModelConfig): string[] {
-  return [...parameterSpecs(config).filter((s) => s.network === 'generator'), ...bufferSpecs(config)].map((s) => s.name);
+/** The attribute generator's tensors: left out of a model file that carries an attribute table. */
+const isAttributeGenerator = (name: string) => name.startsWith('gen.attr.');
+
+export function generatorTensorNames(config: ModelConfig, options: { attributeTable?: boolean } = {}): string[] {
+  const names = [...parameterSpecs(config).filter((s) => s.network === 'generator'), ...bufferSpecs(config)].map((s) => s.name);
+  return options.attributeTable ? names.filter((name) => !isAttributeGenerator(name)) : names;
 }
 
 /** The generator's tensors out of a full engine state, in canonical order. */
-export function generatorTensors(config: ModelConfig, all: NamedTensor[]): NamedTensor[] {
+export function generatorTensors(config: ModelConfig, all: NamedTensor[], options: { attributeTable?: boolean } = {}): NamedTensor[] {
   const byName = new Map(all.map((t) => [t.name, t]));
-  return generatorTensorNames(config).map((name) => {
+  return generatorTensorNames(config, options).map((name) => {
     const t = byName.get(name);
     if (!t) throw new ApiError('data_error', `the model has no tensor ${name}: the checkpoint is damaged or from another build`);
     return t;
@@ -154,11 +155,10 @@ export function readModelFile(file: string): ModelFile {
   }
   if (header?.format !== MODEL_FILE_FORMAT || header.version !== version) throw damaged(file, 'its header does not describe a model file');
   if (!header.model?.layout || !header.encoder?.layout || !Array.isArray(header.tensors)) throw damaged(file, 'its header lacks the model, the encoder or the tensor index');
-  if (header.attributeTable !== undefined) {
-    throw new ApiError('unsupported', `${file} draws its attributes from a table, which this build cannot do`, { where: { file }, hint: { text: 'update the app to read it' } });
-  }
+  if (header.attributeTable !== undefined && (header.attributeTable?.format !== 'dg-released-attributes' || !Array.isArray(header.attributeTable.rows) || header.attributeTable.rows.length === 0))
+    throw damaged(file, 'its attribute table is not one');
   const start = PREFIX_BYTES + headerLength + padding(PREFIX_BYTES + headerLength);
-  const expected = generatorTensorNames(header.model);
+  const expected = generatorTensorNames(header.model, { attributeTable: header.attributeTable !== undefined });
   const specs = new Map([...parameterSpecs(header.model), ...bufferSpecs(header.model)].map((s) => [s.name, s.shape.join()]));
   if (header.tensors.length !== expected.length || header.tensors.some((t, i) => t.name !== expected[i]))
     throw damaged(file, `its tensors (${header.tensors.map((t) => t.name).join(', ')}) are not the generator's of its model configuration`);

@@ -7,6 +7,8 @@
  *   train.dgt       the encoded training series, so resume needs no re-import and continues exactly
  *   holdout.dgt     encoded real series kept out of training (when a holdout fraction is set)
  *   progress.jsonl  one line of losses per logged iteration (the training curve)
+ *   released-attributes.json   optional: a table that replaces the attribute generator when an
+ *                   attribute's distribution is hidden (released-attributes.ts); generation draws from it
  *
  * Starting and resuming a run (planning, DP accounting, exposure) is core/api/training.ts's job.
  */
@@ -26,6 +28,10 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 import { readCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
 import { loadGenerator, readModelFile } from './model-file.ts';
+import { drawReleasedRows, readReleasedAttributes, RELEASED_ATTRIBUTES_FILE, type ReleasedAttributes } from './released-attributes.ts';
+
+/** Held while a process writes a run folder (training, hiding): a second writer is refused, a crashed one's lock is stale. */
+export const RUN_LOCK = 'training.lock';
 
 export const RUN_FILES = {
   run: 'run.json',
@@ -33,6 +39,7 @@ export const RUN_FILES = {
   train: 'train.dgt',
   holdout: 'holdout.dgt',
   progress: 'progress.jsonl',
+  releasedAttributes: RELEASED_ATTRIBUTES_FILE,
 } as const;
 
 /** What run.json says. */
@@ -58,6 +65,18 @@ export interface RunInfo {
   exposure?: number;
   /** What the privacy guard did (core/train/privacy-guard.ts): stopped the run and kept an earlier state, held, capped the schedule, or off. */
   privacyGuard?: GuardOutcome;
+  hiding?: HidingRecord;
+}
+
+/** What run.json records of hidden attributes (the specs as asked, and what they did to this data). */
+export interface HidingRecord {
+  specs: Array<{ attribute: string; mode: 'drop' | 'coarsen' | 'replace'; minSeries?: number; target?: 'uniform' | Record<string, number> }>;
+  /** Attribute columns left out of training and output. */
+  dropped: string[];
+  /** Per coarsened attribute: the label rare categories became, and which categories were merged into it. */
+  merged: Record<string, { label: string; categories: string[] }>;
+  /** The released attribute table, once written (released-attributes.json). */
+  released?: { attribute: string; target: 'uniform' | 'table'; createdAt: string; unseen: string[]; generatedShare: Record<string, number> };
 }
 
 export function writeJson(file: string, value: unknown): void {
@@ -156,6 +175,8 @@ export interface GenerationSource {
   engine: EngineKind;
   /** Puts the weights into an engine made with `model` and the generation seed; its noise stream starts at 0. */
   load(engine: Engine): Promise<void>;
+  /** A released attribute table (a hidden attribute's distribution) standing in for the attribute generator. */
+  releasedAttributes: ReleasedAttributes | null;
 }
 
 /** A run folder's latest checkpoint as a generation source (the whole engine state, the noise stream reset). */
@@ -167,13 +188,21 @@ export function runSource(runDir: string): GenerationSource {
     defaultSeed: checkpoint.plan.seed + 1,
     engine: checkpoint.plan.engine,
     load: (engine) => engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } }),
+    releasedAttributes: readReleasedAttributes(path.resolve(runDir), checkpoint.runId),
   };
 }
 
 /** A model file (dg export-model) as a generation source: its generator weights in a fresh engine. */
 export function modelFileSource(file: string): GenerationSource {
   const { header, tensors } = readModelFile(file);
-  return { model: header.model, encoder: header.encoder, defaultSeed: header.defaultSeed, engine: 'auto', load: (engine) => loadGenerator(engine, tensors) };
+  return {
+    model: header.model,
+    encoder: header.encoder,
+    defaultSeed: header.defaultSeed,
+    engine: 'auto',
+    load: (engine) => loadGenerator(engine, tensors),
+    releasedAttributes: header.attributeTable ?? null,
+  };
 }
 
 /** A run folder, or a model file when `location` is a file. */
@@ -227,16 +256,40 @@ export async function* generatePartsFromRun(request: GenerateRequest, opened?: G
     if (note) request.onLog?.(note);
     // A fresh noise stream from the generation seed: the same seed gives the same synthetic data.
     await source.load(engine);
-    const given = request.givenAttributes ? encodeAttributes(encoder, request.givenAttributes) : undefined;
     const width = widthOf(encoder.layout.attributes);
     const n = request.givenAttributes ? request.givenAttributes.length : request.n;
+    // Rows given by the caller win; else a released attribute table (a hidden distribution) stands in for
+    // the attribute generator: rows drawn from it, min/max and features generated conditioned on them.
+    const table = request.givenAttributes ? null : source.releasedAttributes;
+    const given = request.givenAttributes ? encodeAttributes(encoder, request.givenAttributes) : undefined;
+    let fromTable: ((start: number, count: number) => Float32Array) | undefined;
+    if (table) {
+      const names = encoder.attributes.map((c) => c.name);
+      if (table.attributes.join('\u0000') !== names.join('\u0000')) {
+        throw new ApiError('data_error', `${RELEASED_ATTRIBUTES_FILE} has the attributes ${table.attributes.join(', ')}, but the run has ${names.join(', ')}`, {
+          where: { file: path.resolve(request.runDir) },
+          hint: { text: 'write the table again with dg hide RUN_DIR' },
+        });
+      }
+      request.onLog?.(
+        `attributes drawn from the released attribute table (${table.hidden.attribute}: ${table.hidden.target === 'uniform' ? 'uniform' : "the custodian's frequencies"}), not the attribute generator`,
+      );
+      const encodedTable = encodeAttributes(encoder, table.rows);
+      const picked = drawReleasedRows(table, n, seed);
+      // encoded a part at a time: n rows of encoded attributes could be gigabytes
+      fromTable = (start, count) => {
+        const part = new Float32Array(count * width);
+        for (let i = 0; i < count; i++) part.set(encodedTable.subarray(picked[start + i] * width, (picked[start + i] + 1) * width), i * width);
+        return part;
+      };
+    }
     const partSeries = request.partSeries ?? generationPartSeries(encoder.layout.maxLength);
     if (!Number.isInteger(partSeries) || partSeries < 1 || (partSeries < n && partSeries % GENERATION_BLOCK !== 0)) {
       throw new ApiError('invalid_argument', `series per part must be a positive multiple of ${GENERATION_BLOCK}, got ${partSeries}`);
     }
     const generatePart = (start: number) => {
       const count = Math.min(partSeries, n - start);
-      const givenAttributes = given?.subarray(start * width, (start + count) * width);
+      const givenAttributes = fromTable ? fromTable(start, count) : given?.subarray(start * width, (start + count) * width);
       return engine.generate(count, givenAttributes ? { givenAttributes } : {});
     };
     let next: Promise<GeneratedBatch> | undefined = generatePart(0);

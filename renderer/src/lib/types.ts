@@ -74,11 +74,24 @@ export interface Preview {
   features: ColumnSchema[];
 }
 
+/** One attribute hidden (the contract's settings.hide entries). */
+export type HideSpec =
+  | { attribute: string; mode: 'drop' }
+  | { attribute: string; mode: 'coarsen'; minSeries: number }
+  | { attribute: string; mode: 'replace'; target: 'uniform' | Record<string, number> };
+
 export interface Plan {
   settings: { sampleLen: number; batchSize: number; iterations: number; epochs: number; engine: string; checkpointEvery: number; seed: number };
   series: { training: number; holdout: number; length: number };
   dp: { noiseMultiplier: number; delta: number; clipNorm: number; targetEpsilon?: number; expectedBatch: number; epsilonAtEnd: number } | null;
   estimate: { engine: string; secondsPerIteration: number; totalSeconds: number; calibrationIterations: number } | null;
+  /** The hiding controls' attributes (the data before hiding) and what the settings hide. */
+  hiding: {
+    attributes: { name: string; kind: string; categories?: { label: string; series: number }[] }[];
+    dropped: string[];
+    merged: Record<string, { label: string; categories: string[] }>;
+    replace: string | null;
+  };
   notes: string[];
   warnings: string[];
 }
