@@ -158,8 +158,13 @@ async function contractSuite(client: Client, csv: string) {
   // presets set the length when none is given: 24 series in batches of 8 train 20,001 iterations by default
   const lengths = [];
   for (const preset of ['quick', 'standard', 'thorough'])
-    lengths.push((await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { preset, batchSize: 8, holdoutFraction: 0.2 }, calibrate: false })).settings.iterations);
+    lengths.push(
+      (await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { preset, batchSize: 8, holdoutFraction: 0.2, privacyGuard: false }, calibrate: false })).settings.iterations,
+    );
   assert.deepEqual(lengths, [4000, 20001, 40002]);
+  // with the privacy guard on and too small a holdout to watch, a long schedule is capped at 1,000 epochs
+  const guarded = await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { preset: 'thorough', batchSize: 8, holdoutFraction: 0.2 }, calibrate: false });
+  assert.equal(guarded.settings.iterations, 3000);
   const dpPlan = await ok(client, 'training.plan', { datasetId: imported.dataset.id, settings: { ...settings, batchSize: 16, dp: { epsilon: 8, delta: 1e-3 } }, calibrate: false });
   assert.ok(dpPlan.dp.epsilonAtEnd <= 8 && dpPlan.dp.noiseMultiplier > 0 && dpPlan.estimate === null, JSON.stringify(dpPlan.dp));
 
