@@ -390,7 +390,7 @@ export function privacyView(review: PrivacyReview): PrivacyView {
             meaningful,
             text: meaningful
               ? `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: flagging 1% of unseen series, any attack on the synthetic data or the exported model finds at most ${percent(bound)} of the training series. ${DP_NOT_COVERED}`
-              : `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every training series' : `up to ${percent(bound)} of them`}).`,
+              : `Trained with DP-SGD, epsilon ${review.dp.epsilon.toFixed(2)} at delta ${formatDelta(review.dp.delta)}: at that epsilon the guarantee bounds no practical attack (flagging 1% of unseen series could find ${bound >= 1 ? 'every training series' : `up to ${percent(bound)} of them`}). ${DP_NOT_COVERED}`,
           };
         })()
       : null,
