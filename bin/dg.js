@@ -18,6 +18,7 @@ function fresh() {
   } catch {
     return false;
   }
+  if (!Array.isArray(stamp?.sources) || typeof stamp.started !== 'number') return false;
   // ~110 stat calls, about a millisecond; a source deleted since the build also makes it stale
   for (const source of stamp.sources) {
     const stat = fs.statSync(path.join(root, source), { throwIfNoEntry: false });
