@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 // this file is <root>/core/util/root.ts, or <root>/.build/core/util/root.js once compiled
 const here = path.dirname(fileURLToPath(import.meta.url));
-const above = path.resolve(here, '../..');
-export const projectRoot = path.basename(above) === '.build' ? path.dirname(above) : above;
+export const projectRoot = path.resolve(here, import.meta.url.endsWith('.js') ? '../../..' : '../..');
 
 /** A path inside the project root. */
 export const fromRoot = (...parts: string[]): string => path.join(projectRoot, ...parts);
