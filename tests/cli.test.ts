@@ -267,3 +267,48 @@ test('dg demo trains on built-in data and writes the synthetic series, the repor
   // its progress line shows the member AUC it tracks (the demo keeps a holdout of 40 lines)
   assert.match(demo.stderr, /training .*member AUC \d\.\d\d/);
 });
+
+test('bin/dg.js runs the compiled CLI when its build is fresh, the TypeScript sources (tsx) when a source is newer or the build is missing', () => {
+  // a copy of the layout bin/dg.js expects (not the real tree, so that nothing is touched there): one
+  // source, its "compiled" twin, and the build stamp; each says which one ran
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-bin-'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.copyFileSync(dgBin, path.join(dir, 'bin', 'dg.js'));
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  const source = path.join(dir, 'core', 'cli', 'main.ts');
+  fs.mkdirSync(path.dirname(source), { recursive: true });
+  fs.writeFileSync(source, "export const main = async (args: string[]): Promise<number> => { console.log('source', args.join(' ')); return 0; };\n");
+  const compiled = path.join(dir, '.build', 'core', 'cli', 'main.js');
+  fs.mkdirSync(path.dirname(compiled), { recursive: true });
+  fs.writeFileSync(compiled, "export const main = async (args) => { console.log('compiled', args.join(' ')); return 3; };\n");
+  const hourAgo = Date.now() / 1000 - 3600;
+  fs.utimesSync(source, hourAgo, hourAgo);
+  const stamp = (started: number) => fs.writeFileSync(path.join(dir, '.build', 'stamp.json'), JSON.stringify({ started, sources: ['core/cli/main.ts'] }));
+  const run = (env: Record<string, string> = {}) => {
+    // this test's own choice of build, whatever DG_CLI_BUILD the suite runs under
+    const { DG_CLI_BUILD: _, ...inherited } = process.env;
+    return spawnSync(process.execPath, [path.join(dir, 'bin', 'dg.js'), 'x', 'y'], { encoding: 'utf8', env: { ...inherited, ...env } });
+  };
+
+  stamp(Date.now());
+  const fresh = run();
+  assert.equal(fresh.stdout, 'compiled x y\n', fresh.stderr);
+  assert.equal(fresh.status, 3, "the exit code is main()'s");
+  // a source edited after the build started: the sources run, silently
+  stamp((hourAgo - 60) * 1000);
+  const stale = run();
+  assert.deepEqual([stale.stdout, stale.stderr, stale.status], ['source x y\n', '', 0]);
+  // DG_CLI_BUILD points elsewhere (a folder without a build): the sources
+  stamp(Date.now());
+  assert.equal(run({ DG_CLI_BUILD: path.join(dir, 'none') }).stdout, 'source x y\n');
+  // a source the build read is gone: stale too
+  fs.writeFileSync(path.join(dir, '.build', 'stamp.json'), JSON.stringify({ started: Date.now(), sources: ['core/cli/main.ts', 'core/gone.ts'] }));
+  assert.equal(run().stdout, 'source x y\n');
+  // no build and no tsx: one line saying so
+  fs.unlinkSync(path.join(dir, 'node_modules'));
+  const neither = run({ DG_CLI_BUILD: path.join(dir, 'none') });
+  assert.equal(neither.status, 1);
+  assert.match(neither.stderr, /^dg: no up-to-date compiled CLI \(npm run build:cli\) and no tsx to run the TypeScript sources\n$/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

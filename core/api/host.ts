@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { isStoreError, Store, type StoreErrorCode } from '../store/index.ts';
 import { ApiError, errorData, type ApiErrorData, type ErrorCode } from '../util/errors.ts';
+import { fromRoot } from '../util/root.ts';
 import { methodNames, methods, type MethodArgs, type MethodName } from './contract.ts';
 import { Service } from './service.ts';
 import type { ApiEvent, ApiHost, CallContext, CallOutcome } from './transport.ts';
@@ -94,7 +95,7 @@ export type ClosableHost = ApiHost & { readonly service: Service; close(): Promi
 
 export async function createApiHost(options: HostOptions): Promise<ClosableHost> {
   const store = Store.open(options.storeDir, options.actor ? { actor: options.actor } : {});
-  const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { version } = JSON.parse(fs.readFileSync(fromRoot('package.json'), 'utf8')) as { version: string };
   const service = new Service(store, {
     launchWorker: options.launchWorker ?? forkWorker,
     workerModule: options.workerModule ?? WORKER_MODULE,

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { ReadOptions } from '../data/index.ts';
 import type { ApiErrorData, ErrorHint } from '../util/errors.ts';
 import { errorData } from '../util/errors.ts';
+import { fromRoot } from '../util/root.ts';
 import { formatSeconds, progressBar, readingProgress } from './progress.ts';
 import type { RunHooks, RunSummary } from '../api/training.ts';
 import type { TrainSettings } from '../api/contract.ts';
@@ -194,7 +195,7 @@ ${ENGINE_HELP}`,
 /** The installed version, from package.json. */
 function version(): string {
   try {
-    return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -10,15 +10,13 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelConfig } from './config.ts';
 import type { DpOptions, Engine, EngineOptions, EngineState, GeneratedBatch, GenerateOptions, NamedTensor, RealBatch, StepLosses } from './engine.ts';
 import { bufferSpecs, parameterSpecs } from './params.ts';
+import { fromRoot } from '../util/root.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const nativeAddonPath = path.resolve(here, '../native/build/Release/dg_native.node');
-export const defaultCudaLibraryPath = path.resolve(here, '../native/out/libdg_cuda.so');
+export const nativeAddonPath = fromRoot('core/native/build/Release/dg_native.node');
+export const defaultCudaLibraryPath = fromRoot('core/native/out/libdg_cuda.so');
 
 type Handle = { readonly __nativeModel: unique symbol };
 

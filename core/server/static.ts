@@ -4,11 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isInside } from './paths.ts';
+import { projectRoot } from '../util/root.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = projectRoot;
 
 /** renderer/dist when the renderer has been built, else the placeholder page. */
 export function defaultStaticDir(): string {
