@@ -58,6 +58,10 @@ export class GrowableF64 {
     this.data = data;
   }
 
+  at(i: number): number {
+    return this.data[i];
+  }
+
   /** The values as one array of exactly `length` (a view of the reserved one). */
   finish(): Float64Array {
     return this.data.subarray(0, this.length);
@@ -123,7 +127,8 @@ export class ColumnStore {
   constructor(mode: StoreMode) {
     this.mode = mode;
     this.numberBuf = mode === 'auto' || mode === 'number' || mode === 'time' ? new GrowableF64() : null;
-    this.codeBuf = mode === 'auto' || mode === 'label' || mode === 'time' ? new GrowableI32() : null;
+    // A time column's codes start with its first date or text cell: numeric stamps need none.
+    this.codeBuf = mode === 'auto' || mode === 'label' ? new GrowableI32() : null;
   }
 
   /** Numbers per row: NaN where missing or not a number (ISO dates hold epoch ms). Null if not kept. */
@@ -133,8 +138,22 @@ export class ColumnStore {
 
   /** Room for `rows` cells in total, allocated now (see GrowableF64): the reader's estimate. */
   reserve(rows: number): void {
+    this.reserved = rows;
     this.numberBuf?.reserve(rows);
     this.codeBuf?.reserve(rows);
+  }
+
+  private reserved = 0;
+
+  /**
+   * A time column's first label (a date, or text): from here on it keeps codes; the rows before are all
+   * numbers or missing, so their codes follow from the numbers.
+   */
+  private startTimeCodes(): void {
+    const codes = new GrowableI32();
+    codes.reserve(this.reserved);
+    for (let r = 0; r < this.rows; r++) codes.push(Number.isNaN(this.numberBuf!.at(r)) ? MISSING_CODE : NUMBER_CODE);
+    this.codeBuf = codes;
   }
 
   /** Reading is over: settle the arrays `numbers` and `codes`. */
@@ -200,6 +219,7 @@ export class ColumnStore {
   }
 
   private pushLabelBytes(bytes: Uint8Array, start: number, end: number, x: number): void {
+    if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
     this.numberBuf?.push(x);
     if (this.codeBuf) this.codeBuf.push(this.internBytes(bytes, start, end));
     this.rows++;
@@ -216,7 +236,7 @@ export class ColumnStore {
   /** A typed number, as read from Parquet/Arrow. */
   pushNumber(x: number): void {
     if (Number.isNaN(x)) return this.pushMissing();
-    this.pushParsedNumber(x, this.codeBuf ? String(x) : '');
+    this.pushParsedNumber(x, this.codeBuf || this.mode === 'time' ? String(x) : '');
   }
 
   /** A typed date/timestamp, as read from Parquet/Arrow. */
@@ -259,6 +279,7 @@ export class ColumnStore {
 
   /** A label cell; `x` is its number (NaN for text, epoch ms for dates). */
   private pushLabel(text: string, x: number): void {
+    if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
     this.numberBuf?.push(x);
     if (this.codeBuf) {
       const code = this.intern(text);
