@@ -285,6 +285,25 @@ describe('column store fed bytes', () => {
     }
   });
 
+  test('codes widen from 1 to 2 to 4 bytes as labels pass 127 and 32,767, keeping every row', () => {
+    const store = new ColumnStore('label');
+    const texts = Array.from({ length: 45000 }, (_, k) => `L${(k * 7919) % 40000}`);
+    texts.push('', 'L5');
+    for (const text of texts) {
+      const bytes = Buffer.from(text, 'utf8');
+      store.pushBytes(bytes, 0, bytes.length);
+    }
+    store.finish();
+    assert.ok(store.codes instanceof Int32Array);
+    assert.equal(store.labels.length, 40000);
+    texts.forEach((text, r) => assert.equal(store.labelAt(r), text));
+    const few = new ColumnStore('label');
+    for (const text of ['a', 'b', 'NA', 'a']) few.pushText(text);
+    few.finish();
+    assert.ok(few.codes instanceof Int8Array);
+    assert.deepEqual([...few.codes], [0, 1, -1, 0]);
+  });
+
   test('distinct numbers: a hash set, 0 and -0 one value, NaN not counted', () => {
     const numbers = new Float64Array([1, 2, 2, Number.NaN, 0, -0, 1.5, 1e300, -1e300, 1.5]);
     assert.equal(countDistinctNumbers(numbers), 6);

@@ -68,25 +68,47 @@ export class GrowableF64 {
   }
 }
 
-/** GrowableF64 for Int32 (a separate class so each push stays monomorphic). */
-export class GrowableI32 {
-  private data = new Int32Array(0);
+/** Label codes as stored: the narrowest signed type that holds the column's largest code. */
+export type CodeArray = Int8Array | Int16Array | Int32Array;
+
+/**
+ * Label codes, grown like GrowableF64, in 1 byte a cell while a column has at most 127 labels (most
+ * attributes), 2 up to 32,767 (series ids), else 4: codes are most of what a file of few labels keeps,
+ * and every byte kept is also a byte the reader must write (first touches of memory are slow).
+ * Widening copies the codes so far once per step.
+ */
+export class GrowableCodes {
+  private data: CodeArray = new Int8Array(0);
+  /** The largest code `data`'s type holds. */
+  private limit = 127;
   length = 0;
 
-  push(x: number): void {
+  push(code: number): void {
+    if (code > this.limit) this.widen(code);
     if (this.length === this.data.length) this.reserve(Math.max(FIRST_CAPACITY, Math.ceil(this.length * 1.5)));
-    this.data[this.length++] = x;
+    this.data[this.length++] = code;
   }
 
   reserve(capacity: number): void {
     if (capacity <= this.data.length) return;
-    const data = new Int32Array(capacity);
+    const data = this.make(capacity);
     data.set(this.data.subarray(0, this.length));
     this.data = data;
   }
 
-  finish(): Int32Array {
+  finish(): CodeArray {
     return this.data.subarray(0, this.length);
+  }
+
+  private widen(code: number): void {
+    this.limit = code > 32767 ? 2 ** 31 - 1 : 32767;
+    const data = this.make(this.data.length);
+    data.set(this.data.subarray(0, this.length));
+    this.data = data;
+  }
+
+  private make(n: number): CodeArray {
+    return this.limit === 127 ? new Int8Array(n) : this.limit === 32767 ? new Int16Array(n) : new Int32Array(n);
   }
 }
 
@@ -110,7 +132,7 @@ export class ColumnStore {
   firstDate?: CellRef;
   firstNumber?: CellRef;
   private numberBuf: GrowableF64 | null;
-  private codeBuf: GrowableI32 | null;
+  private codeBuf: GrowableCodes | null;
   /** Interned labels in first-seen order; `labelCounts[i]` counts cells holding label i. */
   labels: string[] = [];
   labelCounts: number[] = [];
@@ -128,13 +150,13 @@ export class ColumnStore {
     this.mode = mode;
     this.numberBuf = mode === 'auto' || mode === 'number' || mode === 'time' ? new GrowableF64() : null;
     // A time column's codes start with its first date or text cell: numeric stamps need none.
-    this.codeBuf = mode === 'auto' || mode === 'label' ? new GrowableI32() : null;
+    this.codeBuf = mode === 'auto' || mode === 'label' ? new GrowableCodes() : null;
   }
 
   /** Numbers per row: NaN where missing or not a number (ISO dates hold epoch ms). Null if not kept. */
   numbers: Float64Array | null = null;
   /** Label code per row (MISSING_CODE where missing, NUMBER_CODE for a time column's numbers). Null if not kept. */
-  codes: Int32Array | null = null;
+  codes: CodeArray | null = null;
 
   /** Room for `rows` cells in total, allocated now (see GrowableF64): the reader's estimate. */
   reserve(rows: number): void {
@@ -150,7 +172,7 @@ export class ColumnStore {
    * numbers or missing, so their codes follow from the numbers.
    */
   private startTimeCodes(): void {
-    const codes = new GrowableI32();
+    const codes = new GrowableCodes();
     codes.reserve(this.reserved);
     for (let r = 0; r < this.rows; r++) codes.push(Number.isNaN(this.numberBuf!.at(r)) ? MISSING_CODE : NUMBER_CODE);
     this.codeBuf = codes;
