@@ -213,9 +213,12 @@ export class ColumnStore {
    * bytes around a number or a missing token, a possible date) goes to pushText.
    */
   pushBytes(bytes: Uint8Array, start: number, end: number): void {
-    if (end - start <= 48 && mayHoldUnicodeBlank(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
     if (end - start <= 16 && isMissingBytes(bytes, start, end)) return this.pushMissing();
-    if (this.mode === 'label') return this.pushLabelBytes(bytes, start, end, NaN);
+    if (this.mode === 'label') {
+      if (end - start <= 48 && mayHoldUnicodeBlank(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
+      return this.pushLabelBytes(bytes, start, end, NaN);
+    }
+    // NOT_NUMBER means every byte is ASCII (else NEEDS_TEXT): no Unicode blank can make it a missing token.
     const scan = scanNumber(bytes, start, end);
     if (scan === IS_NUMBER) return this.pushScannedNumber(bytes, start, end);
     if (scan === NEEDS_TEXT || mayBeDate(bytes, start, end)) return this.pushText(utf8(bytes, start, end));

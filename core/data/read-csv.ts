@@ -130,8 +130,9 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   const reserve = (bytesRead: number) => {
     if (reserved || rows < 100 || bytesRead <= 0) return;
     reserved = true;
-    const expected = Math.ceil((rows * size) / bytesRead) * 1.25 + 65536;
-    for (const store of stores) store.reserve(Math.min(expected, 2 ** 31 - 1));
+    // A row takes at least 2 bytes (a cell and a line break): never reserve past size / 2 rows.
+    const expected = Math.min(Math.ceil(((rows * size) / bytesRead) * 1.25) + 65536, Math.ceil(size / 2) + 2, 2 ** 31 - 1);
+    for (const store of stores) store.reserve(expected);
   };
   const feed = (piece: { bytes: Buffer; bad?: number[] }) => {
     let chunk = piece.bytes;
