@@ -5,6 +5,8 @@
  */
 import { detach, isMissingText, parseIsoDate, parseNumber } from './values.ts';
 import { decimalsOf, decimalsOfNumber } from './precision.ts';
+import { ByteLabelIndex } from './byte-labels.ts';
+import { IS_NUMBER, NEEDS_TEXT, NumberScan, scanNumber } from './number-bytes.ts';
 
 /**
  * What a store keeps, decided from the header before any row is read:
@@ -32,46 +34,81 @@ const TEXT_SETTLES = 100;
 export const MISSING_CODE = -1;
 export const NUMBER_CODE = -2;
 
-const BLOCK = 1 << 16;
+const FIRST_CAPACITY = 1 << 16;
 
 /**
- * A growable typed array kept as fixed 64K-element blocks while reading (no over-allocation, no copying
- * while it grows), merged into one array by `finish()` once reading is done.
+ * A growable typed array. The CSV reader reserves the row count it expects (from the file's size and the
+ * bytes per row so far, with room to spare), so the array is allocated once: pages a generous estimate
+ * never touches are never resident, and `finish()` hands out a view of exactly `length` values, no copy.
+ * Without a reservation (or past it) the capacity grows by half, copying.
  */
-class BlockArray<T extends Float64Array | Int32Array> {
-  private blocks: T[] = [];
-  private merged: T | null = null;
+export class GrowableF64 {
+  private data = new Float64Array(0);
   length = 0;
-  constructor(private readonly make: (n: number) => T) {}
 
   push(x: number): void {
-    const at = this.length & (BLOCK - 1);
-    if (at === 0) this.blocks.push(this.make(BLOCK));
-    this.blocks[this.blocks.length - 1][at] = x;
-    this.length++;
+    if (this.length === this.data.length) this.reserve(Math.max(FIRST_CAPACITY, Math.ceil(this.length * 1.5)));
+    this.data[this.length++] = x;
   }
 
-  /** One contiguous array of exactly `length` values; the blocks are released. */
-  finish(): T {
-    if (!this.merged) {
-      const out = this.make(this.length);
-      this.blocks.forEach((b, i) => out.set(b.subarray(0, Math.min(BLOCK, this.length - i * BLOCK)) as never, i * BLOCK));
-      this.merged = out;
-      this.blocks = [];
-    }
-    return this.merged;
+  reserve(capacity: number): void {
+    if (capacity <= this.data.length) return;
+    const data = new Float64Array(capacity);
+    data.set(this.data.subarray(0, this.length));
+    this.data = data;
   }
-}
 
-export class GrowableF64 extends BlockArray<Float64Array> {
-  constructor() {
-    super((n) => new Float64Array(n));
+  at(i: number): number {
+    return this.data[i];
+  }
+
+  /** The values as one array of exactly `length` (a view of the reserved one). */
+  finish(): Float64Array {
+    return this.data.subarray(0, this.length);
   }
 }
 
-export class GrowableI32 extends BlockArray<Int32Array> {
-  constructor() {
-    super((n) => new Int32Array(n));
+/** Label codes as stored: the narrowest signed type that holds the column's largest code. */
+export type CodeArray = Int8Array | Int16Array | Int32Array;
+
+/**
+ * Label codes, grown like GrowableF64, in 1 byte a cell while a column has at most 127 labels (most
+ * attributes), 2 up to 32,767 (series ids), else 4: codes are most of what a file of few labels keeps,
+ * and every byte kept is also a byte the reader must write (first touches of memory are slow).
+ * Widening copies the codes so far once per step.
+ */
+export class GrowableCodes {
+  private data: CodeArray = new Int8Array(0);
+  /** The largest code `data`'s type holds. */
+  private limit = 127;
+  length = 0;
+
+  push(code: number): void {
+    if (code > this.limit) this.widen(code);
+    if (this.length === this.data.length) this.reserve(Math.max(FIRST_CAPACITY, Math.ceil(this.length * 1.5)));
+    this.data[this.length++] = code;
+  }
+
+  reserve(capacity: number): void {
+    if (capacity <= this.data.length) return;
+    const data = this.make(capacity);
+    data.set(this.data.subarray(0, this.length));
+    this.data = data;
+  }
+
+  finish(): CodeArray {
+    return this.data.subarray(0, this.length);
+  }
+
+  private widen(code: number): void {
+    this.limit = code > 32767 ? 2 ** 31 - 1 : 32767;
+    const data = this.make(this.data.length);
+    data.set(this.data.subarray(0, this.length));
+    this.data = data;
+  }
+
+  private make(n: number): CodeArray {
+    return this.limit === 127 ? new Int8Array(n) : this.limit === 32767 ? new Int16Array(n) : new Int32Array(n);
   }
 }
 
@@ -95,11 +132,13 @@ export class ColumnStore {
   firstDate?: CellRef;
   firstNumber?: CellRef;
   private numberBuf: GrowableF64 | null;
-  private codeBuf: GrowableI32 | null;
+  private codeBuf: GrowableCodes | null;
   /** Interned labels in first-seen order; `labelCounts[i]` counts cells holding label i. */
   labels: string[] = [];
   labelCounts: number[] = [];
   private labelIndex = new Map<string, number>();
+  /** The same labels by their UTF-8 bytes (CSV cells are interned without building their string). */
+  private byteIndex = new ByteLabelIndex();
   /** The most decimals a number cell was written with (typed numbers: their shortest form's); see precision.ts. */
   maxDecimals = 0;
   /** True once an auto column stopped keeping labels (too many distinct numbers, or text labels). */
@@ -110,13 +149,34 @@ export class ColumnStore {
   constructor(mode: StoreMode) {
     this.mode = mode;
     this.numberBuf = mode === 'auto' || mode === 'number' || mode === 'time' ? new GrowableF64() : null;
-    this.codeBuf = mode === 'auto' || mode === 'label' || mode === 'time' ? new GrowableI32() : null;
+    // A time column's codes start with its first date or text cell: numeric stamps need none.
+    this.codeBuf = mode === 'auto' || mode === 'label' ? new GrowableCodes() : null;
   }
 
   /** Numbers per row: NaN where missing or not a number (ISO dates hold epoch ms). Null if not kept. */
   numbers: Float64Array | null = null;
   /** Label code per row (MISSING_CODE where missing, NUMBER_CODE for a time column's numbers). Null if not kept. */
-  codes: Int32Array | null = null;
+  codes: CodeArray | null = null;
+
+  /** Room for `rows` cells in total, allocated now (see GrowableF64): the reader's estimate. */
+  reserve(rows: number): void {
+    this.reserved = rows;
+    this.numberBuf?.reserve(rows);
+    this.codeBuf?.reserve(rows);
+  }
+
+  private reserved = 0;
+
+  /**
+   * A time column's first label (a date, or text): from here on it keeps codes; the rows before are all
+   * numbers or missing, so their codes follow from the numbers.
+   */
+  private startTimeCodes(): void {
+    const codes = new GrowableCodes();
+    codes.reserve(this.reserved);
+    for (let r = 0; r < this.rows; r++) codes.push(Number.isNaN(this.numberBuf!.at(r)) ? MISSING_CODE : NUMBER_CODE);
+    this.codeBuf = codes;
+  }
 
   /** Reading is over: settle the arrays `numbers` and `codes`. */
   finish(): void {
@@ -147,10 +207,61 @@ export class ColumnStore {
     this.pushLabel(text, NaN);
   }
 
+  /**
+   * A cell as UTF-8 bytes [start, end), as read from CSV: the same as pushText of its text, without
+   * building the string for numbers, missing cells and labels seen before. Anything unusual (non-ASCII
+   * bytes around a number or a missing token, a possible date) goes to pushText.
+   */
+  pushBytes(bytes: Uint8Array, start: number, end: number): void {
+    if (end - start <= 16 && isMissingBytes(bytes, start, end)) return this.pushMissing();
+    if (this.mode === 'label') {
+      if (end - start <= 48 && mayHoldUnicodeBlank(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
+      return this.pushLabelBytes(bytes, start, end, NaN);
+    }
+    // NOT_NUMBER means every byte is ASCII (else NEEDS_TEXT): no Unicode blank can make it a missing token.
+    const scan = scanNumber(bytes, start, end);
+    if (scan === IS_NUMBER) return this.pushScannedNumber(bytes, start, end);
+    if (scan === NEEDS_TEXT || mayBeDate(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
+    this.text++;
+    if (!this.firstText) this.firstText = { row: this.rows, value: utf8(bytes, start, end) };
+    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) this.numberBuf = null;
+    this.pushLabelBytes(bytes, start, end, NaN);
+  }
+
+  /** pushParsedNumber for a number scanned from bytes (its value and decimals in NumberScan). */
+  private pushScannedNumber(bytes: Uint8Array, start: number, end: number): void {
+    const x = NumberScan.value;
+    this.numeric++;
+    if (NumberScan.decimals > this.maxDecimals) this.maxDecimals = NumberScan.decimals;
+    if (!this.firstNumber) this.firstNumber = { row: this.rows, value: utf8(bytes, start, end) };
+    this.numberBuf?.push(x);
+    if (this.codeBuf && this.mode === 'time') this.codeBuf.push(NUMBER_CODE);
+    else if (this.codeBuf) {
+      this.codeBuf.push(this.internBytes(bytes, start, end));
+      if (this.mode === 'auto' && this.labels.length > LABEL_CAP && this.text === 0 && this.dates === 0) this.dropLabels();
+    }
+    this.rows++;
+  }
+
+  private pushLabelBytes(bytes: Uint8Array, start: number, end: number, x: number): void {
+    if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
+    this.numberBuf?.push(x);
+    if (this.codeBuf) this.codeBuf.push(this.internBytes(bytes, start, end));
+    this.rows++;
+  }
+
+  /** intern() by bytes: only a label seen for the first time is decoded. */
+  private internBytes(bytes: Uint8Array, start: number, end: number): number {
+    const code = this.byteIndex.find(bytes, start, end);
+    if (code < 0) return this.intern(utf8(bytes, start, end));
+    this.labelCounts[code]++;
+    return code;
+  }
+
   /** A typed number, as read from Parquet/Arrow. */
   pushNumber(x: number): void {
     if (Number.isNaN(x)) return this.pushMissing();
-    this.pushParsedNumber(x, this.codeBuf ? String(x) : '');
+    this.pushParsedNumber(x, this.codeBuf || this.mode === 'time' ? String(x) : '');
   }
 
   /** A typed date/timestamp, as read from Parquet/Arrow. */
@@ -193,6 +304,7 @@ export class ColumnStore {
 
   /** A label cell; `x` is its number (NaN for text, epoch ms for dates). */
   private pushLabel(text: string, x: number): void {
+    if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
     this.numberBuf?.push(x);
     if (this.codeBuf) {
       const code = this.intern(text);
@@ -207,6 +319,8 @@ export class ColumnStore {
       code = this.labels.length;
       const own = detach(text);
       this.labelIndex.set(own, code);
+      const bytes = Buffer.from(own, 'utf8');
+      this.byteIndex.add(bytes, 0, bytes.length, code);
       this.labels.push(own);
       this.labelCounts.push(0);
       if (this.mode === 'auto' && code >= TEXT_LABEL_CAP && this.dates === 0) {
@@ -225,6 +339,7 @@ export class ColumnStore {
     this.labels = [];
     this.labelCounts = [];
     this.labelIndex = new Map();
+    this.byteIndex = new ByteLabelIndex();
     this.labelsDropped = true;
   }
 
@@ -263,12 +378,109 @@ export class ColumnStore {
     if (this.codes && this.mode !== 'time') return this.labels.length;
     const numbers = this.numbers;
     if (!numbers) return 0;
-    const present = new Float64Array(numbers.length);
-    let n = 0;
-    for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r])) present[n++] = numbers[r];
-    const sorted = present.subarray(0, n).sort();
-    let count = 0;
-    for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
-    return count;
+    return countDistinctNumbers(numbers);
   }
+}
+
+/** Distinct numbers kept in a hash set up to this many (a 2^23-slot table, 64 MB); past it, a sorted copy. */
+const DISTINCT_SET_CAP = 1 << 22;
+
+/**
+ * Distinct non-NaN values (0 and -0 are one). A hash set: time linear in the rows and memory in the
+ * distinct values, which for most columns (time steps, rounded measurements) are far fewer than the rows.
+ */
+export function countDistinctNumbers(numbers: Float64Array): number {
+  let table = new Float64Array(1024).fill(NaN);
+  let mask = table.length - 1;
+  let count = 0;
+  const bits = new Float64Array(1);
+  const words = new Int32Array(bits.buffer);
+  for (let r = 0; r < numbers.length; r++) {
+    let x = numbers[r];
+    if (Number.isNaN(x)) continue; // missing
+    if (x === 0) x = 0; // -0 counts as 0
+    bits[0] = x;
+    let h = Math.imul(words[0] ^ Math.imul(words[1], 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 15;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const y = table[slot];
+      if (Number.isNaN(y)) {
+        table[slot] = x;
+        count++;
+        break;
+      }
+      if (y === x) break;
+    }
+    if (count * 2 > table.length) {
+      if (count > DISTINCT_SET_CAP) return countDistinctSorted(numbers);
+      const old = table;
+      table = new Float64Array(old.length * 2).fill(NaN);
+      mask = table.length - 1;
+      for (let k = 0; k < old.length; k++) {
+        const y = old[k];
+        if (Number.isNaN(y)) continue;
+        bits[0] = y;
+        let g = Math.imul(words[0] ^ Math.imul(words[1], 0x9e3779b1), 0x85ebca6b);
+        g ^= g >>> 15;
+        let slot = g & mask;
+        while (!Number.isNaN(table[slot])) slot = (slot + 1) & mask;
+        table[slot] = y;
+      }
+    }
+  }
+  return count;
+}
+
+function countDistinctSorted(numbers: Float64Array): number {
+  const present = new Float64Array(numbers.length);
+  let n = 0;
+  for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r])) present[n++] = numbers[r];
+  const sorted = present.subarray(0, n).sort();
+  let count = 0;
+  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
+  return count;
+}
+
+const utf8 = (bytes: Uint8Array, start: number, end: number) => Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
+
+/**
+ * Does a short cell hold a byte that may start a Unicode blank (U+00A0, U+1680, U+2000-U+3000, U+FEFF:
+ * lead bytes C2, E1, E2, E3, EF)? Such a cell could be a missing token that String.trim() sees through,
+ * so pushText reads it. Labels in most scripts (é is C3 A9, Cyrillic D0/D1, CJK E4-E9) stay on bytes.
+ */
+function mayHoldUnicodeBlank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    if (b >= 0xc2 && (b === 0xc2 || b === 0xe1 || b === 0xe2 || b === 0xe3 || b === 0xef)) return true;
+  }
+  return false;
+}
+
+const isBlank = (c: number) => c === 32 || (c >= 9 && c <= 13);
+
+/** isMissingText for ASCII bytes: empty, NA, NaN, null in any case, blanks around (non-ASCII: pushText decides). */
+function isMissingBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  let j = end;
+  while (i < j && isBlank(bytes[i])) i++;
+  while (j > i && isBlank(bytes[j - 1])) j--;
+  const n = j - i;
+  if (n === 0) return true;
+  // Lower case by setting bit 5: only N/n give 110, A/a 97, U/u 117, L/l 108. (No closure here: tsx
+  // wraps each one created per call in a costly __name().)
+  const a = bytes[i] | 0x20;
+  const b = bytes[i + 1] | 0x20;
+  if (n === 2) return a === 110 && b === 97; // na
+  if (n === 3) return a === 110 && b === 97 && (bytes[i + 2] | 0x20) === 110; // nan
+  if (n === 4) return a === 110 && b === 117 && (bytes[i + 2] | 0x20) === 108 && (bytes[i + 3] | 0x20) === 108; // null
+  return false;
+}
+
+/** Could the cell be an ISO date (4 digits and a dash after any blanks)? Only those go to parseIsoDate. */
+function mayBeDate(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && isBlank(bytes[i])) i++;
+  if (end - i < 10) return false;
+  for (let k = 0; k < 4; k++) if (bytes[i + k] < 48 || bytes[i + k] > 57) return false;
+  return bytes[i + 4] === 45;
 }

@@ -16,6 +16,15 @@ export interface ChunkDecoder {
   decode(bytes: Buffer): { text: string; bad?: number[] };
   /** The end of the file: text held back, or the bytes of a sequence the file ended inside. */
   end(): { text: string; bad?: number[] };
+  /** As decode, but the text as UTF-8 bytes (for UTF-8 input: the valid bytes themselves, no copy). */
+  decodeBytes(bytes: Buffer): { bytes: Buffer; bad?: number[] };
+  endBytes(): { bytes: Buffer; bad?: number[] };
+}
+
+/** decodeBytes/endBytes for decoders that produce text: the text encoded as UTF-8. */
+function viaText(decoder: Omit<ChunkDecoder, 'decodeBytes' | 'endBytes'>): ChunkDecoder {
+  const bytesOf = (piece: { text: string; bad?: number[] }) => ({ bytes: Buffer.from(piece.text, 'utf8'), ...(piece.bad ? { bad: piece.bad } : {}) });
+  return { ...decoder, decodeBytes: (bytes) => bytesOf(decoder.decode(bytes)), endBytes: () => bytesOf(decoder.end()) };
 }
 
 /** How much of the file's start is looked at to tell text from binary. */
@@ -88,16 +97,16 @@ export function decoderFor(file: string, first: Buffer, encoding: TextEncoding =
 function utf16Decoder(label: 'utf-16le' | 'utf-16be'): ChunkDecoder {
   // The byte order mark, if any, is dropped by TextDecoder itself.
   const decoder = new TextDecoder(label);
-  return {
+  return viaText({
     name: label.toUpperCase(),
     decode: (bytes) => ({ text: decoder.decode(bytes, { stream: true }) }),
     end: () => ({ text: decoder.decode() }),
-  };
+  });
 }
 
 function latin1Decoder(skip: number): ChunkDecoder {
   let first = true;
-  return {
+  return viaText({
     name: 'Latin-1',
     decode(bytes) {
       const text = bytes.toString('latin1', first ? skip : 0);
@@ -105,7 +114,7 @@ function latin1Decoder(skip: number): ChunkDecoder {
       return { text };
     },
     end: () => ({ text: '' }),
-  };
+  });
 }
 
 /** Length of the UTF-8 sequence a lead byte starts (0: not a lead byte). */
@@ -125,28 +134,40 @@ function firstInvalid(bytes: Buffer): number {
 function utf8Decoder(skip: number): ChunkDecoder {
   let carry: Buffer | null = null;
   let first = true;
+  /** The chunk's whole sequences (the bytes of one cut at its end wait in `carry`), and where it turns invalid. */
+  const split = (chunk: Buffer): { whole: Buffer; invalidAt: number } => {
+    let bytes: Buffer = first ? chunk.subarray(skip) : chunk;
+    first = false;
+    if (carry) {
+      bytes = Buffer.concat([carry, bytes]);
+      carry = null;
+    }
+    // A multi-byte sequence cut by the chunk's end waits for the next chunk.
+    let end = bytes.length;
+    let i = end - 1;
+    while (i >= 0 && end - i < 4 && (bytes[i] & 0xc0) === 0x80) i--;
+    if (i >= 0 && sequenceLength(bytes[i]) > end - i) end = i;
+    if (end < bytes.length) carry = Buffer.from(bytes.subarray(end));
+    const whole = bytes.subarray(0, end);
+    return { whole, invalidAt: isUtf8(whole) ? -1 : firstInvalid(whole) };
+  };
   return {
     name: 'UTF-8',
     decode(chunk) {
-      let bytes: Buffer = first ? chunk.subarray(skip) : chunk;
-      first = false;
-      if (carry) {
-        bytes = Buffer.concat([carry, bytes]);
-        carry = null;
-      }
-      // A multi-byte sequence cut by the chunk's end waits for the next chunk.
-      let end = bytes.length;
-      let i = end - 1;
-      while (i >= 0 && end - i < 4 && (bytes[i] & 0xc0) === 0x80) i--;
-      if (i >= 0 && sequenceLength(bytes[i]) > end - i) end = i;
-      if (end < bytes.length) carry = Buffer.from(bytes.subarray(end));
-      const whole = bytes.subarray(0, end);
-      if (isUtf8(whole)) return { text: whole.toString('utf8') };
-      const at = firstInvalid(whole);
+      const { whole, invalidAt: at } = split(chunk);
+      if (at < 0) return { text: whole.toString('utf8') };
       return { text: whole.toString('utf8', 0, at), bad: Array.from(whole.subarray(at, at + 4)) };
     },
     end() {
       return carry ? { text: '', bad: Array.from(carry) } : { text: '' };
+    },
+    decodeBytes(chunk) {
+      const { whole, invalidAt: at } = split(chunk);
+      if (at < 0) return { bytes: whole };
+      return { bytes: whole.subarray(0, at), bad: Array.from(whole.subarray(at, at + 4)) };
+    },
+    endBytes() {
+      return carry ? { bytes: Buffer.alloc(0), bad: Array.from(carry) } : { bytes: Buffer.alloc(0) };
     },
   };
 }

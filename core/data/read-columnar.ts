@@ -58,6 +58,7 @@ export async function readParquetTable(file: string, plan: StorePlan, onProgress
     const schema = arrow.tableFromIPC(parquetFile.schema().intoIPCStream()).schema;
     const ingest = startIngest(arrow, file, 'parquet', schema, plan);
     const totalRows = parquetFile.metadata().fileMetadata().numRows();
+    ingest.reserve(Number(totalRows));
     let rowsRead = 0;
     const stream = await parquetFile.stream({ batchSize: PARQUET_BATCH_ROWS });
     for await (const wasmBatch of stream as unknown as AsyncIterable<ParquetWasm.RecordBatch>) {
@@ -94,6 +95,10 @@ function startIngest(arrow: typeof import('apache-arrow'), file: string, format:
   const kinds = schema.fields.map((f) => cellKindOf(arrow, f.type));
   let rows = 0;
   return {
+    /** The row count is known (Parquet metadata): each store is allocated once (see GrowableF64). */
+    reserve(total: number): void {
+      if (Number.isSafeInteger(total) && total > 0 && total < 2 ** 31) for (const store of stores) store.reserve(total);
+    },
     add(batch: RecordBatch): void {
       for (let j = 0; j < stores.length; j++) {
         const column = batch.getChildAt(j);

@@ -1,9 +1,11 @@
 /**
- * CSV -> column stores, streaming: the file is read in 64 KB chunks, tokenized incrementally and each
- * record's cells go straight into the column stores. No row is kept.
+ * CSV -> column stores, streaming: the file is read in 64 KB chunks, tokenized incrementally on its UTF-8
+ * bytes (csv-bytes.ts; other encodings are re-encoded chunk by chunk) and each record's cells go straight
+ * into the column stores as byte ranges, so numbers and known labels never become strings. No row is kept.
  */
 import * as fs from 'node:fs';
-import { CsvTokenizer, FieldTooLongError, sniffDelimiter, UnclosedQuoteError } from './csv.ts';
+import { CsvTokenizer, sniffDelimiter } from './csv.ts';
+import { ByteCsvTokenizer, ByteFieldTooLongError, type ByteRecord, ByteUnclosedQuoteError } from './csv-bytes.ts';
 import type { ColumnStore } from './columns.ts';
 import { decoderFor, invalidUtf8Error, type ChunkDecoder, type TextEncoding } from './decode.ts';
 import { checkHeader, LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
@@ -70,15 +72,19 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   let names: string[] | null = null;
   let stores: ColumnStore[] = [];
   let rows = 0;
-  let tokenizer: CsvTokenizer | null = null;
+  let tokenizer: ByteCsvTokenizer | null = null;
   let chosen = delimiter;
   let decoder: ChunkDecoder | null = null;
   /** Per column: decimal commas are read as points (';'-delimited files only). */
   let commaColumns: CommaColumn[] = [];
   let decimalComma: boolean[] = [];
+  let anyDecimalComma = false;
 
-  const onRecord = (fields: string[], line: number): void => {
+  const cellText = (record: ByteRecord, k: number) => (record.inScratch[k] ? record.scratch : record.bytes).toString('utf8', record.start[k], record.end[k]);
+
+  const onRecord = (record: ByteRecord, line: number): void => {
     if (!names) {
+      const fields = Array.from({ length: record.count }, (_, k) => cellText(record, k));
       names = checkHeader(file, fields, warnings, 'line 1');
       for (let j = 0; j < names.length; j++) {
         const comma = commaColumns[j];
@@ -92,35 +98,55 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
       stores = makeStores(plan(names));
       return;
     }
-    if (fields.length !== names.length) {
+    if (record.count !== names.length) {
       throw new DataError(
-        `${file}, line ${line}: ${fields.length} fields but the header has ${names.length} ` + `(delimiter ${JSON.stringify(chosen)}); check quoting on that line, or pass the delimiter explicitly`,
+        `${file}, line ${line}: ${record.count} fields but the header has ${names.length} ` + `(delimiter ${JSON.stringify(chosen)}); check quoting on that line, or pass the delimiter explicitly`,
         file,
         line,
       );
     }
+    const { start, end, inScratch } = record;
     for (let j = 0; j < stores.length; j++) {
-      const cell = fields[j];
-      if (decimalComma[j] && cell.indexOf(',') >= 0 && DECIMAL_COMMA.test(cell)) stores[j].pushText(cell.replace(',', '.'));
-      else stores[j].pushText(cell);
+      if (anyDecimalComma && decimalComma[j]) {
+        const cell = cellText(record, j);
+        if (cell.indexOf(',') >= 0 && DECIMAL_COMMA.test(cell)) {
+          stores[j].pushText(cell.replace(',', '.'));
+          continue;
+        }
+      }
+      stores[j].pushBytes(inScratch[j] ? record.scratch : record.bytes, start[j], end[j]);
     }
     lines.note(rows, line);
     rows++;
   };
 
   const stream = fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
-  const size = onProgress ? fs.statSync(file).size : 0;
-  const feed = (piece: { text: string; bad?: number[] }) => {
-    let chunk = piece.text;
+  const size = fs.statSync(file).size;
+  let reserved = false;
+  /**
+   * Once some rows are read, reserve the stores' room for the rows the whole file should hold (bytes per
+   * row so far, plus a quarter): each column is then allocated once, and never merged or copied.
+   */
+  const reserve = (bytesRead: number) => {
+    if (reserved || rows < 100 || bytesRead <= 0) return;
+    reserved = true;
+    // A row takes at least 2 bytes (a cell and a line break): never reserve past size / 2 rows.
+    const expected = Math.min(Math.ceil(((rows * size) / bytesRead) * 1.25) + 65536, Math.ceil(size / 2) + 2, 2 ** 31 - 1);
+    for (const store of stores) store.reserve(expected);
+  };
+  const feed = (piece: { bytes: Buffer; bad?: number[] }) => {
+    let chunk = piece.bytes;
     if (!tokenizer && chunk.length > 0) {
-      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1); // a byte order mark the decoder kept
-      const sample = chunk.slice(0, 65536);
+      // A byte order mark the decoder kept (a UTF-8 BOM read as Latin-1, a UTF-16 one re-encoded).
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+      const sample = chunk.toString('utf8', 0, Math.min(chunk.length, 65536));
       chosen ??= /\.tsv$/i.test(file) ? '\t' : sniffDelimiter(sample);
       if (chosen === ';') {
         commaColumns = decimalCommaColumns(sample, chosen);
         decimalComma = commaColumns.map((c) => c.numeric);
+        anyDecimalComma = decimalComma.some((x) => x);
       }
-      tokenizer = new CsvTokenizer(chosen, onRecord, MAX_CELL_CHARS);
+      tokenizer = new ByteCsvTokenizer(chosen, onRecord, MAX_CELL_CHARS);
     }
     if (chunk.length > 0) tokenizer!.push(chunk);
     if (piece.bad) throw invalidUtf8Error(file, tokenizer?.currentLine ?? 1, piece.bad);
@@ -128,16 +154,17 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   try {
     for await (const bytes of stream as AsyncIterable<Buffer>) {
       decoder ??= decoderFor(file, bytes, encoding);
-      feed(decoder.decode(bytes));
+      feed(decoder.decodeBytes(bytes));
+      reserve(stream.bytesRead);
       onProgress?.(stream.bytesRead, size, 'bytes');
     }
-    if (decoder) feed(decoder.end());
-    (tokenizer as CsvTokenizer | null)?.end();
+    if (decoder) feed(decoder.endBytes());
+    (tokenizer as ByteCsvTokenizer | null)?.end();
   } catch (error) {
-    if (error instanceof UnclosedQuoteError) {
+    if (error instanceof ByteUnclosedQuoteError) {
       throw new DataError(`${file}, line ${error.line}: a quoted field starting there is never closed; close the quote or escape quotes inside it as ""`, file, error.line);
     }
-    if (error instanceof FieldTooLongError) {
+    if (error instanceof ByteFieldTooLongError) {
       const column = names?.[error.field];
       throw new DataError(
         `${file}, line ${error.line}${column ? `, column '${column}'` : `, field ${error.field + 1}`}: a cell longer than ${error.limit / 1024} KB; it is not a value but a broken file (an unclosed quote, pasted binary data)`,
@@ -151,7 +178,6 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
   } finally {
     stream.destroy();
   }
-
   if (!names) throw new DataError(`${file}: the file is empty; it needs a header line and at least one data row`, file);
   if (rows === 0) {
     throw new DataError(`${file}: the file has a header but no data rows`, file, 1);

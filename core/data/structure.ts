@@ -206,15 +206,16 @@ interface Grouping {
 
 /**
  * Rows of each series sorted by time (ties keep file order); returns the first duplicate stamp found, or
- * null. Writes the sorted order into `order`.
+ * null. Writes the sorted order into `order`, logging in `undo` each series' rows before sorting them.
  */
-function sortByTime(store: ColumnStore, g: Grouping, order: Int32Array): { series: number; a: number; b: number } | null {
+function sortByTime(store: ColumnStore, g: Grouping, order: Int32Array, undo?: { at: number; rows: Int32Array }[]): { series: number; a: number; b: number } | null {
   const t = store.numbers!;
   for (let s = 0; s < g.ids.length; s++) {
     const seg = order.subarray(g.start[s], g.start[s + 1]);
     let sorted = true;
     for (let i = 1; i < seg.length; i++) if (!(t[seg[i]] > t[seg[i - 1]])) sorted = false;
     if (sorted) continue;
+    undo?.push({ at: g.start[s], rows: seg.slice() });
     const rows = Array.from(seg).sort((x, y) => t[x] - t[y] || x - y);
     seg.set(rows);
     for (let i = 1; i < seg.length; i++) if (t[seg[i]] === t[seg[i - 1]]) return { series: s, a: seg[i - 1], b: seg[i] };
@@ -258,13 +259,15 @@ function chooseTimeColumn(table: ColumnTable, plan: HeaderPlan, g: Grouping, war
     const column = table.names.indexOf(name);
     const kind = timeKind(table, column);
     if ('problem' in kind) continue;
-    const order = g.order.slice();
-    const dup = sortByTime(table.stores[column], g, order);
+    // Sorted in place: a file's rows are mostly in time order already, so only the series that were not
+    // are copied (to put back if the column turns out not to be the time), not the whole row order.
+    const undo: { at: number; rows: Int32Array }[] = [];
+    const dup = sortByTime(table.stores[column], g, g.order, undo);
     if (dup) {
+      for (const { at, rows } of undo) g.order.set(rows, at);
       warnings.push(`column '${name}' looks like time but repeats within series ${quote(g.ids[dup.series])} ` + `(${table.where(dup.a)} and ${table.where(dup.b)}); not used as the time column`);
       continue;
     }
-    g.order.set(order);
     warnings.push(`using column '${name}' as the time column (rows are ordered by it within each series)`);
     return { column, isDate: kind.isDate };
   }
