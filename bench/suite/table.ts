@@ -40,7 +40,7 @@ for (const name of datasets) {
   const runFile = path.join(dir, 'run', 'run.json');
   const run = fs.existsSync(runFile) ? JSON.parse(fs.readFileSync(runFile, 'utf8')) : null;
   const logFile = path.join(dir, 'train.log');
-  const plan = fs.existsSync(logFile) ? /\(T=(\d+), S=(\d+), auto-normalization (\w+)\)/.exec(fs.readFileSync(logFile, 'utf8')) : null;
+  const plan = fs.existsSync(logFile) ? /T=(\d+), S=(\d+), auto-normalization (\w+)\)/.exec(fs.readFileSync(logFile, 'utf8')) : null;
   const time = run ? `${run.iteration}${run.status === 'complete' ? '' : ` (${run.status})`}, ${(run.elapsedSeconds / 60).toFixed(1)} min` : 'not run';
 
   detail.push(`### ${name}`, '', `| metric | holdout (real) | naive | ours | bar | verdict |`, '|---|---|---|---|---|---|');
