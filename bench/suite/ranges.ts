@@ -7,7 +7,12 @@
  *   of the global range one series moves in; the issue's sensor case: a small part), over all series and
  *   over the series that are not flat (MBA's ping loss: most series are all zeros);
  * - spread share: the standard deviation of per-series means over the global standard deviation of
- *   values (near 1: series differ mostly by level, what per-series min/max takes out).
+ *   values (near 1: series differ mostly by level, what per-series min/max takes out);
+ * - within share: the median over series of the series' own standard deviation over the global standard
+ *   deviation (how wide a band one series fills);
+ * - lag-1 ACF: the mean over series of the per-series lag-1 autocorrelation (smoothness; flat series
+ *   left out). Narrow band and smooth is where a generator's own output noise, at a fixed share of the
+ *   global range, swamps a series' movement.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +23,7 @@ const std = (xs: number[]) => {
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
 };
-console.log('| dataset | feature | p90/p10 of ranges | median coverage | (non-flat) | spread share |\n|---|---|---|---|---|---|');
+console.log('| dataset | feature | p90/p10 of ranges | median coverage | (non-flat) | spread share | within share | lag-1 ACF |\n|---|---|---|---|---|---|---|---|');
 for (const spec of specs) {
   const [name, id, features] = spec.split(':');
   const lines = fs.readFileSync(path.join(outDir, name, 'split', 'train.csv'), 'utf8').trim().split(/\r?\n/);
@@ -42,7 +47,18 @@ for (const spec of specs) {
     const coverage = ranges.map((r) => r / globalRange).sort((a, b) => a - b);
     const coverageNonFlat = nonFlat.map((r) => r / globalRange);
     const means = [...bySeries.values()].map((xs) => xs.reduce((a, b) => a + b, 0) / xs.length);
+    const within = [...bySeries.values()].map((xs) => std(xs) / std(all)).sort((a, b) => a - b);
+    const lag1 = [...bySeries.values()]
+      .map((xs) => {
+        const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+        let num = 0;
+        let den = 0;
+        for (let t = 0; t < xs.length; t++) den += (xs[t] - m) ** 2;
+        for (let t = 1; t < xs.length; t++) num += (xs[t] - m) * (xs[t - 1] - m);
+        return den > 0 ? num / den : Number.NaN;
+      })
+      .filter(Number.isFinite);
     const ratio = quantile(nonFlat, 0.9) / quantile(nonFlat, 0.1);
-    console.log(`| ${name} | ${feature} | ${ratio.toFixed(1)} | ${quantile(coverage, 0.5).toFixed(3)} | ${quantile(coverageNonFlat, 0.5).toFixed(3)} | ${(std(means) / std(all)).toFixed(2)} |`);
+    console.log(`| ${name} | ${feature} | ${ratio.toFixed(1)} | ${quantile(coverage, 0.5).toFixed(3)} | ${quantile(coverageNonFlat, 0.5).toFixed(3)} | ${(std(means) / std(all)).toFixed(2)} | ${quantile(within, 0.5).toFixed(3)} | ${(lag1.reduce((a, b) => a + b, 0) / lag1.length).toFixed(2)} |`);
   }
 }
