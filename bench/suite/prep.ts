@@ -31,7 +31,10 @@ const lines = readFileSync(input, 'utf8').trim().split(/\r?\n/);
 const header = lines[0];
 const columns = header.split(',');
 const id = columns.indexOf(idCol);
-const attrs = attrArg.split(',').filter(Boolean).map((a) => columns.indexOf(a));
+const attrs = attrArg
+  .split(',')
+  .filter(Boolean)
+  .map((a) => columns.indexOf(a));
 if (id < 0 || attrs.some((a) => a < 0)) throw new Error(`unknown column among ${idCol} / ${attrArg} (have ${header})`);
 
 // Group rows by series, in order of first appearance.
@@ -56,8 +59,14 @@ const trainIds = ids.filter((s) => !holdout.has(s));
 
 mkdirSync(outDir, { recursive: true });
 const write = (name: string, rows: string[][]) => writeFileSync(join(outDir, name), `${[header, ...rows.map((r) => r.join(','))].join('\n')}\n`);
-write('train.csv', trainIds.flatMap((s) => series.get(s) as string[][]));
-write('holdout.csv', ids.filter((s) => holdout.has(s)).flatMap((s) => series.get(s) as string[][]));
+write(
+  'train.csv',
+  trainIds.flatMap((s) => series.get(s) as string[][]),
+);
+write(
+  'holdout.csv',
+  ids.filter((s) => holdout.has(s)).flatMap((s) => series.get(s) as string[][]),
+);
 
 // Naive: attributes, length and time values from a random training series; each step's feature cells
 // from a random pooled training row.

@@ -26,7 +26,10 @@ const std = (xs: number[]) => {
 console.log('| dataset | feature | p90/p10 of ranges | median coverage | (non-flat) | spread share | within share | lag-1 ACF |\n|---|---|---|---|---|---|---|---|');
 for (const spec of specs) {
   const [name, id, features] = spec.split(':');
-  const lines = fs.readFileSync(path.join(outDir, name, 'split', 'train.csv'), 'utf8').trim().split(/\r?\n/);
+  const lines = fs
+    .readFileSync(path.join(outDir, name, 'split', 'train.csv'), 'utf8')
+    .trim()
+    .split(/\r?\n/);
   const cols = lines[0].split(',');
   const idIndex = cols.indexOf(id);
   for (const feature of features.split(',')) {
@@ -59,6 +62,8 @@ for (const spec of specs) {
       })
       .filter(Number.isFinite);
     const ratio = quantile(nonFlat, 0.9) / quantile(nonFlat, 0.1);
-    console.log(`| ${name} | ${feature} | ${ratio.toFixed(1)} | ${quantile(coverage, 0.5).toFixed(3)} | ${quantile(coverageNonFlat, 0.5).toFixed(3)} | ${(std(means) / std(all)).toFixed(2)} | ${quantile(within, 0.5).toFixed(3)} | ${(lag1.reduce((a, b) => a + b, 0) / lag1.length).toFixed(2)} |`);
+    console.log(
+      `| ${name} | ${feature} | ${ratio.toFixed(1)} | ${quantile(coverage, 0.5).toFixed(3)} | ${quantile(coverageNonFlat, 0.5).toFixed(3)} | ${(std(means) / std(all)).toFixed(2)} | ${quantile(within, 0.5).toFixed(3)} | ${(lag1.reduce((a, b) => a + b, 0) / lag1.length).toFixed(2)} |`,
+    );
   }
 }

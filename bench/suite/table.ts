@@ -26,10 +26,14 @@ const metrics: { key: keyof typeof NEAR_ZERO | 'disc'; label: string; read: (c: 
   { key: 'disc', label: 'Discriminative score', read: (c) => c.discriminative.score },
 ];
 
-const fmt = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(3).replace(/\.?0+$/, '') : x.toExponential(1));
+const fmt = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(3).replace(/\.?0+$/, '') : x.toExponential(1);
 const load = (file: string) => (fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Metrics) : null);
 
-const summary: string[] = ['| dataset | series (train/holdout) x T | S, auto-norm | iterations, training time | ACF MSE | per-series KS | dependence | discriminative | passes |', '|---|---|---|---|---|---|---|---|---|'];
+const summary: string[] = [
+  '| dataset | series (train/holdout) x T | S, auto-norm | iterations, training time | ACF MSE | per-series KS | dependence | discriminative | passes |',
+  '|---|---|---|---|---|---|---|---|---|',
+];
 const detail: string[] = [];
 for (const name of datasets) {
   const dir = path.join(outDir, name);
