@@ -1,0 +1,23 @@
+/**
+ * An experiment helper for bench/SUITE.md's investigation: `dg train` with auto-normalization forced ON,
+ * which the CLI cannot ask for (it only has --no-auto-normalize), or another S or seed, through the same API
+ * call dg train makes:
+ *   node --import tsx bench/suite/train-with.ts DATA.csv RUN_DIR ID TIME ATTRS FEATURES [autoNormalize=true|false] [sampleLen=N] [seed=N]
+ * Everything else stays the default.
+ */
+import { startTraining } from '../../core/api/training.ts';
+
+const [file, runDir, idColumn, timeColumn, attrs, feats, ...rest] = process.argv.slice(2);
+const overrides: { autoNormalize?: boolean; sampleLen?: number; seed?: number } = {};
+for (const kv of rest) {
+  const [k, v] = kv.split('=');
+  if (k === 'autoNormalize') overrides.autoNormalize = v === 'true';
+  else if (k === 'sampleLen') overrides.sampleLen = Number(v);
+  else if (k === 'seed') overrides.seed = Number(v);
+  else throw new Error(`unknown override ${kv}`);
+}
+const summary = await startTraining(
+  { data: { file, options: { idColumn, timeColumn, attributes: attrs.split(','), features: feats.split(',') } }, runDir, ...overrides },
+  { onLog: (line: string) => console.log(line) },
+);
+console.log(JSON.stringify({ status: summary.status, iteration: summary.iteration, elapsedSeconds: summary.elapsedSeconds }));
