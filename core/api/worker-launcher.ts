@@ -17,7 +17,8 @@ export const forkWorker: LaunchWorker = (modulePath) => {
       if (child.connected) child.send(message);
     },
     onMessage: (listener) => child.on('message', (m) => listener(m as WorkerReport)),
-    onExit: (listener) => child.once('exit', (code) => listener(code)),
+    // 'close', not 'exit': it comes after the IPC channel is drained, so the last reports arrive first
+    onExit: (listener) => child.once('close', (code) => listener(code)),
     kill: () => child.kill('SIGKILL'),
   };
 };

@@ -63,15 +63,30 @@ export function serveWorker(io: {
 
 // Started by Node's fork (browser mode, tests): talk over the IPC channel.
 if (process.send && process.argv.includes('--dg-training-worker')) {
+  // sends not yet handed to the channel: exiting before they are loses the last report (under load a
+  // 'done' sent just before exit did not arrive, and the service saw the worker end unexpectedly)
+  let pending = 0;
+  let whenFlushed: (() => void) | undefined;
   serveWorker({
     // after the parent is gone, reports have nowhere to go: the run folder keeps what matters
     send: (m) => {
-      // a failed send (EPIPE: the parent died before the channel closed) is the parent gone too
-      if (process.connected) process.send?.(m, undefined, {}, (error) => error && process.connected && process.disconnect?.());
+      if (!process.connected) return;
+      pending++;
+      process.send?.(m, undefined, {}, (error) => {
+        pending--;
+        // a failed send (EPIPE: the parent died before the channel closed) is the parent gone too
+        if (error && process.connected) process.disconnect?.();
+        if (pending === 0) whenFlushed?.();
+      });
     },
     receive: (listener) => process.on('message', (m) => listener(m as WorkerCommand)),
     onParentGone: (listener) => process.on('disconnect', listener),
-    // let the last messages flush before exiting
-    exit: (code) => setImmediate(() => process.exit(code)),
+    // the last messages first (or 10 s at most, should the channel hang)
+    exit: (code) => {
+      const leave = () => process.exit(code);
+      if (pending === 0 || !process.connected) return setImmediate(leave);
+      whenFlushed = leave;
+      setTimeout(leave, 10_000).unref();
+    },
   });
 }
