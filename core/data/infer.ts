@@ -178,13 +178,20 @@ export const MAX_INTEGER_CODES = 10;
 function integerCodes(table: ColumnTable, v: Variable): number {
   if (v.group || v.columns.length !== 1) return 0;
   const store = table.stores[v.columns[0]];
+  if (store.labelsDropped || store.mode !== 'auto') return 0;
+  const distinct = fewWholeNumbers(store);
+  // one label per number: "1" and "1.0" in one column would be two categories for one code
+  return distinct > 0 && store.labels.length === distinct ? distinct : 0;
+}
+
+/** The number of distinct values of a column of whole numbers when it is 2..MAX_INTEGER_CODES; 0 otherwise. */
+function fewWholeNumbers(store: ColumnStore): number {
   const numbers = store.numbers;
-  if (!numbers || store.labelsDropped || store.mode !== 'auto') return 0;
+  if (!numbers) return 0;
   const distinct = store.distinct();
   if (distinct < 2 || distinct > MAX_INTEGER_CODES) return 0;
   for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r]) && !Number.isInteger(numbers[r])) return 0;
-  // one label per number: "1" and "1.0" in one column would be two categories for one code
-  return store.labels.length === distinct ? distinct : 0;
+  return distinct;
 }
 
 /** An ignored column stored as counts only: name its kind from the counts. */
@@ -325,11 +332,8 @@ export function reviewWarnings(table: ColumnTable, variables: ResolvedVariable[]
         warnings.push(`column '${v.name}' has ${counts.size} categories; its one-hot encoding will be wide: consider grouping rare values`);
       }
     } else {
-      const store = table.stores[v.columns[0]];
-      const numbers = store.numbers;
-      const wholeNumbers = (xs: Float64Array) => xs.every((x) => Number.isNaN(x) || Number.isInteger(x));
-      const distinct = !v.group && numbers && wholeNumbers(numbers) ? store.distinct() : 0;
-      if (distinct > 1 && distinct <= MAX_INTEGER_CODES) {
+      const distinct = v.group ? 0 : fewWholeNumbers(table.stores[v.columns[0]]);
+      if (distinct > 0) {
         warnings.push(`column '${v.name}' holds only ${distinct} distinct whole numbers; if they are codes rather than amounts, list it as categorical`);
       }
     }
