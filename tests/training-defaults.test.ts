@@ -43,21 +43,33 @@ test("default critic steps: 2 for small datasets on the long schedule, the paper
 });
 
 /** Series whose single feature is a sine of a chosen amplitude. */
-function sines(amplitudes: number[]): Dataset {
+/** Series of 20 steps: amplitude x sin(t), plus a level per series (default 0). */
+function sines(amplitudes: number[], level: (i: number) => number = () => 0): Dataset {
   const column = { name: 'x', kind: 'continuous' as const, role: 'feature' as const };
   return {
     schema: { version: 1, layout: { kind: 'long', idColumn: 'id' }, columns: [column], maxLength: 20, longSeries: 'split', missing: 'interpolate' },
     attributes: [],
     features: [column],
-    series: amplitudes.map((a, i) => ({ id: `s${i}`, attributes: [], length: 20, features: [Float64Array.from({ length: 20 }, (_, t) => a * Math.sin(t))] })),
+    series: amplitudes.map((a, i) => ({ id: `s${i}`, attributes: [], length: 20, features: [Float64Array.from({ length: 20 }, (_, t) => level(i) + a * Math.sin(t))] })),
   };
 }
 
-test("auto-normalization by default only when a feature's series span scales 100x apart", async () => {
+test("auto-normalization by default when a feature's series span scales 100x apart or differ mainly by level", async () => {
   const { dataset } = await readDataset(mbaTrain, { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] });
-  assert.equal(defaultAutoNormalize(dataset), false, 'MBA: per-series ranges within about 10x');
+  const mba = defaultAutoNormalize(dataset);
+  assert.equal(mba.on, false, 'MBA: per-series ranges within about 10x, series overlap');
+  assert.match(mba.reason, /spread share 0\.[0-7]\d < 0\.8/);
   const orders = Array.from({ length: 50 }, (_, i) => 10 ** ((4 * i) / 49));
-  assert.equal(defaultAutoNormalize(sines(orders)), true, 'amplitudes over four orders of magnitude');
-  assert.equal(defaultAutoNormalize(sines(orders.map((a) => 1 + a / 1e3))), false, 'amplitudes within 11x');
-  assert.equal(defaultAutoNormalize(sines(orders.map(() => 0))), false, 'flat series give no ranges');
+  const wide = defaultAutoNormalize(sines(orders));
+  assert.equal(wide.on, true, 'amplitudes over four orders of magnitude');
+  assert.match(wide.reason, /very different scales/);
+  assert.equal(defaultAutoNormalize(sines(orders.map((a) => 1 + a / 1e3))).on, false, 'amplitudes within 11x');
+  assert.equal(defaultAutoNormalize(sines(orders.map(() => 0))).on, false, 'flat series give no ranges');
+  // unit sines around levels 0, 10, 20, ...: the levels spread ~200x the within-series std (spread share ~1)
+  const unit = orders.map(() => 1);
+  const levels = defaultAutoNormalize(sines(unit, (i) => 10 * i));
+  assert.equal(levels.on, true, 'series that differ by level, each in a narrow band');
+  assert.match(levels.reason, /differ mainly by level.*spread share (0\.9\d|1\.00) >= 0\.8/);
+  // the same sines around levels 0 and 1 only: they overlap, each covers most of the range
+  assert.equal(defaultAutoNormalize(sines(unit, (i) => i % 2)).on, false, 'overlapping series');
 });

@@ -1,7 +1,7 @@
 /**
- * An experiment helper for bench/SUITE.md's investigation: `dg train` with auto-normalization forced ON,
- * which the CLI cannot ask for (it only has --no-auto-normalize), or another S or seed, through the same API
- * call dg train makes:
+ * An experiment helper for bench/SUITE.md's investigation: `dg train` with auto-normalization forced on or
+ * off, another S or seed, through the same API call dg train makes (the CLI's --auto-normalize,
+ * --sample-len and --seed do the same; this keeps the suite's layout in one place):
  *   node --import tsx bench/suite/train-with.ts DATA.csv RUN_DIR ID TIME ATTRS FEATURES [autoNormalize=true|false] [sampleLen=N] [seed=N]
  * Everything else stays the default.
  */

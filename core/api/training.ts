@@ -19,7 +19,7 @@ import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
 import { applyHiding, replaceSpecOf, type HideSpec } from '../privacy/hiding.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
 import { engineDp, type SeriesUnit } from '../train/dp-sampling.ts';
-import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, sourceSeries, splitHoldout } from '../train/defaults.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, PAPER_EPOCHS, sampleLenReason, sourceSeries, splitHoldout } from '../train/defaults.ts';
 import { iterationsPerEpoch, runLoop, type Progress } from '../train/loop.ts';
 import { guardResult, guardStep, initialGuardState, planGuard, type GuardOutcome, type GuardSettings } from '../train/privacy-guard.ts';
 import { loadEncoded, readRun, RUN_FILES, RUN_LOCK, saveEncoded, truncateProgress, writeJson, type HidingRecord, type RunInfo } from '../train/run-folder.ts';
@@ -301,7 +301,8 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   const { train, holdout } = splitHoldout(data0, request.holdoutFraction ?? defaultHoldoutFraction(data0.series.length), seed);
   const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
-  const autoNormalize = request.autoNormalize ?? defaultAutoNormalize(train);
+  const autoNormalizeChoice = request.autoNormalize === undefined ? defaultAutoNormalize(train) : undefined;
+  const autoNormalize = request.autoNormalize ?? autoNormalizeChoice!.on;
   const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp });
   const data = encode(encoder, train);
   const requestedBatch = request.batchSize ?? 100;
@@ -353,6 +354,8 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
       `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
+  if (request.sampleLen === undefined) notes.push(`S=${sampleLen}: ${sampleLenReason(longest, sampleLen)} (--sample-len overrides)`);
+  if (autoNormalizeChoice) notes.push(`auto-normalization ${autoNormalizeChoice.on ? 'on' : 'off'}: ${autoNormalizeChoice.reason} (--auto-normalize on|off overrides)`);
   if (hidden) notes.push(...describeHiding(hidden.record));
   if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
   // the guard's note says what protects a long default schedule; without the guard the warning stands

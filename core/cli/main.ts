@@ -58,8 +58,9 @@ ${ENGINE_HELP}
                            stop once the member AUC stays 0.07 above its early level and keep the last
                            checkpoint within it; without, cap a default schedule at 1,000 epochs; not
                            used with DP-SGD. off: the full schedule
-  --no-auto-normalize      turn off per-series min/max normalization (default: on only when a feature's
-                           per-series ranges differ 100x or more)
+  --auto-normalize on|off  per-series min/max normalization (default: on when a feature's per-series
+                           ranges differ 100x or more, or its series differ mainly by level, each in a
+                           narrow band; the plan says which and why)
   --dp-epsilon E           train with DP-SGD (differential privacy) spending at most epsilon E over the
                            run: the noise is solved for it (native engines; e.g. 1-10; smaller is more private)
   --dp-noise SIGMA         or give DP-SGD's noise multiplier instead, and see the epsilon it spends
@@ -222,7 +223,7 @@ class UsageError extends Error {}
 /** The flag of each contract field, for hints and argument errors. */
 const FLAGS: Record<string, string> = {
   sampleLen: '--sample-len',
-  autoNormalize: '--no-auto-normalize',
+  autoNormalize: '--auto-normalize',
   epochs: '--epochs',
   iterations: '--iterations',
   batchSize: '--batch',
@@ -495,7 +496,7 @@ async function trainCommand(args: string[]): Promise<number> {
       'holdout-fraction': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       'privacy-guard': { type: 'string' },
-      'no-auto-normalize': { type: 'boolean' },
+      'auto-normalize': { type: 'string' },
       model: { type: 'string' },
       'dp-epsilon': { type: 'string' },
       'dp-noise': { type: 'string' },
@@ -539,7 +540,7 @@ async function trainCommand(args: string[]): Promise<number> {
       holdoutFraction: number(values['holdout-fraction'], 'holdout-fraction'),
       checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
       privacyGuard: values['privacy-guard'] === undefined ? undefined : oneOf(values['privacy-guard'], 'privacy-guard', ['on', 'off'] as const) === 'on',
-      autoNormalize: values['no-auto-normalize'] ? false : undefined,
+      autoNormalize: values['auto-normalize'] === undefined ? undefined : oneOf(values['auto-normalize'], 'auto-normalize', ['on', 'off'] as const) === 'on',
       model: values.model ? parseModelOverrides(values.model) : undefined,
       dp: dpFrom(values),
       hide: await hideFrom(values),

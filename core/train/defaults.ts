@@ -22,6 +22,12 @@ export function defaultSampleLen(maxLength: number): number {
   return 1;
 }
 
+/** Why `defaultSampleLen` chose S for series of `maxLength` steps, in words for the plan. */
+export function sampleLenReason(maxLength: number, sampleLen: number): string {
+  if (sampleLen > 1) return `the largest divisor of T=${maxLength} up to 10 that leaves the LSTM at least 4 steps (S=10 was the paper's best, S=8 MBA's)`;
+  return `T=${maxLength} has no divisor from 2 to 10 that leaves the LSTM at least 4 steps, so one step per LSTM step`;
+}
+
 /** Fewest iterations a default run trains for: small datasets get more epochs (the authors trained MBA, 600
  * series, for 17,000 epochs); on MBA quality kept improving up to about this many (bench/FIDELITY.md). */
 export const MIN_DEFAULT_ITERATIONS = 20_000;
@@ -45,36 +51,92 @@ export function defaultCriticSteps(series: number, batchSize: number): number {
   return defaultEpochs(series, batchSize) > PAPER_EPOCHS ? 2 : paperDefaults.criticSteps;
 }
 
-/** Auto-normalization pays off when series of one feature live on very different scales. */
+/** Auto-normalization pays off when series of one feature live on very different scales... */
 export const AUTO_NORMALIZE_RANGE_RATIO = 100;
+/** ...or when they differ mainly by level, each moving within a narrow band of the feature's range. */
+export const AUTO_NORMALIZE_SPREAD_SHARE = 0.8;
+
+/** The default auto-normalization and the facts that chose it (shown in the plan). */
+export interface AutoNormalizeChoice {
+  on: boolean;
+  reason: string;
+}
+
+/** One continuous feature's facts: p90/p10 of the per-series ranges (non-flat series), and the spread share. */
+interface FeatureSpread {
+  name: string;
+  rangeRatio: number | null;
+  spreadShare: number | null;
+}
 
 /**
  * Auto-normalization (per-series min/max as generated attributes) is the paper's fix for features whose
  * series span very different scales (WWT page views: orders of magnitude). It is on when, for some
- * continuous feature, the 90th percentile of the per-series ranges (max - min, over series that are not
- * flat) is at least AUTO_NORMALIZE_RANGE_RATIO times the 10th percentile; off otherwise. On MBA (ratios
- * 10 and 5) it hurts: the min/max generator cannot put a zero-loss series' min exactly on 0, so ping loss
- * becomes a constant offset (bench/FIDELITY.md); the authors' own MBA configuration has it off too.
+ * continuous feature,
+ * - the 90th percentile of the per-series ranges (max - min, over series that are not flat) is at least
+ *   AUTO_NORMALIZE_RANGE_RATIO times the 10th percentile, or
+ * - the spread share, std(per-series means) / std(all values), is at least AUTO_NORMALIZE_SPREAD_SHARE:
+ *   the series differ mainly by level, each in a narrow band, so the generator's output noise at a share
+ *   of the global range is large next to a series' own movement and breaks its autocorrelation. On the
+ *   suite (bench/SUITE.md) this turns it on for produc (0.98-1.00) and gapminder (0.84), where it took ACF
+ *   MSE from 2.5-3.1x the real holdout to 0.1-0.4x, and leaves it off where it hurt: chickweight (0.49),
+ *   diseases (0.46), MBA (0.61; the min/max generator cannot put a zero-loss series' min exactly on 0, so
+ *   ping loss becomes an offset, bench/FIDELITY.md).
  */
-export function defaultAutoNormalize(train: Dataset): boolean {
-  return train.features.some((column, f) => {
-    if (column.kind !== 'continuous') return false;
-    const ranges: number[] = [];
-    for (const series of train.series) {
-      const values = series.features[f] as Float64Array;
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let t = 0; t < series.length; t++) {
-        if (values[t] < lo) lo = values[t];
-        if (values[t] > hi) hi = values[t];
-      }
-      if (hi > lo) ranges.push(hi - lo);
+export function defaultAutoNormalize(train: Dataset): AutoNormalizeChoice {
+  const spreads = train.features.flatMap((column, f) => (column.kind === 'continuous' ? [featureSpread(train, f, column.name)] : []));
+  const wide = spreads.find((s) => s.rangeRatio !== null && s.rangeRatio >= AUTO_NORMALIZE_RANGE_RATIO);
+  if (wide) return { on: true, reason: `${wide.name}'s series span very different scales (largest ranges ${fmt(wide.rangeRatio!)}x the smallest)` };
+  const level = spreads.filter((s) => s.spreadShare !== null).sort((a, b) => b.spreadShare! - a.spreadShare!)[0];
+  if (level && level.spreadShare! >= AUTO_NORMALIZE_SPREAD_SHARE)
+    return { on: true, reason: `${level.name}'s series differ mainly by level, each in a narrow band (spread share ${level.spreadShare!.toFixed(2)} >= ${AUTO_NORMALIZE_SPREAD_SHARE})` };
+  if (!level) return { on: false, reason: 'no continuous feature varies' };
+  return {
+    on: false,
+    reason: `the series share one scale and overlap (${level.name}: spread share ${level.spreadShare!.toFixed(2)} < ${AUTO_NORMALIZE_SPREAD_SHARE}, ranges within ${AUTO_NORMALIZE_RANGE_RATIO}x)`,
+  };
+}
+
+const fmt = (x: number) => (x >= 1000 ? x.toExponential(1) : x.toFixed(0));
+
+function featureSpread(train: Dataset, f: number, name: string): FeatureSpread {
+  const ranges: number[] = [];
+  const means: number[] = [];
+  let sum = 0;
+  let sumSquares = 0;
+  let count = 0;
+  for (const series of train.series) {
+    const values = series.features[f] as Float64Array;
+    let lo = Infinity;
+    let hi = -Infinity;
+    let seriesSum = 0;
+    let seriesCount = 0;
+    for (let t = 0; t < series.length; t++) {
+      const v = values[t];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      seriesSum += v;
+      seriesCount++;
+      sum += v;
+      sumSquares += v * v;
+      count++;
     }
-    if (ranges.length < 2) return false;
+    if (hi > lo) ranges.push(hi - lo);
+    if (seriesCount > 0) means.push(seriesSum / seriesCount);
+  }
+  let rangeRatio: number | null = null;
+  if (ranges.length >= 2) {
     ranges.sort((a, b) => a - b);
     const at = (q: number) => ranges[Math.round(q * (ranges.length - 1))];
-    return at(0.9) >= AUTO_NORMALIZE_RANGE_RATIO * at(0.1);
-  });
+    rangeRatio = at(0.9) / at(0.1);
+  }
+  const mean = count ? sum / count : 0;
+  const total = count ? sumSquares / count - mean * mean : 0;
+  const meanOfMeans = means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
+  const between = means.reduce((a, m) => a + (m - meanOfMeans) ** 2, 0) / Math.max(1, means.length);
+  const spreadShare = means.length >= 2 && total > 0 ? Math.min(1, Math.sqrt(between / total)) : null;
+  return { name, rangeRatio, spreadShare };
 }
 
 /**
