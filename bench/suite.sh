@@ -1,6 +1,7 @@
 #!/bin/bash
 # The default-settings benchmark suite of bench/SUITE.md (issue 17), end to end:
 #   bench/suite.sh [OUT_DIR] [DATASETS]     (defaults: tmp/suite, "chickweight produc gapminder diseases pm10 mba")
+#   SEED=N bench/suite.sh ...               trains with --seed N (default 0; the split and the generation seed stay)
 # For each dataset: (re)builds its CSV from the Debian R package that ships it (bench/suite/datasets.R;
 # installs r-base-core and the packages if missing, and says so), splits it 80/20 by series with a seeded
 # shuffle and makes the naive baseline (bench/suite/prep.ts), trains `dg train` with no flags but the
@@ -13,6 +14,7 @@
 set -euo pipefail
 OUT=${1:-tmp/suite}
 DATASETS=${2:-chickweight produc gapminder diseases pm10 mba}
+SEED=${SEED:-0}
 mkdir -p "$OUT"
 
 # The data come from R packages in Debian's archive (the only source besides npm this machine reaches).
@@ -58,7 +60,7 @@ for name in $DATASETS; do
     n=$(tail -n +2 $S/train.csv | cut -d, -f$(head -1 $S/train.csv | tr , '\n' | grep -nx "$id" | cut -d: -f1) | sort -u | wc -l)
     echo "suite: $name: training on $n series ($(date))"
     # train.log keeps what dg train says it chose (T, S, auto-normalization, iterations) for the table.
-    nice -n 10 node bin/dg.js train $S/train.csv $L --out "$dir/run" 2>&1 | tee "$dir/train.log"
+    nice -n 10 node bin/dg.js train $S/train.csv $L --seed "$SEED" --out "$dir/run" 2>&1 | tee "$dir/train.log"
     nice -n 10 node bin/dg.js generate "$dir/run" -n "$n" --seed 1 --out "$dir/synth.csv"
     node bin/dg.js evaluate --real $S/train.csv --synth "$dir/synth.csv" --holdout $S/holdout.csv $L --out "$dir/eval"
   fi

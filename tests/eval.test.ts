@@ -16,7 +16,7 @@ import { countLabels, jensenShannonDistance, ksStatistic, totalVariation, wasser
 import { toPlain } from '../core/eval/extract.ts';
 import { displayRange, histogramShares } from '../core/eval/histogram.ts';
 import { seamsOf } from '../core/eval/seams.ts';
-import { evaluate, renderReport, summarize, headlines, HEADLINE_METRICS, withoutRealSeries, type Metrics } from '../core/eval/index.ts';
+import { evaluate, renderReport, summarize, usesVerdict, headlines, HEADLINE_METRICS, withoutRealSeries, type Metrics } from '../core/eval/index.ts';
 import { verdictOf } from '../core/eval/summary.ts';
 import { labelJsDistance, marginalDistributionDifference, normalisedWasserstein, pairTotalVariation } from '../core/eval/marginals.ts';
 import { momentDifference, seriesStatisticsKs } from '../core/eval/statistics.ts';
@@ -486,6 +486,9 @@ describe('evaluate', () => {
       if (row.value !== null && row.key !== 'tstrRatio' && row.value > row.poor) assert.equal(row.verdict, 'unfaithful', row.key);
     }
     const summary = summarize(metrics);
+    // the paragraph opens with what the data is good enough for: not for anything that reads the dynamics
+    assert.equal(usesVerdict(metrics).find((u) => u.use.startsWith("the series' dynamics"))?.verdict, 'unfaithful');
+    assert.match(summary, /^This synthetic data is [^.]*not for [^.]*the series' dynamics \(forecasting or anomaly detection\)/);
     assert.match(summary, /not faithful in [^.]*temporal structure/);
     assert.match(summary, /The largest departures: [^.]*ACF gap \(relative\)/);
     assert.doesNotMatch(summary, /No metric is beyond/);

@@ -10,5 +10,5 @@ export type { CategoryComparison } from './dependence.ts';
 export type { DiscriminativeResult } from './discriminative.ts';
 export type { TstrResult } from './tstr.ts';
 export { renderReport, withoutRealSeries } from './report.ts';
-export { summarize, headlines, aspectVerdicts, HEADLINE_METRICS } from './summary.ts';
+export { summarize, usesVerdict, headlines, aspectVerdicts, HEADLINE_METRICS } from './summary.ts';
 export type { HeadlineRow, Verdict } from './summary.ts';

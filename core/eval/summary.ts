@@ -120,12 +120,53 @@ function percent(value: number): string {
   return `${(value * 100).toFixed(0)}%`;
 }
 
+/**
+ * What the synthetic data is good enough for: each use rests on the aspects it reads, and takes the worst
+ * verdict among them (a use whose aspects have no number is left out). The mapping is a judgement call,
+ * written here so a reader can check it: e.g. forecasting reads the temporal structure, a per-ISP
+ * comparison the attribute-feature dependence.
+ */
+export function usesVerdict(metrics: Metrics): Array<{ use: string; verdict: Verdict }> {
+  const aspects = new Map(aspectVerdicts(headlines(metrics)).map((a) => [a.aspect, a.verdict]));
+  const target = metrics.tstr?.target;
+  // biome-ignore format: a table, one use a line
+  const uses: Array<{ use: string; reads: string[] }> = [
+    { use: 'summary statistics and value distributions (dashboards or capacity planning)', reads: ['value distribution', 'attribute distribution'] },
+    { use: 'tails and outliers', reads: ['distribution shape'] },
+    { use: 'comparing groups of series by their attributes', reads: ['attribute-feature dependence'] },
+    { use: "the series' dynamics (forecasting or anomaly detection)", reads: ['temporal structure'] },
+    { use: 'relations between features', reads: ['cross-feature correlation'] },
+    ...(target ? [{ use: `training models that predict ${target}`, reads: ['downstream usefulness'] }] : []),
+    { use: 'standing in for real series one by one (testing pipelines or demos)', reads: ['distinguishability', 'series lengths'] },
+  ];
+  return uses.flatMap(({ use, reads }) => {
+    const verdicts = reads.map((aspect) => aspects.get(aspect)).filter((v): v is Verdict => v !== undefined);
+    if (verdicts.length === 0) return [];
+    const worst = verdicts.reduce((a, b) => (VERDICT_ORDER.indexOf(b) > VERDICT_ORDER.indexOf(a) ? b : a));
+    return [{ use, verdict: worst }];
+  });
+}
+
+/** The uses in one sentence: good enough for, with care for, not yet for. */
+function usesSentence(metrics: Metrics): string {
+  const uses = usesVerdict(metrics);
+  const named = (verdict: Verdict) => uses.filter((u) => u.verdict === verdict).map((u) => u.use);
+  const parts: string[] = [];
+  if (named('faithful').length) parts.push(`good enough for ${list(named('faithful'))}`);
+  if (named('approximate').length) parts.push(`usable with care for ${list(named('approximate'))}`);
+  if (named('unfaithful').length) parts.push(`not for ${list(named('unfaithful'))}`);
+  if (parts.length === 0) return '';
+  return `This synthetic data is ${parts.join('; ')}.`;
+}
+
 /** One paragraph, generated from the numbers, for readers who will not read the table. */
 export function summarize(metrics: Metrics): string {
   const rows = headlines(metrics);
   const aspects = aspectVerdicts(rows);
   const named = (verdict: Verdict) => aspects.filter((a) => a.verdict === verdict).map((a) => a.aspect);
   const sentences: string[] = [];
+  const uses = usesSentence(metrics);
+  if (uses) sentences.push(uses);
   sentences.push(
     `Compared with the ${metrics.sizes.real} real training series, the ${metrics.sizes.synthetic} synthetic series` +
       (metrics.holdout ? ` (judged against how much a real holdout of ${metrics.sizes.holdout} series differs from the training data)` : '') +
@@ -135,7 +176,7 @@ export function summarize(metrics: Metrics): string {
   if (named('faithful').length) parts.push(`faithful in ${list(named('faithful'))}`);
   if (named('approximate').length) parts.push(`approximate in ${list(named('approximate'))}`);
   if (named('unfaithful').length) parts.push(`not faithful in ${list(named('unfaithful'))}`);
-  sentences[0] += ` they are ${list(parts)}.`;
+  sentences[sentences.length - 1] += ` they are ${list(parts)}.`;
 
   const discriminative = metrics.synthetic.discriminative;
   sentences.push(
