@@ -2,7 +2,7 @@
 # One variation of the defaults on a suite dataset (bench/SUITE.md's investigation), evaluated like the suite:
 #   bench/suite/experiment.sh SUITE_DIR EXP_DIR DATASET OVERRIDE...      e.g. tmp/suite tmp/suite-exp produc autoNormalize=true
 # Trains on SUITE_DIR/DATASET/split/train.csv through bench/suite/train-with.ts (the API call dg train
-# makes, with the overrides the CLI lacks: autoNormalize=true|false, sampleLen=N, seed=N), generates as many
+# makes, with the overrides the CLI lacks: autoNormalize=true|false, sampleLen=N, seed=N, iterations=N, privacyGuard=true|false), generates as many
 # series as the training split and evaluates them against the same split and holdout as the suite.
 # Writes EXP_DIR/DATASET_<overrides>/{run,train.log,synth.csv,eval}; bench/suite/table.ts reads it.
 set -euo pipefail

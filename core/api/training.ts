@@ -69,7 +69,7 @@ export interface TrainRequest {
   checkpointEvery?: number;
   /**
    * Share of series kept out of training as unseen real data for evaluation and the privacy review.
-   * Default: `defaultHoldoutFraction` (10% once there are enough series to spare).
+   * Default: `defaultHoldoutFraction` (from 100 series on, 10% and at least the 20 the exposure monitor needs).
    */
   holdoutFraction?: number;
   model?: Partial<Omit<ModelConfig, 'layout'>>;
@@ -298,7 +298,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   // model never sees a dropped column or a merged category's own label (the holdout is coarsened alike).
   const hidden = request.hide?.length ? applyHiding(dataset, request.hide) : undefined;
   const data0 = hidden?.dataset ?? dataset;
-  const { train, holdout } = splitHoldout(data0, request.holdoutFraction ?? defaultHoldoutFraction(data0.series.length), seed);
+  const { train, holdout } = splitHoldout(data0, request.holdoutFraction ?? defaultHoldoutFraction(data0.series.length, MIN_EXPOSURE_SERIES), seed);
   const longest = Math.max(...train.series.map((s) => s.length));
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const autoNormalizeChoice = request.autoNormalize === undefined ? defaultAutoNormalize(train) : undefined;

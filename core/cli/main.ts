@@ -51,7 +51,7 @@ const TRAINING_HELP = `Training options:
   --seed N                 seed of every random draw (default 0)
 ${ENGINE_HELP}
   --holdout-fraction F     keep a random share of series out of training for evaluation and the privacy
-                           review (default 0.1 with 100+ series, else 0; dg evaluate --run RUN_DIR uses it);
+                           review (default with 100+ series: 0.1, at least 20 series; else 0; dg evaluate --run RUN_DIR uses it);
                            with 20 or more held out, training shows its membership exposure (member AUC; 0.5 = none)
   --checkpoint-every N     iterations between checkpoints (default: a tenth of the run)
   --privacy-guard on|off   guard against memorizing the training series (default on): with 20+ held out,

@@ -9,8 +9,13 @@ import { ApiError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { iterationsPerEpoch } from './loop.ts';
 
-/** 10% held out when at least 100 series exist; smaller datasets need every series for training. */
-export const defaultHoldoutFraction = (series: number) => (series >= 100 ? 0.1 : 0);
+/**
+ * From 100 series on, 10% held out, and at least `monitorMinimum` series (what the exposure monitor needs
+ * to read a membership AUC, core/privacy/exposure.ts), so the privacy guard can watch a long default run
+ * instead of capping it (on gapminder's 147 series, 15 held out left the guard blind and the run capped
+ * at 1,000 epochs: bench/SUITE.md); smaller datasets need every series for training.
+ */
+export const defaultHoldoutFraction = (series: number, monitorMinimum = 0) => (series >= 100 ? Math.max(0.1, monitorMinimum / series) : 0);
 
 /**
  * S: the largest divisor of T that is at most 10 and leaves the LSTM at least 4 steps (1 when none does).
