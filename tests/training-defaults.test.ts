@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Dataset } from '../core/data/types.ts';
 import { readDataset } from '../core/data/index.ts';
 import { iterationsPerEpoch } from '../core/train/loop.ts';
-import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/defaults.ts';
+import { defaultAutoNormalize, defaultCriticSteps, defaultEpochs, defaultHoldoutFraction, defaultSampleLen, MIN_DEFAULT_ITERATIONS } from '../core/train/defaults.ts';
 import { mbaSplitFile } from './fixtures/mba.ts';
 
 const mbaTrain = mbaSplitFile('train');
@@ -72,4 +72,12 @@ test("auto-normalization by default when a feature's series span scales 100x apa
   assert.match(levels.reason, /differ mainly by level.*spread share (0\.9\d|1\.00) >= 0\.8/);
   // the same sines around levels 0 and 1 only: they overlap, each covers most of the range
   assert.equal(defaultAutoNormalize(sines(unit, (i) => i % 2)).on, false, 'overlapping series');
+});
+
+test('default holdout: none under 100 series; 10% from 100 on, but never fewer than the exposure monitor needs', () => {
+  assert.equal(defaultHoldoutFraction(99, 20), 0);
+  assert.equal(Math.round(100 * defaultHoldoutFraction(100, 20)), 20, '100 series: 20 held out, not 10');
+  assert.equal(Math.round(147 * defaultHoldoutFraction(147, 20)), 20, "gapminder's 147: 20, not 15");
+  assert.equal(defaultHoldoutFraction(480, 20), 0.1, 'MBA: 48');
+  assert.equal(defaultHoldoutFraction(150), 0.1, 'without a minimum: 10%');
 });
