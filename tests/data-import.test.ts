@@ -2,7 +2,7 @@
  * Import stage: formats, layouts, inference, validation messages, schema round trip, streaming memory.
  * Every malformed input is a real file written to a temp dir.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,38 +14,15 @@ import * as parquetWasm from 'parquet-wasm';
 import { DataError, formatSchemaSummary, inspectFile, loadSchemaFile, readDataset, type Dataset, type ReadOptions, type Schema } from '../core/data/index.ts';
 import { CsvTokenizer } from '../core/data/csv.ts';
 import { featureRows } from '../core/data/feature-column.ts';
+import { rejects, tempFiles } from './fixtures/data-files.ts';
 import { MBA_CSV, mbaSplitFile } from './fixtures/mba.ts';
 
 const MBA = MBA_CSV;
 const MBA_TRAIN = mbaSplitFile('train');
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-data-import-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let fileCounter = 0;
-/** Write `content` to a fresh file in the temp dir; the name keeps the extension that picks the format. */
-function write(name: string, content: string | Uint8Array): string {
-  const file = path.join(dir, `${fileCounter++}-${name}`);
-  fs.writeFileSync(file, content);
-  return file;
-}
+const { dir, write } = tempFiles('dg-data-import-');
 
 const csv = (rows: (string | number)[][]): string => rows.map((r) => r.join(',')).join('\n') + '\n';
-
-/** Await a DataError and check its message and fields. */
-async function rejects(promise: Promise<unknown>, patterns: RegExp[], fields: { row?: number; column?: string } = {}): Promise<DataError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DataError, `expected a DataError, got ${caught === undefined ? 'success' : String(caught)}`);
-  for (const p of patterns) assert.match(caught.message, p);
-  if ('row' in fields) assert.equal(caught.row, fields.row, `row of: ${caught.message}`);
-  if ('column' in fields) assert.equal(caught.column, fields.column, `column of: ${caught.message}`);
-  return caught;
-}
 
 // The same small dataset in every layout: 3 series x 4 steps; attributes isp (categorical), tier
 // (continuous, constant per series); features traffic (continuous), proto (categorical, varies).

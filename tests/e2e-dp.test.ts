@@ -6,43 +6,17 @@
  * the Compare screen. axe-core on each screen; screenshots tests/artifacts/dp-*.png.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { createApiHost } from '../core/api/host.ts';
-import { hasChromium, startE2e } from './fixtures/e2e.ts';
-import { mbaSplitFile } from './fixtures/mba.ts';
+import { mbaStore, skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
-test('DP-SGD through the wizard: plan, run, evaluation, privacy review, compare', { skip: !hasChromium && 'needs /usr/bin/chromium', timeout: 300_000 }, async () => {
-  const storeDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dg-e2e-dp-')), 'store');
-  const host = await createApiHost({ storeDir });
-  const outcome = await host.call('projects.create', { name: 'private lines' });
-  assert.ok(outcome.ok, JSON.stringify(outcome));
-  const project = outcome.result as { id: string };
-  const read = { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] };
-  const imported = await host.call('datasets.import', { projectId: project.id, path: mbaSplitFile('train'), read });
-  assert.ok(imported.ok, JSON.stringify(imported));
-  const datasetId = (imported.result as { dataset: { id: string } }).dataset.id;
-  await host.close();
+test('DP-SGD through the wizard: plan, run, evaluation, privacy review, compare', { skip: skipWithoutChromium, timeout: 300_000 }, async () => {
+  const { storeDir, projectId, datasetId } = await mbaStore('private lines');
+  await withE2e({ name: 'dp', storeDir }, async (e2e) => {
+    const { page } = e2e;
+    const step = (name: string) => e2e.step(name, { overflow: false });
 
-  const e2e = await startE2e({ storeDir });
-  const { page } = e2e;
-  const open = async (route: string) => {
-    const url = new URL(e2e.app.url);
-    url.hash = `#/${route}`;
-    await page.goto(url.toString());
-  };
-  const step = async (name: string) => {
-    await e2e.shot(`dp-${name}`);
-    await e2e.axe(name);
-  };
-  try {
     // ---- Train: DP-SGD at epsilon 8, a short run; the plan says what the noise buys and what it does not cover
-    await open(`train/${datasetId}`);
-    await page.getByRole('heading', { name: /Train a model/ }).waitFor();
-    await page.getByText('Advanced', { exact: true }).click();
-    await page.getByLabel(/^Iterations/).fill('40');
+    await e2e.setUpTraining({ datasetId, iterations: 40 });
     await page.getByLabel(/Differential privacy \(DP-SGD\)/).check();
     assert.ok(await page.getByLabel(/Privacy guard/).isDisabled(), 'the guard is not needed (nor allowed to steer) under DP');
     await page.getByLabel(/Privacy budget/).fill('8');
@@ -73,11 +47,9 @@ test('DP-SGD through the wizard: plan, run, evaluation, privacy review, compare'
     await step('3-privacy');
 
     // ---- Compare: the run is there, labelled with its epsilon
-    await open(`compare/${project.id}`);
+    await e2e.open(`compare/${projectId}`);
     await page.getByRole('heading', { name: 'Compare runs', level: 1 }).waitFor();
     assert.deepEqual(await page.locator('th.run').allTextContents(), ['Run 1: DP epsilon 8, 40 iterations']);
     await step('4-compare');
-  } finally {
-    await e2e.close();
-  }
+  });
 });

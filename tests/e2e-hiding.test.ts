@@ -5,37 +5,15 @@
  * axe-core on the screen with the controls open. Screenshot: tests/artifacts/hiding-train.png.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { createApiHost } from '../core/api/host.ts';
-import { hasChromium, startE2e } from './fixtures/e2e.ts';
-import { mbaSplitFile } from './fixtures/mba.ts';
+import { mbaStore, skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
-test('hiding attributes on the Train screen: keep, drop, coarsen, replace reach the plan and the run', { skip: !hasChromium && 'needs /usr/bin/chromium', timeout: 240_000 }, async () => {
-  const storeDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dg-e2e-hide-')), 'store');
-  const host = await createApiHost({ storeDir });
-  const call = async (method: string, args: unknown) => {
-    const outcome = await host.call(method, args);
-    assert.ok(outcome.ok, JSON.stringify(outcome));
-    // biome-ignore lint/suspicious/noExplicitAny: results are checked field by field
-    return outcome.result as any;
-  };
-  const project = await call('projects.create', { name: 'hiding' });
-  const read = { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] };
-  const { dataset } = await call('datasets.import', { projectId: project.id, path: mbaSplitFile('train'), read });
-  await host.close();
-
-  const e2e = await startE2e({ storeDir });
-  try {
+test('hiding attributes on the Train screen: keep, drop, coarsen, replace reach the plan and the run', { skip: skipWithoutChromium, timeout: 240_000 }, async () => {
+  const { storeDir, projectId, datasetId } = await mbaStore('hiding');
+  await withE2e({ name: 'hiding', storeDir }, async (e2e) => {
     const { page } = e2e;
-    const url = new URL(e2e.app.url);
-    url.hash = `#/train/${dataset.id}`;
-    await page.goto(url.toString());
-    await page.getByRole('heading', { name: /Train a model/ }).waitFor();
-    await page.getByText('Advanced', { exact: true }).click();
-    await page.getByLabel(/^Iterations/).fill('10');
+    await e2e.setUpTraining({ datasetId, iterations: 10 });
     const control = page.getByTestId('hide-attributes');
     await control.waitFor({ timeout: 60_000 });
     for (const name of ['isp', 'technology', 'state']) await control.getByLabel(new RegExp(`^${name}`)).waitFor();
@@ -68,12 +46,10 @@ test('hiding attributes on the Train screen: keep, drop, coarsen, replace reach 
     await page.getByRole('button', { name: 'Start training' }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.getByRole('heading', { name: /Training/, level: 1 }).waitFor({ timeout: 60_000 });
-  } finally {
-    await e2e.close();
-  }
+  });
   const check = await createApiHost({ storeDir });
   try {
-    const runs = (await check.call('projects.get', { projectId: project.id })) as { ok: boolean; result: { runs: Array<{ settings: { hide?: Array<Record<string, unknown>> } }> } };
+    const runs = (await check.call('projects.get', { projectId })) as { ok: boolean; result: { runs: Array<{ settings: { hide?: Array<Record<string, unknown>> } }> } };
     assert.ok(runs.ok);
     const [isp, state] = runs.result.runs[0].settings.hide!;
     assert.deepEqual(state, { attribute: 'state', mode: 'coarsen', minSeries: 10 });

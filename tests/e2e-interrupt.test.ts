@@ -11,54 +11,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { demoDataset } from '../core/data/demo.ts';
-import { writeDataset } from '../core/export/index.ts';
-import { hasChromium, startE2e } from './fixtures/e2e.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: API results are checked field by field
-type Json = any;
+import { type Json, skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
 const SERIES = 60;
 const LENGTH = 24;
 /** Long enough to kill it in the middle, short enough to finish after the resume. */
 const ITERATIONS = 1500;
 
-test('a server killed during training: the page shows the run interrupted, Resume completes it', { skip: hasChromium ? false : 'needs /usr/bin/chromium', timeout: 180_000 }, async () => {
-  const started = Date.now();
-  const e2e = await startE2e({ prefix: 'dg-e2e-interrupt-' });
-  const { page } = e2e;
-  const call = async (method: string, args: unknown = {}): Promise<Json> => {
-    const response = await fetch(`${new URL(e2e.app.url).origin}/api/call/${method}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${e2e.app.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(args),
-    });
-    const outcome = (await response.json()) as Json;
-    assert.ok(outcome.ok, `${method}: ${JSON.stringify(outcome.error)}`);
-    return outcome.result;
-  };
-  const progress = () => page.getByRole('progressbar', { name: 'Training progress' });
-  const percent = async () => Number(await progress().getAttribute('aria-valuenow'));
-  try {
+test('a server killed during training: the page shows the run interrupted, Resume completes it', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  await withE2e({ name: 'interrupt' }, async (e2e) => {
+    const { page, call } = e2e;
+    const progress = () => page.getByRole('progressbar', { name: 'Training progress' });
+    const percent = async () => Number(await progress().getAttribute('aria-valuenow'));
+
     // a project with a dataset, through the API (the wizard's import has its own test)
-    const csv = path.join(e2e.dir, 'lines.csv');
-    await writeDataset(demoDataset({ series: SERIES, length: LENGTH, seed: 3 }), csv);
-    const upload = await fetch(`${new URL(e2e.app.url).origin}/api/upload?name=lines.csv`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${e2e.app.token}`, 'content-type': 'application/octet-stream' },
-      body: fs.readFileSync(csv),
-    });
-    const uploaded = ((await upload.json()) as Json).result.path;
     const project = await call('projects.create', { name: 'Crash lines' });
-    const imported = await call('datasets.import', { projectId: project.id, path: uploaded, read: { idColumn: 'line_id', timeColumn: 'hour' } });
+    const imported = await e2e.importDemo(project.id, demoDataset({ series: SERIES, length: LENGTH, seed: 3 }));
 
     // Train: a long quick training, started from the page
-    const url = new URL(e2e.app.url);
-    url.hash = `#/train/${imported.dataset.id}`;
-    await page.goto(url.toString());
-    await page.getByRole('heading', { name: /Train a model/ }).waitFor();
-    await page.getByRole('radio', { name: /Quick/ }).check();
-    await page.getByText('Advanced', { exact: true }).click();
-    await page.getByLabel(/^Iterations/).fill(String(ITERATIONS));
+    await e2e.setUpTraining({ datasetId: imported.dataset.id, quick: true, iterations: ITERATIONS });
     await page
       .getByTestId('plan')
       .getByText(`${ITERATIONS.toLocaleString('en-US')} iterations`)
@@ -129,11 +100,5 @@ test('a server killed during training: the page shows the run interrupted, Resum
       'the audit log records the interruption',
     );
     await e2e.shot('interrupt-3-resumed-complete');
-  } catch (error) {
-    await e2e.shot('interrupt-failure').catch(() => {});
-    throw new Error(`${(error as Error).message}\n--- app output ---\n${e2e.app.output().slice(-3000)}`, { cause: error });
-  } finally {
-    await e2e.close();
-    process.stderr.write(`interrupt e2e: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  }
+  });
 });

@@ -4,16 +4,10 @@
  * reaches each screen's main actions; a project is created with the keyboard only.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { demoDataset } from '../core/data/demo.ts';
-import { writeDataset } from '../core/export/index.ts';
-import { hasChromium, startE2e } from './fixtures/e2e.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: API results are checked field by field
-type Json = any;
+import { skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
 interface Stop {
   name: string;
@@ -55,24 +49,10 @@ const reaches = (stops: Stop[], screen: string, name: RegExp) =>
     `${screen}: Tab never reaches ${name}; stops: ${stops.map((s) => `${s.tag} "${s.name}"`).join(' | ')}`,
   );
 
-test('the wizard by keyboard: visible focus on every stop, the main actions reachable', { skip: hasChromium ? false : 'needs /usr/bin/chromium', timeout: 120_000 }, async () => {
-  const started = Date.now();
-  const e2e = await startE2e({ prefix: 'dg-e2e-keyboard-' });
-  const { page } = e2e;
-  const origin = new URL(e2e.app.url).origin;
-  const headers = { authorization: `Bearer ${e2e.app.token}` };
-  const call = async (method: string, args: unknown = {}): Promise<Json> => {
-    const response = await fetch(`${origin}/api/call/${method}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(args) });
-    const outcome = (await response.json()) as Json;
-    assert.ok(outcome.ok, `${method}: ${JSON.stringify(outcome.error)}`);
-    return outcome.result;
-  };
-  const open = async (route: string) => {
-    const url = new URL(e2e.app.url);
-    url.hash = `#/${route}`;
-    await page.goto(url.toString());
-  };
-  try {
+test('the wizard by keyboard: visible focus on every stop, the main actions reachable', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  await withE2e({ name: 'keyboard' }, async (e2e) => {
+    const { page, open } = e2e;
+
     // Projects: the skip link first, then the form; a project created with the keyboard alone
     await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Demo: broadband lines' }).waitFor();
@@ -100,11 +80,7 @@ test('the wizard by keyboard: visible focus on every stop, the main actions reac
     reaches(importStops, 'import', /Advanced: how rows become series/);
 
     // a dataset through the API, then mapping and train
-    const csv = path.join(e2e.dir, 'lines.csv');
-    await writeDataset(demoDataset({ series: 40, length: 12, seed: 5 }), csv);
-    const upload = await fetch(`${origin}/api/upload?name=lines.csv`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: fs.readFileSync(csv) });
-    const uploaded = ((await upload.json()) as Json).result.path;
-    const imported = await call('datasets.import', { projectId, path: uploaded, read: { idColumn: 'line_id', timeColumn: 'hour' } });
+    const imported = await e2e.importDemo(projectId, demoDataset({ series: 40, length: 12, seed: 5 }));
 
     await open(`mapping/${imported.dataset.id}`);
     await page.getByRole('heading', { name: /Map the columns/ }).waitFor();
@@ -135,11 +111,5 @@ test('the wizard by keyboard: visible focus on every stop, the main actions reac
     await page.keyboard.press('ArrowUp');
     assert.ok(await page.getByRole('radio', { name: /Quick/ }).isChecked(), 'the arrow keys pick a preset');
     await e2e.shot('keyboard-train');
-  } catch (error) {
-    await e2e.shot('keyboard-failure').catch(() => {});
-    throw new Error(`${(error as Error).message}\n--- app output ---\n${e2e.app.output().slice(-2000)}`, { cause: error });
-  } finally {
-    await e2e.close();
-    process.stderr.write(`keyboard e2e: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  }
+  });
 });

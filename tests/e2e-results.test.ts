@@ -10,50 +10,21 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import { demoDataset } from '../core/data/demo.ts';
-import { writeDataset } from '../core/export/index.ts';
-import { hasChromium, startE2e } from './fixtures/e2e.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: API results are checked field by field
-type Json = any;
+import { type Json, skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
 const SERIES = 120;
 const LENGTH = 24;
 
-test('the result screens: evaluate, privacy review, export, compare, audit', { skip: hasChromium ? false : 'needs /usr/bin/chromium', timeout: 240_000 }, async () => {
-  const started = Date.now();
-  const e2e = await startE2e({ prefix: 'dg-e2e-results-' });
-  const { page } = e2e;
-  const origin = new URL(e2e.app.url).origin;
-  const headers = { authorization: `Bearer ${e2e.app.token}` };
-  const call = async (method: string, args: unknown = {}): Promise<Json> => {
-    const response = await fetch(`${origin}/api/call/${method}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(args) });
-    const outcome = (await response.json()) as Json;
-    assert.ok(outcome.ok, `${method}: ${JSON.stringify(outcome.error)}`);
-    return outcome.result;
-  };
-  const step = async (name: string) => {
-    await e2e.shot(`results-${name}`);
-    await e2e.axe(name);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `${name}: the page scrolls sideways by ${overflow}px`);
-  };
-  const open = async (route: string) => {
-    const url = new URL(e2e.app.url);
-    url.hash = `#/${route}`;
-    await page.goto(url.toString());
-  };
-  try {
+test('the result screens: evaluate, privacy review, export, compare, audit', { skip: skipWithoutChromium, timeout: 240_000 }, async () => {
+  await withE2e({ name: 'results' }, async (e2e) => {
+    const { page, call, step, open, origin } = e2e;
+
     // ---- set up through the API: a project, 120 series, a plain and a DP run, each generated and evaluated
-    const csv = path.join(e2e.dir, 'lines.csv');
     const data = demoDataset({ series: SERIES, length: LENGTH, seed: 7 });
-    await writeDataset(data, csv);
-    const upload = await fetch(`${origin}/api/upload?name=lines.csv`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: fs.readFileSync(csv) });
-    const uploaded = ((await upload.json()) as Json).result.path;
     const project = await call('projects.create', { name: 'Results lines' });
-    const imported = await call('datasets.import', { projectId: project.id, path: uploaded, read: { idColumn: 'line_id', timeColumn: 'hour' } });
+    const imported = await e2e.importDemo(project.id, data);
     const base = { batchSize: 40, engine: 'native', holdoutFraction: 0.25, seed: 1 };
     const plain = await call('runs.start', { datasetId: imported.dataset.id, settings: { ...base, iterations: 200 } });
     const dp = await call('runs.start', { datasetId: imported.dataset.id, settings: { ...base, iterations: 60, dp: { epsilon: 8 } } });
@@ -70,7 +41,7 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
       results.push({ run, synthetic, evaluationId: evaluation.evaluation.id, stored: await call('evaluations.get', { evaluationId: evaluation.evaluation.id }) });
     }
     const [first, second] = results;
-    process.stderr.write(`results e2e: set up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`results e2e: set up in ${((Date.now() - e2e.started) / 1000).toFixed(1)} s\n`);
 
     // ---- Evaluate
     await open(`evaluation/${first.evaluationId}`);
@@ -121,11 +92,7 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     const listed = await call('exports.list', { syntheticId: first.synthetic.id });
     const file = listed.exports[0].path;
     assert.equal(sha, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
-    const download = await page
-      .getByTestId('export-result')
-      .getByRole('link', { name: /Download/ })
-      .getAttribute('href');
-    const downloaded = Buffer.from(await (await page.request.get(new URL(download!, origin).toString())).body());
+    const downloaded = await e2e.download('export-result');
     assert.equal(crypto.createHash('sha256').update(downloaded).digest('hex'), sha);
     const lines = downloaded.toString('utf8').trim().split('\n');
     const header = lines[0].split(',');
@@ -141,22 +108,14 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     await page.getByText(`${(90 * LENGTH).toLocaleString('en-US')} rows`).waitFor();
     await page.getByRole('button', { name: 'Write the dossier' }).click();
     await page.getByTestId('dossier-result').waitFor({ timeout: 30_000 });
-    const dossier = await page
-      .getByTestId('dossier-result')
-      .getByRole('link', { name: /Download/ })
-      .getAttribute('href');
-    const dossierHtml = await (await page.request.get(new URL(dossier!, origin).toString())).text();
+    const dossierHtml = (await e2e.download('dossier-result')).toString('utf8');
     assert.match(dossierHtml, /Sharing recommendation/);
     assert.match(dossierHtml, /differential privacy<\/td><td>none/);
     assert.equal(await page.locator('table.exports tbody tr').count(), 2);
     // the model file: written, downloadable, a .dgm the model-file reader accepts
     await page.getByRole('button', { name: 'Write the model file' }).click();
     await page.getByTestId('model-result').waitFor({ timeout: 30_000 });
-    const modelLink = await page
-      .getByTestId('model-result')
-      .getByRole('link', { name: /Download/ })
-      .getAttribute('href');
-    const modelBytes = Buffer.from(await (await page.request.get(new URL(modelLink!, origin).toString())).body());
+    const modelBytes = await e2e.download('model-result');
     assert.equal(modelBytes.toString('latin1', 0, 8), 'DGMODEL\0');
     assert.equal(crypto.createHash('sha256').update(modelBytes).digest('hex'), (await page.getByTestId('model-sha').textContent())!.trim());
     for (const id of data.series.map((s) => s.id)) assert.equal(modelBytes.indexOf(Buffer.from(id)), -1, `series id ${id} in the model file`);
@@ -184,8 +143,5 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     assert.equal((await page.locator('table.audit tbody tr').first().locator('td').nth(3).textContent())?.trim(), audit[0].action);
     await page.getByRole('cell', { name: 'export.add' }).first().waitFor();
     await step('6-audit');
-    process.stderr.write(`results e2e: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  } finally {
-    await e2e.close();
-  }
+  });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readDataset } from '../core/data/index.ts';
 import { bytes } from '../renderer/src/lib/format.ts';
-import { type E2e, hasChromium, repo, startE2e } from './fixtures/e2e.ts';
+import { repo, skipWithoutChromium, withE2e } from './fixtures/e2e.ts';
 
 /** Enough for a holdout of 24 series, which membership exposure needs (at least 20). */
 const SERIES = 240;
@@ -26,21 +26,6 @@ function mbaSubset(dir: string): string {
   const file = path.join(dir, 'mba_lines.csv');
   fs.writeFileSync(file, `${lines.slice(0, 1 + SERIES * LENGTH).join('\n')}\n`);
   return file;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: API results are checked field by field
-type Json = any;
-
-/** A call through browser mode's HTTP API (to find what the page refers to, never to drive the journey). */
-async function callApi(e2e: E2e, method: string, args: unknown): Promise<Json> {
-  const response = await fetch(`${new URL(e2e.app.url).origin}/api/call/${method}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${e2e.app.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(args),
-  });
-  const outcome = (await response.json()) as Json;
-  assert.ok(outcome.ok, `${method}: ${JSON.stringify(outcome.error)}`);
-  return outcome.result;
 }
 
 /** The smallest and largest value over some series' values. */
@@ -56,20 +41,12 @@ function range(columns: ArrayLike<number>[]): [number, number] {
 }
 
 test('the journey: project -> import -> mapping -> train -> live run -> evaluate -> privacy review -> export -> audit, screens readable and accessible', {
-  skip: hasChromium ? false : 'needs /usr/bin/chromium',
+  skip: skipWithoutChromium,
   timeout: 240_000,
 }, async () => {
-  const started = Date.now();
-  const e2e = await startE2e({ prefix: 'dg-e2e-wizard-' });
-  const { page } = e2e;
-  const step = async (name: string) => {
-    await e2e.shot(`wizard-${name}`);
-    await e2e.axe(name);
-    // readable at 1280x800 without scrolling sideways
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `${name}: the page scrolls sideways by ${overflow}px`);
-  };
-  try {
+  await withE2e({ name: 'wizard' }, async (e2e) => {
+    const { page, step } = e2e;
+
     // Projects: the demo is there; create a new project
     await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Demo: broadband lines' }).waitFor();
@@ -121,10 +98,7 @@ test('the journey: project -> import -> mapping -> train -> live run -> evaluate
     await page.getByRole('link', { name: /Next: train/ }).click();
 
     // Train: quick, 200 iterations, the plan in words
-    await page.getByRole('heading', { name: /Train a model/ }).waitFor();
-    await page.getByRole('radio', { name: /Quick/ }).check();
-    await page.getByText('Advanced', { exact: true }).click();
-    await page.getByLabel(/^Iterations/).fill('200');
+    await e2e.setUpTraining({ quick: true, iterations: 200 });
     await page.getByTestId('plan').getByText('200 iterations').waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'Start training' }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     const plan = await page.getByTestId('plan').textContent();
@@ -181,16 +155,12 @@ test('the journey: project -> import -> mapping -> train -> live run -> evaluate
     await page.getByLabel('Long').check();
     await page.getByRole('button', { name: 'Create the export' }).click();
     await page.getByTestId('export-sha').waitFor({ timeout: 60_000 });
-    const origin = new URL(e2e.app.url).origin;
-    const href = await page
-      .getByTestId('export-result')
-      .getByRole('link', { name: /Download/ })
-      .getAttribute('href');
-    const exported = Buffer.from(await (await page.request.get(new URL(href!, origin).toString())).body());
+    const exported = await e2e.download('export-result');
     assert.equal((await page.getByTestId('export-sha').textContent())!.trim(), crypto.createHash('sha256').update(exported).digest('hex'));
     assert.equal(await page.getByTestId('export-size').textContent(), `${bytes(exported.length)} (${exported.length.toLocaleString('en-US')} bytes)`);
     const syntheticId = new URL(page.url()).hash.split('/')[2];
-    const stored = await callApi(e2e, 'exports.list', { syntheticId });
+    // the API only to find what the page refers to, never to drive the journey
+    const stored = await e2e.call('exports.list', { syntheticId });
     assert.equal(stored.exports[0].sha256, crypto.createHash('sha256').update(fs.readFileSync(stored.exports[0].path)).digest('hex'));
     assert.equal(fs.statSync(stored.exports[0].path).size, exported.length);
     const csv = path.join(e2e.dir, 'exported.csv');
@@ -237,11 +207,5 @@ test('the journey: project -> import -> mapping -> train -> live run -> evaluate
     assert.equal(await exportRow.count(), 1);
     assert.match((await exportRow.textContent())!, /csv/);
     await step('12-audit');
-  } catch (error) {
-    await e2e.shot('wizard-failure').catch(() => {});
-    throw new Error(`${(error as Error).message}\n--- app output ---\n${e2e.app.output().slice(-3000)}`, { cause: error });
-  } finally {
-    await e2e.close();
-    process.stderr.write(`journey e2e: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  }
+  });
 });

@@ -3,41 +3,19 @@
  * Latin-1, invalid UTF-8), decimal commas, binary data named .csv, numbers beyond float range, extreme
  * outliers, huge cells and categories, and the size of a generation against the free disk.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, inspectFile, readDataset } from '../core/data/index.ts';
+import { inspectFile, readDataset } from '../core/data/index.ts';
+import { rejects, tempFiles } from './fixtures/data-files.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dgBin = path.join(repo, 'bin', 'dg.js');
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-hostile-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let counter = 0;
-function write(name: string, content: string | Uint8Array): string {
-  const file = path.join(dir, `${counter++}-${name}`);
-  fs.writeFileSync(file, content);
-  return file;
-}
-
-async function rejects(promise: Promise<unknown>, patterns: RegExp[], fields: { row?: number; column?: string } = {}): Promise<DataError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DataError, `expected a DataError, got ${caught === undefined ? 'success' : String(caught)}`);
-  for (const p of patterns) assert.match(caught.message, p);
-  if ('row' in fields) assert.equal(caught.row, fields.row, `row of: ${caught.message}`);
-  if ('column' in fields) assert.equal(caught.column, fields.column, `column of: ${caught.message}`);
-  return caught;
-}
+const { dir, write } = tempFiles('dg-hostile-');
 
 /** Two series of four steps: city (attribute, with a non-ASCII name), load (continuous feature). */
 const TEXT = ['id,city,load', 'a,Zürich,1.5', 'a,Zürich,2.5', 'a,Zürich,3', 'a,Zürich,4.25', 'b,Genève,10', 'b,Genève,11', 'b,Genève,12.5', 'b,Genève,9'].join('\r\n') + '\r\n';

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/types.ts';
 import { pooled, toPlain } from '../eval/extract.ts';
 import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts';
 import type { Metrics } from '../eval/metrics.ts';
-import { aspectVerdicts, formatNumber, headlines, summarize, type Verdict } from '../eval/summary.ts';
+import { aspectVerdicts, formatNumber, type HeadlineRow, headlines, summarize, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
 import {
   aucHalfWidth,
@@ -31,16 +31,8 @@ const aucText = (a: { auc: number; aucLow: number; aucHigh: number }) => `${a.au
 
 // ---- fidelity
 
-export interface HeadlineView {
-  key: string;
-  aspect: string;
-  label: string;
-  description: string;
-  value: number | null;
-  holdout: number | null;
-  reference: number | null;
-  referenceName: string | null;
-  verdict: Verdict | null;
+/** A headline row as the screen shows it: the row without its thresholds, and the numbers in words. */
+export interface HeadlineView extends Omit<HeadlineRow, 'good' | 'poor'> {
   /** The numbers as the screen shows them. */
   valueText: string;
   /** "holdout 0.12" or "sampling noise 0.18"; "" without a yardstick. */
@@ -71,23 +63,15 @@ export function fidelityView(metrics: Metrics): FidelityView {
     sizes: metrics.sizes,
     aspects,
     counts,
-    headlines: rows.map((row) => {
+    headlines: rows.map(({ good, poor, ...row }) => {
       const higher = row.key === 'tstrRatio';
       return {
-        key: row.key,
-        aspect: row.aspect,
-        label: row.label,
-        description: row.description,
-        value: row.value,
-        holdout: row.holdout,
-        reference: row.reference,
-        referenceName: row.referenceName,
-        verdict: row.verdict,
+        ...row,
         valueText: formatNumber(row.value),
         yardstickText: row.reference !== null && row.referenceName ? `${row.referenceName} ${formatNumber(row.reference)}` : '',
         thresholdText: higher
-          ? `faithful at ${formatNumber(row.good)} or more, unfaithful below ${formatNumber(row.poor)}`
-          : `faithful at or below ${formatNumber(row.good)}, unfaithful above ${formatNumber(row.poor)}`,
+          ? `faithful at ${formatNumber(good)} or more, unfaithful below ${formatNumber(poor)}`
+          : `faithful at or below ${formatNumber(good)}, unfaithful above ${formatNumber(poor)}`,
       };
     }),
     discriminative: { accuracy: metrics.synthetic.discriminative.accuracy, holdoutAccuracy: metrics.holdout?.discriminative.accuracy ?? null },

@@ -35,6 +35,9 @@ const MANY_CATEGORIES = 150;
 
 const storesOf = (table: ColumnTable, v: Variable): ColumnStore[] => v.columns.map((c) => table.stores[c]);
 
+/** The number arrays of a variable's columns (those that have one; NaN marks a cell that is not a number). */
+const numbersOf = (table: ColumnTable, v: Variable): Float64Array[] => v.columns.map((c) => table.stores[c].numbers).filter((numbers) => numbers !== null);
+
 function notANumberError(table: ColumnTable, v: Variable, declared: boolean): DataError | null {
   for (const c of v.columns) {
     const store = table.stores[c];
@@ -236,9 +239,7 @@ export function numericSummary(table: ColumnTable, v: Variable): NumericSummary 
   let sum = 0;
   let min = Infinity;
   let max = -Infinity;
-  for (const c of v.columns) {
-    const numbers = table.stores[c].numbers;
-    if (!numbers) continue;
+  for (const numbers of numbersOf(table, v)) {
     for (let r = 0; r < numbers.length; r++) {
       const x = numbers[r];
       if (Number.isNaN(x)) continue;
@@ -253,9 +254,7 @@ export function numericSummary(table: ColumnTable, v: Variable): NumericSummary 
     // The sum can overflow for huge values (guards.ts warns of them): the mean of scaled values then.
     const mean = Number.isFinite(sum) ? sum / n : meanOf(table, v, n);
     let m2 = 0;
-    for (const c of v.columns) {
-      const numbers = table.stores[c].numbers;
-      if (!numbers) continue;
+    for (const numbers of numbersOf(table, v)) {
       for (let r = 0; r < numbers.length; r++) {
         const x = numbers[r];
         if (Number.isNaN(x)) continue;
@@ -271,11 +270,7 @@ export function numericSummary(table: ColumnTable, v: Variable): NumericSummary 
 
 function meanOf(table: ColumnTable, v: Variable, n: number): number {
   let mean = 0;
-  for (const c of v.columns) {
-    const numbers = table.stores[c].numbers;
-    if (!numbers) continue;
-    for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r])) mean += numbers[r] / n;
-  }
+  for (const numbers of numbersOf(table, v)) for (let r = 0; r < numbers.length; r++) if (!Number.isNaN(numbers[r])) mean += numbers[r] / n;
   return mean;
 }
 

@@ -1,11 +1,13 @@
 /**
- * The result screens' data: the shapes core/api/views.ts and service.ts deliver (types only, erased at
- * build time: the renderer runs no core code).
+ * The result screens' data: the shapes core/api/views.ts, service.ts and the store deliver (types only,
+ * erased at build time: the renderer runs no core code).
  */
 import type { ChartsView, CompareView, FidelityView, PrivacyView, RunSettingsView } from '../../../../core/api/views';
+import type { AuditRecord, ExportRecord as StoredExport } from '../../../../core/store/types';
 
 export type { ChartsView, CompareView, FidelityView, PrivacyView, RunSettingsView };
 export type { SharingRecommendation, SharingLevel, LineSet, AttackView, CompareRun } from '../../../../core/api/views';
+export type { AuditVerification } from '../../../../core/store/types';
 
 export interface RunRef {
   id: string;
@@ -30,17 +32,10 @@ export interface EvaluationResult {
   review: PrivacyView;
 }
 
-export interface ExportRecord {
-  id: string;
-  runId: string;
-  syntheticId: string | null;
-  file: string;
+/** An export as the service returns it: the store's record with the file's full path, and the settings the screen reads. */
+export interface ExportRecord extends Omit<StoredExport, 'settings'> {
   path: string;
-  format: string;
-  sha256: string;
-  bytes: number;
   settings: { layout?: string; rows?: number; kind?: string; evaluationId?: string } | null;
-  createdAt: string;
 }
 
 /** exports.list */
@@ -52,15 +47,5 @@ export interface ExportsResult {
   exports: ExportRecord[];
 }
 
-export interface AuditRow {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  subjectType: string;
-  subjectId: string | null;
-  projectId: string | null;
-  details: unknown;
-}
-
-export type AuditVerification = { ok: true; rows: number } | { ok: false; rows: number; brokenAt: number; reason: string };
+/** audit.list: the store's audit records, hash chain included. */
+export type AuditRow = AuditRecord;
