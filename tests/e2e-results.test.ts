@@ -48,7 +48,7 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     await page.getByRole('heading', { name: 'Is the synthetic data faithful?', level: 1 }).waitFor();
     const verdict = await page.getByTestId('verdict').textContent();
     assert.equal(verdict, first.stored.fidelity.verdict);
-    assert.match(verdict!, /^Compared with the 90 real training series, the 90 synthetic series/);
+    assert.match(verdict!, /^This synthetic data is [^.]*\. Compared with the 90 real training series, the 90 synthetic series/);
     assert.equal(await page.locator('tr[data-metric]').count(), first.stored.fidelity.headlines.length);
     const acfRow = page.locator('tr[data-metric="acfRelativeGap"]');
     assert.match((await acfRow.textContent())!, /ACF gap \(relative\).*temporal structure.*holdout \d.*(faithful|approximate|unfaithful)/);
