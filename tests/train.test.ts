@@ -32,30 +32,32 @@ function request(runDir: string, overrides: Partial<TrainRequest> = {}): TrainRe
 
 const tensors = (runDir: string) => readCheckpoint(path.join(runDir, RUN_FILES.checkpoint)).engineState.tensors;
 
-test('cancel writes a checkpoint; resume continues exactly as an uninterrupted run', async () => {
+test('cancel writes a checkpoint; resume continues exactly as an uninterrupted run (the generator average too)', async () => {
   const straight = path.join(tmp(), 'straight');
-  const done = await startTraining(request(straight));
+  // 25 iterations, cancelled at 13: the generator average is updated at 10 and 20, on each side of the cancel
+  const done = await startTraining(request(straight, { iterations: 25 }));
   assert.equal(done.status, 'complete');
-  assert.equal(done.iteration, 8);
+  assert.equal(done.iteration, 25);
 
   const interrupted = path.join(tmp(), 'interrupted');
   const controller = new AbortController();
-  const first = await startTraining(request(interrupted), {
+  const first = await startTraining(request(interrupted, { iterations: 25 }), {
     signal: controller.signal,
     onProgress: (p) => {
-      if (p.iteration === 5) controller.abort();
+      if (p.iteration === 13) controller.abort();
     },
   });
   assert.equal(first.status, 'cancelled');
-  assert.equal(first.iteration, 5);
+  assert.equal(first.iteration, 13);
   const saved = readCheckpoint(path.join(interrupted, RUN_FILES.checkpoint));
   assert.equal(saved.status, 'cancelled');
-  assert.equal(saved.iteration, 5);
+  assert.equal(saved.iteration, 13);
+  assert.equal(saved.engineState.counters.averageUpdates, 1, 'the average was updated once, at iteration 10');
   assert.ok(!fs.readdirSync(interrupted).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
 
   const second = await resumeTraining(interrupted);
   assert.equal(second.status, 'complete');
-  assert.equal(second.iteration, 8);
+  assert.equal(second.iteration, 25);
 
   const a = tensors(straight);
   const b = tensors(interrupted);
@@ -64,8 +66,10 @@ test('cancel writes a checkpoint; resume continues exactly as an uninterrupted r
     b.map((t) => t.name),
   );
   a.forEach((t, i) => assert.deepEqual(b[i].data, t.data, `tensor ${t.name} differs after resume`));
-  // Both include optimizer slots, so the equality covers Adam state too.
+  // Both include optimizer slots and the generator average, so the equality covers them too.
   assert.ok(a.some((t) => t.name.endsWith('.adam.m')));
+  assert.ok(a.some((t) => t.name === 'avg.gen.feat.lstm.kernel'));
+  assert.ok(!a.some((t) => t.name.startsWith('avg.') && t.name.includes('.adam.')), 'Adam moments are not averaged');
 
   const genA = await generateFromRun({ runDir: straight, n: 5, seed: 4 });
   const genB = await generateFromRun({ runDir: interrupted, n: 5, seed: 4 });

@@ -14,6 +14,7 @@ import { escapeHtml } from '../util/html.ts';
 import { sharingRecommendation, type SharingRecommendation } from './views.ts';
 import { reviewPrivacy, type CriticScores, type PrivacyReview } from '../privacy/review.ts';
 import type { Checkpoint } from '../train/checkpoint.ts';
+import { engineStateOf } from '../train/generator-average.ts';
 import { gatherRows } from '../train/loop.ts';
 import { readRun, runDatasets } from '../train/run-folder.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -63,7 +64,7 @@ function criticScorer(checkpoint: Checkpoint): (members: Dataset, nonMembers: Da
   return async (members, nonMembers) => {
     const { engine } = await createEngine(checkpoint.plan.engine, { config: checkpoint.model, seed: checkpoint.plan.seed });
     try {
-      await engine.setState(checkpoint.engineState);
+      await engine.setState(engineStateOf(checkpoint.engineState));
       const categories = new Map(checkpoint.encoder.schema.columns.filter((c) => c.categories).map((c) => [c.name, new Set(c.categories)]));
       const encodable = (dataset: Dataset, series: Dataset['series'][number]) =>
         dataset.attributes.every((c, k) => !categories.has(c.name) || categories.get(c.name)!.has(String(series.attributes[k]))) &&

@@ -13,6 +13,7 @@ import { decode } from '../encoding/encoder.ts';
 import { GENERATION_BLOCK } from '../model/engine.ts';
 import { createEngine, type EngineKind } from '../model/engines.ts';
 import { checkHiding, DEFAULT_SAMPLE_ROWS, resampleToTarget, targetProbabilities, type ReplaceSpec } from '../privacy/hiding.ts';
+import { fromNoiseStart, generationState } from '../train/generator-average.ts';
 import { readRun, RUN_FILES, RUN_LOCK, writeJson, type HidingRecord } from '../train/run-folder.ts';
 import { RELEASED_ATTRIBUTES_FILE, readReleasedAttributes, type ReleasedAttributes } from '../train/released-attributes.ts';
 import { ApiError } from '../util/errors.ts';
@@ -118,7 +119,7 @@ async function sampleAttributeRows(
   const { engine, note } = await createEngine(engineKind ?? checkpoint.plan.engine, { config: checkpoint.model, seed });
   try {
     if (note) onLog?.(note);
-    await engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } });
+    await engine.setState(fromNoiseStart(generationState(checkpoint.engineState)));
     const rows: Value[][] = [];
     // features come along (the engines generate whole series); parts keep them to tens of MB
     const part = GENERATION_BLOCK * Math.max(1, Math.floor(200_000 / (GENERATION_BLOCK * checkpoint.encoder.layout.maxLength)));

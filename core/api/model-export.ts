@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ColumnSchema, Schema } from '../data/types.ts';
 import type { EncoderState } from '../encoding/encoder.ts';
 import { epsilonSpent } from '../privacy/dp.ts';
+import { generationState } from '../train/generator-average.ts';
 import { generatorTensors, MODEL_FILE_EXTENSION, writeModelFile } from '../train/model-file.ts';
 import { readReleasedAttributes } from '../train/released-attributes.ts';
 import { readRun } from '../train/run-folder.ts';
@@ -109,7 +110,7 @@ export function exportModel(request: ModelExportRequest): ModelExportResult {
       ...(privacy ? { privacy } : {}),
       ...(attributeTable ? { attributeTable } : {}),
     },
-    generatorTensors(checkpoint.model, checkpoint.engineState.tensors, { attributeTable: attributeTable !== undefined }),
+    generatorTensors(checkpoint.model, generationState(checkpoint.engineState).tensors, { attributeTable: attributeTable !== undefined }),
   );
   return { file: out, bytes: fs.statSync(out).size, iteration: checkpoint.iteration, ...(privacy ? { privacy } : {}) };
 }

@@ -16,6 +16,7 @@ import { createEngine, engineLabel, type EngineKind } from '../model/engines.ts'
 import type { PrivacySpent } from '../privacy/accountant.ts';
 import { epsilonSpent, formatDelta, planDp, type DpPlan, type DpRequest } from '../privacy/dp.ts';
 import { exposureMonitor, MIN_EXPOSURE_SERIES } from '../privacy/exposure.ts';
+import { AVERAGE_EVERY, engineStateOf, GeneratorAverage } from '../train/generator-average.ts';
 import { applyHiding, replaceSpecOf, type HideSpec } from '../privacy/hiding.ts';
 import { writeCheckpoint, type Checkpoint, type TrainingPlan } from '../train/checkpoint.ts';
 import { engineDp, type SeriesUnit } from '../train/dp-sampling.ts';
@@ -147,9 +148,11 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     // auto's note names the engine and why; an engine asked for by name needs no why
     hooks.onLog?.(note ?? `engine: ${engineLabel(engine.name)}`);
     if (!fresh) {
-      await engine.setState(checkpoint.engineState);
+      await engine.setState(engineStateOf(checkpoint.engineState));
       truncateProgress(runDir, checkpoint.iteration);
     }
+    // what generation uses: an average of the generator's weights, continued across a resume
+    let average = GeneratorAverage.from(checkpoint.engineState);
     const progressFile = path.join(runDir, RUN_FILES.progress);
     const logEvery = Math.max(1, Math.floor(checkpoint.plan.iterationsPerEpoch));
     // the accountant takes ~1-2 ms: once an epoch, at checkpoints and at the end
@@ -171,7 +174,7 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
     // On resume it starts afresh (its readings are not in the checkpoint); its minimum length still counts from iteration 0.
     const guard = checkpoint.plan.privacyGuard && measureExposure && !dp ? checkpoint.plan.privacyGuard : null;
     let guardState = initialGuardState();
-    let safe: { iteration: number; exposure: number; state: EngineState } | null = null;
+    let safe: { iteration: number; exposure: number; state: EngineState; average: GeneratorAverage } | null = null;
     let stop: { at: number; keptIteration: number | null; keptSmoothed: number | null } | null = null;
     const result = await runLoop({
       engine,
@@ -182,13 +185,14 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
       signal: hooks.signal,
       onNotice: (message) => hooks.onLog?.(message),
       afterStep: async (iteration) => {
+        if (iteration % AVERAGE_EVERY === 0) average.update(await engine.getState());
         if (!measureExposure || !(iteration % exposureEvery === 0 || iteration === checkpoint.plan.totalIterations)) return;
         exposure = await measureExposure(engine);
         if (!guard) return;
         const step = guardStep(guard, guardState, iteration, exposure);
         guardState = step.state;
         if (step.decision.action === 'continue') {
-          if (step.decision.keep) safe = { iteration, exposure, state: await engine.getState() };
+          if (step.decision.keep) safe = { iteration, exposure, state: await engine.getState(), average: average.snapshot() };
           return;
         }
         stop = { at: iteration, keptIteration: step.decision.keepIteration, keptSmoothed: step.decision.keptSmoothed };
@@ -207,8 +211,11 @@ async function runTraining(runDir: string, checkpoint: Checkpoint, data: Encoded
         // a run the guard stopped ends on the state it kept, not the one that crossed the bound
         const kept = status === 'complete' && stop && safe ? safe : null;
         const iteration = kept ? kept.iteration : at;
-        const state = kept ? kept.state : await engine.getState();
-        if (kept) exposure = kept.exposure;
+        const state = kept ? kept.average.attachTo(kept.state) : average.attachTo(await engine.getState());
+        if (kept) {
+          exposure = kept.exposure;
+          average = kept.average;
+        }
         if (status === 'complete' && guard) {
           info.privacyGuard = guardResult(guard, guardState, stop, checkpoint.plan.totalIterations);
           hooks.onLog?.(info.privacyGuard.message);

@@ -27,6 +27,7 @@ import { ApiError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { readTensorFile, writeTensorFile } from '../util/tensor-file.ts';
 import { readCheckpoint, type Checkpoint, type TrainingPlan } from './checkpoint.ts';
+import { fromNoiseStart, generationState } from './generator-average.ts';
 import { loadGenerator, readModelFile } from './model-file.ts';
 import { drawReleasedRows, readReleasedAttributes, RELEASED_ATTRIBUTES_FILE, type ReleasedAttributes } from './released-attributes.ts';
 
@@ -187,7 +188,7 @@ export function runSource(runDir: string): GenerationSource {
     encoder: checkpoint.encoder,
     defaultSeed: checkpoint.plan.seed + 1,
     engine: checkpoint.plan.engine,
-    load: (engine) => engine.setState({ ...checkpoint.engineState, counters: { ...checkpoint.engineState.counters, noisePosition: 0 } }),
+    load: (engine) => engine.setState(fromNoiseStart(generationState(checkpoint.engineState))),
     releasedAttributes: readReleasedAttributes(path.resolve(runDir), checkpoint.runId),
   };
 }
