@@ -10,11 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startTraining } from '../core/api/training.ts';
 import { readCheckpoint, writeCheckpoint } from '../core/train/checkpoint.ts';
+import { engineStateOf, isAveraged } from '../core/train/generator-average.ts';
 import { RUN_FILES } from '../core/train/run-folder.ts';
 
 const [file, out, iterations, seed, decays, id = 'series_id', time = 'step', attrs = 'isp,technology,state', feats = 'traffic_byte_counter,ping_loss_rate'] = process.argv.slice(2);
 const raw = path.join(out, 'raw');
-const averaged = (name: string) => name.startsWith('gen.') && !name.includes('.adam.');
+
 const emas = decays.split(',').map((d) => ({ decay: Number(d), label: d, tensors: new Map<string, Float32Array>() }));
 await startTraining(
   {
@@ -31,7 +32,7 @@ await startTraining(
       const state = readCheckpoint(path.join(raw, RUN_FILES.checkpoint)).engineState;
       for (const { decay, tensors } of emas)
         for (const t of state.tensors) {
-          if (!averaged(t.name)) continue;
+          if (!isAveraged(t.name)) continue;
           const avg = tensors.get(t.name);
           if (!avg) tensors.set(t.name, Float32Array.from(t.data));
           else for (let i = 0; i < avg.length; i++) avg[i] = decay * avg[i] + (1 - decay) * t.data[i];
@@ -45,6 +46,7 @@ for (const { label, tensors: ema } of emas) {
   fs.rmSync(emaDir, { recursive: true, force: true });
   fs.cpSync(raw, emaDir, { recursive: true });
   const checkpoint = readCheckpoint(path.join(emaDir, RUN_FILES.checkpoint));
-  const tensors = checkpoint.engineState.tensors.map((t) => (ema.has(t.name) ? { ...t, data: ema.get(t.name)! } : t));
+  // the run's own average (avg.*) is dropped, so generation reads this probe's average in gen.*
+  const tensors = engineStateOf(checkpoint.engineState).tensors.map((t) => (ema.has(t.name) ? { ...t, data: ema.get(t.name)! } : t));
   writeCheckpoint(path.join(emaDir, RUN_FILES.checkpoint), { ...checkpoint, engineState: { ...checkpoint.engineState, tensors } });
 }
