@@ -131,7 +131,7 @@ function firstInvalid(bytes: Buffer): number {
   return bytes.length;
 }
 
-function utf8Decoder(skip: number): ChunkDecoder {
+export function utf8Decoder(skip: number): ChunkDecoder {
   let carry: Buffer | null = null;
   let first = true;
   /** The chunk's whole sequences (the bytes of one cut at its end wait in `carry`), and where it turns invalid. */
