@@ -491,6 +491,18 @@ export class ColumnStore {
 
   private dropLabels(): void {
     if (this.tooManyLabels) this.distinctCount = this.byteIndex.size;
+    this.letLabelsGo();
+    this.onLabelsDropped?.();
+  }
+
+  /** Called when this store lets its labels go by itself (past a cap). */
+  onLabelsDropped?: () => void;
+
+  /**
+   * Keep no labels from here on: another reader of the same column, one that read the file's start,
+   * let them go (see read-csv-parallel.ts), so whatever this one keeps would be dropped when merging.
+   */
+  letLabelsGo(): void {
     this.codeBuf = null;
     this.labelCounts = [];
     this.texts = [];

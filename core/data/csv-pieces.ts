@@ -9,11 +9,12 @@
  * quote: the piece fails, and the caller reads the whole file in one thread instead (as it does for every
  * other failure, so that errors are the one-thread reader's, word for word).
  */
+import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import { ByteCsvTokenizer } from './csv-bytes.ts';
 import { ColumnStore, type StoreMode, type StorePiece, type StoreSlots } from './columns.ts';
 import { storeRecord } from './csv-records.ts';
-import { utf8Decoder } from './decode.ts';
+import { wholeSequencesEnd } from './decode.ts';
 import { LineMap, type LineParts } from './table.ts';
 import { MAX_CELL_CHARS } from './values.ts';
 
@@ -77,6 +78,11 @@ export interface PieceSetup {
   decimalComma: boolean[] | null;
   modes: StoreMode[];
   slots: SharedSlots[];
+  /**
+   * Int32 per column, set to 1 when the first piece's store of the column lets its labels go: that is
+   * the whole file's decision (nothing comes before it), so pieces started later keep none either.
+   */
+  labelsGone: SharedArrayBuffer;
 }
 
 /** One piece to read: its bytes, whether it starts with the header, and its slot rows [slotRow, slotRow + capacity). */
@@ -119,6 +125,11 @@ export async function readPiece(setup: PieceSetup, job: PieceJob, onRead?: (byte
   const fd = fs.openSync(setup.file, 'r');
   try {
     const stores = setup.modes.map((mode, j) => new ColumnStore(mode, slotViews(setup.slots[j], job)));
+    const gone = new Int32Array(setup.labelsGone);
+    stores.forEach((store, j) => {
+      if (job.index === 0) store.onLabelsDropped = () => Atomics.store(gone, j, 1);
+      else if (Atomics.load(gone, j) === 1) store.letLabelsGo();
+    });
     const width = stores.length;
     const lines = new LineMap();
     let rows = 0;
@@ -137,20 +148,31 @@ export async function readPiece(setup: PieceSetup, job: PieceJob, onRead?: (byte
       },
       MAX_CELL_CHARS,
     );
-    // The piece starts after a line feed (or at the file's text): no UTF-8 sequence is cut there.
-    const decoder = utf8Decoder(0);
+    // Read into one buffer, the cut record's bytes kept at its start: no chunk is allocated or joined. The
+    // piece starts after a line feed (or where the text does), so no UTF-8 sequence is cut there.
+    let buffer = Buffer.allocUnsafe(2 * READ_BYTES);
+    let kept = 0;
+    let checked = 0;
     for (let at = job.start; at < job.end; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_BYTES, job.end - at));
-      const n = fs.readSync(fd, chunk, 0, chunk.length, at);
+      if (buffer.length - kept < READ_BYTES) {
+        // A cut record as long as the buffer's half: double it, so a long record is scanned a few times only.
+        const bigger = Buffer.allocUnsafe(2 * buffer.length);
+        buffer.copy(bigger, 0, 0, kept);
+        buffer = bigger;
+      }
+      const n = fs.readSync(fd, buffer, kept, Math.min(READ_BYTES, job.end - at), at);
       if (n <= 0) throw new Error('the file ended early (did it change while being read?)');
       at += n;
-      const text = decoder.decodeBytes(n === chunk.length ? chunk : chunk.subarray(0, n));
-      if (text.bad) throw new Error('invalid UTF-8');
-      tokenizer.push(text.bytes);
+      const filled = kept + n;
+      const final = at >= job.end;
+      const whole = final ? filled : wholeSequencesEnd(buffer, checked, filled);
+      if (!isUtf8(buffer.subarray(checked, whole))) throw new Error('invalid UTF-8');
+      const cut = tokenizer.scanBlock(buffer.subarray(0, filled), final);
+      buffer.copyWithin(0, cut, filled);
+      kept = filled - cut;
+      checked = Math.max(0, whole - cut);
       await onRead?.(n);
     }
-    if (decoder.endBytes().bad) throw new Error('invalid UTF-8 at the end');
-    tokenizer.end();
     for (const store of stores) store.finish();
     return { index: job.index, rows, lineBreaks: tokenizer.currentLine - 1, lines: lines.parts(), stores: stores.map((s) => s.piece()) };
   } catch (error) {

@@ -79,9 +79,11 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
   }
   if (bounds.length < 2) return null;
 
-  const team = new Team(file, bounds, Math.min(threads, bounds.length) - 1);
+  const team = new Team(file, bounds, process.env.DG_NOWORKER ? 0 : Math.min(threads, bounds.length) - 1);
+  const T0 = performance.now(); const tr = (w: string) => process.env.DG_TRACE && console.error(w, (performance.now() - T0).toFixed(0));
   try {
     const lineFeeds = await team.count();
+    tr('counted');
     if (!lineFeeds) return null;
     const last = bounds.length - 1;
     // Data records: at most one per line feed (the header takes one; the last piece may end without one).
@@ -95,10 +97,13 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
       return job;
     });
     const slots = head.modes.map((mode, j) => sharedSlots(mode, head.codeBytes[j], totalCapacity));
-    const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots };
+    const labelsGone = new SharedArrayBuffer(4 * head.modes.length);
+    const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, labelsGone };
     const results = await team.read(setup, jobs, (done) => onProgress?.(done, size, 'bytes'));
     if (!results) return null;
+    tr('read');
     const table = mergePieces(file, head, slots, jobs, results);
+    tr('merged');
     if (table) onProgress?.(size, size, 'bytes');
     return table;
   } finally {
@@ -246,7 +251,7 @@ class Team {
       const lost = () => {
         if (this.holds(id, 'count', this.lineFeeds) || this.holds(id, 'read', this.results)) this.fail();
       };
-      worker.on('error', (e) => { console.error('worker error', e); lost(); });
+      worker.on('error', lost);
       worker.on('exit', lost);
       this.workers.push(worker);
     }
