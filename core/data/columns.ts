@@ -546,7 +546,7 @@ export class ColumnStore {
     if (this.codes && this.mode !== 'time') return this.labels.length;
     const numbers = this.numbers;
     if (!numbers) return 0;
-    return countDistinctNumbers(numbers);
+    return countDistinctNumbers(numbers, this.maxDecimals);
   }
 }
 
@@ -561,11 +561,58 @@ const keepsNumbers = (mode: StoreMode) => mode === 'auto' || mode === 'number' |
 /** Distinct numbers kept in a hash set up to this many (a 2^23-slot table, 64 MB); past it, a sorted copy. */
 const DISTINCT_SET_CAP = 1 << 22;
 
+/** The widest range of whole numbers counted in a bitmap (16 MB of bits). */
+const GRID_BITS = 2 ** 27;
+/** Whole numbers up to this magnitude are exact after scaling (a product's error stays under 0.5). */
+const GRID_MAGNITUDE = 2 ** 51;
+
 /**
- * Distinct non-NaN values (0 and -0 are one). A hash set: time linear in the rows and memory in the
- * distinct values, which for most columns (time steps, rounded measurements) are far fewer than the rows.
+ * Distinct non-NaN values (0 and -0 are one). When every value was written with at most `decimals`
+ * decimals (a store's maxDecimals) and they span a modest range, a bitmap over that range's grid (fast:
+ * it fits in the cache); else a hash set: time linear in the rows and memory in the distinct values, which
+ * for most columns (time steps, rounded measurements) are far fewer than the rows.
  */
-export function countDistinctNumbers(numbers: Float64Array): number {
+export function countDistinctNumbers(numbers: Float64Array, decimals = -1): number {
+  const onGrid = decimals >= 0 ? countDistinctOnGrid(numbers, decimals) : -1;
+  return onGrid >= 0 ? onGrid : countDistinctHashed(numbers);
+}
+
+/**
+ * Each value written with at most `decimals` decimals is the double nearest k / 10^decimals for a whole k,
+ * and Math.round(value * 10^decimals) gives k back exactly while |k| < 2^51; distinct values have distinct
+ * k. So the k are marked in a bitmap from the smallest to the largest. -1 when the range is too wide.
+ */
+function countDistinctOnGrid(numbers: Float64Array, decimals: number): number {
+  if (decimals > 22) return -1;
+  const scale = 10 ** decimals;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let r = 0; r < numbers.length; r++) {
+    const x = numbers[r];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (min > max) return 0; // all missing
+  const lo = Math.round(min * scale);
+  const hi = Math.round(max * scale);
+  if (!(Math.abs(lo) < GRID_MAGNITUDE && Math.abs(hi) < GRID_MAGNITUDE && hi - lo < GRID_BITS)) return -1;
+  const bits = new Int32Array(Math.floor((hi - lo) / 32) + 1);
+  let count = 0;
+  for (let r = 0; r < numbers.length; r++) {
+    const x = numbers[r];
+    if (Number.isNaN(x)) continue;
+    const k = Math.round(x * scale) - lo;
+    const word = k >>> 5;
+    const bit = 1 << (k & 31);
+    if ((bits[word] & bit) === 0) {
+      bits[word] |= bit;
+      count++;
+    }
+  }
+  return count;
+}
+
+function countDistinctHashed(numbers: Float64Array): number {
   let table = new Float64Array(1024).fill(NaN);
   let mask = table.length - 1;
   let count = 0;
