@@ -213,7 +213,7 @@ describe('layouts', () => {
       assert.equal(series.length, s.traffic.length);
       assert.ok(series.features[0] instanceof Float64Array);
       assert.deepEqual(series.features[1], s.proto);
-      assert.deepEqual(series.times, [0, 1, 2, 3]);
+      assert.deepEqual(Array.from(series.times!), [0, 1, 2, 3]);
     });
     // Long series come in order of first appearance.
     assert.deepEqual(
@@ -577,7 +577,7 @@ describe('validation errors', () => {
       ],
     );
     assert.deepEqual(featureRows(split.dataset.series[1]), [[3], [4], [5]]);
-    assert.deepEqual(split.dataset.series[1].times, [3, 4, 5]);
+    assert.deepEqual(Array.from(split.dataset.series[1].times!), [3, 4, 5]);
     assert.equal(split.report.seriesSplit, 1);
     assert.equal(split.report.series, 4);
     assert.ok(split.report.warnings.some((w) => /1 series longer than 3 steps were split into 3 pieces/.test(w)));
@@ -611,7 +611,7 @@ describe('validation errors', () => {
 
     const dropped = await readDataset(file, { idColumn: 'id', timeColumn: 't', missing: 'drop' });
     assert.deepEqual(featureRows(dropped.dataset.series[0]), [[8, 'z']]);
-    assert.deepEqual(dropped.dataset.series[0].times, [4]);
+    assert.deepEqual(Array.from(dropped.dataset.series[0].times!), [4]);
     assert.equal(dropped.report.missingRowsDropped, 5);
     assert.equal(dropped.report.missingInterpolated, 0);
   });

@@ -9,7 +9,7 @@ import { sortedCategories, type ResolvedVariable } from './infer.ts';
 import type { Structure, Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
-import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type Value } from './types.ts';
+import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type TimeStamps, type Value } from './types.ts';
 import { quote } from './values.ts';
 import { inferTimePattern, type SeriesStamps } from './time-pattern.ts';
 
@@ -201,7 +201,7 @@ function featureSteps(
   features: Column[],
   policies: Policies,
   report: ImportReport,
-): { length: number; features: FeatureColumn[]; times?: Value[] } | null {
+): { length: number; features: FeatureColumn[]; times?: FeatureColumn } | null {
   const F = features.length;
   let length = structure.wideSteps ?? structure.start[s + 1] - structure.start[s];
   if (structure.wideSteps !== undefined) {
@@ -239,15 +239,7 @@ function featureSteps(
       }
     }
   }
-  let times: Value[] | undefined;
-  if (structure.timeColumn !== undefined) {
-    const store = table.stores[structure.timeColumn];
-    times = new Array(length);
-    for (let t = 0; t < length; t++) {
-      const row = structure.order[structure.start[s] + t];
-      times[t] = structure.timeIsDate ? store.labelAt(row) : store.numbers![row];
-    }
-  }
+  const times = structure.timeColumn !== undefined ? timeStamps(table, structure, s, length, firstRow) : undefined;
   if (length === 0) {
     report.warnings.push(`series ${seriesName(structure, s)} has no feature values; left out`);
     return null;
@@ -265,7 +257,7 @@ function featureSteps(
     return {
       length: keep.length,
       features: columns.map((column) => pickSteps(column, keep)),
-      ...(times ? { times: keep.map((t) => times![t]) } : {}),
+      ...(times ? { times: pickSteps(times, keep) } : {}),
     };
   }
 
@@ -286,6 +278,20 @@ function featureSteps(
     fillGaps(columns[f], known);
   }
   return { length, features: columns, ...(times ? { times } : {}) };
+}
+
+/**
+ * Series s's time stamps: labels for dates; numbers as a view of the column read where the series' rows
+ * are consecutive in the file (`firstRow`, else -1), else a copy.
+ */
+function timeStamps(table: ColumnTable, structure: Structure, s: number, length: number, firstRow: number): FeatureColumn {
+  const store = table.stores[structure.timeColumn!];
+  const { order, start } = structure;
+  if (structure.timeIsDate) return Array.from({ length }, (_, t) => store.labelAt(order[start[s] + t]));
+  if (firstRow >= 0) return store.numbers!.subarray(firstRow, firstRow + length);
+  const stamps = new Float64Array(length);
+  for (let t = 0; t < length; t++) stamps[t] = store.numbers![order[start[s] + t]];
+  return stamps;
 }
 
 /**
@@ -310,8 +316,10 @@ function fillGaps(column: FeatureColumn, known: number[]): void {
   }
 }
 
-/** Steps a..b of a column for a split piece: a view for numbers (the pieces share the series' memory). */
-const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn => (column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b));
+/** Steps a..b of a column or the times for a split piece: a view for numbers (the pieces share the series' memory). */
+function pieceOf<T extends FeatureColumn | TimeStamps>(column: T, a: number, b: number): T {
+  return (column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b)) as T;
+}
 
 /** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
 function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
@@ -342,7 +350,7 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
         attributes: x.attributes.slice(),
         length: b - a,
         features: x.features.map((column) => pieceOf(column, a, b)),
-        ...(x.times ? { times: x.times.slice(a, b) } : {}),
+        ...(x.times ? { times: pieceOf(x.times, a, b) } : {}),
       });
       pieces++;
     }
