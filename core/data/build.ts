@@ -147,6 +147,8 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
   const name = table.names[column];
   const store = table.stores[column];
   const { start, order } = structure;
+  // Inference found one value per series and the column has no missing cell: nothing below can fail.
+  if (c.v.constantChecked && store.missing === 0) return valueAt(c, store, order[start[s]]);
   let first = -1;
   let value: Value = '';
   for (let i = start[s]; i < start[s + 1]; i++) {
@@ -218,9 +220,7 @@ function featureSteps(
       // The series' rows are consecutive rows of the file: its column can be a view of the store's numbers
       // (no copy; the Dataset then keeps 8 bytes per row of this column, the least it can).
       const store = table.stores[c.v.columns[0]];
-      let complete = true;
-      for (let t = 0; t < length && complete; t++) complete = !store.isMissing(firstRow + t);
-      if (complete) {
+      if (!store.anyMissing(firstRow, firstRow + length)) {
         columns[f] = store.numbers!.subarray(firstRow, firstRow + length);
         continue;
       }

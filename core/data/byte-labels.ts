@@ -24,7 +24,7 @@ export class ByteLabelIndex {
   find(bytes: Uint8Array, start: number, end: number): number {
     const length = end - start;
     const last = this.last;
-    if (last >= 0 && this.lengths[last] === length && this.sameBytes(last, bytes, start, length)) return last;
+    if (last >= 0 && this.holds(last, bytes, start, end)) return last;
     const hash = hashOf(bytes, start, end);
     const mask = this.table.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
@@ -36,6 +36,12 @@ export class ByteLabelIndex {
         return code;
       }
     }
+  }
+
+  /** Are bytes[start, end) label `code`'s? */
+  holds(code: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    return this.lengths[code] === length && this.sameBytes(code, bytes, start, length);
   }
 
   /** Label `code` as a string. */

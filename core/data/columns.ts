@@ -36,6 +36,9 @@ export const NUMBER_CODE = -2;
 
 const FIRST_CAPACITY = 1 << 16;
 
+/** Whole numbers below this are looked up by value when written plainly (see internSmallInteger). */
+const SMALL_INTEGERS = 1 << 16;
+
 /** A store writing into a slot (see StoreSlots) needed more room than the slot has. */
 export class SlotFullError extends Error {
   constructor() {
@@ -324,12 +327,8 @@ export class ColumnStore {
       if (!this.firstDate) this.noteFirstDate(detach(text));
       return this.pushLabel(text, ms);
     }
-    this.text++;
+    this.countText();
     if (!this.firstText) this.noteFirstText(detach(text));
-    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) {
-      // Plainly a text column: numbers would only cost 8 bytes a cell (labelAt/numberAt still work).
-      this.numberBuf = null;
-    }
     this.pushLabel(text, NaN);
   }
 
@@ -339,6 +338,8 @@ export class ColumnStore {
    * bytes around a number or a missing token, a possible date) goes to pushText.
    */
   pushBytes(bytes: Uint8Array, start: number, end: number): void {
+    const repeat = this.repeatCode;
+    if (repeat >= 0 && this.byteIndex.holds(repeat, bytes, start, end)) return this.repeatLabel(repeat);
     if (end - start <= 16 && isMissingBytes(bytes, start, end)) return this.pushMissing();
     if (this.mode === 'label') {
       if (end - start <= 48 && mayHoldUnicodeBlank(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
@@ -348,10 +349,30 @@ export class ColumnStore {
     const scan = scanNumber(bytes, start, end);
     if (scan === IS_NUMBER) return this.pushScannedNumber(bytes, start, end);
     if (scan === NEEDS_TEXT || mayBeDate(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
-    this.text++;
+    this.countText();
     if (!this.firstText) this.noteFirstText(utf8(bytes, start, end));
-    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) this.numberBuf = null;
     this.pushLabelBytes(bytes, start, end, NaN);
+  }
+
+  /** One more text cell. Plainly a text column after TEXT_SETTLES of them: numbers would only cost 8 bytes a cell (labelAt/numberAt still work). */
+  private countText(): void {
+    this.text++;
+    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) this.numberBuf = null;
+  }
+
+  /**
+   * A label whose bytes took pushBytes' text-label path (label columns, text in automatic ones), or -1.
+   * That path depends on the bytes alone, so a cell of the same bytes (an attribute or series id, row after
+   * row in long data) takes it again without being looked at: repeatLabel.
+   */
+  private repeatCode = -1;
+
+  private repeatLabel(code: number): void {
+    if (this.mode === 'auto') this.countText();
+    this.numberBuf?.push(NaN);
+    this.codeBuf!.push(code);
+    this.labelCounts[code]++;
+    this.rows++;
   }
 
   /** pushParsedNumber for a number scanned from bytes (its value and decimals in NumberScan). */
@@ -363,7 +384,7 @@ export class ColumnStore {
     this.numberBuf?.push(x);
     if (this.codeBuf && this.mode === 'time') this.codeBuf.push(NUMBER_CODE);
     else if (this.codeBuf) {
-      this.codeBuf.push(this.internBytes(bytes, start, end));
+      this.codeBuf.push(NumberScan.canonical && x < SMALL_INTEGERS ? this.internSmallInteger(x, bytes, start, end) : this.internBytes(bytes, start, end));
       if (this.mode === 'auto' && this.byteIndex.size > LABEL_CAP && this.text === 0 && this.dates === 0) this.dropLabels();
     }
     this.rows++;
@@ -372,8 +393,30 @@ export class ColumnStore {
   private pushLabelBytes(bytes: Uint8Array, start: number, end: number, x: number): void {
     if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
     this.numberBuf?.push(x);
-    if (this.codeBuf) this.codeBuf.push(this.internBytes(bytes, start, end));
+    const codes = this.codeBuf;
+    if (codes) {
+      const code = this.internBytes(bytes, start, end);
+      codes.push(code);
+      // A time column's codes start late (startTimeCodes): no repeats there.
+      if (code >= 0 && this.mode !== 'time') this.repeatCode = code;
+    }
     this.rows++;
+  }
+
+  /** Codes + 1 of the whole numbers 0 .. SMALL_INTEGERS - 1 written as String() writes them (0: not seen). */
+  private smallCodes: Int32Array | null = null;
+
+  /** internBytes for a whole number written as String() writes it: found by its value (time steps, codes). */
+  private internSmallInteger(x: number, bytes: Uint8Array, start: number, end: number): number {
+    this.smallCodes ??= new Int32Array(SMALL_INTEGERS);
+    const known = this.smallCodes[x];
+    if (known > 0) {
+      this.labelCounts[known - 1]++;
+      return known - 1;
+    }
+    const code = this.internBytes(bytes, start, end);
+    if (code >= 0 && this.smallCodes) this.smallCodes[x] = code + 1;
+    return code;
   }
 
   /** intern() by bytes, building no string. */
@@ -504,11 +547,26 @@ export class ColumnStore {
    */
   letLabelsGo(): void {
     this.codeBuf = null;
+    this.repeatCode = -1;
+    this.smallCodes = null;
     this.labelCounts = [];
     this.texts = [];
     this.textIndex = new Map();
     this.byteIndex = new ByteLabelIndex();
     this.labelsDropped = true;
+  }
+
+  /** True when a cell of rows [from, to) is missing (isMissing over a range, in one call). */
+  anyMissing(from: number, to: number): boolean {
+    const codes = this.codes;
+    if (codes) {
+      for (let r = from; r < to; r++) if (codes[r] === MISSING_CODE) return true;
+      return false;
+    }
+    const numbers = this.numbers;
+    if (!numbers) throw new Error(`column store in '${this.mode}' mode keeps no values`);
+    for (let r = from; r < to; r++) if (Number.isNaN(numbers[r])) return true;
+    return false;
   }
 
   /** True when the cell at `row` is missing. */

@@ -26,6 +26,8 @@ export interface ResolvedVariable extends Variable {
   role: ColumnRole;
   /** The kind was given (options.categorical / options.continuous): no advice on it. */
   kindGiven?: boolean;
+  /** An attribute because every series holds one value in it (checked here, missing cells aside). */
+  constantChecked?: boolean;
 }
 
 /** Share of text cells under which a numeric column's text is taken for typos rather than labels. */
@@ -112,6 +114,7 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
       return { ...v, kind: 'categorical', role: 'ignore' };
     }
     let role: ColumnRole;
+    let constantChecked = false;
     if (forced) {
       role = forced.attributes.includes(v.name) ? 'attribute' : forced.features.includes(v.name) ? 'feature' : 'ignore';
     } else if (empty) {
@@ -120,7 +123,8 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
     } else if (structure.layout.kind === 'wide') {
       role = v.group ? 'feature' : 'attribute';
     } else {
-      role = isConstantWithinSeries(table, structure, v) ? 'attribute' : 'feature';
+      constantChecked = isConstantWithinSeries(table, structure, v);
+      role = constantChecked ? 'attribute' : 'feature';
     }
     if (role !== 'ignore' && empty) {
       throw new DataError(`${table.file}: column '${v.name}' has no values at all; fill it or leave it out`, table.file, undefined, v.name);
@@ -137,10 +141,10 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
         warnings.push(
           `column '${v.name}' holds only ${codes} distinct whole numbers and is constant within each series: taken as a categorical attribute (codes, generated as one of these values); list it as continuous if they are amounts`,
         );
-        return { ...v, kind: 'categorical', role };
+        return { ...v, kind: 'categorical', role, constantChecked };
       }
     }
-    return { ...v, kind, role, ...(forcedKind ? { kindGiven: true } : {}) };
+    return { ...v, kind, role, constantChecked, ...(forcedKind ? { kindGiven: true } : {}) };
   });
   if (structure.layout.kind === 'wide') {
     for (const v of resolved) {
