@@ -357,7 +357,10 @@ export class ColumnStore {
   /** One more text cell. Plainly a text column after TEXT_SETTLES of them: numbers would only cost 8 bytes a cell (labelAt/numberAt still work). */
   private countText(): void {
     this.text++;
-    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) this.numberBuf = null;
+    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) {
+      this.letGo('numbers');
+      this.onLetGo?.('numbers');
+    }
   }
 
   /**
@@ -534,18 +537,22 @@ export class ColumnStore {
 
   private dropLabels(): void {
     if (this.tooManyLabels) this.distinctCount = this.byteIndex.size;
-    this.letLabelsGo();
-    this.onLabelsDropped?.();
+    this.letGo('labels');
+    this.onLetGo?.('labels');
   }
 
-  /** Called when this store lets its labels go by itself (past a cap). */
-  onLabelsDropped?: () => void;
+  /** Called when this store lets its labels or numbers go by itself (past a cap, or plainly text). */
+  onLetGo?: (what: 'labels' | 'numbers') => void;
 
   /**
-   * Keep no labels from here on: another reader of the same column, one that read the file's start,
-   * let them go (see read-csv-parallel.ts), so whatever this one keeps would be dropped when merging.
+   * Keep no labels (or numbers) from here on: another reader of the same column, one that read the
+   * file's start, let them go (see csv-pieces.ts), so whatever this one kept would be dropped when merging.
    */
-  letLabelsGo(): void {
+  letGo(what: 'labels' | 'numbers'): void {
+    if (what === 'numbers') {
+      this.numberBuf = null;
+      return;
+    }
     this.codeBuf = null;
     this.repeatCode = -1;
     this.smallCodes = null;

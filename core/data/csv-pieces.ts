@@ -19,6 +19,7 @@ import { LineMap, type LineParts } from './table.ts';
 import { MAX_CELL_CHARS } from './values.ts';
 
 const LF = 10;
+const LET_GO_BITS = { labels: 1, numbers: 2 } as const;
 /** Bytes read at a time. */
 const READ_BYTES = 1 << 18;
 
@@ -79,10 +80,11 @@ export interface PieceSetup {
   modes: StoreMode[];
   slots: SharedSlots[];
   /**
-   * Int32 per column, set to 1 when the first piece's store of the column lets its labels go: that is
-   * the whole file's decision (nothing comes before it), so pieces started later keep none either.
+   * Int32 per column: bit 1 set when the first piece's store of the column lets its labels go, bit 2 its
+   * numbers. That is the whole file's decision (nothing comes before the first piece), so pieces started
+   * later keep none either.
    */
-  labelsGone: SharedArrayBuffer;
+  letGo: SharedArrayBuffer;
 }
 
 /** One piece to read: its bytes, whether it starts with the header, and its slot rows [slotRow, slotRow + capacity). */
@@ -125,10 +127,14 @@ export async function readPiece(setup: PieceSetup, job: PieceJob, onRead?: (byte
   const fd = fs.openSync(setup.file, 'r');
   try {
     const stores = setup.modes.map((mode, j) => new ColumnStore(mode, slotViews(setup.slots[j], job)));
-    const gone = new Int32Array(setup.labelsGone);
+    const gone = new Int32Array(setup.letGo);
     stores.forEach((store, j) => {
-      if (job.index === 0) store.onLabelsDropped = () => Atomics.store(gone, j, 1);
-      else if (Atomics.load(gone, j) === 1) store.letLabelsGo();
+      if (job.index === 0) store.onLetGo = (what) => Atomics.or(gone, j, LET_GO_BITS[what]);
+      else {
+        const bits = Atomics.load(gone, j);
+        if (bits & LET_GO_BITS.labels) store.letGo('labels');
+        if (bits & LET_GO_BITS.numbers) store.letGo('numbers');
+      }
     });
     const width = stores.length;
     const lines = new LineMap();

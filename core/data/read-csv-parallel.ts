@@ -33,9 +33,11 @@ export interface ParallelCsvTuning {
   pieceBytes: number;
   /** Smaller files are read in one thread (starting workers costs more than it saves). */
   minBytes: number;
+  /** This thread reads pieces too; else only the workers do (tests: every piece goes through one). */
+  mainReads: boolean;
 }
 
-const DEFAULTS: ParallelCsvTuning = { threads: os.availableParallelism(), pieceBytes: 16 << 20, minBytes: 32 << 20 };
+const DEFAULTS: ParallelCsvTuning = { threads: os.availableParallelism(), pieceBytes: 16 << 20, minBytes: 32 << 20, mainReads: true };
 let tuning = { ...DEFAULTS };
 
 /** Change how files are cut and among how many threads (tests take small pieces); returns the undo. */
@@ -62,7 +64,7 @@ interface Head {
 }
 
 export async function readCsvParallel(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress, encoding?: TextEncoding): Promise<ColumnTable | null> {
-  const { threads, pieceBytes, minBytes } = tuning;
+  const { threads, pieceBytes, minBytes, mainReads } = tuning;
   const size = fs.statSync(file).size;
   if (threads < 2 || size < minBytes) return null;
   let head: Head | null;
@@ -79,7 +81,7 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
   }
   if (bounds.length < 2) return null;
 
-  const team = new Team(file, bounds, process.env.DG_NOWORKER ? 0 : Math.min(threads, bounds.length) - 1);
+  const team = new Team(file, bounds, Math.min(threads, bounds.length) - 1, mainReads);
   const T0 = performance.now(); const tr = (w: string) => process.env.DG_TRACE && console.error(w, (performance.now() - T0).toFixed(0));
   try {
     const lineFeeds = await team.count();
@@ -97,8 +99,8 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
       return job;
     });
     const slots = head.modes.map((mode, j) => sharedSlots(mode, head.codeBytes[j], totalCapacity));
-    const labelsGone = new SharedArrayBuffer(4 * head.modes.length);
-    const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, labelsGone };
+    const letGo = new SharedArrayBuffer(4 * head.modes.length);
+    const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, letGo };
     const results = await team.read(setup, jobs, (done) => onProgress?.(done, size, 'bytes'));
     if (!results) return null;
     tr('read');
@@ -230,10 +232,15 @@ class Team {
   /** Bytes of pieces read, for progress: this thread's as it reads, the workers' as they finish. */
   private bytesRead = 0;
 
+  /** Workers started and not lost. */
+  private working = 0;
+
   constructor(
     private readonly file: string,
     private readonly bounds: PieceBounds[],
     helpers: number,
+    /** This thread takes jobs too. */
+    private readonly mainReads: boolean,
   ) {
     this.board = newJobBoard(bounds.length);
     // Filled, not holes: every() skips holes.
@@ -247,13 +254,18 @@ class Team {
         else this.finished(message.result, bounds[message.result.index]);
         this.notify();
       });
-      // A worker that dies (or never starts) only matters if it held a job.
+      // A worker that dies (or never starts) only matters if it held a job, or was the last to take them.
+      let gone = false;
       const lost = () => {
-        if (this.holds(id, 'count', this.lineFeeds) || this.holds(id, 'read', this.results)) this.fail();
+        if (gone) return;
+        gone = true;
+        this.working--;
+        if (this.holds(id, 'count', this.lineFeeds) || this.holds(id, 'read', this.results) || (this.working === 0 && !this.mainReads)) this.fail();
       };
       worker.on('error', lost);
       worker.on('exit', lost);
       this.workers.push(worker);
+      this.working++;
     }
   }
 
@@ -262,7 +274,7 @@ class Team {
     const fd = fs.openSync(this.file, 'r');
     try {
       const scratch = Buffer.allocUnsafe(1 << 20);
-      for (let k = takeNext(this.board, 'count', 0); k >= 0; k = takeNext(this.board, 'count', 0)) this.lineFeeds[k] = countLineFeeds(fd, this.bounds[k], scratch);
+      for (let k = this.take('count'); k >= 0; k = this.take('count')) this.lineFeeds[k] = countLineFeeds(fd, this.bounds[k], scratch);
     } finally {
       fs.closeSync(fd);
     }
@@ -278,13 +290,18 @@ class Team {
       progress(this.bytesRead);
       await nextTurn(); // the workers' messages, and whatever else this thread serves
     };
-    for (let k = takeNext(this.board, 'read', 0); k >= 0 && !this.failed; k = takeNext(this.board, 'read', 0)) {
+    for (let k = this.take('read'); k >= 0 && !this.failed; k = this.take('read')) {
       const result = await readPiece(setup, jobs[k], onRead);
       this.results[k] = result;
       if ('failed' in result) this.fail();
     }
     await this.until(() => this.results.every((r) => r !== undefined));
     return this.failed ? null : (this.results as PieceResult[]);
+  }
+
+  /** This thread's next job of the phase, or -1 (none left, or it leaves them to the workers). */
+  private take(phase: Phase): number {
+    return this.mainReads || this.workers.length === 0 ? takeNext(this.board, phase, 0) : -1;
   }
 
   async stop(): Promise<void> {

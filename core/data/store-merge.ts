@@ -51,8 +51,12 @@ export function mergeStorePieces(mode: StoreMode, pieces: StorePiece[], places: 
 
   let numbers: Float64Array | null = null;
   if (mode === 'number' || mode === 'time' || (mode === 'auto' && numbersKept(pieces))) {
-    if (!slots.numbers || !pieces.every((p) => p.numbersKept)) return null;
+    // A piece that let its numbers go (plainly text there) had none to keep if it held no number or date.
+    if (!slots.numbers || !pieces.every((p) => p.numbersKept || p.numeric + p.dates === 0)) return null;
     numbers = closeUp(slots.numbers, pieces, places, rows);
+    pieces.forEach((p, k) => {
+      if (!p.numbersKept) numbers!.fill(Number.NaN, places[k].row, places[k].row + p.rows);
+    });
   }
 
   let merged: MergedLabels = { labels: [], labelCounts: [], maps: [], dropped: null };
@@ -99,12 +103,12 @@ function numbersKept(pieces: StorePiece[]): boolean {
 }
 
 /** Move each piece's rows from its slot to its place, in order (places never pass slots), and view the column. */
-function closeUp<T extends Float64Array | CodeArray>(column: T, pieces: StorePiece[], places: PiecePlace[], rows: number): T {
+function closeUp(column: Float64Array, pieces: StorePiece[], places: PiecePlace[], rows: number): Float64Array {
   for (let p = 0; p < pieces.length; p++) {
     const { slotRow, row } = places[p];
     if (slotRow !== row && pieces[p].rows > 0) column.copyWithin(row, slotRow, slotRow + pieces[p].rows);
   }
-  return column.subarray(0, rows) as T;
+  return column.subarray(0, rows);
 }
 
 /**
