@@ -37,7 +37,7 @@ function inOneThread<T>(work: () => Promise<T>): Promise<T> {
   return work().finally(undo);
 }
 
-const planFor = (file: string, options: ReadOptions = {}) => (names: string[]) => planFromHeader(file, names, options, 'inspect').modes;
+const planFor = (file: string) => (names: string[]) => planFromHeader(file, names, {}, 'inspect').modes;
 
 /** What a store shows the rest of import (codes as numbers: their array type may differ). */
 function visible(s: ColumnStore) {

@@ -82,10 +82,8 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
   if (bounds.length < 2) return null;
 
   const team = new Team(file, bounds, Math.min(threads, bounds.length) - 1, mainReads);
-  const T0 = performance.now(); const tr = (w: string) => process.env.DG_TRACE && console.error(w, (performance.now() - T0).toFixed(0));
   try {
     const lineFeeds = await team.count();
-    tr('counted');
     if (!lineFeeds) return null;
     const last = bounds.length - 1;
     // Data records: at most one per line feed (the header takes one; the last piece may end without one).
@@ -103,9 +101,7 @@ export async function readCsvParallel(file: string, plan: StorePlan, delimiter?:
     const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, letGo };
     const results = await team.read(setup, jobs, (done) => onProgress?.(done, size, 'bytes'));
     if (!results) return null;
-    tr('read');
     const table = mergePieces(file, head, slots, jobs, results);
-    tr('merged');
     if (table) onProgress?.(size, size, 'bytes');
     return table;
   } finally {

@@ -6,19 +6,7 @@
  * of something that reader would have kept, there is nothing to merge from: null, and the caller reads
  * the file in one thread.
  */
-import {
-  ColumnStore,
-  LABEL_CAP,
-  MISSING_CODE,
-  NUMBER_CODE,
-  TEXT_LABEL_CAP,
-  TEXT_SETTLES,
-  type CellRef,
-  type CodeArray,
-  type StoreMode,
-  type StorePiece,
-  type StoreSlots,
-} from './columns.ts';
+import { ColumnStore, LABEL_CAP, MISSING_CODE, NUMBER_CODE, TEXT_LABEL_CAP, TEXT_SETTLES, type CellRef, type CodeArray, type StoreMode, type StorePiece, type StoreSlots } from './columns.ts';
 
 /** Where a stretch's rows are: from `slotRow` in the column's slots (as written), to go to `row` (after the stretches before it). */
 export interface PiecePlace {
