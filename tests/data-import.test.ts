@@ -232,6 +232,40 @@ describe('layouts', () => {
     assert.deepEqual(schema.columns.find((c) => c.name === 'proto')!.wideColumns, ['proto[0]', 'proto[1]', 'proto[2]', 'proto[3]']);
   });
 
+  test('series whose rows are consecutive: steps out of order are sorted; a time-like column that repeats leaves the file order', async () => {
+    // Each series' rows are together (no row order array is made until a series needs sorting).
+    const sorted = await readDataset(write('consecutive.csv', 'id,step,v\nA,2,30\nA,0,10\nA,1,20\nB,0,1\nB,1,2\n'), { idColumn: 'id' });
+    assert.deepEqual(
+      sorted.dataset.series.map((s) => [Array.from(s.times!), Array.from(s.features[0] as Float64Array)]),
+      [
+        [
+          [0, 1, 2],
+          [10, 20, 30],
+        ],
+        [
+          [0, 1],
+          [1, 2],
+        ],
+      ],
+    );
+    // 't' is out of order in A (sorted, then put back) and repeats in B: not the time column, rows as in the file.
+    const kept = await readDataset(write('repeats.csv', 'id,t,v\nA,2,30\nA,0,10\nA,1,20\nB,0,1\nB,0,2\n'), { idColumn: 'id' });
+    assert.ok(kept.report.warnings.some((w) => /column 't' looks like time but repeats within series 'B'/.test(w)));
+    assert.deepEqual(
+      kept.dataset.series.map((s) => s.features.map((f) => Array.from(f as Float64Array))),
+      [
+        [
+          [2, 0, 1],
+          [30, 10, 20],
+        ],
+        [
+          [0, 0],
+          [1, 2],
+        ],
+      ],
+    );
+  });
+
   test('a column listed as a feature is not taken for the time column', async () => {
     const text = 'id,step,v\nA,0,1\nA,1,2\nB,0,3\nB,1,4\n';
     const inferred = await readDataset(write('step.csv', text), { idColumn: 'id' });

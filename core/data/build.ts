@@ -6,7 +6,7 @@
  */
 import type { ColumnStore } from './columns.ts';
 import { sortedCategories, type ResolvedVariable } from './infer.ts';
-import type { Structure, Variable } from './structure.ts';
+import { rowAt, type Structure, type Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
 import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type TimeStamps, type Value } from './types.ts';
@@ -148,11 +148,11 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
   const store = table.stores[column];
   const { start, order } = structure;
   // Inference found one value per series and the column has no missing cell: nothing below can fail.
-  if (c.v.constantChecked && store.missing === 0) return valueAt(c, store, order[start[s]]);
+  if (c.v.constantChecked && store.missing === 0) return valueAt(c, store, rowAt(order, start[s]));
   let first = -1;
   let value: Value = '';
   for (let i = start[s]; i < start[s + 1]; i++) {
-    const r = order[i];
+    const r = rowAt(order, i);
     if (store.isMissing(r)) {
       throw new DataError(
         `${table.file}, ${table.where(r)}, column '${name}' (series ${seriesName(structure, s)}): the attribute value is missing; ` +
@@ -184,6 +184,7 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
 function contiguousRows(structure: Structure, s: number, length: number): number {
   if (structure.wideSteps !== undefined || length === 0) return -1;
   const { order, start } = structure;
+  if (order === null) return start[s];
   const first = order[start[s]];
   for (let t = 1; t < length; t++) if (order[start[s] + t] !== first + t) return -1;
   return first;
@@ -192,7 +193,7 @@ function contiguousRows(structure: Structure, s: number, length: number): number
 /** Where step t of series s of variable v is: (store, row). */
 function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number, t: number): [ColumnStore, number] {
   if (v.group) return [table.stores[v.columns[t]], s];
-  return [table.stores[v.columns[0]], structure.order[structure.start[s] + t]];
+  return [table.stores[v.columns[0]], rowAt(structure.order, structure.start[s] + t)];
 }
 
 /** Feature columns (and times) of series s with missing values repaired; null when no step is left. */
@@ -287,10 +288,10 @@ function featureSteps(
 function timeStamps(table: ColumnTable, structure: Structure, s: number, length: number, firstRow: number): FeatureColumn {
   const store = table.stores[structure.timeColumn!];
   const { order, start } = structure;
-  if (structure.timeIsDate) return Array.from({ length }, (_, t) => store.labelAt(order[start[s] + t]));
+  if (structure.timeIsDate) return Array.from({ length }, (_, t) => store.labelAt(rowAt(order, start[s] + t)));
   if (firstRow >= 0) return store.numbers!.subarray(firstRow, firstRow + length);
   const stamps = new Float64Array(length);
-  for (let t = 0; t < length; t++) stamps[t] = store.numbers![order[start[s] + t]];
+  for (let t = 0; t < length; t++) stamps[t] = store.numbers![rowAt(order, start[s] + t)];
   return stamps;
 }
 
@@ -412,7 +413,7 @@ function timePatternOf(table: ColumnTable, structure: Structure): TimePattern | 
   const numbers = store.numbers;
   if (!numbers) return null;
   const { start, order } = structure;
-  const series: SeriesStamps[] = structure.ids.map((_, s) => ({ length: start[s + 1] - start[s], at: (t: number) => numbers[order[start[s] + t]] }));
+  const series: SeriesStamps[] = structure.ids.map((_, s) => ({ length: start[s + 1] - start[s], at: (t: number) => numbers[rowAt(order, start[s] + t)] }));
   const dateOnly = structure.timeIsDate && store.labels.every((label) => label.trim().length === 10);
-  return inferTimePattern(series, structure.timeIsDate ? 'date' : 'number', (s) => store.labelAt(order[start[s]]), store.maxDecimals, dateOnly);
+  return inferTimePattern(series, structure.timeIsDate ? 'date' : 'number', (s) => store.labelAt(rowAt(order, start[s])), store.maxDecimals, dateOnly);
 }

@@ -16,7 +16,7 @@
 import { TEXT_LABEL_CAP, type ColumnStore } from './columns.ts';
 import type { ColumnStats } from './options.ts';
 import type { HeaderPlan } from './plan.ts';
-import type { Structure, Variable } from './structure.ts';
+import { rowAt, type Structure, type Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { DataError, type ColumnRole } from './types.ts';
 import { compareLabels, quote } from './values.ts';
@@ -82,7 +82,7 @@ function isConstantWithinSeries(table: ColumnTable, structure: Structure, v: Var
   for (let s = 0; s + 1 < start.length; s++) {
     let first = -1;
     for (let i = start[s]; i < start[s + 1]; i++) {
-      const r = order[i];
+      const r = rowAt(order, i);
       if (store.isMissing(r)) continue;
       if (first < 0) first = r;
       else if (codes && store.mode !== 'time' ? codes[r] !== codes[first] : numbers![r] !== numbers![first]) return false;
