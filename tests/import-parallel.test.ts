@@ -81,6 +81,12 @@ describe('CSV read in pieces by several threads', () => {
     assert.notEqual(one.rowNumber(one.rows - 1), one.rows + 1, 'blank lines and a quoted newline shift the lines');
   });
 
+  test('two files read in pieces at once (their pieces take turns on this thread) come out as read alone', async () => {
+    const [mix, comma] = await inPieces(() => Promise.all([readCsvParallel(MIX, planFor(MIX)), readCsvParallel(DECIMAL_COMMA, planFor(DECIMAL_COMMA))]));
+    assertSameTable(mix!, await inOneThread(() => readCsvTable(MIX, planFor(MIX))));
+    assertSameTable(comma!, await inOneThread(() => readCsvTable(DECIMAL_COMMA, planFor(DECIMAL_COMMA))));
+  });
+
   test('decimal commas of a ;-delimited file: the same stores and warnings', async () => {
     const { pieces, one } = await bothWays(DECIMAL_COMMA, WORKERS_ONLY);
     assertSameTable(pieces, one);

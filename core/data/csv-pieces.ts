@@ -110,6 +110,12 @@ export interface PieceFailure {
   failed: string;
 }
 
+/**
+ * Buffers pieces were read into, kept for this thread's next pieces (fresh memory is slow to touch); a
+ * pool, as reads of two files may take turns on one thread.
+ */
+const readBuffers: Buffer[] = [];
+
 /** Views of a column's shared slots for one piece. */
 export function slotViews(slots: SharedSlots, job: PieceJob): StoreSlots {
   const { slotRow, capacity } = job;
@@ -156,7 +162,7 @@ export async function readPiece(setup: PieceSetup, job: PieceJob, onRead?: (byte
     );
     // Read into one buffer, the cut record's bytes kept at its start: no chunk is allocated or joined. The
     // piece starts after a line feed (or where the text does), so no UTF-8 sequence is cut there.
-    let buffer = Buffer.allocUnsafe(2 * READ_BYTES);
+    let buffer = readBuffers.pop() ?? Buffer.allocUnsafe(2 * READ_BYTES);
     let kept = 0;
     let checked = 0;
     for (let at = job.start; at < job.end; ) {
@@ -179,6 +185,7 @@ export async function readPiece(setup: PieceSetup, job: PieceJob, onRead?: (byte
       checked = Math.max(0, whole - cut);
       await onRead?.(n);
     }
+    readBuffers.push(buffer);
     for (const store of stores) store.finish();
     return { index: job.index, rows, lineBreaks: tokenizer.currentLine - 1, lines: lines.parts(), stores: stores.map((s) => s.piece()) };
   } catch (error) {
