@@ -79,6 +79,14 @@ function isConstantWithinSeries(table: ColumnTable, structure: Structure, v: Var
   const codes = store.codes;
   const numbers = store.numbers;
   const { start, order } = structure;
+  if (codes && store.mode !== 'time' && store.missing === 0) {
+    // No missing cell (no MISSING_CODE): each row's code against its series' first, in one tight loop.
+    for (let s = 0; s + 1 < start.length; s++) {
+      const first = codes[rowAt(order, start[s])];
+      for (let i = start[s] + 1; i < start[s + 1]; i++) if (codes[rowAt(order, i)] !== first) return false;
+    }
+    return true;
+  }
   for (let s = 0; s + 1 < start.length; s++) {
     let first = -1;
     for (let i = start[s]; i < start[s + 1]; i++) {
