@@ -65,48 +65,58 @@ interface Head {
 
 export async function readCsvParallel(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress, encoding?: TextEncoding): Promise<ColumnTable | null> {
   const { threads, pieceBytes, minBytes, mainReads } = tuning;
-  const size = fs.statSync(file).size;
-  if (threads < 2 || size < minBytes) return null;
+  let size: number;
   let head: Head | null;
   let bounds: PieceBounds[];
-  const fd = fs.openSync(file, 'r');
   try {
-    head = readHead(file, fd, size, plan, delimiter, encoding);
-    if (!head) return null;
-    bounds = splitAtLineFeeds(fd, head.textStart, size, pieceBytes);
+    size = fs.statSync(file).size;
+    if (threads < 2 || size < minBytes) return null;
+    const fd = fs.openSync(file, 'r');
+    try {
+      head = readHead(file, fd, size, plan, delimiter, encoding);
+      if (!head) return null;
+      bounds = splitAtLineFeeds(fd, head.textStart, size, pieceBytes);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return null; // the one-thread reader says what is wrong
-  } finally {
-    fs.closeSync(fd);
   }
   if (bounds.length < 2) return null;
 
   const team = new Team(file, bounds, Math.min(threads, bounds.length) - 1, mainReads);
   try {
-    const lineFeeds = await team.count();
-    if (!lineFeeds) return null;
-    const last = bounds.length - 1;
-    // Data records: at most one per line feed (the header takes one; the last piece may end without one).
-    const capacities = lineFeeds.map((n, k) => Math.max(0, n - (k === 0 ? 1 : 0) + (k === last ? 1 : 0)));
-    const totalCapacity = capacities.reduce((a, n) => a + n, 0);
-    if (totalCapacity >= 2 ** 31 - 1) return null;
-    let slotRow = 0;
-    const jobs: PieceJob[] = bounds.map((b, k) => {
-      const job = { ...b, index: k, header: k === 0, slotRow, capacity: capacities[k] };
-      slotRow += capacities[k];
-      return job;
-    });
-    const slots = head.modes.map((mode, j) => sharedSlots(mode, head.codeBytes[j], totalCapacity));
-    const letGo = new SharedArrayBuffer(4 * head.modes.length);
-    const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, letGo };
-    const results = await team.read(setup, jobs, (done) => onProgress?.(done, size, 'bytes'));
-    if (!results) return null;
-    const table = mergePieces(file, head, slots, jobs, results);
-    if (table) onProgress?.(size, size, 'bytes');
-    return table;
+    return await readInPieces(file, head, bounds, team, onProgress, size);
+  } catch {
+    return null; // as for a piece that fails: the one-thread reader, which says what is wrong if anything is
   } finally {
     await team.stop();
   }
+}
+
+/** The pieces counted, given their slots, read and merged by the team; null when a piece failed or would not merge. */
+async function readInPieces(file: string, head: Head, bounds: PieceBounds[], team: Team, onProgress: ReadProgress | undefined, size: number): Promise<ColumnTable | null> {
+  const lineFeeds = await team.count();
+  if (!lineFeeds) return null;
+  const last = bounds.length - 1;
+  // Data records: at most one per line feed (the header takes one; the last piece may end without one).
+  const capacities = lineFeeds.map((n, k) => Math.max(0, n - (k === 0 ? 1 : 0) + (k === last ? 1 : 0)));
+  const totalCapacity = capacities.reduce((a, n) => a + n, 0);
+  if (totalCapacity >= 2 ** 31 - 1) return null;
+  let slotRow = 0;
+  const jobs: PieceJob[] = bounds.map((b, k) => {
+    const job = { ...b, index: k, header: k === 0, slotRow, capacity: capacities[k] };
+    slotRow += capacities[k];
+    return job;
+  });
+  const slots = head.modes.map((mode, j) => sharedSlots(mode, head.codeBytes[j], totalCapacity));
+  const letGo = new SharedArrayBuffer(4 * head.modes.length);
+  const setup: PieceSetup = { file, delimiter: head.dialect.delimiter, decimalComma: head.dialect.decimalComma, modes: head.modes, slots, letGo };
+  const results = await team.read(setup, jobs, (done) => onProgress?.(done, size, 'bytes'));
+  if (!results) return null;
+  const table = mergePieces(file, head, slots, jobs, results);
+  if (table) onProgress?.(size, size, 'bytes');
+  return table;
 }
 
 /** Dialect, header and store modes from the file's first chunk; null when not plain UTF-8 or the header is not in it. */
@@ -270,7 +280,10 @@ class Team {
     const fd = fs.openSync(this.file, 'r');
     try {
       const scratch = Buffer.allocUnsafe(1 << 20);
-      for (let k = this.take('count'); k >= 0; k = this.take('count')) this.lineFeeds[k] = countLineFeeds(fd, this.bounds[k], scratch);
+      for (let k = this.take('count'); k >= 0; k = this.take('count')) {
+        this.lineFeeds[k] = countLineFeeds(fd, this.bounds[k], scratch);
+        await nextTurn();
+      }
     } finally {
       fs.closeSync(fd);
     }
