@@ -70,6 +70,16 @@ describe('CSV read in pieces by several threads', () => {
       const { pieces, one } = await bothWays(MIX, tuning);
       assertSameTable(pieces, one);
     }
+    // With a byte order mark, and without a line break after the last record.
+    const text = fs.readFileSync(MIX);
+    const bom = path.join(dir, 'bom.csv');
+    fs.writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text]));
+    const unterminated = path.join(dir, 'unterminated.csv');
+    fs.writeFileSync(unterminated, text.subarray(0, text.length - 1));
+    for (const file of [bom, unterminated]) {
+      const { pieces, one } = await bothWays(file, WORKERS_ONLY);
+      assertSameTable(pieces, one);
+    }
     const one = await inOneThread(() => readCsvTable(MIX, planFor(MIX)));
     assert.ok(one.rows > 500);
     // what the fixture holds, so that the comparison means something
