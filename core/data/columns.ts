@@ -40,7 +40,7 @@ const FIRST_CAPACITY = 1 << 16;
 const SMALL_INTEGERS = 1 << 16;
 
 /** A store writing into a slot (see StoreSlots) needed more room than the slot has. */
-export class SlotFullError extends Error {
+class SlotFullError extends Error {
   constructor() {
     super('a column store filled its slot');
   }

@@ -117,7 +117,7 @@ export interface PieceFailure {
 const readBuffers: Buffer[] = [];
 
 /** Views of a column's shared slots for one piece. */
-export function slotViews(slots: SharedSlots, job: PieceJob): StoreSlots {
+function slotViews(slots: SharedSlots, job: PieceJob): StoreSlots {
   const { slotRow, capacity } = job;
   return {
     numbers: slots.numbers ? new Float64Array(slots.numbers, slotRow * 8, capacity) : undefined,
