@@ -2,6 +2,10 @@
 // lines of the rows, the inspection and the Dataset must be the same, with the file cut into many small
 // pieces so that the pieces, the workers and the merge are all used. Files the pieces cannot read as
 // pieces (a quoted newline over a cut, a bad record) fall back to one thread and say the same.
+// Fixtures: import-mix.csv (25 series of long rows: labels quoted with commas and "" escapes, a quoted
+// newline, missing cells spelled every way, numbers with exponents, signs and blanks, ISO dates, blank
+// lines, CRLF then LF line ends) and import-mix-decimal-comma.csv (';'-delimited, decimal commas, a quoted
+// ';' and non-ASCII letters in labels).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
