@@ -190,7 +190,7 @@ describe('layouts', () => {
       assert.equal(series.length, s.traffic.length);
       assert.ok(series.features[0] instanceof Float64Array);
       assert.deepEqual(series.features[1], s.proto);
-      assert.deepEqual(series.times, [0, 1, 2, 3]);
+      assert.deepEqual(Array.from(series.times!), [0, 1, 2, 3]);
     });
     // Long series come in order of first appearance.
     assert.deepEqual(
@@ -207,6 +207,40 @@ describe('layouts', () => {
     const viaSchema = await readDataset(file, { schema: loadSchemaFile(schemaFile) });
     assert.deepEqual(viaSchema.dataset, (await readDataset(file)).dataset);
     assert.deepEqual(schema.columns.find((c) => c.name === 'proto')!.wideColumns, ['proto[0]', 'proto[1]', 'proto[2]', 'proto[3]']);
+  });
+
+  test('series whose rows are consecutive: steps out of order are sorted; a time-like column that repeats leaves the file order', async () => {
+    // Each series' rows are together (no row order array is made until a series needs sorting).
+    const sorted = await readDataset(write('consecutive.csv', 'id,step,v\nA,2,30\nA,0,10\nA,1,20\nB,0,1\nB,1,2\n'), { idColumn: 'id' });
+    assert.deepEqual(
+      sorted.dataset.series.map((s) => [Array.from(s.times!), Array.from(s.features[0] as Float64Array)]),
+      [
+        [
+          [0, 1, 2],
+          [10, 20, 30],
+        ],
+        [
+          [0, 1],
+          [1, 2],
+        ],
+      ],
+    );
+    // 't' is out of order in A (sorted, then put back) and repeats in B: not the time column, rows as in the file.
+    const kept = await readDataset(write('repeats.csv', 'id,t,v\nA,2,30\nA,0,10\nA,1,20\nB,0,1\nB,0,2\n'), { idColumn: 'id' });
+    assert.ok(kept.report.warnings.some((w) => /column 't' looks like time but repeats within series 'B'/.test(w)));
+    assert.deepEqual(
+      kept.dataset.series.map((s) => s.features.map((f) => Array.from(f as Float64Array))),
+      [
+        [
+          [2, 0, 1],
+          [30, 10, 20],
+        ],
+        [
+          [0, 0],
+          [1, 2],
+        ],
+      ],
+    );
   });
 
   test('a column listed as a feature is not taken for the time column', async () => {
@@ -554,7 +588,7 @@ describe('validation errors', () => {
       ],
     );
     assert.deepEqual(featureRows(split.dataset.series[1]), [[3], [4], [5]]);
-    assert.deepEqual(split.dataset.series[1].times, [3, 4, 5]);
+    assert.deepEqual(Array.from(split.dataset.series[1].times!), [3, 4, 5]);
     assert.equal(split.report.seriesSplit, 1);
     assert.equal(split.report.series, 4);
     assert.ok(split.report.warnings.some((w) => /1 series longer than 3 steps were split into 3 pieces/.test(w)));
@@ -588,7 +622,7 @@ describe('validation errors', () => {
 
     const dropped = await readDataset(file, { idColumn: 'id', timeColumn: 't', missing: 'drop' });
     assert.deepEqual(featureRows(dropped.dataset.series[0]), [[8, 'z']]);
-    assert.deepEqual(dropped.dataset.series[0].times, [4]);
+    assert.deepEqual(Array.from(dropped.dataset.series[0].times!), [4]);
     assert.equal(dropped.report.missingRowsDropped, 5);
     assert.equal(dropped.report.missingInterpolated, 0);
   });

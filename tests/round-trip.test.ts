@@ -164,7 +164,7 @@ describe('round trip: import, train (native), generate, export, read back', () =
     assert.equal(types.sales, 'DOUBLE');
     const { dataset } = await readDataset(parquet, { idColumn: 'id', timeColumn: 'year' });
     assert.deepEqual(dataset.schema.columns.find((c) => c.name === 'year')!.time, { type: 'integer', start: 1976, step: 1 });
-    for (const series of dataset.series) assert.deepEqual(series.times, years);
+    for (const series of dataset.series) assert.deepEqual(Array.from(series.times!), years);
   });
 });
 

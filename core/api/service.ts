@@ -272,7 +272,7 @@ export class Service {
       attributes: s.attributes,
       length: s.length,
       features: s.features.map((f) => Array.from(f as ArrayLike<number | string>)),
-      ...(s.times ? { times: s.times } : {}),
+      ...(s.times ? { times: Array.from(s.times) } : {}),
     }));
     const rows: (number | string)[][] = [];
     for (const s of dataset.series) {

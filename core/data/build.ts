@@ -6,10 +6,10 @@
  */
 import type { ColumnStore } from './columns.ts';
 import { sortedCategories, type ResolvedVariable } from './infer.ts';
-import type { Structure, Variable } from './structure.ts';
+import { rowAt, type Structure, type Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { emptyColumn, pickSteps, sliceColumn } from './feature-column.ts';
-import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type Value } from './types.ts';
+import { DataError, type ColumnSchema, type Dataset, type FeatureColumn, type ImportReport, type Schema, type Series, type TimePattern, type TimeStamps, type Value } from './types.ts';
 import { quote } from './values.ts';
 import { inferTimePattern, type SeriesStamps } from './time-pattern.ts';
 
@@ -147,10 +147,12 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
   const name = table.names[column];
   const store = table.stores[column];
   const { start, order } = structure;
+  // Inference found one value per series and the column has no missing cell: nothing below can fail.
+  if (c.v.constantChecked && store.missing === 0) return valueAt(c, store, rowAt(order, start[s]));
   let first = -1;
   let value: Value = '';
   for (let i = start[s]; i < start[s + 1]; i++) {
-    const r = order[i];
+    const r = rowAt(order, i);
     if (store.isMissing(r)) {
       throw new DataError(
         `${table.file}, ${table.where(r)}, column '${name}' (series ${seriesName(structure, s)}): the attribute value is missing; ` +
@@ -182,6 +184,7 @@ function attributeValue(table: ColumnTable, structure: Structure, s: number, c: 
 function contiguousRows(structure: Structure, s: number, length: number): number {
   if (structure.wideSteps !== undefined || length === 0) return -1;
   const { order, start } = structure;
+  if (order === null) return start[s];
   const first = order[start[s]];
   for (let t = 1; t < length; t++) if (order[start[s] + t] !== first + t) return -1;
   return first;
@@ -190,7 +193,7 @@ function contiguousRows(structure: Structure, s: number, length: number): number
 /** Where step t of series s of variable v is: (store, row). */
 function cellOf(table: ColumnTable, structure: Structure, v: Variable, s: number, t: number): [ColumnStore, number] {
   if (v.group) return [table.stores[v.columns[t]], s];
-  return [table.stores[v.columns[0]], structure.order[structure.start[s] + t]];
+  return [table.stores[v.columns[0]], rowAt(structure.order, structure.start[s] + t)];
 }
 
 /** Feature columns (and times) of series s with missing values repaired; null when no step is left. */
@@ -201,7 +204,7 @@ function featureSteps(
   features: Column[],
   policies: Policies,
   report: ImportReport,
-): { length: number; features: FeatureColumn[]; times?: Value[] } | null {
+): { length: number; features: FeatureColumn[]; times?: FeatureColumn } | null {
   const F = features.length;
   let length = structure.wideSteps ?? structure.start[s + 1] - structure.start[s];
   if (structure.wideSteps !== undefined) {
@@ -218,9 +221,7 @@ function featureSteps(
       // The series' rows are consecutive rows of the file: its column can be a view of the store's numbers
       // (no copy; the Dataset then keeps 8 bytes per row of this column, the least it can).
       const store = table.stores[c.v.columns[0]];
-      let complete = true;
-      for (let t = 0; t < length && complete; t++) complete = !store.isMissing(firstRow + t);
-      if (complete) {
+      if (!store.anyMissing(firstRow, firstRow + length)) {
         columns[f] = store.numbers!.subarray(firstRow, firstRow + length);
         continue;
       }
@@ -239,15 +240,7 @@ function featureSteps(
       }
     }
   }
-  let times: Value[] | undefined;
-  if (structure.timeColumn !== undefined) {
-    const store = table.stores[structure.timeColumn];
-    times = new Array(length);
-    for (let t = 0; t < length; t++) {
-      const row = structure.order[structure.start[s] + t];
-      times[t] = structure.timeIsDate ? store.labelAt(row) : store.numbers![row];
-    }
-  }
+  const times = structure.timeColumn !== undefined ? timeStamps(table, structure, s, length, firstRow) : undefined;
   if (length === 0) {
     report.warnings.push(`series ${seriesName(structure, s)} has no feature values; left out`);
     return null;
@@ -265,7 +258,7 @@ function featureSteps(
     return {
       length: keep.length,
       features: columns.map((column) => pickSteps(column, keep)),
-      ...(times ? { times: keep.map((t) => times![t]) } : {}),
+      ...(times ? { times: pickSteps(times, keep) } : {}),
     };
   }
 
@@ -286,6 +279,20 @@ function featureSteps(
     fillGaps(columns[f], known);
   }
   return { length, features: columns, ...(times ? { times } : {}) };
+}
+
+/**
+ * Series s's time stamps: labels for dates; numbers as a view of the column read where the series' rows
+ * are consecutive in the file (`firstRow`, else -1), else a copy.
+ */
+function timeStamps(table: ColumnTable, structure: Structure, s: number, length: number, firstRow: number): FeatureColumn {
+  const store = table.stores[structure.timeColumn!];
+  const { order, start } = structure;
+  if (structure.timeIsDate) return Array.from({ length }, (_, t) => store.labelAt(rowAt(order, start[s] + t)));
+  if (firstRow >= 0) return store.numbers!.subarray(firstRow, firstRow + length);
+  const stamps = new Float64Array(length);
+  for (let t = 0; t < length; t++) stamps[t] = store.numbers![rowAt(order, start[s] + t)];
+  return stamps;
 }
 
 /**
@@ -310,8 +317,10 @@ function fillGaps(column: FeatureColumn, known: number[]): void {
   }
 }
 
-/** Steps a..b of a column for a split piece: a view for numbers (the pieces share the series' memory). */
-const pieceOf = (column: FeatureColumn, a: number, b: number): FeatureColumn => (column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b));
+/** Steps a..b of a column or the times for a split piece: a view for numbers (the pieces share the series' memory). */
+function pieceOf<T extends FeatureColumn | TimeStamps>(column: T, a: number, b: number): T {
+  return (column instanceof Float64Array ? column.subarray(a, b) : column.slice(a, b)) as T;
+}
 
 /** Series over maxLength: split into pieces `<id>#0`, `<id>#1`, ... or truncated. */
 function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'truncate', report: ImportReport): Series[] {
@@ -342,7 +351,7 @@ function limitLengths(series: Series[], maxLength: number, mode: 'split' | 'trun
         attributes: x.attributes.slice(),
         length: b - a,
         features: x.features.map((column) => pieceOf(column, a, b)),
-        ...(x.times ? { times: x.times.slice(a, b) } : {}),
+        ...(x.times ? { times: pieceOf(x.times, a, b) } : {}),
       });
       pieces++;
     }
@@ -404,7 +413,7 @@ function timePatternOf(table: ColumnTable, structure: Structure): TimePattern | 
   const numbers = store.numbers;
   if (!numbers) return null;
   const { start, order } = structure;
-  const series: SeriesStamps[] = structure.ids.map((_, s) => ({ length: start[s + 1] - start[s], at: (t: number) => numbers[order[start[s] + t]] }));
+  const series: SeriesStamps[] = structure.ids.map((_, s) => ({ length: start[s + 1] - start[s], at: (t: number) => numbers[rowAt(order, start[s] + t)] }));
   const dateOnly = structure.timeIsDate && store.labels.every((label) => label.trim().length === 10);
-  return inferTimePattern(series, structure.timeIsDate ? 'date' : 'number', (s) => store.labelAt(order[start[s]]), store.maxDecimals, dateOnly);
+  return inferTimePattern(series, structure.timeIsDate ? 'date' : 'number', (s) => store.labelAt(rowAt(order, start[s])), store.maxDecimals, dateOnly);
 }

@@ -1,7 +1,8 @@
 /**
- * Label codes looked up by a cell's UTF-8 bytes, so the CSV reader interns a repeated label (a series id,
- * an attribute) without building its string: only a label seen for the first time becomes a string.
- * Open addressing over FNV-1a hashes; the labels' bytes sit in one growing arena.
+ * Label codes looked up by a cell's UTF-8 bytes, so the CSV reader interns labels without building their
+ * strings (a store makes each label's string once, when reading is over). Open addressing over FNV-1a
+ * hashes; the labels' bytes sit in one growing arena. The label found last is tried first: in long data a
+ * series id or an attribute repeats row after row.
  */
 export class ByteLabelIndex {
   private arena = Buffer.allocUnsafe(1024);
@@ -12,18 +13,40 @@ export class ByteLabelIndex {
   private count = 0;
   /** code + 1 per slot, 0 for an empty slot; a power of two at most half full. */
   private table = new Int32Array(128);
+  private last = -1;
+
+  /** Labels added. */
+  get size(): number {
+    return this.count;
+  }
 
   /** The code of bytes[start, end), or -1 when not added yet. */
   find(bytes: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    const last = this.last;
+    if (last >= 0 && this.holds(last, bytes, start, end)) return last;
     const hash = hashOf(bytes, start, end);
     const mask = this.table.length - 1;
-    const length = end - start;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = this.table[slot];
       if (entry === 0) return -1;
       const code = entry - 1;
-      if (this.hashes[code] === hash && this.lengths[code] === length && this.sameBytes(code, bytes, start, length)) return code;
+      if (this.hashes[code] === hash && this.lengths[code] === length && this.sameBytes(code, bytes, start, length)) {
+        this.last = code;
+        return code;
+      }
     }
+  }
+
+  /** Are bytes[start, end) label `code`'s? */
+  holds(code: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    return this.lengths[code] === length && this.sameBytes(code, bytes, start, length);
+  }
+
+  /** Label `code` as a string. */
+  text(code: number): string {
+    return this.arena.toString('utf8', this.offsets[code], this.offsets[code] + this.lengths[code]);
   }
 
   /** Add bytes[start, end) as `code` (codes are added in order 0, 1, 2, ...; the caller checked find()). */
@@ -46,6 +69,7 @@ export class ByteLabelIndex {
     this.hashes[code] = hash;
     this.used += length;
     this.count = code + 1;
+    this.last = code;
     if (this.count * 2 > this.table.length) this.rehash();
     else this.place(code, hash);
   }

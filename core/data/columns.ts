@@ -28,13 +28,62 @@ export const LABEL_CAP = 10_000;
 export const TEXT_LABEL_CAP = 50_000;
 
 /** After this many text cells and no number or date, an auto column stops keeping numbers. */
-const TEXT_SETTLES = 100;
+export const TEXT_SETTLES = 100;
 
 /** Codes that are not label indexes. */
 export const MISSING_CODE = -1;
 export const NUMBER_CODE = -2;
 
 const FIRST_CAPACITY = 1 << 16;
+
+/** Whole numbers below this are looked up by value when written plainly (see internSmallInteger). */
+const SMALL_INTEGERS = 1 << 16;
+
+/** A store writing into a slot (see StoreSlots) needed more room than the slot has. */
+class SlotFullError extends Error {
+  constructor() {
+    super('a column store filled its slot');
+  }
+}
+
+/**
+ * Where a store writes when several threads read one file (read-csv-parallel.ts): views of shared memory,
+ * one row per line break of the stretch of file the store reads, at that stretch's place in the column.
+ */
+export interface StoreSlots {
+  numbers?: Float64Array;
+  codes?: Int8Array | Int16Array;
+}
+
+/**
+ * What a store read from one stretch of a file, for merging with the stretches before and after it
+ * (store-merge.ts): its counts and labels, where its numbers and codes are, and when (in labels interned)
+ * its first text and date cells came, which decides the caps of an automatic column across stretches.
+ */
+export interface StorePiece {
+  rows: number;
+  missing: number;
+  numeric: number;
+  dates: number;
+  text: number;
+  firstText?: CellRef;
+  firstDate?: CellRef;
+  firstNumber?: CellRef;
+  maxDecimals: number;
+  labels: string[];
+  labelCounts: number[];
+  labelsDropped: boolean;
+  tooManyLabels: boolean;
+  /** Text cells before the first number or date (all of them when there is none). */
+  textBeforeValue: number;
+  /** Labels interned before the first text-or-date cell, and before the first date cell (-1: no such cell). */
+  labelsBeforeText: number;
+  labelsBeforeDate: number;
+  /** Numbers were kept to the end (an automatic column lets them go after TEXT_SETTLES text cells). */
+  numbersKept: boolean;
+  /** The codes: null when none were kept, 'slot' when in the slot given, else an array of their own. */
+  codes: CodeArray | 'slot' | null;
+}
 
 /**
  * A growable typed array. The CSV reader reserves the row count it expects (from the file's size and the
@@ -43,8 +92,18 @@ const FIRST_CAPACITY = 1 << 16;
  * Without a reservation (or past it) the capacity grows by half, copying.
  */
 export class GrowableF64 {
-  private data = new Float64Array(0);
+  private data: Float64Array = new Float64Array(0);
   length = 0;
+  /** Writing into a slot of shared memory (see StoreSlots): its size is fixed, and going past it an error. */
+  private fixed = false;
+
+  /** Values written into `slot` (a view of shared memory sized by the reader), never moved elsewhere. */
+  static over(slot: Float64Array): GrowableF64 {
+    const g = new GrowableF64();
+    g.data = slot;
+    g.fixed = true;
+    return g;
+  }
 
   push(x: number): void {
     if (this.length === this.data.length) this.reserve(Math.max(FIRST_CAPACITY, Math.ceil(this.length * 1.5)));
@@ -53,6 +112,7 @@ export class GrowableF64 {
 
   reserve(capacity: number): void {
     if (capacity <= this.data.length) return;
+    if (this.fixed) throw new SlotFullError();
     const data = new Float64Array(capacity);
     data.set(this.data.subarray(0, this.length));
     this.data = data;
@@ -82,6 +142,20 @@ export class GrowableCodes {
   /** The largest code `data`'s type holds. */
   private limit = 127;
   length = 0;
+  /** As GrowableF64's: the capacity is a slot's. */
+  private fixed = false;
+  /** The codes are in the slot given to `over` (false once they widened past its type into memory of their own). */
+  inSlot = false;
+
+  /** Codes written into `slot` while they fit its type; wider ones move to an array of the slot's length. */
+  static over(slot: Int8Array | Int16Array): GrowableCodes {
+    const g = new GrowableCodes();
+    g.data = slot;
+    g.limit = slot instanceof Int8Array ? 127 : 32767;
+    g.fixed = true;
+    g.inSlot = true;
+    return g;
+  }
 
   push(code: number): void {
     if (code > this.limit) this.widen(code);
@@ -91,6 +165,7 @@ export class GrowableCodes {
 
   reserve(capacity: number): void {
     if (capacity <= this.data.length) return;
+    if (this.fixed) throw new SlotFullError();
     const data = this.make(capacity);
     data.set(this.data.subarray(0, this.length));
     this.data = data;
@@ -105,6 +180,7 @@ export class GrowableCodes {
     const data = this.make(this.data.length);
     data.set(this.data.subarray(0, this.length));
     this.data = data;
+    this.inSlot = false;
   }
 
   private make(n: number): CodeArray {
@@ -133,12 +209,14 @@ export class ColumnStore {
   firstNumber?: CellRef;
   private numberBuf: GrowableF64 | null;
   private codeBuf: GrowableCodes | null;
-  /** Interned labels in first-seen order; `labelCounts[i]` counts cells holding label i. */
+  /** Interned labels in first-seen order (set by finish()); `labelCounts[i]` counts cells holding label i. */
   labels: string[] = [];
   labelCounts: number[] = [];
-  private labelIndex = new Map<string, number>();
-  /** The same labels by their UTF-8 bytes (CSV cells are interned without building their string). */
+  /** The labels by their UTF-8 bytes, which give their codes: CSV cells are interned without a string. */
   private byteIndex = new ByteLabelIndex();
+  /** Labels interned as text (text cells, Parquet and Arrow strings): their strings, and codes by string. */
+  private texts: (string | undefined)[] = [];
+  private textIndex = new Map<string, number>();
   /** The most decimals a number cell was written with (typed numbers: their shortest form's); see precision.ts. */
   maxDecimals = 0;
   /** True once an auto column stopped keeping labels (too many distinct numbers, or text labels). */
@@ -146,11 +224,23 @@ export class ColumnStore {
   /** True when labels were dropped because there were more than TEXT_LABEL_CAP distinct text values. */
   tooManyLabels = false;
 
-  constructor(mode: StoreMode) {
+  /** First-occurrence marks for StorePiece (set once each, when the first such cell comes). */
+  private textBeforeValue = -1;
+  private labelsBeforeText = -1;
+  private labelsBeforeDate = -1;
+
+  constructor(
+    mode: StoreMode,
+    private readonly slots?: StoreSlots,
+  ) {
     this.mode = mode;
-    this.numberBuf = mode === 'auto' || mode === 'number' || mode === 'time' ? new GrowableF64() : null;
+    this.numberBuf = keepsNumbers(mode) ? (slots?.numbers ? GrowableF64.over(slots.numbers) : new GrowableF64()) : null;
     // A time column's codes start with its first date or text cell: numeric stamps need none.
-    this.codeBuf = mode === 'auto' || mode === 'label' ? new GrowableCodes() : null;
+    this.codeBuf = mode === 'auto' || mode === 'label' ? this.newCodes() : null;
+  }
+
+  private newCodes(): GrowableCodes {
+    return this.slots?.codes ? GrowableCodes.over(this.slots.codes) : new GrowableCodes();
   }
 
   /** Numbers per row: NaN where missing or not a number (ISO dates hold epoch ms). Null if not kept. */
@@ -172,7 +262,7 @@ export class ColumnStore {
    * numbers or missing, so their codes follow from the numbers.
    */
   private startTimeCodes(): void {
-    const codes = new GrowableCodes();
+    const codes = this.newCodes();
     codes.reserve(this.reserved);
     for (let r = 0; r < this.rows; r++) codes.push(Number.isNaN(this.numberBuf!.at(r)) ? MISSING_CODE : NUMBER_CODE);
     this.codeBuf = codes;
@@ -180,10 +270,49 @@ export class ColumnStore {
 
   /** Reading is over: settle the arrays `numbers` and `codes`. */
   finish(): void {
+    this.labels = Array.from({ length: this.byteIndex.size }, (_, code) => this.texts[code] ?? this.byteIndex.text(code));
     this.numbers = this.numberBuf ? this.numberBuf.finish() : null;
     this.codes = this.codeBuf ? this.codeBuf.finish() : null;
+    this.codesInSlot = this.codeBuf?.inSlot ?? false;
     this.numberBuf = null;
     this.codeBuf = null;
+  }
+
+  private codesInSlot = false;
+
+  /** What this store read, after finish(), for store-merge.ts (see StorePiece). */
+  piece(): StorePiece {
+    const { rows, missing, numeric, dates, text, firstText, firstDate, firstNumber, maxDecimals, labels, labelCounts, labelsDropped, tooManyLabels } = this;
+    return {
+      rows,
+      missing,
+      numeric,
+      dates,
+      text,
+      firstText,
+      firstDate,
+      firstNumber,
+      maxDecimals,
+      labels,
+      labelCounts,
+      labelsDropped,
+      tooManyLabels,
+      textBeforeValue: this.textBeforeValue < 0 ? text : this.textBeforeValue,
+      labelsBeforeText: this.labelsBeforeText,
+      labelsBeforeDate: this.labelsBeforeDate,
+      numbersKept: this.numbers !== null,
+      codes: this.codes === null ? null : this.codesInSlot ? 'slot' : this.codes,
+    };
+  }
+
+  /** A store made of merged pieces (store-merge.ts): reading is over, only the reading side is used. */
+  static merged(mode: StoreMode, fields: MergedFields): ColumnStore {
+    const store = new ColumnStore(mode);
+    store.numberBuf = null;
+    store.codeBuf = null;
+    Object.assign(store, fields);
+    if (fields.tooManyLabels) store.distinctCount = TEXT_LABEL_CAP + 1;
+    return store;
   }
 
   /** A cell of text, as read from CSV. */
@@ -195,15 +324,11 @@ export class ColumnStore {
     const ms = parseIsoDate(text);
     if (!Number.isNaN(ms)) {
       this.dates++;
-      if (!this.firstDate) this.firstDate = { row: this.rows, value: detach(text) };
+      if (!this.firstDate) this.noteFirstDate(detach(text));
       return this.pushLabel(text, ms);
     }
-    this.text++;
-    if (!this.firstText) this.firstText = { row: this.rows, value: detach(text) };
-    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) {
-      // Plainly a text column: numbers would only cost 8 bytes a cell (labelAt/numberAt still work).
-      this.numberBuf = null;
-    }
+    this.countText();
+    if (!this.firstText) this.noteFirstText(detach(text));
     this.pushLabel(text, NaN);
   }
 
@@ -213,6 +338,8 @@ export class ColumnStore {
    * bytes around a number or a missing token, a possible date) goes to pushText.
    */
   pushBytes(bytes: Uint8Array, start: number, end: number): void {
+    const repeat = this.repeatCode;
+    if (repeat >= 0 && this.byteIndex.holds(repeat, bytes, start, end)) return this.repeatLabel(repeat);
     if (end - start <= 16 && isMissingBytes(bytes, start, end)) return this.pushMissing();
     if (this.mode === 'label') {
       if (end - start <= 48 && mayHoldUnicodeBlank(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
@@ -222,10 +349,33 @@ export class ColumnStore {
     const scan = scanNumber(bytes, start, end);
     if (scan === IS_NUMBER) return this.pushScannedNumber(bytes, start, end);
     if (scan === NEEDS_TEXT || mayBeDate(bytes, start, end)) return this.pushText(utf8(bytes, start, end));
-    this.text++;
-    if (!this.firstText) this.firstText = { row: this.rows, value: utf8(bytes, start, end) };
-    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) this.numberBuf = null;
+    this.countText();
+    if (!this.firstText) this.noteFirstText(utf8(bytes, start, end));
     this.pushLabelBytes(bytes, start, end, NaN);
+  }
+
+  /** One more text cell. Plainly a text column after TEXT_SETTLES of them: numbers would only cost 8 bytes a cell (labelAt/numberAt still work). */
+  private countText(): void {
+    this.text++;
+    if (this.mode === 'auto' && this.numberBuf && this.text === TEXT_SETTLES && this.numeric === 0 && this.dates === 0) {
+      this.letGo('numbers');
+      this.onLetGo?.('numbers');
+    }
+  }
+
+  /**
+   * A label whose bytes took pushBytes' text-label path (label columns, text in automatic ones), or -1.
+   * That path depends on the bytes alone, so a cell of the same bytes (an attribute or series id, row after
+   * row in long data) takes it again without being looked at: repeatLabel.
+   */
+  private repeatCode = -1;
+
+  private repeatLabel(code: number): void {
+    if (this.mode === 'auto') this.countText();
+    this.numberBuf?.push(NaN);
+    this.codeBuf!.push(code);
+    this.labelCounts[code]++;
+    this.rows++;
   }
 
   /** pushParsedNumber for a number scanned from bytes (its value and decimals in NumberScan). */
@@ -233,12 +383,12 @@ export class ColumnStore {
     const x = NumberScan.value;
     this.numeric++;
     if (NumberScan.decimals > this.maxDecimals) this.maxDecimals = NumberScan.decimals;
-    if (!this.firstNumber) this.firstNumber = { row: this.rows, value: utf8(bytes, start, end) };
+    if (!this.firstNumber) this.noteFirstNumber(utf8(bytes, start, end));
     this.numberBuf?.push(x);
     if (this.codeBuf && this.mode === 'time') this.codeBuf.push(NUMBER_CODE);
     else if (this.codeBuf) {
-      this.codeBuf.push(this.internBytes(bytes, start, end));
-      if (this.mode === 'auto' && this.labels.length > LABEL_CAP && this.text === 0 && this.dates === 0) this.dropLabels();
+      this.codeBuf.push(NumberScan.canonical && x < SMALL_INTEGERS ? this.internSmallInteger(x, bytes, start, end) : this.internBytes(bytes, start, end));
+      if (this.mode === 'auto' && this.byteIndex.size > LABEL_CAP && this.text === 0 && this.dates === 0) this.dropLabels();
     }
     this.rows++;
   }
@@ -246,14 +396,39 @@ export class ColumnStore {
   private pushLabelBytes(bytes: Uint8Array, start: number, end: number, x: number): void {
     if (this.mode === 'time' && !this.codeBuf) this.startTimeCodes();
     this.numberBuf?.push(x);
-    if (this.codeBuf) this.codeBuf.push(this.internBytes(bytes, start, end));
+    const codes = this.codeBuf;
+    if (codes) {
+      const code = this.internBytes(bytes, start, end);
+      codes.push(code);
+      // A time column's codes start late (startTimeCodes): no repeats there.
+      if (code >= 0 && this.mode !== 'time') this.repeatCode = code;
+    }
     this.rows++;
   }
 
-  /** intern() by bytes: only a label seen for the first time is decoded. */
+  /** Codes + 1 of the whole numbers 0 .. SMALL_INTEGERS - 1 written as String() writes them (0: not seen). */
+  private smallCodes: Int32Array | null = null;
+
+  /** internBytes for a whole number written as String() writes it: found by its value (time steps, codes). */
+  private internSmallInteger(x: number, bytes: Uint8Array, start: number, end: number): number {
+    this.smallCodes ??= new Int32Array(SMALL_INTEGERS);
+    const known = this.smallCodes[x];
+    if (known > 0) {
+      this.labelCounts[known - 1]++;
+      return known - 1;
+    }
+    const code = this.internBytes(bytes, start, end);
+    if (code >= 0 && this.smallCodes) this.smallCodes[x] = code + 1;
+    return code;
+  }
+
+  /** intern() by bytes, building no string. */
   private internBytes(bytes: Uint8Array, start: number, end: number): number {
-    const code = this.byteIndex.find(bytes, start, end);
-    if (code < 0) return this.intern(utf8(bytes, start, end));
+    let code = this.byteIndex.find(bytes, start, end);
+    if (code < 0) {
+      code = this.newLabel(bytes, start, end, undefined);
+      if (code === MISSING_CODE) return code;
+    }
     this.labelCounts[code]++;
     return code;
   }
@@ -269,8 +444,25 @@ export class ColumnStore {
     if (Number.isNaN(ms)) return this.pushMissing();
     const text = new Date(ms).toISOString();
     this.dates++;
-    if (!this.firstDate) this.firstDate = { row: this.rows, value: text };
+    if (!this.firstDate) this.noteFirstDate(text);
     this.pushLabel(text, ms);
+  }
+
+  private noteFirstText(value: string): void {
+    this.firstText = { row: this.rows, value };
+    if (this.labelsBeforeText < 0) this.labelsBeforeText = this.byteIndex.size;
+  }
+
+  private noteFirstDate(value: string): void {
+    this.firstDate = { row: this.rows, value };
+    if (this.labelsBeforeText < 0) this.labelsBeforeText = this.byteIndex.size;
+    this.labelsBeforeDate = this.byteIndex.size;
+    if (this.textBeforeValue < 0) this.textBeforeValue = this.text;
+  }
+
+  private noteFirstNumber(value: string): void {
+    this.firstNumber = { row: this.rows, value };
+    if (this.textBeforeValue < 0) this.textBeforeValue = this.text;
   }
 
   pushMissing(): void {
@@ -286,7 +478,7 @@ export class ColumnStore {
       const decimals = text === '' ? decimalsOfNumber(x) : decimalsOf(text);
       if (decimals > this.maxDecimals) this.maxDecimals = decimals;
     }
-    if (!this.firstNumber) this.firstNumber = { row: this.rows, value: detach(text) };
+    if (!this.firstNumber) this.noteFirstNumber(detach(text));
     if (this.mode === 'label') return this.pushLabel(text, x);
     this.numberBuf?.push(x);
     if (this.codeBuf && this.mode === 'time') {
@@ -295,7 +487,7 @@ export class ColumnStore {
     } else if (this.codeBuf) {
       const code = this.intern(text);
       this.codeBuf?.push(code);
-      if (this.mode === 'auto' && this.labels.length > LABEL_CAP && this.text === 0 && this.dates === 0) {
+      if (this.mode === 'auto' && this.byteIndex.size > LABEL_CAP && this.text === 0 && this.dates === 0) {
         this.dropLabels();
       }
     }
@@ -314,33 +506,74 @@ export class ColumnStore {
   }
 
   private intern(text: string): number {
-    let code = this.labelIndex.get(text);
+    let code = this.textIndex.get(text);
     if (code === undefined) {
-      code = this.labels.length;
+      const bytes = Buffer.from(text, 'utf8');
+      code = this.byteIndex.find(bytes, 0, bytes.length);
       const own = detach(text);
-      this.labelIndex.set(own, code);
-      const bytes = Buffer.from(own, 'utf8');
-      this.byteIndex.add(bytes, 0, bytes.length, code);
-      this.labels.push(own);
-      this.labelCounts.push(0);
-      if (this.mode === 'auto' && code >= TEXT_LABEL_CAP && this.dates === 0) {
-        this.tooManyLabels = true;
-        this.dropLabels();
-        return MISSING_CODE;
+      if (code < 0) {
+        code = this.newLabel(bytes, 0, bytes.length, own);
+        if (code === MISSING_CODE) return code;
       }
+      this.textIndex.set(own, code);
     }
     this.labelCounts[code]++;
     return code;
   }
 
+  /** Add a label (its string when known); MISSING_CODE when that makes too many for an automatic column. */
+  private newLabel(bytes: Uint8Array, start: number, end: number, text: string | undefined): number {
+    const code = this.byteIndex.size;
+    this.byteIndex.add(bytes, start, end, code);
+    this.texts.push(text);
+    this.labelCounts.push(0);
+    if (this.mode === 'auto' && code >= TEXT_LABEL_CAP && this.dates === 0) {
+      this.tooManyLabels = true;
+      this.dropLabels();
+      return MISSING_CODE;
+    }
+    return code;
+  }
+
   private dropLabels(): void {
-    if (this.tooManyLabels) this.distinctCount = this.labels.length;
+    if (this.tooManyLabels) this.distinctCount = this.byteIndex.size;
+    this.letGo('labels');
+    this.onLetGo?.('labels');
+  }
+
+  /** Called when this store lets its labels or numbers go by itself (past a cap, or plainly text). */
+  onLetGo?: (what: 'labels' | 'numbers') => void;
+
+  /**
+   * Keep no labels (or numbers) from here on: another reader of the same column, one that read the
+   * file's start, let them go (see csv-pieces.ts), so whatever this one kept would be dropped when merging.
+   */
+  letGo(what: 'labels' | 'numbers'): void {
+    if (what === 'numbers') {
+      this.numberBuf = null;
+      return;
+    }
     this.codeBuf = null;
-    this.labels = [];
+    this.repeatCode = -1;
+    this.smallCodes = null;
     this.labelCounts = [];
-    this.labelIndex = new Map();
+    this.texts = [];
+    this.textIndex = new Map();
     this.byteIndex = new ByteLabelIndex();
     this.labelsDropped = true;
+  }
+
+  /** True when a cell of rows [from, to) is missing (isMissing over a range, in one call). */
+  anyMissing(from: number, to: number): boolean {
+    const codes = this.codes;
+    if (codes) {
+      for (let r = from; r < to; r++) if (codes[r] === MISSING_CODE) return true;
+      return false;
+    }
+    const numbers = this.numbers;
+    if (!numbers) throw new Error(`column store in '${this.mode}' mode keeps no values`);
+    for (let r = from; r < to; r++) if (Number.isNaN(numbers[r])) return true;
+    return false;
   }
 
   /** True when the cell at `row` is missing. */
@@ -378,18 +611,73 @@ export class ColumnStore {
     if (this.codes && this.mode !== 'time') return this.labels.length;
     const numbers = this.numbers;
     if (!numbers) return 0;
-    return countDistinctNumbers(numbers);
+    return countDistinctNumbers(numbers, this.maxDecimals);
   }
 }
+
+/** What store-merge.ts settles for a merged store. */
+export type MergedFields = Pick<
+  ColumnStore,
+  'rows' | 'missing' | 'numeric' | 'dates' | 'text' | 'firstText' | 'firstDate' | 'firstNumber' | 'maxDecimals' | 'labels' | 'labelCounts' | 'labelsDropped' | 'tooManyLabels' | 'numbers' | 'codes'
+>;
+
+const keepsNumbers = (mode: StoreMode) => mode === 'auto' || mode === 'number' || mode === 'time';
 
 /** Distinct numbers kept in a hash set up to this many (a 2^23-slot table, 64 MB); past it, a sorted copy. */
 const DISTINCT_SET_CAP = 1 << 22;
 
+/** The widest range of whole numbers counted in a bitmap (16 MB of bits). */
+const GRID_BITS = 2 ** 27;
+/** Whole numbers up to this magnitude are exact after scaling (a product's error stays under 0.5). */
+const GRID_MAGNITUDE = 2 ** 51;
+
 /**
- * Distinct non-NaN values (0 and -0 are one). A hash set: time linear in the rows and memory in the
- * distinct values, which for most columns (time steps, rounded measurements) are far fewer than the rows.
+ * Distinct non-NaN values (0 and -0 are one). When every value was written with at most `decimals`
+ * decimals (a store's maxDecimals) and they span a modest range, a bitmap over that range's grid (fast:
+ * it fits in the cache); else a hash set: time linear in the rows and memory in the distinct values, which
+ * for most columns (time steps, rounded measurements) are far fewer than the rows.
  */
-export function countDistinctNumbers(numbers: Float64Array): number {
+export function countDistinctNumbers(numbers: Float64Array, decimals = -1): number {
+  const onGrid = decimals >= 0 ? countDistinctOnGrid(numbers, decimals) : -1;
+  return onGrid >= 0 ? onGrid : countDistinctHashed(numbers);
+}
+
+/**
+ * Each value written with at most `decimals` decimals is the double nearest k / 10^decimals for a whole k,
+ * and Math.round(value * 10^decimals) gives k back exactly while |k| < 2^51; distinct values have distinct
+ * k. So the k are marked in a bitmap from the smallest to the largest. -1 when the range is too wide.
+ */
+function countDistinctOnGrid(numbers: Float64Array, decimals: number): number {
+  if (decimals > 22) return -1;
+  const scale = 10 ** decimals;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let r = 0; r < numbers.length; r++) {
+    const x = numbers[r];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (min > max) return 0; // all missing
+  const lo = Math.round(min * scale);
+  const hi = Math.round(max * scale);
+  if (!(Math.abs(lo) < GRID_MAGNITUDE && Math.abs(hi) < GRID_MAGNITUDE && hi - lo < GRID_BITS)) return -1;
+  const bits = new Int32Array(Math.floor((hi - lo) / 32) + 1);
+  let count = 0;
+  for (let r = 0; r < numbers.length; r++) {
+    const x = numbers[r];
+    if (Number.isNaN(x)) continue;
+    const k = Math.round(x * scale) - lo;
+    const word = k >>> 5;
+    const bit = 1 << (k & 31);
+    if ((bits[word] & bit) === 0) {
+      bits[word] |= bit;
+      count++;
+    }
+  }
+  return count;
+}
+
+function countDistinctHashed(numbers: Float64Array): number {
   let table = new Float64Array(1024).fill(NaN);
   let mask = table.length - 1;
   let count = 0;

@@ -100,7 +100,17 @@ export class ByteCsvTokenizer {
     }
     const bytes = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     this.rest = null;
-    this.scan(bytes, false);
+    this.keepCut(bytes, this.scan(bytes, false));
+  }
+
+  /**
+   * For a caller that keeps the cut record itself (and so copies nothing), instead of push/end: scan
+   * `bytes`, which start at a record's start, and return where the record cut by their end starts
+   * (bytes.length when none is). Pass those bytes again at the start of the next call, followed by the
+   * next ones. `final`: nothing follows (a quote open at the end is unclosed).
+   */
+  scanBlock(bytes: Buffer, final: boolean): number {
+    return this.scan(bytes, final);
   }
 
   /** The input is over: the last record (if any) is handed over; an open quote throws ByteUnclosedQuoteError. */
@@ -116,14 +126,18 @@ export class ByteCsvTokenizer {
     this.pending = [];
     this.pendingBytes = 0;
     this.rest = null;
-    this.scan(bytes, false);
+    this.keepCut(bytes, this.scan(bytes, false));
+  }
+
+  private keepCut(bytes: Buffer, cut: number): void {
+    if (cut < bytes.length) this.rest = Buffer.from(bytes.subarray(cut));
   }
 
   /**
    * Scan `bytes` from the start of a record. `final`: the input ends here (a record cut at the end is
-   * complete; a quote open at the end is unclosed). Otherwise a cut record is kept in `rest`.
+   * complete; a quote open at the end is unclosed). Returns where a record cut by the end starts.
    */
-  private scan(bytes: Buffer, final: boolean): void {
+  private scan(bytes: Buffer, final: boolean): number {
     const d = this.delimiter;
     const n = bytes.length;
     const record = this.record;
@@ -251,12 +265,8 @@ export class ByteCsvTokenizer {
         break;
       }
     }
-    if (recordAt < n) {
-      this.rest = Buffer.from(bytes.subarray(recordAt));
-      this.line = recordLine;
-    } else {
-      this.line = line;
-    }
+    this.line = recordAt < n ? recordLine : line;
+    return recordAt;
   }
 
   private addCell(start: number, end: number, inScratch: number): void {

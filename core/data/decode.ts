@@ -120,6 +120,13 @@ function latin1Decoder(skip: number): ChunkDecoder {
 /** Length of the UTF-8 sequence a lead byte starts (0: not a lead byte). */
 const sequenceLength = (b: number) => (b < 0x80 ? 1 : b < 0xc2 ? 0 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf5 ? 4 : 0);
 
+/** The end of bytes[from, end)'s whole UTF-8 sequences: `end`, or where a sequence cut by it starts. */
+export function wholeSequencesEnd(bytes: Uint8Array, from: number, end: number): number {
+  let i = end - 1;
+  while (i >= from && end - i < 4 && (bytes[i] & 0xc0) === 0x80) i--;
+  return i >= from && sequenceLength(bytes[i]) > end - i ? i : end;
+}
+
 /** Where the first invalid sequence of `bytes` starts (its length if all valid). Only run on the error path. */
 function firstInvalid(bytes: Buffer): number {
   let i = 0;
@@ -143,10 +150,7 @@ function utf8Decoder(skip: number): ChunkDecoder {
       carry = null;
     }
     // A multi-byte sequence cut by the chunk's end waits for the next chunk.
-    let end = bytes.length;
-    let i = end - 1;
-    while (i >= 0 && end - i < 4 && (bytes[i] & 0xc0) === 0x80) i--;
-    if (i >= 0 && sequenceLength(bytes[i]) > end - i) end = i;
+    const end = wholeSequencesEnd(bytes, 0, bytes.length);
     if (end < bytes.length) carry = Buffer.from(bytes.subarray(end));
     const whole = bytes.subarray(0, end);
     return { whole, invalidAt: isUtf8(whole) ? -1 : firstInvalid(whole) };

@@ -16,7 +16,7 @@
 import { TEXT_LABEL_CAP, type ColumnStore } from './columns.ts';
 import type { ColumnStats } from './options.ts';
 import type { HeaderPlan } from './plan.ts';
-import type { Structure, Variable } from './structure.ts';
+import { rowAt, type Structure, type Variable } from './structure.ts';
 import type { ColumnTable } from './table.ts';
 import { DataError, type ColumnRole } from './types.ts';
 import { compareLabels, quote } from './values.ts';
@@ -26,6 +26,8 @@ export interface ResolvedVariable extends Variable {
   role: ColumnRole;
   /** The kind was given (options.categorical / options.continuous): no advice on it. */
   kindGiven?: boolean;
+  /** An attribute because every series holds one value in it (checked here, missing cells aside). */
+  constantChecked?: boolean;
 }
 
 /** Share of text cells under which a numeric column's text is taken for typos rather than labels. */
@@ -80,10 +82,18 @@ function isConstantWithinSeries(table: ColumnTable, structure: Structure, v: Var
   const codes = store.codes;
   const numbers = store.numbers;
   const { start, order } = structure;
+  if (codes && store.mode !== 'time' && store.missing === 0) {
+    // No missing cell (no MISSING_CODE): each row's code against its series' first, in one tight loop.
+    for (let s = 0; s + 1 < start.length; s++) {
+      const first = codes[rowAt(order, start[s])];
+      for (let i = start[s] + 1; i < start[s + 1]; i++) if (codes[rowAt(order, i)] !== first) return false;
+    }
+    return true;
+  }
   for (let s = 0; s + 1 < start.length; s++) {
     let first = -1;
     for (let i = start[s]; i < start[s + 1]; i++) {
-      const r = order[i];
+      const r = rowAt(order, i);
       if (store.isMissing(r)) continue;
       if (first < 0) first = r;
       else if (codes && store.mode !== 'time' ? codes[r] !== codes[first] : numbers![r] !== numbers![first]) return false;
@@ -115,6 +125,7 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
       return { ...v, kind: 'categorical', role: 'ignore' };
     }
     let role: ColumnRole;
+    let constantChecked = false;
     if (forced) {
       role = forced.attributes.includes(v.name) ? 'attribute' : forced.features.includes(v.name) ? 'feature' : 'ignore';
     } else if (empty) {
@@ -123,7 +134,8 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
     } else if (structure.layout.kind === 'wide') {
       role = v.group ? 'feature' : 'attribute';
     } else {
-      role = isConstantWithinSeries(table, structure, v) ? 'attribute' : 'feature';
+      constantChecked = isConstantWithinSeries(table, structure, v);
+      role = constantChecked ? 'attribute' : 'feature';
     }
     if (role !== 'ignore' && empty) {
       throw new DataError(`${table.file}: column '${v.name}' has no values at all; fill it or leave it out`, table.file, undefined, v.name);
@@ -140,10 +152,10 @@ export function resolveVariables(table: ColumnTable, structure: Structure, plan:
         warnings.push(
           `column '${v.name}' holds only ${codes} distinct whole numbers and is constant within each series: taken as a categorical attribute (codes, generated as one of these values); list it as continuous if they are amounts`,
         );
-        return { ...v, kind: 'categorical', role };
+        return { ...v, kind: 'categorical', role, constantChecked };
       }
     }
-    return { ...v, kind, role, ...(forcedKind ? { kindGiven: true } : {}) };
+    return { ...v, kind, role, constantChecked, ...(forcedKind ? { kindGiven: true } : {}) };
   });
   if (structure.layout.kind === 'wide') {
     for (const v of resolved) {

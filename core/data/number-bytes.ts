@@ -21,8 +21,12 @@ const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 /** ASCII blanks that \s and Number() both skip. */
 const isBlank = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
-/** The result of the last scanNumber call (one object, reused: no allocation per cell). */
-export const NumberScan = { value: 0, decimals: 0 };
+/**
+ * The result of the last scanNumber call (one object, reused: no allocation per cell). `canonical`: the
+ * cell is digits only, without a leading zero (the way String() writes a whole number), so its value
+ * alone tells which label it is.
+ */
+export const NumberScan = { value: 0, decimals: 0, canonical: false };
 
 /**
  * Read bytes[start, end) as a plain decimal number (`^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$`).
@@ -100,6 +104,7 @@ export function scanNumber(bytes: Uint8Array, start: number, end: number): numbe
     if (value === Infinity || value === -Infinity) return NOT_NUMBER;
   }
   NumberScan.value = value;
+  NumberScan.canonical = dot < 0 && expEnd < 0 && first === start && last === end && intDigits === end - start && (intDigits === 1 || bytes[start] !== 48);
   return IS_NUMBER;
 }
 

@@ -4,118 +4,43 @@
  * into the column stores as byte ranges, so numbers and known labels never become strings. No row is kept.
  */
 import * as fs from 'node:fs';
-import { CsvTokenizer, sniffDelimiter } from './csv.ts';
 import { ByteCsvTokenizer, ByteFieldTooLongError, type ByteRecord, ByteUnclosedQuoteError } from './csv-bytes.ts';
 import type { ColumnStore } from './columns.ts';
+import { fieldCountError, headerNames, sniffDialect, storeRecord, type CsvDialect } from './csv-records.ts';
+import { readCsvParallel } from './read-csv-parallel.ts';
 import { decoderFor, invalidUtf8Error, type ChunkDecoder, type TextEncoding } from './decode.ts';
-import { checkHeader, LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
+import { LineMap, makeStores, type ColumnTable, type StorePlan } from './table.ts';
 import { DataError } from './types.ts';
 import type { ReadProgress } from './options.ts';
-import { isMissingText, MAX_CELL_CHARS, quote } from './values.ts';
+import { MAX_CELL_CHARS } from './values.ts';
 
 // 64 KB: small enough that each chunk string is allocated in the young generation and freed by the next
 // scavenge (1 MB strings go to large-object space and pile up until a full GC).
 const CHUNK_BYTES = 1 << 16;
 
-// A decimal comma: 2,86 or -0,5 (a number in a ';'-delimited file from a locale that writes them so).
-const DECIMAL_COMMA = /^\s*-?\d+,\d+\s*$/;
-const INTEGER = /^\s*-?\d+\s*$/;
-
-interface CommaColumn {
-  /** Every value in the sample is a decimal-comma number or an integer, at least one the former. */
-  numeric: boolean;
-  /** Mostly decimal-comma numbers, with other text too: the first such cell, for a warning. */
-  otherwise?: string;
-}
-
-/**
- * What the records of a ';'-delimited sample say about decimal commas, per column: all decimal-comma
- * numbers or integers (those cells are then read as numbers, 2,86 -> 2.86), or mostly so with other text.
- */
-function decimalCommaColumns(sample: string, delimiter: string): CommaColumn[] {
-  const lastBreak = Math.max(sample.lastIndexOf('\n'), sample.lastIndexOf('\r'));
-  const text = lastBreak > 0 ? sample.slice(0, lastBreak) : sample;
-  let width = -1;
-  let comma: number[] = [];
-  let cells: number[] = [];
-  let other: (string | undefined)[] = [];
-  const tokenizer = new CsvTokenizer(delimiter, (fields) => {
-    if (width < 0) {
-      width = fields.length;
-      comma = new Array(width).fill(0);
-      cells = new Array(width).fill(0);
-      other = new Array(width).fill(undefined);
-      return;
-    }
-    if (fields.length !== width) return;
-    for (let j = 0; j < width; j++) {
-      const cell = fields[j];
-      if (isMissingText(cell)) continue;
-      cells[j]++;
-      if (INTEGER.test(cell)) continue;
-      if (DECIMAL_COMMA.test(cell)) comma[j]++;
-      else other[j] ??= cell;
-    }
-  });
-  try {
-    tokenizer.push(text);
-    tokenizer.end();
-  } catch {
-    // a sample cut inside a quoted field: the records before it are enough
-  }
-  return comma.map((c, j) => ({ numeric: c > 0 && other[j] === undefined, otherwise: c > 0 && c >= cells[j] / 2 ? other[j] : undefined }));
-}
-
+/** A CSV file's column stores: read by every core when it is large enough (read-csv-parallel.ts), else here in one thread. */
 export async function readCsvTable(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress, encoding?: TextEncoding): Promise<ColumnTable> {
+  return (await readCsvParallel(file, plan, delimiter, onProgress, encoding)) ?? readCsvInOneThread(file, plan, delimiter, onProgress, encoding);
+}
+
+async function readCsvInOneThread(file: string, plan: StorePlan, delimiter?: string, onProgress?: ReadProgress, encoding?: TextEncoding): Promise<ColumnTable> {
   const warnings: string[] = [];
   const lines = new LineMap();
   let names: string[] | null = null;
   let stores: ColumnStore[] = [];
   let rows = 0;
   let tokenizer: ByteCsvTokenizer | null = null;
-  let chosen = delimiter;
+  let dialect: CsvDialect | null = null;
   let decoder: ChunkDecoder | null = null;
-  /** Per column: decimal commas are read as points (';'-delimited files only). */
-  let commaColumns: CommaColumn[] = [];
-  let decimalComma: boolean[] = [];
-  let anyDecimalComma = false;
-
-  const cellText = (record: ByteRecord, k: number) => (record.inScratch[k] ? record.scratch : record.bytes).toString('utf8', record.start[k], record.end[k]);
 
   const onRecord = (record: ByteRecord, line: number): void => {
     if (!names) {
-      const fields = Array.from({ length: record.count }, (_, k) => cellText(record, k));
-      names = checkHeader(file, fields, warnings, 'line 1');
-      for (let j = 0; j < names.length; j++) {
-        const comma = commaColumns[j];
-        if (comma?.numeric) warnings.push(`column '${names[j]}' writes numbers with a decimal comma (like 2,86): they are read as numbers (2.86)`);
-        else if (comma?.otherwise !== undefined) {
-          warnings.push(
-            `column '${names[j]}' mostly holds numbers with a decimal comma (like 2,86) but also ${quote(comma.otherwise)}, so it is read as text categories; write every value as 2,86 (no thousands separator) to read it as numbers`,
-          );
-        }
-      }
+      names = headerNames(file, record, dialect!, warnings);
       stores = makeStores(plan(names));
       return;
     }
-    if (record.count !== names.length) {
-      throw new DataError(
-        `${file}, line ${line}: ${record.count} fields but the header has ${names.length} ` + `(delimiter ${JSON.stringify(chosen)}); check quoting on that line, or pass the delimiter explicitly`,
-        file,
-        line,
-      );
-    }
-    const { start, end, inScratch } = record;
-    for (let j = 0; j < stores.length; j++) {
-      if (anyDecimalComma && decimalComma[j]) {
-        const cell = cellText(record, j);
-        if (cell.indexOf(',') >= 0 && DECIMAL_COMMA.test(cell)) {
-          stores[j].pushText(cell.replace(',', '.'));
-          continue;
-        }
-      }
-      stores[j].pushBytes(inScratch[j] ? record.scratch : record.bytes, start[j], end[j]);
-    }
+    if (record.count !== names.length) throw fieldCountError(file, line, record.count, names.length, dialect!.delimiter);
+    storeRecord(record, stores, dialect!.decimalComma);
     lines.note(rows, line);
     rows++;
   };
@@ -139,14 +64,8 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
     if (!tokenizer && chunk.length > 0) {
       // A byte order mark the decoder kept (a UTF-8 BOM read as Latin-1, a UTF-16 one re-encoded).
       if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-      const sample = chunk.toString('utf8', 0, Math.min(chunk.length, 65536));
-      chosen ??= /\.tsv$/i.test(file) ? '\t' : sniffDelimiter(sample);
-      if (chosen === ';') {
-        commaColumns = decimalCommaColumns(sample, chosen);
-        decimalComma = commaColumns.map((c) => c.numeric);
-        anyDecimalComma = decimalComma.some((x) => x);
-      }
-      tokenizer = new ByteCsvTokenizer(chosen, onRecord, MAX_CELL_CHARS);
+      dialect = sniffDialect(file, chunk, delimiter);
+      tokenizer = new ByteCsvTokenizer(dialect.delimiter, onRecord, MAX_CELL_CHARS);
     }
     if (chunk.length > 0) tokenizer!.push(chunk);
     if (piece.bad) throw invalidUtf8Error(file, tokenizer?.currentLine ?? 1, piece.bad);
@@ -193,6 +112,6 @@ export async function readCsvTable(file: string, plan: StorePlan, delimiter?: st
     rowNumber: (r) => lines.lineOf(r),
     where: (r) => `line ${lines.lineOf(r)}`,
     warnings,
-    delimiter: chosen,
+    delimiter: (dialect as CsvDialect | null)?.delimiter,
   };
 }

@@ -23,9 +23,13 @@ export interface Structure {
   layout: Layout;
   /** Series ids in output order (first appearance in the file). */
   ids: string[];
-  /** Rows of series s are order[start[s]] .. order[start[s+1]-1], in time order. */
+  /**
+   * Rows of series s are order[start[s]] .. order[start[s+1]-1], in time order; `order` is null when that
+   * is every row in file order (order[i] = i: each series' rows consecutive and in time order, as in most
+   * files), which costs no array of one number per row. See rowAt.
+   */
   start: Int32Array;
-  order: Int32Array;
+  order: Int32Array | null;
   /** Wide only: time steps per series (the group length). */
   wideSteps?: number;
   idColumn?: number;
@@ -36,13 +40,16 @@ export interface Structure {
   warnings: string[];
 }
 
+/** The file row of the i-th row in series order (see Structure.order). */
+export const rowAt = (order: Int32Array | null, i: number): number => (order === null ? i : order[i]);
+
 export function buildStructure(table: ColumnTable, plan: HeaderPlan): Structure {
   const warnings: string[] = [];
   const index = (name: string) => table.names.indexOf(name);
   const idColumn = plan.idColumn !== undefined ? index(plan.idColumn) : undefined;
   const layoutKind = decideLayout(table, plan, idColumn);
 
-  let grouping: { ids: string[]; start: Int32Array; order: Int32Array };
+  let grouping: Grouping;
   if (layoutKind === 'long') grouping = groupById(table, idColumn!);
   else if (layoutKind === 'long-chunked') grouping = groupByChunks(table, plan.chunkSize!);
   else grouping = oneRowPerSeries(table, idColumn);
@@ -112,6 +119,8 @@ function groupById(table: ColumnTable, idColumn: number) {
   const store = table.stores[idColumn];
   const codes = store.codes!;
   const counts = new Int32Array(store.labels.length);
+  let inFileOrder = true;
+  let previous = 0;
   for (let r = 0; r < table.rows; r++) {
     const code = codes[r];
     if (code < 0) {
@@ -123,9 +132,13 @@ function groupById(table: ColumnTable, idColumn: number) {
       );
     }
     counts[code]++;
+    // Codes are numbered in order of first appearance: they never go down when each series' rows are consecutive.
+    if (code < previous) inFileOrder = false;
+    previous = code;
   }
   const start = new Int32Array(counts.length + 1);
   for (let s = 0; s < counts.length; s++) start[s + 1] = start[s] + counts[s];
+  if (inFileOrder) return { ids: store.labels.slice(), start, order: null };
   const fill = start.slice(0, counts.length);
   const order = new Int32Array(table.rows);
   for (let r = 0; r < table.rows; r++) order[fill[codes[r]]++] = r;
@@ -145,16 +158,13 @@ function groupByChunks(table: ColumnTable, chunkSize: number) {
   const n = table.rows / chunkSize;
   const start = new Int32Array(n + 1);
   for (let s = 0; s <= n; s++) start[s] = s * chunkSize;
-  const order = new Int32Array(table.rows);
-  for (let r = 0; r < table.rows; r++) order[r] = r;
-  return { ids: Array.from({ length: n }, (_, s) => String(s)), start, order };
+  return { ids: Array.from({ length: n }, (_, s) => String(s)), start, order: null };
 }
 
 function oneRowPerSeries(table: ColumnTable, idColumn: number | undefined) {
   const start = new Int32Array(table.rows + 1);
-  const order = new Int32Array(table.rows);
   for (let r = 0; r <= table.rows; r++) start[r] = r;
-  for (let r = 0; r < table.rows; r++) order[r] = r;
+  const order = null;
   if (idColumn === undefined) return { ids: Array.from({ length: table.rows }, (_, r) => String(r)), start, order };
   const store = table.stores[idColumn];
   const firstRow = new Map<number, number>();
@@ -201,26 +211,37 @@ function timeKind(table: ColumnTable, column: number): { isDate: boolean } | { p
 interface Grouping {
   ids: string[];
   start: Int32Array;
-  order: Int32Array;
+  order: Int32Array | null;
 }
 
 /**
  * Rows of each series sorted by time (ties keep file order); returns the first duplicate stamp found, or
- * null. Writes the sorted order into `order`, logging in `undo` each series' rows before sorting them.
+ * null. Writes the sorted order into `g.order` (made, from file order, for the first series out of time
+ * order), logging in `undo` each series' rows before sorting them.
  */
-function sortByTime(store: ColumnStore, g: Grouping, order: Int32Array, undo?: { at: number; rows: Int32Array }[]): { series: number; a: number; b: number } | null {
+function sortByTime(store: ColumnStore, g: Grouping, undo?: { at: number; rows: Int32Array }[]): { series: number; a: number; b: number } | null {
   const t = store.numbers!;
   for (let s = 0; s < g.ids.length; s++) {
-    const seg = order.subarray(g.start[s], g.start[s + 1]);
+    const from = g.start[s];
+    const to = g.start[s + 1];
     let sorted = true;
-    for (let i = 1; i < seg.length; i++) if (!(t[seg[i]] > t[seg[i - 1]])) sorted = false;
+    for (let i = from + 1; i < to && sorted; i++) sorted = t[rowAt(g.order, i)] > t[rowAt(g.order, i - 1)];
     if (sorted) continue;
-    undo?.push({ at: g.start[s], rows: seg.slice() });
+    g.order ??= identityOrder(g.start[g.ids.length]);
+    const seg = g.order.subarray(from, to);
+    undo?.push({ at: from, rows: seg.slice() });
     const rows = Array.from(seg).sort((x, y) => t[x] - t[y] || x - y);
     seg.set(rows);
     for (let i = 1; i < seg.length; i++) if (t[seg[i]] === t[seg[i - 1]]) return { series: s, a: seg[i - 1], b: seg[i] };
   }
   return null;
+}
+
+/** order for rows in file order. */
+function identityOrder(rows: number): Int32Array {
+  const order = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) order[i] = i;
+  return order;
 }
 
 function chooseTimeColumn(table: ColumnTable, plan: HeaderPlan, g: Grouping, warnings: string[]) {
@@ -236,7 +257,7 @@ function chooseTimeColumn(table: ColumnTable, plan: HeaderPlan, g: Grouping, war
         plan.timeColumn,
       );
     }
-    const dup = sortByTime(table.stores[column], g, g.order);
+    const dup = sortByTime(table.stores[column], g);
     if (dup) {
       const store = table.stores[column];
       throw new DataError(
@@ -262,9 +283,11 @@ function chooseTimeColumn(table: ColumnTable, plan: HeaderPlan, g: Grouping, war
     // Sorted in place: a file's rows are mostly in time order already, so only the series that were not
     // are copied (to put back if the column turns out not to be the time), not the whole row order.
     const undo: { at: number; rows: Int32Array }[] = [];
-    const dup = sortByTime(table.stores[column], g, g.order, undo);
+    const before = g.order;
+    const dup = sortByTime(table.stores[column], g, undo);
     if (dup) {
-      for (const { at, rows } of undo) g.order.set(rows, at);
+      if (before === null) g.order = null;
+      else for (const { at, rows } of undo) before.set(rows, at);
       warnings.push(`column '${name}' looks like time but repeats within series ${quote(g.ids[dup.series])} ` + `(${table.where(dup.a)} and ${table.where(dup.b)}); not used as the time column`);
       continue;
     }

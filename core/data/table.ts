@@ -60,6 +60,12 @@ export function makeStores(modes: StoreMode[]): ColumnStore[] {
   return modes.map((mode) => new ColumnStore(mode));
 }
 
+/** A LineMap's breakpoints: data row rows[k] starts on line lines[k]. */
+export interface LineParts {
+  rows: number[];
+  lines: number[];
+}
+
 /** Row -> line for CSV: consecutive rows sit on consecutive lines except after multi-line records or blank lines. */
 export class LineMap {
   private rowsAt: number[] = [];
@@ -72,6 +78,22 @@ export class LineMap {
       this.rowsAt.push(row);
       this.linesAt.push(line);
     }
+  }
+
+  /** The breakpoints, to rebuild the map in another thread (see append). */
+  parts(): LineParts {
+    return { rows: this.rowsAt, lines: this.linesAt };
+  }
+
+  /**
+   * The `rows` rows of a map of the next stretch of the file (its `parts`, rows and lines counted from
+   * that stretch's start), as rows from `row` on and lines `line` further on.
+   */
+  append(parts: LineParts, rows: number, row: number, line: number): void {
+    if (rows === 0) return;
+    const first = parts.rows.length > 0 && parts.rows[0] === 0 ? parts.lines[0] : 2;
+    this.note(row, line + first);
+    for (let k = 0; k < parts.rows.length; k++) this.note(row + parts.rows[k], line + parts.lines[k]);
   }
 
   lineOf(row: number): number {

@@ -72,6 +72,12 @@ export type Value = number | string;
  */
 export type FeatureColumn = Float64Array | string[];
 
+/**
+ * A series' time stamps, one per step: numbers (import gives a Float64Array, a view of the time column read
+ * where the series' rows are consecutive in the file) or labels (dates as written).
+ */
+export type TimeStamps = Float64Array | Value[];
+
 export interface Series {
   id: string;
   /** One value per attribute column, in `Dataset.attributes` order. */
@@ -84,7 +90,7 @@ export interface Series {
    */
   features: FeatureColumn[];
   /** Original time stamps (long layout with a time column), one per step, as read. */
-  times?: Value[];
+  times?: TimeStamps;
   /** A piece of a longer series split at import: the id of the series it came from (pieces share one). */
   source?: string;
 }
