@@ -1,6 +1,7 @@
 #!/bin/bash
 # "Private by default" on MBA (bench/PRIVACY.md): our defaults, privacy guard on, for each seed.
 #   bench/private-default-mba.sh [OUT_DIR] ["SEEDS"]      (default tmp/private-default, "0 1 2")
+#   TRAIN_FLAGS="--model criticSteps=1" bench/private-default-mba.sh ...   a variation (flags added to dg train)
 # Each seed trains `dg train` with every default on ../shared/baselines/mba/train.csv (480 series: the
 # default 10% holdout, 48 series, is carved out of them and is what the guard watches), generates 480
 # series and evaluates them as bench/privacy-mba.sh does: against the run's training series, with the
@@ -22,7 +23,7 @@ for seed in $SEEDS; do
   dir="$OUT/s$seed"
   if [ ! -f "$dir/eval/privacy.json" ]; then
     rm -rf "$dir" && mkdir -p "$dir"
-    node bin/dg.js train $DATA/train.csv $LAYOUT --seed "$seed" --out "$dir/run" | tee "$dir/train.json"
+    node bin/dg.js train $DATA/train.csv $LAYOUT --seed "$seed" ${TRAIN_FLAGS:-} --out "$dir/run" | tee "$dir/train.json"
     node bin/dg.js generate "$dir/run" -n 480 --seed 1 --out "$dir/synth.csv"
     node bin/dg.js evaluate --run "$dir/run" --synth "$dir/synth.csv" --holdout $DATA/holdout.csv $LAYOUT --target technology --out "$dir/eval"
   fi
