@@ -13,7 +13,8 @@
 import type { EngineState, NamedTensor } from '../model/engine.ts';
 
 export const AVERAGE_PREFIX = 'avg.';
-/** The average is updated every this many iterations (reading the engine's state costs a copy). */
+/** The average is updated every this many iterations: reading the engine's state copies every tensor (MBA's
+ * model, 1.1M floats: about 4 ms on the native CPU engine, so 0.4 ms an iteration against about 15). */
 export const AVERAGE_EVERY = 10;
 /** Decay per update: a horizon of about 1 / (1 - 0.97) = 33 updates, 330 iterations. */
 export const AVERAGE_DECAY = 0.97;
