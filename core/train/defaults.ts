@@ -6,6 +6,7 @@
 import type { Dataset, Series } from '../data/types.ts';
 import { paperDefaults } from '../model/config.ts';
 import { ApiError } from '../util/errors.ts';
+import { max, mean, min, variance } from '../util/stats.ts';
 import { Rng } from '../util/rng.ts';
 import { iterationsPerEpoch } from './loop.ts';
 
@@ -105,42 +106,20 @@ export function defaultAutoNormalize(train: Dataset): AutoNormalizeChoice {
 const fmt = (x: number) => (x >= 1000 ? x.toExponential(1) : x.toFixed(0));
 
 function featureSpread(train: Dataset, f: number, name: string): FeatureSpread {
-  const ranges: number[] = [];
-  const means: number[] = [];
-  let sum = 0;
-  let sumSquares = 0;
-  let count = 0;
-  for (const series of train.series) {
-    const values = series.features[f] as Float64Array;
-    let lo = Infinity;
-    let hi = -Infinity;
-    let seriesSum = 0;
-    let seriesCount = 0;
-    for (let t = 0; t < series.length; t++) {
-      const v = values[t];
-      if (!Number.isFinite(v)) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-      seriesSum += v;
-      seriesCount++;
-      sum += v;
-      sumSquares += v * v;
-      count++;
-    }
-    if (hi > lo) ranges.push(hi - lo);
-    if (seriesCount > 0) means.push(seriesSum / seriesCount);
-  }
-  let rangeRatio: number | null = null;
-  if (ranges.length >= 2) {
-    ranges.sort((a, b) => a - b);
-    const at = (q: number) => ranges[Math.round(q * (ranges.length - 1))];
-    rangeRatio = at(0.9) / at(0.1);
-  }
-  const mean = count ? sum / count : 0;
-  const total = count ? sumSquares / count - mean * mean : 0;
-  const meanOfMeans = means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
-  const between = means.reduce((a, m) => a + (m - meanOfMeans) ** 2, 0) / Math.max(1, means.length);
-  const spreadShare = means.length >= 2 && total > 0 ? Math.min(1, Math.sqrt(between / total)) : null;
+  // imported features are finite (missing values interpolated or their rows dropped)
+  const columns = train.series.map((s) => (s.features[f] as Float64Array).subarray(0, s.length)).filter((x) => x.length > 0);
+  const ranges = columns.map((x) => max(x) - min(x)).filter((r) => r > 0);
+  ranges.sort((a, b) => a - b);
+  const at = (q: number) => ranges[Math.round(q * (ranges.length - 1))];
+  const rangeRatio = ranges.length >= 2 ? at(0.9) / at(0.1) : null;
+  const means = Float64Array.from(columns, (x) => mean(x));
+  // the variance of all values, in two passes over the series (no copy of the whole column)
+  const count = columns.reduce((n, x) => n + x.length, 0);
+  const overall = columns.reduce((sum, x, i) => sum + x.length * means[i], 0) / count;
+  let squares = 0;
+  for (const x of columns) for (let t = 0; t < x.length; t++) squares += (x[t] - overall) ** 2;
+  const total = squares / count;
+  const spreadShare = means.length >= 2 && total > 0 ? Math.min(1, Math.sqrt(variance(means) / total)) : null;
   return { name, rangeRatio, spreadShare };
 }
 
