@@ -100,13 +100,16 @@ export function headlines(metrics: Metrics): HeadlineRow[] {
   });
 }
 
+/** The worse of two verdicts (VERDICT_ORDER: faithful, approximate, unfaithful). */
+const worse = (a: Verdict, b: Verdict): Verdict => (VERDICT_ORDER.indexOf(b) > VERDICT_ORDER.indexOf(a) ? b : a);
+
 /** Each aspect with the worst verdict among its metrics (aspects without any number are left out). */
 export function aspectVerdicts(rows: HeadlineRow[]): Array<{ aspect: string; verdict: Verdict }> {
   const aspects = new Map<string, Verdict>();
   for (const row of rows) {
     if (row.verdict === null) continue;
     const current = aspects.get(row.aspect);
-    if (!current || VERDICT_ORDER.indexOf(row.verdict) > VERDICT_ORDER.indexOf(current)) aspects.set(row.aspect, row.verdict);
+    aspects.set(row.aspect, current ? worse(current, row.verdict) : row.verdict);
   }
   return [...aspects].map(([aspect, verdict]) => ({ aspect, verdict }));
 }
@@ -127,8 +130,11 @@ function percent(value: number): string {
  * comparison the attribute-feature dependence.
  */
 export function usesVerdict(metrics: Metrics): Array<{ use: string; verdict: Verdict }> {
-  const aspects = new Map(aspectVerdicts(headlines(metrics)).map((a) => [a.aspect, a.verdict]));
-  const target = metrics.tstr?.target;
+  return usesOf(aspectVerdicts(headlines(metrics)), metrics.tstr?.target);
+}
+
+function usesOf(aspectList: Array<{ aspect: string; verdict: Verdict }>, target: string | undefined): Array<{ use: string; verdict: Verdict }> {
+  const aspects = new Map(aspectList.map((a) => [a.aspect, a.verdict]));
   // biome-ignore format: a table, one use a line
   const uses: Array<{ use: string; reads: string[] }> = [
     { use: 'summary statistics and value distributions (dashboards or capacity planning)', reads: ['value distribution', 'attribute distribution'] },
@@ -142,41 +148,36 @@ export function usesVerdict(metrics: Metrics): Array<{ use: string; verdict: Ver
   return uses.flatMap(({ use, reads }) => {
     const verdicts = reads.map((aspect) => aspects.get(aspect)).filter((v): v is Verdict => v !== undefined);
     if (verdicts.length === 0) return [];
-    const worst = verdicts.reduce((a, b) => (VERDICT_ORDER.indexOf(b) > VERDICT_ORDER.indexOf(a) ? b : a));
-    return [{ use, verdict: worst }];
+    return [{ use, verdict: verdicts.reduce(worse) }];
   });
 }
 
-/** The uses in one sentence: good enough for, with care for, not yet for. */
-function usesSentence(metrics: Metrics): string {
-  const uses = usesVerdict(metrics);
-  const named = (verdict: Verdict) => uses.filter((u) => u.verdict === verdict).map((u) => u.use);
-  const parts: string[] = [];
-  if (named('faithful').length) parts.push(`good enough for ${list(named('faithful'))}`);
-  if (named('approximate').length) parts.push(`usable with care for ${list(named('approximate'))}`);
-  if (named('unfaithful').length) parts.push(`not for ${list(named('unfaithful'))}`);
-  if (parts.length === 0) return '';
-  return `This synthetic data is ${parts.join('; ')}.`;
+/** Clauses naming the items of each verdict after that verdict's words, best first ("faithful in a and b"). */
+function verdictClauses(items: Array<{ name: string; verdict: Verdict }>, words: Record<Verdict, string>): string[] {
+  return VERDICT_ORDER.flatMap((verdict) => {
+    const names = items.filter((item) => item.verdict === verdict).map((item) => item.name);
+    return names.length ? [`${words[verdict]} ${list(names)}`] : [];
+  });
 }
 
 /** One paragraph, generated from the numbers, for readers who will not read the table. */
 export function summarize(metrics: Metrics): string {
   const rows = headlines(metrics);
   const aspects = aspectVerdicts(rows);
-  const named = (verdict: Verdict) => aspects.filter((a) => a.verdict === verdict).map((a) => a.aspect);
   const sentences: string[] = [];
-  const uses = usesSentence(metrics);
-  if (uses) sentences.push(uses);
+  const uses = usesOf(aspects, metrics.tstr?.target).map((u) => ({ name: u.use, verdict: u.verdict }));
+  const useClauses = verdictClauses(uses, { faithful: 'good enough for', approximate: 'usable with care for', unfaithful: 'not for' });
+  if (useClauses.length) sentences.push(`This synthetic data is ${useClauses.join('; ')}.`);
   sentences.push(
     `Compared with the ${metrics.sizes.real} real training series, the ${metrics.sizes.synthetic} synthetic series` +
       (metrics.holdout ? ` (judged against how much a real holdout of ${metrics.sizes.holdout} series differs from the training data)` : '') +
       ':',
   );
-  const parts: string[] = [];
-  if (named('faithful').length) parts.push(`faithful in ${list(named('faithful'))}`);
-  if (named('approximate').length) parts.push(`approximate in ${list(named('approximate'))}`);
-  if (named('unfaithful').length) parts.push(`not faithful in ${list(named('unfaithful'))}`);
-  sentences[sentences.length - 1] += ` they are ${list(parts)}.`;
+  const aspectClauses = verdictClauses(
+    aspects.map((a) => ({ name: a.aspect, verdict: a.verdict })),
+    { faithful: 'faithful in', approximate: 'approximate in', unfaithful: 'not faithful in' },
+  );
+  sentences[sentences.length - 1] += ` they are ${list(aspectClauses)}.`;
 
   const discriminative = metrics.synthetic.discriminative;
   sentences.push(
