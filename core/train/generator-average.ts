@@ -74,7 +74,8 @@ export class GeneratorAverage {
 /** The state to generate from: the generator's averaged weights in place of its raw ones, where a checkpoint has them. */
 export function generationState(state: EngineState): EngineState {
   const averaged = new Map(state.tensors.filter((t) => t.name.startsWith(AVERAGE_PREFIX)).map((t) => [t.name.slice(AVERAGE_PREFIX.length), t]));
-  return { ...engineStateOf(state), tensors: engineStateOf(state).tensors.map((t) => (averaged.has(t.name) ? { ...averaged.get(t.name)!, name: t.name } : t)) };
+  const own = engineStateOf(state);
+  return { ...own, tensors: own.tensors.map((t) => (averaged.has(t.name) ? { ...averaged.get(t.name)!, name: t.name } : t)) };
 }
 
 /** A state with its noise stream rewound: generation from a checkpoint draws the same series whatever iteration it stopped at. */
