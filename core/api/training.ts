@@ -361,8 +361,8 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
       `auto-normalization ${encoder.autoNormalize ? 'on' : 'off'}), ` +
       `batch ${batchSize}, ${model.criticSteps} critic step${model.criticSteps === 1 ? '' : 's'} per iteration, ${totalIterations} iterations (${(totalIterations / perEpoch).toFixed(1)} epochs), seed ${seed}`,
   );
-  if (request.sampleLen === undefined) notes.push(`S=${sampleLen}: ${sampleLenReason(longest, sampleLen)} (--sample-len overrides)`);
-  if (autoNormalizeChoice) notes.push(`auto-normalization ${autoNormalizeChoice.on ? 'on' : 'off'}: ${autoNormalizeChoice.reason} (--auto-normalize on|off overrides)`);
+  if (request.sampleLen === undefined) notes.push(`S=${sampleLen}: ${sampleLenReason(longest, sampleLen)}`);
+  if (autoNormalizeChoice) notes.push(`auto-normalization ${autoNormalizeChoice.on ? 'on' : 'off'}: ${autoNormalizeChoice.reason}`);
   if (hidden) notes.push(...describeHiding(hidden.record));
   if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
   // the guard's note says what protects a long default schedule; without the guard the warning stands
