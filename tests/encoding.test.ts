@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ColumnSchema, Dataset, Series } from '../core/data/types.ts';
 import { columnsFromRows, featureRows } from '../core/data/feature-column.ts';
-import { decode, encode, encodeAttributes, fitEncoder } from '../core/encoding/encoder.ts';
+import { decode, describePointMasses, encode, encodeAttributes, fitEncoder, POINT_MASS_SHARE } from '../core/encoding/encoder.ts';
 import { widthOf } from '../core/encoding/types.ts';
 import { Rng } from '../core/util/rng.ts';
 
@@ -79,7 +79,7 @@ for (const continuousActivation of ['sigmoid', 'tanh'] as const) {
 
 test('encoded layout: one-hot widths, additional attributes, gen flags, zero padding', () => {
   const data = makeDataset([4, 2]);
-  const state = fitEncoder(data, { sampleLen: 2 });
+  const state = fitEncoder(data, { sampleLen: 2, pointMassFlags: false });
   const enc = encode(state, data);
   assert.equal(widthOf(enc.layout.attributes), 3 + 1);
   assert.deepEqual(
@@ -164,7 +164,8 @@ test('decode moves generated values onto a bound the data hold repeatedly, and o
   const data = makeDataset([12, 12]);
   data.series = data.series.map((s, i) => ({ ...s, features: [Float64Array.from({ length: 12 }, (_, t) => 5 + t + 20 * i), s.features[1], i === 0 ? lossColumn : new Float64Array(12)] }));
   for (const autoNormalize of [false, true]) {
-    const state = fitEncoder(data, { sampleLen: 4, autoNormalize });
+    // The snap alone: without the loss's "at a bound" variable (tested below), the loss is the last feature.
+    const state = fitEncoder(data, { sampleLen: 4, autoNormalize, pointMassFlags: false });
     const loss = state.boundarySnap!.features[2]!;
     assert.ok(Math.abs(loss.low - 1 / 60) < 1e-12, `half the gap between 0 and 1/30, got ${loss.low}`);
     assert.equal(state.boundarySnap!.features[0]!.low, 0, 'a lowest value seen once is no point mass');
@@ -204,4 +205,74 @@ test('an encoder saved without boundarySnap decodes as before', () => {
   assert.ok(boundarySnap);
   const enc = encode(old, data);
   assertRoundTrip(data, decode(old, enc), old);
+});
+
+/** Two series of 10 steps: loss is 0 in 16 of 20 steps (a point mass at its minimum), bandwidth at its
+ * maximum 100 in `atMax` steps of the 20. */
+function massData(atMax: number): Dataset {
+  const data = makeDataset([10, 10]);
+  data.series = data.series.map((s, i) => ({
+    ...s,
+    features: [
+      Float64Array.from({ length: 10 }, (_, t) => (i * 10 + t < atMax ? 100 : 1 + t + i)),
+      s.features[1],
+      Float64Array.from({ length: 10 }, (_, t) => (t === 2 * i + 1 || t === 2 * i + 4 ? 0.05 * (t + 1) : 0)),
+    ],
+  }));
+  return data;
+}
+
+test('a bound holding a large share of values gets a categorical variable per step, and decode(encode(x)) == x', () => {
+  for (const autoNormalize of [false, true]) {
+    const data = massData(4); // bandwidth at its maximum in 4 of 20 steps: exactly POINT_MASS_SHARE
+    const state = fitEncoder(data, { sampleLen: 5, autoNormalize });
+    assert.deepEqual(state.pointMasses, [{ min: false, max: true }, null, { min: true, max: false }]);
+    const names = state.layout.features.map((v) => `${v.name}:${v.dim}`);
+    assert.deepEqual(names, ['bandwidth:1', 'state:2', 'loss:1', 'bandwidth__at_bound:2', 'loss__at_bound:2'], 'after the columns, before any gen flag');
+    const enc = encode(state, data);
+    const fDim = widthOf(enc.layout.features);
+    // Series 0, step 0: bandwidth at its max, loss at its min (the bound is category 0, "between" the last).
+    assert.deepEqual([...enc.features.slice(0, fDim)].slice(4), [1, 0, 1, 0]);
+    // Series 0, step 4: bandwidth 5 (between), loss 0.25 (between).
+    assert.deepEqual([...enc.features.slice(4 * fDim, 5 * fDim)].slice(4), [0, 1, 0, 1]);
+    assertRoundTrip(data, decode(state, enc), state);
+    assert.match(
+      describePointMasses(state).join('\n'),
+      /bandwidth sits at its maximum 100 in at least 20% of steps: the model also generates whether each step is at the maximum or in between[\s\S]*loss sits at its minimum 0 /,
+    );
+  }
+  const below = fitEncoder(massData(3), { sampleLen: 5 });
+  assert.equal(below.pointMasses?.[0], null, `3 of 20 steps is under ${POINT_MASS_SHARE}`);
+  const off = fitEncoder(massData(4), { sampleLen: 5, pointMassFlags: false });
+  assert.equal(off.pointMasses, undefined);
+  assert.deepEqual(describePointMasses(off), []);
+});
+
+test('decode puts a step flagged at a bound exactly on it, and a step flagged between on the continuous head', () => {
+  const data = massData(0);
+  const state = fitEncoder(data, { sampleLen: 5, autoNormalize: false, snapToBounds: false });
+  const enc = encode(state, data);
+  const fDim = widthOf(enc.layout.features);
+  const T = enc.layout.maxLength;
+  const generated = enc.features.slice();
+  for (let i = 0; i < 2; i++)
+    for (let t = 0; t < 10; t++) {
+      const at = i * T * fDim + t * fDim;
+      generated[at + 3] = 0.3; // the loss head: 0.3 of the loss range, wherever the flag points
+      generated[at + 4] = t % 2 === 0 ? 0.8 : 0.3; // softmax scores: even steps at the minimum, odd steps between
+      generated[at + 5] = t % 2 === 0 ? 0.2 : 0.7;
+    }
+  const lossRange = state.features[2].max! - state.features[2].min!;
+  const out = decode(state, { ...enc, features: generated });
+  for (const s of out.series) {
+    const loss = s.features[2] as Float64Array;
+    for (let t = 0; t < 10; t++) {
+      if (t % 2 === 0) assert.equal(loss[t], 0, `step ${t}: flagged at the minimum`);
+      else assert.ok(Math.abs(loss[t] - 0.3 * lossRange) < 1e-6, `step ${t}: the head's value, got ${loss[t]}`);
+    }
+  }
+  // An encoder saved before point masses existed reads the layout without them.
+  const { pointMasses, ...old } = fitEncoder(data, { sampleLen: 5, pointMassFlags: false });
+  assert.equal(pointMasses, undefined);
+  assertRoundTrip(data, decode(old, encode(old, data)), old);
 });

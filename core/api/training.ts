@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ColumnSchema, Dataset, ImportReport } from '../data/types.ts';
 import { readDataset, type ReadOptions, type ReadProgress } from '../data/index.ts';
-import { encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
+import { describePointMasses, encode, fitEncoder, type EncoderState } from '../encoding/encoder.ts';
 import type { EncodedDataset } from '../encoding/types.ts';
 import { modelConfig, type ModelConfig } from '../model/config.ts';
 import type { EngineState, StepLosses } from '../model/engine.ts';
@@ -363,6 +363,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   );
   if (request.sampleLen === undefined) notes.push(`S=${sampleLen}: ${sampleLenReason(longest, sampleLen)}`);
   if (autoNormalizeChoice) notes.push(`auto-normalization ${autoNormalizeChoice.on ? 'on' : 'off'}: ${autoNormalizeChoice.reason}`);
+  notes.push(...describePointMasses(encoder));
   if (hidden) notes.push(...describeHiding(hidden.record));
   if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
   // the guard's note says what protects a long default schedule; without the guard the warning stands
@@ -545,6 +546,14 @@ function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderSta
     `the number of training series (${unit ? unit.series : facts.trainingRows}) and the longest series length (${encoder.maxLength})`,
     'the number of decimals of each column',
     facts.autoNormalizeGiven ? '' : `the choice of auto-normalization (${encoder.autoNormalize ? 'on' : 'off'}, from the series' ranges; set it to keep it data-independent)`,
+    encoder.features.some((c) => c.kind === 'continuous')
+      ? `which features' bounds get a category of their own (${
+          encoder.features
+            .filter((_, f) => encoder.pointMasses?.[f])
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        }: from the share of values at each bound)`
+      : '',
   ].filter(Boolean);
   return [
     `DP-SGD: ${noise}, clip norm ${dp.clipNorm}, Poisson-sampled batches of ${dp.expectedBatch} ${unit ? 'pieces' : 'series'} on average (rate ${dp.samplingRate.toPrecision(3)}); ` +
