@@ -271,6 +271,25 @@ test('decode puts a step flagged at a bound exactly on it, and a step flagged be
       else assert.ok(Math.abs(loss[t] - 0.3 * lossRange) < 1e-6, `step ${t}: the head's value, got ${loss[t]}`);
     }
   }
+  // With the boundary snap on, a step flagged "between" is not snapped onto the bound (the flag decides
+  // it) but lifted to the smallest value the data hold above it (0.1 here): nothing real lies in between.
+  const snapping = fitEncoder(data, { sampleLen: 5, autoNormalize: false });
+  assert.ok(Math.abs(snapping.boundarySnap!.features[2]!.low - 0.05) < 1e-12);
+  const near = enc.features.slice();
+  for (let i = 0; i < 2; i++)
+    for (let t = 0; t < 10; t++) {
+      const at = i * T * fDim + t * fDim;
+      near[at + 3] = t < 5 ? 0.001 : 0.5; // the loss head just above its floor, or in the middle
+      near[at + 4] = 0.1; // "between" wins
+      near[at + 5] = 0.9;
+    }
+  for (const s of decode(snapping, { ...enc, features: near }).series) {
+    const loss = s.features[2] as Float64Array;
+    for (let t = 0; t < 10; t++) {
+      const expected = t < 5 ? 0.1 : 0.5 * lossRange;
+      assert.ok(Math.abs(loss[t] - expected) < 1e-6, `step ${t}: ${expected}, got ${loss[t]}`);
+    }
+  }
   // An encoder saved before point masses existed reads the layout without them.
   const { pointMasses, ...old } = fitEncoder(data, { sampleLen: 5, pointMassFlags: false });
   assert.equal(pointMasses, undefined);

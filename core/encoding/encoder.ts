@@ -14,8 +14,9 @@
  * generator must also learn when a step leaves the bound, and a continuous head trained briefly (the privacy
  * guard stops MBA early) rounds rare departures away: its synthetic ping loss was all zeros in 99% of
  * series against 76% in the real data. Such a feature gets a categorical companion variable per step
- * ("at min" and/or "at max": the bounds that hold the mass, then "between"), and decoding puts a step
- * flagged at a bound exactly on it (bench/PRIVACY.md, "A zero flag for ping loss").
+ * ("at min" and/or "at max": the bounds that hold the mass, then "between"); decoding puts a step
+ * flagged at a bound exactly on it, and a step flagged "between" no nearer to that bound than the nearest
+ * value the data hold beside it (bench/PRIVACY.md, "At a bound, or in between").
  */
 import type { ColumnSchema, Dataset, FeatureColumn, Schema, Series, Value } from '../data/types.ts';
 import type { EncodedDataset, EncodedLayout, EncodedVariable } from './types.ts';
@@ -494,8 +495,16 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
         return labels;
       }
       const numbers = new Float64Array(len);
-      const snap = state.boundarySnap?.features[f];
       const mass = masses[f];
+      // A bound with a category of its own is the category's to decide: a step the generator flags
+      // "between" is not snapped onto it (that undid the flag: half of MBA's generated ping losses were
+      // small values the snap turned back into zeros) but kept at least as far from it as the nearest
+      // value the data hold beside it (twice the snap distance), since nothing real lies in that gap.
+      const ownSnap = state.boundarySnap?.features[f];
+      const massed = state.pointMasses?.[f];
+      const snap = massed && ownSnap ? { low: massed.min ? 0 : ownSnap.low, high: massed.max ? 0 : ownSnap.high } : ownSnap;
+      const floor = massed?.min && ownSnap ? c.min! + 2 * ownSnap.low : -Infinity;
+      const ceiling = massed?.max && ownSnap ? c.max! - 2 * ownSnap.high : Infinity;
       for (let t = 0; t < len; t++) {
         const k = mass ? argmax(input.features, i * T * fDim + mass.offset + t * fDim, mass.values.length) : -1;
         if (k >= 0 && k < mass!.values.length - 1) {
@@ -503,7 +512,7 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
           continue;
         }
         const z = clampToRange(state, input.features[o + t * fDim]);
-        numbers[t] = snapToBounds(c, snap, unscale(state, c, state.autoNormalize ? denormalize(state, z, mid[f], half[f]) : z));
+        numbers[t] = Math.min(ceiling, Math.max(floor, snapToBounds(c, snap, unscale(state, c, state.autoNormalize ? denormalize(state, z, mid[f], half[f]) : z))));
       }
       return numbers;
     });
