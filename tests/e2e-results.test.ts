@@ -46,9 +46,17 @@ test('the result screens: evaluate, privacy review, export, compare, audit', { s
     // ---- Evaluate
     await open(`evaluation/${first.evaluationId}`);
     await page.getByRole('heading', { name: 'Is the synthetic data faithful?', level: 1 }).waitFor();
+    // What it is good for, one use a line with its verdict in words, then the paragraph explaining it
+    const uses = await page.getByTestId('uses').getByRole('listitem').allTextContents();
+    assert.deepEqual(
+      uses.map((u) => u.trim()),
+      first.stored.fidelity.uses.map((u: { use: string; words: string }) => `${u.words} ${u.use}`),
+    );
+    assert.ok(uses.some((u) => u.includes("the series' dynamics (forecasting or anomaly detection)")));
     const verdict = await page.getByTestId('verdict').textContent();
-    assert.equal(verdict, first.stored.fidelity.verdict);
-    assert.match(verdict!, /^This synthetic data is [^.]*\. Compared with the 90 real training series, the 90 synthetic series/);
+    assert.equal(verdict, first.stored.fidelity.details);
+    assert.equal(first.stored.fidelity.verdict.endsWith(verdict!), true, 'the one-paragraph verdict ends with the same explanation');
+    assert.match(verdict!, /^Compared with the 90 real training series, the 90 synthetic series/);
     assert.equal(await page.locator('tr[data-metric]').count(), first.stored.fidelity.headlines.length);
     const acfRow = page.locator('tr[data-metric="acfRelativeGap"]');
     assert.match((await acfRow.textContent())!, /ACF gap \(relative\).*temporal structure.*holdout \d.*(faithful|approximate|unfaithful)/);

@@ -56,6 +56,16 @@ before(async () => {
 test('fidelity: the paragraph and the verdicts are summary.ts own, with the yardstick and thresholds as text', () => {
   const view = fidelityView(metrics);
   assert.equal(view.verdict, summarize(metrics));
+  // the parts make the paragraph: the uses' sentence names each use after its words, then the details
+  const firstSentence = view.verdict.slice(0, view.verdict.length - view.details.length - 1);
+  assert.match(firstSentence, /^This synthetic data is .*\.$/);
+  for (const u of view.uses) assert.ok(firstSentence.includes(`${u.words} `) && firstSentence.includes(u.use), u.use);
+  const order = ['faithful', 'approximate', 'unfaithful'];
+  assert.deepEqual(
+    view.uses.map((u) => order.indexOf(u.verdict)),
+    view.uses.map((u) => order.indexOf(u.verdict)).sort((a, b) => a - b),
+    'best first',
+  );
   const rows = headlines(metrics);
   assert.deepEqual(
     view.headlines.map((h) => [h.key, h.verdict, h.value]),

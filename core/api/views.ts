@@ -8,7 +8,7 @@ import type { Dataset } from '../data/types.ts';
 import { pooled, toPlain } from '../eval/extract.ts';
 import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts';
 import type { Metrics } from '../eval/metrics.ts';
-import { aspectVerdicts, formatNumber, type HeadlineRow, headlines, summarize, type Verdict } from '../eval/summary.ts';
+import { aspectVerdicts, formatNumber, type HeadlineRow, headlines, summarize, summaryParts, USE_WORDS, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
 import {
   aucHalfWidth,
@@ -42,8 +42,11 @@ export interface HeadlineView extends Omit<HeadlineRow, 'good' | 'poor'> {
 }
 
 export interface FidelityView {
-  /** One paragraph: faithful where, approximate where, not faithful where, and the largest departures. */
+  /** One paragraph: what the data is good enough for, faithful where, not faithful where, the largest departures. */
   verdict: string;
+  /** The same in parts, for a screen: each use with its verdict and words (best first), then the explanation. */
+  uses: Array<{ use: string; verdict: Verdict; words: string }>;
+  details: string;
   sizes: Metrics['sizes'];
   aspects: Array<{ aspect: string; verdict: Verdict }>;
   /** How many aspects got each verdict. */
@@ -58,8 +61,11 @@ export function fidelityView(metrics: Metrics): FidelityView {
   const aspects = aspectVerdicts(rows);
   const counts: Record<Verdict, number> = { faithful: 0, approximate: 0, unfaithful: 0 };
   for (const a of aspects) counts[a.verdict]++;
+  const parts = summaryParts(metrics);
   return {
     verdict: summarize(metrics),
+    uses: parts.uses.map((u) => ({ ...u, words: USE_WORDS[u.verdict] })),
+    details: parts.details,
     sizes: metrics.sizes,
     aspects,
     counts,

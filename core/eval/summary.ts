@@ -160,14 +160,34 @@ function verdictClauses(items: Array<{ name: string; verdict: Verdict }>, words:
   });
 }
 
+/** How a use's verdict reads: "good enough for" a use, and so on. */
+export const USE_WORDS: Record<Verdict, string> = { faithful: 'good enough for', approximate: 'usable with care for', unfaithful: 'not for' };
+
+/** The verdict in two parts: the uses (best first) and their sentence, then the paragraph that explains them. */
+export interface SummaryParts {
+  uses: Array<{ use: string; verdict: Verdict }>;
+  /** "This synthetic data is good enough for ...; not for ...", or null when no use has a number. */
+  usesSentence: string | null;
+  /** Faithful where, approximate where, not faithful where, the classifier, TSTR, the largest departures. */
+  details: string;
+}
+
 /** One paragraph, generated from the numbers, for readers who will not read the table. */
 export function summarize(metrics: Metrics): string {
+  const { usesSentence, details } = summaryParts(metrics);
+  return usesSentence ? `${usesSentence} ${details}` : details;
+}
+
+export function summaryParts(metrics: Metrics): SummaryParts {
   const rows = headlines(metrics);
   const aspects = aspectVerdicts(rows);
   const sentences: string[] = [];
-  const uses = usesOf(aspects, metrics.tstr?.target).map((u) => ({ name: u.use, verdict: u.verdict }));
-  const useClauses = verdictClauses(uses, { faithful: 'good enough for', approximate: 'usable with care for', unfaithful: 'not for' });
-  if (useClauses.length) sentences.push(`This synthetic data is ${useClauses.join('; ')}.`);
+  const uses = usesOf(aspects, metrics.tstr?.target);
+  const useClauses = verdictClauses(
+    uses.map((u) => ({ name: u.use, verdict: u.verdict })),
+    USE_WORDS,
+  );
+  const usesSentence = useClauses.length ? `This synthetic data is ${useClauses.join('; ')}.` : null;
   sentences.push(
     `Compared with the ${metrics.sizes.real} real training series, the ${metrics.sizes.synthetic} synthetic series` +
       (metrics.holdout ? ` (judged against how much a real holdout of ${metrics.sizes.holdout} series differs from the training data)` : '') +
@@ -212,7 +232,8 @@ export function summarize(metrics: Metrics): string {
         ', so it does not excuse the synthetic data there: the thresholds are floors.',
     );
   }
-  return sentences.join(' ');
+  const order = (v: Verdict) => VERDICT_ORDER.indexOf(v);
+  return { uses: [...uses].sort((a, b) => order(a.verdict) - order(b.verdict)), usesSentence, details: sentences.join(' ') };
 }
 
 export function formatNumber(value: number | null): string {
