@@ -370,7 +370,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   else if (guard.outcome.status === 'off' && lengthDefaulted && totalIterations > perEpoch * PAPER_EPOCHS) {
     warnings.push(
       `with ${data.n} series the default trains ${(totalIterations / perEpoch).toFixed(0)} epochs for fidelity, and so long a training on few series lets the model memorize them ` +
-        '(on MBA, a membership attack on the synthetic data rose from AUC 0.56 at 2,000 iterations to 0.73 at 20,000: bench/PRIVACY.md). ' +
+        "(on MBA, a membership attack on the synthetic data rose from AUC 0.58 at 2,000 iterations to 0.65 at 20,000, and one with the run's critic to 0.73: bench/PRIVACY.md). " +
         'The privacy review measures it; fewer iterations or DP-SGD (a target epsilon) trade fidelity for privacy',
     );
   }

@@ -5,8 +5,8 @@
  * core/privacy/exposure.ts) and keeps the state it names.
  *
  * Why: long training on few series memorizes them (on MBA's 480 series a membership attack on the
- * synthetic data rose from AUC 0.56 at 2,000 iterations to 0.73 at the default 20,000;
- * bench/PRIVACY.md), and a custodian who accepts the defaults should not be exposed.
+ * synthetic data rose from AUC 0.58 at 2,000 iterations to 0.65 at the default 20,000, one with the run's
+ * critic from 0.60 to 0.73; bench/PRIVACY.md), and a custodian who accepts the defaults should not be exposed.
  *
  * The monitored AUC is noisy (a few dozen held-out series on a small dataset: about ±0.05 per reading),
  * so one high reading decides nothing:
