@@ -461,6 +461,20 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
   const fDim = widthOf(layout.features);
   const offsets = featureOffsets(state);
   const masses = pointMassSlices(state);
+  // How a continuous step's value is decoded. A bound with a category of its own is the category's to
+  // decide: a step the generator flags "between" is not snapped onto it (that undid the flag: half of
+  // MBA's generated ping losses were small values the snap turned back into zeros) but kept at least as
+  // far from it as the nearest value the data hold beside it (twice the snap distance): nothing real lies
+  // in that gap.
+  const valueRules = state.features.map((c, f) => {
+    const ownSnap = state.boundarySnap?.features[f];
+    const massed = state.pointMasses?.[f];
+    return {
+      snap: massed && ownSnap ? { low: massed.min ? 0 : ownSnap.low, high: massed.max ? 0 : ownSnap.high } : ownSnap,
+      floor: massed?.min && ownSnap ? c.min! + 2 * ownSnap.low : -Infinity,
+      ceiling: massed?.max && ownSnap ? c.max! - 2 * ownSnap.high : Infinity,
+    };
+  });
   const series: Series[] = [];
   for (let i = 0; i < input.n; i++) {
     const attributes: Value[] = [];
@@ -496,15 +510,7 @@ export function decode(state: EncoderState, input: DecodeInput): Dataset {
       }
       const numbers = new Float64Array(len);
       const mass = masses[f];
-      // A bound with a category of its own is the category's to decide: a step the generator flags
-      // "between" is not snapped onto it (that undid the flag: half of MBA's generated ping losses were
-      // small values the snap turned back into zeros) but kept at least as far from it as the nearest
-      // value the data hold beside it (twice the snap distance), since nothing real lies in that gap.
-      const ownSnap = state.boundarySnap?.features[f];
-      const massed = state.pointMasses?.[f];
-      const snap = massed && ownSnap ? { low: massed.min ? 0 : ownSnap.low, high: massed.max ? 0 : ownSnap.high } : ownSnap;
-      const floor = massed?.min && ownSnap ? c.min! + 2 * ownSnap.low : -Infinity;
-      const ceiling = massed?.max && ownSnap ? c.max! - 2 * ownSnap.high : Infinity;
+      const { snap, floor, ceiling } = valueRules[f];
       for (let t = 0; t < len; t++) {
         const k = mass ? argmax(input.features, i * T * fDim + mass.offset + t * fDim, mass.values.length) : -1;
         if (k >= 0 && k < mass!.values.length - 1) {
