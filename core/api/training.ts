@@ -132,7 +132,7 @@ export interface RunSummary {
 export function exposureUnavailableReason(holdout: number, train: number): string {
   const why =
     holdout === 0
-      ? 'no series were held out of training (the default under 100 series)'
+      ? `no series were held out of training${train < 100 ? ' (the default under 100 series)' : ''}`
       : `${Math.min(holdout, train)} series ${holdout <= train ? 'were held out' : 'are in training'}, fewer than the ${MIN_EXPOSURE_SERIES} its AUC needs`;
   return `membership exposure is not measured during this run: ${why}; a larger holdout fraction keeps ${MIN_EXPOSURE_SERIES} or more out; the evaluation still reviews what the synthetic data exposes`;
 }
