@@ -38,7 +38,12 @@ export interface EncoderOptions {
   pointMassFlags?: boolean;
 }
 
-/** A bound holding at least this share of a feature's values gets its own category per step (see the header). */
+/**
+ * A bound holding at least this share of a feature's values gets its own category per step (see the
+ * header). On the suite (bench/SUITE.md) only MBA's ping loss (97.9% zeros) reaches it; at 0.1, diseases'
+ * count (13.8% zeros) and weeks_reporting (11.2% at 0, 12.7% at 52) would get categories too, and that
+ * run passed 1 of the 4 bars instead of 4 (discriminative 0.44 against 0.28).
+ */
 export const POINT_MASS_SHARE = 0.2;
 
 /** Where in a dataset an encoding problem is: words for the message, and the place as data. */
