@@ -184,10 +184,13 @@ test('Ctrl-C during dg generate stops it and leaves neither the file nor a tempo
   );
 });
 
-test('dg train --privacy-guard takes on or off', () => {
+test('dg train --privacy-guard takes on or off, --bound-categories auto or off', () => {
   const r = dg(['train', 'missing.csv', '--privacy-guard', 'maybe', '--out', 'run'], os.tmpdir());
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--privacy-guard must be one of on, off, got 'maybe'/);
+  const b = dg(['train', 'missing.csv', '--bound-categories', 'on', '--out', 'run'], os.tmpdir());
+  assert.notEqual(b.status, 0);
+  assert.match(b.stderr, /--bound-categories must be one of auto, off, got 'on'/);
 });
 
 test("dg evaluate --run reads dg generate output by the run's own id and time columns, whatever their names", () => {

@@ -15,6 +15,7 @@ import { planDp } from '../core/privacy/dp.ts';
 import { sourceSeries, splitHoldout } from '../core/train/defaults.ts';
 import { createSeriesPoissonSampler, engineDp } from '../core/train/dp-sampling.ts';
 import { Rng } from '../core/util/rng.ts';
+import { mbaSplitFile } from './fixtures/mba.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dg-unit-'));
 
@@ -143,6 +144,20 @@ test('the plan of a DP run on split series: per-series accounting stated, what e
   assert.doesNotMatch(plain.notes.join('\n'), /the choice of auto-normalization/, 'given explicitly: not read from the data');
   const noDp = await prepareTraining({ data: { file, options: { idColumn: 'id', timeColumn: 'step' } }, iterations: 10, sampleLen: 5 });
   assert.ok(noDp.encoder.boundarySnap, 'without DP the snap stays');
+});
+
+test('"at the bound" categories under DP: chosen from the data and named as not covered, or turned off and not named', async () => {
+  const file = mbaSplitFile('train');
+  const options = { idColumn: 'series_id', timeColumn: 'step', attributes: ['isp', 'technology', 'state'], features: ['traffic_byte_counter', 'ping_loss_rate'] };
+  const base = { data: { file, options }, iterations: 10, dp: { noiseMultiplier: 1.5 }, autoNormalize: false };
+  const auto = await prepareTraining(base);
+  assert.deepEqual(auto.encoder.pointMasses, [null, { min: true, max: false }], 'ping loss: 0 in 98% of steps');
+  assert.match(auto.notes.join('\n'), /which features' bounds get a category of their own \(ping_loss_rate: from the share of values at each bound; turn the categories off/);
+  assert.match(auto.notes.join('\n'), /ping_loss_rate sits at its minimum 0 in at least 20% of steps/);
+  const off = await prepareTraining({ ...base, boundCategories: false });
+  assert.equal(off.encoder.pointMasses, undefined);
+  assert.ok(!off.encoder.layout.features.some((v) => v.name.endsWith('__at_bound')));
+  assert.doesNotMatch(off.notes.join('\n'), /bounds get a category|sits at its minimum/);
 });
 
 test('a DP run on split series trains on the native engine, sampling whole series', async () => {

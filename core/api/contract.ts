@@ -110,6 +110,7 @@ export const trainSettings = z
     preset: z.enum(['quick', 'standard', 'thorough']).optional(),
     sampleLen: positiveInt.optional(),
     autoNormalize: z.boolean().optional(),
+    boundCategories: z.boolean().optional(),
     epochs: positiveInt.optional(),
     iterations: positiveInt.optional(),
     batchSize: positiveInt.optional(),

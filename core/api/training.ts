@@ -60,6 +60,8 @@ export interface TrainRequest {
   sampleLen?: number;
   /** Default: `defaultAutoNormalize` of the training series. */
   autoNormalize?: boolean;
+  /** false: no "at the bound" categories (core/encoding/encoder.ts); default: where a bound holds a point mass. */
+  boundCategories?: boolean;
   /** Default: `defaultEpochs` (the paper's 400, more for small datasets; 400 with DP-SGD). */
   epochs?: number;
   /** Overrides epochs when given. */
@@ -310,7 +312,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const autoNormalizeChoice = request.autoNormalize === undefined ? defaultAutoNormalize(train) : undefined;
   const autoNormalize = request.autoNormalize ?? autoNormalizeChoice!.on;
-  const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp });
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp, pointMassFlags: request.boundCategories !== false });
   const data = encode(encoder, train);
   const requestedBatch = request.batchSize ?? 100;
   const batchSize = Math.min(requestedBatch, data.n);
@@ -365,7 +367,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   if (autoNormalizeChoice) notes.push(`auto-normalization ${autoNormalizeChoice.on ? 'on' : 'off'}: ${autoNormalizeChoice.reason}`);
   notes.push(...describePointMasses(encoder));
   if (hidden) notes.push(...describeHiding(hidden.record));
-  if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, trainingRows: data.n }));
+  if (dp) notes.push(...describeDp(dp, totalIterations, { encoder, autoNormalizeGiven: request.autoNormalize !== undefined, boundCategories: request.boundCategories, trainingRows: data.n }));
   // the guard's note says what protects a long default schedule; without the guard the warning stands
   else if (guard.outcome.status === 'off' && lengthDefaulted && totalIterations > perEpoch * PAPER_EPOCHS) {
     warnings.push(
@@ -533,7 +535,7 @@ function spending(dp: DpPlan, iterations: number): string {
 }
 
 /** What the plan must say about a DP-SGD run: its noise and spending, the privacy unit, and what epsilon does not cover. */
-function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderState; autoNormalizeGiven: boolean; trainingRows: number }): string[] {
+function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderState; autoNormalizeGiven: boolean; boundCategories?: boolean; trainingRows: number }): string[] {
   const noise = dp.targetEpsilon !== undefined ? `noise multiplier ${dp.noiseMultiplier.toPrecision(4)} (solved for epsilon ${dp.targetEpsilon})` : `noise multiplier ${dp.noiseMultiplier}`;
   const unit = dp.seriesUnit;
   const { encoder } = facts;
@@ -546,13 +548,13 @@ function describeDp(dp: DpPlan, iterations: number, facts: { encoder: EncoderSta
     `the number of training series (${unit ? unit.series : facts.trainingRows}) and the longest series length (${encoder.maxLength})`,
     'the number of decimals of each column',
     facts.autoNormalizeGiven ? '' : `the choice of auto-normalization (${encoder.autoNormalize ? 'on' : 'off'}, from the series' ranges; set it to keep it data-independent)`,
-    encoder.features.some((c) => c.kind === 'continuous')
+    encoder.features.some((c) => c.kind === 'continuous') && facts.boundCategories !== false
       ? `which features' bounds get a category of their own (${
           encoder.features
             .filter((_, f) => encoder.pointMasses?.[f])
             .map((c) => c.name)
             .join(', ') || 'none'
-        }: from the share of values at each bound)`
+        }: from the share of values at each bound; turn the categories off to keep it data-independent)`
       : '',
   ].filter(Boolean);
   return [

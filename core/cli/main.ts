@@ -61,6 +61,10 @@ ${ENGINE_HELP}
   --auto-normalize on|off  per-series min/max normalization (default: on when a feature's per-series
                            ranges differ 100x or more, or its series differ mainly by level, each in a
                            narrow band; the plan says which and why)
+  --bound-categories auto|off
+                           a category per step for a feature's minimum or maximum where it holds 20% or
+                           more of the values, e.g. a loss rate that is mostly 0 (default auto; off keeps
+                           that choice data-independent under DP-SGD)
   --dp-epsilon E           train with DP-SGD (differential privacy) spending at most epsilon E over the
                            run: the noise is solved for it (native engines; e.g. 1-10; smaller is more private)
   --dp-noise SIGMA         or give DP-SGD's noise multiplier instead, and see the epsilon it spends
@@ -224,6 +228,7 @@ class UsageError extends Error {}
 const FLAGS: Record<string, string> = {
   sampleLen: '--sample-len',
   autoNormalize: '--auto-normalize',
+  boundCategories: '--bound-categories',
   epochs: '--epochs',
   iterations: '--iterations',
   batchSize: '--batch',
@@ -497,6 +502,7 @@ async function trainCommand(args: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' },
       'privacy-guard': { type: 'string' },
       'auto-normalize': { type: 'string' },
+      'bound-categories': { type: 'string' },
       model: { type: 'string' },
       'dp-epsilon': { type: 'string' },
       'dp-noise': { type: 'string' },
@@ -541,6 +547,7 @@ async function trainCommand(args: string[]): Promise<number> {
       checkpointEvery: integer(values['checkpoint-every'], 'checkpoint-every'),
       privacyGuard: values['privacy-guard'] === undefined ? undefined : oneOf(values['privacy-guard'], 'privacy-guard', ['on', 'off'] as const) === 'on',
       autoNormalize: values['auto-normalize'] === undefined ? undefined : oneOf(values['auto-normalize'], 'auto-normalize', ['on', 'off'] as const) === 'on',
+      boundCategories: values['bound-categories'] === undefined ? undefined : oneOf(values['bound-categories'], 'bound-categories', ['auto', 'off'] as const) === 'auto',
       model: values.model ? parseModelOverrides(values.model) : undefined,
       dp: dpFrom(values),
       hide: await hideFrom(values),
