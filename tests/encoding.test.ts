@@ -79,7 +79,7 @@ for (const continuousActivation of ['sigmoid', 'tanh'] as const) {
 
 test('encoded layout: one-hot widths, additional attributes, gen flags, zero padding', () => {
   const data = makeDataset([4, 2]);
-  const state = fitEncoder(data, { sampleLen: 2, pointMassFlags: false });
+  const state = fitEncoder(data, { sampleLen: 2, boundCategories: false });
   const enc = encode(state, data);
   assert.equal(widthOf(enc.layout.attributes), 3 + 1);
   assert.deepEqual(
@@ -165,7 +165,7 @@ test('decode moves generated values onto a bound the data hold repeatedly, and o
   data.series = data.series.map((s, i) => ({ ...s, features: [Float64Array.from({ length: 12 }, (_, t) => 5 + t + 20 * i), s.features[1], i === 0 ? lossColumn : new Float64Array(12)] }));
   for (const autoNormalize of [false, true]) {
     // The snap alone: without the loss's "at a bound" variable (tested below), the loss is the last feature.
-    const state = fitEncoder(data, { sampleLen: 4, autoNormalize, pointMassFlags: false });
+    const state = fitEncoder(data, { sampleLen: 4, autoNormalize, boundCategories: false });
     const loss = state.boundarySnap!.features[2]!;
     assert.ok(Math.abs(loss.low - 1 / 60) < 1e-12, `half the gap between 0 and 1/30, got ${loss.low}`);
     assert.equal(state.boundarySnap!.features[0]!.low, 0, 'a lowest value seen once is no point mass');
@@ -243,7 +243,7 @@ test('a bound holding a large share of values gets a categorical variable per st
   }
   const below = fitEncoder(massData(3), { sampleLen: 5 });
   assert.equal(below.pointMasses?.[0], null, `3 of 20 steps is under ${POINT_MASS_SHARE}`);
-  const off = fitEncoder(massData(4), { sampleLen: 5, pointMassFlags: false });
+  const off = fitEncoder(massData(4), { sampleLen: 5, boundCategories: false });
   assert.equal(off.pointMasses, undefined);
   assert.deepEqual(describePointMasses(off), []);
 });
@@ -291,7 +291,7 @@ test('decode puts a step flagged at a bound exactly on it, and a step flagged be
     }
   }
   // An encoder saved before point masses existed reads the layout without them.
-  const { pointMasses, ...old } = fitEncoder(data, { sampleLen: 5, pointMassFlags: false });
+  const { pointMasses, ...old } = fitEncoder(data, { sampleLen: 5, boundCategories: false });
   assert.equal(pointMasses, undefined);
   assertRoundTrip(data, decode(old, encode(old, data)), old);
 });

@@ -312,7 +312,7 @@ export async function prepareTraining(request: Omit<TrainRequest, 'runDir'>, onR
   const sampleLen = request.sampleLen ?? defaultSampleLen(longest);
   const autoNormalizeChoice = request.autoNormalize === undefined ? defaultAutoNormalize(train) : undefined;
   const autoNormalize = request.autoNormalize ?? autoNormalizeChoice!.on;
-  const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp, pointMassFlags: request.boundCategories !== false });
+  const encoder = fitEncoder(train, { sampleLen, autoNormalize, snapToBounds: !request.dp, boundCategories: request.boundCategories });
   const data = encode(encoder, train);
   const requestedBatch = request.batchSize ?? 100;
   const batchSize = Math.min(requestedBatch, data.n);

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/types.ts';
 import { pooled, toPlain } from '../eval/extract.ts';
 import { displayRange, histogramShares, labelShares } from '../eval/histogram.ts';
 import type { Metrics } from '../eval/metrics.ts';
-import { aspectVerdicts, formatNumber, type HeadlineRow, headlines, summarize, summaryParts, USE_WORDS, type Verdict } from '../eval/summary.ts';
+import { aspectVerdicts, formatNumber, type HeadlineRow, headlines, summaryParts, USE_WORDS, type Verdict } from '../eval/summary.ts';
 import { formatDelta } from '../privacy/dp.ts';
 import {
   aucHalfWidth,
@@ -63,7 +63,7 @@ export function fidelityView(metrics: Metrics): FidelityView {
   for (const a of aspects) counts[a.verdict]++;
   const parts = summaryParts(metrics);
   return {
-    verdict: summarize(metrics),
+    verdict: parts.paragraph,
     uses: parts.uses.map((u) => ({ ...u, words: USE_WORDS[u.verdict] })),
     details: parts.details,
     sizes: metrics.sizes,

@@ -35,7 +35,7 @@ export interface EncoderOptions {
   /** Decode values near a bound the data hold repeatedly as that bound (default true; false under DP-SGD). */
   snapToBounds?: boolean;
   /** A categorical "at a bound" variable per step for features whose bounds hold a large share of values (default true). */
-  pointMassFlags?: boolean;
+  boundCategories?: boolean;
 }
 
 /**
@@ -131,43 +131,48 @@ function withRange(column: ColumnSchema, values: () => Iterable<Value>): ColumnS
   return { ...column, min, max };
 }
 
+/** What a continuous column's data hold at its bounds: how many values sit on each, and the nearest values beside them. */
+interface BoundCounts {
+  count: number;
+  atMin: number;
+  atMax: number;
+  aboveMin: number;
+  belowMax: number;
+}
+
+/** One pass over a column's values for both the boundary snap and the point masses; null for a categorical column. */
+function boundCountsOf(column: ColumnSchema, values: () => Iterable<Value>): BoundCounts | null {
+  if (!isContinuous(column)) return null;
+  const min = column.min!;
+  const max = column.max!;
+  const counts = { count: 0, atMin: 0, atMax: 0, aboveMin: Infinity, belowMax: -Infinity };
+  for (const v of values()) {
+    const x = v as number;
+    counts.count++;
+    if (x === min) counts.atMin++;
+    else if (x > min && x < counts.aboveMin) counts.aboveMin = x;
+    if (x === max) counts.atMax++;
+    else if (x < max && x > counts.belowMax) counts.belowMax = x;
+  }
+  return counts;
+}
+
 /**
  * Half the gap between each bound of the column's range and the nearest other value in the data, where the
  * data hold that bound at least twice (a point mass, not a lone extreme value); 0 elsewhere.
  */
-function boundarySnapOf(column: ColumnSchema, values: () => Iterable<Value>): BoundarySnap | null {
-  if (!isContinuous(column)) return null;
-  const min = column.min!;
-  const max = column.max!;
-  let atMin = 0;
-  let atMax = 0;
-  let aboveMin = Infinity;
-  let belowMax = -Infinity;
-  for (const v of values()) {
-    const x = v as number;
-    if (x === min) atMin++;
-    else if (x > min && x < aboveMin) aboveMin = x;
-    if (x === max) atMax++;
-    else if (x < max && x > belowMax) belowMax = x;
-  }
+function boundarySnapOf(column: ColumnSchema, counts: BoundCounts | null): BoundarySnap | null {
+  if (!counts) return null;
   return {
-    low: atMin >= 2 && Number.isFinite(aboveMin) ? (aboveMin - min) / 2 : 0,
-    high: atMax >= 2 && Number.isFinite(belowMax) ? (max - belowMax) / 2 : 0,
+    low: counts.atMin >= 2 && Number.isFinite(counts.aboveMin) ? (counts.aboveMin - column.min!) / 2 : 0,
+    high: counts.atMax >= 2 && Number.isFinite(counts.belowMax) ? (column.max! - counts.belowMax) / 2 : 0,
   };
 }
 
 /** The bounds of a continuous feature that hold at least POINT_MASS_SHARE of its values; null if none. */
-function pointMassOf(column: ColumnSchema, values: () => Iterable<Value>): PointMass | null {
-  if (!isContinuous(column) || !(column.max! > column.min!)) return null;
-  let count = 0;
-  let atMin = 0;
-  let atMax = 0;
-  for (const v of values()) {
-    count++;
-    if (v === column.min) atMin++;
-    else if (v === column.max) atMax++;
-  }
-  const mass = { min: atMin >= POINT_MASS_SHARE * count, max: atMax >= POINT_MASS_SHARE * count };
+function pointMassOf(column: ColumnSchema, counts: BoundCounts | null): PointMass | null {
+  if (!counts || !(column.max! > column.min!)) return null;
+  const mass = { min: counts.atMin >= POINT_MASS_SHARE * counts.count, max: counts.atMax >= POINT_MASS_SHARE * counts.count };
   return mass.min || mass.max ? mass : null;
 }
 
@@ -213,19 +218,21 @@ export function fitEncoder(dataset: Dataset, options: EncoderOptions): EncoderSt
   const features = dataset.features.map((c, f) => withRange(c, featureValues(f)));
   // Under DP-SGD nothing the checkpoint keeps may be read from the data outside the accountant: the
   // snap distances are (half the gap to the second-smallest value: one record's exact value).
-  const boundarySnap =
-    options.snapToBounds === false
-      ? undefined
-      : {
-          attributes: attributes.map((c, a) => boundarySnapOf(c, attributeValues(a))),
-          features: features.map((c, f) => boundarySnapOf(c, featureValues(f))),
-        };
+  const snapping = options.snapToBounds !== false;
+  const flagging = options.boundCategories !== false;
+  const featureCounts = snapping || flagging ? features.map((c, f) => boundCountsOf(c, featureValues(f))) : [];
+  const boundarySnap = snapping
+    ? {
+        attributes: attributes.map((c, a) => boundarySnapOf(c, boundCountsOf(c, attributeValues(a)))),
+        features: features.map((c, f) => boundarySnapOf(c, featureCounts[f])),
+      }
+    : undefined;
   const lengths = dataset.series.map((s) => s.length);
   const maxLength = Math.max(...lengths);
   const genFlags = options.genFlags ?? lengths.some((l) => l !== maxLength);
   const autoNormalize = (options.autoNormalize ?? true) && features.some(isContinuous);
   const featureVars = features.map((c) => variableOf(c, continuousActivation));
-  const pointMasses = options.pointMassFlags === false ? undefined : features.map((c, f) => pointMassOf(c, featureValues(f)));
+  const pointMasses = flagging ? features.map((c, f) => pointMassOf(c, featureCounts[f])) : undefined;
   pointMasses?.forEach((mass, f) => {
     if (mass) featureVars.push({ name: `${features[f].name}__at_bound`, kind: 'categorical', dim: 1 + Number(mass.min) + Number(mass.max), activation: 'softmax' });
   });

@@ -170,12 +170,13 @@ export interface SummaryParts {
   usesSentence: string | null;
   /** Faithful where, approximate where, not faithful where, the classifier, TSTR, the largest departures. */
   details: string;
+  /** The uses' sentence and the details as one paragraph (what `summarize` returns). */
+  paragraph: string;
 }
 
 /** One paragraph, generated from the numbers, for readers who will not read the table. */
 export function summarize(metrics: Metrics): string {
-  const { usesSentence, details } = summaryParts(metrics);
-  return usesSentence ? `${usesSentence} ${details}` : details;
+  return summaryParts(metrics).paragraph;
 }
 
 export function summaryParts(metrics: Metrics): SummaryParts {
@@ -233,7 +234,8 @@ export function summaryParts(metrics: Metrics): SummaryParts {
     );
   }
   const order = (v: Verdict) => VERDICT_ORDER.indexOf(v);
-  return { uses: [...uses].sort((a, b) => order(a.verdict) - order(b.verdict)), usesSentence, details: sentences.join(' ') };
+  const details = sentences.join(' ');
+  return { uses: [...uses].sort((a, b) => order(a.verdict) - order(b.verdict)), usesSentence, details, paragraph: usesSentence ? `${usesSentence} ${details}` : details };
 }
 
 export function formatNumber(value: number | null): string {
